@@ -1,0 +1,1 @@
+//! Keygate reference server.
