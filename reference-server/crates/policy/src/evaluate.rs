@@ -1,0 +1,151 @@
+//! Evaluation: [`CompiledPolicy::evaluate`] for one policy and [`evaluate_all`] for the
+//! intersection of several (parent ∩ session, parent ∩ service account).
+//!
+//! Spec: E1 (any matching Deny wins; else any matching Allow; else implicit deny), E11 (pure
+//! and deterministic; the deciding statement is carried for the log), S4/A3 (intersection).
+//!
+//! Hot path: statements are indexed per action at compile time, deny statements apart from
+//! allow statements, so a decision tests only the statements whose action set holds the
+//! request's action; matching allocates nothing unless a bucket name is over 255 bytes.
+
+use crate::action::Action;
+use crate::statement::{self, Effect, Statement};
+use crate::RequestContext;
+use std::sync::Arc;
+
+/// The outcome of an evaluation, with the statement that decided it (index in its document's
+/// `Statement` list; 0 for a single statement object).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Decision {
+    /// A matching `Allow` statement and no matching `Deny`.
+    Allow { statement: usize },
+    /// A matching `Deny` statement.
+    ExplicitDeny { statement: usize },
+    /// No statement matched.
+    ImplicitDeny,
+}
+
+impl Decision {
+    /// Whether the request may proceed.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allow { .. })
+    }
+
+    /// The deciding statement, if any.
+    pub fn statement(&self) -> Option<usize> {
+        match self {
+            Decision::Allow { statement } | Decision::ExplicitDeny { statement } => {
+                Some(*statement)
+            }
+            Decision::ImplicitDeny => None,
+        }
+    }
+}
+
+/// Statement indices that can apply to one action.
+#[derive(Debug, Default)]
+struct ActionIndex {
+    deny: Box<[u32]>,
+    allow: Box<[u32]>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    statements: Box<[Statement]>,
+    by_action: Box<[ActionIndex]>,
+}
+
+/// A policy ready for evaluation. Cloning shares it.
+#[derive(Clone, Debug)]
+pub struct CompiledPolicy {
+    inner: Arc<Inner>,
+}
+
+impl CompiledPolicy {
+    pub(crate) fn new(statements: Vec<Statement>) -> CompiledPolicy {
+        let by_action = Action::ALL
+            .iter()
+            .map(|&action| {
+                let pick = |effect| {
+                    (0u32..)
+                        .zip(&statements)
+                        .filter(|(_, s)| s.effect == effect && s.actions.contains(action))
+                        .map(|(i, _)| i)
+                        .collect()
+                };
+                ActionIndex {
+                    deny: pick(Effect::Deny),
+                    allow: pick(Effect::Allow),
+                }
+            })
+            .collect();
+        CompiledPolicy {
+            inner: Arc::new(Inner {
+                statements: statements.into_boxed_slice(),
+                by_action,
+            }),
+        }
+    }
+
+    pub(crate) fn statement_count(&self) -> usize {
+        self.inner.statements.len()
+    }
+
+    /// Decides `ctx` under this policy alone (E1).
+    pub fn evaluate(&self, ctx: &RequestContext<'_>) -> Decision {
+        let inner = &*self.inner;
+        let index = &inner.by_action[ctx.action as usize];
+        if index.deny.is_empty() && index.allow.is_empty() {
+            return Decision::ImplicitDeny;
+        }
+        let mut buf = [0u8; 256];
+        let mut spill = String::new();
+        let resource = statement::resource_text(ctx, &mut buf, &mut spill);
+        let vars = ctx.vars();
+        let applies = |i: u32| inner.statements[i as usize].applies(ctx, &resource, &vars);
+        if let Some(&i) = index.deny.iter().find(|&&i| applies(i)) {
+            return Decision::ExplicitDeny {
+                statement: i as usize,
+            };
+        }
+        match index.allow.iter().find(|&&i| applies(i)) {
+            Some(&i) => Decision::Allow {
+                statement: i as usize,
+            },
+            None => Decision::ImplicitDeny,
+        }
+    }
+}
+
+/// Decides `ctx` under the intersection of `policies`: an explicit Deny in any of them wins;
+/// allowed only if every one allows; otherwise implicit deny. An empty slice denies
+/// implicitly (no policy, no right).
+///
+/// The statement of an `Allow` is the first policy's; of an `ExplicitDeny`, the denying
+/// policy's. [`evaluate_all_indexed`] also tells which policy decided.
+pub fn evaluate_all(policies: &[&CompiledPolicy], ctx: &RequestContext<'_>) -> Decision {
+    evaluate_all_indexed(policies, ctx).1
+}
+
+/// As [`evaluate_all`], with the index in `policies` of the policy whose statement decided
+/// (`None` for an implicit deny).
+pub fn evaluate_all_indexed(
+    policies: &[&CompiledPolicy],
+    ctx: &RequestContext<'_>,
+) -> (Option<usize>, Decision) {
+    let mut first_allow = None;
+    let mut all_allow = !policies.is_empty();
+    for (p, policy) in policies.iter().enumerate() {
+        match policy.evaluate(ctx) {
+            deny @ Decision::ExplicitDeny { .. } => return (Some(p), deny),
+            allow @ Decision::Allow { .. } => {
+                first_allow.get_or_insert((Some(p), allow));
+            }
+            Decision::ImplicitDeny => all_allow = false,
+        }
+    }
+    match first_allow {
+        Some(allow) if all_allow => allow,
+        _ => (None, Decision::ImplicitDeny),
+    }
+}
