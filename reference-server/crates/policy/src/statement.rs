@@ -149,20 +149,21 @@ fn compile_resources(value: &Value, path: &str) -> Result<Box<[Pattern]>, Policy
     strings(value, path)?
         .into_iter()
         .map(|r| {
-            let pattern =
-                if r == "*" {
-                    "*"
-                } else {
-                    match r.strip_prefix(ARN_PREFIX) {
-                        Some(rest) if !rest.is_empty() => rest,
-                        _ => return Err(err(
+            let pattern = if r == "*" {
+                "*"
+            } else {
+                match r.strip_prefix(ARN_PREFIX) {
+                    Some(rest) if !rest.is_empty() => rest,
+                    _ => {
+                        return Err(err(
                             path,
                             format!(
                                 "unsupported resource {r:?}: must be \"{ARN_PREFIX}...\" or \"*\""
                             ),
-                        )),
+                        ))
                     }
-                };
+                }
+            };
             Pattern::compile(pattern, Syntax::Wildcards)
                 .map_err(|_| err(path, format!("resource {r:?} has an unclosed \"${{\"")))
         })
