@@ -1,0 +1,359 @@
+//! The SigV4 canonical request, the string to sign, and their encoding rules.
+//!
+//! Spec: AWS "Create a canonical request for Signature Version 4" and the S3 variant
+//! ("Authenticating Requests: Using the Authorization Header"):
+//!
+//! ```text
+//! METHOD \n CanonicalURI \n CanonicalQuery \n CanonicalHeaders \n SignedHeaders \n PayloadHash
+//! ```
+//!
+//! * URI: S3 ([`UriEncoding::S3`]) does not normalise the path and encodes it once: each
+//!   `/`-separated segment is percent-decoded, then re-encoded (unreserved `A-Za-z0-9-_.~`
+//!   kept). Other services ([`UriEncoding::Generic`]) optionally remove dot segments and merge
+//!   slashes, then encode the path as received, so an already-encoded path is encoded twice.
+//! * Query: each key and value decoded (`+` is a space, as AWS's own signers parse it) and
+//!   re-encoded, sorted by key then value; `X-Amz-Signature` left out for presigned URLs.
+//! * Headers: the client's `SignedHeaders` list in its order; names lowercase, values trimmed
+//!   with inner runs of blanks collapsed, repeated headers joined with `,` in arrival order.
+//!
+//! Everything writes into a caller's buffer; nothing allocates on the common path (a path or
+//! query made only of unreserved characters is copied as is).
+
+use http::HeaderMap;
+
+/// How the canonical URI is built from the request path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriEncoding {
+    /// S3: no normalisation; each segment decoded then encoded once.
+    S3,
+    /// Every other service: optional RFC 3986 normalisation, then the path encoded as received.
+    Generic {
+        /// Remove `.`/`..` segments and merge repeated slashes first.
+        normalize: bool,
+    },
+}
+
+/// The inputs of a canonical request.
+#[derive(Debug, Clone, Copy)]
+pub struct CanonicalInput<'x> {
+    /// HTTP method, as sent.
+    pub method: &'x str,
+    /// Path as received on the wire (still percent-encoded), without the query.
+    pub path: &'x str,
+    /// Raw query string without the `?` (empty if none).
+    pub query: &'x str,
+    /// Request headers.
+    pub headers: &'x HeaderMap,
+    /// The client's `SignedHeaders` list (`;`-separated).
+    pub signed_headers: &'x str,
+    /// The last line: hex SHA-256 or one of the payload keywords.
+    pub payload_hash: &'x str,
+    /// How to canonicalise the path.
+    pub uri: UriEncoding,
+    /// Leave `X-Amz-Signature` out of the canonical query (presigned URLs).
+    pub presigned: bool,
+    /// The `host` value to use when no `Host` header is present (HTTP/2 `:authority`).
+    pub host_fallback: Option<&'x str>,
+}
+
+const fn unreserved_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.' || c == b'~';
+        i += 1;
+    }
+    t
+}
+
+static UNRESERVED: [bool; 256] = unreserved_table();
+
+fn is_unreserved(b: u8) -> bool {
+    UNRESERVED[usize::from(b)]
+}
+
+/// Appends `input` encoded with AWS's rule: unreserved bytes kept, `/` kept when `keep_slash`,
+/// everything else `%XX` with uppercase hex.
+pub fn uri_encode(out: &mut Vec<u8>, input: &[u8], keep_slash: bool) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in input {
+        if is_unreserved(b) || (keep_slash && b == b'/') {
+            out.push(b);
+        } else {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        }
+    }
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decodes `input` into `out` (a `%` not followed by two hex digits stays literal);
+/// with `plus_is_space`, `+` becomes a space as in `application/x-www-form-urlencoded`.
+pub fn percent_decode(out: &mut Vec<u8>, input: &[u8], plus_is_space: bool) {
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        if b == b'%' && i + 2 < input.len() {
+            if let (Some(h), Some(l)) = (hex_val(input[i + 1]), hex_val(input[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if plus_is_space && b == b'+' { b' ' } else { b });
+        i += 1;
+    }
+}
+
+/// Decodes then re-encodes one component; a component of unreserved bytes is copied.
+fn reencode(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &[u8], plus_is_space: bool) {
+    if input.iter().all(|&b| is_unreserved(b)) {
+        out.extend_from_slice(input);
+        return;
+    }
+    scratch.clear();
+    percent_decode(scratch, input, plus_is_space);
+    uri_encode(out, scratch, false);
+}
+
+/// Appends the canonical URI of `path`.
+pub fn canonical_uri(out: &mut Vec<u8>, path: &str, enc: UriEncoding) {
+    let path = if path.is_empty() { "/" } else { path };
+    match enc {
+        UriEncoding::S3 => {
+            if path.bytes().all(|b| is_unreserved(b) || b == b'/') {
+                out.extend_from_slice(path.as_bytes());
+                return;
+            }
+            let mut scratch = Vec::new();
+            for (i, seg) in path.as_bytes().split(|&b| b == b'/').enumerate() {
+                if i > 0 {
+                    out.push(b'/');
+                }
+                reencode(out, &mut scratch, seg, false);
+            }
+        }
+        UriEncoding::Generic { normalize: false } => uri_encode(out, path.as_bytes(), true),
+        UriEncoding::Generic { normalize: true } => {
+            let mut kept: Vec<&str> = Vec::new();
+            for seg in path.split('/') {
+                match seg {
+                    "" | "." => {}
+                    ".." => {
+                        kept.pop();
+                    }
+                    s => kept.push(s),
+                }
+            }
+            out.push(b'/');
+            for (i, seg) in kept.iter().enumerate() {
+                if i > 0 {
+                    out.push(b'/');
+                }
+                uri_encode(out, seg.as_bytes(), true);
+            }
+            if !kept.is_empty() && path.ends_with('/') {
+                out.push(b'/');
+            }
+        }
+    }
+}
+
+/// Appends the canonical query string of the raw `query`.
+pub fn canonical_query(out: &mut Vec<u8>, query: &str, skip_signature: bool) {
+    if query.is_empty() {
+        return;
+    }
+    // Encoded keys and values live in `enc`; `pairs` holds (key_start, key_end, value_end).
+    let mut enc: Vec<u8> = Vec::with_capacity(query.len() + 32);
+    let mut scratch = Vec::new();
+    let mut pairs: Vec<(usize, usize, usize)> = Vec::new();
+    for piece in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
+        if skip_signature && is_param(k, "X-Amz-Signature") {
+            continue;
+        }
+        let start = enc.len();
+        reencode(&mut enc, &mut scratch, k.as_bytes(), true);
+        let mid = enc.len();
+        reencode(&mut enc, &mut scratch, v.as_bytes(), true);
+        pairs.push((start, mid, enc.len()));
+    }
+    pairs.sort_unstable_by(|a, b| {
+        (&enc[a.0..a.1], &enc[a.1..a.2]).cmp(&(&enc[b.0..b.1], &enc[b.1..b.2]))
+    });
+    for (i, &(s, m, e)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        out.extend_from_slice(&enc[s..m]);
+        out.push(b'=');
+        out.extend_from_slice(&enc[m..e]);
+    }
+}
+
+/// Whether a raw query key is `name` (decoding it only when it contains `%`).
+pub(crate) fn is_param(raw_key: &str, name: &str) -> bool {
+    if raw_key == name {
+        return true;
+    }
+    if !raw_key.contains('%') {
+        return false;
+    }
+    let mut d = Vec::new();
+    percent_decode(&mut d, raw_key.as_bytes(), true);
+    d == name.as_bytes()
+}
+
+/// Appends a header value trimmed, with inner runs of spaces and tabs collapsed to one space.
+fn push_trimmed(out: &mut Vec<u8>, value: &[u8]) {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |e| e + 1);
+    let mut prev_blank = false;
+    for &b in &value[start..end] {
+        if blank(&b) {
+            if !prev_blank {
+                out.push(b' ');
+            }
+            prev_blank = true;
+        } else {
+            out.push(b);
+            prev_blank = false;
+        }
+    }
+}
+
+/// Appends the canonical headers block (each `name:value\n`) for the signed header list.
+pub fn canonical_headers(
+    out: &mut Vec<u8>,
+    headers: &HeaderMap,
+    signed_headers: &str,
+    host_fallback: Option<&str>,
+) {
+    for name in signed_headers.split(';') {
+        let start = out.len();
+        out.extend_from_slice(name.as_bytes());
+        out[start..].make_ascii_lowercase();
+        out.push(b':');
+        let mut values = headers.get_all(name).iter().peekable();
+        if values.peek().is_none() && name.eq_ignore_ascii_case("host") {
+            if let Some(h) = host_fallback {
+                push_trimmed(out, h.as_bytes());
+            }
+        }
+        for (i, v) in values.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_trimmed(out, v.as_bytes());
+        }
+        out.push(b'\n');
+    }
+}
+
+/// Appends the whole canonical request.
+pub fn canonical_request(out: &mut Vec<u8>, input: &CanonicalInput<'_>) {
+    out.extend_from_slice(input.method.as_bytes());
+    out.push(b'\n');
+    canonical_uri(out, input.path, input.uri);
+    out.push(b'\n');
+    canonical_query(out, input.query, input.presigned);
+    out.push(b'\n');
+    canonical_headers(
+        out,
+        input.headers,
+        input.signed_headers,
+        input.host_fallback,
+    );
+    out.push(b'\n');
+    let start = out.len();
+    out.extend_from_slice(input.signed_headers.as_bytes());
+    out[start..].make_ascii_lowercase();
+    out.push(b'\n');
+    out.extend_from_slice(input.payload_hash.as_bytes());
+}
+
+/// The SigV4 string to sign for a canonical request.
+pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let hash: [u8; 32] = Sha256::digest(canonical_request).into();
+    format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(hash)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(path: &str, enc: UriEncoding) -> String {
+        let mut out = Vec::new();
+        canonical_uri(&mut out, path, enc);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn query(q: &str, skip: bool) -> String {
+        let mut out = Vec::new();
+        canonical_query(&mut out, q, skip);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn s3_paths_are_not_normalised_and_encoded_once() {
+        assert_eq!(uri("/b/a/../k", UriEncoding::S3), "/b/a/../k");
+        assert_eq!(uri("//b//k", UriEncoding::S3), "//b//k");
+        assert_eq!(uri("/b/my%20key", UriEncoding::S3), "/b/my%20key");
+        assert_eq!(uri("/b/a%2Fb", UriEncoding::S3), "/b/a%2Fb");
+        assert_eq!(uri("/b/a%2fb", UriEncoding::S3), "/b/a%2Fb");
+        assert_eq!(uri("/b/$x+y", UriEncoding::S3), "/b/%24x%2By");
+        assert_eq!(uri("/b/%E1%88%B4", UriEncoding::S3), "/b/%E1%88%B4");
+        assert_eq!(uri("/b/100%", UriEncoding::S3), "/b/100%25");
+        assert_eq!(uri("", UriEncoding::S3), "/");
+    }
+
+    #[test]
+    fn generic_paths_normalise_and_double_encode() {
+        let n = UriEncoding::Generic { normalize: true };
+        assert_eq!(uri("/example1/example2/../..", n), "/");
+        assert_eq!(uri("//example//", n), "/example/");
+        assert_eq!(uri("/./example", n), "/example");
+        assert_eq!(uri("/a%20b", n), "/a%2520b");
+        let u = UriEncoding::Generic { normalize: false };
+        assert_eq!(uri("//example//", u), "//example//");
+    }
+
+    #[test]
+    fn query_sorted_reencoded_and_signature_skipped() {
+        assert_eq!(query("b=2&a=1&a=0", false), "a=0&a=1&b=2");
+        assert_eq!(query("key&x=a+b&y=%7e", false), "key=&x=a%20b&y=~");
+        assert_eq!(query("X-Amz-Signature=abc&z=1", true), "z=1");
+        assert_eq!(
+            query("X-Amz-Signature=abc&z=1", false),
+            "X-Amz-Signature=abc&z=1"
+        );
+        assert_eq!(query("&&a=1&", false), "a=1");
+    }
+
+    #[test]
+    fn decode_tolerates_bad_escapes() {
+        let mut out = Vec::new();
+        percent_decode(&mut out, b"%zz%4", false);
+        assert_eq!(out, b"%zz%4");
+        out.clear();
+        percent_decode(&mut out, b"%41%", false);
+        assert_eq!(out, b"A%");
+    }
+}

@@ -1,0 +1,240 @@
+//! Signing-key derivation and a bounded, thread-safe cache of derived keys.
+//!
+//! Spec: AWS SigV4 "derive a signing key": `kDate = HMAC("AWS4" + secret, yyyymmdd)`, then the
+//! region, the service and `aws4_request`. A [`SigningKey`] keeps the HMAC state already keyed
+//! (inner and outer pads absorbed), so each signature costs only the message blocks.
+//!
+//! The cache is keyed by (secret, date, region, service): a rotated secret misses, and an entry
+//! never serves another secret (the full key is compared, the secret in constant time; the
+//! 64-bit hash only picks the slot). A hit takes a read lock, hashes and clones the keyed state:
+//! no allocation. When full, an arbitrary entry is evicted; keys are cheap to re-derive.
+//!
+//! Security: neither type prints secret material in `Debug`.
+
+use crate::secret::{SecretKey, Signature};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::RwLock;
+use subtle::ConstantTimeEq;
+
+pub(crate) type HmacSha256 = Hmac<Sha256>;
+
+/// A derived SigV4 signing key, held as a keyed HMAC-SHA256 state.
+#[derive(Clone)]
+pub struct SigningKey {
+    mac: HmacSha256,
+}
+
+impl SigningKey {
+    /// A fresh HMAC keyed with this signing key, to absorb a string to sign piece by piece.
+    pub(crate) fn mac(&self) -> HmacSha256 {
+        self.mac.clone()
+    }
+
+    /// Signs a whole string to sign.
+    pub fn sign(&self, string_to_sign: &[u8]) -> Signature {
+        let mut mac = self.mac();
+        mac.update(string_to_sign);
+        finish(mac)
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
+pub(crate) fn finish(mac: HmacSha256) -> Signature {
+    Signature::from_bytes(mac.finalize().into_bytes().into())
+}
+
+fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of any length; the error branch cannot happen.
+    let mut mac = HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
+}
+
+/// Derives the signing key for a scope. `date` is `yyyymmdd`; `service` is the scope's service
+/// string (`s3`, `sts`, or `service` in AWS's generic test suite).
+pub fn derive_signing_key(
+    secret: &SecretKey,
+    date: &str,
+    region: &str,
+    service: &str,
+) -> SigningKey {
+    let mut k_secret = Vec::with_capacity(4 + secret.expose().len());
+    k_secret.extend_from_slice(b"AWS4");
+    k_secret.extend_from_slice(secret.expose().as_bytes());
+    let k_date = hmac(&k_secret, date.as_bytes());
+    k_secret.fill(0);
+    let k_region = hmac(&k_date, region.as_bytes());
+    let k_service = hmac(&k_region, service.as_bytes());
+    let k_signing = hmac(&k_service, b"aws4_request");
+    let mac = HmacSha256::new_from_slice(&k_signing).unwrap_or_else(|_| unreachable!());
+    SigningKey { mac }
+}
+
+struct Entry {
+    secret: SecretKey,
+    date: [u8; 8],
+    region: Box<str>,
+    service: Box<str>,
+    key: SigningKey,
+}
+
+impl Entry {
+    fn matches(&self, secret: &SecretKey, date: &[u8; 8], region: &str, service: &str) -> bool {
+        let same_secret: bool = self
+            .secret
+            .expose()
+            .as_bytes()
+            .ct_eq(secret.expose().as_bytes())
+            .into();
+        same_secret && &self.date == date && &*self.region == region && &*self.service == service
+    }
+}
+
+/// The slot hash is already a keyed SipHash; the map need not hash it again.
+#[derive(Default)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A bounded cache of derived signing keys, shared between threads.
+pub struct SigningKeyCache {
+    map: RwLock<HashMap<u64, Entry, BuildHasherDefault<IdentityHasher>>>,
+    capacity: usize,
+    state: RandomState,
+}
+
+impl SigningKeyCache {
+    /// A cache holding at most `capacity` keys (at least one).
+    pub fn new(capacity: usize) -> Self {
+        SigningKeyCache {
+            map: RwLock::new(HashMap::default()),
+            capacity: capacity.max(1),
+            state: RandomState::new(),
+        }
+    }
+
+    /// How many keys are cached.
+    pub fn len(&self) -> usize {
+        self.map.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The signing key for a scope, derived on a miss.
+    pub fn get(
+        &self,
+        secret: &SecretKey,
+        date: &[u8; 8],
+        region: &str,
+        service: &str,
+    ) -> SigningKey {
+        let slot = self
+            .state
+            .hash_one((secret.expose(), date, region, service));
+        if let Ok(map) = self.map.read() {
+            if let Some(e) = map.get(&slot) {
+                if e.matches(secret, date, region, service) {
+                    return e.key.clone();
+                }
+            }
+        }
+        // `date` is ASCII digits (checked by the parser); a lossy view is only a fallback.
+        let date_str = std::str::from_utf8(date).unwrap_or("");
+        let key = derive_signing_key(secret, date_str, region, service);
+        if let Ok(mut map) = self.map.write() {
+            if map.len() >= self.capacity && !map.contains_key(&slot) {
+                if let Some(victim) = map.keys().next().copied() {
+                    map.remove(&victim);
+                }
+            }
+            map.insert(
+                slot,
+                Entry {
+                    secret: secret.clone(),
+                    date: *date,
+                    region: region.into(),
+                    service: service.into(),
+                    key: key.clone(),
+                },
+            );
+        }
+        key
+    }
+}
+
+impl fmt::Debug for SigningKeyCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKeyCache")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret() -> SecretKey {
+        SecretKey::from("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".to_owned())
+    }
+
+    #[test]
+    fn derivation_matches_aws_documentation_example() {
+        // AWS General Reference, "Examples of how to derive a signing key": kSigning for
+        // 20150830/us-east-1/iam.
+        let k = derive_signing_key(&secret(), "20150830", "us-east-1", "iam");
+        let expected = "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9";
+        // The keyed state cannot be read back; check it through HMAC of a message instead.
+        let via_raw = {
+            let mut kb = [0u8; 32];
+            hex::decode_to_slice(expected, &mut kb).unwrap();
+            let mut m = HmacSha256::new_from_slice(&kb).unwrap();
+            m.update(b"x");
+            finish(m)
+        };
+        assert!(k.sign(b"x").ct_eq(&via_raw));
+    }
+
+    #[test]
+    fn cache_hits_and_is_bounded_and_keyed_by_secret() {
+        let cache = SigningKeyCache::new(2);
+        let s = secret();
+        let a = cache.get(&s, b"20150830", "us-east-1", "s3");
+        let b = cache.get(&s, b"20150830", "us-east-1", "s3");
+        assert!(a.sign(b"m").ct_eq(&b.sign(b"m")));
+        assert_eq!(cache.len(), 1);
+        let other = SecretKey::from("another".to_owned());
+        let c = cache.get(&other, b"20150830", "us-east-1", "s3");
+        assert!(!a.sign(b"m").ct_eq(&c.sign(b"m")));
+        cache.get(&s, b"20150831", "us-east-1", "s3");
+        cache.get(&s, b"20150901", "us-east-1", "s3");
+        assert!(cache.len() <= 2);
+        let shown = format!("{cache:?} {a:?}");
+        assert!(!shown.contains("wJalr"));
+    }
+}
