@@ -360,3 +360,37 @@ impl Signer {
         body
     }
 }
+
+/// An owned request to hand to `keygate_sigv4::parse` through a `RequestView`.
+#[derive(Debug)]
+pub struct Req {
+    pub method: http::Method,
+    pub uri: http::Uri,
+    pub headers: HeaderMap,
+}
+
+impl Req {
+    pub fn new(method: &str, target: &str, headers: &[(String, String)]) -> Self {
+        Req {
+            method: method.parse().expect("method"),
+            uri: target.parse().expect("uri"),
+            headers: header_map(headers),
+        }
+    }
+
+    pub fn view(&self) -> keygate_sigv4::RequestView<'_> {
+        keygate_sigv4::RequestView {
+            method: &self.method,
+            uri: &self.uri,
+            headers: &self.headers,
+        }
+    }
+}
+
+/// `(name, value)` pairs from string literals.
+pub fn hdrs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect()
+}

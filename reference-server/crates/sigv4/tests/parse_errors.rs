@@ -1,0 +1,513 @@
+//! Every secret-free rejection of `parse`, in the SPEC's terms (V1, V3–V6), plus the signature
+//! outcomes of `verify`, on requests built by the vector-checked test signer.
+
+mod common;
+
+use common::{hdrs, Req, Signer};
+use keygate_sigv4::{
+    parse, AuthError, AuthKind, Config, PayloadMode, SecretKey, Service, SigningKeyCache,
+};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const NOW: OffsetDateTime = datetime!(2025-01-15 10:00:00 UTC);
+const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+fn secret() -> SecretKey {
+    SecretKey::from(Signer::s3(NOW).secret)
+}
+
+/// A header-signed S3 GET; `edit` may change the headers after signing.
+fn header_req(signer: &Signer, target: &str, edit: impl FnOnce(&mut Vec<(String, String)>)) -> Req {
+    let mut headers = hdrs(&[
+        ("host", "bucket.s3.amazonaws.com"),
+        ("x-amz-content-sha256", EMPTY),
+    ]);
+    signer.sign_headers("GET", target, &mut headers, EMPTY, None);
+    edit(&mut headers);
+    Req::new("GET", target, &headers)
+}
+
+fn presigned(signer: &Signer, expires: u64) -> String {
+    let headers = hdrs(&[("host", "bucket.s3.amazonaws.com")]);
+    signer.presign(
+        "GET",
+        "/bucket/key",
+        &headers,
+        expires,
+        "host",
+        "UNSIGNED-PAYLOAD",
+    )
+}
+
+fn query_req(target: &str) -> Req {
+    Req::new("GET", target, &hdrs(&[("host", "bucket.s3.amazonaws.com")]))
+}
+
+/// `parse` then `verify`, reduced to the outcome.
+fn outcome(req: &Req, now: OffsetDateTime) -> Result<(), AuthError> {
+    let pending = parse(&req.view(), now, &Config::default())?.expect("signed request");
+    pending
+        .verify(&secret(), &SigningKeyCache::new(4), None)
+        .map(|_| ())
+}
+
+fn code(req: &Req, now: OffsetDateTime) -> (&'static str, u16) {
+    let e = outcome(req, now).expect_err("must be rejected");
+    (e.code(), e.http_status())
+}
+
+#[test]
+fn valid_requests_verify() {
+    let signer = Signer::s3(NOW);
+    let req = header_req(
+        &signer,
+        "/bucket/my%20key/a%2Fb?list-type=2&prefix=a%2Fb&x=a+b",
+        |_| {},
+    );
+    let p = parse(&req.view(), NOW, &Config::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p.access_key(), p.service(), p.kind()),
+        ("AKIDEXAMPLE", Service::S3, AuthKind::Header)
+    );
+    assert_eq!(
+        *p.payload(),
+        PayloadMode::Sha256(hex::decode(EMPTY).unwrap().try_into().unwrap())
+    );
+    let v = p.verify(&secret(), &SigningKeyCache::new(4), None).unwrap();
+    assert_eq!(
+        (v.access_key(), v.session_token(), v.signed_at()),
+        ("AKIDEXAMPLE", None, NOW)
+    );
+
+    let req = query_req(&presigned(&signer, 3600));
+    let p = parse(&req.view(), NOW, &Config::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p.kind(), *p.payload()),
+        (AuthKind::Query, PayloadMode::Unsigned)
+    );
+    p.verify(&secret(), &SigningKeyCache::new(4), None).unwrap();
+
+    // Anonymous.
+    assert!(parse(
+        &query_req("/bucket/key?acl").view(),
+        NOW,
+        &Config::default()
+    )
+    .unwrap()
+    .is_none());
+    // Within the skew either way, and at the presign edges.
+    outcome(
+        &header_req(&signer, "/b/k", |_| {}),
+        NOW + Duration::minutes(14),
+    )
+    .unwrap();
+    outcome(
+        &header_req(&signer, "/b/k", |_| {}),
+        NOW - Duration::minutes(14),
+    )
+    .unwrap();
+    outcome(
+        &query_req(&presigned(&signer, 604_800)),
+        NOW + Duration::days(7),
+    )
+    .unwrap();
+    outcome(
+        &query_req(&presigned(&signer, 1)),
+        NOW - Duration::minutes(14),
+    )
+    .unwrap();
+}
+
+#[test]
+fn session_tokens_travel_in_header_or_query() {
+    let mut signer = Signer::s3(NOW);
+    signer.token = Some("tok/en+=".into());
+    let req = header_req(&signer, "/b/k", |_| {});
+    let p = parse(&req.view(), NOW, &Config::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.session_token(), Some("tok/en+="));
+    let v = p.verify(&secret(), &SigningKeyCache::new(4), None).unwrap();
+    assert_eq!(v.session_token(), Some("tok/en+="));
+    let req = query_req(&presigned(&signer, 60));
+    let p = parse(&req.view(), NOW, &Config::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.session_token(), Some("tok/en+="));
+    p.verify(&secret(), &SigningKeyCache::new(4), None).unwrap();
+}
+
+#[test]
+fn sts_post_without_content_hash_signs_the_body() {
+    let mut signer = Signer::s3(NOW);
+    signer.service = "sts".into();
+    signer.uri = keygate_sigv4::canonical::UriEncoding::Generic { normalize: true };
+    let body = b"Action=AssumeRole&Version=2011-06-15";
+    let body_hash: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(body).into();
+    let mut headers = hdrs(&[
+        ("host", "localhost:9000"),
+        (
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        ),
+    ]);
+    signer.sign_headers("POST", "/", &mut headers, &hex::encode(body_hash), None);
+    let req = Req::new("POST", "/", &headers);
+    let p = parse(&req.view(), NOW, &Config::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (p.service(), *p.payload()),
+        (Service::Sts, PayloadMode::Absent)
+    );
+    let cache = SigningKeyCache::new(4);
+    let p2 = parse(&req.view(), NOW, &Config::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        p.verify(&secret(), &cache, Some(body_hash))
+            .unwrap()
+            .service(),
+        Service::Sts
+    );
+    let other: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(b"Action=Other").into();
+    assert_eq!(
+        p2.verify(&secret(), &cache, Some(other)).unwrap_err(),
+        AuthError::SignatureDoesNotMatch
+    );
+}
+
+#[test]
+fn date_header_is_accepted_instead_of_x_amz_date() {
+    let signer = Signer::s3(NOW);
+    let req = header_req(&signer, "/b/k", |h| {
+        h.retain(|(n, _)| n != "X-Amz-Date");
+        h.push(("date".into(), "Wed, 15 Jan 2025 10:00:00 GMT".into()));
+    });
+    // Signed with x-amz-date in the list but sent with Date: parse accepts the date,
+    // the signature then fails on the missing header.
+    assert_eq!(code(&req, NOW), ("SignatureDoesNotMatch", 403));
+    let mut headers = hdrs(&[("host", "h"), ("date", "Wed, 15 Jan 2025 10:00:00 GMT")]);
+    signer.sign_headers("GET", "/b/k", &mut headers, EMPTY, Some("date;host"));
+    headers.retain(|(n, _)| n != "X-Amz-Date");
+    outcome(&Req::new("GET", "/b/k", &headers), NOW).unwrap();
+}
+
+#[test]
+fn signature_mismatches() {
+    let signer = Signer::s3(NOW);
+    let tampered = header_req(&signer, "/b/k", |h| {
+        let a = &mut h.last_mut().unwrap().1;
+        let last = a.pop().unwrap();
+        a.push(if last == '0' { '1' } else { '0' });
+    });
+    assert_eq!(code(&tampered, NOW), ("SignatureDoesNotMatch", 403));
+    let mut wrong = Signer::s3(NOW);
+    wrong.secret = "not-the-secret".into();
+    assert_eq!(
+        code(&header_req(&wrong, "/b/k", |_| {}), NOW),
+        ("SignatureDoesNotMatch", 403)
+    );
+    let other_path = header_req(&signer, "/b/k", |_| {});
+    let moved = Req {
+        uri: "/b/k2".parse().unwrap(),
+        ..other_path
+    };
+    assert_eq!(code(&moved, NOW), ("SignatureDoesNotMatch", 403));
+    let url = presigned(&signer, 60).replace("/bucket/key", "/bucket/other");
+    assert_eq!(code(&query_req(&url), NOW), ("SignatureDoesNotMatch", 403));
+    // The message never echoes a signature.
+    let e = outcome(&tampered, NOW).unwrap_err();
+    assert!(!e
+        .message()
+        .chars()
+        .any(|c| c.is_ascii_hexdigit() && c.is_ascii_digit()));
+}
+
+#[test]
+fn sigv2_algorithm_and_duplicate_auth_are_invalid_request() {
+    let signer = Signer::s3(NOW);
+    let v2 = Req::new(
+        "GET",
+        "/b/k",
+        &hdrs(&[("host", "h"), ("authorization", "AWS AKID:c2lnbmF0dXJl")]),
+    );
+    assert_eq!(code(&v2, NOW), ("InvalidRequest", 400));
+    let v2q = query_req("/b/k?AWSAccessKeyId=AKID&Expires=1700000000&Signature=abc%3D");
+    assert_eq!(code(&v2q, NOW), ("InvalidRequest", 400));
+    let alg = header_req(&signer, "/b/k", |h| {
+        let a = &mut h.last_mut().unwrap().1;
+        *a = a.replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA512");
+    });
+    assert_eq!(code(&alg, NOW), ("InvalidRequest", 400));
+    let url = presigned(&signer, 60).replace(
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+        "X-Amz-Algorithm=AWS4-ECDSA-P256-SHA256",
+    );
+    assert_eq!(code(&query_req(&url), NOW), ("InvalidRequest", 400));
+    let both = header_req(&signer, &presigned(&signer, 60), |_| {});
+    assert_eq!(code(&both, NOW), ("InvalidRequest", 400));
+}
+
+#[test]
+fn malformed_authorization_header() {
+    let signer = Signer::s3(NOW);
+    let with = |f: &dyn Fn(&str) -> String| {
+        header_req(&signer, "/b/k", |h| {
+            let a = &mut h.last_mut().unwrap().1;
+            *a = f(a);
+        })
+    };
+    type Edit = Box<dyn Fn(&str) -> String>;
+    let cases: Vec<Edit> = vec![
+        Box::new(|a| a.split(", Signature=").next().unwrap().to_owned()),
+        Box::new(|a| a.replace("SignedHeaders=", "Signedheaders=")),
+        Box::new(|a| a.replace("Credential=AKIDEXAMPLE/", "Credential=")),
+        Box::new(|a| a.replace("/aws4_request", "/aws4_reqest")),
+        Box::new(|a| a.replace("/20250115/", "/2025011/")),
+        Box::new(|a| a.replace("/20250115/", "/20250114/")),
+        Box::new(|a| format!("{a}, Signature=00")),
+        Box::new(|a| a.replace("Signature=", "Signature=zz")),
+        Box::new(|a| a.replace("SignedHeaders=", "SignedHeaders=;")),
+        Box::new(|_| "AWS4-HMAC-SHA256".to_owned()),
+        Box::new(|_| String::new()),
+    ];
+    for (i, f) in cases.iter().enumerate() {
+        assert_eq!(
+            code(&with(f.as_ref()), NOW),
+            ("AuthorizationHeaderMalformed", 400),
+            "case {i}"
+        );
+    }
+}
+
+#[test]
+fn region_and_service_must_be_ours() {
+    let mut signer = Signer::s3(NOW);
+    signer.region = "eu-west-1".into();
+    let e = outcome(&header_req(&signer, "/b/k", |_| {}), NOW).unwrap_err();
+    assert_eq!(
+        (e.code(), e.http_status()),
+        ("AuthorizationHeaderMalformed", 400)
+    );
+    assert!(e.message().contains("us-east-1"));
+    assert_eq!(
+        code(&query_req(&presigned(&signer, 60)), NOW),
+        ("AuthorizationHeaderMalformed", 400)
+    );
+    let mut signer = Signer::s3(NOW);
+    signer.service = "ec2".into();
+    assert_eq!(
+        code(&header_req(&signer, "/b/k", |_| {}), NOW),
+        ("AuthorizationHeaderMalformed", 400)
+    );
+    // Another configured region is honoured.
+    let cfg = Config {
+        region: "eu-west-1".into(),
+        ..Config::default()
+    };
+    let mut signer = Signer::s3(NOW);
+    signer.region = "eu-west-1".into();
+    let req = header_req(&signer, "/b/k", |_| {});
+    assert!(parse(&req.view(), NOW, &cfg).unwrap().is_some());
+}
+
+#[test]
+fn dates_skew_and_presign_window() {
+    let signer = Signer::s3(NOW);
+    let no_date = header_req(&signer, "/b/k", |h| h.retain(|(n, _)| n != "X-Amz-Date"));
+    assert_eq!(code(&no_date, NOW), ("AccessDenied", 403));
+    let bad_date = header_req(&signer, "/b/k", |h| {
+        h.iter_mut().find(|(n, _)| n == "X-Amz-Date").unwrap().1 = "2025-01-15T10:00:00Z".into();
+    });
+    assert_eq!(code(&bad_date, NOW), ("AccessDenied", 403));
+    let req = header_req(&signer, "/b/k", |_| {});
+    assert_eq!(
+        code(&req, NOW + Duration::minutes(16)),
+        ("RequestTimeTooSkewed", 403)
+    );
+    assert_eq!(
+        code(&req, NOW - Duration::minutes(16)),
+        ("RequestTimeTooSkewed", 403)
+    );
+    // Skew is checked before the key: a wrong secret still reports the skew.
+    let mut wrong = Signer::s3(NOW);
+    wrong.secret = "x".into();
+    let req = header_req(&wrong, "/b/k", |_| {});
+    assert_eq!(
+        code(&req, NOW + Duration::hours(1)),
+        ("RequestTimeTooSkewed", 403)
+    );
+
+    let url = presigned(&signer, 60);
+    let e = outcome(&query_req(&url), NOW + Duration::seconds(61)).unwrap_err();
+    assert_eq!(
+        (e.code(), e.message().as_str()),
+        ("AccessDenied", "Request has expired")
+    );
+    let e = outcome(&query_req(&url), NOW - Duration::minutes(16)).unwrap_err();
+    assert_eq!(e.code(), "AccessDenied");
+    let bad = url.replace("X-Amz-Date=20250115T100000Z", "X-Amz-Date=notadate");
+    assert_eq!(code(&query_req(&bad), NOW), ("AccessDenied", 403));
+}
+
+#[test]
+fn presign_parameters() {
+    let signer = Signer::s3(NOW);
+    let url = presigned(&signer, 60);
+    for name in [
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+    ] {
+        let (path, q) = url.split_once('?').unwrap();
+        let kept: Vec<&str> = q
+            .split('&')
+            .filter(|p| !p.starts_with(&format!("{name}=")))
+            .collect();
+        let req = query_req(&format!("{path}?{}", kept.join("&")));
+        assert_eq!(
+            code(&req, NOW),
+            ("AuthorizationQueryParametersError", 400),
+            "without {name}"
+        );
+    }
+    for expires in ["0", "604801", "-1", "abc", ""] {
+        let bad = url.replace("X-Amz-Expires=60", &format!("X-Amz-Expires={expires}"));
+        assert_eq!(
+            code(&query_req(&bad), NOW),
+            ("AuthorizationQueryParametersError", 400),
+            "{expires}"
+        );
+    }
+    let bad = url.replace("%2Faws4_request", "%2Fbad");
+    assert_eq!(
+        code(&query_req(&bad), NOW),
+        ("AuthorizationQueryParametersError", 400)
+    );
+}
+
+#[test]
+fn signed_header_rules() {
+    let signer = Signer::s3(NOW);
+    let mut headers = hdrs(&[("host", "h"), ("x-amz-content-sha256", EMPTY)]);
+    signer.sign_headers(
+        "GET",
+        "/b/k",
+        &mut headers,
+        EMPTY,
+        Some("x-amz-content-sha256;x-amz-date"),
+    );
+    assert_eq!(
+        code(&Req::new("GET", "/b/k", &headers), NOW),
+        ("AccessDenied", 403)
+    );
+    let extra = header_req(&signer, "/b/k", |h| {
+        h.push(("x-amz-meta-added".into(), "later".into()))
+    });
+    assert_eq!(code(&extra, NOW), ("AccessDenied", 403));
+    // A header outside x-amz-* may be added unsigned.
+    outcome(
+        &header_req(&signer, "/b/k", |h| {
+            h.push(("user-agent".into(), "x".into()))
+        }),
+        NOW,
+    )
+    .unwrap();
+    // Presigned too: an x-amz-* header must be signed.
+    let url = presigned(&signer, 60);
+    let req = Req::new(
+        "GET",
+        &url,
+        &hdrs(&[
+            ("host", "bucket.s3.amazonaws.com"),
+            ("x-amz-acl", "public-read"),
+        ]),
+    );
+    assert_eq!(code(&req, NOW), ("AccessDenied", 403));
+}
+
+#[test]
+fn content_sha256_forms() {
+    let signer = Signer::s3(NOW);
+    for (value, mode) in [
+        ("UNSIGNED-PAYLOAD", PayloadMode::Unsigned),
+        (
+            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+            PayloadMode::StreamingSigned,
+        ),
+        (
+            "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            PayloadMode::StreamingUnsignedTrailer,
+        ),
+        (
+            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+            PayloadMode::StreamingSignedTrailer,
+        ),
+    ] {
+        let mut headers = hdrs(&[("host", "h"), ("x-amz-content-sha256", value)]);
+        signer.sign_headers("PUT", "/b/k", &mut headers, value, None);
+        let req = Req::new("PUT", "/b/k", &headers);
+        let p = parse(&req.view(), NOW, &Config::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(*p.payload(), mode);
+        p.verify(&secret(), &SigningKeyCache::new(1), None).unwrap();
+    }
+    for value in ["garbage", "STREAMING-AWS4-HMAC-SHA256-EVENTS", &EMPTY[1..]] {
+        let mut headers = hdrs(&[("host", "h"), ("x-amz-content-sha256", value)]);
+        signer.sign_headers("PUT", "/b/k", &mut headers, value, None);
+        assert_eq!(
+            code(&Req::new("PUT", "/b/k", &headers), NOW),
+            ("InvalidArgument", 400),
+            "{value}"
+        );
+    }
+}
+
+#[test]
+fn every_error_has_a_wire_code_and_status() {
+    let all = [
+        AuthError::SigV2NotSupported,
+        AuthError::UnsupportedAlgorithm,
+        AuthError::DuplicateAuth,
+        AuthError::MalformedAuthorization("x"),
+        AuthError::WrongRegion {
+            expected: "us-east-1".into(),
+        },
+        AuthError::WrongService,
+        AuthError::MalformedPresign("x"),
+        AuthError::MissingDate,
+        AuthError::MalformedDate,
+        AuthError::RequestTimeTooSkewed,
+        AuthError::PresignExpired,
+        AuthError::PresignNotYetValid,
+        AuthError::HostNotSigned,
+        AuthError::UnsignedAmzHeader,
+        AuthError::InvalidContentSha256,
+        AuthError::SignatureDoesNotMatch,
+        AuthError::ContentSha256Mismatch,
+        AuthError::BadDigest,
+        AuthError::InvalidDigest,
+        AuthError::IncompleteBody,
+        AuthError::MalformedChunkedBody("x"),
+        AuthError::NotChunked,
+    ];
+    for e in all {
+        assert!(matches!(e.http_status(), 400 | 403), "{e:?}");
+        assert!(!e.code().is_empty() && !e.message().is_empty());
+        assert!(e.to_string().starts_with(e.code()));
+    }
+    assert_eq!(
+        AuthError::ContentSha256Mismatch.code(),
+        "XAmzContentSHA256Mismatch"
+    );
+}
