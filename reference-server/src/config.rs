@@ -1,0 +1,41 @@
+//! Server configuration, shared by the binary's `serve` and in-process embedding.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// How to run one server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Objects, metadata and the identity database live here.
+    pub data_dir: PathBuf,
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// The one region the server accepts in credential scopes (SPEC V4).
+    pub region: String,
+    /// Root keys; generated and stored under the data dir when absent.
+    pub root_access_key: Option<String>,
+    pub root_secret_key: Option<String>,
+    /// Expose the clock-advance admin call (loopback only).
+    pub test_clock: bool,
+    /// Enables virtual-host-style addressing for `<bucket>.<domain>`.
+    pub domain: Option<String>,
+    /// Chown written files and directories to the writer's uid/gid (SPEC X1–X3).
+    pub posix_ownership: bool,
+}
+
+impl ServerConfig {
+    /// Defaults for embedding: loopback on an ephemeral port, `us-east-1`, generated root
+    /// keys, POSIX ownership on.
+    pub fn new(data_dir: impl Into<PathBuf>) -> ServerConfig {
+        ServerConfig {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            region: "us-east-1".to_owned(),
+            root_access_key: None,
+            root_secret_key: None,
+            test_clock: false,
+            domain: None,
+            posix_ownership: true,
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Request bodies as handlers consume them: decoded (aws-chunked), hashed and checked.
+//!
+//! A [`RequestBody`] yields the payload bytes as they arrive; everything the request claimed
+//! about them (x-amz-content-sha256, Content-MD5, an `x-amz-checksum-*` header or trailer,
+//! chunk signatures, the decoded length) is verified in [`RequestBody::finish`]. Handlers
+//! write what they read to a temp file and commit only after `finish` succeeds, so a body
+//! that fails a check leaves nothing behind (SPEC V2, X4).
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use keygate_sigv4::{ChecksumAlgorithm, Checksummer, ChunkDecoder, PayloadMode, Verified};
+use md5::{Digest as _, Md5};
+use sha2::Sha256;
+
+use super::error::{S3Error, S3ErrorCode, S3Result};
+use crate::auth::from_auth;
+
+/// Where the bytes come from: already buffered (they had to be hashed before the signature
+/// could be checked) or still on the connection.
+#[derive(Debug)]
+pub enum Source {
+    Buffered(Option<Bytes>),
+    Stream(Incoming),
+    Empty,
+}
+
+/// A request body being read and checked.
+#[derive(Debug)]
+pub struct RequestBody {
+    source: Source,
+    decoder: Option<ChunkDecoder>,
+    sha256: Option<(Sha256, [u8; 32])>,
+    content_md5: Option<(Md5, String)>,
+    checksum: Option<(Checksummer, ChecksumAlgorithm, String)>,
+    expected_len: Option<u64>,
+    received: u64,
+    limit: u64,
+}
+
+/// What the checks established about a finished body.
+#[derive(Debug, Default)]
+pub struct Finished {
+    /// The additional checksum the client supplied and the server verified.
+    pub checksum: Option<(ChecksumAlgorithm, String)>,
+    pub len: u64,
+}
+
+impl RequestBody {
+    /// Prepares to read `source` under the payload rules of `verified` (None: anonymous).
+    pub fn new(
+        source: Source,
+        headers: &HeaderMap,
+        verified: Option<&Verified>,
+        limit: u64,
+    ) -> S3Result<RequestBody> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let mode = verified
+            .map(|v| *v.payload())
+            .unwrap_or(PayloadMode::Unsigned);
+        let mut decoder = None;
+        let mut sha256 = None;
+        let streaming = matches!(
+            mode,
+            PayloadMode::StreamingSigned
+                | PayloadMode::StreamingUnsignedTrailer
+                | PayloadMode::StreamingSignedTrailer
+        );
+        let expected_len = if streaming {
+            let trailer = match header("x-amz-trailer") {
+                Some(name) => Some(ChecksumAlgorithm::from_header_name(name.trim()).ok_or_else(
+                    || {
+                        S3Error::with_message(
+                            S3ErrorCode::InvalidArgument,
+                            "Unsupported x-amz-trailer value.",
+                        )
+                    },
+                )?),
+                None => None,
+            };
+            let v = verified
+                .ok_or_else(|| S3Error::internal("streaming body without a verified signature"))?;
+            decoder = Some(v.chunk_decoder(trailer).map_err(from_auth)?);
+            match header("x-amz-decoded-content-length").map(str::parse::<u64>) {
+                Some(Ok(n)) => Some(n),
+                Some(Err(_)) => {
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::InvalidArgument,
+                        "Invalid x-amz-decoded-content-length.",
+                    ))
+                }
+                None => return Err(S3Error::new(S3ErrorCode::MissingContentLength)),
+            }
+        } else {
+            if let PayloadMode::Sha256(expected) = mode {
+                sha256 = Some((Sha256::new(), expected));
+            }
+            match header("content-length").map(str::parse::<u64>) {
+                Some(Ok(n)) => Some(n),
+                Some(Err(_)) => {
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::InvalidArgument,
+                        "Invalid Content-Length.",
+                    ))
+                }
+                None => None,
+            }
+        };
+        if expected_len.is_some_and(|n| n > limit) {
+            return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
+        }
+        let content_md5 = header("content-md5").map(|v| (Md5::new(), v.to_owned()));
+        let mut checksum = None;
+        for (name, value) in headers {
+            if let Some(alg) = ChecksumAlgorithm::from_header_name(name.as_str()) {
+                let value = value
+                    .to_str()
+                    .map_err(|_| S3Error::new(S3ErrorCode::InvalidArgument))?;
+                checksum = Some((Checksummer::new(alg), alg, value.to_owned()));
+            }
+        }
+        Ok(RequestBody {
+            source,
+            decoder,
+            sha256,
+            content_md5,
+            checksum,
+            expected_len,
+            received: 0,
+            limit,
+        })
+    }
+
+    /// The next piece of payload, or `None` at the end.
+    pub async fn next(&mut self) -> S3Result<Option<Bytes>> {
+        loop {
+            let raw = match &mut self.source {
+                Source::Empty => return Ok(None),
+                Source::Buffered(b) => match b.take() {
+                    Some(b) => b,
+                    None => return Ok(None),
+                },
+                Source::Stream(incoming) => match incoming.frame().await {
+                    None => return Ok(None),
+                    Some(Err(_)) => return Err(S3Error::new(S3ErrorCode::IncompleteBody)),
+                    Some(Ok(frame)) => match frame.into_data() {
+                        Ok(data) => data,
+                        Err(_) => continue,
+                    },
+                },
+            };
+            let data = match &mut self.decoder {
+                Some(decoder) => {
+                    let mut out = Vec::with_capacity(raw.len());
+                    decoder.push(&raw, &mut out).map_err(from_auth)?;
+                    Bytes::from(out)
+                }
+                None => raw,
+            };
+            if data.is_empty() {
+                continue;
+            }
+            self.received += data.len() as u64;
+            if self.received > self.limit || self.expected_len.is_some_and(|n| self.received > n) {
+                return Err(if self.received > self.limit {
+                    S3Error::new(S3ErrorCode::EntityTooLarge)
+                } else {
+                    S3Error::new(S3ErrorCode::IncompleteBody)
+                });
+            }
+            if let Some((h, _)) = &mut self.sha256 {
+                h.update(&data);
+            }
+            if let Some((h, _)) = &mut self.content_md5 {
+                h.update(&data);
+            }
+            if let Some((h, _, _)) = &mut self.checksum {
+                h.update(&data);
+            }
+            return Ok(Some(data));
+        }
+    }
+
+    /// Verifies every claim about the payload once it has been read to the end.
+    pub fn finish(self) -> S3Result<Finished> {
+        if self.expected_len.is_some_and(|n| n != self.received) {
+            return Err(S3Error::new(S3ErrorCode::IncompleteBody));
+        }
+        let mut finished = Finished {
+            checksum: None,
+            len: self.received,
+        };
+        if let Some(decoder) = self.decoder {
+            let trailers = decoder.finish().map_err(from_auth)?;
+            finished.checksum = trailers.checksum;
+        }
+        if let Some((h, expected)) = self.sha256 {
+            let got: [u8; 32] = h.finalize().into();
+            if got != expected {
+                return Err(S3Error::new(S3ErrorCode::XAmzContentSHA256Mismatch));
+            }
+        }
+        if let Some((h, header)) = self.content_md5 {
+            keygate_sigv4::content_md5_check(&header, h.finalize().into()).map_err(from_auth)?;
+        }
+        if let Some((h, alg, expected)) = self.checksum {
+            if h.finish() != expected {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::BadDigest,
+                    format!(
+                        "The {} you specified did not match the calculated checksum.",
+                        alg.header_name()
+                    ),
+                ));
+            }
+            finished.checksum = Some((alg, expected));
+        }
+        Ok(finished)
+    }
+
+    /// Reads a whole (small) body into memory, checked; bodies over `max` are refused.
+    pub async fn collect(mut self, max: usize) -> S3Result<(Bytes, Finished)> {
+        let mut buf = Vec::new();
+        while let Some(chunk) = self.next().await? {
+            if buf.len() + chunk.len() > max {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    "Request body too large.",
+                ));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        let finished = self.finish()?;
+        Ok((Bytes::from(buf), finished))
+    }
+}

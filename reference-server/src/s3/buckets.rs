@@ -1,0 +1,154 @@
+//! Bucket operations: list, create, head, delete, location, tagging, policy.
+
+use http::{Response, StatusCode};
+
+use super::error::{S3Error, S3ErrorCode, S3Result};
+use super::xml::{self, XmlWriter};
+use super::Ctx;
+use crate::http_util::{self, set_header, Body};
+
+/// Largest bucket policy accepted (as S3).
+const MAX_BUCKET_POLICY: usize = 20 * 1024;
+
+pub async fn list_buckets(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    let buckets = ctx.state.store.list_buckets()?;
+    let owner = ctx
+        .caller
+        .principal()
+        .map(|p| p.username.clone())
+        .unwrap_or_default();
+    let mut w = XmlWriter::new("ListAllMyBucketsResult");
+    w.open("Owner")
+        .elem("ID", &owner)
+        .elem("DisplayName", &owner)
+        .close();
+    w.open("Buckets");
+    for (name, created) in &buckets {
+        w.open("Bucket")
+            .elem("Name", name)
+            .elem("CreationDate", &xml::timestamp(created * 1000))
+            .close();
+    }
+    w.close();
+    Ok(http_util::xml(StatusCode::OK, w.finish()))
+}
+
+pub async fn create_bucket(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    let bucket = ctx.bucket().to_owned();
+    let body = ctx.small_body().await?;
+    if !body.is_empty() {
+        let text =
+            std::str::from_utf8(&body).map_err(|_| S3Error::new(S3ErrorCode::MalformedXML))?;
+        if !text.contains("CreateBucketConfiguration") {
+            return Err(S3Error::new(S3ErrorCode::MalformedXML));
+        }
+    }
+    let now = ctx.state.clock.now();
+    ctx.state.store.create_bucket(&bucket, ctx.owner(), now)?;
+    let mut resp = http_util::empty(StatusCode::OK);
+    set_header(&mut resp, "location", &format!("/{bucket}"));
+    Ok(resp)
+}
+
+pub async fn head_bucket(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    ctx.state.store.bucket_meta(ctx.bucket())?;
+    let mut resp = http_util::empty(StatusCode::OK);
+    set_header(&mut resp, "x-amz-bucket-region", &ctx.state.config.region);
+    Ok(resp)
+}
+
+pub async fn delete_bucket(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    ctx.state.store.delete_bucket(ctx.bucket())?;
+    Ok(http_util::empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn get_location(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    ctx.state.store.bucket_meta(ctx.bucket())?;
+    let region = &ctx.state.config.region;
+    // S3 answers an empty constraint for us-east-1.
+    let constraint = if region == "us-east-1" {
+        ""
+    } else {
+        region.as_str()
+    };
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"{}\">{}</LocationConstraint>",
+        xml::S3_NS,
+        quick_xml::escape::escape(constraint)
+    );
+    Ok(http_util::xml(StatusCode::OK, body))
+}
+
+pub async fn get_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    let meta = ctx.state.store.bucket_meta(ctx.bucket())?;
+    match meta.tags {
+        Some(tags) => Ok(http_util::xml(StatusCode::OK, xml::tagging(&tags))),
+        None => Err(S3Error::new(S3ErrorCode::NoSuchTagSet).bucket(ctx.bucket())),
+    }
+}
+
+pub async fn put_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    let body = ctx.small_body().await?;
+    let tags = xml::parse_tagging(&body, 50)?;
+    let store = &ctx.state.store;
+    let mut meta = store.bucket_meta(ctx.bucket())?;
+    meta.tags = Some(tags);
+    store.write_bucket_meta(ctx.bucket(), &meta)?;
+    Ok(http_util::empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn delete_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    let store = &ctx.state.store;
+    let mut meta = store.bucket_meta(ctx.bucket())?;
+    meta.tags = None;
+    store.write_bucket_meta(ctx.bucket(), &meta)?;
+    Ok(http_util::empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn get_policy(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    let meta = ctx.state.store.bucket_meta(ctx.bucket())?;
+    match meta.policy {
+        Some(policy) => Ok(http_util::with_body(
+            StatusCode::OK,
+            "application/json",
+            policy,
+        )),
+        None => Err(S3Error::new(S3ErrorCode::NoSuchBucketPolicy).bucket(ctx.bucket())),
+    }
+}
+
+pub async fn put_policy(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    let body = ctx.small_body().await?;
+    if body.len() > MAX_BUCKET_POLICY {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Policy exceeds the maximum allowed size.",
+        ));
+    }
+    let text =
+        std::str::from_utf8(&body).map_err(|_| S3Error::new(S3ErrorCode::MalformedPolicy))?;
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(|_| {
+        S3Error::with_message(S3ErrorCode::MalformedPolicy, "Policies must be valid JSON.")
+    })?;
+    if doc.get("Version").and_then(|v| v.as_str()) != Some("2012-10-17")
+        || doc.get("Statement").is_none()
+    {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MalformedPolicy,
+            "Policy must have Version \"2012-10-17\" and a Statement.",
+        ));
+    }
+    let store = &ctx.state.store;
+    let mut meta = store.bucket_meta(ctx.bucket())?;
+    meta.policy = Some(text.to_owned());
+    store.write_bucket_meta(ctx.bucket(), &meta)?;
+    Ok(http_util::empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn delete_policy(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    let store = &ctx.state.store;
+    let mut meta = store.bucket_meta(ctx.bucket())?;
+    meta.policy = None;
+    store.write_bucket_meta(ctx.bucket(), &meta)?;
+    Ok(http_util::empty(StatusCode::NO_CONTENT))
+}

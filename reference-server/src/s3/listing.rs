@@ -1,0 +1,147 @@
+//! ListObjects (V1) and ListObjectsV2: prefix, delimiter, max-keys, markers and continuation.
+
+use base64::Engine as _;
+use http::{Response, StatusCode};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use super::error::{S3Error, S3ErrorCode, S3Result};
+use super::xml::{self, XmlWriter};
+use super::Ctx;
+use crate::http_util::{self, Body};
+use crate::store::ListQuery;
+
+/// `encoding-type=url`: everything but unreserved characters and `/` is escaped (so `+`
+/// survives clients that decode with unquote_plus, as botocore does).
+const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+pub async fn list_objects(ctx: &mut Ctx, v2: bool) -> S3Result<Response<Body>> {
+    let q = &ctx.query;
+    let max_keys = match q.get("max-keys") {
+        None => 1000,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "max-keys must be a non-negative integer.",
+                )
+            })?
+            .min(1000) as usize,
+    };
+    let url_encode = match q.get("encoding-type") {
+        None => false,
+        Some("url") => true,
+        Some(_) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "Invalid Encoding Method specified in Request",
+            ))
+        }
+    };
+    let enc = |s: &str| -> String {
+        if url_encode {
+            utf8_percent_encode(s, URL_ENCODE).to_string()
+        } else {
+            s.to_owned()
+        }
+    };
+    let prefix = q.get("prefix").unwrap_or("").to_owned();
+    let delimiter = q
+        .get("delimiter")
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned);
+    let token = q.get("continuation-token");
+    let start_after = if v2 {
+        match token {
+            Some(t) => Some(decode_token(t)?),
+            None => q
+                .get("start-after")
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        }
+    } else {
+        q.get("marker").filter(|s| !s.is_empty()).map(str::to_owned)
+    };
+    let query = ListQuery {
+        prefix: prefix.clone(),
+        delimiter: delimiter.clone(),
+        start_after,
+        max_keys,
+    };
+    let page = ctx.state.store.list_objects(ctx.bucket(), &query)?;
+
+    let mut w = XmlWriter::new("ListBucketResult");
+    w.elem("Name", ctx.bucket()).elem("Prefix", &enc(&prefix));
+    if v2 {
+        w.opt("StartAfter", q.get("start-after").map(enc).as_deref());
+        w.opt("ContinuationToken", token);
+        if page.is_truncated {
+            if let Some(last) = &page.last {
+                w.elem("NextContinuationToken", &encode_token(last));
+            }
+        }
+        w.elem(
+            "KeyCount",
+            &(page.objects.len() + page.common_prefixes.len()).to_string(),
+        );
+    } else {
+        w.elem("Marker", &enc(q.get("marker").unwrap_or("")));
+        if page.is_truncated && delimiter.is_some() {
+            w.opt("NextMarker", page.last.as_deref().map(enc).as_deref());
+        }
+    }
+    w.elem("MaxKeys", &max_keys.to_string());
+    w.opt("Delimiter", delimiter.as_deref().map(enc).as_deref());
+    if url_encode {
+        w.elem("EncodingType", "url");
+    }
+    w.elem(
+        "IsTruncated",
+        if page.is_truncated { "true" } else { "false" },
+    );
+    let fetch_owner = !v2 || q.get("fetch-owner") == Some("true");
+    for obj in &page.objects {
+        w.open("Contents")
+            .elem("Key", &enc(&obj.key))
+            .elem("LastModified", &xml::timestamp(obj.meta.modified_ms))
+            .elem("ETag", &format!("\"{}\"", obj.meta.etag))
+            .elem("Size", &obj.meta.size.to_string())
+            .elem("StorageClass", "STANDARD");
+        if fetch_owner {
+            let id = format!("{}:{}", obj.meta.owner.uid, obj.meta.owner.gid);
+            w.open("Owner")
+                .elem("ID", &id)
+                .elem("DisplayName", &id)
+                .close();
+        }
+        w.close();
+    }
+    for p in &page.common_prefixes {
+        w.open("CommonPrefixes").elem("Prefix", &enc(p)).close();
+    }
+    Ok(http_util::xml(StatusCode::OK, w.finish()))
+}
+
+fn encode_token(last: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last.as_bytes())
+}
+
+fn decode_token(token: &str) -> S3Result<String> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "The continuation token provided is incorrect.",
+            )
+        })
+}

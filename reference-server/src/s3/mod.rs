@@ -1,0 +1,286 @@
+//! The S3 surface: parse -> authenticate -> route -> authorise -> handle -> render.
+//!
+//! [`serve`] is the one entry point for every HTTP request. It gives each response an
+//! `x-amz-request-id`, renders every failure through [`error_response`] (HEAD errors carry
+//! no body, SPEC V8) and never lets an internal detail reach the client. Requests under
+//! `/_keygate/` go to the admin API and signed requests scoped to `sts` to the STS surface.
+
+pub mod body;
+mod buckets;
+pub mod error;
+mod headers;
+mod listing;
+mod multipart;
+mod objects;
+pub mod query;
+pub mod router;
+pub mod xml;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use keygate_sigv4::Service;
+
+use self::body::{RequestBody, Source};
+use self::error::{S3Error, S3ErrorCode, S3Result};
+use self::query::Query;
+use self::router::{Operation, Route};
+use crate::auth::{authenticate, Caller};
+use crate::http_util::{self, Body};
+use crate::state::AppState;
+use crate::store::Owner;
+
+/// Largest single PUT (S3's limit).
+pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Largest XML request body we read into memory.
+pub const MAX_XML_BODY: usize = 1024 * 1024;
+
+/// Everything a handler needs about one authenticated, routed request.
+#[derive(Debug)]
+pub struct Ctx {
+    pub state: Arc<AppState>,
+    pub parts: http::request::Parts,
+    pub route: Route,
+    pub query: Query,
+    pub caller: Caller,
+    pub remote: SocketAddr,
+    source: Option<Source>,
+}
+
+impl Ctx {
+    pub fn bucket(&self) -> &str {
+        self.route.bucket.as_deref().unwrap_or_default()
+    }
+
+    pub fn key(&self) -> &str {
+        self.route.key.as_deref().unwrap_or_default()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The request body, to be read once.
+    pub fn body(&mut self, limit: u64) -> S3Result<RequestBody> {
+        let source = self.source.take().unwrap_or(Source::Empty);
+        RequestBody::new(source, &self.parts.headers, self.caller.verified(), limit)
+    }
+
+    /// A small body (XML, JSON), read and checked.
+    pub async fn small_body(&mut self) -> S3Result<bytes::Bytes> {
+        let body = self.body(MAX_XML_BODY as u64)?;
+        Ok(body.collect(MAX_XML_BODY).await?.0)
+    }
+
+    /// Owner of what this request writes (X1, X2: anonymous writes get 65534:65534).
+    pub fn owner(&self) -> Owner {
+        match self.caller.principal() {
+            Some(p) => p.owner,
+            None => Owner {
+                uid: 65534,
+                gid: 65534,
+            },
+        }
+    }
+
+    /// Authorises `action` on `resource` for this caller (used for CopyObject's source and
+    /// DeleteObjects' keys).
+    pub fn authorize(&self, action: keygate_policy::Action, resource: &str) -> S3Result<()> {
+        crate::authz::authorize(&self.state, &self.caller, action, resource)
+    }
+}
+
+/// Serves one HTTP request. Never fails: every error becomes an S3 (or STS) error response.
+pub async fn serve(
+    state: Arc<AppState>,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+) -> Response<Body> {
+    let request_id = state.next_request_id();
+    let is_head = req.method() == Method::HEAD;
+    let path = req.uri().path().to_owned();
+    let mut resp = match dispatch(state.clone(), req, remote).await {
+        Ok(resp) => resp,
+        Err(e) => error_response(&e, &path, &request_id, is_head),
+    };
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-amz-request-id", v);
+    }
+    headers.insert(header::SERVER, HeaderValue::from_static("Keygate"));
+    headers
+        .entry("x-amz-id-2")
+        .or_insert(HeaderValue::from_static("keygate"));
+    resp
+}
+
+async fn dispatch(
+    state: Arc<AppState>,
+    req: Request<Incoming>,
+    remote: SocketAddr,
+) -> S3Result<Response<Body>> {
+    let (parts, incoming) = req.into_parts();
+    if parts.uri.path().starts_with("/_keygate/") {
+        return Err(S3Error::new(S3ErrorCode::NotImplemented));
+    }
+    let (caller, source) = authenticate(&state, &parts, incoming).await?;
+    if caller
+        .verified()
+        .is_some_and(|v| v.service() == Service::Sts)
+    {
+        return Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            "STS is not served by this server yet.",
+        ));
+    }
+    let query = Query::parse(parts.uri.query().unwrap_or(""));
+    let (bucket, key) = bucket_and_key(&state, &parts)?;
+    let copy_source = parts.headers.contains_key("x-amz-copy-source");
+    let route = router::route(
+        &parts.method,
+        bucket.as_deref(),
+        key.as_deref(),
+        &query,
+        copy_source,
+    )?;
+    crate::authz::authorize(&state, &caller, route.op.action(), &route.resource())?;
+    let mut ctx = Ctx {
+        state,
+        parts,
+        route,
+        query,
+        caller,
+        remote,
+        source: Some(source),
+    };
+    handle(&mut ctx).await
+}
+
+async fn handle(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    use Operation::*;
+    match ctx.route.op {
+        ListBuckets => buckets::list_buckets(ctx).await,
+        CreateBucket => buckets::create_bucket(ctx).await,
+        HeadBucket => buckets::head_bucket(ctx).await,
+        DeleteBucket => buckets::delete_bucket(ctx).await,
+        GetBucketLocation => buckets::get_location(ctx).await,
+        GetBucketTagging => buckets::get_tagging(ctx).await,
+        PutBucketTagging => buckets::put_tagging(ctx).await,
+        DeleteBucketTagging => buckets::delete_tagging(ctx).await,
+        GetBucketPolicy => buckets::get_policy(ctx).await,
+        PutBucketPolicy => buckets::put_policy(ctx).await,
+        DeleteBucketPolicy => buckets::delete_policy(ctx).await,
+        ListObjects => listing::list_objects(ctx, false).await,
+        ListObjectsV2 => listing::list_objects(ctx, true).await,
+        ListMultipartUploads => multipart::list_uploads(ctx).await,
+        DeleteObjects => objects::delete_objects(ctx).await,
+        PutObject => objects::put_object(ctx).await,
+        CopyObject => objects::copy_object(ctx).await,
+        GetObject => objects::get_object(ctx, false).await,
+        HeadObject => objects::get_object(ctx, true).await,
+        DeleteObject => objects::delete_object(ctx).await,
+        GetObjectTagging => objects::get_tagging(ctx).await,
+        PutObjectTagging => objects::put_tagging(ctx).await,
+        DeleteObjectTagging => objects::delete_tagging(ctx).await,
+        CreateMultipartUpload => multipart::create(ctx).await,
+        UploadPart => multipart::upload_part(ctx).await,
+        CompleteMultipartUpload => multipart::complete(ctx).await,
+        AbortMultipartUpload => multipart::abort(ctx).await,
+        ListParts => multipart::list_parts(ctx).await,
+        NotImplemented(_) => Err(S3Error::new(S3ErrorCode::NotImplemented)),
+    }
+}
+
+/// Bucket and key from a path-style URL, or from the Host header under `--domain`.
+fn bucket_and_key(
+    state: &AppState,
+    parts: &http::request::Parts,
+) -> S3Result<(Option<String>, Option<String>)> {
+    let decode = |s: &str| -> S3Result<String> {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| {
+                S3Error::with_message(S3ErrorCode::InvalidArgument, "The path is not valid UTF-8.")
+            })
+    };
+    let path = parts.uri.path();
+    if let Some(domain) = &state.config.domain {
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let host = host.split(':').next().unwrap_or("");
+        if let Some(bucket) = host
+            .strip_suffix(domain.as_str())
+            .and_then(|b| b.strip_suffix('.'))
+        {
+            let key = path.strip_prefix('/').unwrap_or(path);
+            let key = if key.is_empty() {
+                None
+            } else {
+                Some(decode(key)?)
+            };
+            return Ok((Some(bucket.to_owned()), key));
+        }
+    }
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    if rest.is_empty() {
+        return Ok((None, None));
+    }
+    match rest.split_once('/') {
+        None => Ok((Some(decode(rest)?), None)),
+        Some((b, "")) => Ok((Some(decode(b)?), None)),
+        Some((b, k)) => Ok((Some(decode(b)?), Some(decode(k)?))),
+    }
+}
+
+/// Renders an S3 error: XML body (none for HEAD), status from the code table.
+pub fn error_response(e: &S3Error, path: &str, request_id: &str, is_head: bool) -> Response<Body> {
+    let status =
+        StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if is_head {
+        return http_util::empty(status);
+    }
+    let mut w = xml::XmlWriter::bare("Error");
+    w.elem("Code", e.code.as_str()).elem("Message", &e.message);
+    w.opt("BucketName", e.bucket.as_deref())
+        .opt("Key", e.key.as_deref());
+    w.elem("Resource", path)
+        .elem("RequestId", request_id)
+        .elem("HostId", "keygate");
+    http_util::xml(status, w.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn v8_head_errors_have_no_body_and_internal_errors_say_nothing_internal() {
+        let e = S3Error::new(S3ErrorCode::NoSuchKey);
+        let resp = error_response(&e, "/b/k", "RID", true);
+        assert_eq!(resp.status(), 404);
+        assert!(resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .is_empty());
+        let e = S3Error::internal("disk on fire at /secret/path");
+        let resp = error_response(&e, "/b/k", "RID", false);
+        assert_eq!(resp.status(), 500);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.contains("<Code>InternalError</Code>")
+                && text.contains("<RequestId>RID</RequestId>")
+        );
+        assert!(!text.contains("fire") && !text.contains("/secret"));
+    }
+}

@@ -1,0 +1,348 @@
+//! Object operations: put, get/head (ranges, conditions), delete, batch delete, copy, tagging.
+
+use http::{Response, StatusCode};
+use http_body_util::BodyExt;
+use keygate_policy::Action;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::error::{S3Error, S3ErrorCode, S3Result};
+use super::headers::{meta_from_headers, object_headers, parse_http_date, parse_tag_query};
+use super::xml::{self, XmlWriter};
+use super::{Ctx, MAX_PUT_SIZE};
+use crate::http_util::{self, set_header, Body};
+use crate::store::keys::validate_key;
+use crate::store::ObjectMeta;
+
+pub async fn put_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    let (bucket, key) = (ctx.bucket().to_owned(), ctx.key().to_owned());
+    validate_key(&key)?;
+    ctx.state.store.bucket_meta(&bucket)?;
+    if ctx.header("if-none-match").map(str::trim) == Some("*")
+        && ctx.state.store.object_meta(&bucket, &key).is_ok()
+    {
+        return Err(S3Error::new(S3ErrorCode::PreconditionFailed).key(&key));
+    }
+    let mut meta = meta_from_headers(&ctx.parts.headers)?;
+    let mut body = ctx.body(MAX_PUT_SIZE)?;
+    let mut tmp = ctx.state.store.temp_object().await?;
+    while let Some(chunk) = body.next().await? {
+        tmp.write(&chunk).await?;
+    }
+    let finished = body.finish()?;
+    let md5 = tmp.finish().await?;
+    meta.etag = hex::encode(md5);
+    meta.size = tmp.size();
+    meta.modified_ms = ctx.state.clock.now_ms();
+    meta.owner = ctx.owner();
+    meta.checksum = finished
+        .checksum
+        .map(|(alg, v)| (alg.header_name().to_owned(), v));
+    ctx.state.store.commit(tmp, &bucket, &key, &meta)?;
+    let mut resp = http_util::empty(StatusCode::OK);
+    set_header(&mut resp, "etag", &format!("\"{}\"", meta.etag));
+    if let Some((name, value)) = &meta.checksum {
+        set_header(&mut resp, name, value);
+    }
+    Ok(resp)
+}
+
+/// A byte range resolved against an object's size: `start..=end`.
+fn resolve_range(header: &str, size: u64) -> S3Result<Option<(u64, u64)>> {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let range = match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(start), Ok(end)) if start <= end => (start, end.min(size.saturating_sub(1))),
+        (Ok(start), Err(_)) if b.is_empty() => (start, size.saturating_sub(1)),
+        (Err(_), Ok(n)) if a.is_empty() => {
+            if n == 0 {
+                return Err(S3Error::new(S3ErrorCode::InvalidRange));
+            }
+            (size.saturating_sub(n), size.saturating_sub(1))
+        }
+        _ => return Ok(None),
+    };
+    if range.0 >= size {
+        return Err(S3Error::new(S3ErrorCode::InvalidRange));
+    }
+    Ok(Some(range))
+}
+
+/// Evaluates If-Match / If-None-Match / If-(Un)Modified-Since: `Some(status)` to answer
+/// without the object.
+fn preconditions(ctx: &Ctx, meta: &ObjectMeta) -> Option<StatusCode> {
+    let etag_matches = |list: &str| {
+        list.split(',')
+            .map(|t| t.trim().trim_matches('"'))
+            .any(|t| t == "*" || t == meta.etag)
+    };
+    let modified = meta.modified_ms / 1000;
+    if let Some(v) = ctx.header("if-match") {
+        if !etag_matches(v) {
+            return Some(StatusCode::PRECONDITION_FAILED);
+        }
+    } else if let Some(t) = ctx.header("if-unmodified-since").and_then(parse_http_date) {
+        if modified > t {
+            return Some(StatusCode::PRECONDITION_FAILED);
+        }
+    }
+    if let Some(v) = ctx.header("if-none-match") {
+        if etag_matches(v) {
+            return Some(StatusCode::NOT_MODIFIED);
+        }
+    } else if let Some(t) = ctx.header("if-modified-since").and_then(parse_http_date) {
+        if modified <= t {
+            return Some(StatusCode::NOT_MODIFIED);
+        }
+    }
+    None
+}
+
+pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
+    let reader = ctx.state.store.open_object(ctx.bucket(), ctx.key())?;
+    let meta = reader.meta;
+    if let Some(status) = preconditions(ctx, &meta) {
+        if status == StatusCode::PRECONDITION_FAILED {
+            return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
+        }
+        let mut resp = http_util::empty(status);
+        set_header(&mut resp, "etag", &format!("\"{}\"", meta.etag));
+        return Ok(resp);
+    }
+    let range = match ctx.header("range") {
+        Some(r) => resolve_range(r, meta.size)?,
+        None => None,
+    };
+    let checksum_mode = ctx
+        .header("x-amz-checksum-mode")
+        .is_some_and(|m| m.eq_ignore_ascii_case("enabled"));
+    let (status, start, len) = match range {
+        Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
+        None => (StatusCode::OK, 0, meta.size),
+    };
+    let body = if head || len == 0 {
+        http_util::empty_body()
+    } else {
+        let mut file = tokio::fs::File::from_std(reader.file);
+        file.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(S3Error::internal)?;
+        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024);
+        let frames = futures_util::StreamExt::map(stream, |r| r.map(hyper::body::Frame::data));
+        http_body_util::StreamBody::new(frames).boxed()
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    object_headers(
+        &mut resp,
+        &meta,
+        &ctx.query,
+        checksum_mode && range.is_none(),
+    );
+    set_header(&mut resp, "content-length", &len.to_string());
+    if let Some((s, e)) = range {
+        set_header(
+            &mut resp,
+            "content-range",
+            &format!("bytes {s}-{e}/{}", meta.size),
+        );
+    }
+    Ok(resp)
+}
+
+pub async fn delete_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    ctx.state.store.delete_object(ctx.bucket(), ctx.key())?;
+    Ok(http_util::empty(StatusCode::NO_CONTENT))
+}
+
+pub async fn delete_objects(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    let body = ctx.small_body().await?;
+    let (quiet, keys) = xml::parse_delete(&body)?;
+    let bucket = ctx.bucket().to_owned();
+    ctx.state.store.bucket_meta(&bucket)?;
+    let mut w = XmlWriter::new("DeleteResult");
+    for key in &keys {
+        let outcome = validate_key(key)
+            .and_then(|()| ctx.authorize(Action::DeleteObject, &format!("{bucket}/{key}")))
+            .and_then(|()| ctx.state.store.delete_object(&bucket, key));
+        match outcome {
+            Ok(()) if quiet => {}
+            Ok(()) => {
+                w.open("Deleted").elem("Key", key).close();
+            }
+            Err(e) => {
+                w.open("Error")
+                    .elem("Key", key)
+                    .elem("Code", e.code.as_str())
+                    .elem("Message", &e.message)
+                    .close();
+            }
+        }
+    }
+    Ok(http_util::xml(StatusCode::OK, w.finish()))
+}
+
+/// `x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, URL-encoded.
+fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
+    let raw = raw.split('?').next().unwrap_or(raw);
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| {
+            S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "Invalid copy source encoding.",
+            )
+        })?;
+    let trimmed = decoded.strip_prefix('/').unwrap_or(&decoded);
+    match trimmed.split_once('/') {
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_owned(), k.to_owned())),
+        _ => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey.",
+        )),
+    }
+}
+
+pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    let (src_bucket, src_key) = parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
+    validate_key(&src_key)?;
+    ctx.authorize(Action::GetObject, &format!("{src_bucket}/{src_key}"))?;
+    let (bucket, key) = (ctx.bucket().to_owned(), ctx.key().to_owned());
+    validate_key(&key)?;
+    let replace_meta = match ctx.header("x-amz-metadata-directive") {
+        None | Some("COPY") => false,
+        Some("REPLACE") => true,
+        Some(_) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "Unknown metadata directive.",
+            ))
+        }
+    };
+    let replace_tags = match ctx.header("x-amz-tagging-directive") {
+        None | Some("COPY") => false,
+        Some("REPLACE") => true,
+        Some(_) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "Unknown tagging directive.",
+            ))
+        }
+    };
+    if src_bucket == bucket && src_key == key && !replace_meta && !replace_tags {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+        ));
+    }
+    let new_meta = if replace_meta {
+        Some(meta_from_headers(&ctx.parts.headers)?)
+    } else {
+        None
+    };
+    let new_tags = match (replace_tags, ctx.header("x-amz-tagging")) {
+        (true, Some(t)) => Some(parse_tag_query(t)?),
+        (true, None) => Some(Vec::new()),
+        (false, _) => None,
+    };
+    let owner = ctx.owner();
+    let now_ms = ctx.state.clock.now_ms();
+    let state = ctx.state.clone();
+    let meta = tokio::task::spawn_blocking(move || {
+        state
+            .store
+            .copy_object(&src_bucket, &src_key, &bucket, &key, |src| {
+                let mut meta = match new_meta {
+                    Some(mut m) => {
+                        m.tags = src.tags.clone();
+                        m
+                    }
+                    None => src.clone(),
+                };
+                if let Some(tags) = new_tags {
+                    meta.tags = tags;
+                }
+                meta.checksum = None;
+                meta.modified_ms = now_ms;
+                meta.owner = owner;
+                meta
+            })
+    })
+    .await
+    .map_err(S3Error::internal)??;
+    let mut w = XmlWriter::new("CopyObjectResult");
+    w.elem("LastModified", &xml::timestamp(meta.modified_ms))
+        .elem("ETag", &format!("\"{}\"", meta.etag));
+    Ok(http_util::xml(StatusCode::OK, w.finish()))
+}
+
+pub async fn get_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    let meta = ctx.state.store.object_meta(ctx.bucket(), ctx.key())?;
+    Ok(http_util::xml(StatusCode::OK, xml::tagging(&meta.tags)))
+}
+
+pub async fn put_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    let body = ctx.small_body().await?;
+    let tags = xml::parse_tagging(&body, 10)?;
+    ctx.state
+        .store
+        .update_meta(ctx.bucket(), ctx.key(), |m| m.tags = tags)?;
+    Ok(http_util::empty(StatusCode::OK))
+}
+
+pub async fn delete_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    ctx.state
+        .store
+        .update_meta(ctx.bucket(), ctx.key(), |m| m.tags.clear())?;
+    Ok(http_util::empty(StatusCode::NO_CONTENT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_resolve_as_s3_does() {
+        assert_eq!(resolve_range("bytes=0-9", 100).unwrap(), Some((0, 9)));
+        assert_eq!(resolve_range("bytes=90-", 100).unwrap(), Some((90, 99)));
+        assert_eq!(resolve_range("bytes=-10", 100).unwrap(), Some((90, 99)));
+        assert_eq!(resolve_range("bytes=-1000", 100).unwrap(), Some((0, 99)));
+        assert_eq!(resolve_range("bytes=50-1000", 100).unwrap(), Some((50, 99)));
+        assert_eq!(
+            resolve_range("bytes=100-", 100).unwrap_err().code,
+            S3ErrorCode::InvalidRange
+        );
+        assert_eq!(
+            resolve_range("bytes=-0", 100).unwrap_err().code,
+            S3ErrorCode::InvalidRange
+        );
+        assert_eq!(resolve_range("bytes=5-2", 100).unwrap(), None);
+        assert_eq!(resolve_range("bytes=0-1,4-5", 100).unwrap(), None);
+        assert_eq!(resolve_range("items=0-1", 100).unwrap(), None);
+        assert_eq!(
+            resolve_range("bytes=99999999999999999999-", 100).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn copy_sources_parse() {
+        assert_eq!(
+            parse_copy_source("/b/a%20b?versionId=1").unwrap(),
+            ("b".into(), "a b".into())
+        );
+        assert_eq!(
+            parse_copy_source("b/k/x").unwrap(),
+            ("b".into(), "k/x".into())
+        );
+        assert!(parse_copy_source("b").is_err());
+        assert!(parse_copy_source("%ff%fe/x").is_err());
+    }
+}

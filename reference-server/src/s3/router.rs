@@ -1,0 +1,512 @@
+//! Request routing: which S3 operation a request is, with its IAM action and resource.
+//!
+//! `route` is pure: method, bucket, key and query in, [`Route`] out. The table in the tests
+//! pins operation, action and resource per request shape (SPEC E2, E5), so the policy engine
+//! always sees the resource S3 would name.
+
+use keygate_policy::Action;
+
+use super::error::{S3Error, S3ErrorCode, S3Result};
+use super::query::Query;
+
+/// Every S3 operation the server recognises. Those outside SPEC's list route to `NotImplemented`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    ListBuckets,
+    CreateBucket,
+    HeadBucket,
+    DeleteBucket,
+    GetBucketLocation,
+    ListObjects,
+    ListObjectsV2,
+    ListMultipartUploads,
+    GetBucketTagging,
+    PutBucketTagging,
+    DeleteBucketTagging,
+    GetBucketPolicy,
+    PutBucketPolicy,
+    DeleteBucketPolicy,
+    DeleteObjects,
+    PutObject,
+    CopyObject,
+    GetObject,
+    HeadObject,
+    DeleteObject,
+    CreateMultipartUpload,
+    UploadPart,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    ListParts,
+    GetObjectTagging,
+    PutObjectTagging,
+    DeleteObjectTagging,
+    /// Recognised but not served (lifecycle, versioning, ACLs, ...): 501 after authorisation.
+    NotImplemented(Action),
+}
+
+impl Operation {
+    /// The IAM action the operation is authorised as (SPEC E5). CopyObject's second check
+    /// (`s3:GetObject` on the source) is made by its handler.
+    pub fn action(self) -> Action {
+        use Operation::*;
+        match self {
+            ListBuckets => Action::ListAllMyBuckets,
+            CreateBucket => Action::CreateBucket,
+            HeadBucket | ListObjects | ListObjectsV2 => Action::ListBucket,
+            DeleteBucket => Action::DeleteBucket,
+            GetBucketLocation => Action::GetBucketLocation,
+            ListMultipartUploads => Action::ListBucketMultipartUploads,
+            GetBucketTagging => Action::GetBucketTagging,
+            PutBucketTagging | DeleteBucketTagging => Action::PutBucketTagging,
+            GetBucketPolicy => Action::GetBucketPolicy,
+            PutBucketPolicy => Action::PutBucketPolicy,
+            DeleteBucketPolicy => Action::DeleteBucketPolicy,
+            DeleteObjects | DeleteObject => Action::DeleteObject,
+            PutObject
+            | CopyObject
+            | CreateMultipartUpload
+            | UploadPart
+            | CompleteMultipartUpload => Action::PutObject,
+            GetObject | HeadObject => Action::GetObject,
+            AbortMultipartUpload => Action::AbortMultipartUpload,
+            ListParts => Action::ListMultipartUploadParts,
+            GetObjectTagging => Action::GetObjectTagging,
+            PutObjectTagging => Action::PutObjectTagging,
+            DeleteObjectTagging => Action::DeleteObjectTagging,
+            NotImplemented(action) => action,
+        }
+    }
+}
+
+/// A routed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub op: Operation,
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+}
+
+impl Route {
+    /// The resource the policy is matched against (SPEC E2): `*` for ListBuckets, `bucket`
+    /// for bucket-level actions, `bucket/key` for object actions.
+    pub fn resource(&self) -> String {
+        match (&self.bucket, &self.key) {
+            (None, _) => "*".to_owned(),
+            (Some(b), None) => b.clone(),
+            (Some(b), Some(k)) => format!("{b}/{k}"),
+        }
+    }
+}
+
+/// Routes a request by method, path-derived bucket and key, query and the copy-source header.
+pub fn route(
+    method: &http::Method,
+    bucket: Option<&str>,
+    key: Option<&str>,
+    q: &Query,
+    copy_source: bool,
+) -> S3Result<Route> {
+    use Operation::*;
+    let m = method.as_str();
+    let op = match (bucket, key) {
+        (None, _) => match m {
+            "GET" => ListBuckets,
+            _ => return Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
+        },
+        (Some(_), None) => bucket_op(m, q)?,
+        (Some(_), Some(_)) => object_op(m, q, copy_source)?,
+    };
+    Ok(Route {
+        op,
+        bucket: bucket.map(str::to_owned),
+        key: key.map(str::to_owned),
+    })
+}
+
+fn bucket_op(m: &str, q: &Query) -> S3Result<Operation> {
+    use Operation::*;
+    let unsupported_subresources = [
+        ("versioning", Action::ListBucket),
+        ("acl", Action::GetBucketPolicy),
+        ("cors", Action::GetBucketPolicy),
+        ("encryption", Action::GetBucketPolicy),
+        ("replication", Action::GetBucketPolicy),
+        ("notification", Action::GetBucketPolicy),
+        ("object-lock", Action::GetBucketPolicy),
+        ("website", Action::GetBucketPolicy),
+        ("logging", Action::GetBucketPolicy),
+        ("versions", Action::ListBucket),
+        ("policyStatus", Action::GetBucketPolicy),
+        ("accelerate", Action::GetBucketPolicy),
+        ("requestPayment", Action::GetBucketPolicy),
+        ("ownershipControls", Action::GetBucketPolicy),
+    ];
+    let op = match m {
+        "GET" if q.has("location") => GetBucketLocation,
+        "GET" if q.has("tagging") => GetBucketTagging,
+        "GET" if q.has("policy") => GetBucketPolicy,
+        "GET" if q.has("uploads") => ListMultipartUploads,
+        "GET" if q.has("lifecycle") => NotImplemented(Action::GetLifecycleConfiguration),
+        "PUT" if q.has("tagging") => PutBucketTagging,
+        "PUT" if q.has("policy") => PutBucketPolicy,
+        "PUT" if q.has("lifecycle") => NotImplemented(Action::PutLifecycleConfiguration),
+        "DELETE" if q.has("tagging") => DeleteBucketTagging,
+        "DELETE" if q.has("policy") => DeleteBucketPolicy,
+        "DELETE" if q.has("lifecycle") => NotImplemented(Action::PutLifecycleConfiguration),
+        "POST" if q.has("delete") => DeleteObjects,
+        _ => {
+            if let Some((_, action)) = unsupported_subresources
+                .iter()
+                .find(|(name, _)| q.has(name))
+            {
+                return Ok(NotImplemented(*action));
+            }
+            match m {
+                "GET" if q.get("list-type") == Some("2") => ListObjectsV2,
+                "GET" => ListObjects,
+                "HEAD" => HeadBucket,
+                "PUT" => CreateBucket,
+                "DELETE" => DeleteBucket,
+                _ => return Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
+            }
+        }
+    };
+    Ok(op)
+}
+
+fn object_op(m: &str, q: &Query, copy_source: bool) -> S3Result<Operation> {
+    use Operation::*;
+    let op = match m {
+        "GET" if q.has("tagging") => GetObjectTagging,
+        "GET" if q.has("uploadId") => ListParts,
+        "GET"
+            if q.has("acl") || q.has("attributes") || q.has("retention") || q.has("legal-hold") =>
+        {
+            NotImplemented(Action::GetObject)
+        }
+        "GET" => GetObject,
+        "HEAD" => HeadObject,
+        "PUT" if q.has("tagging") => PutObjectTagging,
+        "PUT" if q.has("uploadId") && q.has("partNumber") => {
+            if copy_source {
+                NotImplemented(Action::PutObject)
+            } else {
+                UploadPart
+            }
+        }
+        "PUT" if q.has("acl") || q.has("retention") || q.has("legal-hold") => {
+            NotImplemented(Action::PutObject)
+        }
+        "PUT" if copy_source => CopyObject,
+        "PUT" => PutObject,
+        "POST" if q.has("uploads") => CreateMultipartUpload,
+        "POST" if q.has("uploadId") => CompleteMultipartUpload,
+        "POST" if q.has("restore") || q.has("select") => NotImplemented(Action::GetObject),
+        "DELETE" if q.has("tagging") => DeleteObjectTagging,
+        "DELETE" if q.has("uploadId") => AbortMultipartUpload,
+        "DELETE" => DeleteObject,
+        _ => return Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
+    };
+    Ok(op)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Method;
+
+    fn r(method: &str, path: &str, query: &str, copy: bool) -> (Operation, Action, String) {
+        let path = path.trim_start_matches('/');
+        let (bucket, key) = match path.split_once('/') {
+            Some((b, k)) => (Some(b), Some(k)),
+            None if path.is_empty() => (None, None),
+            None => (Some(path), None),
+        };
+        let q = Query::parse(query);
+        let route = route(
+            &Method::from_bytes(method.as_bytes()).unwrap(),
+            bucket,
+            key,
+            &q,
+            copy,
+        )
+        .unwrap();
+        (route.op, route.op.action(), route.resource())
+    }
+
+    #[test]
+    fn e5_routing_table() {
+        use Operation::*;
+        let table: &[(&str, &str, &str, bool, Operation, Action, &str)] = &[
+            (
+                "GET",
+                "/",
+                "",
+                false,
+                ListBuckets,
+                Action::ListAllMyBuckets,
+                "*",
+            ),
+            (
+                "PUT",
+                "/b",
+                "",
+                false,
+                CreateBucket,
+                Action::CreateBucket,
+                "b",
+            ),
+            ("HEAD", "/b", "", false, HeadBucket, Action::ListBucket, "b"),
+            (
+                "DELETE",
+                "/b",
+                "",
+                false,
+                DeleteBucket,
+                Action::DeleteBucket,
+                "b",
+            ),
+            (
+                "GET",
+                "/b",
+                "location",
+                false,
+                GetBucketLocation,
+                Action::GetBucketLocation,
+                "b",
+            ),
+            ("GET", "/b", "", false, ListObjects, Action::ListBucket, "b"),
+            (
+                "GET",
+                "/b",
+                "list-type=2&prefix=a",
+                false,
+                ListObjectsV2,
+                Action::ListBucket,
+                "b",
+            ),
+            (
+                "GET",
+                "/b",
+                "uploads",
+                false,
+                ListMultipartUploads,
+                Action::ListBucketMultipartUploads,
+                "b",
+            ),
+            (
+                "GET",
+                "/b",
+                "tagging",
+                false,
+                GetBucketTagging,
+                Action::GetBucketTagging,
+                "b",
+            ),
+            (
+                "PUT",
+                "/b",
+                "tagging",
+                false,
+                PutBucketTagging,
+                Action::PutBucketTagging,
+                "b",
+            ),
+            (
+                "DELETE",
+                "/b",
+                "tagging",
+                false,
+                DeleteBucketTagging,
+                Action::PutBucketTagging,
+                "b",
+            ),
+            (
+                "GET",
+                "/b",
+                "policy",
+                false,
+                GetBucketPolicy,
+                Action::GetBucketPolicy,
+                "b",
+            ),
+            (
+                "PUT",
+                "/b",
+                "policy",
+                false,
+                PutBucketPolicy,
+                Action::PutBucketPolicy,
+                "b",
+            ),
+            (
+                "DELETE",
+                "/b",
+                "policy",
+                false,
+                DeleteBucketPolicy,
+                Action::DeleteBucketPolicy,
+                "b",
+            ),
+            (
+                "POST",
+                "/b",
+                "delete",
+                false,
+                DeleteObjects,
+                Action::DeleteObject,
+                "b",
+            ),
+            (
+                "PUT",
+                "/b/k/x",
+                "",
+                false,
+                PutObject,
+                Action::PutObject,
+                "b/k/x",
+            ),
+            (
+                "PUT",
+                "/b/k",
+                "",
+                true,
+                CopyObject,
+                Action::PutObject,
+                "b/k",
+            ),
+            (
+                "GET",
+                "/b/k",
+                "",
+                false,
+                GetObject,
+                Action::GetObject,
+                "b/k",
+            ),
+            (
+                "HEAD",
+                "/b/k",
+                "",
+                false,
+                HeadObject,
+                Action::GetObject,
+                "b/k",
+            ),
+            (
+                "DELETE",
+                "/b/k",
+                "",
+                false,
+                DeleteObject,
+                Action::DeleteObject,
+                "b/k",
+            ),
+            (
+                "POST",
+                "/b/k",
+                "uploads",
+                false,
+                CreateMultipartUpload,
+                Action::PutObject,
+                "b/k",
+            ),
+            (
+                "PUT",
+                "/b/k",
+                "partNumber=1&uploadId=x",
+                false,
+                UploadPart,
+                Action::PutObject,
+                "b/k",
+            ),
+            (
+                "POST",
+                "/b/k",
+                "uploadId=x",
+                false,
+                CompleteMultipartUpload,
+                Action::PutObject,
+                "b/k",
+            ),
+            (
+                "DELETE",
+                "/b/k",
+                "uploadId=x",
+                false,
+                AbortMultipartUpload,
+                Action::AbortMultipartUpload,
+                "b/k",
+            ),
+            (
+                "GET",
+                "/b/k",
+                "uploadId=x",
+                false,
+                ListParts,
+                Action::ListMultipartUploadParts,
+                "b/k",
+            ),
+            (
+                "GET",
+                "/b/k",
+                "tagging",
+                false,
+                GetObjectTagging,
+                Action::GetObjectTagging,
+                "b/k",
+            ),
+            (
+                "PUT",
+                "/b/k",
+                "tagging",
+                false,
+                PutObjectTagging,
+                Action::PutObjectTagging,
+                "b/k",
+            ),
+            (
+                "DELETE",
+                "/b/k",
+                "tagging",
+                false,
+                DeleteObjectTagging,
+                Action::DeleteObjectTagging,
+                "b/k",
+            ),
+            (
+                "GET",
+                "/b",
+                "lifecycle",
+                false,
+                NotImplemented(Action::GetLifecycleConfiguration),
+                Action::GetLifecycleConfiguration,
+                "b",
+            ),
+            (
+                "GET",
+                "/b",
+                "versioning",
+                false,
+                NotImplemented(Action::ListBucket),
+                Action::ListBucket,
+                "b",
+            ),
+        ];
+        for (m, path, q, copy, op, action, resource) in table {
+            assert_eq!(
+                r(m, path, q, *copy),
+                (*op, *action, resource.to_string()),
+                "{m} {path}?{q}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_methods_are_refused() {
+        let q = Query::parse("");
+        let err = route(&Method::PATCH, Some("b"), None, &q, false).unwrap_err();
+        assert_eq!(err.code, S3ErrorCode::MethodNotAllowed);
+        assert!(route(&Method::POST, None, None, &q, false).is_err());
+    }
+}

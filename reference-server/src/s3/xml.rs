@@ -1,0 +1,270 @@
+//! S3 XML: a small writer for responses and typed parsers for request bodies.
+//!
+//! Responses are written element by element with escaping, in S3's namespace. Request bodies
+//! (DeleteObjects, CompleteMultipartUpload, Tagging) are parsed with quick-xml into typed
+//! structs; anything that does not parse is `MalformedXML`, never a panic.
+
+use serde::Deserialize;
+
+use super::error::{S3Error, S3ErrorCode, S3Result};
+
+pub const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+/// Builds an XML document as a string.
+#[derive(Debug)]
+pub struct XmlWriter {
+    out: String,
+    stack: Vec<&'static str>,
+}
+
+impl XmlWriter {
+    /// Starts a document whose root element carries the S3 namespace.
+    pub fn new(root: &'static str) -> XmlWriter {
+        let mut out = String::with_capacity(512);
+        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<");
+        out.push_str(root);
+        out.push_str(" xmlns=\"");
+        out.push_str(S3_NS);
+        out.push_str("\">");
+        XmlWriter {
+            out,
+            stack: vec![root],
+        }
+    }
+
+    /// Starts a document whose root has no namespace (S3's `<Error>`).
+    pub fn bare(root: &'static str) -> XmlWriter {
+        let mut out = String::with_capacity(256);
+        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<");
+        out.push_str(root);
+        out.push('>');
+        XmlWriter {
+            out,
+            stack: vec![root],
+        }
+    }
+
+    pub fn open(&mut self, name: &'static str) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(name);
+        self.out.push('>');
+        self.stack.push(name);
+        self
+    }
+
+    pub fn close(&mut self) -> &mut Self {
+        if let Some(name) = self.stack.pop() {
+            self.out.push_str("</");
+            self.out.push_str(name);
+            self.out.push('>');
+        }
+        self
+    }
+
+    /// `<name>text</name>`, escaped.
+    pub fn elem(&mut self, name: &str, text: &str) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(name);
+        self.out.push('>');
+        self.out.push_str(&quick_xml::escape::escape(text));
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
+        self
+    }
+
+    pub fn opt(&mut self, name: &str, text: Option<&str>) -> &mut Self {
+        if let Some(t) = text {
+            self.elem(name, t);
+        }
+        self
+    }
+
+    pub fn finish(mut self) -> String {
+        while !self.stack.is_empty() {
+            self.close();
+        }
+        self.out
+    }
+}
+
+/// S3's timestamp format in listings: `2006-02-03T16:45:09.000Z`.
+pub fn timestamp(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+fn parse<'de, T: Deserialize<'de>>(body: &'de [u8]) -> S3Result<T> {
+    let text = std::str::from_utf8(body).map_err(|_| S3Error::new(S3ErrorCode::MalformedXML))?;
+    quick_xml::de::from_str(text).map_err(|_| S3Error::new(S3ErrorCode::MalformedXML))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeleteXml {
+    #[serde(default)]
+    quiet: bool,
+    #[serde(default)]
+    object: Vec<DeleteObjectXml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeleteObjectXml {
+    key: String,
+}
+
+/// The DeleteObjects request: quiet mode and the keys, at most 1000.
+pub fn parse_delete(body: &[u8]) -> S3Result<(bool, Vec<String>)> {
+    let d: DeleteXml = parse(body)?;
+    if d.object.is_empty() || d.object.len() > 1000 {
+        return Err(S3Error::new(S3ErrorCode::MalformedXML));
+    }
+    Ok((d.quiet, d.object.into_iter().map(|o| o.key).collect()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CompleteXml {
+    #[serde(default)]
+    part: Vec<CompletePartXml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CompletePartXml {
+    part_number: u32,
+    #[serde(rename = "ETag")]
+    etag: String,
+}
+
+/// The CompleteMultipartUpload request: (part number, ETag) in the order given.
+pub fn parse_complete(body: &[u8]) -> S3Result<Vec<(u32, String)>> {
+    let c: CompleteXml = parse(body)?;
+    Ok(c.part
+        .into_iter()
+        .map(|p| (p.part_number, p.etag))
+        .collect())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TaggingXml {
+    tag_set: TagSetXml,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TagSetXml {
+    #[serde(default)]
+    tag: Vec<TagXml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TagXml {
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+/// A Tagging document, validated as S3 does: object tags at most 10, bucket tags at most 50,
+/// keys 1..=128 and values 0..=256 characters, keys unique.
+pub fn parse_tagging(body: &[u8], max_tags: usize) -> S3Result<Vec<(String, String)>> {
+    let t: TaggingXml = parse(body)?;
+    let tags: Vec<(String, String)> = t
+        .tag_set
+        .tag
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect();
+    validate_tags(&tags, max_tags)?;
+    Ok(tags)
+}
+
+pub fn validate_tags(tags: &[(String, String)], max_tags: usize) -> S3Result<()> {
+    let invalid = |m: &'static str| Err(S3Error::with_message(S3ErrorCode::InvalidArgument, m));
+    if tags.len() > max_tags {
+        return invalid("Too many tags.");
+    }
+    for (i, (k, v)) in tags.iter().enumerate() {
+        if k.is_empty() || k.chars().count() > 128 {
+            return invalid("The TagKey you have provided is invalid.");
+        }
+        if v.chars().count() > 256 {
+            return invalid("The TagValue you have provided is invalid.");
+        }
+        if tags[..i].iter().any(|(other, _)| other == k) {
+            return invalid("Cannot provide multiple Tags with the same key.");
+        }
+    }
+    Ok(())
+}
+
+/// Writes a Tagging document.
+pub fn tagging(tags: &[(String, String)]) -> String {
+    let mut w = XmlWriter::new("Tagging");
+    w.open("TagSet");
+    for (k, v) in tags {
+        w.open("Tag").elem("Key", k).elem("Value", v).close();
+    }
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_bodies_parse_and_garbage_is_malformed_xml() {
+        let (quiet, keys) = parse_delete(
+            br#"<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key></Object></Delete>"#,
+        )
+        .unwrap();
+        assert!(quiet);
+        assert_eq!(keys, ["a&b", "c"]);
+        let parts = parse_complete(
+            br#"<CompleteMultipartUpload><Part><ETag>"x"</ETag><PartNumber>1</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part></CompleteMultipartUpload>"#,
+        )
+        .unwrap();
+        assert_eq!(parts, [(1, "\"x\"".to_owned())]);
+        let tags = parse_tagging(
+            b"<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>",
+            10,
+        )
+        .unwrap();
+        assert_eq!(tags, [("k".to_owned(), "v".to_owned())]);
+        for bad in [
+            &b"<Delete>"[..],
+            b"\xff\xfe",
+            b"",
+            b"<Delete></Delete>",
+            b"<Tagging/>",
+        ] {
+            assert!(
+                parse_delete(bad).is_err() && parse_tagging(bad, 10).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn writer_escapes_text() {
+        let mut w = XmlWriter::new("R");
+        w.elem("Key", "<a&b>");
+        assert!(w.finish().ends_with(
+            "<R xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Key>&lt;a&amp;b&gt;</Key></R>"
+        ));
+        assert_eq!(timestamp(1_000), "1970-01-01T00:00:01.000Z");
+    }
+}

@@ -1,0 +1,199 @@
+//! Starting and stopping a server: in-process (tests, the harness) or from the binary.
+//!
+//! [`Server::start`] binds, prepares the data directory and serves HTTP/1.1 on a background
+//! task; [`RunningServer::shutdown`] stops accepting, lets in-flight requests finish and
+//! returns. Nothing here is process-global, so one test process can run several servers.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::iam::Identities;
+use crate::state::AppState;
+use crate::store::Store;
+
+/// Entry point for running a server.
+#[derive(Debug)]
+pub struct Server;
+
+/// A server serving on a background task.
+#[derive(Debug)]
+pub struct RunningServer {
+    endpoint: String,
+    addr: SocketAddr,
+    root_access_key: String,
+    root_secret_key: String,
+    root_generated: bool,
+    data_dir: PathBuf,
+    state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// Prepares the data dir, binds `cfg.listen` and starts serving.
+    pub async fn start(cfg: ServerConfig) -> anyhow::Result<RunningServer> {
+        if cfg.test_clock && !cfg.listen.ip().is_loopback() {
+            bail!(
+                "--test-clock is refused with a non-loopback listen address ({})",
+                cfg.listen
+            );
+        }
+        std::fs::create_dir_all(&cfg.data_dir)
+            .with_context(|| format!("creating data dir {}", cfg.data_dir.display()))?;
+        let data_dir = cfg.data_dir.canonicalize()?;
+        if cfg.posix_ownership {
+            check_can_chown(&data_dir)?;
+        }
+        let root = crate::root::load_or_create(
+            &data_dir,
+            cfg.root_access_key.as_deref(),
+            cfg.root_secret_key.as_deref(),
+        )?;
+        let store = Store::open(&data_dir, cfg.posix_ownership)
+            .with_context(|| format!("opening the object store in {}", data_dir.display()))?;
+        let clock = if cfg.test_clock {
+            Clock::adjustable()
+        } else {
+            Clock::system()
+        };
+        let root_secret = root.secret_key.expose().to_owned();
+        let identities = Identities::new(&root.access_key, root.secret_key);
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .with_context(|| format!("binding {}", cfg.listen))?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(AppState::new(
+            ServerConfig {
+                data_dir: data_dir.clone(),
+                ..cfg
+            },
+            clock,
+            store,
+            identities,
+        ));
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, state.clone(), stopped));
+        Ok(RunningServer {
+            endpoint: format!("http://{addr}"),
+            addr,
+            root_access_key: root.access_key,
+            root_secret_key: root_secret,
+            root_generated: root.generated,
+            data_dir,
+            state,
+            stop,
+            task,
+        })
+    }
+}
+
+impl RunningServer {
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn root_access_key(&self) -> &str {
+        &self.root_access_key
+    }
+
+    pub fn root_secret_key(&self) -> &str {
+        &self.root_secret_key
+    }
+
+    /// Whether this start generated the root keys (the binary prints them then).
+    pub fn root_generated(&self) -> bool {
+        self.root_generated
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Moves the server's clock forward (only with `test_clock`).
+    pub fn advance_clock(&self, seconds: i64) -> Option<time::OffsetDateTime> {
+        self.state.clock.advance(seconds)
+    }
+
+    /// Stops accepting connections, waits for in-flight requests (up to 30 s), returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, remote) = match accepted {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let service = service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(crate::s3::serve(state, req, remote).await) }
+                });
+                let conn = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(30))
+                    .max_buf_size(64 * 1024)
+                    .serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = stopped.changed() => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests still running after 30 s; stopping anyway");
+    }
+}
+
+/// Refuses to start with ownership on when this process cannot chown (SPEC X1: better no
+/// server than files silently owned by the wrong user).
+fn check_can_chown(data_dir: &Path) -> anyhow::Result<()> {
+    let probe = data_dir.join(".keygate-chown-probe");
+    std::fs::write(&probe, b"")?;
+    let result = std::os::unix::fs::chown(&probe, Some(65534), Some(65534));
+    let _ = std::fs::remove_file(&probe);
+    result.context(
+        "POSIX ownership is on but this process cannot chown files (run as root, or turn it off with --no-posix-ownership)",
+    )
+}

@@ -1,0 +1,150 @@
+//! Bucket-name and object-key validation, and the key-to-path mapping.
+//!
+//! Invariant (SPEC X1, X5): a key that passes [`validate_key`] maps to a path strictly inside
+//! its bucket directory. Keys are split on `/` into path segments; `.` and `..` segments, empty
+//! segments (a leading `/`, `//`, or a trailing `/`), NUL bytes, keys over 1024 bytes and
+//! segments over 255 bytes are refused before any path is built, so no input can resolve
+//! outside the bucket directory. Bucket names follow S3's rules, which also keep them clear of
+//! the server's own `.keygate` directory (a bucket name cannot start with a dot).
+
+use std::path::{Path, PathBuf};
+
+use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
+
+/// Longest key S3 accepts, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Longest path segment most filesystems accept, in bytes.
+pub const MAX_SEGMENT_BYTES: usize = 255;
+
+/// S3 bucket-name rules: 3..=63 characters of lower-case letters, digits, `.` and `-`,
+/// starting and ending with a letter or digit, no `..`, not shaped like an IP address.
+pub fn validate_bucket(name: &str) -> S3Result<()> {
+    let bytes = name.as_bytes();
+    let ok_len = (3..=63).contains(&bytes.len());
+    let ok_chars = bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'.' || *b == b'-');
+    let ok_ends = ok_len
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric();
+    let ip_like = name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok());
+    if ok_len && ok_chars && ok_ends && !name.contains("..") && !ip_like {
+        Ok(())
+    } else {
+        Err(S3Error::new(S3ErrorCode::InvalidBucketName).bucket(name))
+    }
+}
+
+/// Checks an object key against SPEC X5.
+pub fn validate_key(key: &str) -> S3Result<()> {
+    let refuse =
+        |why: &'static str| Err(S3Error::with_message(S3ErrorCode::InvalidArgument, why).key(key));
+    if key.is_empty() {
+        return refuse("Object key must not be empty.");
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(S3Error::new(S3ErrorCode::KeyTooLongError).key(key));
+    }
+    if key.contains('\0') {
+        return refuse("Object key must not contain NUL.");
+    }
+    if key.starts_with('/') {
+        return refuse("Object key must not start with '/'.");
+    }
+    for segment in key.split('/') {
+        match segment {
+            "" => {
+                return refuse(
+                    "Object key must not contain empty path segments ('//' or a trailing '/').",
+                )
+            }
+            "." | ".." => return refuse("Object key must not contain '.' or '..' path segments."),
+            s if s.len() > MAX_SEGMENT_BYTES => {
+                return refuse("Object key path segments must be at most 255 bytes.")
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Validates `key` and returns its path under `bucket_dir`.
+pub fn object_path(bucket_dir: &Path, key: &str) -> S3Result<PathBuf> {
+    validate_key(key)?;
+    let mut path = bucket_dir.to_path_buf();
+    for segment in key.split('/') {
+        path.push(segment);
+    }
+    debug_assert!(path.starts_with(bucket_dir) && path != bucket_dir);
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names_follow_s3_rules() {
+        for ok in ["abc", "my-bucket.1", "a".repeat(63).as_str()] {
+            assert!(validate_bucket(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "ab",
+            "Abc",
+            "-abc",
+            "abc-",
+            "a..b",
+            ".keygate",
+            "192.168.1.1",
+            "a_b",
+            &"a".repeat(64),
+        ] {
+            assert!(validate_bucket(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn x5_keys_that_would_escape_are_refused() {
+        for bad in [
+            "..",
+            "../x",
+            "a/../../x",
+            "a/./b",
+            "/abs",
+            "a//b",
+            "a/",
+            "nul\0byte",
+            "",
+        ] {
+            let err = validate_key(bad).unwrap_err();
+            assert_eq!(err.code, S3ErrorCode::InvalidArgument, "{bad:?}");
+        }
+        assert_eq!(
+            validate_key(&"k".repeat(1025)).unwrap_err().code,
+            S3ErrorCode::KeyTooLongError
+        );
+        assert!(validate_key(&"k".repeat(256)).is_err());
+        assert!(validate_key(&format!("{}/{}", "k".repeat(255), "k".repeat(255))).is_ok());
+    }
+
+    #[test]
+    fn valid_keys_map_inside_the_bucket() {
+        let dir = Path::new("/data/b");
+        for key in [
+            "a",
+            "a/b/c.txt",
+            "..a",
+            "a..",
+            "a/.hidden",
+            "spaces and ünïcode",
+            "a\\..\\b",
+        ] {
+            let p = object_path(dir, key).unwrap();
+            assert!(p.starts_with(dir) && p != dir, "{key}");
+            assert_eq!(
+                p.components().count(),
+                dir.components().count() + key.split('/').count()
+            );
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Bucket and object metadata as stored beside the data (JSON, versioned by field defaults).
+
+use serde::{Deserialize, Serialize};
+
+use super::Owner;
+
+/// What the server keeps about a bucket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BucketMeta {
+    /// Creation time, Unix seconds.
+    pub created: i64,
+    pub owner: Owner,
+    #[serde(default)]
+    pub tags: Option<Vec<(String, String)>>,
+    /// Bucket policy document as submitted (it governs anonymous requests only).
+    #[serde(default)]
+    pub policy: Option<String>,
+}
+
+/// What the server keeps about an object besides its bytes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    /// The quoted-less ETag (`hex(md5)` or `hex(md5 of md5s)-N`).
+    pub etag: String,
+    pub size: u64,
+    /// Last modification, Unix milliseconds.
+    pub modified_ms: i64,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub content_encoding: Option<String>,
+    #[serde(default)]
+    pub content_disposition: Option<String>,
+    #[serde(default)]
+    pub content_language: Option<String>,
+    #[serde(default)]
+    pub cache_control: Option<String>,
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// `x-amz-meta-*` pairs, names lower-cased without the prefix.
+    #[serde(default)]
+    pub user: Vec<(String, String)>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    /// Additional checksum: (algorithm header name, base64 value), e.g. `x-amz-checksum-crc32`.
+    #[serde(default)]
+    pub checksum: Option<(String, String)>,
+    pub owner: Owner,
+}

@@ -1,0 +1,253 @@
+//! Objects as files on a real filesystem (SPEC X1–X5).
+//!
+//! Layout under the data directory:
+//! - `<data>/<bucket>/<key>`: the object's bytes, `/` in keys mapping to directories;
+//! - `<data>/.keygate/buckets/<bucket>.json`: bucket metadata (creation time, tags, policy);
+//! - `<data>/.keygate/meta/<bucket>/<key>.meta`: object metadata (ETag, content type, user
+//!   metadata, tags, checksum), never inside the object file;
+//! - `<data>/.keygate/tmp/`: temp files, on the same filesystem so `rename` is atomic;
+//! - `<data>/.keygate/multipart/<upload-id>/`: parts of uploads in progress.
+//!
+//! Invariants: a write is temp file + fsync + rename, so a reader sees the old or the new
+//! object, never a part (X4). The data rename and the metadata rename of one key happen under
+//! a per-key lock that readers also take while they open the pair, so a reader never sees new
+//! bytes with old metadata. Files and implicitly created directories get the writer's uid/gid
+//! when ownership is on (X1–X3). Temp files are never visible as objects.
+
+pub mod keys;
+mod meta;
+pub mod multipart;
+mod objects;
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+pub use meta::{BucketMeta, ObjectMeta};
+pub use objects::{ListPage, ListQuery, ListedObject, ObjectReader, TempObject};
+
+use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
+
+/// POSIX owner given to what a request writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Owner {
+    pub const ROOT: Owner = Owner { uid: 0, gid: 0 };
+}
+
+const KEY_LOCKS: usize = 64;
+
+/// The filesystem object store.
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    sys: PathBuf,
+    ownership: bool,
+    key_locks: Vec<Mutex<()>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store under `root`. With `ownership`, files are chowned
+    /// to the writer; the caller checks beforehand that the process may do so.
+    pub fn open(root: &Path, ownership: bool) -> io::Result<Store> {
+        let sys = root.join(".keygate");
+        for dir in ["buckets", "meta", "tmp", "multipart"] {
+            fs::create_dir_all(sys.join(dir))?;
+        }
+        // Leftover temp files from a crash are never objects: clear them.
+        for entry in fs::read_dir(sys.join("tmp"))? {
+            let _ = fs::remove_file(entry?.path());
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+            sys,
+            ownership,
+            key_locks: (0..KEY_LOCKS).map(|_| Mutex::new(())).collect(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn bucket_dir(&self, bucket: &str) -> PathBuf {
+        self.root.join(bucket)
+    }
+
+    fn bucket_meta_path(&self, bucket: &str) -> PathBuf {
+        self.sys.join("buckets").join(format!("{bucket}.json"))
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.sys.join("tmp")
+    }
+
+    fn lock_key(&self, bucket: &str, key: &str) -> MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (bucket, key).hash(&mut h);
+        let slot = (h.finish() % KEY_LOCKS as u64) as usize;
+        self.key_locks[slot]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Chowns `path` to `owner` when ownership is on.
+    fn own(&self, path: &Path, owner: Owner) -> io::Result<()> {
+        if self.ownership {
+            std::os::unix::fs::chown(path, Some(owner.uid), Some(owner.gid))?;
+        }
+        Ok(())
+    }
+
+    /// Creates the missing directories between `base` (which exists) and `dir`, each owned
+    /// by `owner` with mode 0755; existing directories are left alone (X3).
+    fn create_dirs(&self, base: &Path, dir: &Path, owner: Owner) -> S3Result<()> {
+        let rel = dir.strip_prefix(base).map_err(S3Error::internal)?;
+        let mut cur = base.to_path_buf();
+        for part in rel.components() {
+            cur.push(part);
+            match fs::DirBuilder::new().mode(0o755).create(&cur) {
+                Ok(()) => {
+                    fs::set_permissions(&cur, fs::Permissions::from_mode(0o755))
+                        .map_err(S3Error::internal)?;
+                    self.own(&cur, owner).map_err(S3Error::internal)?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if !cur.is_dir() {
+                        return Err(S3Error::new(S3ErrorCode::ParentIsObject));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+                    return Err(S3Error::new(S3ErrorCode::ParentIsObject));
+                }
+                Err(e) => return Err(S3Error::internal(e)),
+            }
+        }
+        Ok(())
+    }
+
+    // ---- buckets -------------------------------------------------------------------------
+
+    pub fn bucket_exists(&self, bucket: &str) -> bool {
+        self.bucket_meta_path(bucket).is_file()
+    }
+
+    fn require_bucket(&self, bucket: &str) -> S3Result<()> {
+        if self.bucket_exists(bucket) {
+            Ok(())
+        } else {
+            Err(S3Error::new(S3ErrorCode::NoSuchBucket).bucket(bucket))
+        }
+    }
+
+    pub fn create_bucket(
+        &self,
+        bucket: &str,
+        owner: Owner,
+        now: time::OffsetDateTime,
+    ) -> S3Result<()> {
+        keys::validate_bucket(bucket)?;
+        let dir = self.bucket_dir(bucket);
+        match fs::DirBuilder::new().mode(0o755).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(S3Error::new(S3ErrorCode::BucketAlreadyOwnedByYou).bucket(bucket));
+            }
+            Err(e) => return Err(S3Error::internal(e)),
+        }
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).map_err(S3Error::internal)?;
+        self.own(&dir, owner).map_err(S3Error::internal)?;
+        let meta = BucketMeta {
+            created: now.unix_timestamp(),
+            owner,
+            tags: None,
+            policy: None,
+        };
+        self.write_bucket_meta(bucket, &meta)
+    }
+
+    pub fn bucket_meta(&self, bucket: &str) -> S3Result<BucketMeta> {
+        let path = self.bucket_meta_path(bucket);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(S3Error::internal),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(S3Error::new(S3ErrorCode::NoSuchBucket).bucket(bucket))
+            }
+            Err(e) => Err(S3Error::internal(e)),
+        }
+    }
+
+    pub fn write_bucket_meta(&self, bucket: &str, meta: &BucketMeta) -> S3Result<()> {
+        let bytes = serde_json::to_vec(meta).map_err(S3Error::internal)?;
+        self.write_atomic(&self.bucket_meta_path(bucket), &bytes)
+    }
+
+    pub fn delete_bucket(&self, bucket: &str) -> S3Result<()> {
+        self.require_bucket(bucket)?;
+        let dir = self.bucket_dir(bucket);
+        let empty = fs::read_dir(&dir)
+            .map_err(S3Error::internal)?
+            .next()
+            .is_none();
+        if !empty || self.has_uploads(bucket)? {
+            return Err(S3Error::new(S3ErrorCode::BucketNotEmpty).bucket(bucket));
+        }
+        fs::remove_file(self.bucket_meta_path(bucket)).map_err(S3Error::internal)?;
+        fs::remove_dir(&dir).map_err(S3Error::internal)?;
+        let _ = fs::remove_dir_all(self.sys.join("meta").join(bucket));
+        Ok(())
+    }
+
+    /// All buckets, sorted by name, with their creation times.
+    pub fn list_buckets(&self) -> S3Result<Vec<(String, i64)>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(self.sys.join("buckets")).map_err(S3Error::internal)? {
+            let entry = entry.map_err(S3Error::internal)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(bucket) = name.strip_suffix(".json") else {
+                continue;
+            };
+            if let Ok(meta) = self.bucket_meta(bucket) {
+                out.push((bucket.to_owned(), meta.created));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    // ---- small atomic files --------------------------------------------------------------
+
+    /// Writes `bytes` to `path` through a temp file, fsync and rename.
+    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> S3Result<()> {
+        use std::io::Write;
+        let tmp = self.tmp_dir().join(random_name());
+        let result = (|| -> io::Result<()> {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::rename(&tmp, path)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map_err(S3Error::internal)
+    }
+}
+
+/// A random 32-hex-character name for temp files and upload ids.
+pub fn random_name() -> String {
+    let bytes: [u8; 16] = rand::random();
+    hex::encode(bytes)
+}

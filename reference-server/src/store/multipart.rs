@@ -1,0 +1,233 @@
+//! Multipart uploads: parts kept apart until completion, then assembled like any write (X4).
+//!
+//! An upload lives in `<data>/.keygate/multipart/<upload-id>/`: `upload.json` (bucket, key,
+//! the metadata the object will get, initiation time) and one file per part with its own
+//! small JSON record. Upload ids are 32 hex characters generated here; any other string is
+//! refused before a path is built. Completion concatenates the listed parts into a temp file,
+//! fsyncs it, and commits it under the key with the owner of the completing request (X4).
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+
+use super::{random_name, ObjectMeta, Owner, Store, TempObject};
+use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
+
+/// S3's limits on parts.
+pub const MAX_PART_NUMBER: u32 = 10_000;
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Upload {
+    pub bucket: String,
+    pub key: String,
+    pub initiated_ms: i64,
+    /// The metadata the completed object gets (ETag, size and owner are set at completion).
+    pub template: ObjectMeta,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Part {
+    pub number: u32,
+    pub etag: String,
+    pub size: u64,
+    pub modified_ms: i64,
+}
+
+impl Store {
+    fn upload_dir(&self, upload_id: &str) -> S3Result<PathBuf> {
+        let valid = upload_id.len() == 32
+            && upload_id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        if !valid {
+            return Err(S3Error::new(S3ErrorCode::NoSuchUpload));
+        }
+        Ok(self.sys.join("multipart").join(upload_id))
+    }
+
+    pub fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        template: ObjectMeta,
+        now_ms: i64,
+    ) -> S3Result<String> {
+        self.require_bucket(bucket)?;
+        super::keys::validate_key(key)?;
+        let id = random_name();
+        let dir = self.upload_dir(&id)?;
+        fs::create_dir_all(&dir).map_err(S3Error::internal)?;
+        let upload = Upload {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            initiated_ms: now_ms,
+            template,
+        };
+        let bytes = serde_json::to_vec(&upload).map_err(S3Error::internal)?;
+        self.write_atomic(&dir.join("upload.json"), &bytes)?;
+        Ok(id)
+    }
+
+    /// The upload `upload_id`, which must belong to `bucket/key`.
+    pub fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<Upload> {
+        self.require_bucket(bucket)?;
+        let no_such = || {
+            S3Error::new(S3ErrorCode::NoSuchUpload)
+                .bucket(bucket)
+                .key(key)
+        };
+        let dir = self.upload_dir(upload_id).map_err(|_| no_such())?;
+        let bytes = match fs::read(dir.join("upload.json")) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(no_such()),
+            Err(e) => return Err(S3Error::internal(e)),
+        };
+        let upload: Upload = serde_json::from_slice(&bytes).map_err(S3Error::internal)?;
+        if upload.bucket != bucket || upload.key != key {
+            return Err(no_such());
+        }
+        Ok(upload)
+    }
+
+    /// Stores a finished temp object as part `number` of the upload, replacing an earlier one.
+    pub fn put_part(
+        &self,
+        upload_id: &str,
+        number: u32,
+        tmp: TempObject,
+        md5: [u8; 16],
+        now_ms: i64,
+    ) -> S3Result<Part> {
+        let dir = self.upload_dir(upload_id)?;
+        let part = Part {
+            number,
+            etag: hex::encode(md5),
+            size: tmp.size(),
+            modified_ms: now_ms,
+        };
+        let bytes = serde_json::to_vec(&part).map_err(S3Error::internal)?;
+        fs::rename(tmp.path(), dir.join(format!("part-{number:05}"))).map_err(S3Error::internal)?;
+        self.write_atomic(&dir.join(format!("part-{number:05}.json")), &bytes)?;
+        Ok(part)
+    }
+
+    /// The upload's parts in ascending order.
+    pub fn list_parts(&self, upload_id: &str) -> S3Result<Vec<Part>> {
+        let dir = self.upload_dir(upload_id)?;
+        let mut parts = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(S3Error::internal)? {
+            let entry = entry.map_err(S3Error::internal)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("part-") && name.ends_with(".json") {
+                let bytes = fs::read(entry.path()).map_err(S3Error::internal)?;
+                parts.push(serde_json::from_slice::<Part>(&bytes).map_err(S3Error::internal)?);
+            }
+        }
+        parts.sort_by_key(|p| p.number);
+        Ok(parts)
+    }
+
+    /// Assembles the listed parts into `bucket/key`, owned by `owner`. Returns the metadata
+    /// of the new object, whose ETag is `hex(md5(concat(md5 of each part)))-N`.
+    pub fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        requested: &[(u32, String)],
+        owner: Owner,
+        now_ms: i64,
+    ) -> S3Result<ObjectMeta> {
+        let upload = self.upload(bucket, key, upload_id)?;
+        let dir = self.upload_dir(upload_id)?;
+        if requested.is_empty() {
+            return Err(S3Error::with_message(
+                S3ErrorCode::MalformedXML,
+                "You must specify at least one part.",
+            ));
+        }
+        if requested.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(S3Error::new(S3ErrorCode::InvalidPartOrder));
+        }
+        let stored = self.list_parts(upload_id)?;
+        let mut chosen = Vec::with_capacity(requested.len());
+        for (i, (number, etag)) in requested.iter().enumerate() {
+            let etag = etag.trim_matches('"');
+            let part = stored
+                .iter()
+                .find(|p| p.number == *number && p.etag == etag)
+                .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidPart))?;
+            if i + 1 < requested.len() && part.size < MIN_PART_SIZE {
+                return Err(S3Error::new(S3ErrorCode::EntityTooSmall));
+            }
+            chosen.push(part.clone());
+        }
+        let tmp_path = self.tmp_dir().join(random_name());
+        let assembled = (|| -> io::Result<u64> {
+            let mut out = fs::File::create(&tmp_path)?;
+            let mut total = 0;
+            for part in &chosen {
+                let mut src = fs::File::open(dir.join(format!("part-{:05}", part.number)))?;
+                total += io::copy(&mut src, &mut out)?;
+            }
+            out.flush()?;
+            out.sync_all()?;
+            Ok(total)
+        })();
+        let size = match assembled {
+            Ok(size) => size,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp_path);
+                return Err(S3Error::internal(e));
+            }
+        };
+        let tmp = TempObject::adopt(tmp_path, size);
+        let mut md5s = Md5::new();
+        for part in &chosen {
+            md5s.update(hex::decode(&part.etag).map_err(S3Error::internal)?);
+        }
+        let mut meta = upload.template;
+        meta.etag = format!("{}-{}", hex::encode(md5s.finalize()), chosen.len());
+        meta.size = size;
+        meta.modified_ms = now_ms;
+        meta.owner = owner;
+        self.commit(tmp, bucket, key, &meta)?;
+        let _ = fs::remove_dir_all(&dir);
+        Ok(meta)
+    }
+
+    pub fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<()> {
+        self.upload(bucket, key, upload_id)?;
+        fs::remove_dir_all(self.upload_dir(upload_id)?).map_err(S3Error::internal)
+    }
+
+    /// Uploads in progress in `bucket`: (key, upload id, initiated ms), sorted by key then id.
+    pub fn list_uploads(&self, bucket: &str) -> S3Result<Vec<(String, String, i64)>> {
+        self.require_bucket(bucket)?;
+        let mut out = Vec::new();
+        for entry in fs::read_dir(self.sys.join("multipart")).map_err(S3Error::internal)? {
+            let entry = entry.map_err(S3Error::internal)?;
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let Ok(bytes) = fs::read(entry.path().join("upload.json")) else {
+                continue;
+            };
+            let Ok(upload) = serde_json::from_slice::<Upload>(&bytes) else {
+                continue;
+            };
+            if upload.bucket == bucket {
+                out.push((upload.key, id, upload.initiated_ms));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    pub(super) fn has_uploads(&self, bucket: &str) -> S3Result<bool> {
+        Ok(!self.list_uploads(bucket)?.is_empty())
+    }
+}

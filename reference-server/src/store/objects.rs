@@ -1,0 +1,409 @@
+//! Object writes (temp file, fsync, rename), reads, deletes and listings.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use md5::{Digest, Md5};
+use tokio::io::AsyncWriteExt;
+
+use super::keys::object_path;
+use super::{random_name, ObjectMeta, Owner, Store};
+use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
+
+/// An object being written: bytes go to a temp file while their MD5 is computed. Dropping it
+/// without [`Store::commit`] removes the temp file, so an aborted upload leaves nothing.
+#[derive(Debug)]
+pub struct TempObject {
+    path: PathBuf,
+    file: Option<tokio::fs::File>,
+    md5: Md5,
+    size: u64,
+}
+
+impl TempObject {
+    pub async fn write(&mut self, bytes: &[u8]) -> S3Result<()> {
+        self.md5.update(bytes);
+        self.size += bytes.len() as u64;
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| S3Error::internal("temp object already closed"))?;
+        file.write_all(bytes).await.map_err(S3Error::internal)
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Flushes and fsyncs the bytes; returns the MD5 of everything written.
+    pub async fn finish(&mut self) -> S3Result<[u8; 16]> {
+        let mut file = self
+            .file
+            .take()
+            .ok_or_else(|| S3Error::internal("temp object already closed"))?;
+        file.flush().await.map_err(S3Error::internal)?;
+        file.sync_all().await.map_err(S3Error::internal)?;
+        Ok(self.md5.clone().finalize().into())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Adopts a temp file that was written and fsynced by other means (multipart assembly).
+    pub(super) fn adopt(path: PathBuf, size: u64) -> TempObject {
+        TempObject {
+            path,
+            file: None,
+            md5: Md5::new(),
+            size,
+        }
+    }
+}
+
+impl Drop for TempObject {
+    fn drop(&mut self) {
+        // After a successful commit the path no longer exists and this is a no-op.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// An open object: its file positioned at the start, and its metadata, read as one pair.
+#[derive(Debug)]
+pub struct ObjectReader {
+    pub file: fs::File,
+    pub meta: ObjectMeta,
+}
+
+/// Parameters of a listing.
+#[derive(Debug, Default, Clone)]
+pub struct ListQuery {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    /// Only keys (or common prefixes) strictly after this one.
+    pub start_after: Option<String>,
+    pub max_keys: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListedObject {
+    pub key: String,
+    pub meta: ObjectMeta,
+}
+
+#[derive(Debug, Default)]
+pub struct ListPage {
+    pub objects: Vec<ListedObject>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    /// The last key or common prefix returned, from which a next page starts.
+    pub last: Option<String>,
+}
+
+impl Store {
+    fn meta_path(&self, bucket: &str, key: &str) -> S3Result<PathBuf> {
+        let base = self.sys.join("meta").join(bucket);
+        let mut p = object_path(&base, key)?;
+        let mut name = p.file_name().unwrap_or_default().to_os_string();
+        name.push(".meta");
+        p.set_file_name(name);
+        Ok(p)
+    }
+
+    /// Starts writing an object (or a part, or a copy) into a temp file.
+    pub async fn temp_object(&self) -> S3Result<TempObject> {
+        let path = self.tmp_dir().join(random_name());
+        let file = tokio::fs::File::create(&path)
+            .await
+            .map_err(S3Error::internal)?;
+        Ok(TempObject {
+            path,
+            file: Some(file),
+            md5: Md5::new(),
+            size: 0,
+        })
+    }
+
+    /// Makes a finished temp object visible as `bucket/key` with `meta`, owned by
+    /// `meta.owner`: directories for the key are created as needed (X3), the file is chowned
+    /// and renamed into place, then its metadata is written, all under the key's lock.
+    pub fn commit(
+        &self,
+        tmp: TempObject,
+        bucket: &str,
+        key: &str,
+        meta: &ObjectMeta,
+    ) -> S3Result<()> {
+        self.require_bucket(bucket)?;
+        let bucket_dir = self.bucket_dir(bucket);
+        let dest = object_path(&bucket_dir, key)?;
+        let meta_path = self.meta_path(bucket, key)?;
+        let meta_bytes = serde_json::to_vec(meta).map_err(S3Error::internal)?;
+        let parent = dest
+            .parent()
+            .ok_or_else(|| S3Error::internal("object path without parent"))?;
+        self.create_dirs(&bucket_dir, parent, meta.owner)
+            .map_err(|e| e.key(key))?;
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
+            .map_err(S3Error::internal)?;
+        self.own(tmp.path(), meta.owner)
+            .map_err(S3Error::internal)?;
+        let _guard = self.lock_key(bucket, key);
+        if dest.is_dir() {
+            return Err(S3Error::new(S3ErrorCode::ObjectExistsAsDirectory).key(key));
+        }
+        fs::rename(tmp.path(), &dest).map_err(S3Error::internal)?;
+        self.write_atomic(&meta_path, &meta_bytes)?;
+        sync_dir(parent);
+        Ok(())
+    }
+
+    /// Opens `bucket/key` with its metadata.
+    pub fn open_object(&self, bucket: &str, key: &str) -> S3Result<ObjectReader> {
+        self.require_bucket(bucket)?;
+        let path = object_path(&self.bucket_dir(bucket), key)?;
+        let meta_path = self.meta_path(bucket, key)?;
+        let no_such_key = || S3Error::new(S3ErrorCode::NoSuchKey).bucket(bucket).key(key);
+        let _guard = self.lock_key(bucket, key);
+        let file = match fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if is_missing(&e) => return Err(no_such_key()),
+            Err(e) => return Err(S3Error::internal(e)),
+        };
+        let stat = file.metadata().map_err(S3Error::internal)?;
+        if !stat.is_file() {
+            return Err(no_such_key());
+        }
+        let meta = match fs::read(&meta_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(S3Error::internal)?,
+            Err(e) if is_missing(&e) => synthesized_meta(&stat),
+            Err(e) => return Err(S3Error::internal(e)),
+        };
+        Ok(ObjectReader { file, meta })
+    }
+
+    /// Reads only the metadata of `bucket/key`.
+    pub fn object_meta(&self, bucket: &str, key: &str) -> S3Result<ObjectMeta> {
+        self.open_object(bucket, key).map(|r| r.meta)
+    }
+
+    /// Replaces the metadata of an existing object (tagging), keeping its bytes.
+    pub fn update_meta(
+        &self,
+        bucket: &str,
+        key: &str,
+        f: impl FnOnce(&mut ObjectMeta),
+    ) -> S3Result<ObjectMeta> {
+        let mut meta = self.object_meta(bucket, key)?;
+        f(&mut meta);
+        let bytes = serde_json::to_vec(&meta).map_err(S3Error::internal)?;
+        let meta_path = self.meta_path(bucket, key)?;
+        let _guard = self.lock_key(bucket, key);
+        self.write_atomic(&meta_path, &bytes)?;
+        Ok(meta)
+    }
+
+    /// Deletes `bucket/key`; a missing key is not an error (S3 answers 204 either way).
+    /// Directories left empty by the delete are removed up to the bucket directory.
+    pub fn delete_object(&self, bucket: &str, key: &str) -> S3Result<()> {
+        self.require_bucket(bucket)?;
+        let bucket_dir = self.bucket_dir(bucket);
+        let path = object_path(&bucket_dir, key)?;
+        let meta_path = self.meta_path(bucket, key)?;
+        let _guard = self.lock_key(bucket, key);
+        if path.is_dir() {
+            return Ok(());
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if is_missing(&e) => {}
+            Err(e) => return Err(S3Error::internal(e)),
+        }
+        let _ = fs::remove_file(&meta_path);
+        remove_empty_parents(&path, &bucket_dir);
+        remove_empty_parents(&meta_path, &self.sys.join("meta").join(bucket));
+        Ok(())
+    }
+
+    /// Lists `bucket` in key order (S3 sorts by UTF-8 bytes).
+    pub fn list_objects(&self, bucket: &str, q: &ListQuery) -> S3Result<ListPage> {
+        self.require_bucket(bucket)?;
+        let bucket_dir = self.bucket_dir(bucket);
+        // Walk only below the deepest directory the prefix names.
+        let walk_from = match q.prefix.rfind('/') {
+            Some(i) => &q.prefix[..i],
+            None => "",
+        };
+        let mut keys = Vec::new();
+        let start_dir = if walk_from.is_empty() {
+            bucket_dir.clone()
+        } else {
+            bucket_dir.join(walk_from)
+        };
+        if start_dir.starts_with(&bucket_dir)
+            && !walk_from.split('/').any(|s| s == ".." || s == ".")
+        {
+            collect_keys(&start_dir, walk_from, &mut keys).map_err(S3Error::internal)?;
+        }
+        keys.retain(|k| k.starts_with(q.prefix.as_str()));
+        keys.sort_unstable();
+
+        let mut page = ListPage::default();
+        let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
+        for key in keys {
+            if let Some(after) = q.start_after.as_deref() {
+                let inside_returned_prefix =
+                    delimiter.is_some_and(|d| after.ends_with(d)) && key.starts_with(after);
+                if key.as_str() <= after || inside_returned_prefix {
+                    continue;
+                }
+            }
+            let common = delimiter.and_then(|d| {
+                let rest = &key[q.prefix.len()..];
+                rest.find(d)
+                    .map(|i| key[..q.prefix.len() + i + d.len()].to_owned())
+            });
+            if let Some(cp) = &common {
+                if page.common_prefixes.last() == Some(cp) {
+                    continue;
+                }
+            }
+            if page.objects.len() + page.common_prefixes.len() >= q.max_keys {
+                page.is_truncated = true;
+                break;
+            }
+            match common {
+                Some(cp) => {
+                    page.last = Some(cp.clone());
+                    page.common_prefixes.push(cp);
+                }
+                None => {
+                    let meta = match self.object_meta(bucket, &key) {
+                        Ok(m) => m,
+                        Err(e) if e.code == S3ErrorCode::NoSuchKey => continue,
+                        Err(e) => return Err(e),
+                    };
+                    page.last = Some(key.clone());
+                    page.objects.push(ListedObject { key, meta });
+                }
+            }
+        }
+        Ok(page)
+    }
+}
+
+fn is_missing(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
+/// Metadata for a file that was placed under the bucket by other means than S3.
+fn synthesized_meta(stat: &fs::Metadata) -> ObjectMeta {
+    use std::os::unix::fs::MetadataExt;
+    ObjectMeta {
+        etag: format!("{:x}-{:x}", stat.size(), stat.mtime()),
+        size: stat.size(),
+        modified_ms: stat.mtime() * 1000,
+        owner: Owner {
+            uid: stat.uid(),
+            gid: stat.gid(),
+        },
+        ..ObjectMeta::default()
+    }
+}
+
+fn collect_keys(dir: &Path, rel: &str, out: &mut Vec<String>) -> io::Result<()> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if is_missing(&e) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let key = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            collect_keys(&entry.path(), &key, out)?;
+        } else if ft.is_file() {
+            out.push(key);
+        }
+    }
+    Ok(())
+}
+
+fn remove_empty_parents(path: &Path, stop: &Path) {
+    let mut cur = path.parent();
+    while let Some(dir) = cur {
+        if dir == stop || !dir.starts_with(stop) || fs::remove_dir(dir).is_err() {
+            break;
+        }
+        cur = dir.parent();
+    }
+}
+
+/// Makes a rename durable by syncing its directory; best effort.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+impl Store {
+    /// Copies `src_bucket/src_key` to `dst_bucket/dst_key` (blocking; call off the reactor).
+    /// `make_meta` receives the source's metadata and returns the destination's (without
+    /// ETag and size, which the copy sets).
+    pub fn copy_object(
+        &self,
+        src_bucket: &str,
+        src_key: &str,
+        dst_bucket: &str,
+        dst_key: &str,
+        make_meta: impl FnOnce(&ObjectMeta) -> ObjectMeta,
+    ) -> S3Result<ObjectMeta> {
+        let mut src = self.open_object(src_bucket, src_key)?;
+        self.require_bucket(dst_bucket)?;
+        let path = self.tmp_dir().join(random_name());
+        let written = (|| -> io::Result<(u64, [u8; 16])> {
+            use std::io::{Read, Write};
+            let mut out = fs::File::create(&path)?;
+            let mut md5 = Md5::new();
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut total = 0u64;
+            loop {
+                let n = src.file.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                md5.update(&buf[..n]);
+                out.write_all(&buf[..n])?;
+                total += n as u64;
+            }
+            out.sync_all()?;
+            Ok((total, md5.finalize().into()))
+        })();
+        let (size, md5) = match written {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = fs::remove_file(&path);
+                return Err(S3Error::internal(e));
+            }
+        };
+        let tmp = TempObject::adopt(path, size);
+        let mut meta = make_meta(&src.meta);
+        meta.etag = hex::encode(md5);
+        meta.size = size;
+        self.commit(tmp, dst_bucket, dst_key, &meta)?;
+        Ok(meta)
+    }
+}
