@@ -8,7 +8,9 @@
 //!
 //! Invariants:
 //! * Matching never backtracks exponentially: it is the classic greedy matcher with a single
-//!   backtrack point (the last `*` seen), O(len(text) x len(pattern)) in the worst case.
+//!   backtrack point (the last `*` seen), O(len(text) x len(pattern)) in the worst case. On a
+//!   retry it jumps to the next occurrence of the literal after that `*` (`str::find`), and a
+//!   trailing `*` ends the match at once.
 //! * A substituted variable value is matched **literally**: a user name containing `*` or `?`
 //!   never turns into a wildcard (security: a name cannot widen its own grant).
 //! * `?` consumes one Unicode scalar value, never half of a UTF-8 sequence.
@@ -156,6 +158,8 @@ impl Pattern {
         let mut star: Option<(usize, usize)> = None;
         loop {
             let step = match parts.get(p) {
+                // A trailing `*` takes whatever is left.
+                Some(Part::Star) if p + 1 == parts.len() => return true,
                 Some(Part::Star) => {
                     star = Some((p + 1, t));
                     p += 1;
@@ -178,7 +182,14 @@ impl Pattern {
             // Mismatch: let the last `*` swallow one more character and retry after it.
             match star {
                 Some((sp, st)) if st < text.len() => {
-                    let next = st + text[st..].chars().next().map_or(1, char::len_utf8);
+                    let mut next = st + text[st..].chars().next().map_or(1, char::len_utf8);
+                    // Jump straight to the next place the literal after the `*` occurs.
+                    if let (Some(Part::Lit(lit)), false) = (parts.get(sp), fold) {
+                        match text[next..].find(&**lit) {
+                            Some(skip) => next += skip,
+                            None => return false,
+                        }
+                    }
                     star = Some((sp, next));
                     p = sp;
                     t = next;
