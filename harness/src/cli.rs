@@ -1,0 +1,322 @@
+//! The `keygate` command line: `run`, `list`, `validate`.
+//!
+//! Exit codes (documented contract for CI gates):
+//! 0 every selected scenario passed or was skipped with a reason;
+//! 1 at least one scenario failed (the target broke a rule);
+//! 2 usage error or a scenario / target file that does not validate;
+//! 3 the target could not be started or reached, or provisioning failed (no failure, but
+//!   scenarios in error: the run proves nothing).
+
+use crate::report::{self, RunMeta, RunReport, Verdict};
+use crate::run::runner::{self, Plan};
+use crate::scenario::{self, LoadError, Profile, Scenario};
+use crate::target::{self, Target};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub const EXIT_PASS: u8 = 0;
+pub const EXIT_FAIL: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_TARGET: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keygate",
+    version,
+    about = "Conformance runner: does an S3 service get identity and access right?"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios against a target (default: the reference server, in-process).
+    Run(RunArgs),
+    /// List scenarios: id, area, tags, rule ids.
+    List {
+        #[arg(long, default_value_os_t = default_scenarios())]
+        scenarios: PathBuf,
+    },
+    /// Parse and validate scenario files (default: the whole library).
+    Validate { paths: Vec<PathBuf> },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ProfileArg {
+    Reference,
+    Minio,
+    Aws,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Self {
+        match p {
+            ProfileArg::Reference => Profile::Reference,
+            ProfileArg::Minio => Profile::Minio,
+            ProfileArg::Aws => Profile::Aws,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args, Default)]
+pub struct RunArgs {
+    /// A target profile (TOML); without it the reference server is started in-process.
+    #[arg(long)]
+    pub target: Option<PathBuf>,
+    /// Only scenario ids matching this regular expression.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Only scenarios with one of these tags or areas (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// The behaviour profile to expect (overrides the target profile's).
+    #[arg(long, value_enum)]
+    pub profile: Option<ProfileArg>,
+    /// Scenarios run at once.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    #[arg(long, default_value_os_t = default_reports())]
+    pub report_dir: PathBuf,
+    /// Stop scheduling after the first failure or error.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// The scenario library.
+    #[arg(long, default_value_os_t = default_scenarios())]
+    pub scenarios: PathBuf,
+    /// No progress bar (CI logs).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `./scenarios` when it exists, else the library next to the harness sources.
+pub fn default_scenarios() -> PathBuf {
+    let here = PathBuf::from("scenarios");
+    if here.is_dir() {
+        here
+    } else {
+        workspace_root().join("scenarios")
+    }
+}
+
+fn default_reports() -> PathBuf {
+    if Path::new("scenarios").is_dir() {
+        PathBuf::from("reports")
+    } else {
+        workspace_root().join("reports")
+    }
+}
+
+fn print_errors(errors: &[LoadError]) {
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+    eprintln!("{} scenario file error(s)", errors.len());
+}
+
+/// Load the library (files or directories).
+pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<LoadError>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            files.extend(scenario::discover(p).map_err(|e| {
+                vec![LoadError {
+                    file: p.clone(),
+                    path: String::new(),
+                    message: format!("cannot list: {e}"),
+                }]
+            })?);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    scenario::load_all(&files)
+}
+
+pub async fn main(cli: Cli) -> ExitCode {
+    let code = match cli.command.unwrap_or(Command::Run(RunArgs {
+        jobs: 4,
+        report_dir: default_reports(),
+        scenarios: default_scenarios(),
+        ..Default::default()
+    })) {
+        Command::Validate { paths } => {
+            let paths = if paths.is_empty() {
+                vec![default_scenarios()]
+            } else {
+                paths
+            };
+            match load_paths(&paths) {
+                Ok(s) => {
+                    println!("{} scenario(s) valid", s.len());
+                    EXIT_PASS
+                }
+                Err(e) => {
+                    print_errors(&e);
+                    EXIT_USAGE
+                }
+            }
+        }
+        Command::List { scenarios } => match load_paths(&[scenarios]) {
+            Ok(all) => {
+                for s in all {
+                    println!(
+                        "{:<40} {:<16} [{}] {}",
+                        s.id(),
+                        s.def.area,
+                        s.def.rules.join(","),
+                        s.def.tags.join(",")
+                    );
+                }
+                EXIT_PASS
+            }
+            Err(e) => {
+                print_errors(&e);
+                EXIT_USAGE
+            }
+        },
+        Command::Run(args) => run(args).await,
+    };
+    ExitCode::from(code)
+}
+
+fn nonce() -> String {
+    use sha2::{Digest, Sha256};
+    let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+    hex::encode(&Sha256::digest(seed.as_bytes())[..3])
+}
+
+async fn open_target(args: &RunArgs) -> anyhow::Result<Box<dyn Target>> {
+    let profile = args.profile.map(Profile::from);
+    match &args.target {
+        Some(file) => Ok(Box::new(target::remote::open(file, profile)?)),
+        None => start_embedded(profile).await,
+    }
+}
+
+#[cfg(feature = "embedded")]
+async fn start_embedded(profile: Option<Profile>) -> anyhow::Result<Box<dyn Target>> {
+    Ok(Box::new(target::embedded::start(profile).await?))
+}
+
+#[cfg(not(feature = "embedded"))]
+async fn start_embedded(_profile: Option<Profile>) -> anyhow::Result<Box<dyn Target>> {
+    anyhow::bail!("this keygate was built without the `embedded` feature: pass --target FILE")
+}
+
+/// `keygate run`: returns the exit code.
+pub async fn run(args: RunArgs) -> u8 {
+    let scenarios = match load_paths(std::slice::from_ref(&args.scenarios)) {
+        Ok(s) => s,
+        Err(e) => {
+            print_errors(&e);
+            return EXIT_USAGE;
+        }
+    };
+    let filter = match args.filter.as_deref().map(regex::Regex::new).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: --filter: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let target = match open_target(&args).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: target: {e:#}");
+            return EXIT_TARGET;
+        }
+    };
+    let code = run_on(&*target, &scenarios, &args, filter).await;
+    target.shutdown().await;
+    code
+}
+
+/// Run on an open target and write reports; also used by the integration tests.
+pub async fn run_on(
+    target: &dyn Target,
+    scenarios: &[Scenario],
+    args: &RunArgs,
+    filter: Option<regex::Regex>,
+) -> u8 {
+    let info = target.info();
+    let root = crate::run::clients::s3_client(target, Some(target.root()));
+    if let Err(e) = root.list_buckets().send().await {
+        let e = crate::run::outcome::sdk_target_error(e);
+        if matches!(e, target::TargetError::Transport(_)) {
+            eprintln!("error: target {} unreachable: {e}", info.endpoint);
+            return EXIT_TARGET;
+        }
+    }
+    let started = time::OffsetDateTime::now_utc();
+    let nonce = nonce();
+    let run_id = format!(
+        "{}-{nonce}",
+        started
+            .format(time::macros::format_description!(
+                "[year][month][day]-[hour][minute][second]"
+            ))
+            .unwrap_or_default()
+    );
+    let plan = Plan {
+        filter,
+        tags: args.tags.clone(),
+        jobs: args.jobs,
+        fail_fast: args.fail_fast,
+        profile: info.profile,
+        progress: !args.no_progress,
+    };
+    eprintln!(
+        "keygate: {} target at {} (profile {}), run {run_id}",
+        info.kind,
+        info.endpoint,
+        info.profile.as_str()
+    );
+    let results = match runner::run_all(target, scenarios, &plan, &nonce).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return EXIT_TARGET;
+        }
+    };
+    let spec_candidates = [
+        workspace_root().join("../shared/SPEC.md"),
+        PathBuf::from("../shared/SPEC.md"),
+    ];
+    let refs: Vec<&Path> = spec_candidates.iter().map(PathBuf::as_path).collect();
+    let (rules, _source) = report::rules::load(&refs);
+    let meta = RunMeta {
+        run_id,
+        started_at: started
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        duration_ms: (time::OffsetDateTime::now_utc() - started).whole_milliseconds() as u64,
+        target: info,
+        filter: args.filter.clone(),
+        tags: args.tags.clone(),
+    };
+    let report = RunReport::new(meta, results, &rules);
+    print!("{}", report::console::summary(&report));
+    match report::write_all(&args.report_dir, &report) {
+        Ok(dir) => println!("reports: {}", dir.display()),
+        Err(e) => eprintln!("warning: writing reports: {e:#}"),
+    }
+    exit_code(&report)
+}
+
+pub fn exit_code(report: &RunReport) -> u8 {
+    let any = |v| report.scenarios.iter().any(|r| r.verdict == v);
+    if any(Verdict::Fail) {
+        EXIT_FAIL
+    } else if any(Verdict::Error) {
+        EXIT_TARGET
+    } else {
+        EXIT_PASS
+    }
+}

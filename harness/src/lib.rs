@@ -1,0 +1,12 @@
+//! Keygate's conformance harness: scenario files (`scenario`) run against a target (`target`)
+//! by the runner (`run`), with results written as JSON, JUnit and HTML (`report`).
+//!
+//! The harness is an independent oracle: it speaks to targets only over the wire, through
+//! `aws-sdk-s3`/`aws-sdk-sts` and requests signed by `aws-sigv4`. It links the reference server
+//! only to start it in-process as the default target (feature `embedded`).
+
+pub mod cli;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod target;

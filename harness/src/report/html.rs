@@ -1,0 +1,149 @@
+//! `report.html`: one self-contained page (inline CSS, no scripts, no external assets) with the
+//! summary, per-area results, the SPEC rule coverage table (uncovered rules listed) and every
+//! failure or error with its request and response excerpts. All text is escaped.
+
+use super::junit::esc;
+use super::{RunReport, Totals, Verdict};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}\
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}\
+.pass{color:#176f2c}.fail{color:#b00020;font-weight:bold}.error{color:#a35200;font-weight:bold}.skip{color:#666}\
+.none{color:#999}pre{background:#f6f6f6;padding:.5em;overflow-x:auto;max-height:20em;font-size:85%}";
+
+fn verdict(v: Option<Verdict>) -> String {
+    match v {
+        Some(v) => format!("<span class=\"{0}\">{0}</span>", v.as_str()),
+        None => "<span class=\"none\">uncovered</span>".into(),
+    }
+}
+
+pub fn render(report: &RunReport) -> String {
+    let mut s = String::new();
+    let t = &report.totals;
+    let _ = write!(
+        s,
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Keygate report {id}</title><style>{CSS}</style></head><body>\
+<h1>Keygate conformance report</h1><p>Run <code>{id}</code>, started {start}, {dur:.1} s. Target: {kind} at <code>{ep}</code>, \
+region {region}, profile <b>{profile}</b>.</p>\
+<p><span class=\"pass\">{p} passed</span> · <span class=\"fail\">{f} failed</span> · <span class=\"error\">{e} errors</span> · \
+<span class=\"skip\">{sk} skipped</span></p>",
+        id = esc(&report.run_id),
+        start = esc(&report.started_at),
+        dur = report.duration_ms as f64 / 1000.0,
+        kind = esc(&report.target.kind),
+        ep = esc(&report.target.endpoint),
+        region = esc(&report.target.region),
+        profile = report.target.profile.as_str(),
+        p = t.pass,
+        f = t.fail,
+        e = t.error,
+        sk = t.skip,
+    );
+
+    let mut areas: BTreeMap<&str, Vec<&super::ScenarioResult>> = BTreeMap::new();
+    for r in &report.scenarios {
+        areas.entry(r.area.as_str()).or_default().push(r);
+    }
+    s.push_str("<h2>By area</h2><table><tr><th>area</th><th>pass</th><th>fail</th><th>error</th><th>skip</th></tr>");
+    for (area, rs) in &areas {
+        let a = Totals::of(rs.iter().copied());
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(area),
+            a.pass,
+            a.fail,
+            a.error,
+            a.skip
+        );
+    }
+    s.push_str("</table>");
+
+    s.push_str("<h2>Scenarios</h2><table><tr><th>scenario</th><th>area</th><th>rules</th><th>result</th><th>reason</th></tr>");
+    for r in &report.scenarios {
+        let _ = write!(
+            s,
+            "<tr><td><a href=\"#{id}\">{id}</a><br><small>{title}</small></td><td>{area}</td><td>{rules}</td><td>{v}</td><td>{reason}</td></tr>",
+            id = esc(&r.id),
+            title = esc(&r.title),
+            area = esc(&r.area),
+            rules = esc(&r.rules.join(" ")),
+            v = verdict(Some(r.verdict)),
+            reason = esc(r.reason.as_deref().unwrap_or_default()),
+        );
+    }
+    s.push_str("</table>");
+
+    s.push_str(
+        "<h2>SPEC rule coverage</h2><table><tr><th>rule</th><th>result</th><th>scenarios</th></tr>",
+    );
+    for c in &report.rules {
+        let list: Vec<String> = c
+            .scenarios
+            .iter()
+            .map(|(id, v)| format!("<a href=\"#{0}\">{0}</a> {1}", esc(id), verdict(Some(*v))))
+            .collect();
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.rule),
+            verdict(c.verdict),
+            list.join("<br>")
+        );
+    }
+    s.push_str("</table>");
+    let uncovered: Vec<&str> = report
+        .rules
+        .iter()
+        .filter(|c| c.verdict.is_none())
+        .map(|c| c.rule.as_str())
+        .collect();
+    let _ = write!(
+        s,
+        "<p>Uncovered rules ({}): {}</p>",
+        uncovered.len(),
+        esc(&uncovered.join(", "))
+    );
+
+    s.push_str("<h2>Failures and errors</h2>");
+    for r in report
+        .scenarios
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error))
+    {
+        let _ = write!(
+            s,
+            "<h3 id=\"{id}\">{id} — {v}</h3><p>{file} · rules {rules}<br>{reason}</p>",
+            id = esc(&r.id),
+            v = verdict(Some(r.verdict)),
+            file = esc(&r.file.display().to_string()),
+            rules = esc(&r.rules.join(" ")),
+            reason = esc(r.reason.as_deref().unwrap_or_default()),
+        );
+        for st in r.steps.iter().filter(|st| st.verdict != Verdict::Pass) {
+            let _ = write!(
+                s,
+                "<h4>{origin}: {op} as {who} — {v}</h4><p>expected <b>{exp}</b>, got <b>{act}</b></p><ul>",
+                origin = esc(&st.origin),
+                op = esc(&st.op),
+                who = esc(&st.as_),
+                v = verdict(Some(st.verdict)),
+                exp = esc(&st.expected),
+                act = esc(&st.actual),
+            );
+            for m in &st.mismatches {
+                let _ = write!(s, "<li>{}</li>", esc(m));
+            }
+            let _ = write!(
+                s,
+                "</ul><p>Request</p><pre>{}</pre><p>Response</p><pre>{}</pre>",
+                esc(&st.request),
+                esc(&st.response)
+            );
+        }
+    }
+    s.push_str("</body></html>\n");
+    s
+}

@@ -1,0 +1,163 @@
+//! Run results and the sinks that write them: `report.json` (versioned), `junit.xml`,
+//! `report.html`, plus the console summary.
+//!
+//! A scenario's verdict is exactly one of pass, fail, skip (with a reason) or error (transport
+//! or provisioning, with a reason): an error is never counted as a failure of the rule, and a
+//! skip never as a pass. `report.json` carries `schema_version`; readers must check it.
+
+pub mod console;
+pub mod html;
+pub mod junit;
+pub mod rules;
+
+use crate::target::TargetInfo;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Bump when a field changes meaning or disappears (adding fields is compatible).
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Skip,
+    Error,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Skip => "skip",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+/// One step (or one matrix cell, or one parallel burst).
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    /// Where the step is in the file: `steps[3]`, `matrix[0].cases[2] as alice`.
+    pub origin: String,
+    pub name: Option<String>,
+    pub op: String,
+    #[serde(rename = "as")]
+    pub as_: String,
+    pub verdict: Verdict,
+    pub expected: String,
+    pub actual: String,
+    pub mismatches: Vec<String>,
+    /// The request as sent (excerpt; session tokens redacted).
+    pub request: String,
+    /// The response: status line, headers and body excerpt.
+    pub response: String,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    pub id: String,
+    pub title: String,
+    pub area: String,
+    pub tags: Vec<String>,
+    pub rules: Vec<String>,
+    pub file: PathBuf,
+    pub verdict: Verdict,
+    /// Why it was skipped or errored, or the first mismatch of a failure.
+    pub reason: Option<String>,
+    pub duration_ms: u64,
+    pub steps: Vec<StepResult>,
+    /// Cleanup problems: reported, never turned into a verdict.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    pub pass: usize,
+    pub fail: usize,
+    pub skip: usize,
+    pub error: usize,
+}
+
+impl Totals {
+    pub fn of<'a>(results: impl IntoIterator<Item = &'a ScenarioResult>) -> Self {
+        let mut t = Totals::default();
+        for r in results {
+            match r.verdict {
+                Verdict::Pass => t.pass += 1,
+                Verdict::Fail => t.fail += 1,
+                Verdict::Skip => t.skip += 1,
+                Verdict::Error => t.error += 1,
+            }
+        }
+        t
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub schema: &'static str,
+    pub schema_version: u32,
+    pub run_id: String,
+    pub harness_version: &'static str,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub target: TargetInfo,
+    pub filter: Option<String>,
+    pub tags: Vec<String>,
+    pub totals: Totals,
+    pub scenarios: Vec<ScenarioResult>,
+    /// Rule id -> scenario ids, for every rule the contract names.
+    pub rules: Vec<rules::RuleCoverage>,
+}
+
+/// Run-level facts gathered by the runner.
+#[derive(Debug, Clone)]
+pub struct RunMeta {
+    pub run_id: String,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub target: TargetInfo,
+    pub filter: Option<String>,
+    pub tags: Vec<String>,
+}
+
+impl RunReport {
+    pub fn new(meta: RunMeta, scenarios: Vec<ScenarioResult>, spec_rules: &[String]) -> Self {
+        Self {
+            schema: "keygate-report",
+            schema_version: SCHEMA_VERSION,
+            run_id: meta.run_id,
+            harness_version: env!("CARGO_PKG_VERSION"),
+            started_at: meta.started_at,
+            duration_ms: meta.duration_ms,
+            target: meta.target,
+            filter: meta.filter,
+            tags: meta.tags,
+            totals: Totals::of(&scenarios),
+            rules: rules::coverage(spec_rules, &scenarios),
+            scenarios,
+        }
+    }
+}
+
+/// Write all report files into `dir/<run-id>/` and refresh `dir/latest/`.
+pub fn write_all(dir: &Path, report: &RunReport) -> anyhow::Result<PathBuf> {
+    let out = dir.join(&report.run_id);
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("report.json"), serde_json::to_vec_pretty(report)?)?;
+    std::fs::write(out.join("junit.xml"), junit::render(report))?;
+    std::fs::write(out.join("report.html"), html::render(report))?;
+    let latest = dir.join("latest");
+    if latest.is_dir() {
+        std::fs::remove_dir_all(&latest)?;
+    }
+    std::fs::create_dir_all(&latest)?;
+    for f in ["report.json", "junit.xml", "report.html"] {
+        std::fs::copy(out.join(f), latest.join(f))?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,121 @@
+//! SPEC rule ids and the coverage table (rule -> scenarios -> result).
+//!
+//! The rule list is read from `SPEC.md` when one is found (lines starting `- U1 `, `- P12 `,
+//! ...); otherwise the built-in list below, copied from SPEC at the time of writing, is used.
+
+use super::{ScenarioResult, Verdict};
+use serde::Serialize;
+use std::path::Path;
+
+/// Rule ids of SPEC.md as of this harness version (U1–U8, P1–P7, E1–E11, S1–S8, A1–A7, X1–X5, V1–V8).
+pub fn builtin() -> Vec<String> {
+    let families: &[(char, u32)] = &[
+        ('U', 8),
+        ('P', 7),
+        ('E', 11),
+        ('S', 8),
+        ('A', 7),
+        ('X', 5),
+        ('V', 8),
+    ];
+    families
+        .iter()
+        .flat_map(|(f, n)| (1..=*n).map(move |i| format!("{f}{i}")))
+        .collect()
+}
+
+/// `U3`, `P12`: a family letter and a number.
+pub fn is_rule_id(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('U' | 'P' | 'E' | 'S' | 'A' | 'X' | 'V'))
+        && s.len() > 1
+        && chars.all(|c| c.is_ascii_digit())
+}
+
+/// Rule ids defined in a SPEC.md text, in order of appearance.
+pub fn parse_spec(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("- ") else {
+            continue;
+        };
+        let id = rest.split_whitespace().next().unwrap_or_default();
+        if is_rule_id(id) && !out.iter().any(|r| r == id) {
+            out.push(id.to_owned());
+        }
+    }
+    out
+}
+
+/// The rules from the first SPEC.md found among `candidates`, else [`builtin`].
+pub fn load(candidates: &[&Path]) -> (Vec<String>, String) {
+    for c in candidates {
+        if let Ok(text) = std::fs::read_to_string(c) {
+            let rules = parse_spec(&text);
+            if !rules.is_empty() {
+                return (rules, c.display().to_string());
+            }
+        }
+    }
+    (builtin(), "built-in list".into())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleCoverage {
+    pub rule: String,
+    /// (scenario id, verdict)
+    pub scenarios: Vec<(String, Verdict)>,
+    /// Worst verdict over its scenarios; `None` when no scenario covers it.
+    pub verdict: Option<Verdict>,
+}
+
+/// Coverage of `rules` by `results`; rules named by scenarios but absent from SPEC are appended.
+pub fn coverage(rules: &[String], results: &[ScenarioResult]) -> Vec<RuleCoverage> {
+    let mut all: Vec<String> = rules.to_vec();
+    for r in results {
+        for id in &r.rules {
+            if !all.contains(id) {
+                all.push(id.clone());
+            }
+        }
+    }
+    all.into_iter()
+        .map(|rule| {
+            let scenarios: Vec<(String, Verdict)> = results
+                .iter()
+                .filter(|r| r.rules.contains(&rule))
+                .map(|r| (r.id.clone(), r.verdict))
+                .collect();
+            let verdict = worst(scenarios.iter().map(|(_, v)| *v));
+            RuleCoverage {
+                rule,
+                scenarios,
+                verdict,
+            }
+        })
+        .collect()
+}
+
+fn worst(vs: impl Iterator<Item = Verdict>) -> Option<Verdict> {
+    let rank = |v: Verdict| match v {
+        Verdict::Pass => 0,
+        Verdict::Skip => 1,
+        Verdict::Error => 2,
+        Verdict::Fail => 3,
+    };
+    vs.max_by_key(|v| rank(*v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rule_lines() {
+        let spec =
+            "## Users (U)\n- U1 An S3 user...\n- U2 Users carry\n- not a rule\n### x\n- V8 HEAD";
+        assert_eq!(parse_spec(spec), vec!["U1", "U2", "V8"]);
+        assert!(is_rule_id("P12") && !is_rule_id("Q1") && !is_rule_id("U") && !is_rule_id("U1a"));
+        assert_eq!(builtin().len(), 54);
+    }
+}

@@ -1,0 +1,201 @@
+//! Comparing an [`Outcome`] with an [`Expect`]ation, after applying the target profile's
+//! overrides (`expect.profile.aws = {...}` replaces the fields it sets).
+//!
+//! Rules: an unexpected 5xx fails whatever else was expected (SPEC: internal failures are bugs);
+//! an expectation with neither `status`, `code` nor `ok` means "success"; listing comparisons
+//! are by set. Each mismatch is one line naming what was expected and what was seen.
+
+use super::context::Ctx;
+use super::outcome::Outcome;
+use crate::scenario::{Expect, Profile};
+use crate::target::TargetError;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// `base` with `profile`'s overrides applied.
+pub fn effective(base: &Expect, profile: Profile) -> Expect {
+    let mut e = base.clone();
+    e.profile.clear();
+    let Some(o) = base.profile.get(&profile) else {
+        return e;
+    };
+    macro_rules! over {
+        ($($f:ident),*) => { $( if o.$f.is_some() { e.$f = o.$f.clone(); } )* };
+    }
+    over!(
+        status,
+        code,
+        ok,
+        body,
+        body_contains,
+        body_empty,
+        headers,
+        headers_present,
+        items,
+        items_include,
+        items_exclude,
+        item_errors,
+        owner
+    );
+    // A profile that states a status or code replaces the whole verdict.
+    if o.status.is_some() || o.code.is_some() || o.ok.is_some() {
+        e.status = o.status;
+        e.code = o.code.clone();
+        e.ok = o.ok;
+    }
+    e
+}
+
+/// One line describing what `e` expects, for reports.
+pub fn describe(e: &Expect) -> String {
+    let mut parts = Vec::new();
+    if e.ok == Some(true) {
+        parts.push("2xx".to_owned());
+    }
+    if let Some(s) = e.status {
+        parts.push(s.to_string());
+    }
+    if let Some(c) = &e.code {
+        parts.push(c.clone());
+    }
+    if parts.is_empty() {
+        parts.push("success".into());
+    }
+    if let Some(i) = &e.items {
+        parts.push(format!("items={i:?}"));
+    }
+    if let Some(o) = &e.owner {
+        parts.push(format!("owner {}:{}", o.uid, o.gid));
+    }
+    parts.join(" ")
+}
+
+/// Check `o` against `e`; returns the mismatches (empty = pass).
+pub async fn check(
+    ctx: &Ctx<'_>,
+    e: &Expect,
+    o: &Outcome,
+    step_bucket: Option<&str>,
+    step_key: Option<&str>,
+) -> Vec<String> {
+    let mut bad = Vec::new();
+    let verdict_given = e.status.is_some() || e.code.is_some() || e.ok.is_some();
+    if let Some(s) = o.status {
+        if s >= 500 && e.status != Some(s) {
+            bad.push(format!(
+                "unexpected {s} {}: internal failures are bugs",
+                o.code.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    if let Some(s) = e.status {
+        // A target without HTTP statuses (a CLI adapter) is judged on success and code.
+        let matches = match o.status {
+            Some(got) => got == s,
+            None => (200..300).contains(&s) == o.ok(),
+        };
+        if !matches {
+            bad.push(format!("status: expected {s}, got {}", o.summary()));
+        }
+    }
+    if let Some(c) = &e.code {
+        let want_none = c == "none";
+        match (&o.code, want_none) {
+            (None, true) => {}
+            (Some(got), false) if got == c => {}
+            _ => bad.push(format!("code: expected {c}, got {}", o.summary())),
+        }
+    }
+    if e.ok == Some(true) && !o.ok() {
+        bad.push(format!("expected success, got {}", o.summary()));
+    }
+    if !verdict_given && !o.ok() {
+        bad.push(format!("expected success, got {}", o.summary()));
+    }
+    if let Some(b) = &e.body {
+        let want = ctx.expand(b);
+        if o.body != want {
+            bad.push(format!("body: expected {want:?}, got {:?}", o.body));
+        }
+    }
+    for needle in e.body_contains.iter().flatten() {
+        let want = ctx.expand(needle);
+        if !o.body.contains(&want) {
+            bad.push(format!("body does not contain {want:?}"));
+        }
+    }
+    if e.body_empty == Some(true) && !o.body.is_empty() {
+        bad.push(format!("body: expected none, got {:?}", o.body));
+    }
+    for (name, want) in e.headers.iter().flatten() {
+        let want = ctx.expand(want);
+        match o.header(name) {
+            Some(v) if v.contains(&want) => {}
+            got => bad.push(format!(
+                "header {name}: expected to contain {want:?}, got {got:?}"
+            )),
+        }
+    }
+    for name in e.headers_present.iter().flatten() {
+        if o.header(name).is_none() {
+            bad.push(format!("header {name}: missing"));
+        }
+    }
+    let items: BTreeSet<String> = o.items.iter().flatten().cloned().collect();
+    if let Some(want) = &e.items {
+        let want: BTreeSet<String> = want.iter().map(|w| ctx.expand(w)).collect();
+        if o.items.is_none() || want != items {
+            bad.push(format!("items: expected {want:?}, got {items:?}"));
+        }
+    }
+    for w in e.items_include.iter().flatten() {
+        if !items.contains(&ctx.expand(w)) {
+            bad.push(format!("items: expected to include {w:?}, got {items:?}"));
+        }
+    }
+    for w in e.items_exclude.iter().flatten() {
+        if items.contains(&ctx.expand(w)) {
+            bad.push(format!(
+                "items: expected not to include {w:?}, got {items:?}"
+            ));
+        }
+    }
+    if let Some(want) = &e.item_errors {
+        if want != &o.item_errors {
+            bad.push(format!(
+                "per-key errors: expected {want:?}, got {:?}",
+                o.item_errors
+            ));
+        }
+    }
+    if let Some(owner) = &e.owner {
+        let bucket = owner
+            .bucket
+            .as_deref()
+            .or(step_bucket)
+            .map(|b| ctx.bucket(b))
+            .unwrap_or_default();
+        let rel = owner
+            .path
+            .clone()
+            .or(step_key.map(str::to_owned))
+            .unwrap_or_default();
+        let path = PathBuf::from(&bucket).join(ctx.expand(&rel));
+        match ctx.target.stat(&path).await {
+            Ok(f) if f.uid == owner.uid && f.gid == owner.gid => {}
+            Ok(f) => bad.push(format!(
+                "owner of {}: expected {}:{}, got {}:{}",
+                path.display(),
+                owner.uid,
+                owner.gid,
+                f.uid,
+                f.gid
+            )),
+            Err(TargetError::Unsupported(_)) => {
+                bad.push("owner: the target cannot stat files".into())
+            }
+            Err(err) => bad.push(format!("owner of {}: {err}", path.display())),
+        }
+    }
+    bad
+}

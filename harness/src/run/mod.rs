@@ -1,0 +1,241 @@
+//! Executing scenarios: provision the setup, run each step as its identity, check the
+//! outcome, clean up. [`runner`] schedules many scenarios over one target.
+//!
+//! Verdicts: a transport failure or a refused provisioning call makes the scenario `error` and
+//! stops it (later steps would test nothing); a mismatch makes it `fail` and the remaining steps
+//! still run, so a matrix reports every wrong cell. Cleanup is best effort and only warns.
+
+pub mod clients;
+pub mod context;
+pub mod expect;
+pub mod outcome;
+pub mod raw;
+pub mod runner;
+pub mod s3ops;
+mod steps;
+
+use crate::report::{ScenarioResult, Verdict};
+use crate::scenario::{Profile, Scenario};
+use crate::target::http::HttpClient;
+use crate::target::{NewUser, RoleRequest, Target};
+use context::Ctx;
+use std::time::Instant;
+
+/// A password that satisfies SPEC U1 for generated users.
+pub fn default_password(seed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "Kg1-{}",
+        &hex::encode(Sha256::digest(seed.as_bytes()))[..16]
+    )
+}
+
+/// Run one scenario against `target`.
+pub async fn run_scenario(
+    target: &dyn Target,
+    scenario: &Scenario,
+    nonce: &str,
+    profile: Profile,
+    http: &HttpClient,
+) -> ScenarioResult {
+    let started = Instant::now();
+    let def = &scenario.def;
+    let mut result = ScenarioResult {
+        id: def.id.clone(),
+        title: def.title.clone(),
+        area: def.area.clone(),
+        tags: def.tags.clone(),
+        rules: def.rules.clone(),
+        file: scenario.file.clone(),
+        verdict: Verdict::Pass,
+        reason: None,
+        duration_ms: 0,
+        steps: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let ctx = Ctx::new(target, scenario, nonce);
+    if let Err(e) = provision(&ctx).await {
+        result.verdict = Verdict::Error;
+        result.reason = Some(format!("provisioning: {e}"));
+    } else {
+        for planned in &scenario.steps {
+            let step = steps::run_step(&ctx, planned, profile, http).await;
+            let verdict = step.verdict;
+            if verdict != Verdict::Pass && result.verdict == Verdict::Pass {
+                result.verdict = verdict;
+                result.reason = Some(format!(
+                    "{}: {}",
+                    step.origin,
+                    step.mismatches
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| step.actual.clone())
+                ));
+            }
+            result.steps.push(step);
+            if verdict == Verdict::Error {
+                break;
+            }
+        }
+    }
+    result.warnings = cleanup(&ctx).await;
+    result.duration_ms = started.elapsed().as_millis() as u64;
+    result
+}
+
+async fn provision(ctx: &Ctx<'_>) -> Result<(), String> {
+    let t = ctx.target;
+    let setup = &ctx.scenario.def.setup;
+    for p in setup.policies.iter().filter(|p| p.register) {
+        let doc = ctx.document(&p.name).unwrap_or_default();
+        t.put_policy(&ctx.policy(&p.name), &doc)
+            .await
+            .map_err(|e| format!("policy `{}`: {e}", p.name))?;
+    }
+    for u in &setup.users {
+        let name = ctx.user(&u.name);
+        let password = u
+            .password
+            .clone()
+            .unwrap_or_else(|| default_password(&name));
+        let new = NewUser {
+            name: name.clone(),
+            password: password.clone(),
+            uid: u.uid,
+            gid: u.gid,
+        };
+        t.create_user(&new)
+            .await
+            .map_err(|e| format!("user `{}`: {e}", u.name))?;
+        ctx.set_identity(&u.name, crate::target::Credentials::new(&name, &password));
+        if let Some(p) = &u.policy {
+            t.attach_policy(&name, &ctx.policy(p))
+                .await
+                .map_err(|e| format!("attach `{p}` to `{}`: {e}", u.name))?;
+        }
+    }
+    let root = ctx.s3("root")?;
+    for b in &setup.buckets {
+        let real = ctx.bucket(b);
+        root.create_bucket()
+            .bucket(&real)
+            .send()
+            .await
+            .map_err(|e| format!("bucket `{b}`: {}", outcome::sdk_target_error(e)))?;
+    }
+    for o in &setup.objects {
+        let who = o.as_.as_deref().unwrap_or("root");
+        let body: Vec<u8> = match (&o.body, o.size) {
+            (Some(b), _) => ctx.expand(b).into_bytes(),
+            (None, Some(n)) => vec![b'k'; n],
+            _ => Vec::new(),
+        };
+        ctx.s3(who)?
+            .put_object()
+            .bucket(ctx.bucket(&o.bucket))
+            .key(ctx.expand(&o.key))
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "object `{}/{}`: {}",
+                    o.bucket,
+                    o.key,
+                    outcome::sdk_target_error(e)
+                )
+            })?;
+    }
+    for s in &setup.sessions {
+        let parent = ctx
+            .credentials(&s.user)?
+            .ok_or("anonymous cannot assume a role")?;
+        let req = RoleRequest {
+            duration_seconds: s.duration,
+            session_policy: s.policy.as_deref().and_then(|p| ctx.document(p)),
+        };
+        let creds = t
+            .assume_role(&parent, &req)
+            .await
+            .map_err(|e| format!("session `{}`: {e}", s.name))?;
+        ctx.set_identity(&s.name, creds);
+    }
+    for a in &setup.service_accounts {
+        let parent = ctx
+            .credentials(&a.user)?
+            .ok_or("anonymous has no service accounts")?;
+        let doc = a.policy.as_deref().and_then(|p| ctx.document(p));
+        let creds = t
+            .create_service_account(&parent, doc.as_deref())
+            .await
+            .map_err(|e| format!("service account `{}`: {e}", a.name))?;
+        ctx.add_account(&a.name, &a.user, &creds.access_key);
+        ctx.set_identity(&a.name, creds);
+    }
+    Ok(())
+}
+
+/// Remove what the scenario created; problems become warnings.
+async fn cleanup(ctx: &Ctx<'_>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let t = ctx.target;
+    for user in ctx.users() {
+        if let Err(e) = t.delete_user(&user).await {
+            if !matches!(&e, crate::target::TargetError::Rejected { code, .. } if code == "NoSuchEntity" || code == "NoSuchUser" || code == "InvalidArgument")
+            {
+                warnings.push(format!("delete user {user}: {e}"));
+            }
+        }
+    }
+    for policy in ctx.policies() {
+        let _ = t.delete_policy(&policy).await;
+    }
+    let Ok(root) = ctx.s3("root") else {
+        return warnings;
+    };
+    for bucket in ctx.buckets() {
+        if let Ok(ups) = root.list_multipart_uploads().bucket(&bucket).send().await {
+            for u in ups.uploads() {
+                let _ = root
+                    .abort_multipart_upload()
+                    .bucket(&bucket)
+                    .key(u.key().unwrap_or_default())
+                    .upload_id(u.upload_id().unwrap_or_default())
+                    .send()
+                    .await;
+            }
+        }
+        let mut token = None;
+        loop {
+            let Ok(page) = root
+                .list_objects_v2()
+                .bucket(&bucket)
+                .set_continuation_token(token)
+                .send()
+                .await
+            else {
+                break;
+            };
+            for o in page.contents() {
+                let _ = root
+                    .delete_object()
+                    .bucket(&bucket)
+                    .key(o.key().unwrap_or_default())
+                    .send()
+                    .await;
+            }
+            token = page.next_continuation_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        if let Err(e) = root.delete_bucket().bucket(&bucket).send().await {
+            let err = outcome::sdk_target_error(e);
+            if !matches!(&err, crate::target::TargetError::Rejected { code, .. } if code == "NoSuchBucket")
+            {
+                warnings.push(format!("delete bucket {bucket}: {err}"));
+            }
+        }
+    }
+    warnings
+}

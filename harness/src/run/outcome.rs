@@ -1,0 +1,300 @@
+//! What a step observed: the [`Outcome`] of one call, whichever way it was made (aws-sdk-s3,
+//! aws-sdk-sts, the admin adapter, or a raw request), normalised so expectations read the same.
+//!
+//! SDK calls are observed through a per-call [`Capture`] interceptor, so a success carries the
+//! real status line and headers, and a failure its raw error body. Session tokens are redacted
+//! from request excerpts; secrets never reach the harness's HTTP layer in clear.
+
+use crate::target::TargetError;
+use aws_sdk_s3::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Bytes of a body kept in reports.
+pub const EXCERPT: usize = 2048;
+
+/// The normalised result of one call.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Outcome {
+    /// HTTP status, when the call reached a target that has one.
+    pub status: Option<u16>,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+    /// Body text (excerpt for reports, whole for small bodies).
+    pub body: String,
+    /// Listing results: keys, bucket names, deleted keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub item_errors: BTreeMap<String, String>,
+    /// The request as sent (method, URL, headers), for reports.
+    pub request: String,
+    /// No answer at all: connection refused, timeout, garbage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport_error: Option<String>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.transport_error.is_none()
+            && self.code.is_none()
+            && self.status.is_none_or(|s| (200..300).contains(&s))
+    }
+
+    /// Label for `expect_counts`: the error code when there is one, else the status.
+    pub fn label(&self) -> String {
+        if let Some(t) = &self.transport_error {
+            return format!("transport: {t}");
+        }
+        match &self.code {
+            Some(c) => c.clone(),
+            None if self.ok() => "ok".into(),
+            None => self.status.map(|s| s.to_string()).unwrap_or_default(),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A one-line summary for progress output and JUnit.
+    pub fn summary(&self) -> String {
+        if let Some(t) = &self.transport_error {
+            return format!("transport error: {t}");
+        }
+        let status = self
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
+        match &self.code {
+            Some(c) => format!(
+                "{status} {c}{}",
+                self.message
+                    .as_ref()
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default()
+            ),
+            None => status,
+        }
+    }
+
+    pub fn from_target_error(e: TargetError) -> Self {
+        match e {
+            TargetError::Rejected {
+                status,
+                code,
+                message,
+                body,
+            } => Outcome {
+                status,
+                code: Some(code),
+                message: Some(message),
+                body,
+                ..Default::default()
+            },
+            TargetError::Transport(t) => Outcome {
+                transport_error: Some(t),
+                ..Default::default()
+            },
+            TargetError::Unsupported(what) => Outcome {
+                transport_error: Some(format!("unsupported by the target: {what}")),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// Cut a body to [`EXCERPT`] bytes on a char boundary.
+pub fn excerpt(s: &str) -> String {
+    if s.len() <= EXCERPT {
+        return s.to_owned();
+    }
+    let mut cut = EXCERPT;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}… ({} bytes)", &s[..cut], s.len())
+}
+
+/// The text of the first `<tag>…</tag>` in `xml` (error bodies are tiny; no full parse needed).
+pub fn xml_tag(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    Some(xml[start..end].to_owned())
+}
+
+fn redact_header(name: &str, value: &str) -> String {
+    if name.eq_ignore_ascii_case("x-amz-security-token") {
+        format!("{}…", value.chars().take(8).collect::<String>())
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Render a request line and headers for reports.
+pub fn render_request<'a>(
+    method: &str,
+    uri: &str,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut s = format!("{method} {uri}\n");
+    for (n, v) in headers {
+        s.push_str(&format!("{n}: {}\n", redact_header(n, v)));
+    }
+    s
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    request: String,
+    status: Option<u16>,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+}
+
+/// A per-call interceptor recording the last attempt's request and response.
+#[derive(Debug, Clone, Default)]
+pub struct Capture(Arc<Mutex<Seen>>);
+
+impl Intercept for Capture {
+    fn name(&self) -> &'static str {
+        "keygate-capture"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let req = context.request();
+        let text = render_request(req.method(), req.uri(), req.headers().iter());
+        if let Ok(mut seen) = self.0.lock() {
+            seen.request = text;
+        }
+        Ok(())
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let resp = context.response();
+        if let Ok(mut seen) = self.0.lock() {
+            seen.status = Some(resp.status().as_u16());
+            seen.headers = resp
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.to_owned()))
+                .collect();
+            seen.body = resp
+                .body()
+                .bytes()
+                .map(|b| excerpt(&String::from_utf8_lossy(b)));
+        }
+        Ok(())
+    }
+}
+
+impl Capture {
+    /// The outcome of a successful call (status and headers as seen on the wire).
+    pub fn success(&self) -> Outcome {
+        let seen = self
+            .0
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default();
+        Outcome {
+            status: seen.status,
+            headers: seen.headers,
+            body: seen.body.unwrap_or_default(),
+            request: seen.request,
+            ..Default::default()
+        }
+    }
+
+    /// The outcome of a failed SDK call.
+    pub fn failure<E>(&self, err: SdkError<E, HttpResponse>) -> Outcome
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let mut out = self.success();
+        let head = out.request.starts_with("HEAD ");
+        match &err {
+            SdkError::ServiceError(se) => {
+                let e = se.err();
+                out.code = e.code().map(str::to_owned);
+                out.message = e.message().map(str::to_owned);
+                if out.code.is_none() {
+                    // HEAD errors have no body (V8): the status is the outcome.
+                    out.code = xml_tag(&out.body, "Code");
+                }
+            }
+            SdkError::ResponseError(_) if out.status.is_some() => {
+                out.code = xml_tag(&out.body, "Code");
+            }
+            other => {
+                if out.status.is_none() {
+                    out.transport_error = Some(error_chain(other));
+                }
+            }
+        }
+        if head {
+            // HEAD errors carry no body (V8): any code would be the SDK's invention.
+            out.code = None;
+            out.message = None;
+        }
+        if out.status.is_some_and(|s| (200..300).contains(&s))
+            && out.code.is_none()
+            && out.transport_error.is_none()
+        {
+            // A 2xx the SDK could not parse: report it as a protocol failure, not a pass.
+            out.code = Some("UnparseableResponse".into());
+            out.message = Some(error_chain(&err));
+        }
+        out
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// Map an SDK failure of a provisioning call to a [`TargetError`].
+pub fn sdk_target_error<E>(err: SdkError<E, HttpResponse>) -> TargetError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    match &err {
+        SdkError::ServiceError(se) => TargetError::Rejected {
+            status,
+            code: se.err().code().unwrap_or("Unknown").to_owned(),
+            message: se.err().message().unwrap_or_default().to_owned(),
+            body: String::new(),
+        },
+        other => TargetError::Transport(error_chain(other)),
+    }
+}

@@ -1,0 +1,290 @@
+//! Scenario files: loading (strict TOML with key paths in every error), validation, and
+//! expansion of matrices into plain steps.
+//!
+//! Invariant: a [`Scenario`] returned by [`load`] has passed [`validate::validate`]; the runner
+//! never meets an unknown identity, a missing parameter or an unreadable policy file. Policy
+//! files are read here, so a scenario carries everything it needs once loaded.
+
+pub mod model;
+pub mod validate;
+
+use model::{Matrix, ScenarioFile, Step};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use model::{Expect, Mutation, Op, Profile, SignMode};
+
+/// A scenario file that parsed and validated, with its matrices expanded into steps.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub file: PathBuf,
+    pub def: ScenarioFile,
+    /// Policy documents by logical name, files read, not yet template-expanded.
+    pub documents: Vec<(String, String)>,
+    /// The steps in order: `steps`, then each matrix case × identity.
+    pub steps: Vec<PlannedStep>,
+}
+
+/// A step ready to run, with where it came from for reports.
+#[derive(Debug, Clone)]
+pub struct PlannedStep {
+    /// `steps[3]` or `matrix[0].cases[2] as alice`.
+    pub origin: String,
+    pub step: Step,
+}
+
+impl Scenario {
+    pub fn id(&self) -> &str {
+        &self.def.id
+    }
+
+    pub fn document(&self, name: &str) -> Option<&str> {
+        self.documents
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d.as_str())
+    }
+
+    /// Capabilities the target needs for this scenario (`clock`, `posix`, `sts`, `service_accounts`).
+    pub fn needs(&self) -> Vec<&'static str> {
+        let mut needs = Vec::new();
+        let steps = || self.steps.iter().map(|s| &s.step);
+        if steps().any(|s| s.op == Some(Op::AdvanceClock)) {
+            needs.push("clock");
+        }
+        let owner = |e: &Option<Expect>| {
+            e.as_ref()
+                .is_some_and(|e| e.owner.is_some() || e.profile.values().any(|p| p.owner.is_some()))
+        };
+        if steps().any(|s| owner(&s.expect)) {
+            needs.push("posix");
+        }
+        if !self.def.setup.sessions.is_empty() || steps().any(|s| s.op == Some(Op::AssumeRole)) {
+            needs.push("sts");
+        }
+        if !self.def.setup.service_accounts.is_empty()
+            || steps().any(|s| {
+                matches!(
+                    s.op,
+                    Some(Op::CreateServiceAccount | Op::DeleteServiceAccount)
+                )
+            })
+        {
+            needs.push("service_accounts");
+        }
+        needs
+    }
+
+    /// A scenario that moves the target's clock must not share the target with others.
+    pub fn exclusive(&self) -> bool {
+        self.needs().contains(&"clock")
+    }
+}
+
+/// Why a scenario file was refused: the file, the key path inside it and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub file: PathBuf,
+    /// Dotted key path (`steps[2].expect.status`); empty for whole-file errors.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}: at `{}`: {}",
+                self.file.display(),
+                self.path,
+                self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Parse, validate and expand one scenario file.
+pub fn load(file: &Path) -> Result<Scenario, Vec<LoadError>> {
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        vec![LoadError {
+            file: file.to_owned(),
+            path: String::new(),
+            message: format!("cannot read: {e}"),
+        }]
+    })?;
+    parse(file, &text)
+}
+
+/// Parse, validate and expand scenario text; `file` names it in errors and anchors policy files.
+pub fn parse(file: &Path, text: &str) -> Result<Scenario, Vec<LoadError>> {
+    let err = |path: String, message: String| {
+        vec![LoadError {
+            file: file.to_owned(),
+            path,
+            message,
+        }]
+    };
+    let de = toml::Deserializer::parse(text).map_err(|e| err(String::new(), one_line(&e)))?;
+    let def: ScenarioFile = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        err(path, one_line(e.inner()))
+    })?;
+    let documents = validate::validate(file, &def)?;
+    let steps = expand(&def);
+    Ok(Scenario {
+        file: file.to_owned(),
+        def,
+        documents,
+        steps,
+    })
+}
+
+fn one_line(e: &toml::de::Error) -> String {
+    let mut msg = e.message().trim().to_owned();
+    if let Some(span) = e.span() {
+        msg.push_str(&format!(" (byte {})", span.start));
+    }
+    msg
+}
+
+fn expand(def: &ScenarioFile) -> Vec<PlannedStep> {
+    let mut out: Vec<PlannedStep> = def
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| PlannedStep {
+            origin: format!("steps[{i}]"),
+            step: s.clone(),
+        })
+        .collect();
+    for (m, matrix) in def.matrix.iter().enumerate() {
+        out.extend(expand_matrix(m, matrix));
+    }
+    out
+}
+
+fn expand_matrix(m: usize, matrix: &Matrix) -> Vec<PlannedStep> {
+    let mut out = Vec::new();
+    for (c, case) in matrix.cases.iter().enumerate() {
+        for (i, who) in matrix.as_.iter().enumerate() {
+            let mut step = case.clone();
+            step.as_ = Some(who.clone());
+            let mut expect = case
+                .outcome
+                .as_ref()
+                .map(|o| outcome_expect(&o[i]))
+                .unwrap_or_default();
+            for (profile, cells) in case.outcome_profile.iter().flatten() {
+                expect.profile.insert(*profile, outcome_expect(&cells[i]));
+            }
+            step.expect = Some(expect);
+            step.outcome = None;
+            step.outcome_profile = None;
+            step.matrix_as(who);
+            out.push(PlannedStep {
+                origin: format!("matrix[{m}].cases[{c}] as {who}"),
+                step,
+            });
+        }
+    }
+    out
+}
+
+/// A matrix cell: `ok` (any 2xx), a status (`404`), an error code (`AccessDenied`) or both
+/// (`403:AccessDenied`).
+pub fn outcome_expect(cell: &str) -> Expect {
+    let mut e = Expect::default();
+    let (status, code) = match cell.split_once(':') {
+        Some((s, c)) => (Some(s), Some(c)),
+        None if cell.chars().all(|c| c.is_ascii_digit()) => (Some(cell), None),
+        None if cell == "ok" => {
+            e.ok = Some(true);
+            (None, None)
+        }
+        None => (None, Some(cell)),
+    };
+    e.status = status.and_then(|s| s.parse().ok());
+    e.code = code.map(str::to_owned);
+    e
+}
+
+impl Step {
+    /// Substitute `{{as}}` in a matrix cell's string parameters.
+    fn matrix_as(&mut self, who: &str) {
+        let sub = |s: &mut Option<String>| {
+            if let Some(v) = s {
+                *v = v.replace("{{as}}", who);
+            }
+        };
+        sub(&mut self.bucket);
+        sub(&mut self.key);
+        sub(&mut self.body);
+        sub(&mut self.source_key);
+        sub(&mut self.prefix);
+        sub(&mut self.save_as);
+        sub(&mut self.upload);
+    }
+}
+
+/// Every `*.toml` under `dir`, sorted, skipping `load/` (load profiles are not scenarios).
+pub fn discover(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    walk(dir, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            if path
+                .file_name()
+                .is_some_and(|n| n == "load" || n == "policies")
+            {
+                continue;
+            }
+            walk(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Load every file; all errors of all files are returned together.
+pub fn load_all(files: &[PathBuf]) -> Result<Vec<Scenario>, Vec<LoadError>> {
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match load(f) {
+            Ok(s) => ok.push(s),
+            Err(e) => errors.extend(e),
+        }
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    for s in &ok {
+        if let Some(first) = seen.insert(s.id().to_owned(), s.file.clone()) {
+            errors.push(LoadError {
+                file: s.file.clone(),
+                path: "id".into(),
+                message: format!(
+                    "duplicate scenario id `{}` (also in {})",
+                    s.id(),
+                    first.display()
+                ),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(ok)
+    } else {
+        Err(errors)
+    }
+}

@@ -1,0 +1,523 @@
+//! Semantic checks of a parsed scenario file, each error with the file and key path.
+//!
+//! serde has already refused unknown keys and wrong types; this module checks what types
+//! cannot say: the format version, id and rule-id syntax, that every identity, policy and
+//! upload a step names is defined before it is used, that each `op` has exactly the parameters
+//! it reads, and that matrix rows have one outcome per identity. It also reads policy files,
+//! so that a missing file is a validation error rather than a run-time one.
+
+use super::model::{Mutation, Op, ScenarioFile, SignMode, Step, FORMAT_VERSION};
+use super::LoadError;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Pre-defined policy names every target has (SPEC P1).
+pub const PREDEFINED_POLICIES: &[&str] = &["readonly", "writeonly", "readwrite"];
+
+/// Fields every step may carry, whatever its op.
+const COMMON: &[&str] = &[
+    "name",
+    "op",
+    "as",
+    "expect",
+    "parallel",
+    "expect_counts",
+    "outcome",
+    "outcome_profile",
+];
+
+/// (op, required fields, optional fields).
+fn fields(op: Op) -> (&'static [&'static str], &'static [&'static str]) {
+    use Op::*;
+    match op {
+        ListBuckets => (&[], &[]),
+        CreateBucket | HeadBucket | DeleteBucket | GetBucketLocation | GetBucketTagging
+        | DeleteBucketTagging | GetBucketPolicy | DeleteBucketPolicy | ListMultipartUploads => {
+            (&["bucket"], &[])
+        }
+        PutBucketTagging => (&["bucket", "tags"], &[]),
+        PutBucketPolicy => (&["bucket", "document"], &[]),
+        PutObject => (
+            &["bucket", "key"],
+            &["body", "size", "content_type", "metadata", "tags"],
+        ),
+        GetObject => (&["bucket", "key"], &["range"]),
+        HeadObject | DeleteObject | GetObjectTagging | DeleteObjectTagging => {
+            (&["bucket", "key"], &[])
+        }
+        PutObjectTagging => (&["bucket", "key", "tags"], &[]),
+        DeleteObjects => (&["bucket", "keys"], &[]),
+        CopyObject => (&["bucket", "key", "source_bucket", "source_key"], &[]),
+        ListObjectsV2 | ListObjects => (&["bucket"], &["prefix", "delimiter", "max_keys"]),
+        CreateMultipartUpload => (&["bucket", "key", "upload"], &[]),
+        UploadPart => (
+            &["bucket", "key", "upload", "part_number"],
+            &["body", "size"],
+        ),
+        CompleteMultipartUpload => (&["bucket", "key", "upload", "parts"], &[]),
+        AbortMultipartUpload | ListParts => (&["bucket", "key", "upload"], &[]),
+        AssumeRole => (&[], &["duration", "policy", "save_as"]),
+        CreateUser => (&["user"], &["password", "uid", "gid", "policy"]),
+        UpdateUser => (&["user"], &["password", "uid", "gid"]),
+        DeleteUser | DetachPolicy => (&["user"], &[]),
+        AttachPolicy => (&["user", "policy"], &[]),
+        PutPolicy => (&["policy"], &["document"]),
+        DeletePolicy => (&["policy"], &[]),
+        CreateServiceAccount => (&[], &["policy", "save_as"]),
+        DeleteServiceAccount => (&["account"], &[]),
+        AdvanceClock => (&["seconds"], &[]),
+        Sleep => (&["millis"], &[]),
+        Raw => (&["request"], &[]),
+    }
+}
+
+fn present(s: &Step) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    macro_rules! p {
+        ($($f:ident => $n:literal),* $(,)?) => { $( if s.$f.is_some() { v.push($n); } )* };
+    }
+    p!(name => "name", op => "op", as_ => "as", bucket => "bucket", key => "key", keys => "keys",
+       body => "body", size => "size", range => "range", content_type => "content_type",
+       metadata => "metadata", tags => "tags", source_bucket => "source_bucket",
+       source_key => "source_key", prefix => "prefix", delimiter => "delimiter",
+       max_keys => "max_keys", upload => "upload", part_number => "part_number", parts => "parts",
+       user => "user", password => "password", uid => "uid", gid => "gid", policy => "policy",
+       document => "document", duration => "duration", save_as => "save_as", account => "account",
+       seconds => "seconds", millis => "millis", request => "request", parallel => "parallel",
+       expect_counts => "expect_counts", expect => "expect", outcome => "outcome",
+       outcome_profile => "outcome_profile");
+    v
+}
+
+struct Checker<'a> {
+    file: &'a Path,
+    errors: Vec<LoadError>,
+    identities: BTreeSet<String>,
+    users: BTreeSet<String>,
+    policies: BTreeSet<String>,
+    accounts: BTreeSet<String>,
+    uploads: BTreeSet<String>,
+}
+
+impl Checker<'_> {
+    fn err(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(LoadError {
+            file: self.file.to_owned(),
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    fn identity(&mut self, path: String, name: &str) {
+        if !name.starts_with('=') && !self.identities.contains(name) && !name.contains("{{as}}") {
+            let known: Vec<_> = self.identities.iter().cloned().collect();
+            self.err(
+                path,
+                format!(
+                    "unknown identity `{name}`; expected one of {}",
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+
+    fn define(&mut self, path: String, name: &str) {
+        if !self.identities.insert(name.to_owned()) {
+            self.err(path, format!("identity `{name}` is defined twice"));
+        }
+    }
+
+    fn policy_ref(&mut self, path: String, name: &str) {
+        if !name.starts_with('=')
+            && !self.policies.contains(name)
+            && !PREDEFINED_POLICIES.contains(&name)
+        {
+            self.err(
+                path,
+                format!(
+                    "unknown policy `{name}`; expected a setup policy or one of {}",
+                    PREDEFINED_POLICIES.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// Check `def`; on success return its policy documents by logical name (files read).
+pub fn validate(file: &Path, def: &ScenarioFile) -> Result<Vec<(String, String)>, Vec<LoadError>> {
+    let mut c = Checker {
+        file,
+        errors: Vec::new(),
+        identities: ["root", "anonymous"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        users: BTreeSet::new(),
+        policies: BTreeSet::new(),
+        accounts: BTreeSet::new(),
+        uploads: BTreeSet::new(),
+    };
+    if def.version != FORMAT_VERSION {
+        c.err(
+            "version",
+            format!("expected {FORMAT_VERSION}, found {}", def.version),
+        );
+    }
+    let id_ok = !def.id.is_empty()
+        && def.id.len() <= 48
+        && def
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !id_ok {
+        c.err("id", "expected 1..48 characters of [a-z0-9-]");
+    }
+    if def.rules.is_empty() {
+        c.err("rules", "expected at least one SPEC rule id");
+    }
+    for (i, r) in def.rules.iter().enumerate() {
+        if !crate::report::rules::is_rule_id(r) {
+            c.err(
+                format!("rules[{i}]"),
+                format!("`{r}` is not a SPEC rule id (U1, P3, E8, ...)"),
+            );
+        }
+    }
+    let documents = setup(&mut c, def);
+    for (i, step) in def.steps.iter().enumerate() {
+        let path = format!("steps[{i}]");
+        if step.outcome.is_some() || step.outcome_profile.is_some() {
+            c.err(
+                format!("{path}.outcome"),
+                "`outcome` belongs to matrix cases; use `expect`",
+            );
+        }
+        if let Some(who) = &step.as_ {
+            c.identity(format!("{path}.as"), who);
+        }
+        check_step(&mut c, &path, step);
+    }
+    for (m, matrix) in def.matrix.iter().enumerate() {
+        if matrix.as_.is_empty() {
+            c.err(format!("matrix[{m}].as"), "expected at least one identity");
+        }
+        for (i, who) in matrix.as_.iter().enumerate() {
+            c.identity(format!("matrix[{m}].as[{i}]"), who);
+        }
+        for (n, case) in matrix.cases.iter().enumerate() {
+            let path = format!("matrix[{m}].cases[{n}]");
+            for (field, bad) in [
+                ("as", case.as_.is_some()),
+                ("expect", case.expect.is_some()),
+            ] {
+                if bad {
+                    c.err(
+                        format!("{path}.{field}"),
+                        "not allowed in a matrix case (the matrix gives it)",
+                    );
+                }
+            }
+            let want = matrix.as_.len();
+            match &case.outcome {
+                None => c.err(
+                    format!("{path}.outcome"),
+                    format!("expected {want} outcomes"),
+                ),
+                Some(o) => check_cells(&mut c, format!("{path}.outcome"), o, want),
+            }
+            for (p, cells) in case.outcome_profile.iter().flatten() {
+                check_cells(
+                    &mut c,
+                    format!("{path}.outcome_profile.{}", p.as_str()),
+                    cells,
+                    want,
+                );
+            }
+            check_step(&mut c, &path, case);
+        }
+    }
+    if def.steps.is_empty() && def.matrix.is_empty() {
+        c.err("steps", "expected at least one step or matrix");
+    }
+    if c.errors.is_empty() {
+        Ok(documents)
+    } else {
+        Err(c.errors)
+    }
+}
+
+fn check_cells(c: &mut Checker<'_>, path: String, cells: &[String], want: usize) {
+    if cells.len() != want {
+        c.err(
+            path.clone(),
+            format!(
+                "expected {want} outcomes (one per identity), found {}",
+                cells.len()
+            ),
+        );
+    }
+    for (i, cell) in cells.iter().enumerate() {
+        let ok = cell == "ok"
+            || cell.chars().all(|ch| ch.is_ascii_digit()) && cell.len() == 3
+            || cell.split_once(':').is_some_and(|(s, code)| {
+                s.len() == 3 && s.parse::<u16>().is_ok() && !code.is_empty()
+            })
+            || cell
+                .chars()
+                .next()
+                .is_some_and(|ch| ch.is_ascii_uppercase())
+                && cell.chars().all(|ch| ch.is_ascii_alphanumeric());
+        if !ok {
+            c.err(format!("{path}[{i}]"), format!("`{cell}`: expected `ok`, a status (`404`), an error code (`AccessDenied`) or `403:AccessDenied`"));
+        }
+    }
+}
+
+fn setup(c: &mut Checker<'_>, def: &ScenarioFile) -> Vec<(String, String)> {
+    let mut documents = Vec::new();
+    let dir = c.file.parent().unwrap_or(Path::new(".")).to_owned();
+    for (i, p) in def.setup.policies.iter().enumerate() {
+        let path = format!("setup.policies[{i}]");
+        if !c.policies.insert(p.name.clone()) || PREDEFINED_POLICIES.contains(&p.name.as_str()) {
+            c.err(
+                format!("{path}.name"),
+                format!("policy `{}` is defined twice or is pre-defined", p.name),
+            );
+        }
+        let doc = match (&p.document, &p.file) {
+            (Some(d), None) => Some(d.clone()),
+            (None, Some(f)) => match std::fs::read_to_string(dir.join(f)) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    c.err(
+                        format!("{path}.file"),
+                        format!("cannot read {}: {e}", dir.join(f).display()),
+                    );
+                    None
+                }
+            },
+            _ => {
+                c.err(path.clone(), "expected exactly one of `document` or `file`");
+                None
+            }
+        };
+        if let Some(doc) = doc {
+            if let Some(n) = p.pad_to {
+                if doc.trim_end().len() > n || !doc.trim_end().ends_with('}') {
+                    c.err(
+                        format!("{path}.pad_to"),
+                        format!("the document must end in `}}` and be at most {n} bytes"),
+                    );
+                }
+            }
+            documents.push((p.name.clone(), doc));
+        }
+    }
+    for (i, u) in def.setup.users.iter().enumerate() {
+        c.define(format!("setup.users[{i}].name"), &u.name);
+        c.users.insert(u.name.clone());
+        if let Some(p) = &u.policy {
+            c.policy_ref(format!("setup.users[{i}].policy"), p);
+        }
+    }
+    for (i, b) in def.setup.buckets.iter().enumerate() {
+        if b.is_empty()
+            || b.len() > 20
+            || !b
+                .bytes()
+                .all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || x == b'-')
+        {
+            c.err(
+                format!("setup.buckets[{i}]"),
+                "expected a logical bucket name of 1..20 characters [a-z0-9-]",
+            );
+        }
+    }
+    for (i, o) in def.setup.objects.iter().enumerate() {
+        if o.body.is_some() && o.size.is_some() {
+            c.err(
+                format!("setup.objects[{i}]"),
+                "expected at most one of `body` or `size`",
+            );
+        }
+        if let Some(who) = &o.as_ {
+            c.identity(format!("setup.objects[{i}].as"), who);
+        }
+    }
+    let derived = def
+        .setup
+        .sessions
+        .iter()
+        .map(|s| ("sessions", &s.name, &s.user, &s.policy));
+    let accounts = def
+        .setup
+        .service_accounts
+        .iter()
+        .map(|a| ("service_accounts", &a.name, &a.user, &a.policy));
+    let mut counters = std::collections::BTreeMap::new();
+    for (list, name, user, policy) in derived.chain(accounts) {
+        let i = counters.entry(list).or_insert(0usize);
+        let path = format!("setup.{list}[{i}]");
+        *i += 1;
+        if !c.users.contains(user) {
+            c.err(
+                format!("{path}.user"),
+                format!("`{user}` is not a setup user"),
+            );
+        }
+        if let Some(p) = policy {
+            if !c.policies.contains(p) {
+                c.err(
+                    format!("{path}.policy"),
+                    format!("`{p}` is not a setup policy"),
+                );
+            }
+        }
+        c.define(format!("{path}.name"), name);
+        if list == "service_accounts" {
+            c.accounts.insert(name.clone());
+        }
+    }
+    documents
+}
+
+fn check_step(c: &mut Checker<'_>, path: &str, step: &Step) {
+    let Some(op) = step.op else {
+        c.err(format!("{path}.op"), "missing `op`");
+        return;
+    };
+    let (required, optional) = fields(op);
+    let have = present(step);
+    for r in required {
+        if !have.contains(r) {
+            c.err(
+                format!("{path}.{r}"),
+                format!("`{}` needs `{r}`", op.name()),
+            );
+        }
+    }
+    for h in &have {
+        if !COMMON.contains(h) && !required.contains(h) && !optional.contains(h) {
+            let mut allowed: Vec<_> = required.iter().chain(optional).copied().collect();
+            allowed.sort();
+            c.err(
+                format!("{path}.{h}"),
+                format!(
+                    "`{}` does not take `{h}`; it takes: {}",
+                    op.name(),
+                    allowed.join(", ")
+                ),
+            );
+        }
+    }
+    if step.parallel.is_some() != step.expect_counts.is_some() {
+        c.err(
+            format!("{path}.parallel"),
+            "`parallel` and `expect_counts` go together",
+        );
+    }
+    if step.parallel == Some(0) {
+        c.err(format!("{path}.parallel"), "expected at least 1");
+    }
+    if step.body.is_some() && step.size.is_some() {
+        c.err(
+            format!("{path}.size"),
+            "expected at most one of `body` or `size`",
+        );
+    }
+    if let Some(p) = &step.policy {
+        match op {
+            Op::AttachPolicy | Op::CreateUser => c.policy_ref(format!("{path}.policy"), p),
+            Op::PutPolicy | Op::DeletePolicy => {
+                if step.document.is_none()
+                    && !c.policies.contains(p)
+                    && !p.starts_with('=')
+                    && !PREDEFINED_POLICIES.contains(&p.as_str())
+                {
+                    c.err(
+                        format!("{path}.policy"),
+                        format!("`{p}` is not a setup policy; give `document`"),
+                    );
+                }
+                if op == Op::PutPolicy {
+                    c.policies.insert(p.clone());
+                }
+            }
+            _ if !c.policies.contains(p) => c.err(
+                format!("{path}.policy"),
+                format!("`{p}` is not a setup policy"),
+            ),
+            _ => {}
+        }
+    }
+    if let Some(u) = &step.user {
+        if !matches!(op, Op::CreateUser) && !u.starts_with('=') && !c.users.contains(u) {
+            c.err(
+                format!("{path}.user"),
+                format!("`{u}` is not a user of this scenario"),
+            );
+        }
+        if op == Op::CreateUser {
+            c.users.insert(u.clone());
+            c.identities.insert(u.clone());
+        }
+        if op == Op::UpdateUser && step.password.is_some() {
+            // The runner keeps the previous secret as `<user>.old` (U6 checks).
+            c.identities.insert(format!("{u}.old"));
+        }
+    }
+    if let Some(a) = &step.account {
+        if !c.accounts.contains(a) {
+            c.err(
+                format!("{path}.account"),
+                format!("`{a}` is not a service account of this scenario"),
+            );
+        }
+    }
+    if let Some(up) = &step.upload {
+        if op == Op::CreateMultipartUpload {
+            c.uploads.insert(up.clone());
+        } else if !c.uploads.contains(up) && !up.contains("{{as}}") {
+            c.err(
+                format!("{path}.upload"),
+                format!("upload `{up}` is not created by an earlier step"),
+            );
+        }
+    }
+    if let Some(name) = &step.save_as {
+        c.define(format!("{path}.save_as"), name);
+        if op == Op::CreateServiceAccount {
+            c.accounts.insert(name.clone());
+        }
+    }
+    if let Some(r) = &step.request {
+        let rp = format!("{path}.request");
+        if http::Method::from_bytes(r.method.as_bytes()).is_err() {
+            c.err(
+                format!("{rp}.method"),
+                format!("`{}` is not an HTTP method", r.method),
+            );
+        }
+        if !r.path.starts_with('/') {
+            c.err(format!("{rp}.path"), "expected a path starting with `/`");
+        }
+        let presign_only = [Mutation::ExpiredPresign];
+        for (i, m) in r.mutations.iter().enumerate() {
+            if presign_only.contains(m) && r.sign != SignMode::Query {
+                c.err(
+                    format!("{rp}.mutations[{i}]"),
+                    "`expired_presign` needs `sign = \"query\"`",
+                );
+            }
+            if *m == Mutation::SwappedToken && r.token_from.is_none() {
+                c.err(
+                    format!("{rp}.token_from"),
+                    "`swapped_token` needs `token_from`",
+                );
+            }
+        }
+        if let Some(t) = &r.token_from {
+            c.identity(format!("{rp}.token_from"), t);
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Targets: the S3 services the harness checks, behind one adapter trait.
+//!
+//! A [`Target`] knows where the service listens (endpoint, region, root keys), what it can do
+//! ([`Capabilities`], [`Profile`]) and how to provision identities on it. Everything the
+//! scenarios check goes over the wire from `run/`; the adapter is only the provisioning side
+//! door. Adapters: [`embedded`] (the reference server in-process, the default), [`remote`] (any
+//! endpoint speaking Keygate's admin API). Container and command adapters (issue 7) implement
+//! the same trait: a command adapter maps each method to a CLI template, so no method takes or
+//! returns anything HTTP-specific; rejections carry a status only when the target has one.
+//!
+//! Security: secrets live in [`Credentials`], whose `Debug` redacts them; reports print only
+//! access keys.
+
+pub mod admin;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+pub mod http;
+pub mod remote;
+
+use crate::scenario::Profile;
+use async_trait::async_trait;
+use serde::Serialize;
+use std::fmt;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Keys an identity signs with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key: String,
+    pub secret_key: String,
+    pub session_token: Option<String>,
+    /// STS expiry as the target stated it (RFC 3339), for reports.
+    pub expiration: Option<String>,
+}
+
+impl Credentials {
+    pub fn new(access_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        Self {
+            access_key: access_key.into(),
+            secret_key: secret_key.into(),
+            session_token: None,
+            expiration: None,
+        }
+    }
+
+    pub fn to_aws(&self) -> aws_credential_types::Credentials {
+        aws_credential_types::Credentials::new(
+            &self.access_key,
+            &self.secret_key,
+            self.session_token.clone(),
+            None,
+            "keygate",
+        )
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"** redacted **")
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "** redacted **"),
+            )
+            .finish()
+    }
+}
+
+/// What a target supports beyond plain S3; scenarios needing more are skipped with the reason.
+#[derive(Debug, Clone, Serialize)]
+pub struct Capabilities {
+    /// The clock can be moved forward (`advance_clock`).
+    pub clock: bool,
+    /// Object files can be stat'ed under a POSIX root.
+    pub posix: bool,
+    pub sts: bool,
+    pub service_accounts: bool,
+}
+
+impl Capabilities {
+    pub fn has(&self, need: &str) -> bool {
+        match need {
+            "clock" => self.clock,
+            "posix" => self.posix,
+            "sts" => self.sts,
+            "service_accounts" => self.service_accounts,
+            _ => false,
+        }
+    }
+}
+
+/// Run-level facts about a target, for reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetInfo {
+    /// `embedded`, `remote`, ...
+    pub kind: String,
+    pub endpoint: String,
+    pub region: String,
+    pub profile: Profile,
+    pub capabilities: Capabilities,
+}
+
+/// A user to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub name: String,
+    pub password: String,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+/// Changes to a user; `None` fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub password: Option<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+/// An AssumeRole call.
+#[derive(Debug, Clone, Default)]
+pub struct RoleRequest {
+    pub duration_seconds: Option<i32>,
+    pub session_policy: Option<String>,
+}
+
+/// File ownership read under the target's POSIX root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FileOwner {
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+}
+
+/// Why a provisioning call did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The target answered and refused (this may be what a scenario expects).
+    #[error("refused: {}{code}: {message}", status.map(|s| format!("{s} ")).unwrap_or_default())]
+    Rejected {
+        status: Option<u16>,
+        code: String,
+        message: String,
+        /// The target's raw answer, for reports.
+        body: String,
+    },
+    /// The target could not be reached or answered garbage.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The target does not offer this capability.
+    #[error("unsupported by this target: {0}")]
+    Unsupported(&'static str),
+}
+
+/// A clock offset shared by everything that signs for one target: after `advance_clock`, the
+/// harness signs with the target's time, or every request would be skewed.
+#[derive(Debug, Clone, Default)]
+pub struct SharedClock(Arc<AtomicI64>);
+
+impl SharedClock {
+    pub fn now(&self) -> SystemTime {
+        let off = self.0.load(Ordering::SeqCst);
+        if off >= 0 {
+            SystemTime::now() + Duration::from_secs(off as u64)
+        } else {
+            SystemTime::now() - Duration::from_secs(off.unsigned_abs())
+        }
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+/// An S3 service under test.
+#[async_trait]
+pub trait Target: Send + Sync + fmt::Debug {
+    fn info(&self) -> TargetInfo;
+    fn endpoint(&self) -> &str;
+    fn region(&self) -> &str;
+    /// The admin identity (SPEC: root), used for setup and for `as = "root"` steps.
+    fn root(&self) -> &Credentials;
+    /// The time the target believes it is, for signing.
+    fn clock(&self) -> &SharedClock;
+
+    async fn create_user(&self, user: &NewUser) -> Result<(), TargetError>;
+    async fn update_user(&self, name: &str, update: &UserUpdate) -> Result<(), TargetError>;
+    async fn delete_user(&self, name: &str) -> Result<(), TargetError>;
+    /// Add or replace a custom policy (`document` as submitted, byte for byte).
+    async fn put_policy(&self, name: &str, document: &str) -> Result<(), TargetError>;
+    async fn delete_policy(&self, name: &str) -> Result<(), TargetError>;
+    async fn attach_policy(&self, user: &str, policy: &str) -> Result<(), TargetError>;
+    async fn detach_policy(&self, user: &str) -> Result<(), TargetError>;
+    /// AssumeRole signed by `caller`; returns the STS credentials.
+    async fn assume_role(
+        &self,
+        caller: &Credentials,
+        request: &RoleRequest,
+    ) -> Result<Credentials, TargetError>;
+    /// Create a service account of `caller` (who signs the call).
+    async fn create_service_account(
+        &self,
+        caller: &Credentials,
+        policy: Option<&str>,
+    ) -> Result<Credentials, TargetError>;
+    async fn delete_service_account(
+        &self,
+        caller: &Credentials,
+        access_key: &str,
+    ) -> Result<(), TargetError>;
+
+    /// Move the target's clock forward (capability `clock`).
+    async fn advance_clock(&self, _seconds: i64) -> Result<(), TargetError> {
+        Err(TargetError::Unsupported("clock"))
+    }
+
+    /// Owner of `relative` under the target's POSIX root (capability `posix`).
+    async fn stat(&self, _relative: &Path) -> Result<FileOwner, TargetError> {
+        Err(TargetError::Unsupported("posix"))
+    }
+
+    /// Stop whatever the adapter started. Called once, after the run.
+    async fn shutdown(&self) {}
+}
+
+/// Stat a file below `root` (shared by adapters whose POSIX root is a local path).
+pub fn stat_local(root: &Path, relative: &Path) -> Result<FileOwner, TargetError> {
+    use std::os::unix::fs::MetadataExt;
+    let path = root.join(relative);
+    let md = std::fs::symlink_metadata(&path)
+        .map_err(|e| TargetError::Transport(format!("stat {}: {e}", path.display())))?;
+    Ok(FileOwner {
+        uid: md.uid(),
+        gid: md.gid(),
+        mode: md.mode() & 0o7777,
+    })
+}

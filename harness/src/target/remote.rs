@@ -1,0 +1,166 @@
+//! The `remote` adapter: a running service named by a TOML target profile.
+//!
+//! ```toml
+//! version = 1
+//! kind = "remote"
+//! endpoint = "http://127.0.0.1:9000"
+//! region = "us-east-1"
+//! root_access_key_env = "KEYGATE_ROOT_ACCESS_KEY"   # or root_access_key = "..."
+//! root_secret_key_env = "KEYGATE_ROOT_SECRET_KEY"   # or root_secret_key = "..."
+//! posix_root = "/srv/keygate/data"                  # optional: enables owner checks
+//! profile = "reference"                             # reference | minio | aws
+//! [capabilities]                                    # optional, these are the defaults
+//! clock = false
+//! sts = true
+//! service_accounts = true
+//! ```
+//! Secrets are best given through environment variables so profiles can be committed.
+//! Parsing is strict like scenario files: unknown keys are refused with their key path.
+
+use super::admin::AdminTarget;
+use super::http::HttpClient;
+use super::{Capabilities, Credentials, SharedClock, TargetInfo};
+use crate::scenario::Profile;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetProfile {
+    pub version: u32,
+    #[serde(default)]
+    pub kind: Option<String>,
+    pub endpoint: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    #[serde(default)]
+    pub root_access_key: Option<String>,
+    #[serde(default)]
+    pub root_secret_key: Option<String>,
+    #[serde(default)]
+    pub root_access_key_env: Option<String>,
+    #[serde(default)]
+    pub root_secret_key_env: Option<String>,
+    #[serde(default)]
+    pub posix_root: Option<PathBuf>,
+    #[serde(default = "default_profile")]
+    pub profile: Profile,
+    #[serde(default)]
+    pub capabilities: Option<CapabilitiesDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilitiesDef {
+    #[serde(default)]
+    pub clock: bool,
+    #[serde(default = "yes")]
+    pub sts: bool,
+    #[serde(default = "yes")]
+    pub service_accounts: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_region() -> String {
+    "us-east-1".into()
+}
+fn default_profile() -> Profile {
+    Profile::Reference
+}
+
+/// Read and check a profile file; errors name the file and key path.
+pub fn load_profile(file: &Path) -> anyhow::Result<TargetProfile> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
+    let de = toml::Deserializer::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message()))?;
+    let p: TargetProfile = serde_path_to_error::deserialize(de).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: at `{}`: {}",
+            file.display(),
+            e.path(),
+            e.inner().message()
+        )
+    })?;
+    if p.version != 1 {
+        anyhow::bail!(
+            "{}: at `version`: expected 1, found {}",
+            file.display(),
+            p.version
+        );
+    }
+    if let Some(k) = &p.kind {
+        if k != "remote" {
+            anyhow::bail!(
+                "{}: at `kind`: `{k}` is not supported yet; expected `remote`",
+                file.display()
+            );
+        }
+    }
+    Ok(p)
+}
+
+fn secret(
+    file: &Path,
+    direct: &Option<String>,
+    env: &Option<String>,
+    what: &str,
+) -> anyhow::Result<String> {
+    if let Some(v) = direct {
+        return Ok(v.clone());
+    }
+    if let Some(var) = env {
+        return std::env::var(var).map_err(|_| {
+            anyhow::anyhow!(
+                "{}: `{what}_env` names ${var}, which is not set",
+                file.display()
+            )
+        });
+    }
+    anyhow::bail!("{}: expected `{what}` or `{what}_env`", file.display())
+}
+
+/// Build the adapter for a profile file. Nothing is contacted yet.
+pub fn open(file: &Path, profile_override: Option<Profile>) -> anyhow::Result<AdminTarget> {
+    let p = load_profile(file)?;
+    let root = Credentials::new(
+        secret(
+            file,
+            &p.root_access_key,
+            &p.root_access_key_env,
+            "root_access_key",
+        )?,
+        secret(
+            file,
+            &p.root_secret_key,
+            &p.root_secret_key_env,
+            "root_secret_key",
+        )?,
+    );
+    let caps = p.capabilities.unwrap_or(CapabilitiesDef {
+        clock: false,
+        sts: true,
+        service_accounts: true,
+    });
+    Ok(AdminTarget {
+        info: TargetInfo {
+            kind: "remote".into(),
+            endpoint: p.endpoint.trim_end_matches('/').to_owned(),
+            region: p.region,
+            profile: profile_override.unwrap_or(p.profile),
+            capabilities: Capabilities {
+                clock: caps.clock,
+                posix: p.posix_root.is_some(),
+                sts: caps.sts,
+                service_accounts: caps.service_accounts,
+            },
+        },
+        root,
+        posix_root: p.posix_root,
+        clock: SharedClock::default(),
+        http: HttpClient::new()?,
+        guard: None,
+    })
+}
