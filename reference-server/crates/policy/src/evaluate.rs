@@ -149,3 +149,18 @@ pub fn evaluate_all_indexed(
         _ => (None, Decision::ImplicitDeny),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Send + Sync + Clone + 'static>() {}
+
+    #[test]
+    fn e11_compiled_policies_are_shareable_across_threads() {
+        shareable::<CompiledPolicy>();
+        shareable::<crate::PolicyDocument>();
+        shareable::<crate::ConditionMap>();
+        shareable::<Decision>();
+    }
+}
