@@ -51,7 +51,10 @@ pub fn from_auth(e: AuthError) -> S3Error {
 pub enum Caller {
     Anonymous,
     /// The credential is shared with the snapshot it came from: no per-request copy.
-    Signed { credential: Arc<Credential>, verified: Box<Verified> },
+    Signed {
+        credential: Arc<Credential>,
+        verified: Box<Verified>,
+    },
 }
 
 impl Caller {

@@ -82,11 +82,11 @@ async fn bucket_lifecycle_and_listing() {
 async fn put_get_head_with_metadata_ranges_and_conditions() {
     let t = TestServer::start().await;
     let s3 = t.root_s3();
-    s3.create_bucket().bucket("b").send().await.unwrap();
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
     let body = b"0123456789abcdefghij".to_vec();
     let put = s3
         .put_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("dir/sub/obj.txt")
         .content_type("text/plain")
         .metadata("colour", "blue")
@@ -98,12 +98,12 @@ async fn put_get_head_with_metadata_ranges_and_conditions() {
     let etag = format!("\"{}\"", hex::encode(Md5::digest(&body)));
     assert_eq!(put.e_tag(), Some(etag.as_str()));
     // Objects are real files at <data>/<bucket>/<key> (X1).
-    let on_disk = std::fs::read(t.server.data_dir().join("b/dir/sub/obj.txt")).unwrap();
+    let on_disk = std::fs::read(t.server.data_dir().join("bkt/dir/sub/obj.txt")).unwrap();
     assert_eq!(on_disk, body);
 
     let got = s3
         .get_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("dir/sub/obj.txt")
         .send()
         .await
@@ -122,7 +122,7 @@ async fn put_get_head_with_metadata_ranges_and_conditions() {
 
     let ranged = s3
         .get_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("dir/sub/obj.txt")
         .range("bytes=5-9")
         .send()
@@ -135,7 +135,7 @@ async fn put_get_head_with_metadata_ranges_and_conditions() {
     );
     let tail = s3
         .get_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("dir/sub/obj.txt")
         .range("bytes=-3")
         .send()
@@ -147,7 +147,7 @@ async fn put_get_head_with_metadata_ranges_and_conditions() {
     );
     let err = s3
         .get_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("dir/sub/obj.txt")
         .range("bytes=20-")
         .send()
@@ -157,7 +157,7 @@ async fn put_get_head_with_metadata_ranges_and_conditions() {
 
     let head = s3
         .head_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("dir/sub/obj.txt")
         .send()
         .await
@@ -165,7 +165,7 @@ async fn put_get_head_with_metadata_ranges_and_conditions() {
     assert_eq!(head.content_length(), Some(20));
     let err = s3
         .head_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("nope")
         .send()
         .await
@@ -173,7 +173,7 @@ async fn put_get_head_with_metadata_ranges_and_conditions() {
     assert!(err.into_service_error().is_not_found());
     let err = s3
         .get_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("nope")
         .send()
         .await
@@ -181,7 +181,7 @@ async fn put_get_head_with_metadata_ranges_and_conditions() {
     assert_eq!(code(&err.into_service_error()), "NoSuchKey");
     let err = s3
         .get_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("dir/sub/obj.txt")
         .if_match("\"other\"")
         .send()
@@ -191,7 +191,7 @@ async fn put_get_head_with_metadata_ranges_and_conditions() {
 
     // Overwrite is atomic and replaces content and metadata.
     s3.put_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("dir/sub/obj.txt")
         .body(ByteStream::from_static(b"new"))
         .send()
@@ -199,7 +199,7 @@ async fn put_get_head_with_metadata_ranges_and_conditions() {
         .unwrap();
     let got = s3
         .get_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("dir/sub/obj.txt")
         .send()
         .await
@@ -505,10 +505,10 @@ async fn copy_delete_objects_and_tagging() {
 async fn multipart_upload_complete_abort_and_listings() {
     let t = TestServer::start().await;
     let s3 = t.root_s3();
-    s3.create_bucket().bucket("mp").send().await.unwrap();
+    s3.create_bucket().bucket("mpu").send().await.unwrap();
     let created = s3
         .create_multipart_upload()
-        .bucket("mp")
+        .bucket("mpu")
         .key("big/file")
         .content_type("application/x-test")
         .send()
@@ -522,7 +522,7 @@ async fn multipart_upload_complete_abort_and_listings() {
     for (n, data) in [(1, &part1), (2, &part2)] {
         let up = s3
             .upload_part()
-            .bucket("mp")
+            .bucket("mpu")
             .key("big/file")
             .upload_id(&id)
             .part_number(n)
@@ -541,14 +541,14 @@ async fn multipart_upload_complete_abort_and_listings() {
     }
     let uploads = s3
         .list_multipart_uploads()
-        .bucket("mp")
+        .bucket("mpu")
         .send()
         .await
         .unwrap();
     assert_eq!(uploads.uploads()[0].upload_id(), Some(id.as_str()));
     let parts = s3
         .list_parts()
-        .bucket("mp")
+        .bucket("mpu")
         .key("big/file")
         .upload_id(&id)
         .send()
@@ -565,7 +565,7 @@ async fn multipart_upload_complete_abort_and_listings() {
     // Nothing is visible as an object before completion (X4).
     assert!(s3
         .list_objects_v2()
-        .bucket("mp")
+        .bucket("mpu")
         .send()
         .await
         .unwrap()
@@ -574,7 +574,7 @@ async fn multipart_upload_complete_abort_and_listings() {
 
     let done = s3
         .complete_multipart_upload()
-        .bucket("mp")
+        .bucket("mpu")
         .key("big/file")
         .upload_id(&id)
         .multipart_upload(
@@ -589,7 +589,7 @@ async fn multipart_upload_complete_abort_and_listings() {
     assert_eq!(done.e_tag(), Some(expected_etag.as_str()));
     let got = s3
         .get_object()
-        .bucket("mp")
+        .bucket("mpu")
         .key("big/file")
         .send()
         .await
@@ -600,7 +600,7 @@ async fn multipart_upload_complete_abort_and_listings() {
     assert!(bytes.ends_with(b"tail"));
     assert!(s3
         .list_multipart_uploads()
-        .bucket("mp")
+        .bucket("mpu")
         .send()
         .await
         .unwrap()
@@ -609,14 +609,14 @@ async fn multipart_upload_complete_abort_and_listings() {
 
     let aborted = s3
         .create_multipart_upload()
-        .bucket("mp")
+        .bucket("mpu")
         .key("gone")
         .send()
         .await
         .unwrap();
     let aid = aborted.upload_id().unwrap();
     s3.abort_multipart_upload()
-        .bucket("mp")
+        .bucket("mpu")
         .key("gone")
         .upload_id(aid)
         .send()
@@ -624,7 +624,7 @@ async fn multipart_upload_complete_abort_and_listings() {
         .unwrap();
     let err = s3
         .list_parts()
-        .bucket("mp")
+        .bucket("mpu")
         .key("gone")
         .upload_id(aid)
         .send()
@@ -633,7 +633,7 @@ async fn multipart_upload_complete_abort_and_listings() {
     assert_eq!(code(&err.into_service_error()), "NoSuchUpload");
     let err = s3
         .upload_part()
-        .bucket("mp")
+        .bucket("mpu")
         .key("gone")
         .upload_id("../../etc")
         .part_number(1)

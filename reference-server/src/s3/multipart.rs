@@ -102,7 +102,15 @@ pub async fn list_parts(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let id = upload_id(ctx);
     ctx.state.store.upload(ctx.bucket(), ctx.key(), &id)?;
     let max = bounded(ctx, "max-parts", 1000)?;
-    let marker = bounded(ctx, "part-number-marker", MAX_PART_NUMBER as usize)? as u32;
+    let marker = match ctx.query.get("part-number-marker") {
+        None => 0,
+        Some(v) => v.parse::<u32>().map_err(|_| {
+            S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "part-number-marker must be an integer.",
+            )
+        })?,
+    };
     let parts: Vec<_> = ctx
         .state
         .store
