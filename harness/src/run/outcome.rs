@@ -7,7 +7,8 @@
 
 use crate::target::TargetError;
 use aws_sdk_s3::config::interceptors::{
-    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    AfterDeserializationInterceptorContextRef, BeforeDeserializationInterceptorContextRef,
+    BeforeTransmitInterceptorContextRef,
 };
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::ProvideErrorMetadata;
@@ -209,8 +210,22 @@ impl Intercept for Capture {
         }
         Ok(())
     }
-}
 
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        // Non-streaming bodies are buffered by now; streaming ones (GetObject) stay unread.
+        if let Some(b) = context.response().body().bytes() {
+            if let Ok(mut seen) = self.0.lock() {
+                seen.body = Some(excerpt(&String::from_utf8_lossy(b)));
+            }
+        }
+        Ok(())
+    }
+}
 impl Capture {
     /// The outcome of a successful call (status and headers as seen on the wire).
     pub fn success(&self) -> Outcome {

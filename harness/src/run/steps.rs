@@ -29,17 +29,17 @@ async fn once(
     let step = &planned.step;
     let t = ctx.target;
     let op = step.op.expect("validated");
-    let caller = || -> Result<Credentials, Outcome> {
-        match ctx.credentials(who) {
-            Ok(Some(c)) => Ok(c),
-            Ok(None) => Err(Outcome {
-                transport_error: Some("anonymous cannot do this".into()),
-                ..Default::default()
-            }),
-            Err(e) => Err(Outcome {
+    let caller = || -> Result<Credentials, Box<Outcome>> {
+        let gone = |e: String| {
+            Box::new(Outcome {
                 transport_error: Some(e),
                 ..Default::default()
-            }),
+            })
+        };
+        match ctx.credentials(who) {
+            Ok(Some(c)) => Ok(c),
+            Ok(None) => Err(gone("anonymous cannot do this".into())),
+            Err(e) => Err(gone(e)),
         }
     };
     let policy_doc = |name: &str| ctx.document(name);
@@ -48,7 +48,7 @@ async fn once(
         Op::AssumeRole => {
             let c = match caller() {
                 Ok(c) => c,
-                Err(o) => return o,
+                Err(o) => return *o,
             };
             let req = RoleRequest {
                 duration_seconds: step.duration,
@@ -67,7 +67,7 @@ async fn once(
         Op::CreateServiceAccount => {
             let c = match caller() {
                 Ok(c) => c,
-                Err(o) => return o,
+                Err(o) => return *o,
             };
             let doc = step.policy.as_deref().and_then(policy_doc);
             match t.create_service_account(&c, doc.as_deref()).await {
@@ -84,7 +84,7 @@ async fn once(
         Op::DeleteServiceAccount => {
             let c = match caller() {
                 Ok(c) => c,
-                Err(o) => return o,
+                Err(o) => return *o,
             };
             let account = step.account.as_deref().unwrap_or_default();
             let key = ctx

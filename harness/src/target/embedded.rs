@@ -49,7 +49,7 @@ pub async fn start(profile: Option<Profile>) -> anyhow::Result<AdminTarget> {
     cfg.posix_ownership = true;
     let server = Server::start(cfg).await?;
     let root = Credentials::new(server.root_access_key(), server.root_secret_key());
-    let endpoint = server.endpoint();
+    let endpoint = server.endpoint().to_owned();
     let data_dir = server.data_dir().to_owned();
     let region = "us-east-1".to_owned();
     // Ownership can only be set (and so checked) when the process may chown.

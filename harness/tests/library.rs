@@ -1,0 +1,120 @@
+//! The shipped scenario library parses and validates, and the validator's errors name the
+//! file, the key path and what was expected.
+
+use keygate::scenario::{self, LoadError};
+use std::path::{Path, PathBuf};
+
+fn library() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+#[test]
+fn every_shipped_scenario_validates() {
+    let files = scenario::discover(&library()).expect("scenarios/ is listable");
+    assert!(files.len() >= 20, "library too small: {}", files.len());
+    let all = scenario::load_all(&files).unwrap_or_else(|errs| {
+        panic!(
+            "{}",
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+    for s in &all {
+        assert!(!s.def.rules.is_empty(), "{} lists no rules", s.id());
+        assert!(!s.steps.is_empty(), "{} has no steps", s.id());
+    }
+}
+
+fn errors(text: &str) -> Vec<LoadError> {
+    scenario::parse(Path::new("scenarios/x/bad.toml"), text).expect_err("must be refused")
+}
+
+const HEAD: &str = "version = 1\nid = \"x\"\ntitle = \"t\"\narea = \"s3\"\nrules = [\"U1\"]\n";
+
+#[test]
+fn unknown_key_is_named_with_its_path() {
+    let e = errors(&format!(
+        "{HEAD}[[steps]]\nop = \"list_buckets\"\nexpect = {{ stauts = 200 }}\n"
+    ));
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].file, Path::new("scenarios/x/bad.toml"));
+    assert_eq!(e[0].path, "steps[0].expect.stauts");
+    assert!(
+        e[0].message.contains("unknown field `stauts`"),
+        "{}",
+        e[0].message
+    );
+    assert!(
+        e[0].message.contains("status"),
+        "lists the expected keys: {}",
+        e[0].message
+    );
+    assert!(e[0]
+        .to_string()
+        .starts_with("scenarios/x/bad.toml: at `steps[0].expect.stauts`"));
+}
+
+#[test]
+fn wrong_type_and_unknown_op_are_named() {
+    let e = errors(&format!("{HEAD}[[steps]]\nop = \"list_bukkets\"\n"));
+    assert_eq!(e[0].path, "steps[0].op");
+    assert!(e[0].message.contains("list_buckets"), "{}", e[0].message);
+    let e = errors(&format!(
+        "{HEAD}[[steps]]\nop = \"list_buckets\"\nexpect = {{ status = \"ok\" }}\n"
+    ));
+    assert_eq!(e[0].path, "steps[0].expect.status");
+}
+
+#[test]
+fn op_parameters_are_checked() {
+    let e = errors(&format!(
+        "{HEAD}[[steps]]\nop = \"get_object\"\nbucket = \"b\"\nprefix = \"p\"\n"
+    ));
+    let paths: Vec<&str> = e.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"steps[0].key"), "{paths:?}");
+    assert!(paths.contains(&"steps[0].prefix"), "{paths:?}");
+    let msg = &e
+        .iter()
+        .find(|e| e.path == "steps[0].prefix")
+        .unwrap()
+        .message;
+    assert!(msg.contains("`get_object` does not take `prefix`"), "{msg}");
+}
+
+#[test]
+fn identities_must_be_defined() {
+    let e = errors(&format!(
+        "{HEAD}[[steps]]\nop = \"list_buckets\"\nas = \"mallory\"\n"
+    ));
+    assert_eq!(e[0].path, "steps[0].as");
+    assert!(e[0].message.contains("unknown identity `mallory`"));
+}
+
+#[test]
+fn version_rules_and_matrix_width_are_checked() {
+    let text = "version = 2\nid = \"Bad Id\"\ntitle = \"t\"\narea = \"s3\"\nrules = [\"Q9\"]\n\
+        [[matrix]]\nas = [\"root\", \"anonymous\"]\ncases = [{ op = \"list_buckets\", outcome = [\"ok\"] }]\n";
+    let e = errors(text);
+    let paths: Vec<&str> = e.iter().map(|e| e.path.as_str()).collect();
+    for p in ["version", "id", "rules[0]", "matrix[0].cases[0].outcome"] {
+        assert!(paths.contains(&p), "missing {p} in {paths:?}");
+    }
+}
+
+#[test]
+fn matrix_expands_to_one_step_per_cell() {
+    let text = format!(
+        "{HEAD}[[matrix]]\nas = [\"root\", \"anonymous\"]\n\
+        cases = [{{ op = \"list_buckets\", outcome = [\"ok\", \"403:AccessDenied\"] }}]\n"
+    );
+    let s = scenario::parse(Path::new("m.toml"), &text).unwrap();
+    assert_eq!(s.steps.len(), 2);
+    let e = s.steps[1].step.expect.as_ref().unwrap();
+    assert_eq!(
+        (e.status, e.code.as_deref()),
+        (Some(403), Some("AccessDenied"))
+    );
+    assert_eq!(s.steps[1].origin, "matrix[0].cases[0] as anonymous");
+}
