@@ -215,15 +215,22 @@ pub(crate) fn is_param(raw_key: &str, name: &str) -> bool {
 
 /// Appends a header value trimmed, with inner runs of spaces and tabs collapsed to one space.
 fn push_trimmed(out: &mut Vec<u8>, value: &[u8]) {
-    let blank = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|b| !blank(b))
-        .map_or(start, |e| e + 1);
+    let blank = |b: u8| b == b' ' || b == b'\t';
+    let value = value.trim_ascii();
+    // Fast path: nothing to collapse (no tab, no two blanks in a row).
     let mut prev_blank = false;
-    for &b in &value[start..end] {
-        if blank(&b) {
+    let clean = value.iter().all(|&b| {
+        let bad = b == b'\t' || (prev_blank && b == b' ');
+        prev_blank = b == b' ';
+        !bad
+    });
+    if clean {
+        out.extend_from_slice(value);
+        return;
+    }
+    let mut prev_blank = false;
+    for &b in value {
+        if blank(b) {
             if !prev_blank {
                 out.push(b' ');
             }
@@ -235,6 +242,28 @@ fn push_trimmed(out: &mut Vec<u8>, value: &[u8]) {
     }
 }
 
+/// The `;`-separated names of a `SignedHeaders` list (a plain byte scan: the lists are short).
+pub(crate) fn signed_names(list: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(list);
+    std::iter::from_fn(move || {
+        let s = rest?;
+        match s.bytes().position(|b| b == b';') {
+            Some(p) => {
+                rest = Some(&s[p + 1..]);
+                Some(&s[..p])
+            }
+            None => {
+                rest = None;
+                Some(s)
+            }
+        }
+    })
+}
+
+/// Headers snapshotted once per request, so each signed name is a scan of short strings
+/// rather than a parse into a `HeaderName` and a hash lookup.
+const SNAPSHOT: usize = 32;
+
 /// Appends the canonical headers block (each `name:value\n`) for the signed header list.
 pub fn canonical_headers(
     out: &mut Vec<u8>,
@@ -242,22 +271,42 @@ pub fn canonical_headers(
     signed_headers: &str,
     host_fallback: Option<&str>,
 ) {
-    for name in signed_headers.split(';') {
+    let mut snap: [(&str, &[u8]); SNAPSHOT] = [("", &[]); SNAPSHOT];
+    let small = headers.len() <= SNAPSHOT;
+    if small {
+        for (slot, (k, v)) in snap.iter_mut().zip(headers.iter()) {
+            *slot = (k.as_str(), v.as_bytes());
+        }
+    }
+    let snap = &snap[..headers.len().min(SNAPSHOT)];
+    for name in signed_names(signed_headers) {
         let start = out.len();
         out.extend_from_slice(name.as_bytes());
         out[start..].make_ascii_lowercase();
         out.push(b':');
-        let mut values = headers.get_all(name).iter().peekable();
-        if values.peek().is_none() && name.eq_ignore_ascii_case("host") {
+        let mut found = 0usize;
+        let mut push = |out: &mut Vec<u8>, v: &[u8]| {
+            if found > 0 {
+                out.push(b',');
+            }
+            push_trimmed(out, v);
+            found += 1;
+        };
+        if small {
+            for (k, v) in snap {
+                if k.len() == name.len() && k.eq_ignore_ascii_case(name) {
+                    push(out, v);
+                }
+            }
+        } else {
+            for v in headers.get_all(name) {
+                push(out, v.as_bytes());
+            }
+        }
+        if found == 0 && name.eq_ignore_ascii_case("host") {
             if let Some(h) = host_fallback {
                 push_trimmed(out, h.as_bytes());
             }
-        }
-        for (i, v) in values.enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            push_trimmed(out, v.as_bytes());
         }
         out.push(b'\n');
     }

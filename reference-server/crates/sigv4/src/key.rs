@@ -11,14 +11,13 @@
 //!
 //! Security: neither type prints secret material in `Debug`.
 
-use crate::secret::{SecretKey, Signature};
+use crate::secret::{ct_eq_bytes, SecretKey, Signature};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::RwLock;
-use subtle::ConstantTimeEq;
 
 pub(crate) type HmacSha256 = Hmac<Sha256>;
 
@@ -89,12 +88,7 @@ struct Entry {
 
 impl Entry {
     fn matches(&self, secret: &SecretKey, date: &[u8; 8], region: &str, service: &str) -> bool {
-        let same_secret: bool = self
-            .secret
-            .expose()
-            .as_bytes()
-            .ct_eq(secret.expose().as_bytes())
-            .into();
+        let same_secret = ct_eq_bytes(self.secret.expose().as_bytes(), secret.expose().as_bytes());
         same_secret && &self.date == date && &*self.region == region && &*self.service == service
     }
 }

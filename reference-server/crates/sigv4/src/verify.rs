@@ -119,7 +119,12 @@ impl Pending<'_> {
             seed: self.signature,
             amz_date: self.amz_date,
             scope_date: self.scope_date,
-            region: self.region.into_owned(),
+            // Only aws-chunked bodies sign again with the scope: skip the copy otherwise.
+            region: if self.payload.is_streaming() {
+                self.region.into_owned()
+            } else {
+                String::new()
+            },
             decoded_length: self.decoded_length,
         })
     }

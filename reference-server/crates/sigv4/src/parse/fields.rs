@@ -1,0 +1,335 @@
+//! Lexing the SigV4 fields: the `Authorization` value, the credential scope, `SignedHeaders`,
+//! the presigned query parameters, and one pass over the request headers.
+//!
+//! Spec: AWS "Authenticating Requests: Using the Authorization Header" / "Using Query
+//! Parameters". Everything borrows from the request; only a percent-encoded query value is
+//! copied. Splitting is a plain byte scan: the inputs are short and this runs on every request.
+
+use crate::canonical::{percent_decode, signed_names};
+use http::{HeaderMap, HeaderName};
+use std::borrow::Cow;
+
+/// Splits `s` at the first `sep` byte (ASCII), or `None`.
+pub(crate) fn cut(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let p = s.bytes().position(|b| b == sep)?;
+    Some((&s[..p], &s[p + 1..]))
+}
+
+/// The three fields of `AWS4-HMAC-SHA256 Credential=.., SignedHeaders=.., Signature=..`.
+pub(crate) struct AuthzFields<'a> {
+    pub credential: &'a str,
+    pub signed_headers: &'a str,
+    pub signature: &'a str,
+}
+
+/// Parses the fields after the algorithm; the error names what is wrong.
+pub(crate) fn authz_fields(mut rest: &str) -> Result<AuthzFields<'_>, &'static str> {
+    let (mut cred, mut signed, mut sig) = (None, None, None);
+    loop {
+        let (field, tail) = cut(rest, b',').unwrap_or((rest, ""));
+        let (k, v) = cut(field.trim_ascii(), b'=').ok_or("a field has no '='")?;
+        let slot = match k.trim_ascii() {
+            "Credential" => &mut cred,
+            "SignedHeaders" => &mut signed,
+            "Signature" => &mut sig,
+            _ => return Err("unknown field"),
+        };
+        if slot.replace(v.trim_ascii()).is_some() {
+            return Err("a field is repeated");
+        }
+        if tail.is_empty() {
+            break;
+        }
+        rest = tail;
+    }
+    Ok(AuthzFields {
+        credential: cred.ok_or("missing Credential")?,
+        signed_headers: signed.ok_or("missing SignedHeaders")?,
+        signature: sig.ok_or("missing Signature")?,
+    })
+}
+
+/// The five parts of `AK/yyyymmdd/region/service/aws4_request`, borrowed from the credential.
+pub(crate) struct Scope<'c> {
+    pub access_key: &'c str,
+    pub date: [u8; 8],
+    pub region: &'c str,
+    pub service: &'c str,
+}
+
+pub(crate) fn parse_scope(cred: &str) -> Option<Scope<'_>> {
+    let (ak, rest) = cut(cred, b'/')?;
+    let (date, rest) = cut(rest, b'/')?;
+    let (region, rest) = cut(rest, b'/')?;
+    let (service, term) = cut(rest, b'/')?;
+    if term != "aws4_request" || ak.is_empty() || region.is_empty() || service.is_empty() {
+        return None;
+    }
+    let date: [u8; 8] = date.as_bytes().try_into().ok()?;
+    super::date::parse_ymd(&date)?;
+    Some(Scope {
+        access_key: ak,
+        date,
+        region,
+        service,
+    })
+}
+
+const fn token_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'_' | b'.' | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*'
+            )
+            || matches!(c, b'+' | b'^' | b'`' | b'|' | b'~');
+        i += 1;
+    }
+    t
+}
+
+/// Bytes allowed in a header name (RFC 9110 token).
+static TOKEN: [bool; 256] = token_table();
+
+/// A non-empty `;` list of non-empty header-name tokens.
+pub(crate) fn valid_signed_headers(list: &str) -> bool {
+    !list.is_empty()
+        && !list.starts_with(';')
+        && !list.ends_with(';')
+        && !list.contains(";;")
+        && list.bytes().all(|b| b == b';' || TOKEN[usize::from(b)])
+}
+
+/// What a `SignedHeaders` list covers of the request (SPEC V5), found in one pass.
+pub(crate) struct Coverage {
+    /// `host` is signed.
+    pub host: bool,
+    /// Every `x-amz-*` header present is signed.
+    pub all_amz: bool,
+}
+
+/// Whether `name` is in the signed list (case-insensitive).
+fn is_signed(signed: &str, name: &str) -> bool {
+    signed_names(signed).any(|n| n.len() == name.len() && n.eq_ignore_ascii_case(name))
+}
+
+/// The raw (still encoded) presigned parameters found in a query string.
+#[derive(Default)]
+pub(crate) struct QueryAuth<'q> {
+    pub algorithm: Option<&'q str>,
+    pub credential: Option<&'q str>,
+    pub date: Option<&'q str>,
+    pub expires: Option<&'q str>,
+    pub signed_headers: Option<&'q str>,
+    pub signature: Option<&'q str>,
+    pub token: Option<&'q str>,
+    pub content_sha256: Option<&'q str>,
+    pub sigv2: bool,
+    pub duplicate: bool,
+}
+
+impl<'q> QueryAuth<'q> {
+    pub(crate) fn scan(query: &'q str) -> Self {
+        let mut q = QueryAuth::default();
+        for piece in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = cut(piece, b'=').unwrap_or((piece, ""));
+            // Keys are case-sensitive; an encoded key is decoded (rare, so usually no copy).
+            let Some(key) = decode(k) else { continue };
+            let slot = match &*key {
+                "X-Amz-Algorithm" => &mut q.algorithm,
+                "X-Amz-Credential" => &mut q.credential,
+                "X-Amz-Date" => &mut q.date,
+                "X-Amz-Expires" => &mut q.expires,
+                "X-Amz-SignedHeaders" => &mut q.signed_headers,
+                "X-Amz-Signature" => &mut q.signature,
+                "X-Amz-Security-Token" => &mut q.token,
+                "X-Amz-Content-Sha256" => &mut q.content_sha256,
+                "AWSAccessKeyId" => {
+                    q.sigv2 = true;
+                    continue;
+                }
+                _ => continue,
+            };
+            q.duplicate |= slot.is_some();
+            *slot = Some(v);
+        }
+        q
+    }
+
+    /// Whether the query carries SigV4 query authentication at all.
+    pub(crate) fn present(&self) -> bool {
+        self.algorithm.is_some()
+            || self.credential.is_some()
+            || self.signature.is_some()
+            || self.signed_headers.is_some()
+            || self.expires.is_some()
+    }
+}
+
+/// Percent-decodes a query value, borrowing when there is nothing to decode.
+pub(crate) fn decode(v: &str) -> Option<Cow<'_, str>> {
+    if !v.bytes().any(|b| b == b'%' || b == b'+') {
+        return Some(Cow::Borrowed(v));
+    }
+    let mut out = Vec::with_capacity(v.len());
+    percent_decode(&mut out, v.as_bytes(), true);
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+/// Most distinct `x-amz-*` header names remembered by [`HeaderScan`] before it falls back to
+/// walking the map again.
+const AMZ_NAMES: usize = 8;
+
+/// The headers SigV4 reads, found in one pass over the map.
+pub(crate) struct HeaderScan<'a> {
+    pub authorization: Option<&'a [u8]>,
+    pub amz_date: Option<&'a [u8]>,
+    pub date: Option<&'a [u8]>,
+    pub content_sha256: Option<&'a [u8]>,
+    pub token: Option<&'a [u8]>,
+    pub decoded_length: Option<&'a [u8]>,
+    amz_names: [&'a str; AMZ_NAMES],
+    amz_count: usize,
+    headers: &'a HeaderMap,
+}
+
+impl<'a> HeaderScan<'a> {
+    pub(crate) fn scan(headers: &'a HeaderMap) -> Self {
+        let mut s = HeaderScan {
+            authorization: None,
+            amz_date: None,
+            date: None,
+            content_sha256: None,
+            token: None,
+            decoded_length: None,
+            amz_names: [""; AMZ_NAMES],
+            amz_count: 0,
+            headers,
+        };
+        let mut last: Option<&HeaderName> = None;
+        for (name, value) in headers.iter() {
+            // Values of one name come together: look at each name once.
+            if last == Some(name) {
+                continue;
+            }
+            last = Some(name);
+            let v = Some(value.as_bytes());
+            let n = name.as_str();
+            if let Some(rest) = n.strip_prefix("x-amz-") {
+                match rest {
+                    "date" => s.amz_date = v,
+                    "content-sha256" => s.content_sha256 = v,
+                    "security-token" => s.token = v,
+                    "decoded-content-length" => s.decoded_length = v,
+                    _ => {}
+                }
+                if let Some(slot) = s.amz_names.get_mut(s.amz_count) {
+                    *slot = n;
+                }
+                s.amz_count += 1;
+            } else if name == http::header::AUTHORIZATION {
+                s.authorization = v;
+            } else if name == http::header::DATE {
+                s.date = v;
+            }
+        }
+        s
+    }
+
+    /// Walks `signed` once: is `host` in it, and is every `x-amz-*` header present in it.
+    pub(crate) fn coverage(&self, signed: &str) -> Coverage {
+        if self.amz_count > AMZ_NAMES {
+            let all_amz = self
+                .headers
+                .keys()
+                .all(|n| !n.as_str().starts_with("x-amz-") || is_signed(signed, n.as_str()));
+            return Coverage {
+                host: is_signed(signed, "host"),
+                all_amz,
+            };
+        }
+        let present = &self.amz_names[..self.amz_count];
+        let (mut host, mut seen) = (false, 0u32);
+        for name in signed_names(signed) {
+            if name.eq_ignore_ascii_case("host") {
+                host = true;
+            } else if name.len() > 6 && name.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-") {
+                if let Some(i) = present.iter().position(|p| p.eq_ignore_ascii_case(name)) {
+                    seen |= 1 << i;
+                }
+            }
+        }
+        let all_amz = seen.count_ones() as usize == present.len();
+        Coverage { host, all_amz }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes() {
+        let s = parse_scope("AK/20150830/us-east-1/s3/aws4_request").unwrap();
+        assert_eq!(
+            (s.access_key, s.region, s.service),
+            ("AK", "us-east-1", "s3")
+        );
+        for bad in [
+            "AK/20150830/us-east-1/s3",
+            "AK/20150830/us-east-1/s3/aws4_request/x",
+            "AK/2015083/us-east-1/s3/aws4_request",
+            "AK/20150830/us-east-1/s3/aws5_request",
+            "/20150830/us-east-1/s3/aws4_request",
+            "AK/20150830//s3/aws4_request",
+        ] {
+            assert!(parse_scope(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn authorization_fields_and_signed_header_lists() {
+        let f = authz_fields("Credential=a/b, SignedHeaders=host;x-amz-date,Signature=ff").unwrap();
+        assert_eq!(
+            (f.credential, f.signed_headers, f.signature),
+            ("a/b", "host;x-amz-date", "ff")
+        );
+        assert!(authz_fields("Credential=a, Credential=b, Signature=c").is_err());
+        assert!(authz_fields("Credential=a, SignedHeaders=h").is_err());
+        assert!(authz_fields("").is_err());
+        assert!(valid_signed_headers("host;x-amz-date"));
+        for bad in ["", ";host", "host;", "host;;x", "ho st", "host:x"] {
+            assert!(!valid_signed_headers(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn header_scan_sees_each_name_once_and_overflows_safely() {
+        let mut h = HeaderMap::new();
+        h.append("x-amz-date", "1".parse().unwrap());
+        h.append("x-amz-date", "2".parse().unwrap());
+        for i in 0..20 {
+            h.insert(
+                HeaderName::from_bytes(format!("x-amz-meta-{i}").as_bytes()).unwrap(),
+                "v".parse().unwrap(),
+            );
+        }
+        let s = HeaderScan::scan(&h);
+        assert_eq!(s.amz_date, Some(&b"1"[..]));
+        assert!(!s.coverage("host;x-amz-date").all_amz);
+        let all: Vec<String> = h.keys().map(|k| k.to_string()).collect();
+        let c = s.coverage(&all.join(";"));
+        assert!(c.all_amz && !c.host);
+        // Few names: the bitmask path, with a repeated signed name not counted twice.
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-date", "1".parse().unwrap());
+        h.insert("x-amz-meta-a", "1".parse().unwrap());
+        let s = HeaderScan::scan(&h);
+        assert!(!s.coverage("host;x-amz-date;x-amz-date").all_amz);
+        let c = s.coverage("Host;X-Amz-Date;x-amz-meta-a");
+        assert!(c.all_amz && c.host);
+    }
+}

@@ -1,0 +1,325 @@
+//! Phase one of verification: every check that needs no secret, in the SPEC's order.
+//!
+//! Spec: SPEC V1 and V3–V6; AWS "Authenticating Requests: Using the Authorization Header" and
+//! "Using Query Parameters". Order: SigV2 -> algorithm -> header/scope shape (presigned: the six
+//! parameters, `X-Amz-Expires` range) -> date present and parseable -> clock skew (header) or
+//! validity window (presigned) -> region and service -> scope date -> `host` and every `x-amz-*`
+//! header signed -> `x-amz-content-sha256` form.
+//!
+//! Invariants: nothing here sees a secret, so a [`Pending`] is safe to log through `Debug`; the
+//! access key, scope and signed-header list borrow from the request unless the presigned query
+//! had to be percent-decoded.
+
+mod date;
+mod fields;
+
+pub use date::{parse_amz_date, parse_http_date};
+
+use crate::error::AuthError;
+use crate::secret::{decode_hex32, Signature};
+use crate::{AuthKind, Config, PayloadMode, RequestView, Service};
+use date::format_amz_date;
+use fields::{
+    authz_fields, decode, parse_scope, valid_signed_headers, HeaderScan, QueryAuth, Scope,
+};
+use std::borrow::Cow;
+use time::OffsetDateTime;
+
+const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// Longest `X-Amz-Expires`: seven days.
+pub const MAX_PRESIGN_EXPIRES: i64 = 604_800;
+
+/// A request whose SigV4 fields passed every secret-free check; [`Pending::verify`] finishes.
+#[derive(Debug)]
+pub struct Pending<'a> {
+    pub(crate) req: RequestView<'a>,
+    pub(crate) kind: AuthKind,
+    pub(crate) service: Service,
+    pub(crate) access_key: Cow<'a, str>,
+    pub(crate) scope_date: [u8; 8],
+    pub(crate) region: Cow<'a, str>,
+    pub(crate) signed_headers: Cow<'a, str>,
+    pub(crate) signature: Signature,
+    pub(crate) amz_date: [u8; 16],
+    pub(crate) signed_at: OffsetDateTime,
+    pub(crate) payload: PayloadMode,
+    /// The payload line of the canonical request exactly as the client declared it; empty for
+    /// [`PayloadMode::Absent`].
+    pub(crate) payload_text: Cow<'a, str>,
+    pub(crate) session_token: Option<Cow<'a, str>>,
+    pub(crate) decoded_length: Option<u64>,
+}
+
+impl<'a> Pending<'a> {
+    /// The access key id from the credential scope.
+    pub fn access_key(&self) -> &str {
+        &self.access_key
+    }
+    /// `x-amz-security-token` header, or the `X-Amz-Security-Token` query parameter.
+    pub fn session_token(&self) -> Option<&str> {
+        self.session_token.as_deref()
+    }
+    /// The scope's service.
+    pub fn service(&self) -> Service {
+        self.service
+    }
+    /// Header or presigned.
+    pub fn kind(&self) -> AuthKind {
+        self.kind
+    }
+    /// The declared payload mode.
+    pub fn payload(&self) -> &PayloadMode {
+        &self.payload
+    }
+    /// The request time (`X-Amz-Date` or `Date`).
+    pub fn signed_at(&self) -> OffsetDateTime {
+        self.signed_at
+    }
+}
+
+/// Parses and checks SigV4 authentication without the secret. `Ok(None)`: anonymous request.
+pub fn parse<'a>(
+    req: &RequestView<'a>,
+    now: OffsetDateTime,
+    cfg: &Config,
+) -> Result<Option<Pending<'a>>, AuthError> {
+    let query = req.uri.query().unwrap_or("");
+    let q = QueryAuth::scan(query);
+    let h = HeaderScan::scan(req.headers);
+    if h.authorization.is_some_and(|v| v.starts_with(b"AWS ")) || (q.sigv2 && !q.present()) {
+        return Err(AuthError::SigV2NotSupported);
+    }
+    match (h.authorization, q.present()) {
+        (None, false) => Ok(None),
+        (Some(_), true) => Err(AuthError::DuplicateAuth),
+        (Some(v), false) => parse_header(req, &h, v, now, cfg).map(Some),
+        (None, true) => parse_query(req, &h, &q, now, cfg).map(Some),
+    }
+}
+
+fn parse_header<'a>(
+    req: &RequestView<'a>,
+    h: &HeaderScan<'a>,
+    value: &'a [u8],
+    now: OffsetDateTime,
+    cfg: &Config,
+) -> Result<Pending<'a>, AuthError> {
+    let malformed = AuthError::MalformedAuthorization;
+    let value = std::str::from_utf8(value).map_err(|_| malformed("it is not ASCII"))?;
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(malformed("it is empty"));
+    }
+    let (alg, rest) = fields::cut(value, b' ').unwrap_or((value, ""));
+    if alg != ALGORITHM {
+        return Err(AuthError::UnsupportedAlgorithm);
+    }
+    let f = authz_fields(rest).map_err(malformed)?;
+    let scope = parse_scope(f.credential).ok_or(malformed("the Credential is mal-formed"))?;
+    if !valid_signed_headers(f.signed_headers) {
+        return Err(malformed("SignedHeaders is mal-formed"));
+    }
+    let signature = Signature::from_hex(f.signature.as_bytes())
+        .ok_or(malformed("the Signature is not 64 hex digits"))?;
+
+    let (signed_at, amz_date) = header_date(h)?;
+    if (now - signed_at).abs() > cfg.max_skew {
+        return Err(AuthError::RequestTimeTooSkewed);
+    }
+    let service = check_scope(&scope, &amz_date, cfg)?;
+    check_signed_headers(h, f.signed_headers)?;
+    let (payload, payload_text) = match h.content_sha256 {
+        None => (PayloadMode::Absent, Cow::Borrowed("")),
+        Some(v) => payload_mode(v)?,
+    };
+    let session_token = match h.token {
+        None => None,
+        Some(t) => Some(Cow::Borrowed(
+            std::str::from_utf8(t).map_err(|_| malformed("bad token"))?,
+        )),
+    };
+    Ok(Pending {
+        req: *req,
+        kind: AuthKind::Header,
+        service,
+        access_key: Cow::Borrowed(scope.access_key),
+        scope_date: scope.date,
+        region: Cow::Borrowed(scope.region),
+        signed_headers: Cow::Borrowed(f.signed_headers),
+        signature,
+        amz_date,
+        signed_at,
+        payload,
+        payload_text,
+        session_token,
+        decoded_length: decoded_length(h, payload)?,
+    })
+}
+
+/// `X-Amz-Date`, else `Date`; returns the time and its `yyyymmddThhmmssZ` spelling.
+fn header_date(h: &HeaderScan<'_>) -> Result<(OffsetDateTime, [u8; 16]), AuthError> {
+    let t = match (h.amz_date, h.date) {
+        (Some(v), _) => std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| parse_amz_date(s.trim())),
+        (None, Some(v)) => std::str::from_utf8(v).ok().and_then(parse_http_date),
+        (None, None) => return Err(AuthError::MissingDate),
+    };
+    let t = t.ok_or(AuthError::MalformedDate)?;
+    Ok((t, format_amz_date(t)))
+}
+
+/// Region, service, and the scope date agreeing with the request date.
+fn check_scope(scope: &Scope<'_>, amz_date: &[u8; 16], cfg: &Config) -> Result<Service, AuthError> {
+    if scope.region != cfg.region {
+        return Err(AuthError::WrongRegion {
+            expected: cfg.region.clone(),
+        });
+    }
+    let service = Service::from_scope(scope.service).ok_or(AuthError::WrongService)?;
+    if scope.date[..] != amz_date[..8] {
+        return Err(AuthError::MalformedAuthorization(
+            "the date in the credential scope is not the request date",
+        ));
+    }
+    Ok(service)
+}
+
+/// `host` signed, and every `x-amz-*` header present signed (SPEC V5).
+fn check_signed_headers(h: &HeaderScan<'_>, signed: &str) -> Result<(), AuthError> {
+    let c = h.coverage(signed);
+    if !c.host {
+        return Err(AuthError::HostNotSigned);
+    }
+    if !c.all_amz {
+        return Err(AuthError::UnsignedAmzHeader);
+    }
+    Ok(())
+}
+
+fn payload_mode(v: &[u8]) -> Result<(PayloadMode, Cow<'_, str>), AuthError> {
+    let s = std::str::from_utf8(v).map_err(|_| AuthError::InvalidContentSha256)?;
+    if let Some(h) = decode_hex32(v) {
+        return Ok((PayloadMode::Sha256(h), Cow::Borrowed(s)));
+    }
+    let mode = match s {
+        "UNSIGNED-PAYLOAD" => PayloadMode::Unsigned,
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" => PayloadMode::StreamingSigned,
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => PayloadMode::StreamingUnsignedTrailer,
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER" => PayloadMode::StreamingSignedTrailer,
+        _ => return Err(AuthError::InvalidContentSha256),
+    };
+    Ok((mode, Cow::Borrowed(s)))
+}
+
+fn decoded_length(h: &HeaderScan<'_>, payload: PayloadMode) -> Result<Option<u64>, AuthError> {
+    if !payload.is_streaming() {
+        return Ok(None);
+    }
+    match h.decoded_length {
+        None => Ok(None),
+        Some(v) => std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .map(Some)
+            .ok_or(AuthError::MalformedChunkedBody(
+                "x-amz-decoded-content-length is not a number",
+            )),
+    }
+}
+
+fn parse_query<'a>(
+    req: &RequestView<'a>,
+    h: &HeaderScan<'a>,
+    q: &QueryAuth<'a>,
+    now: OffsetDateTime,
+    cfg: &Config,
+) -> Result<Pending<'a>, AuthError> {
+    let bad = AuthError::MalformedPresign;
+    let (Some(alg), Some(cred), Some(date), Some(expires), Some(signed), Some(sig)) = (
+        q.algorithm,
+        q.credential,
+        q.date,
+        q.expires,
+        q.signed_headers,
+        q.signature,
+    ) else {
+        return Err(bad("a required parameter is missing"));
+    };
+    if q.duplicate {
+        return Err(bad("a parameter is repeated"));
+    }
+    if decode(alg).as_deref() != Some(ALGORITHM) {
+        return Err(AuthError::UnsupportedAlgorithm);
+    }
+    let cred = decode(cred).ok_or(bad("X-Amz-Credential is not UTF-8"))?;
+    let scope = parse_scope(&cred).ok_or(bad("X-Amz-Credential is mal-formed"))?;
+    let (access_key, region, scope_date, scope_service) = (
+        scope.access_key.to_owned(),
+        scope.region.to_owned(),
+        scope.date,
+        scope.service.to_owned(),
+    );
+    let expires = match decode(expires).as_deref().map(str::parse::<i64>) {
+        Some(Ok(n)) if (1..=MAX_PRESIGN_EXPIRES).contains(&n) => n,
+        _ => return Err(bad("X-Amz-Expires must be a number from 1 to 604800")),
+    };
+    let signed = decode(signed).ok_or(bad("X-Amz-SignedHeaders is not UTF-8"))?;
+    if !valid_signed_headers(&signed) {
+        return Err(bad("X-Amz-SignedHeaders is mal-formed"));
+    }
+    let signature = decode(sig)
+        .and_then(|s| Signature::from_hex(s.as_bytes()))
+        .ok_or(bad("X-Amz-Signature is not 64 hex digits"))?;
+
+    let signed_at = decode(date)
+        .and_then(|d| parse_amz_date(&d))
+        .ok_or(AuthError::MalformedDate)?;
+    let amz_date = format_amz_date(signed_at);
+    if now > signed_at + time::Duration::seconds(expires) {
+        return Err(AuthError::PresignExpired);
+    }
+    if signed_at - now > cfg.max_skew {
+        return Err(AuthError::PresignNotYetValid);
+    }
+    let scope = Scope {
+        access_key: &access_key,
+        date: scope_date,
+        region: &region,
+        service: &scope_service,
+    };
+    let service = check_scope(&scope, &amz_date, cfg)?;
+    check_signed_headers(h, &signed)?;
+    let (payload, payload_text) = match (h.content_sha256, q.content_sha256) {
+        (Some(v), _) => payload_mode(v)?,
+        (None, Some(v)) => {
+            let v = decode(v).ok_or(AuthError::InvalidContentSha256)?;
+            let (mode, _) = payload_mode(v.as_bytes())?;
+            (mode, Cow::Owned(v.into_owned()))
+        }
+        (None, None) => (PayloadMode::Unsigned, Cow::Borrowed("UNSIGNED-PAYLOAD")),
+    };
+    let session_token = match (h.token, q.token) {
+        (_, Some(t)) => Some(decode(t).ok_or(bad("X-Amz-Security-Token is not UTF-8"))?),
+        (Some(t), None) => Some(Cow::Borrowed(
+            std::str::from_utf8(t).map_err(|_| bad("x-amz-security-token is not UTF-8"))?,
+        )),
+        (None, None) => None,
+    };
+    Ok(Pending {
+        req: *req,
+        kind: AuthKind::Query,
+        service,
+        access_key: Cow::Owned(access_key),
+        scope_date,
+        region: Cow::Owned(region),
+        signed_headers: signed,
+        signature,
+        amz_date,
+        signed_at,
+        payload,
+        payload_text,
+        session_token,
+        decoded_length: decoded_length(h, payload)?,
+    })
+}
