@@ -1,24 +1,166 @@
 //! Authorisation: may this caller perform this action on this resource?
 //!
-//! The root may do everything (as MinIO's root). S3 users, STS credentials and service
-//! accounts are judged by their policies (issue: IAM part); anonymous requests by the bucket
-//! policy. Until those land, every non-root caller is denied, which is the safe default.
+//! The root may do everything (as MinIO's root). An S3 user is judged by the policy attached
+//! to it, read from the request's snapshot (no policy: denied, SPEC U3). Anonymous requests
+//! are judged by the bucket's policy, whose statements for `Principal: "*"` are evaluated as
+//! an identity policy (WEKA: bucket policies apply to unsigned requests only). Evaluation
+//! itself is the pure `keygate-policy` engine; this module only gathers the request context
+//! (condition keys of SPEC E9) and turns a `Decision` into `AccessDenied`.
 
-use keygate_policy::Action;
+use keygate_policy::{
+    Action, ConditionKey, ConditionMap, Decision, PrincipalType, Profile, RequestContext,
+};
+use keygate_sigv4::AuthKind;
 
 use crate::auth::Caller;
 use crate::iam::PrincipalKind;
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
-use crate::state::AppState;
+use crate::s3::Ctx;
 
-pub fn authorize(
-    _state: &AppState,
-    caller: &Caller,
-    _action: Action,
-    _resource: &str,
-) -> S3Result<()> {
-    match caller.principal() {
-        Some(p) if p.kind == PrincipalKind::Root => Ok(()),
-        _ => Err(S3Error::new(S3ErrorCode::AccessDenied)),
+/// The server's own behaviour where SPEC names a profile difference (MinIO-style).
+pub const PROFILE: Profile = Profile::Reference;
+
+/// Authorises `action` on `resource` for the request in `ctx`.
+pub fn authorize(ctx: &Ctx, action: Action, resource: &str) -> S3Result<()> {
+    decide(ctx, action, resource).map(|_| ())
+}
+
+/// Like [`authorize`] but returns the decision (for the log and for ListBuckets filtering).
+pub fn decide(ctx: &Ctx, action: Action, resource: &str) -> S3Result<Decision> {
+    let denied = || Err(S3Error::new(S3ErrorCode::AccessDenied));
+    match &ctx.caller {
+        Caller::Signed { credential, .. } => {
+            let p = &credential.principal;
+            match p.kind {
+                PrincipalKind::Root => Ok(Decision::Allow { statement: 0 }),
+                PrincipalKind::User => {
+                    let snapshot = ctx.state.identities.snapshot();
+                    let Some(policy) = snapshot.user_policy(&p.username) else {
+                        return denied();
+                    };
+                    let values =
+                        condition_values(ctx, action, resource, policy.reads_existing_tags);
+                    let rc = RequestContext {
+                        action,
+                        resource,
+                        username: &p.username,
+                        userid: &p.access_key,
+                        principal_type: PrincipalType::User,
+                        values: &values,
+                        profile: PROFILE,
+                    };
+                    let decision = policy.compiled.evaluate(&rc);
+                    tracing::debug!(user = %p.username, action = action.as_str(), resource, ?decision, "authorisation");
+                    if decision.is_allowed() {
+                        Ok(decision)
+                    } else {
+                        denied()
+                    }
+                }
+            }
+        }
+        Caller::Anonymous => {
+            let Some(policy) = bucket_policy_for_anonymous(ctx, resource) else {
+                return denied();
+            };
+            let values = condition_values(ctx, action, resource, true);
+            let rc = RequestContext {
+                action,
+                resource,
+                username: "",
+                userid: "",
+                principal_type: PrincipalType::User,
+                values: &values,
+                profile: PROFILE,
+            };
+            let decision = policy.evaluate(&rc);
+            if decision.is_allowed() {
+                Ok(decision)
+            } else {
+                denied()
+            }
+        }
     }
+}
+
+/// The statements of the resource's bucket policy that name every principal, as an identity
+/// policy. `None` when there is no bucket, no policy, or nothing for anonymous callers.
+fn bucket_policy_for_anonymous(
+    ctx: &Ctx,
+    resource: &str,
+) -> Option<keygate_policy::CompiledPolicy> {
+    let bucket = resource.split('/').next().filter(|b| *b != "*")?;
+    let text = ctx.state.store.bucket_meta(bucket).ok()?.policy?;
+    let doc = crate::s3::bucket_policy::anonymous_part(&text).ok()??;
+    Some(doc.compile())
+}
+
+/// The condition keys of SPEC E9 this request supplies.
+fn condition_values(
+    ctx: &Ctx,
+    action: Action,
+    resource: &str,
+    read_existing_tags: bool,
+) -> ConditionMap {
+    let mut m = ConditionMap::new();
+    m.set(ConditionKey::SourceIp, ctx.remote.ip().to_string());
+    m.set(ConditionKey::SecureTransport, "false");
+    let now = ctx.state.clock.now();
+    if let Ok(t) = now.format(&time::format_description::well_known::Rfc3339) {
+        m.set(ConditionKey::CurrentTime, t);
+    }
+    m.set(ConditionKey::EpochTime, now.unix_timestamp().to_string());
+    for (key, header) in [
+        (ConditionKey::UserAgent, "user-agent"),
+        (ConditionKey::Referer, "referer"),
+        (ConditionKey::ContentSha256, "x-amz-content-sha256"),
+        (ConditionKey::CopySource, "x-amz-copy-source"),
+        (ConditionKey::MetadataDirective, "x-amz-metadata-directive"),
+    ] {
+        if let Some(v) = ctx.header(header) {
+            m.set(key, v);
+        }
+    }
+    if let Some(v) = ctx.caller.verified() {
+        m.set(ConditionKey::SignatureVersion, "AWS4-HMAC-SHA256");
+        let auth_type = match v.kind() {
+            AuthKind::Header => "REST-HEADER",
+            AuthKind::Query => "REST-QUERY-STRING",
+        };
+        m.set(ConditionKey::AuthType, auth_type);
+        let age_ms = (now - v.signed_at()).whole_milliseconds().max(0);
+        m.set(ConditionKey::SignatureAge, age_ms.to_string());
+    }
+    if matches!(action, Action::ListBucket) {
+        for (key, param) in [
+            (ConditionKey::Prefix, "prefix"),
+            (ConditionKey::Delimiter, "delimiter"),
+            (ConditionKey::MaxKeys, "max-keys"),
+        ] {
+            if let Some(v) = ctx.query.get(param) {
+                m.set(key, v);
+            }
+        }
+    }
+    if let Some(tagging) = ctx.header("x-amz-tagging") {
+        if let Ok(tags) = crate::s3::headers::parse_tag_query(tagging) {
+            m.set_many(
+                ConditionKey::RequestObjectTagKeys,
+                tags.iter().map(|(k, _)| k.clone()).collect(),
+            );
+            for (k, v) in tags {
+                m.request_object_tag(&k, v);
+            }
+        }
+    }
+    if read_existing_tags && action.is_object_action() && !matches!(action, Action::PutObject) {
+        if let Some((bucket, key)) = resource.split_once('/') {
+            if let Ok(meta) = ctx.state.store.object_meta(bucket, key) {
+                for (k, v) in meta.tags {
+                    m.existing_object_tag(&k, v);
+                }
+            }
+        }
+    }
+    m
 }

@@ -21,6 +21,8 @@ pub struct ServerConfig {
     pub domain: Option<String>,
     /// Chown written files and directories to the writer's uid/gid (SPEC X1–X3).
     pub posix_ownership: bool,
+    /// Seal stored secrets with a key derived from this file instead of the root secret.
+    pub kms_key_file: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -36,6 +38,7 @@ impl ServerConfig {
             test_clock: false,
             domain: None,
             posix_ownership: true,
+            kms_key_file: None,
         }
     }
 }

@@ -7,6 +7,7 @@
 //!
 //! Embed it with [`Server::start`]; the binary `keygate-server` wraps the same call.
 
+mod admin;
 mod auth;
 mod authz;
 pub mod clock;

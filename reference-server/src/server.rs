@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::ServerConfig;
-use crate::iam::Identities;
+use crate::iam::{Identities, Sealer};
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -70,7 +70,26 @@ impl Server {
             Clock::system()
         };
         let root_secret = root.secret_key.expose().to_owned();
-        let identities = Identities::new(&root.access_key, root.secret_key);
+        let sealer = match &cfg.kms_key_file {
+            Some(path) => {
+                let material = std::fs::read(path)
+                    .with_context(|| format!("reading the key file {}", path.display()))?;
+                if material.len() < 32 {
+                    bail!(
+                        "the key file {} must hold at least 32 bytes",
+                        path.display()
+                    );
+                }
+                Sealer::derive(&material)
+            }
+            None => Sealer::derive(root_secret.as_bytes()),
+        };
+        let identities = Identities::open(
+            &data_dir.join(".keygate/iam.db"),
+            &root.access_key,
+            root.secret_key,
+            sealer,
+        )?;
         let listener = TcpListener::bind(cfg.listen)
             .await
             .with_context(|| format!("binding {}", cfg.listen))?;

@@ -1,80 +1,103 @@
 //! Identities: who a key belongs to and what it may do.
 //!
 //! The hot path reads an immutable [`Snapshot`] through an atomic pointer swap: no lock is
-//! held and no database is read per request. Every committed change builds a new snapshot
-//! and swaps it in, so the next request sees it (SPEC P6, S7, U5).
+//! held and no database is read per request. Changes go through [`Identities`]' writer: one
+//! SQLite transaction each, committed before the in-memory model is updated and a new
+//! snapshot is swapped in, so the server never serves a state that was not committed and the
+//! next request sees the change (SPEC P6, S7, U5).
 
-use std::collections::HashMap;
-use std::sync::Arc;
+mod db;
+pub mod error;
+mod model;
+mod seal;
+mod validate;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
 use keygate_sigv4::SecretKey;
+use rusqlite::{params, Connection};
+use serde::Serialize;
+
+pub use error::{IamCode, IamError, IamResult};
+use model::Model;
+pub use model::{Credential, Principal, PrincipalKind, Snapshot, StoredPolicy};
+pub use seal::Sealer;
 
 use crate::store::Owner;
 
-/// What kind of identity signed a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PrincipalKind {
-    /// The admin: full S3 access, as MinIO's root.
-    Root,
-    /// An S3 user (name = access key).
-    User,
+/// WEKA's limits (SPEC U7, P2).
+pub const MAX_USERS: usize = 1024;
+pub const MAX_CUSTOM_POLICIES: usize = 1024;
+
+/// A user as the admin API shows it (never its secret).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UserInfo {
+    pub name: String,
+    pub posix_uid: u32,
+    pub posix_gid: u32,
+    pub policy: Option<String>,
 }
 
-/// An authenticated identity as the rest of the request pipeline sees it.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub access_key: String,
-    pub kind: PrincipalKind,
-    /// The user name policy variables resolve to (the parent's for derived credentials).
-    pub username: String,
-    /// Owner of the files this principal writes (X1, X2).
-    pub owner: Owner,
+/// Changes to a user; `None` leaves a field alone.
+#[derive(Debug, Default, Clone)]
+pub struct UserUpdate {
+    pub password: Option<String>,
+    pub posix_uid: Option<u32>,
+    pub posix_gid: Option<u32>,
 }
 
-/// A key the server accepts.
-#[derive(Debug)]
-pub struct Credential {
-    pub secret: SecretKey,
-    pub principal: Principal,
+struct Writer {
+    conn: Connection,
+    model: Model,
 }
 
-/// An immutable view of every key the server accepts.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    keys: HashMap<String, Arc<Credential>>,
-}
-
-impl Snapshot {
-    pub fn credential(&self, access_key: &str) -> Option<&Arc<Credential>> {
-        self.keys.get(access_key)
-    }
-}
-
-/// The identity service: owns the current snapshot.
-#[derive(Debug)]
+/// The identity service: owns the database and the current snapshot.
 pub struct Identities {
     current: ArcSwap<Snapshot>,
+    writer: Mutex<Writer>,
+    sealer: Sealer,
     root_access_key: String,
 }
 
+impl std::fmt::Debug for Identities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identities")
+            .field("root_access_key", &self.root_access_key)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Identities {
-    pub fn new(root_access_key: &str, root_secret: SecretKey) -> Identities {
-        let root = Credential {
-            secret: root_secret,
-            principal: Principal {
-                access_key: root_access_key.to_owned(),
-                kind: PrincipalKind::Root,
-                username: root_access_key.to_owned(),
-                owner: Owner::ROOT,
-            },
-        };
-        let mut keys = HashMap::new();
-        keys.insert(root_access_key.to_owned(), Arc::new(root));
-        Identities {
-            current: ArcSwap::from_pointee(Snapshot { keys }),
-            root_access_key: root_access_key.to_owned(),
+    /// Opens the database at `path` (creating it), checks the sealing key, loads everything.
+    pub fn open(
+        path: &Path,
+        root_access_key: &str,
+        root_secret: SecretKey,
+        sealer: Sealer,
+    ) -> anyhow::Result<Identities> {
+        let mut conn = db::open(path)?;
+        match db::meta_get(&conn, "key_check")? {
+            Some(check) if !sealer.verify_key_check(&check) => anyhow::bail!(
+                "the identity database {} was sealed with another key: start with the root secret (or --kms-key-file) it was created with",
+                path.display()
+            ),
+            Some(_) => {}
+            None => {
+                let tx = conn.transaction()?;
+                db::meta_put(&tx, "key_check", &sealer.key_check())?;
+                tx.commit()?;
+            }
         }
+        let model = Model::load(&conn, &sealer, root_access_key, root_secret)?;
+        let snapshot = model.snapshot();
+        Ok(Identities {
+            current: ArcSwap::from_pointee(snapshot),
+            writer: Mutex::new(Writer { conn, model }),
+            sealer,
+            root_access_key: root_access_key.to_owned(),
+        })
     }
 
     /// The snapshot to use for one request.
@@ -85,4 +108,285 @@ impl Identities {
     pub fn root_access_key(&self) -> &str {
         &self.root_access_key
     }
+
+    fn writer(&self) -> MutexGuard<'_, Writer> {
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn publish(&self, w: &Writer) {
+        self.current.store(Arc::new(w.model.snapshot()));
+    }
+
+    // ---- users ---------------------------------------------------------------------------
+
+    pub fn add_user(
+        &self,
+        name: &str,
+        password: &str,
+        uid: u32,
+        gid: u32,
+        now: i64,
+    ) -> IamResult<UserInfo> {
+        validate::user_name(name)?;
+        validate::password(password)?;
+        if name == self.root_access_key {
+            return Err(IamError::new(
+                IamCode::InvalidArgument,
+                "The admin's access key cannot be used as a user name.",
+            ));
+        }
+        let mut w = self.writer();
+        if w.model.users.contains_key(name) {
+            return Err(IamError::new(
+                IamCode::EntityAlreadyExists,
+                format!("User {name} already exists."),
+            ));
+        }
+        if w.model.users.len() >= MAX_USERS {
+            return Err(IamError::new(
+                IamCode::LimitExceeded,
+                format!("At most {MAX_USERS} S3 users are allowed."),
+            ));
+        }
+        let sealed = self.sealer.seal(name, password.as_bytes());
+        w.conn.execute(
+            "INSERT INTO users (name, secret, posix_uid, posix_gid, policy, created) VALUES (?1, ?2, ?3, ?4, NULL, ?5)",
+            params![name, sealed, uid, gid, now],
+        )?;
+        w.model
+            .put_user(name, password.to_owned().into(), Owner { uid, gid }, None);
+        self.publish(&w);
+        Ok(w.model.user_info(name).expect("just inserted"))
+    }
+
+    pub fn list_users(&self) -> Vec<UserInfo> {
+        let w = self.writer();
+        w.model
+            .users
+            .keys()
+            .filter_map(|n| w.model.user_info(n))
+            .collect()
+    }
+
+    pub fn user(&self, name: &str) -> IamResult<UserInfo> {
+        self.writer()
+            .model
+            .user_info(name)
+            .ok_or_else(|| no_such_user(name))
+    }
+
+    pub fn update_user(&self, name: &str, update: &UserUpdate) -> IamResult<UserInfo> {
+        if let Some(pw) = &update.password {
+            validate::password(pw)?;
+        }
+        let mut w = self.writer();
+        let current = w
+            .model
+            .users
+            .get(name)
+            .ok_or_else(|| no_such_user(name))?
+            .clone();
+        let owner = Owner {
+            uid: update.posix_uid.unwrap_or(current.owner.uid),
+            gid: update.posix_gid.unwrap_or(current.owner.gid),
+        };
+        let tx = w.conn.transaction()?;
+        tx.execute(
+            "UPDATE users SET posix_uid = ?2, posix_gid = ?3 WHERE name = ?1",
+            params![name, owner.uid, owner.gid],
+        )?;
+        if let Some(pw) = &update.password {
+            tx.execute(
+                "UPDATE users SET secret = ?2 WHERE name = ?1",
+                params![name, self.sealer.seal(name, pw.as_bytes())],
+            )?;
+        }
+        tx.commit()?;
+        let secret = match &update.password {
+            Some(pw) => SecretKey::from(pw.clone()),
+            None => current.credential.secret.clone(),
+        };
+        w.model
+            .put_user(name, secret, owner, current.policy.clone());
+        self.publish(&w);
+        Ok(w.model.user_info(name).expect("just updated"))
+    }
+
+    /// Deletes a user and, in the same transaction, its STS credentials and service
+    /// accounts (U5). The admin's keys are not a user and cannot be deleted here (U8).
+    pub fn delete_user(&self, name: &str) -> IamResult<()> {
+        if name == self.root_access_key {
+            return Err(IamError::new(
+                IamCode::InvalidArgument,
+                "The admin cannot delete itself (U8).",
+            ));
+        }
+        let mut w = self.writer();
+        if !w.model.users.contains_key(name) {
+            return Err(no_such_user(name));
+        }
+        let tx = w.conn.transaction()?;
+        tx.execute("DELETE FROM sts_credentials WHERE parent = ?1", [name])?;
+        tx.execute("DELETE FROM service_accounts WHERE parent = ?1", [name])?;
+        tx.execute("DELETE FROM users WHERE name = ?1", [name])?;
+        tx.commit()?;
+        w.model.remove_user(name);
+        self.publish(&w);
+        Ok(())
+    }
+
+    // ---- policies ------------------------------------------------------------------------
+
+    /// Every policy: (name, pre-defined), pre-defined first.
+    pub fn list_policies(&self) -> Vec<(String, bool)> {
+        let w = self.writer();
+        let mut out: Vec<(String, bool)> = keygate_policy::predefined::NAMES
+            .iter()
+            .map(|n| (n.to_string(), true))
+            .collect();
+        out.extend(w.model.policies.keys().map(|n| (n.clone(), false)));
+        out
+    }
+
+    /// A policy's document as submitted.
+    pub fn policy(&self, name: &str) -> IamResult<String> {
+        if let Some(doc) = keygate_policy::predefined::by_name(name) {
+            return Ok(doc.source().to_owned());
+        }
+        let w = self.writer();
+        w.model
+            .policies
+            .get(name)
+            .map(|p| p.document.source().to_owned())
+            .ok_or_else(|| no_such_policy(name))
+    }
+
+    /// Adds a custom policy, or replaces its document (P2, P3, P6).
+    pub fn put_policy(&self, name: &str, document: &str, now: i64) -> IamResult<()> {
+        if keygate_policy::predefined::is_predefined(name) {
+            return Err(IamError::new(
+                IamCode::InvalidArgument,
+                format!("The pre-defined policy {name} cannot be overwritten."),
+            ));
+        }
+        validate::policy_name(name)?;
+        let parsed = validate::policy_document(document)?;
+        let mut w = self.writer();
+        if !w.model.policies.contains_key(name) && w.model.policies.len() >= MAX_CUSTOM_POLICIES {
+            return Err(IamError::new(
+                IamCode::LimitExceeded,
+                format!("At most {MAX_CUSTOM_POLICIES} custom policies are allowed."),
+            ));
+        }
+        w.conn.execute(
+            "INSERT INTO policies (name, document, created) VALUES (?1, ?2, ?3)
+             ON CONFLICT(name) DO UPDATE SET document = excluded.document",
+            params![name, document, now],
+        )?;
+        w.model
+            .policies
+            .insert(name.to_owned(), Arc::new(StoredPolicy::new(parsed)));
+        self.publish(&w);
+        Ok(())
+    }
+
+    /// Removes a custom policy that no user holds (P1, P5).
+    pub fn remove_policy(&self, name: &str) -> IamResult<()> {
+        if keygate_policy::predefined::is_predefined(name) {
+            return Err(IamError::new(
+                IamCode::InvalidArgument,
+                format!("The pre-defined policy {name} cannot be removed."),
+            ));
+        }
+        let mut w = self.writer();
+        if !w.model.policies.contains_key(name) {
+            return Err(no_such_policy(name));
+        }
+        if let Some(user) = w
+            .model
+            .users
+            .values()
+            .find(|u| u.policy.as_deref() == Some(name))
+        {
+            return Err(IamError::new(
+                IamCode::PolicyInUse,
+                format!(
+                    "The policy cannot be removed, as it is in use (attached to {}).",
+                    user.credential.principal.username
+                ),
+            ));
+        }
+        w.conn
+            .execute("DELETE FROM policies WHERE name = ?1", [name])?;
+        w.model.policies.remove(name);
+        self.publish(&w);
+        Ok(())
+    }
+
+    /// Attaches `policy` to `user`, replacing any policy it had (P4).
+    pub fn attach(&self, policy: &str, user: &str) -> IamResult<UserInfo> {
+        let mut w = self.writer();
+        let known = keygate_policy::predefined::is_predefined(policy)
+            || w.model.policies.contains_key(policy);
+        if !known {
+            return Err(no_such_policy(policy));
+        }
+        let current = w
+            .model
+            .users
+            .get(user)
+            .ok_or_else(|| no_such_user(user))?
+            .clone();
+        w.conn.execute(
+            "UPDATE users SET policy = ?2 WHERE name = ?1",
+            params![user, policy],
+        )?;
+        w.model.put_user(
+            user,
+            current.credential.secret.clone(),
+            current.owner,
+            Some(policy.to_owned()),
+        );
+        self.publish(&w);
+        Ok(w.model.user_info(user).expect("exists"))
+    }
+
+    /// Detaches the user's policy; 404 `NoSuchEntity` when it has none (P4).
+    pub fn detach(&self, user: &str) -> IamResult<UserInfo> {
+        let mut w = self.writer();
+        let current = w
+            .model
+            .users
+            .get(user)
+            .ok_or_else(|| no_such_user(user))?
+            .clone();
+        if current.policy.is_none() {
+            return Err(IamError::new(
+                IamCode::NoSuchEntity,
+                format!("User {user} has no policy attached."),
+            ));
+        }
+        w.conn
+            .execute("UPDATE users SET policy = NULL WHERE name = ?1", [user])?;
+        w.model
+            .put_user(user, current.credential.secret.clone(), current.owner, None);
+        self.publish(&w);
+        Ok(w.model.user_info(user).expect("exists"))
+    }
+}
+
+fn no_such_user(name: &str) -> IamError {
+    IamError::new(
+        IamCode::NoSuchEntity,
+        format!("User {name} does not exist."),
+    )
+}
+
+fn no_such_policy(name: &str) -> IamError {
+    IamError::new(
+        IamCode::NoSuchEntity,
+        format!("Policy {name} does not exist."),
+    )
 }

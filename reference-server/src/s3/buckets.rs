@@ -1,6 +1,7 @@
 //! Bucket operations: list, create, head, delete, location, tagging, policy.
 
 use http::{Response, StatusCode};
+use keygate_policy::Action;
 
 use super::error::{S3Error, S3ErrorCode, S3Result};
 use super::xml::{self, XmlWriter};
@@ -11,7 +12,16 @@ use crate::http_util::{self, set_header, Body};
 const MAX_BUCKET_POLICY: usize = 20 * 1024;
 
 pub async fn list_buckets(ctx: &mut Ctx) -> S3Result<Response<Body>> {
-    let buckets = ctx.state.store.list_buckets()?;
+    let mut buckets = ctx.state.store.list_buckets()?;
+    if ctx.filter_buckets {
+        buckets.retain(|(name, _)| {
+            ctx.authorize(Action::ListBucket, name).is_ok()
+                || ctx.authorize(Action::GetBucketLocation, name).is_ok()
+        });
+        if buckets.is_empty() {
+            return Err(S3Error::new(S3ErrorCode::AccessDenied));
+        }
+    }
     let owner = ctx
         .caller
         .principal()
@@ -127,17 +137,7 @@ pub async fn put_policy(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     }
     let text =
         std::str::from_utf8(&body).map_err(|_| S3Error::new(S3ErrorCode::MalformedPolicy))?;
-    let doc: serde_json::Value = serde_json::from_str(text).map_err(|_| {
-        S3Error::with_message(S3ErrorCode::MalformedPolicy, "Policies must be valid JSON.")
-    })?;
-    if doc.get("Version").and_then(|v| v.as_str()) != Some("2012-10-17")
-        || doc.get("Statement").is_none()
-    {
-        return Err(S3Error::with_message(
-            S3ErrorCode::MalformedPolicy,
-            "Policy must have Version \"2012-10-17\" and a Statement.",
-        ));
-    }
+    super::bucket_policy::validate(text)?;
     let store = &ctx.state.store;
     let mut meta = store.bucket_meta(ctx.bucket())?;
     meta.policy = Some(text.to_owned());

@@ -156,7 +156,10 @@ mod tests {
             parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
             Some(784111777)
         );
-        assert_eq!(parse_http_date(&http_date(784_111_777_000)), Some(784111777));
+        assert_eq!(
+            parse_http_date(&http_date(784_111_777_000)),
+            Some(784111777)
+        );
         assert_eq!(parse_http_date("yesterday"), None);
     }
 

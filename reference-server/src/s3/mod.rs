@@ -6,9 +6,10 @@
 //! `/_keygate/` go to the admin API and signed requests scoped to `sts` to the STS surface.
 
 pub mod body;
+pub mod bucket_policy;
 mod buckets;
 pub mod error;
-mod headers;
+pub mod headers;
 mod listing;
 mod multipart;
 mod objects;
@@ -47,6 +48,8 @@ pub struct Ctx {
     pub caller: Caller,
     pub remote: SocketAddr,
     source: Option<Source>,
+    /// ListBuckets without s3:ListAllMyBuckets: list only buckets the caller may see (E6).
+    pub filter_buckets: bool,
 }
 
 impl Ctx {
@@ -88,7 +91,7 @@ impl Ctx {
     /// Authorises `action` on `resource` for this caller (used for CopyObject's source and
     /// DeleteObjects' keys).
     pub fn authorize(&self, action: keygate_policy::Action, resource: &str) -> S3Result<()> {
-        crate::authz::authorize(&self.state, &self.caller, action, resource)
+        crate::authz::authorize(self, action, resource)
     }
 }
 
@@ -101,9 +104,14 @@ pub async fn serve(
     let request_id = state.next_request_id();
     let is_head = req.method() == Method::HEAD;
     let path = req.uri().path().to_owned();
-    let mut resp = match dispatch(state.clone(), req, remote).await {
-        Ok(resp) => resp,
-        Err(e) => error_response(&e, &path, &request_id, is_head),
+    let mut resp = if path.starts_with(crate::admin::PREFIX) {
+        let (parts, incoming) = req.into_parts();
+        crate::admin::serve(state.clone(), parts, incoming, remote, &request_id).await
+    } else {
+        match dispatch(state.clone(), req, remote).await {
+            Ok(resp) => resp,
+            Err(e) => error_response(&e, &path, &request_id, is_head),
+        }
     };
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -122,14 +130,19 @@ async fn dispatch(
     remote: SocketAddr,
 ) -> S3Result<Response<Body>> {
     let (parts, incoming) = req.into_parts();
-    if parts.uri.path().starts_with("/_keygate/") {
-        return Err(S3Error::new(S3ErrorCode::NotImplemented));
-    }
     let (caller, source) = authenticate(&state, &parts, incoming).await?;
     if caller
         .verified()
         .is_some_and(|v| v.service() == Service::Sts)
     {
+        // STS is served as POST / only; a request scoped to sts for anything else has the
+        // wrong service in its credential scope (V4).
+        if parts.method != Method::POST || parts.uri.path() != "/" {
+            return Err(S3Error::with_message(
+                S3ErrorCode::AuthorizationHeaderMalformed,
+                "The credential scope names service 'sts', which does not serve this request.",
+            ));
+        }
         return Err(S3Error::with_message(
             S3ErrorCode::NotImplemented,
             "STS is not served by this server yet.",
@@ -145,7 +158,6 @@ async fn dispatch(
         &query,
         copy_source,
     )?;
-    crate::authz::authorize(&state, &caller, route.op.action(), &route.resource())?;
     let mut ctx = Ctx {
         state,
         parts,
@@ -154,7 +166,21 @@ async fn dispatch(
         caller,
         remote,
         source: Some(source),
+        filter_buckets: false,
     };
+    let (action, resource) = (ctx.route.op.action(), ctx.route.resource());
+    match crate::authz::authorize(&ctx, action, &resource) {
+        Ok(()) => {}
+        // E6: without s3:ListAllMyBuckets a signed caller still gets the buckets it may see.
+        Err(e)
+            if ctx.route.op == Operation::ListBuckets
+                && e.code == S3ErrorCode::AccessDenied
+                && ctx.caller.principal().is_some() =>
+        {
+            ctx.filter_buckets = true;
+        }
+        Err(e) => return Err(e),
+    }
     handle(&mut ctx).await
 }
 

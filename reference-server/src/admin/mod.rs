@@ -1,0 +1,203 @@
+//! The admin API: JSON over HTTP under `/_keygate/admin/v1/`, on the S3 port.
+//!
+//! Requests are SigV4-signed (service `s3`) like any S3 request and authenticated by the same
+//! code. Users, policies and the test clock are the admin's (root keys); service accounts are
+//! each S3 user's own. Errors are `{"Code","Message","RequestId"}` with the SPEC's codes;
+//! bucket names cannot start with `_`, so the prefix never shadows a bucket.
+//!
+//! | method | path | body | answer |
+//! |---|---|---|---|
+//! | POST | `users` | `{"name","password","posix_uid"?,"posix_gid"?}` | 201 user |
+//! | GET | `users` | | `{"users":[user…]}` |
+//! | GET, PATCH, DELETE | `users/{name}` | PATCH: `{"password"?,"posix_uid"?,"posix_gid"?}` | user / 204 |
+//! | PUT, DELETE | `users/{name}/policy` | PUT: `{"policy":NAME}` | user |
+//! | GET | `policies` | | `{"policies":[{"name","predefined"}…]}` |
+//! | GET, PUT, DELETE | `policies/{name}` | PUT: the document | document / 204 |
+//! | POST | `clock/advance` | `{"seconds":N}` | `{"now":RFC3339}` (test clock only) |
+
+mod users;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::request::Parts;
+use http::{Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::json;
+
+use crate::auth::{authenticate, Caller};
+use crate::http_util::{self, Body};
+use crate::iam::{IamCode, IamError, PrincipalKind};
+use crate::s3::body::RequestBody;
+use crate::s3::error::S3Error;
+use crate::state::AppState;
+
+/// The reserved path prefix.
+pub const PREFIX: &str = "/_keygate/admin/v1/";
+
+/// Largest admin request body.
+const MAX_BODY: usize = 64 * 1024;
+
+/// An admin failure: a wire code, a status and a client-safe message.
+#[derive(Debug)]
+pub struct AdminError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl From<IamError> for AdminError {
+    fn from(e: IamError) -> Self {
+        AdminError {
+            status: e.code.http_status(),
+            code: e.code.as_str(),
+            message: e.message,
+        }
+    }
+}
+
+impl From<S3Error> for AdminError {
+    fn from(e: S3Error) -> Self {
+        AdminError {
+            status: e.code.http_status(),
+            code: e.code.as_str(),
+            message: e.message.into_owned(),
+        }
+    }
+}
+
+impl AdminError {
+    pub fn new(code: IamCode, message: impl Into<String>) -> AdminError {
+        IamError::new(code, message).into()
+    }
+
+    fn not_found() -> AdminError {
+        AdminError {
+            status: 404,
+            code: "NotFound",
+            message: "No such admin API call.".into(),
+        }
+    }
+}
+
+pub type AdminResult<T> = Result<T, AdminError>;
+
+/// One authenticated admin request.
+#[derive(Debug)]
+pub struct AdminRequest {
+    pub state: Arc<AppState>,
+    pub parts: Parts,
+    pub caller: Caller,
+    pub body: bytes::Bytes,
+}
+
+impl AdminRequest {
+    /// The admin (root) only.
+    pub fn require_root(&self) -> AdminResult<()> {
+        match self.caller.principal() {
+            Some(p) if p.kind == PrincipalKind::Root => Ok(()),
+            _ => Err(AdminError::new(
+                IamCode::AccessDenied,
+                "Only the admin may do this.",
+            )),
+        }
+    }
+
+    /// The body as a JSON value of type `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> AdminResult<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            AdminError::new(
+                IamCode::InvalidArgument,
+                format!("The request body is not the expected JSON: {e}"),
+            )
+        })
+    }
+
+    pub fn now(&self) -> i64 {
+        self.state.clock.now().unix_timestamp()
+    }
+}
+
+/// Serves one admin request; never fails (errors become JSON error responses).
+pub async fn serve(
+    state: Arc<AppState>,
+    parts: Parts,
+    incoming: Incoming,
+    _remote: SocketAddr,
+    request_id: &str,
+) -> Response<Body> {
+    match dispatch(state, parts, incoming).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            let status =
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            http_util::with_body(
+                status,
+                "application/json",
+                json!({"Code": e.code, "Message": e.message, "RequestId": request_id}).to_string(),
+            )
+        }
+    }
+}
+
+async fn dispatch(
+    state: Arc<AppState>,
+    parts: Parts,
+    incoming: Incoming,
+) -> AdminResult<Response<Body>> {
+    let (caller, source) = authenticate(&state, &parts, incoming).await?;
+    if matches!(caller, Caller::Anonymous) {
+        return Err(AdminError::new(
+            IamCode::AccessDenied,
+            "Admin API requests must be signed.",
+        ));
+    }
+    let body = RequestBody::new(source, &parts.headers, caller.verified(), MAX_BODY as u64)?;
+    let (body, _) = body.collect(MAX_BODY).await?;
+    let path = parts
+        .uri
+        .path()
+        .strip_prefix(PREFIX)
+        .unwrap_or("")
+        .to_owned();
+    let segments: Vec<String> = path
+        .split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let req = AdminRequest {
+        state,
+        parts,
+        caller,
+        body,
+    };
+    let method = req.parts.method.as_str();
+    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (method, segs.as_slice()) {
+        ("POST", ["users"]) => users::add(&req),
+        ("GET", ["users"]) => users::list(&req),
+        ("GET", ["users", name]) => users::show(&req, name),
+        ("PATCH", ["users", name]) => users::update(&req, name),
+        ("DELETE", ["users", name]) => users::delete(&req, name),
+        ("PUT", ["users", name, "policy"]) => users::attach(&req, name),
+        ("DELETE", ["users", name, "policy"]) => users::detach(&req, name),
+        ("GET", ["policies"]) => users::list_policies(&req),
+        ("GET", ["policies", name]) => users::show_policy(&req, name),
+        ("PUT", ["policies", name]) => users::put_policy(&req, name),
+        ("DELETE", ["policies", name]) => users::remove_policy(&req, name),
+        ("POST", ["clock", "advance"]) => users::advance_clock(&req),
+        _ => Err(AdminError::not_found()),
+    }
+}
+
+/// A JSON answer.
+pub fn reply(status: StatusCode, value: &serde_json::Value) -> AdminResult<Response<Body>> {
+    Ok(http_util::with_body(
+        status,
+        "application/json",
+        value.to_string(),
+    ))
+}
