@@ -20,6 +20,7 @@
 //! query made only of unreserved characters is copied as is).
 
 use http::HeaderMap;
+use std::borrow::Cow;
 
 /// How the canonical URI is built from the request path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,36 +168,69 @@ pub fn canonical_uri(out: &mut Vec<u8>, path: &str, enc: UriEncoding) {
     }
 }
 
+/// Whether `input` is already in canonical form: unreserved bytes, and `%XX` (uppercase hex)
+/// only for bytes that must be encoded. SDK-built query strings are; they are then copied.
+fn is_canonical(input: &[u8]) -> bool {
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        if b == b'%' {
+            let upper = |c: u8| c.is_ascii_digit() || (b'A'..=b'F').contains(&c);
+            match (input.get(i + 1), input.get(i + 2)) {
+                (Some(&h), Some(&l)) if upper(h) && upper(l) => {
+                    let byte = hex_val(h).unwrap_or(0) << 4 | hex_val(l).unwrap_or(0);
+                    if is_unreserved(byte) {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+            i += 3;
+        } else if is_unreserved(b) {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// One query component in canonical form, borrowed when it already is.
+fn canonical_component(input: &str) -> Cow<'_, [u8]> {
+    if is_canonical(input.as_bytes()) {
+        return Cow::Borrowed(input.as_bytes());
+    }
+    let mut decoded = Vec::with_capacity(input.len());
+    percent_decode(&mut decoded, input.as_bytes(), true);
+    let mut out = Vec::with_capacity(decoded.len() * 3);
+    uri_encode(&mut out, &decoded, false);
+    Cow::Owned(out)
+}
+
+/// A canonical query key and value.
+type Pair<'q> = (Cow<'q, [u8]>, Cow<'q, [u8]>);
+
 /// Appends the canonical query string of the raw `query`.
 pub fn canonical_query(out: &mut Vec<u8>, query: &str, skip_signature: bool) {
     if query.is_empty() {
         return;
     }
-    // Encoded keys and values live in `enc`; `pairs` holds (key_start, key_end, value_end).
-    let mut enc: Vec<u8> = Vec::with_capacity(query.len() + 32);
-    let mut scratch = Vec::new();
-    let mut pairs: Vec<(usize, usize, usize)> = Vec::new();
+    let mut pairs: Vec<Pair<'_>> = Vec::with_capacity(16);
     for piece in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
         if skip_signature && is_param(k, "X-Amz-Signature") {
             continue;
         }
-        let start = enc.len();
-        reencode(&mut enc, &mut scratch, k.as_bytes(), true);
-        let mid = enc.len();
-        reencode(&mut enc, &mut scratch, v.as_bytes(), true);
-        pairs.push((start, mid, enc.len()));
+        pairs.push((canonical_component(k), canonical_component(v)));
     }
-    pairs.sort_unstable_by(|a, b| {
-        (&enc[a.0..a.1], &enc[a.1..a.2]).cmp(&(&enc[b.0..b.1], &enc[b.1..b.2]))
-    });
-    for (i, &(s, m, e)) in pairs.iter().enumerate() {
+    pairs.sort_unstable();
+    for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push(b'&');
         }
-        out.extend_from_slice(&enc[s..m]);
+        out.extend_from_slice(k);
         out.push(b'=');
-        out.extend_from_slice(&enc[m..e]);
+        out.extend_from_slice(v);
     }
 }
 
@@ -213,18 +247,31 @@ pub(crate) fn is_param(raw_key: &str, name: &str) -> bool {
     d == name.as_bytes()
 }
 
+/// Whether `x` has a byte equal to `b` (SWAR: eight bytes per step).
+fn has_byte(x: u64, b: u8) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    let y = x ^ (LO * u64::from(b));
+    (y.wrapping_sub(LO) & !y & (LO << 7)) != 0
+}
+
+/// Whether `v` contains a space or a tab.
+fn has_blank(v: &[u8]) -> bool {
+    let mut words = v.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        if has_byte(x, b' ') || has_byte(x, b'\t') {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b == b' ' || b == b'\t')
+}
+
 /// Appends a header value trimmed, with inner runs of spaces and tabs collapsed to one space.
 fn push_trimmed(out: &mut Vec<u8>, value: &[u8]) {
     let blank = |b: u8| b == b' ' || b == b'\t';
     let value = value.trim_ascii();
-    // Fast path: nothing to collapse (no tab, no two blanks in a row).
-    let mut prev_blank = false;
-    let clean = value.iter().all(|&b| {
-        let bad = b == b'\t' || (prev_blank && b == b' ');
-        prev_blank = b == b' ';
-        !bad
-    });
-    if clean {
+    // Fast path: no blank inside at all (hashes, dates, hosts, ids).
+    if !has_blank(value) {
         out.extend_from_slice(value);
         return;
     }
@@ -262,7 +309,7 @@ pub(crate) fn signed_names(list: &str) -> impl Iterator<Item = &str> {
 
 /// Headers snapshotted once per request, so each signed name is a scan of short strings
 /// rather than a parse into a `HeaderName` and a hash lookup.
-const SNAPSHOT: usize = 32;
+const SNAPSHOT: usize = 16;
 
 /// Appends the canonical headers block (each `name:value\n`) for the signed header list.
 pub fn canonical_headers(
@@ -271,11 +318,11 @@ pub fn canonical_headers(
     signed_headers: &str,
     host_fallback: Option<&str>,
 ) {
-    let mut snap: [(&str, &[u8]); SNAPSHOT] = [("", &[]); SNAPSHOT];
+    let mut snap: [(&[u8], &[u8]); SNAPSHOT] = [(&[], &[]); SNAPSHOT];
     let small = headers.len() <= SNAPSHOT;
     if small {
         for (slot, (k, v)) in snap.iter_mut().zip(headers.iter()) {
-            *slot = (k.as_str(), v.as_bytes());
+            *slot = (k.as_str().as_bytes(), v.as_bytes());
         }
     }
     let snap = &snap[..headers.len().min(SNAPSHOT)];
@@ -283,6 +330,16 @@ pub fn canonical_headers(
         let start = out.len();
         out.extend_from_slice(name.as_bytes());
         out[start..].make_ascii_lowercase();
+        // `HeaderMap` names are lowercase: compare with the lowercased signed name.
+        let matches: u32 = if small {
+            let lname = &out[start..];
+            snap.iter()
+                .enumerate()
+                .filter(|(_, (k, _))| *k == lname)
+                .fold(0, |m, (i, _)| m | 1 << i)
+        } else {
+            0
+        };
         out.push(b':');
         let mut found = 0usize;
         let mut push = |out: &mut Vec<u8>, v: &[u8]| {
@@ -293,8 +350,8 @@ pub fn canonical_headers(
             found += 1;
         };
         if small {
-            for (k, v) in snap {
-                if k.len() == name.len() && k.eq_ignore_ascii_case(name) {
+            for (i, (_, v)) in snap.iter().enumerate() {
+                if matches & (1 << i) != 0 {
                     push(out, v);
                 }
             }
@@ -394,6 +451,25 @@ mod tests {
             "X-Amz-Signature=abc&z=1"
         );
         assert_eq!(query("&&a=1&", false), "a=1");
+        // Already canonical: copied; lowercase escapes and escaped unreserved bytes: redone.
+        assert_eq!(query("c=a%2Fb&b=%2f&a=%41", false), "a=A&b=%2F&c=a%2Fb");
+        assert_eq!(query("a=%", false), "a=%25");
+    }
+
+    #[test]
+    fn header_values_are_trimmed_and_collapsed() {
+        for (raw, want) in [
+            ("  a  b\t\tc ", "a b c"),
+            ("0123456789abcdef0123", "0123456789abcdef0123"),
+            ("0123456789abcdef 0123", "0123456789abcdef 0123"),
+            ("01234567\t", "01234567"),
+            ("0123456789ab\tcd", "0123456789ab cd"),
+            ("", ""),
+        ] {
+            let mut out = Vec::new();
+            push_trimmed(&mut out, raw.as_bytes());
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{raw:?}");
+        }
     }
 
     #[test]

@@ -48,7 +48,7 @@ impl Pending<'_> {
         format!(
             "{}/{}/{}/aws4_request",
             std::str::from_utf8(&self.scope_date).unwrap_or(""),
-            self.region,
+            self.region(),
             self.service.as_str()
         )
     }
@@ -83,7 +83,7 @@ impl Pending<'_> {
         mac.update(b"AWS4-HMAC-SHA256\n");
         mac.update(&self.amz_date);
         mac.update(b"\n");
-        update_scope(&mut mac, &self.scope_date, &self.region, self.service);
+        update_scope(&mut mac, &self.scope_date, self.region(), self.service);
         mac.update(b"\n");
         mac.update(&hex_lower(&hash));
         finish(mac)
@@ -101,7 +101,7 @@ impl Pending<'_> {
         let key = cache.get(
             secret,
             &self.scope_date,
-            &self.region,
+            self.region(),
             self.service.as_str(),
         );
         let expected = self.compute_signature(&key, body_sha256);
@@ -109,8 +109,8 @@ impl Pending<'_> {
             return Err(AuthError::SignatureDoesNotMatch);
         }
         Ok(Verified {
-            access_key: self.access_key.into_owned(),
-            session_token: self.session_token.map(|t| t.into_owned()),
+            access_key: self.access_key().to_owned(),
+            session_token: self.session_token.as_deref().map(str::to_owned),
             service: self.service,
             kind: self.kind,
             payload: self.payload,
@@ -121,7 +121,7 @@ impl Pending<'_> {
             scope_date: self.scope_date,
             // Only aws-chunked bodies sign again with the scope: skip the copy otherwise.
             region: if self.payload.is_streaming() {
-                self.region.into_owned()
+                self.region().to_owned()
             } else {
                 String::new()
             },

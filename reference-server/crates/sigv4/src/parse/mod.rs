@@ -35,9 +35,10 @@ pub struct Pending<'a> {
     pub(crate) req: RequestView<'a>,
     pub(crate) kind: AuthKind,
     pub(crate) service: Service,
-    pub(crate) access_key: Cow<'a, str>,
+    /// `AK/yyyymmdd/region/service/aws4_request` (percent-decoded for presigned URLs).
+    pub(crate) credential: Cow<'a, str>,
+    pub(crate) access_key_len: usize,
     pub(crate) scope_date: [u8; 8],
-    pub(crate) region: Cow<'a, str>,
     pub(crate) signed_headers: Cow<'a, str>,
     pub(crate) signature: Signature,
     pub(crate) amz_date: [u8; 16],
@@ -53,7 +54,13 @@ pub struct Pending<'a> {
 impl<'a> Pending<'a> {
     /// The access key id from the credential scope.
     pub fn access_key(&self) -> &str {
-        &self.access_key
+        &self.credential[..self.access_key_len]
+    }
+    /// The scope's region (checked equal to the server's).
+    pub(crate) fn region(&self) -> &str {
+        // The credential was validated as `AK/yyyymmdd/region/...`: region starts after the date.
+        let rest = &self.credential[self.access_key_len + 10..];
+        fields::cut(rest, b'/').map_or(rest, |(region, _)| region)
     }
     /// `x-amz-security-token` header, or the `X-Amz-Security-Token` query parameter.
     pub fn session_token(&self) -> Option<&str> {
@@ -142,9 +149,9 @@ fn parse_header<'a>(
         req: *req,
         kind: AuthKind::Header,
         service,
-        access_key: Cow::Borrowed(scope.access_key),
+        credential: Cow::Borrowed(f.credential),
+        access_key_len: scope.access_key.len(),
         scope_date: scope.date,
-        region: Cow::Borrowed(scope.region),
         signed_headers: Cow::Borrowed(f.signed_headers),
         signature,
         amz_date,
@@ -254,12 +261,6 @@ fn parse_query<'a>(
     }
     let cred = decode(cred).ok_or(bad("X-Amz-Credential is not UTF-8"))?;
     let scope = parse_scope(&cred).ok_or(bad("X-Amz-Credential is mal-formed"))?;
-    let (access_key, region, scope_date, scope_service) = (
-        scope.access_key.to_owned(),
-        scope.region.to_owned(),
-        scope.date,
-        scope.service.to_owned(),
-    );
     let expires = match decode(expires).as_deref().map(str::parse::<i64>) {
         Some(Ok(n)) if (1..=MAX_PRESIGN_EXPIRES).contains(&n) => n,
         _ => return Err(bad("X-Amz-Expires must be a number from 1 to 604800")),
@@ -282,13 +283,8 @@ fn parse_query<'a>(
     if signed_at - now > cfg.max_skew {
         return Err(AuthError::PresignNotYetValid);
     }
-    let scope = Scope {
-        access_key: &access_key,
-        date: scope_date,
-        region: &region,
-        service: &scope_service,
-    };
     let service = check_scope(&scope, &amz_date, cfg)?;
+    let (access_key_len, scope_date) = (scope.access_key.len(), scope.date);
     check_signed_headers(h, &signed)?;
     let (payload, payload_text) = match (h.content_sha256, q.content_sha256) {
         (Some(v), _) => payload_mode(v)?,
@@ -310,9 +306,9 @@ fn parse_query<'a>(
         req: *req,
         kind: AuthKind::Query,
         service,
-        access_key: Cow::Owned(access_key),
+        credential: cred,
+        access_key_len,
         scope_date,
-        region: Cow::Owned(region),
         signed_headers: signed,
         signature,
         amz_date,
