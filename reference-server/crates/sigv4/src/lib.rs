@@ -135,3 +135,30 @@ pub struct RequestView<'a> {
     /// Headers.
     pub headers: &'a http::HeaderMap,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn shared_types_cross_threads() {
+        // The server keeps one cache for all connections and moves verified requests across
+        // await points.
+        send_sync::<SigningKeyCache>();
+        send_sync::<Verified>();
+        send_sync::<ChunkDecoder>();
+        send_sync::<SecretKey>();
+        send_sync::<AuthError>();
+    }
+
+    #[test]
+    fn config_default_is_the_spec_default() {
+        let c = Config::default();
+        assert_eq!(
+            (c.region.as_str(), c.max_skew),
+            ("us-east-1", time::Duration::minutes(15))
+        );
+    }
+}

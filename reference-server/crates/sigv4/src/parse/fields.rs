@@ -26,7 +26,10 @@ pub(crate) struct AuthzFields<'a> {
 pub(crate) fn authz_fields(mut rest: &str) -> Result<AuthzFields<'_>, &'static str> {
     let (mut cred, mut signed, mut sig) = (None, None, None);
     loop {
-        let (field, tail) = cut(rest, b',').unwrap_or((rest, ""));
+        // `find` is memchr: fast over the long Credential and Signature values.
+        let (field, tail) = rest
+            .find(',')
+            .map_or((rest, ""), |p| (&rest[..p], &rest[p + 1..]));
         let (k, v) = cut(field.trim_ascii(), b'=').ok_or("a field has no '='")?;
         let slot = match k.trim_ascii() {
             "Credential" => &mut cred,
@@ -105,6 +108,8 @@ pub(crate) fn valid_signed_headers(list: &str) -> bool {
 
 /// What a `SignedHeaders` list covers of the request (SPEC V5), found in one pass.
 pub(crate) struct Coverage {
+    /// The list is well formed ([`valid_signed_headers`]).
+    pub valid: bool,
     /// `host` is signed.
     pub host: bool,
     /// Every `x-amz-*` header present is signed.
@@ -247,13 +252,15 @@ impl<'a> HeaderScan<'a> {
                 .keys()
                 .all(|n| !n.as_str().starts_with("x-amz-") || is_signed(signed, n.as_str()));
             return Coverage {
+                valid: valid_signed_headers(signed),
                 host: is_signed(signed, "host"),
                 all_amz,
             };
         }
         let present = &self.amz_names[..self.amz_count];
-        let (mut host, mut seen) = (false, 0u32);
+        let (mut valid, mut host, mut seen) = (true, false, 0u32);
         for name in signed_names(signed) {
+            valid &= !name.is_empty() && name.bytes().all(|b| TOKEN[usize::from(b)]);
             if name.eq_ignore_ascii_case("host") {
                 host = true;
             } else if name.len() > 6 && name.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-") {
@@ -263,7 +270,11 @@ impl<'a> HeaderScan<'a> {
             }
         }
         let all_amz = seen.count_ones() as usize == present.len();
-        Coverage { host, all_amz }
+        Coverage {
+            valid,
+            host,
+            all_amz,
+        }
     }
 }
 
@@ -330,6 +341,7 @@ mod tests {
         let s = HeaderScan::scan(&h);
         assert!(!s.coverage("host;x-amz-date;x-amz-date").all_amz);
         let c = s.coverage("Host;X-Amz-Date;x-amz-meta-a");
-        assert!(c.all_amz && c.host);
+        assert!(c.all_amz && c.host && c.valid);
+        assert!(!s.coverage("host;;x-amz-date").valid);
     }
 }

@@ -19,9 +19,7 @@ use crate::error::AuthError;
 use crate::secret::{decode_hex32, Signature};
 use crate::{AuthKind, Config, PayloadMode, RequestView, Service};
 use date::format_amz_date;
-use fields::{
-    authz_fields, decode, parse_scope, valid_signed_headers, HeaderScan, QueryAuth, Scope,
-};
+use fields::{authz_fields, decode, parse_scope, Coverage, HeaderScan, QueryAuth, Scope};
 use std::borrow::Cow;
 use time::OffsetDateTime;
 
@@ -123,7 +121,8 @@ fn parse_header<'a>(
     }
     let f = authz_fields(rest).map_err(malformed)?;
     let scope = parse_scope(f.credential).ok_or(malformed("the Credential is mal-formed"))?;
-    if !valid_signed_headers(f.signed_headers) {
+    let coverage = h.coverage(f.signed_headers);
+    if !coverage.valid {
         return Err(malformed("SignedHeaders is mal-formed"));
     }
     let signature = Signature::from_hex(f.signature.as_bytes())
@@ -134,7 +133,7 @@ fn parse_header<'a>(
         return Err(AuthError::RequestTimeTooSkewed);
     }
     let service = check_scope(&scope, &amz_date, cfg)?;
-    check_signed_headers(h, f.signed_headers)?;
+    check_coverage(&coverage)?;
     let (payload, payload_text) = match h.content_sha256 {
         None => (PayloadMode::Absent, Cow::Borrowed("")),
         Some(v) => payload_mode(v)?,
@@ -193,8 +192,7 @@ fn check_scope(scope: &Scope<'_>, amz_date: &[u8; 16], cfg: &Config) -> Result<S
 }
 
 /// `host` signed, and every `x-amz-*` header present signed (SPEC V5).
-fn check_signed_headers(h: &HeaderScan<'_>, signed: &str) -> Result<(), AuthError> {
-    let c = h.coverage(signed);
+fn check_coverage(c: &Coverage) -> Result<(), AuthError> {
     if !c.host {
         return Err(AuthError::HostNotSigned);
     }
@@ -266,7 +264,8 @@ fn parse_query<'a>(
         _ => return Err(bad("X-Amz-Expires must be a number from 1 to 604800")),
     };
     let signed = decode(signed).ok_or(bad("X-Amz-SignedHeaders is not UTF-8"))?;
-    if !valid_signed_headers(&signed) {
+    let coverage = h.coverage(&signed);
+    if !coverage.valid {
         return Err(bad("X-Amz-SignedHeaders is mal-formed"));
     }
     let signature = decode(sig)
@@ -285,7 +284,7 @@ fn parse_query<'a>(
     }
     let service = check_scope(&scope, &amz_date, cfg)?;
     let (access_key_len, scope_date) = (scope.access_key.len(), scope.date);
-    check_signed_headers(h, &signed)?;
+    check_coverage(&coverage)?;
     let (payload, payload_text) = match (h.content_sha256, q.content_sha256) {
         (Some(v), _) => payload_mode(v)?,
         (None, Some(v)) => {
