@@ -354,6 +354,14 @@ fn dates_skew_and_presign_window() {
     assert_eq!(e.code(), "AccessDenied");
     let bad = url.replace("X-Amz-Date=20250115T100000Z", "X-Amz-Date=notadate");
     assert_eq!(code(&query_req(&bad), NOW), ("AccessDenied", 403));
+    // The far edge of the calendar neither panics nor passes.
+    let url = presigned(&signer, 604_800)
+        .replace("X-Amz-Date=20250115T100000Z", "X-Amz-Date=99991231T235959Z");
+    assert_eq!(code(&query_req(&url), NOW), ("AccessDenied", 403));
+    let req = header_req(&signer, "/b/k", |h| {
+        h.iter_mut().find(|(n, _)| n == "X-Amz-Date").unwrap().1 = "99991231T235959Z".into();
+    });
+    assert_eq!(code(&req, NOW), ("RequestTimeTooSkewed", 403));
 }
 
 #[test]
@@ -510,4 +518,55 @@ fn every_error_has_a_wire_code_and_status() {
         AuthError::ContentSha256Mismatch.code(),
         "XAmzContentSHA256Mismatch"
     );
+}
+
+/// `parse` then, when it passes, `verify`: any outcome but a panic is fine.
+fn exercise(req: &Req) {
+    if let Ok(Some(p)) = parse(&req.view(), NOW, &Config::default()) {
+        let _ = (p.access_key(), p.session_token(), p.canonical_request(None));
+        let _ = p.verify(&secret(), &SigningKeyCache::new(1), None);
+    }
+}
+
+/// Mutated Authorization headers and presigned queries: `parse` and `verify` never panic.
+#[test]
+fn mutated_requests_never_panic() {
+    const BYTES: &[u8] = b"AWS4-HMAC-SHA256 Credential=/,;= %2F0123456789abcdefXZ\t+&?";
+    let signer = Signer::s3(NOW);
+    let good = header_req(&signer, "/b/k?x=1", |_| {});
+    let authz = good.headers["authorization"].as_bytes().to_vec();
+    let url = presigned(&signer, 60);
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..2000 {
+        let mut a = authz.clone();
+        let mut u = url.clone().into_bytes();
+        for _ in 0..1 + next() % 4 {
+            let b = BYTES[(next() % BYTES.len() as u64) as usize];
+            let (r, alen, ulen) = (next(), a.len().max(1) as u64, u.len() as u64);
+            match next() % 3 {
+                0 if !a.is_empty() => a[(r % alen) as usize] = b,
+                1 => a.truncate((r % alen) as usize),
+                _ => u[(r % ulen) as usize] = if b == b' ' || b == b'\t' { b'_' } else { b },
+            }
+        }
+        let mut req = Req::new("GET", "/b/k?x=1", &[]);
+        req.headers = good.headers.clone();
+        if let Ok(v) = http::HeaderValue::from_bytes(&a) {
+            req.headers.insert("authorization", v);
+            exercise(&req);
+        }
+        if let Ok(uri) = std::str::from_utf8(&u).unwrap_or("/").parse::<http::Uri>() {
+            let q = Req {
+                uri,
+                ..query_req("/")
+            };
+            exercise(&q);
+        }
+    }
 }

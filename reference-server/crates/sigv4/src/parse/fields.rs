@@ -26,10 +26,7 @@ pub(crate) struct AuthzFields<'a> {
 pub(crate) fn authz_fields(mut rest: &str) -> Result<AuthzFields<'_>, &'static str> {
     let (mut cred, mut signed, mut sig) = (None, None, None);
     loop {
-        // `find` is memchr: fast over the long Credential and Signature values.
-        let (field, tail) = rest
-            .find(',')
-            .map_or((rest, ""), |p| (&rest[..p], &rest[p + 1..]));
+        let (field, tail) = cut(rest, b',').unwrap_or((rest, ""));
         let (k, v) = cut(field.trim_ascii(), b'=').ok_or("a field has no '='")?;
         let slot = match k.trim_ascii() {
             "Credential" => &mut cred,

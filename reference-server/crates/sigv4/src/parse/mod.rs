@@ -276,7 +276,9 @@ fn parse_query<'a>(
         .and_then(|d| parse_amz_date(&d))
         .ok_or(AuthError::MalformedDate)?;
     let amz_date = format_amz_date(signed_at);
-    if now > signed_at + time::Duration::seconds(expires) {
+    // `checked_add`: a date near year 9999 plus a week is past what `time` can represent.
+    let expires_at = signed_at.checked_add(time::Duration::seconds(expires));
+    if expires_at.is_some_and(|end| now > end) {
         return Err(AuthError::PresignExpired);
     }
     if signed_at - now > cfg.max_skew {
