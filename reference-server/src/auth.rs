@@ -15,10 +15,11 @@ use hyper::body::Incoming;
 use keygate_sigv4::{AuthError, PayloadMode, RequestView, Verified};
 use sha2::{Digest, Sha256};
 
-use crate::iam::{Credential, Principal};
+use crate::iam::{Credential, Principal, PrincipalKind};
 use crate::s3::body::Source;
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 use crate::state::AppState;
+use subtle::ConstantTimeEq;
 
 /// Bodies that must be hashed before the signature can be checked are buffered up to this.
 pub const MAX_BUFFERED_BODY: usize = 16 * 1024 * 1024;
@@ -89,12 +90,7 @@ pub async fn authenticate(
     let Some(pending) = pending else {
         return Ok((Caller::Anonymous, Source::Stream(body)));
     };
-    let snapshot = state.identities.snapshot();
-    let credential: Arc<Credential> = snapshot
-        .credential(pending.access_key())
-        .cloned()
-        .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidAccessKeyId))?;
-    drop(snapshot);
+    let credential = lookup(state, pending.access_key(), pending.session_token())?;
     let (verified, source) = if matches!(pending.payload(), PayloadMode::Absent) {
         let bytes = read_limited(body, MAX_BUFFERED_BODY).await?;
         let hash: [u8; 32] = Sha256::digest(&bytes).into();
@@ -115,6 +111,47 @@ pub async fn authenticate(
         },
         source,
     ))
+}
+
+/// Finds the credential for `access_key` and applies the session-token rules (SPEC S6, A6):
+/// an STS key needs its own token and must not be expired; any other key refuses a token.
+fn lookup(state: &AppState, access_key: &str, token: Option<&str>) -> S3Result<Arc<Credential>> {
+    let now = state.clock.now().unix_timestamp();
+    let snapshot = state.identities.snapshot();
+    let Some(credential) = snapshot.credential(access_key).cloned() else {
+        // A purged STS credential is still recognisable as expired by its signed token.
+        let expired = token
+            .and_then(|t| state.identities.verify_token(t))
+            .is_some_and(|claims| claims.access_key == access_key && claims.expires <= now);
+        return Err(S3Error::new(if expired {
+            S3ErrorCode::ExpiredToken
+        } else {
+            S3ErrorCode::InvalidAccessKeyId
+        }));
+    };
+    drop(snapshot);
+    let p = &credential.principal;
+    match (p.kind, token) {
+        (PrincipalKind::Sts, None) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidTokenId,
+            "Temporary credentials need their session token.",
+        )),
+        (PrincipalKind::Sts, Some(t)) => {
+            let expected = p.session_token.as_deref().unwrap_or_default();
+            if !bool::from(t.as_bytes().ct_eq(expected.as_bytes())) {
+                return Err(S3Error::new(S3ErrorCode::InvalidTokenId));
+            }
+            if p.expires.is_some_and(|e| e <= now) {
+                return Err(S3Error::new(S3ErrorCode::ExpiredToken));
+            }
+            Ok(credential)
+        }
+        (_, Some(_)) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidTokenId,
+            "A session token was sent with credentials that do not take one.",
+        )),
+        (_, None) => Ok(credential),
+    }
 }
 
 async fn read_limited(mut body: Incoming, max: usize) -> S3Result<Bytes> {

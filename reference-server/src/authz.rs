@@ -8,7 +8,8 @@
 //! (condition keys of SPEC E9) and turns a `Decision` into `AccessDenied`.
 
 use keygate_policy::{
-    Action, ConditionKey, ConditionMap, Decision, PrincipalType, Profile, RequestContext,
+    evaluate_all, Action, ConditionKey, ConditionMap, Decision, PrincipalType, Profile,
+    RequestContext,
 };
 use keygate_sigv4::AuthKind;
 
@@ -33,24 +34,35 @@ pub fn decide(ctx: &Ctx, action: Action, resource: &str) -> S3Result<Decision> {
             let p = &credential.principal;
             match p.kind {
                 PrincipalKind::Root => Ok(Decision::Allow { statement: 0 }),
-                PrincipalKind::User => {
+                PrincipalKind::User | PrincipalKind::Sts | PrincipalKind::ServiceAccount => {
+                    // The parent's policy is read live from the request's snapshot (S7, A3);
+                    // a session or embedded policy can only narrow it (S4, A3).
                     let snapshot = ctx.state.identities.snapshot();
-                    let Some(policy) = snapshot.user_policy(&p.username) else {
+                    let Some(parent) = snapshot.user_policy(&p.username) else {
                         return denied();
                     };
-                    let values =
-                        condition_values(ctx, action, resource, policy.reads_existing_tags);
+                    let principal_type = match p.kind {
+                        PrincipalKind::Sts => PrincipalType::AssumedRole,
+                        PrincipalKind::ServiceAccount => PrincipalType::ServiceAccount,
+                        _ => PrincipalType::User,
+                    };
+                    let reads_tags = parent.reads_existing_tags
+                        || p.own_policy.as_ref().is_some_and(|o| o.reads_existing_tags);
+                    let values = condition_values(ctx, action, resource, reads_tags);
                     let rc = RequestContext {
                         action,
                         resource,
                         username: &p.username,
                         userid: &p.access_key,
-                        principal_type: PrincipalType::User,
+                        principal_type,
                         values: &values,
                         profile: PROFILE,
                     };
-                    let decision = policy.compiled.evaluate(&rc);
-                    tracing::debug!(user = %p.username, action = action.as_str(), resource, ?decision, "authorisation");
+                    let decision = match &p.own_policy {
+                        None => parent.compiled.evaluate(&rc),
+                        Some(own) => evaluate_all(&[&parent.compiled, &own.compiled], &rc),
+                    };
+                    tracing::debug!(key = %p.access_key, user = %p.username, action = action.as_str(), resource, ?decision, "authorisation");
                     if decision.is_allowed() {
                         Ok(decision)
                     } else {

@@ -19,6 +19,7 @@ pub mod s3;
 mod server;
 mod state;
 pub mod store;
+mod sts;
 
 pub use config::ServerConfig;
 pub use server::{RunningServer, Server};

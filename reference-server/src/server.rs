@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::config::ServerConfig;
-use crate::iam::{Identities, Sealer};
+use crate::iam::Identities;
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -70,7 +70,7 @@ impl Server {
             Clock::system()
         };
         let root_secret = root.secret_key.expose().to_owned();
-        let sealer = match &cfg.kms_key_file {
+        let key_material = match &cfg.kms_key_file {
             Some(path) => {
                 let material = std::fs::read(path)
                     .with_context(|| format!("reading the key file {}", path.display()))?;
@@ -80,15 +80,15 @@ impl Server {
                         path.display()
                     );
                 }
-                Sealer::derive(&material)
+                material
             }
-            None => Sealer::derive(root_secret.as_bytes()),
+            None => root_secret.as_bytes().to_vec(),
         };
         let identities = Identities::open(
             &data_dir.join(".keygate/iam.db"),
             &root.access_key,
             root.secret_key,
-            sealer,
+            &key_material,
         )?;
         let listener = TcpListener::bind(cfg.listen)
             .await
@@ -104,6 +104,7 @@ impl Server {
             identities,
         ));
         let (stop, stopped) = watch::channel(false);
+        tokio::spawn(purge_loop(state.clone(), stopped.clone()));
         let task = tokio::spawn(accept_loop(listener, state.clone(), stopped));
         Ok(RunningServer {
             endpoint: format!("http://{addr}"),
@@ -202,6 +203,24 @@ async fn accept_loop(
         .is_err()
     {
         tracing::warn!("in-flight requests still running after 30 s; stopping anyway");
+    }
+}
+
+/// Purges expired STS credentials every minute (S8), until the server stops.
+async fn purge_loop(state: Arc<AppState>, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let now = state.clock.now().unix_timestamp();
+                match state.identities.purge_expired(now) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "expired STS credentials purged"),
+                    Err(e) => tracing::warn!(error = %e, "purging expired STS credentials failed"),
+                }
+            }
+            _ = stopped.changed() => break,
+        }
     }
 }
 

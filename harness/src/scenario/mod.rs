@@ -153,19 +153,17 @@ fn one_line(e: &toml::de::Error) -> String {
     msg
 }
 
+/// The plan of a scenario: its matrices first, since they state what the setup allows, then
+/// its steps, which may change that state (delete a user, replace a policy, move the clock).
 fn expand(def: &ScenarioFile) -> Vec<PlannedStep> {
-    let mut out: Vec<PlannedStep> = def
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| PlannedStep {
-            origin: format!("steps[{i}]"),
-            step: s.clone(),
-        })
-        .collect();
+    let mut out = Vec::new();
     for (m, matrix) in def.matrix.iter().enumerate() {
         out.extend(expand_matrix(m, matrix));
     }
+    out.extend(def.steps.iter().enumerate().map(|(i, s)| PlannedStep {
+        origin: format!("steps[{i}]"),
+        step: s.clone(),
+    }));
     out
 }
 

@@ -14,7 +14,11 @@
 //! | GET | `policies` | | `{"policies":[{"name","predefined"}…]}` |
 //! | GET, PUT, DELETE | `policies/{name}` | PUT: the document | document / 204 |
 //! | POST | `clock/advance` | `{"seconds":N}` | `{"now":RFC3339}` (test clock only) |
+//! | POST | `service-accounts` (as the S3 user) | `{"policy"?: DOCUMENT}` | 201 `{"access_key","secret_key","parent","policy"}` |
+//! | GET | `service-accounts` (as the S3 user) | | `{"service_accounts":[…]}` |
+//! | GET, DELETE | `service-accounts/{key}` (as the S3 user) | | account / 204 |
 
+mod service_accounts;
 mod users;
 
 use std::net::SocketAddr;
@@ -189,6 +193,10 @@ async fn dispatch(
         ("PUT", ["policies", name]) => users::put_policy(&req, name),
         ("DELETE", ["policies", name]) => users::remove_policy(&req, name),
         ("POST", ["clock", "advance"]) => users::advance_clock(&req),
+        ("POST", ["service-accounts"]) => service_accounts::add(&req),
+        ("GET", ["service-accounts"]) => service_accounts::list(&req),
+        ("GET", ["service-accounts", key]) => service_accounts::show(&req, key),
+        ("DELETE", ["service-accounts", key]) => service_accounts::remove(&req, key),
         _ => Err(AdminError::not_found()),
     }
 }

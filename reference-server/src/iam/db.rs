@@ -99,6 +99,48 @@ pub fn policies(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
     rows.collect()
 }
 
+/// A derived credential row: an STS credential (with `expires`) or a service account.
+#[derive(Debug)]
+pub struct DerivedRow {
+    pub access_key: String,
+    pub secret: Vec<u8>,
+    pub parent: String,
+    pub policy: Option<String>,
+    pub expires: Option<i64>,
+}
+
+pub fn derived(conn: &Connection) -> rusqlite::Result<Vec<DerivedRow>> {
+    let mut out = Vec::new();
+    let mut stmt =
+        conn.prepare("SELECT access_key, secret, parent, policy FROM service_accounts")?;
+    for row in stmt.query_map([], |r| {
+        Ok(DerivedRow {
+            access_key: r.get(0)?,
+            secret: r.get(1)?,
+            parent: r.get(2)?,
+            policy: r.get(3)?,
+            expires: None,
+        })
+    })? {
+        out.push(row?);
+    }
+    let mut stmt = conn.prepare(
+        "SELECT access_key, secret, parent, session_policy, expires FROM sts_credentials",
+    )?;
+    for row in stmt.query_map([], |r| {
+        Ok(DerivedRow {
+            access_key: r.get(0)?,
+            secret: r.get(1)?,
+            parent: r.get(2)?,
+            policy: r.get(3)?,
+            expires: Some(r.get(4)?),
+        })
+    })? {
+        out.push(row?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,9 +7,11 @@
 //! next request sees the change (SPEC P6, S7, U5).
 
 mod db;
+mod derived;
 pub mod error;
 mod model;
 mod seal;
+mod token;
 mod validate;
 
 use std::path::Path;
@@ -24,12 +26,54 @@ pub use error::{IamCode, IamError, IamResult};
 use model::Model;
 pub use model::{Credential, Principal, PrincipalKind, Snapshot, StoredPolicy};
 pub use seal::Sealer;
+pub use token::{TokenClaims, TokenSigner};
 
 use crate::store::Owner;
 
-/// WEKA's limits (SPEC U7, P2).
+/// WEKA's limits (SPEC U7, P2, A4, S8).
 pub const MAX_USERS: usize = 1024;
 pub const MAX_CUSTOM_POLICIES: usize = 1024;
+pub const MAX_SERVICE_ACCOUNTS_PER_USER: usize = 100;
+pub const MAX_SERVICE_ACCOUNTS: usize = 5000;
+pub const MAX_LIVE_STS: usize = 5000;
+/// AssumeRole durations (S3).
+pub const MIN_STS_SECONDS: i64 = 900;
+pub const MAX_STS_SECONDS: i64 = 604_800;
+
+/// Temporary or child credentials as issued (the secret is shown only here, A2).
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedCredentials {
+    pub access_key: String,
+    pub secret_key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+    /// Unix seconds (STS only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
+    pub parent: String,
+    pub policy: Option<String>,
+}
+
+/// A service account as listed (never its secret).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ServiceAccountInfo {
+    pub access_key: String,
+    pub parent: String,
+    pub policy: Option<String>,
+}
+
+/// A random string of `len` characters from `alphabet`.
+pub(crate) fn random_string(len: usize, alphabet: &[u8]) -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .collect()
+}
+
+pub(crate) const KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+pub(crate) const SECRET_ALPHABET: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// A user as the admin API shows it (never its secret).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -58,6 +102,7 @@ pub struct Identities {
     current: ArcSwap<Snapshot>,
     writer: Mutex<Writer>,
     sealer: Sealer,
+    tokens: TokenSigner,
     root_access_key: String,
 }
 
@@ -71,12 +116,16 @@ impl std::fmt::Debug for Identities {
 
 impl Identities {
     /// Opens the database at `path` (creating it), checks the sealing key, loads everything.
+    /// `key_material` (the root secret or a key file's bytes) yields the sealing key and the
+    /// session-token key; neither is stored in the database.
     pub fn open(
         path: &Path,
         root_access_key: &str,
         root_secret: SecretKey,
-        sealer: Sealer,
+        key_material: &[u8],
     ) -> anyhow::Result<Identities> {
+        let sealer = Sealer::derive(key_material);
+        let tokens = TokenSigner::derive(key_material);
         let mut conn = db::open(path)?;
         match db::meta_get(&conn, "key_check")? {
             Some(check) if !sealer.verify_key_check(&check) => anyhow::bail!(
@@ -90,12 +139,13 @@ impl Identities {
                 tx.commit()?;
             }
         }
-        let model = Model::load(&conn, &sealer, root_access_key, root_secret)?;
+        let model = Model::load(&conn, &sealer, &tokens, root_access_key, root_secret)?;
         let snapshot = model.snapshot();
         Ok(Identities {
             current: ArcSwap::from_pointee(snapshot),
             writer: Mutex::new(Writer { conn, model }),
             sealer,
+            tokens,
             root_access_key: root_access_key.to_owned(),
         })
     }
@@ -107,6 +157,11 @@ impl Identities {
 
     pub fn root_access_key(&self) -> &str {
         &self.root_access_key
+    }
+
+    /// Checks a session token; `None` if this server did not issue it.
+    pub fn verify_token(&self, token: &str) -> Option<TokenClaims> {
+        self.tokens.verify(token)
     }
 
     fn writer(&self) -> MutexGuard<'_, Writer> {

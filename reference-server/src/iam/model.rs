@@ -10,16 +10,21 @@ use rusqlite::Connection;
 
 use super::db;
 use super::seal::Sealer;
+use super::token::TokenSigner;
 use super::UserInfo;
 use crate::store::Owner;
 
 /// What kind of identity signed a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrincipalKind {
     /// The admin: full S3 access, as MinIO's root.
     Root,
     /// An S3 user (name = access key).
     User,
+    /// Temporary credentials from AssumeRole; need their session token.
+    Sts,
+    /// A user's child key; never takes a session token.
+    ServiceAccount,
 }
 
 /// An authenticated identity as the rest of the request pipeline sees it.
@@ -27,10 +32,17 @@ pub enum PrincipalKind {
 pub struct Principal {
     pub access_key: String,
     pub kind: PrincipalKind,
-    /// The user name policy variables resolve to (the parent's for derived credentials).
+    /// The user name policy variables resolve to; the parent's for STS credentials and
+    /// service accounts (E10), whose parent's policy and uid/gid are read live.
     pub username: String,
-    /// Owner of the files this principal writes (X1, X2).
+    /// Owner of the files a user writes (X1); derived credentials use the parent's, live (X2).
     pub owner: Owner,
+    /// The session policy (STS) or embedded policy (service account) narrowing the parent's.
+    pub own_policy: Option<Arc<StoredPolicy>>,
+    /// STS expiry, Unix seconds.
+    pub expires: Option<i64>,
+    /// The session token an STS credential must present.
+    pub session_token: Option<String>,
 }
 
 /// A key the server accepts.
@@ -80,12 +92,15 @@ pub struct Model {
     pub users: BTreeMap<String, UserModel>,
     pub policies: BTreeMap<String, Arc<StoredPolicy>>,
     predefined: Vec<(String, Arc<StoredPolicy>)>,
+    /// STS credentials and service accounts by access key.
+    pub derived: BTreeMap<String, Arc<Credential>>,
 }
 
 impl Model {
     pub fn load(
         conn: &Connection,
         sealer: &Sealer,
+        tokens: &TokenSigner,
         root_access_key: &str,
         root_secret: SecretKey,
     ) -> anyhow::Result<Model> {
@@ -96,6 +111,9 @@ impl Model {
                 kind: PrincipalKind::Root,
                 username: root_access_key.to_owned(),
                 owner: Owner::ROOT,
+                own_policy: None,
+                expires: None,
+                session_token: None,
             },
         });
         let predefined = keygate_policy::predefined::NAMES
@@ -111,6 +129,7 @@ impl Model {
             users: BTreeMap::new(),
             policies: BTreeMap::new(),
             predefined,
+            derived: BTreeMap::new(),
         };
         for (name, document) in db::policies(conn)? {
             let parsed = PolicyDocument::parse(&document)
@@ -134,7 +153,72 @@ impl Model {
                 row.policy,
             );
         }
+        for row in db::derived(conn)? {
+            let secret = sealer
+                .open(&row.access_key, &row.secret)
+                .and_then(|s| String::from_utf8(s).ok())
+                .with_context(|| format!("cannot unseal the secret of {}", row.access_key))?;
+            let own_policy = match &row.policy {
+                Some(doc) => Some(Arc::new(StoredPolicy::new(
+                    PolicyDocument::parse(doc).map_err(|e| {
+                        anyhow::anyhow!("stored policy of {} no longer parses: {e}", row.access_key)
+                    })?,
+                ))),
+                None => None,
+            };
+            let token = row.expires.map(|e| tokens.issue(&row.access_key, e));
+            model.put_derived(
+                &row.access_key,
+                secret.into(),
+                &row.parent,
+                own_policy,
+                row.expires,
+                token,
+            );
+        }
         Ok(model)
+    }
+
+    /// Adds an STS credential (`expires` and `token` set) or a service account.
+    pub fn put_derived(
+        &mut self,
+        access_key: &str,
+        secret: SecretKey,
+        parent: &str,
+        own_policy: Option<Arc<StoredPolicy>>,
+        expires: Option<i64>,
+        session_token: Option<String>,
+    ) {
+        let kind = if expires.is_some() {
+            PrincipalKind::Sts
+        } else {
+            PrincipalKind::ServiceAccount
+        };
+        let credential = Arc::new(Credential {
+            secret,
+            principal: Principal {
+                access_key: access_key.to_owned(),
+                kind,
+                username: parent.to_owned(),
+                owner: Owner::default(),
+                own_policy,
+                expires,
+                session_token,
+            },
+        });
+        self.derived.insert(access_key.to_owned(), credential);
+    }
+
+    /// Derived credentials of `parent` of one kind.
+    pub fn derived_of(
+        &self,
+        parent: &str,
+        kind: PrincipalKind,
+    ) -> impl Iterator<Item = &Arc<Credential>> {
+        let parent = parent.to_owned();
+        self.derived
+            .values()
+            .filter(move |c| c.principal.kind == kind && c.principal.username == parent)
     }
 
     pub fn put_user(
@@ -151,6 +235,9 @@ impl Model {
                 kind: PrincipalKind::User,
                 username: name.to_owned(),
                 owner,
+                own_policy: None,
+                expires: None,
+                session_token: None,
             },
         });
         self.users.insert(
@@ -163,8 +250,10 @@ impl Model {
         );
     }
 
+    /// Removes a user and every credential derived from it (U5).
     pub fn remove_user(&mut self, name: &str) {
         self.users.remove(name);
+        self.derived.retain(|_, c| c.principal.username != name);
     }
 
     pub fn user_info(&self, name: &str) -> Option<UserInfo> {
@@ -186,18 +275,18 @@ impl Model {
 
     /// Builds the immutable view the hot path reads.
     pub fn snapshot(&self) -> Snapshot {
-        let mut keys = HashMap::with_capacity(self.users.len() + 1);
-        let mut user_policies = HashMap::with_capacity(self.users.len());
+        let mut keys = HashMap::with_capacity(self.users.len() + self.derived.len() + 1);
+        let mut users = HashMap::with_capacity(self.users.len());
         keys.insert(self.root.principal.access_key.clone(), self.root.clone());
         for (name, user) in &self.users {
             keys.insert(name.clone(), user.credential.clone());
             let policy = user.policy.as_deref().and_then(|p| self.policy(p)).cloned();
-            user_policies.insert(name.clone(), policy);
+            users.insert(name.clone(), (policy, user.owner));
         }
-        Snapshot {
-            keys,
-            user_policies,
+        for (key, credential) in &self.derived {
+            keys.insert(key.clone(), credential.clone());
         }
+        Snapshot { keys, users }
     }
 }
 
@@ -205,7 +294,8 @@ impl Model {
 #[derive(Debug, Default)]
 pub struct Snapshot {
     keys: HashMap<String, Arc<Credential>>,
-    user_policies: HashMap<String, Option<Arc<StoredPolicy>>>,
+    /// Every user's attached policy and uid/gid, for derived credentials to read live.
+    users: HashMap<String, (Option<Arc<StoredPolicy>>, Owner)>,
 }
 
 impl Snapshot {
@@ -215,6 +305,19 @@ impl Snapshot {
 
     /// The policy attached to `user`, read live (S7).
     pub fn user_policy(&self, user: &str) -> Option<&StoredPolicy> {
-        self.user_policies.get(user).and_then(|p| p.as_deref())
+        self.users.get(user).and_then(|(p, _)| p.as_deref())
+    }
+
+    /// The uid/gid a principal's writes get: a user's own, a derived credential's parent's
+    /// as it is now (X2, X3), the admin's 0:0.
+    pub fn owner_of(&self, principal: &Principal) -> Owner {
+        match principal.kind {
+            PrincipalKind::Root | PrincipalKind::User => principal.owner,
+            PrincipalKind::Sts | PrincipalKind::ServiceAccount => self
+                .users
+                .get(&principal.username)
+                .map(|(_, o)| *o)
+                .unwrap_or_default(),
+        }
     }
 }

@@ -80,7 +80,7 @@ impl Ctx {
     /// Owner of what this request writes (X1, X2: anonymous writes get 65534:65534).
     pub fn owner(&self) -> Owner {
         match self.caller.principal() {
-            Some(p) => p.owner,
+            Some(p) => self.state.identities.snapshot().owner_of(p),
             None => Owner {
                 uid: 65534,
                 gid: 65534,
@@ -104,11 +104,13 @@ pub async fn serve(
     let request_id = state.next_request_id();
     let is_head = req.method() == Method::HEAD;
     let path = req.uri().path().to_owned();
+    let (parts, incoming) = req.into_parts();
     let mut resp = if path.starts_with(crate::admin::PREFIX) {
-        let (parts, incoming) = req.into_parts();
         crate::admin::serve(state.clone(), parts, incoming, remote, &request_id).await
+    } else if crate::sts::is_sts_request(&parts) {
+        crate::sts::serve(state.clone(), parts, incoming, remote, &request_id).await
     } else {
-        match dispatch(state.clone(), req, remote).await {
+        match dispatch(state.clone(), parts, incoming, remote).await {
             Ok(resp) => resp,
             Err(e) => error_response(&e, &path, &request_id, is_head),
         }
@@ -126,26 +128,20 @@ pub async fn serve(
 
 async fn dispatch(
     state: Arc<AppState>,
-    req: Request<Incoming>,
+    parts: http::request::Parts,
+    incoming: Incoming,
     remote: SocketAddr,
 ) -> S3Result<Response<Body>> {
-    let (parts, incoming) = req.into_parts();
     let (caller, source) = authenticate(&state, &parts, incoming).await?;
     if caller
         .verified()
         .is_some_and(|v| v.service() == Service::Sts)
     {
-        // STS is served as POST / only; a request scoped to sts for anything else has the
-        // wrong service in its credential scope (V4).
-        if parts.method != Method::POST || parts.uri.path() != "/" {
-            return Err(S3Error::with_message(
-                S3ErrorCode::AuthorizationHeaderMalformed,
-                "The credential scope names service 'sts', which does not serve this request.",
-            ));
-        }
+        // STS is served as POST / only (see `crate::sts`); a request scoped to sts for
+        // anything else has the wrong service in its credential scope (V4).
         return Err(S3Error::with_message(
-            S3ErrorCode::NotImplemented,
-            "STS is not served by this server yet.",
+            S3ErrorCode::AuthorizationHeaderMalformed,
+            "The credential scope names service 'sts', which does not serve this request.",
         ));
     }
     let query = Query::parse(parts.uri.query().unwrap_or(""));

@@ -1,0 +1,211 @@
+//! STS credentials and service accounts: issued, listed, removed, purged (SPEC S*, A*).
+//!
+//! Limits are checked under the writer lock, in the same critical section as the insert's
+//! transaction, so concurrent creates at a boundary never exceed it (A4, S8).
+
+use std::sync::Arc;
+
+use rusqlite::params;
+
+use super::error::{IamCode, IamError, IamResult};
+use super::model::{PrincipalKind, StoredPolicy};
+use super::{
+    random_string, validate, Identities, IssuedCredentials, ServiceAccountInfo, KEY_ALPHABET,
+    MAX_LIVE_STS, MAX_SERVICE_ACCOUNTS, MAX_SERVICE_ACCOUNTS_PER_USER, SECRET_ALPHABET,
+};
+
+fn new_keys() -> (String, String) {
+    (
+        random_string(20, KEY_ALPHABET),
+        random_string(40, SECRET_ALPHABET),
+    )
+}
+
+fn no_such_account(key: &str) -> IamError {
+    IamError::new(
+        IamCode::NoSuchServiceAccount,
+        format!("The service account {key} does not exist."),
+    )
+}
+
+impl Identities {
+    /// Issues STS credentials for `parent` valid until `now + seconds`, narrowed by an
+    /// already validated session policy (S1–S4, S8).
+    pub fn assume_role(
+        &self,
+        parent: &str,
+        seconds: i64,
+        session_policy: Option<&str>,
+        now: i64,
+    ) -> IamResult<IssuedCredentials> {
+        let own = match session_policy {
+            Some(doc) => Some(Arc::new(StoredPolicy::new(validate::policy_document(doc)?))),
+            None => None,
+        };
+        let mut w = self.writer();
+        if !w.model.users.contains_key(parent) {
+            return Err(IamError::new(
+                IamCode::AccessDenied,
+                "Only S3 users may assume a role.",
+            ));
+        }
+        let live = w
+            .model
+            .derived
+            .values()
+            .filter(|c| c.principal.expires.is_some_and(|e| e > now))
+            .count();
+        if live >= MAX_LIVE_STS {
+            return Err(IamError::new(
+                IamCode::LimitExceeded,
+                format!("At most {MAX_LIVE_STS} live STS credentials are allowed."),
+            ));
+        }
+        let (access_key, secret) = new_keys();
+        let expires = now + seconds;
+        let token = self.tokens.issue(&access_key, expires);
+        w.conn.execute(
+            "INSERT INTO sts_credentials (access_key, secret, parent, session_policy, expires, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![access_key, self.sealer.seal(&access_key, secret.as_bytes()), parent, session_policy, expires, now],
+        )?;
+        w.model.put_derived(
+            &access_key,
+            secret.clone().into(),
+            parent,
+            own,
+            Some(expires),
+            Some(token.clone()),
+        );
+        self.publish(&w);
+        Ok(IssuedCredentials {
+            access_key,
+            secret_key: secret,
+            session_token: Some(token),
+            expires: Some(expires),
+            parent: parent.to_owned(),
+            policy: session_policy.map(str::to_owned),
+        })
+    }
+
+    /// Removes STS credentials that expired before `now`; returns how many.
+    pub fn purge_expired(&self, now: i64) -> IamResult<usize> {
+        let mut w = self.writer();
+        let expired: Vec<String> = w
+            .model
+            .derived
+            .iter()
+            .filter(|(_, c)| c.principal.expires.is_some_and(|e| e <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        w.conn
+            .execute("DELETE FROM sts_credentials WHERE expires <= ?1", [now])?;
+        for key in &expired {
+            w.model.derived.remove(key);
+        }
+        self.publish(&w);
+        Ok(expired.len())
+    }
+
+    /// Creates a service account for `parent` (A1–A4).
+    pub fn add_service_account(
+        &self,
+        parent: &str,
+        policy: Option<&str>,
+        now: i64,
+    ) -> IamResult<IssuedCredentials> {
+        let own = match policy {
+            Some(doc) => Some(Arc::new(StoredPolicy::new(validate::policy_document(doc)?))),
+            None => None,
+        };
+        let mut w = self.writer();
+        if !w.model.users.contains_key(parent) {
+            return Err(IamError::new(
+                IamCode::AccessDenied,
+                "Only S3 users may have service accounts.",
+            ));
+        }
+        if w.model
+            .derived_of(parent, PrincipalKind::ServiceAccount)
+            .count()
+            >= MAX_SERVICE_ACCOUNTS_PER_USER
+        {
+            return Err(IamError::new(
+                IamCode::LimitExceeded,
+                format!(
+                    "A user may have at most {MAX_SERVICE_ACCOUNTS_PER_USER} service accounts."
+                ),
+            ));
+        }
+        let total = w
+            .model
+            .derived
+            .values()
+            .filter(|c| c.principal.kind == PrincipalKind::ServiceAccount)
+            .count();
+        if total >= MAX_SERVICE_ACCOUNTS {
+            return Err(IamError::new(
+                IamCode::LimitExceeded,
+                format!("At most {MAX_SERVICE_ACCOUNTS} service accounts are allowed."),
+            ));
+        }
+        let (access_key, secret) = new_keys();
+        w.conn.execute(
+            "INSERT INTO service_accounts (access_key, secret, parent, policy, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![access_key, self.sealer.seal(&access_key, secret.as_bytes()), parent, policy, now],
+        )?;
+        w.model
+            .put_derived(&access_key, secret.clone().into(), parent, own, None, None);
+        self.publish(&w);
+        Ok(IssuedCredentials {
+            access_key,
+            secret_key: secret,
+            session_token: None,
+            expires: None,
+            parent: parent.to_owned(),
+            policy: policy.map(str::to_owned),
+        })
+    }
+
+    /// The caller's own service accounts (A5).
+    pub fn list_service_accounts(&self, parent: &str) -> Vec<ServiceAccountInfo> {
+        let w = self.writer();
+        w.model
+            .derived_of(parent, PrincipalKind::ServiceAccount)
+            .map(|c| ServiceAccountInfo {
+                access_key: c.principal.access_key.clone(),
+                parent: parent.to_owned(),
+                policy: c
+                    .principal
+                    .own_policy
+                    .as_ref()
+                    .map(|p| p.document.source().to_owned()),
+            })
+            .collect()
+    }
+
+    /// One of the caller's service accounts; another user's is as missing (A5).
+    pub fn service_account(&self, parent: &str, key: &str) -> IamResult<ServiceAccountInfo> {
+        self.list_service_accounts(parent)
+            .into_iter()
+            .find(|a| a.access_key == key)
+            .ok_or_else(|| no_such_account(key))
+    }
+
+    pub fn delete_service_account(&self, parent: &str, key: &str) -> IamResult<()> {
+        let mut w = self.writer();
+        let owned = w.model.derived.get(key).is_some_and(|c| {
+            c.principal.kind == PrincipalKind::ServiceAccount && c.principal.username == parent
+        });
+        if !owned {
+            return Err(no_such_account(key));
+        }
+        w.conn
+            .execute("DELETE FROM service_accounts WHERE access_key = ?1", [key])?;
+        w.model.derived.remove(key);
+        self.publish(&w);
+        Ok(())
+    }
+}

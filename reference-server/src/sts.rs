@@ -1,0 +1,209 @@
+//! STS on the S3 port: AssumeRole in the AWS query protocol (SPEC S1–S6, S8).
+//!
+//! A request is STS when it is `POST /` signed for service `sts`. Every failure is rendered
+//! in the STS `ErrorResponse` envelope; a bad signature, an unknown key or a session token
+//! answers 403 `AccessDenied` as S5 says. Only S3 users with a policy may assume a role; the
+//! new credentials are narrowed by the optional session policy and die with their user.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::request::Parts;
+use http::{Method, Response, StatusCode};
+use hyper::body::Incoming;
+use quick_xml::escape::escape;
+
+use crate::auth::{authenticate, Caller};
+use crate::http_util::{self, Body};
+use crate::iam::{IamCode, PrincipalKind, MAX_STS_SECONDS, MIN_STS_SECONDS};
+use crate::s3::body::RequestBody;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::query::Query;
+use crate::state::AppState;
+
+const NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+const MAX_BODY: usize = 64 * 1024;
+
+/// Whether a request is meant for STS: `POST /` with a credential scope naming `sts`.
+pub fn is_sts_request(parts: &Parts) -> bool {
+    if parts.method != Method::POST || parts.uri.path() != "/" {
+        return false;
+    }
+    let in_header = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("/sts/aws4_request"));
+    let in_query = parts
+        .uri
+        .query()
+        .is_some_and(|q| q.contains("%2Fsts%2Faws4_request") || q.contains("/sts/aws4_request"));
+    in_header || in_query
+}
+
+/// An STS failure: status, code, message.
+#[derive(Debug)]
+struct StsError {
+    status: u16,
+    code: &'static str,
+    message: String,
+}
+
+impl StsError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> StsError {
+        StsError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn access_denied(message: impl Into<String>) -> StsError {
+        StsError::new(403, "AccessDenied", message)
+    }
+
+    fn invalid(message: impl Into<String>) -> StsError {
+        StsError::new(400, "InvalidParameterValue", message)
+    }
+}
+
+impl From<S3Error> for StsError {
+    fn from(e: S3Error) -> Self {
+        match e.code {
+            // S5: authentication failures are AccessDenied on STS.
+            S3ErrorCode::SignatureDoesNotMatch
+            | S3ErrorCode::InvalidAccessKeyId
+            | S3ErrorCode::InvalidTokenId => StsError::access_denied("Access denied."),
+            code => StsError::new(code.http_status(), code.as_str(), e.message.into_owned()),
+        }
+    }
+}
+
+/// Serves one STS request; never fails.
+pub async fn serve(
+    state: Arc<AppState>,
+    parts: Parts,
+    incoming: Incoming,
+    _remote: SocketAddr,
+    request_id: &str,
+) -> Response<Body> {
+    match assume_role(&state, parts, incoming, request_id).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse xmlns=\"{NS}\"><Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+                e.code,
+                escape(&e.message),
+                escape(request_id)
+            );
+            let status =
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            http_util::xml(status, body)
+        }
+    }
+}
+
+async fn assume_role(
+    state: &AppState,
+    parts: Parts,
+    incoming: Incoming,
+    request_id: &str,
+) -> Result<Response<Body>, StsError> {
+    let (caller, source) = authenticate(state, &parts, incoming).await?;
+    let body = RequestBody::new(source, &parts.headers, caller.verified(), MAX_BODY as u64)?;
+    let (body, _) = body.collect(MAX_BODY).await?;
+    let form = std::str::from_utf8(&body)
+        .map_err(|_| StsError::invalid("The request body is not UTF-8."))?;
+    let mut params = Query::parse(form).pairs().to_vec();
+    params.extend(
+        Query::parse(parts.uri.query().unwrap_or(""))
+            .pairs()
+            .iter()
+            .cloned(),
+    );
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+
+    match get("Action") {
+        Some("AssumeRole") => {}
+        Some(other) => {
+            return Err(StsError::invalid(format!(
+                "Action {other} is not supported."
+            )))
+        }
+        None => return Err(StsError::invalid("Action is required.")),
+    }
+    if get("Version") != Some("2011-06-15") {
+        return Err(StsError::new(
+            400,
+            "MissingParameter",
+            "Version must be 2011-06-15.",
+        ));
+    }
+    let Caller::Signed { credential, .. } = &caller else {
+        return Err(StsError::access_denied(
+            "AssumeRole requests must be signed.",
+        ));
+    };
+    let p = &credential.principal;
+    if p.kind != PrincipalKind::User {
+        return Err(StsError::access_denied("Only S3 users may assume a role."));
+    }
+    if state
+        .identities
+        .snapshot()
+        .user_policy(&p.username)
+        .is_none()
+    {
+        return Err(StsError::access_denied(
+            "A user without a policy cannot assume a role.",
+        ));
+    }
+    let seconds = match get("DurationSeconds") {
+        None => 3600,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|s| (MIN_STS_SECONDS..=MAX_STS_SECONDS).contains(s))
+            .ok_or_else(|| StsError::invalid(format!("DurationSeconds must be an integer from {MIN_STS_SECONDS} to {MAX_STS_SECONDS}.")))?,
+    };
+    let now = state.clock.now().unix_timestamp();
+    let issued = state
+        .identities
+        .assume_role(&p.username, seconds, get("Policy"), now)
+        .map_err(|e| match e.code {
+            IamCode::PolicyTooLarge | IamCode::MalformedPolicy => StsError::invalid(e.message),
+            IamCode::LimitExceeded => StsError::new(400, "LimitExceeded", e.message),
+            IamCode::AccessDenied => StsError::access_denied(e.message),
+            _ => StsError::new(e.code.http_status(), e.code.as_str(), e.message),
+        })?;
+    let expiration = time::OffsetDateTime::from_unix_timestamp(issued.expires.unwrap_or(now))
+        .map_err(|e| StsError::from(S3Error::internal(e)))?;
+    let expiration = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        expiration.year(),
+        u8::from(expiration.month()),
+        expiration.day(),
+        expiration.hour(),
+        expiration.minute(),
+        expiration.second()
+    );
+    let session = get("RoleSessionName").unwrap_or("keygate");
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AssumeRoleResponse xmlns=\"{NS}\"><AssumeRoleResult>\
+         <AssumedRoleUser><Arn>arn:aws:sts::000000000000:assumed-role/{user}/{session}</Arn><AssumedRoleId>{ak}:{session}</AssumedRoleId></AssumedRoleUser>\
+         <Credentials><AccessKeyId>{ak}</AccessKeyId><SecretAccessKey>{sk}</SecretAccessKey><SessionToken>{token}</SessionToken><Expiration>{expiration}</Expiration></Credentials>\
+         </AssumeRoleResult><ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata></AssumeRoleResponse>",
+        user = escape(&p.username),
+        session = escape(session),
+        ak = escape(&issued.access_key),
+        sk = escape(&issued.secret_key),
+        token = escape(issued.session_token.as_deref().unwrap_or_default()),
+        rid = escape(request_id),
+    );
+    Ok(http_util::xml(StatusCode::OK, body))
+}
