@@ -2,7 +2,7 @@
 //!
 //! The flow is two-phase so that every check needing no secret runs before the key lookup:
 //!
-//! 1. [`parse`] reads the `Authorization` header or the presigned query, dates, scope and
+//! 1. [`parse()`] reads the `Authorization` header or the presigned query, dates, scope and
 //!    signed-header rules, and returns a [`Pending`] (or `None` for an anonymous request).
 //! 2. The caller looks up the secret for [`Pending::access_key`] and calls [`Pending::verify`],
 //!    which rebuilds the canonical request and compares signatures in constant time. Only a

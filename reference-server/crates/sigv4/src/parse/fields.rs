@@ -91,8 +91,12 @@ const fn token_table() -> [bool; 256] {
     t
 }
 
-/// Bytes allowed in a header name (RFC 9110 token).
-static TOKEN: [bool; 256] = token_table();
+/// Bytes allowed in a `SignedHeaders` list: RFC 9110 token bytes and the `;` separating names.
+static TOKEN_OR_SEMI: [bool; 256] = {
+    let mut t = token_table();
+    t[b';' as usize] = true;
+    t
+};
 
 /// A non-empty `;` list of non-empty header-name tokens.
 pub(crate) fn valid_signed_headers(list: &str) -> bool {
@@ -100,7 +104,7 @@ pub(crate) fn valid_signed_headers(list: &str) -> bool {
         && !list.starts_with(';')
         && !list.ends_with(';')
         && !list.contains(";;")
-        && list.bytes().all(|b| b == b';' || TOKEN[usize::from(b)])
+        && list.bytes().all(|b| TOKEN_OR_SEMI[usize::from(b)])
 }
 
 /// What a `SignedHeaders` list covers of the request (SPEC V5), found in one pass.
@@ -255,9 +259,13 @@ impl<'a> HeaderScan<'a> {
             };
         }
         let present = &self.amz_names[..self.amz_count];
-        let (mut valid, mut host, mut seen) = (true, false, 0u32);
+        // Branch-free byte check first (`;` included), then one walk over the names.
+        let mut valid = signed.bytes().fold(!signed.is_empty(), |ok, b| {
+            ok & TOKEN_OR_SEMI[usize::from(b)]
+        });
+        let (mut host, mut seen) = (false, 0u32);
         for name in signed_names(signed) {
-            valid &= !name.is_empty() && name.bytes().all(|b| TOKEN[usize::from(b)]);
+            valid &= !name.is_empty();
             if name.eq_ignore_ascii_case("host") {
                 host = true;
             } else if name.len() > 6 && name.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-") {

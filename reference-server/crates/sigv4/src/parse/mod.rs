@@ -164,15 +164,21 @@ fn parse_header<'a>(
 
 /// `X-Amz-Date`, else `Date`; returns the time and its `yyyymmddThhmmssZ` spelling.
 fn header_date(h: &HeaderScan<'_>) -> Result<(OffsetDateTime, [u8; 16]), AuthError> {
-    let t = match (h.amz_date, h.date) {
-        (Some(v), _) => std::str::from_utf8(v)
-            .ok()
-            .and_then(|s| parse_amz_date(s.trim())),
-        (None, Some(v)) => std::str::from_utf8(v).ok().and_then(parse_http_date),
-        (None, None) => return Err(AuthError::MissingDate),
-    };
-    let t = t.ok_or(AuthError::MalformedDate)?;
-    Ok((t, format_amz_date(t)))
+    match (h.amz_date, h.date) {
+        (Some(v), _) => {
+            // A strictly parsed `X-Amz-Date` is already the string-to-sign spelling.
+            let v = v.trim_ascii();
+            let t = std::str::from_utf8(v).ok().and_then(parse_amz_date);
+            let spelled: Option<[u8; 16]> = v.try_into().ok();
+            t.zip(spelled).ok_or(AuthError::MalformedDate)
+        }
+        (None, Some(v)) => {
+            let t = std::str::from_utf8(v).ok().and_then(parse_http_date);
+            t.map(|t| (t, format_amz_date(t)))
+                .ok_or(AuthError::MalformedDate)
+        }
+        (None, None) => Err(AuthError::MissingDate),
+    }
 }
 
 /// Region, service, and the scope date agreeing with the request date.
