@@ -3,7 +3,7 @@
 //! Layout under the data directory:
 //! - `<data>/<bucket>/<key>`: the object's bytes, `/` in keys mapping to directories;
 //! - `<data>/.keygate/buckets/<bucket>.json`: bucket metadata (creation time, tags, policy);
-//! - `<data>/.keygate/meta/<bucket>/<key>.meta`: object metadata (ETag, content type, user
+//! - `<data>/.keygate/meta/<bucket>/<key>`: object metadata (JSON) (ETag, content type, user
 //!   metadata, tags, checksum), never inside the object file;
 //! - `<data>/.keygate/tmp/`: temp files, on the same filesystem so `rename` is atomic;
 //! - `<data>/.keygate/multipart/<upload-id>/`: parts of uploads in progress.

@@ -103,13 +103,11 @@ pub struct ListPage {
 }
 
 impl Store {
+    /// The metadata file mirrors the object's path in a tree of its own, with the same
+    /// name: no suffix, so a 255-byte key segment stays a valid file name, and no clash,
+    /// since the data tree can never hold a file and a directory of one name either.
     fn meta_path(&self, bucket: &str, key: &str) -> S3Result<PathBuf> {
-        let base = self.sys.join("meta").join(bucket);
-        let mut p = object_path(&base, key)?;
-        let mut name = p.file_name().unwrap_or_default().to_os_string();
-        name.push(".meta");
-        p.set_file_name(name);
-        Ok(p)
+        object_path(&self.sys.join("meta").join(bucket), key)
     }
 
     /// Starts writing an object (or a part, or a copy) into a temp file.
