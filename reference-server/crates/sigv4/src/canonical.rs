@@ -275,17 +275,14 @@ fn push_trimmed(out: &mut Vec<u8>, value: &[u8]) {
         out.extend_from_slice(value);
         return;
     }
-    let mut prev_blank = false;
-    for &b in value {
-        if blank(b) {
-            if !prev_blank {
-                out.push(b' ');
-            }
-            prev_blank = true;
-        } else {
-            out.push(b);
-            prev_blank = false;
-        }
+    // Words separated by single spaces, copied a word at a time.
+    let mut words = value.split(|&b| blank(b)).filter(|w| !w.is_empty());
+    if let Some(first) = words.next() {
+        out.extend_from_slice(first);
+    }
+    for word in words {
+        out.push(b' ');
+        out.extend_from_slice(word);
     }
 }
 
