@@ -1740,9 +1740,6 @@ async fn v6_presigned_scope_date_other_than_x_amz_date_is_refused() {
 }
 
 #[tokio::test]
-#[ignore = "server bug (reported): the root key with an x-amz-security-token is accepted (200); \
-            SPEC S6/A6 refuse a token with any non-STS key (403 InvalidTokenId) and the \
-            identity table gives the admin no session token"]
 async fn s6_session_token_with_the_root_key_is_invalid_token_id() {
     let t = TestServer::start().await;
     let (r, _) = root().sign(req(&t, "GET", "/").header("x-amz-security-token", "bogus-token"));
@@ -1793,9 +1790,6 @@ async fn x5_key_segment_over_255_bytes_is_invalid_argument() {
 /// segment of 251..=255 bytes (valid under X5) overflowed NAME_MAX: 500 InternalError, with
 /// the object file already renamed into place.
 #[tokio::test]
-#[ignore = "server bug (reported): PUT of a key whose last segment is 251..=255 bytes answers \
-            500 InternalError (ENAMETOOLONG on `<segment>.meta`) and leaves the object file \
-            behind without metadata; X5 allows segments up to 255 bytes"]
 async fn x5_key_segments_of_251_to_255_bytes_are_stored() {
     let t = TestServer::start().await;
     bucket(&t, "kx5").await;
