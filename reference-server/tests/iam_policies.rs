@@ -1,0 +1,833 @@
+//! Policies (SPEC P1–P6) and their evaluation as users see it (E3, E5–E7, E10), end to end:
+//! the admin API signed by aws-sigv4, S3 calls through aws-sdk-s3 as users holding them.
+
+mod common;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier, Tag, Tagging};
+use common::{outcome, try_get, try_put, TestServer};
+use serde_json::json;
+
+/// A one-statement Allow of `actions` on `resources`.
+fn allow(actions: &[&str], resources: &[&str]) -> String {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": actions, "Resource": resources}
+    ]})
+    .to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// P1: the pre-defined policies.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn p1_predefined_policies_are_listed_shown_and_immutable() {
+    let t = TestServer::start().await;
+    let listed = t.admin("GET", "policies", "").await.ok();
+    let predefined: Vec<(&str, bool)> = listed["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["predefined"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        predefined,
+        [("readonly", true), ("writeonly", true), ("readwrite", true)]
+    );
+    let readonly = [
+        "s3:ListAllMyBuckets",
+        "s3:ListBucket",
+        "s3:ListBucketMultipartUploads",
+        "s3:ListMultipartUploadParts",
+        "s3:GetBucketLocation",
+        "s3:GetBucketPolicy",
+        "s3:GetBucketTagging",
+        "s3:GetObject",
+    ];
+    for (name, actions) in [
+        ("readonly", &readonly[..]),
+        ("writeonly", &["s3:PutObject"][..]),
+        ("readwrite", &["s3:*"][..]),
+    ] {
+        let doc = t.admin("GET", &format!("policies/{name}"), "").await.ok();
+        assert_eq!(
+            doc,
+            json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": actions, "Resource": ["arn:aws:s3:::*"]}
+            ]}),
+            "{name}"
+        );
+        t.admin("PUT", &format!("policies/{name}"), allow(&["s3:*"], &["*"]))
+            .await
+            .expect_error(400, "InvalidArgument");
+        t.admin("DELETE", &format!("policies/{name}"), "")
+            .await
+            .expect_error(400, "InvalidArgument");
+        let again = t.admin("GET", &format!("policies/{name}"), "").await.ok();
+        assert_eq!(again, doc, "{name} unchanged");
+    }
+}
+
+/// Runs one S3 operation as `s3` against bucket `bkt` prepared by [`predefined_fixture`];
+/// `tag` makes the names of what it creates or destroys unique per caller.
+async fn run_op(s3: &aws_sdk_s3::Client, op: &str, tag: &str) -> String {
+    let body = || ByteStream::from_static(b"data");
+    match op {
+        "ListBuckets" => outcome(s3.list_buckets().send().await),
+        "CreateBucket" => outcome(s3.create_bucket().bucket(format!("new-{tag}")).send().await),
+        "DeleteBucket" => outcome(
+            s3.delete_bucket()
+                .bucket(format!("gone-{tag}"))
+                .send()
+                .await,
+        ),
+        "HeadBucket" => outcome(s3.head_bucket().bucket("bkt").send().await),
+        "GetBucketLocation" => outcome(s3.get_bucket_location().bucket("bkt").send().await),
+        "ListObjects" => outcome(s3.list_objects().bucket("bkt").send().await),
+        "ListObjectsV2" => outcome(s3.list_objects_v2().bucket("bkt").send().await),
+        "ListMultipartUploads" => outcome(s3.list_multipart_uploads().bucket("bkt").send().await),
+        "GetBucketPolicy" => outcome(s3.get_bucket_policy().bucket("bkt").send().await),
+        "GetBucketTagging" => outcome(s3.get_bucket_tagging().bucket("bkt").send().await),
+        "PutBucketTagging" => outcome(
+            s3.put_bucket_tagging()
+                .bucket("bkt")
+                .tagging(
+                    Tagging::builder()
+                        .tag_set(Tag::builder().key("k").value(tag).build().unwrap())
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await,
+        ),
+        "GetObject" => try_get(s3, "bkt", "obj").await,
+        "HeadObject" => outcome(s3.head_object().bucket("bkt").key("obj").send().await),
+        "PutObject" => outcome(
+            s3.put_object()
+                .bucket("bkt")
+                .key(format!("put-{tag}"))
+                .body(body())
+                .send()
+                .await,
+        ),
+        "CopyObject" => outcome(
+            s3.copy_object()
+                .bucket("bkt")
+                .key(format!("copy-{tag}"))
+                .copy_source("bkt/obj")
+                .send()
+                .await,
+        ),
+        "DeleteObject" => outcome(
+            s3.delete_object()
+                .bucket("bkt")
+                .key(format!("victim-{tag}"))
+                .send()
+                .await,
+        ),
+        "GetObjectTagging" => outcome(
+            s3.get_object_tagging()
+                .bucket("bkt")
+                .key("obj")
+                .send()
+                .await,
+        ),
+        "CreateMultipartUpload" => outcome(
+            s3.create_multipart_upload()
+                .bucket("bkt")
+                .key(format!("mpu-{tag}"))
+                .send()
+                .await,
+        ),
+        other => panic!("no such operation {other}"),
+    }
+}
+
+/// Bucket `bkt` with object `obj` and bucket tags; per caller tag a victim object and a
+/// bucket to delete.
+async fn predefined_fixture(t: &TestServer, tags: &[&str]) {
+    t.bucket("bkt").await;
+    t.object("bkt", "obj", b"hello").await;
+    t.root_s3()
+        .put_bucket_tagging()
+        .bucket("bkt")
+        .tagging(
+            Tagging::builder()
+                .tag_set(Tag::builder().key("team").value("x").build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for tag in tags {
+        t.object("bkt", &format!("victim-{tag}"), b"v").await;
+        t.bucket(&format!("gone-{tag}")).await;
+    }
+}
+
+#[tokio::test]
+async fn p1_predefined_policies_behave_as_weka_documents() {
+    let t = TestServer::start().await;
+    predefined_fixture(&t, &["ro", "wo", "rw"]).await;
+    // Expected outcome per operation for readonly, writeonly, readwrite. "ok" and the
+    // not-found codes mean the call was authorised.
+    let table: &[(&str, [&str; 3])] = &[
+        // E6: writeonly may neither list nor locate a bucket, so the filtered list is empty.
+        ("ListBuckets", ["ok", "AccessDenied", "ok"]),
+        ("CreateBucket", ["AccessDenied", "AccessDenied", "ok"]),
+        ("DeleteBucket", ["AccessDenied", "AccessDenied", "ok"]),
+        ("HeadBucket", ["ok", "<403>", "ok"]),
+        ("GetBucketLocation", ["ok", "AccessDenied", "ok"]),
+        ("ListObjects", ["ok", "AccessDenied", "ok"]),
+        ("ListObjectsV2", ["ok", "AccessDenied", "ok"]),
+        ("ListMultipartUploads", ["ok", "AccessDenied", "ok"]),
+        (
+            "GetBucketPolicy",
+            ["NoSuchBucketPolicy", "AccessDenied", "NoSuchBucketPolicy"],
+        ),
+        ("GetBucketTagging", ["ok", "AccessDenied", "ok"]),
+        ("PutBucketTagging", ["AccessDenied", "AccessDenied", "ok"]),
+        ("GetObject", ["ok", "AccessDenied", "ok"]),
+        ("HeadObject", ["ok", "<403>", "ok"]),
+        ("PutObject", ["AccessDenied", "ok", "ok"]),
+        // E5: CopyObject needs s3:GetObject on the source and s3:PutObject on the target.
+        ("CopyObject", ["AccessDenied", "AccessDenied", "ok"]),
+        ("DeleteObject", ["AccessDenied", "AccessDenied", "ok"]),
+        // readonly names no object-tagging action.
+        ("GetObjectTagging", ["AccessDenied", "AccessDenied", "ok"]),
+        ("CreateMultipartUpload", ["AccessDenied", "ok", "ok"]),
+    ];
+    let users = [("ro", "readonly"), ("wo", "writeonly"), ("rw", "readwrite")];
+    let mut clients = Vec::new();
+    for (tag, policy) in users {
+        let keys = t.user_with(&format!("user-{tag}"), policy).await;
+        clients.push(t.s3_as(&keys));
+    }
+    let mut failures = Vec::new();
+    for (op, expected) in table {
+        for (i, (tag, policy)) in users.iter().enumerate() {
+            let got = run_op(&clients[i], op, tag).await;
+            if got != expected[i] {
+                failures.push(format!(
+                    "{policy} {op}: expected {}, got {got}",
+                    expected[i]
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // What was refused left no trace; what was allowed happened.
+    let root = t.root_s3();
+    for (key, exists) in [
+        ("put-ro", false),
+        ("put-wo", true),
+        ("put-rw", true),
+        ("victim-ro", true),
+        ("victim-wo", true),
+        ("victim-rw", false),
+        ("copy-rw", true),
+        ("copy-wo", false),
+    ] {
+        let r = root.head_object().bucket("bkt").key(key).send().await;
+        assert_eq!(r.is_ok(), exists, "{key}");
+    }
+}
+
+#[tokio::test]
+async fn p1_readonly_reads_multipart_parts_writeonly_uploads_them() {
+    let t = TestServer::start().await;
+    t.bucket("bkt").await;
+    let ro = t.s3_as(&t.user_with("reader", "readonly").await);
+    let wo = t.s3_as(&t.user_with("writer", "writeonly").await);
+    let up = wo
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let part = wo
+        .upload_part()
+        .bucket("bkt")
+        .key("big")
+        .upload_id(id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"part"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome(
+            wo.list_parts()
+                .bucket("bkt")
+                .key("big")
+                .upload_id(id)
+                .send()
+                .await
+        ),
+        "AccessDenied"
+    );
+    let parts = ro
+        .list_parts()
+        .bucket("bkt")
+        .key("big")
+        .upload_id(id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(parts.parts().len(), 1);
+    // AbortMultipartUpload is its own action: neither policy holds it.
+    for s3 in [&ro, &wo] {
+        assert_eq!(
+            outcome(
+                s3.abort_multipart_upload()
+                    .bucket("bkt")
+                    .key("big")
+                    .upload_id(id)
+                    .send()
+                    .await
+            ),
+            "AccessDenied"
+        );
+    }
+    let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(1)
+                .e_tag(part.e_tag().unwrap())
+                .build(),
+        )
+        .build();
+    assert_eq!(
+        outcome(
+            ro.complete_multipart_upload()
+                .bucket("bkt")
+                .key("big")
+                .upload_id(id)
+                .multipart_upload(done.clone())
+                .send()
+                .await
+        ),
+        "AccessDenied"
+    );
+    wo.complete_multipart_upload()
+        .bucket("bkt")
+        .key("big")
+        .upload_id(id)
+        .multipart_upload(done)
+        .send()
+        .await
+        .unwrap();
+    let got = ro
+        .get_object()
+        .bucket("bkt")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"part");
+}
+
+// ---------------------------------------------------------------------------------------------
+// P2–P6: the admin's policy calls.
+// ---------------------------------------------------------------------------------------------
+
+/// A valid document of exactly `len` bytes (padded with spaces before the closing brace).
+fn padded(len: usize) -> String {
+    let base = allow(&["s3:GetObject"], &["arn:aws:s3:::bkt/*"]);
+    let body = &base[..base.len() - 1];
+    format!("{body}{}}}", " ".repeat(len - base.len()))
+}
+
+#[tokio::test]
+async fn p2_2048_bytes_accepted_2049_refused() {
+    let t = TestServer::start().await;
+    let ok = padded(2048);
+    assert_eq!(ok.len(), 2048);
+    t.admin("PUT", "policies/edge", ok.clone()).await.ok();
+    assert_eq!(
+        t.admin("GET", "policies/edge", "").await.text(),
+        ok,
+        "stored as submitted"
+    );
+    let big = padded(2049);
+    assert_eq!(big.len(), 2049);
+    t.admin("PUT", "policies/over", big)
+        .await
+        .expect_error(400, "PolicyTooLarge");
+    t.admin("GET", "policies/over", "")
+        .await
+        .expect_error(404, "NoSuchEntity");
+}
+
+#[tokio::test]
+async fn p3_malformed_documents_name_the_element() {
+    let t = TestServer::start().await;
+    let stmt = |extra: serde_json::Value| {
+        let mut s = json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"});
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                s.as_object_mut().unwrap().remove(k);
+            } else {
+                s[k] = v.clone();
+            }
+        }
+        json!({"Version": "2012-10-17", "Statement": [s]}).to_string()
+    };
+    let cases: Vec<(String, &str)> = vec![
+        ("not json".into(), ""),
+        ("[]".into(), ""),
+        (
+            r#"{"Version":"2008-10-17","Statement":[]}"#.into(),
+            "Version",
+        ),
+        (
+            r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#.into(),
+            "Version",
+        ),
+        (
+            r#"{"Version":"2012-10-17","Statement":[]}"#.into(),
+            "Statement",
+        ),
+        (r#"{"Version":"2012-10-17"}"#.into(), "Statement"),
+        (
+            r#"{"Version":"2012-10-17","Statement":[],"Extra":1}"#.into(),
+            "Extra",
+        ),
+        (stmt(json!({"Effect": "allow"})), "Effect"),
+        (stmt(json!({"Effect": null})), "Effect"),
+        (stmt(json!({"Action": null})), "Action"),
+        (stmt(json!({"NotAction": "s3:PutObject"})), "Action"),
+        (stmt(json!({"Resource": null})), "Resource"),
+        (stmt(json!({"NotResource": "*"})), "Resource"),
+        (stmt(json!({"Principal": "*"})), "Principal"),
+        (stmt(json!({"Action": "s3:getobject"})), "Action"),
+        (stmt(json!({"Action": "s3:Fly"})), "Action"),
+        (stmt(json!({"Action": "s3:Fly*"})), "Action"),
+        (
+            stmt(json!({"Resource": "arn:aws:iam:::user/x"})),
+            "Resource",
+        ),
+        (
+            stmt(json!({"Condition": {"StringLooksLike": {"s3:prefix": "a"}}})),
+            "Condition",
+        ),
+        (stmt(json!({"Sid2": "x"})), "Sid2"),
+        (stmt(json!({"effect": "Allow"})), "effect"),
+    ];
+    for (doc, element) in &cases {
+        let r = t.admin("PUT", "policies/bad", doc.as_str()).await;
+        r.expect_error(400, "MalformedPolicy");
+        let message = r.json()["Message"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            message.contains(element),
+            "{doc}: the message {message:?} does not name {element:?}"
+        );
+    }
+    t.admin("GET", "policies/bad", "")
+        .await
+        .expect_error(404, "NoSuchEntity");
+    // A statement given as one object, and a wildcard that matches supported actions, pass.
+    let single = r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","NotAction":"s3:Get*","NotResource":"arn:aws:s3:::bkt/*"}}"#;
+    t.admin("PUT", "policies/good", single).await.ok();
+}
+
+#[tokio::test]
+async fn p4_attach_replaces_and_detach_without_policy_is_no_such_entity() {
+    let t = TestServer::start().await;
+    t.bucket("bkt").await;
+    t.object("bkt", "obj", b"x").await;
+    let keys = t.user_with("alice", "readonly").await;
+    let s3 = t.s3_as(&keys);
+    assert_eq!(try_get(&s3, "bkt", "obj").await, "ok");
+    let shown = t
+        .admin(
+            "PUT",
+            "users/alice/policy",
+            json!({"policy": "writeonly"}).to_string(),
+        )
+        .await
+        .ok();
+    assert_eq!(shown["policy"], "writeonly");
+    assert_eq!(
+        try_get(&s3, "bkt", "obj").await,
+        "AccessDenied",
+        "readonly was replaced, not added to"
+    );
+    assert_eq!(try_put(&s3, "bkt", "w").await, "ok");
+    let shown = t.admin("DELETE", "users/alice/policy", "").await.ok();
+    assert_eq!(shown["policy"], serde_json::Value::Null);
+    t.admin("DELETE", "users/alice/policy", "")
+        .await
+        .expect_error(404, "NoSuchEntity");
+    assert_eq!(outcome(s3.list_buckets().send().await), "AccessDenied");
+    // Attaching a missing policy, or to a missing user.
+    t.admin(
+        "PUT",
+        "users/alice/policy",
+        json!({"policy": "nope"}).to_string(),
+    )
+    .await
+    .expect_error(404, "NoSuchEntity");
+    t.admin(
+        "PUT",
+        "users/nobody/policy",
+        json!({"policy": "readonly"}).to_string(),
+    )
+    .await
+    .expect_error(404, "NoSuchEntity");
+}
+
+#[tokio::test]
+async fn p5_removing_an_attached_policy_is_policy_in_use() {
+    let t = TestServer::start().await;
+    t.put_policy("custom", &allow(&["s3:ListAllMyBuckets"], &["*"]))
+        .await;
+    t.user_with("alice", "custom").await;
+    t.admin("DELETE", "policies/custom", "")
+        .await
+        .expect_error(409, "PolicyInUse");
+    t.admin("GET", "policies/custom", "").await.ok();
+    t.detach("alice").await;
+    assert_eq!(t.admin("DELETE", "policies/custom", "").await.status, 204);
+    t.admin("GET", "policies/custom", "")
+        .await
+        .expect_error(404, "NoSuchEntity");
+    t.admin("DELETE", "policies/custom", "")
+        .await
+        .expect_error(404, "NoSuchEntity");
+}
+
+#[tokio::test]
+async fn p6_readding_replaces_the_document_for_users_sts_and_service_accounts() {
+    let t = TestServer::start().await;
+    t.bucket("bkt").await;
+    t.object("bkt", "obj", b"x").await;
+    let get_only = allow(&["s3:GetObject"], &["arn:aws:s3:::bkt/*"]);
+    let put_only = allow(&["s3:PutObject"], &["arn:aws:s3:::bkt/*"]);
+    t.put_policy("shared", &get_only).await;
+    let alice = t.user_with("alice", "shared").await;
+    let sts = t.assume_role(&alice, None).await;
+    let sa = t.add_service_account(&alice, None).await;
+    let clients = [t.s3_as(&alice), t.s3_as(&sts), t.s3_as(&sa)];
+    for s3 in &clients {
+        assert_eq!(try_get(s3, "bkt", "obj").await, "ok");
+    }
+    t.put_policy("shared", &put_only).await;
+    assert_eq!(t.admin("GET", "policies/shared", "").await.text(), put_only);
+    for (i, s3) in clients.iter().enumerate() {
+        assert_eq!(
+            try_get(s3, "bkt", "obj").await,
+            "AccessDenied",
+            "client {i}"
+        );
+        assert_eq!(
+            try_put(s3, "bkt", &format!("k{i}")).await,
+            "ok",
+            "client {i}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation as users see it.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn e6_list_buckets_is_filtered_without_list_all_my_buckets() {
+    let t = TestServer::start().await;
+    for b in ["alpha", "beta", "gamma"] {
+        t.bucket(b).await;
+    }
+    let names = |out: aws_sdk_s3::operation::list_buckets::ListBucketsOutput| -> Vec<String> {
+        out.buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_owned))
+            .collect()
+    };
+    let lister = t
+        .user_with_doc(
+            "lister",
+            &allow(&["s3:ListBucket"], &["arn:aws:s3:::alpha"]),
+        )
+        .await;
+    let out = t.s3_as(&lister).list_buckets().send().await.unwrap();
+    assert_eq!(names(out), ["alpha"]);
+    let doc = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::alpha"},
+        {"Effect": "Allow", "Action": "s3:GetBucketLocation", "Resource": "arn:aws:s3:::gamma"}
+    ]});
+    let locator = t.user_with_doc("locator", &doc.to_string()).await;
+    let out = t.s3_as(&locator).list_buckets().send().await.unwrap();
+    assert_eq!(names(out), ["alpha", "gamma"]);
+    let all = t.user_with("everything", "readonly").await;
+    let out = t.s3_as(&all).list_buckets().send().await.unwrap();
+    assert_eq!(names(out), ["alpha", "beta", "gamma"]);
+    // Nothing visible: 403.
+    let none = t
+        .user_with_doc(
+            "blind",
+            &allow(&["s3:GetObject"], &["arn:aws:s3:::alpha/*"]),
+        )
+        .await;
+    assert_eq!(
+        outcome(t.s3_as(&none).list_buckets().send().await),
+        "AccessDenied"
+    );
+}
+
+#[tokio::test]
+async fn e7_authorisation_before_existence() {
+    let t = TestServer::start().await;
+    t.bucket("bkt").await;
+    t.bucket("other").await;
+    t.object("other", "obj", b"x").await;
+    let keys = t
+        .user_with_doc("alice", &allow(&["s3:GetObject"], &["arn:aws:s3:::bkt/*"]))
+        .await;
+    let s3 = t.s3_as(&keys);
+    // With s3:GetObject (and without s3:ListBucket) a missing key is NoSuchKey.
+    assert_eq!(try_get(&s3, "bkt", "missing").await, "NoSuchKey");
+    assert_eq!(
+        t.send(&keys, common::Call::s3("HEAD", "/bkt/missing"))
+            .await
+            .status,
+        404
+    );
+    // Without the permission: 403, whether the key or the bucket exists or not.
+    for (bucket, key) in [("other", "obj"), ("other", "missing"), ("nobucket", "k")] {
+        assert_eq!(
+            outcome(s3.get_object().bucket(bucket).key(key).send().await),
+            "AccessDenied",
+            "{bucket}/{key}"
+        );
+    }
+    for bucket in ["other", "nobucket"] {
+        assert_eq!(
+            outcome(s3.list_objects_v2().bucket(bucket).send().await),
+            "AccessDenied",
+            "{bucket}"
+        );
+        assert_eq!(try_put(&s3, bucket, "k").await, "AccessDenied", "{bucket}");
+    }
+    // The root sees what exists.
+    assert_eq!(
+        outcome(
+            t.root_s3()
+                .get_object()
+                .bucket("nobucket")
+                .key("k")
+                .send()
+                .await
+        ),
+        "NoSuchBucket"
+    );
+}
+
+#[tokio::test]
+async fn e3_bucket_slash_star_grants_bucket_level_actions_under_reference() {
+    let t = TestServer::start().await;
+    t.bucket("bkt").await;
+    t.bucket("other").await;
+    t.object("bkt", "obj", b"x").await;
+    let keys = t
+        .user_with_doc(
+            "alice",
+            &allow(&["s3:ListBucket", "s3:GetObject"], &["arn:aws:s3:::bkt/*"]),
+        )
+        .await;
+    let s3 = t.s3_as(&keys);
+    let listed = s3.list_objects_v2().bucket("bkt").send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(1));
+    s3.head_bucket().bucket("bkt").send().await.unwrap();
+    assert_eq!(
+        outcome(s3.list_objects_v2().bucket("other").send().await),
+        "AccessDenied"
+    );
+    // Only the actions named: GetBucketLocation is not among them.
+    assert_eq!(
+        outcome(s3.get_bucket_location().bucket("bkt").send().await),
+        "AccessDenied"
+    );
+}
+
+#[tokio::test]
+async fn e10_username_home_folder_with_prefix_condition() {
+    let t = TestServer::start().await;
+    t.bucket("home").await;
+    let doc = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::home",
+         "Condition": {"StringLike": {"s3:prefix": ["${aws:username}/*", "${aws:username}"]}}},
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+         "Resource": "arn:aws:s3:::home/${aws:username}/*"}
+    ]});
+    t.put_policy("home", &doc.to_string()).await;
+    let alice = t.user_with("alice", "home").await;
+    let bob = t.user_with("bob", "home").await;
+    let put =
+        |s3: aws_sdk_s3::Client, key: &'static str| async move { try_put(&s3, "home", key).await };
+    let list = |s3: aws_sdk_s3::Client, prefix: Option<&'static str>| async move {
+        outcome(
+            s3.list_objects_v2()
+                .bucket("home")
+                .set_prefix(prefix.map(Into::into))
+                .send()
+                .await,
+        )
+    };
+    let a = t.s3_as(&alice);
+    let b = t.s3_as(&bob);
+    assert_eq!(put(a.clone(), "alice/notes.txt").await, "ok");
+    assert_eq!(put(a.clone(), "bob/notes.txt").await, "AccessDenied");
+    assert_eq!(put(b.clone(), "bob/notes.txt").await, "ok");
+    assert_eq!(
+        put(a.clone(), "alice").await,
+        "AccessDenied",
+        "the folder, not a prefix"
+    );
+    assert_eq!(list(a.clone(), Some("alice/")).await, "ok");
+    assert_eq!(list(a.clone(), Some("alice")).await, "ok");
+    assert_eq!(list(a.clone(), Some("bob/")).await, "AccessDenied");
+    assert_eq!(list(a.clone(), Some("")).await, "AccessDenied");
+    assert_eq!(
+        list(a.clone(), None).await,
+        "AccessDenied",
+        "absent prefix is a missing key"
+    );
+    assert_eq!(try_get(&b, "home", "alice/notes.txt").await, "AccessDenied");
+    // STS credentials and service accounts resolve ${aws:username} to the parent.
+    let sts = t.s3_as(&t.assume_role(&alice, None).await);
+    assert_eq!(put(sts.clone(), "alice/from-sts").await, "ok");
+    assert_eq!(put(sts, "bob/from-sts").await, "AccessDenied");
+    let sa = t.s3_as(&t.add_service_account(&bob, None).await);
+    assert_eq!(list(sa.clone(), Some("bob/")).await, "ok");
+    assert_eq!(list(sa, Some("alice/")).await, "AccessDenied");
+}
+
+#[tokio::test]
+async fn e5_delete_objects_reports_denied_keys_per_key() {
+    let t = TestServer::start().await;
+    t.bucket("bkt").await;
+    for k in ["a", "b", "keep1"] {
+        t.object("bkt", k, b"x").await;
+    }
+    let doc = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": ["arn:aws:s3:::bkt", "arn:aws:s3:::bkt/*"]},
+        {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::bkt/keep*"}
+    ]});
+    let keys = t.user_with_doc("alice", &doc.to_string()).await;
+    let ids = ["a", "keep1", "b"].map(|k| ObjectIdentifier::builder().key(k).build().unwrap());
+    let out = t
+        .s3_as(&keys)
+        .delete_objects()
+        .bucket("bkt")
+        .delete(
+            Delete::builder()
+                .set_objects(Some(ids.to_vec()))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("DeleteObjects answers 200 with per-key results");
+    let mut deleted: Vec<&str> = out.deleted().iter().filter_map(|d| d.key()).collect();
+    deleted.sort_unstable();
+    assert_eq!(deleted, ["a", "b"]);
+    let errors: Vec<(&str, &str)> = out
+        .errors()
+        .iter()
+        .map(|e| (e.key().unwrap_or_default(), e.code().unwrap_or_default()))
+        .collect();
+    assert_eq!(errors, [("keep1", "AccessDenied")]);
+    let listed = t
+        .root_s3()
+        .list_objects_v2()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap();
+    let left: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(left, ["keep1"]);
+}
+
+#[tokio::test]
+async fn e5_copy_object_needs_get_object_on_the_source() {
+    let t = TestServer::start().await;
+    t.bucket("bkt").await;
+    t.object("bkt", "pub/x", b"public").await;
+    t.object("bkt", "priv/x", b"private").await;
+    let doc = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::bkt/dst/*"},
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bkt/pub/*"}
+    ]});
+    let keys = t.user_with_doc("alice", &doc.to_string()).await;
+    let s3 = t.s3_as(&keys);
+    let copy = |src: &'static str, dst: &'static str| {
+        s3.copy_object()
+            .bucket("bkt")
+            .key(dst)
+            .copy_source(src)
+            .send()
+    };
+    assert_eq!(outcome(copy("bkt/pub/x", "dst/a").await), "ok");
+    assert_eq!(outcome(copy("bkt/priv/x", "dst/b").await), "AccessDenied");
+    assert_eq!(
+        outcome(copy("bkt/pub/x", "elsewhere").await),
+        "AccessDenied"
+    );
+    let got = t
+        .root_s3()
+        .get_object()
+        .bucket("bkt")
+        .key("dst/a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        &got.body.collect().await.unwrap().into_bytes()[..],
+        b"public"
+    );
+    for key in ["dst/b", "elsewhere"] {
+        assert!(t
+            .root_s3()
+            .head_object()
+            .bucket("bkt")
+            .key(key)
+            .send()
+            .await
+            .is_err());
+    }
+}
+
+#[tokio::test]
+async fn e1_explicit_deny_wins_over_a_broader_allow() {
+    let t = TestServer::start().await;
+    t.bucket("bkt").await;
+    t.object("bkt", "open", b"x").await;
+    t.object("bkt", "secret/x", b"x").await;
+    let doc = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "s3:Get*", "Resource": "arn:aws:s3:::bkt/secret/*"},
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+    ]});
+    let s3 = t.s3_as(&t.user_with_doc("alice", &doc.to_string()).await);
+    assert_eq!(try_get(&s3, "bkt", "open").await, "ok");
+    assert_eq!(try_get(&s3, "bkt", "secret/x").await, "AccessDenied");
+    // Deny of Get* leaves DeleteObject allowed.
+    assert_eq!(
+        outcome(
+            s3.delete_object()
+                .bucket("bkt")
+                .key("secret/x")
+                .send()
+                .await
+        ),
+        "ok"
+    );
+}
