@@ -1,4 +1,7 @@
-//! `keygate-server`: run Keygate's reference S3 + IAM + STS server.
+//! `keygate-server`: run Keygate's reference S3 + IAM + STS server, and manage a running one
+//! (users, policies, STS, service accounts) in the shape of WEKA's CLI (see `cli/`).
+
+mod cli;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +14,15 @@ use keygate_server::{Server, ServerConfig};
 #[command(
     name = "keygate-server",
     version,
-    about = "Keygate's reference S3 + IAM + STS server (WEKA/MinIO semantics)"
+    about = "Keygate's reference S3 + IAM + STS server (WEKA/MinIO semantics)",
+    long_about = "Keygate's reference S3 + IAM + STS server (WEKA/MinIO semantics).\n\n\
+        `serve` runs the server; `user`, `policy`, `sts` and `service-account` manage a running \
+        one over its admin API and STS (--endpoint or KEYGATE_ENDPOINT, default \
+        http://127.0.0.1:9000). On failure they exit 1 and print one line: error: <Code>: <Message>.\n\n\
+        Example:\n  \
+        export KEYGATE_ROOT_ACCESS_KEY=admin KEYGATE_ROOT_SECRET_KEY='Admin-secret1'\n  \
+        keygate-server user add alice --password 'Alice-secret1'\n  \
+        keygate-server policy attach readwrite alice"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -59,6 +70,39 @@ enum Command {
         )]
         root_secret_key: Option<String>,
     },
+    /// Manage S3 users (as the admin): add, list, show, update, passwd, delete
+    ///
+    /// An S3 user's name is its access key and its password its secret key.
+    ///
+    /// Example:
+    ///   export KEYGATE_ROOT_ACCESS_KEY=admin KEYGATE_ROOT_SECRET_KEY='Admin-secret1'
+    ///   keygate-server user add alice --password 'Alice-secret1' --posix-uid 1000
+    ///   keygate-server user list
+    #[command(verbatim_doc_comment)]
+    User(cli::users::UserArgs),
+    /// Manage IAM policies (as the admin): list, show, add, remove, attach, detach
+    ///
+    /// Pre-defined: readonly, writeonly, readwrite. One policy per user; a user without one
+    /// can do nothing.
+    ///
+    /// Example:
+    ///   keygate-server policy add photos-ro photos-ro.json
+    ///   keygate-server policy attach photos-ro alice
+    #[command(verbatim_doc_comment)]
+    Policy(cli::policies::PolicyArgs),
+    /// Get temporary credentials for an S3 user (AssumeRole)
+    ///
+    /// Example:
+    ///   keygate-server sts assume-role --access-key alice --secret-key 'Alice-secret1' --duration 1h
+    #[command(verbatim_doc_comment)]
+    Sts(cli::sts::StsArgs),
+    /// Manage the calling S3 user's service accounts: add, list, show, remove
+    ///
+    /// Example:
+    ///   export AWS_ACCESS_KEY_ID=alice AWS_SECRET_ACCESS_KEY='Alice-secret1'
+    ///   keygate-server service-account add
+    #[command(verbatim_doc_comment)]
+    ServiceAccount(cli::service_accounts::ServiceAccountArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,7 +127,9 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // One line, whatever the cause says (scripts read the first line of stderr).
+            let message = format!("{e:#}").replace(['\n', '\r'], " ");
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
@@ -91,6 +137,10 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::User(args) => Ok(cli::users::run(args).await?),
+        Command::Policy(args) => Ok(cli::policies::run(args).await?),
+        Command::Sts(args) => Ok(cli::sts::run(args).await?),
+        Command::ServiceAccount(args) => Ok(cli::service_accounts::run(args).await?),
         Command::Serve {
             data_dir,
             listen,
@@ -140,4 +190,34 @@ async fn wait_for_signal() -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn client_options_go_anywhere_after_the_group() {
+        let cli = Cli::try_parse_from([
+            "keygate-server",
+            "user",
+            "--json",
+            "show",
+            "alice",
+            "--endpoint",
+            "http://127.0.0.1:1",
+        ])
+        .unwrap();
+        let Command::User(args) = cli.command else {
+            panic!("not user")
+        };
+        assert!(args.conn.json);
+        assert_eq!(args.conn.endpoint, "http://127.0.0.1:1");
+    }
 }
