@@ -5,16 +5,8 @@ mod common;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier, Tag, Tagging};
-use common::{outcome, try_get, try_put, TestServer};
+use common::{allow, outcome, padded_policy, try_get, try_put, TestServer};
 use serde_json::json;
-
-/// A one-statement Allow of `actions` on `resources`.
-fn allow(actions: &[&str], resources: &[&str]) -> String {
-    json!({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": actions, "Resource": resources}
-    ]})
-    .to_string()
-}
 
 // ---------------------------------------------------------------------------------------------
 // P1: the pre-defined policies.
@@ -339,17 +331,10 @@ async fn p1_readonly_reads_multipart_parts_writeonly_uploads_them() {
 // P2–P6: the admin's policy calls.
 // ---------------------------------------------------------------------------------------------
 
-/// A valid document of exactly `len` bytes (padded with spaces before the closing brace).
-fn padded(len: usize) -> String {
-    let base = allow(&["s3:GetObject"], &["arn:aws:s3:::bkt/*"]);
-    let body = &base[..base.len() - 1];
-    format!("{body}{}}}", " ".repeat(len - base.len()))
-}
-
 #[tokio::test]
 async fn p2_2048_bytes_accepted_2049_refused() {
     let t = TestServer::start().await;
-    let ok = padded(2048);
+    let ok = padded_policy(2048);
     assert_eq!(ok.len(), 2048);
     t.admin("PUT", "policies/edge", ok.clone()).await.ok();
     assert_eq!(
@@ -357,7 +342,7 @@ async fn p2_2048_bytes_accepted_2049_refused() {
         ok,
         "stored as submitted"
     );
-    let big = padded(2049);
+    let big = padded_policy(2049);
     assert_eq!(big.len(), 2049);
     t.admin("PUT", "policies/over", big)
         .await

@@ -531,3 +531,35 @@ pub async fn try_put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String
             .await,
     )
 }
+
+/// A one-statement policy allowing `actions` on `resources`.
+pub fn allow(actions: &[&str], resources: &[&str]) -> String {
+    serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": actions, "Resource": resources}
+    ]})
+    .to_string()
+}
+
+/// A valid policy of exactly `len` bytes (spaces before the closing brace).
+pub fn padded_policy(len: usize) -> String {
+    let base = allow(&["s3:GetObject"], &["arn:aws:s3:::bkt/*"]);
+    let body = &base[..base.len() - 1];
+    format!("{body}{}}}", " ".repeat(len - base.len()))
+}
+
+impl TestServer {
+    /// The error code of an AssumeRole through aws-sdk-sts that must fail.
+    pub async fn assume_role_refused(&self, keys: &Keys) -> String {
+        let err = self
+            .sts(keys)
+            .assume_role()
+            .role_arn("arn:aws:iam::000000000000:role/keygate")
+            .role_session_name("test")
+            .send()
+            .await
+            .expect_err("AssumeRole must be refused");
+        aws_sdk_sts::error::ProvideErrorMetadata::code(&err.into_service_error())
+            .unwrap_or("<none>")
+            .to_owned()
+    }
+}
