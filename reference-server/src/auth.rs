@@ -113,6 +113,36 @@ pub async fn authenticate(
     ))
 }
 
+/// Authenticates a request whose signature does not cover a body hash the server must
+/// compute (every request with an `x-amz-content-sha256` header, and presigned ones): the
+/// synchronous core of [`authenticate`], without I/O.
+pub fn authenticate_head(state: &AppState, parts: &Parts) -> S3Result<Caller> {
+    let view = RequestView {
+        method: &parts.method,
+        uri: &parts.uri,
+        headers: &parts.headers,
+    };
+    let Some(pending) =
+        keygate_sigv4::parse(&view, state.clock.now(), &state.sigv4).map_err(from_auth)?
+    else {
+        return Ok(Caller::Anonymous);
+    };
+    if matches!(pending.payload(), PayloadMode::Absent) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "The payload hash must be computed from the body.",
+        ));
+    }
+    let credential = lookup(state, pending.access_key(), pending.session_token())?;
+    let verified = pending
+        .verify(&credential.secret, &state.key_cache, None)
+        .map_err(from_auth)?;
+    Ok(Caller::Signed {
+        credential,
+        verified: Box::new(verified),
+    })
+}
+
 /// Finds the credential for `access_key` and applies the session-token rules (SPEC S6, A6):
 /// an STS key needs its own token and must not be expired; any other key refuses a token.
 fn lookup(state: &AppState, access_key: &str, token: Option<&str>) -> S3Result<Arc<Credential>> {

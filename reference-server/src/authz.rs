@@ -16,20 +16,37 @@ use keygate_sigv4::AuthKind;
 use crate::auth::Caller;
 use crate::iam::PrincipalKind;
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
-use crate::s3::Ctx;
+use crate::s3::query::Query;
+use crate::state::AppState;
+
+/// What authorisation reads of a request: who signed it, how, and its headers and query.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthzRequest<'a> {
+    pub state: &'a AppState,
+    pub caller: &'a Caller,
+    pub headers: &'a http::HeaderMap,
+    pub query: &'a Query,
+    pub remote: std::net::SocketAddr,
+}
+
+impl AuthzRequest<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
 
 /// The server's own behaviour where SPEC names a profile difference (MinIO-style).
 pub const PROFILE: Profile = Profile::Reference;
 
 /// Authorises `action` on `resource` for the request in `ctx`.
-pub fn authorize(ctx: &Ctx, action: Action, resource: &str) -> S3Result<()> {
+pub fn authorize(ctx: &AuthzRequest<'_>, action: Action, resource: &str) -> S3Result<()> {
     decide(ctx, action, resource).map(|_| ())
 }
 
 /// Like [`authorize`] but returns the decision (for the log and for ListBuckets filtering).
-pub fn decide(ctx: &Ctx, action: Action, resource: &str) -> S3Result<Decision> {
+pub fn decide(ctx: &AuthzRequest<'_>, action: Action, resource: &str) -> S3Result<Decision> {
     let denied = || Err(S3Error::new(S3ErrorCode::AccessDenied));
-    match &ctx.caller {
+    match ctx.caller {
         Caller::Signed { credential, .. } => {
             let p = &credential.principal;
             match p.kind {
@@ -46,9 +63,11 @@ pub fn decide(ctx: &Ctx, action: Action, resource: &str) -> S3Result<Decision> {
                         PrincipalKind::ServiceAccount => PrincipalType::ServiceAccount,
                         _ => PrincipalType::User,
                     };
-                    let reads_tags = parent.reads_existing_tags
-                        || p.own_policy.as_ref().is_some_and(|o| o.reads_existing_tags);
-                    let values = condition_values(ctx, action, resource, reads_tags);
+                    let needs = match &p.own_policy {
+                        Some(own) => parent.needs.union(own.needs),
+                        None => parent.needs,
+                    };
+                    let values = condition_values(ctx, action, resource, needs);
                     let rc = RequestContext {
                         action,
                         resource,
@@ -75,7 +94,7 @@ pub fn decide(ctx: &Ctx, action: Action, resource: &str) -> S3Result<Decision> {
             let Some(policy) = bucket_policy_for_anonymous(ctx, resource) else {
                 return denied();
             };
-            let values = condition_values(ctx, action, resource, true);
+            let values = condition_values(ctx, action, resource, KeyNeeds::EVERYTHING);
             let rc = RequestContext {
                 action,
                 resource,
@@ -98,7 +117,7 @@ pub fn decide(ctx: &Ctx, action: Action, resource: &str) -> S3Result<Decision> {
 /// The statements of the resource's bucket policy that name every principal, as an identity
 /// policy. `None` when there is no bucket, no policy, or nothing for anonymous callers.
 fn bucket_policy_for_anonymous(
-    ctx: &Ctx,
+    ctx: &AuthzRequest<'_>,
     resource: &str,
 ) -> Option<keygate_policy::CompiledPolicy> {
     let bucket = resource.split('/').next().filter(|b| *b != "*")?;
@@ -109,19 +128,31 @@ fn bucket_policy_for_anonymous(
 
 /// The condition keys of SPEC E9 this request supplies.
 fn condition_values(
-    ctx: &Ctx,
+    ctx: &AuthzRequest<'_>,
     action: Action,
     resource: &str,
-    read_existing_tags: bool,
+    needs: KeyNeeds,
 ) -> ConditionMap {
     let mut m = ConditionMap::new();
-    m.set(ConditionKey::SourceIp, ctx.remote.ip().to_string());
-    m.set(ConditionKey::SecureTransport, "false");
-    let now = ctx.state.clock.now();
-    if let Ok(t) = now.format(&time::format_description::well_known::Rfc3339) {
-        m.set(ConditionKey::CurrentTime, t);
+    if needs.is_empty() {
+        return m;
     }
-    m.set(ConditionKey::EpochTime, now.unix_timestamp().to_string());
+    let want = |k: ConditionKey| needs.has(k);
+    if want(ConditionKey::SourceIp) {
+        m.set(ConditionKey::SourceIp, ctx.remote.ip().to_string());
+    }
+    if want(ConditionKey::SecureTransport) {
+        m.set(ConditionKey::SecureTransport, "false");
+    }
+    let now = ctx.state.clock.now();
+    if want(ConditionKey::CurrentTime) {
+        if let Ok(t) = now.format(&time::format_description::well_known::Rfc3339) {
+            m.set(ConditionKey::CurrentTime, t);
+        }
+    }
+    if want(ConditionKey::EpochTime) {
+        m.set(ConditionKey::EpochTime, now.unix_timestamp().to_string());
+    }
     for (key, header) in [
         (ConditionKey::UserAgent, "user-agent"),
         (ConditionKey::Referer, "referer"),
@@ -129,19 +160,27 @@ fn condition_values(
         (ConditionKey::CopySource, "x-amz-copy-source"),
         (ConditionKey::MetadataDirective, "x-amz-metadata-directive"),
     ] {
-        if let Some(v) = ctx.header(header) {
-            m.set(key, v);
+        if want(key) {
+            if let Some(v) = ctx.header(header) {
+                m.set(key, v);
+            }
         }
     }
     if let Some(v) = ctx.caller.verified() {
-        m.set(ConditionKey::SignatureVersion, "AWS4-HMAC-SHA256");
-        let auth_type = match v.kind() {
-            AuthKind::Header => "REST-HEADER",
-            AuthKind::Query => "REST-QUERY-STRING",
-        };
-        m.set(ConditionKey::AuthType, auth_type);
-        let age_ms = (now - v.signed_at()).whole_milliseconds().max(0);
-        m.set(ConditionKey::SignatureAge, age_ms.to_string());
+        if want(ConditionKey::SignatureVersion) {
+            m.set(ConditionKey::SignatureVersion, "AWS4-HMAC-SHA256");
+        }
+        if want(ConditionKey::AuthType) {
+            let auth_type = match v.kind() {
+                AuthKind::Header => "REST-HEADER",
+                AuthKind::Query => "REST-QUERY-STRING",
+            };
+            m.set(ConditionKey::AuthType, auth_type);
+        }
+        if want(ConditionKey::SignatureAge) {
+            let age_ms = (now - v.signed_at()).whole_milliseconds().max(0);
+            m.set(ConditionKey::SignatureAge, age_ms.to_string());
+        }
     }
     if matches!(action, Action::ListBucket) {
         for (key, param) in [
@@ -149,23 +188,27 @@ fn condition_values(
             (ConditionKey::Delimiter, "delimiter"),
             (ConditionKey::MaxKeys, "max-keys"),
         ] {
-            if let Some(v) = ctx.query.get(param) {
-                m.set(key, v);
+            if want(key) {
+                if let Some(v) = ctx.query.get(param) {
+                    m.set(key, v);
+                }
             }
         }
     }
-    if let Some(tagging) = ctx.header("x-amz-tagging") {
-        if let Ok(tags) = crate::s3::headers::parse_tag_query(tagging) {
-            m.set_many(
-                ConditionKey::RequestObjectTagKeys,
-                tags.iter().map(|(k, _)| k.clone()).collect(),
-            );
-            for (k, v) in tags {
-                m.request_object_tag(&k, v);
+    if needs.request_tags {
+        if let Some(tagging) = ctx.header("x-amz-tagging") {
+            if let Ok(tags) = crate::s3::headers::parse_tag_query(tagging) {
+                m.set_many(
+                    ConditionKey::RequestObjectTagKeys,
+                    tags.iter().map(|(k, _)| k.clone()).collect(),
+                );
+                for (k, v) in tags {
+                    m.request_object_tag(&k, v);
+                }
             }
         }
     }
-    if read_existing_tags && action.is_object_action() && !matches!(action, Action::PutObject) {
+    if needs.existing_tags && action.is_object_action() && !matches!(action, Action::PutObject) {
         if let Some((bucket, key)) = resource.split_once('/') {
             if let Ok(meta) = ctx.state.store.object_meta(bucket, key) {
                 for (k, v) in meta.tags {
@@ -175,4 +218,58 @@ fn condition_values(
         }
     }
     m
+}
+
+/// Which condition keys a policy can read, found once when it is stored, so a request only
+/// gathers what its policies look at (most gather nothing) and only reads object tags from
+/// disk for a policy that names `s3:ExistingObjectTag/…`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyNeeds {
+    keys: u32,
+    request_tags: bool,
+    existing_tags: bool,
+}
+
+impl KeyNeeds {
+    /// Every key: for bucket policies, parsed per request anyway.
+    pub const EVERYTHING: KeyNeeds = KeyNeeds {
+        keys: u32::MAX,
+        request_tags: true,
+        existing_tags: true,
+    };
+
+    /// The keys `source` (a policy document) names, matched case-insensitively.
+    pub fn of(source: &str) -> KeyNeeds {
+        let lower = source.to_ascii_lowercase();
+        let mut keys = 0;
+        for (i, key) in ConditionKey::ALL.iter().enumerate() {
+            if lower.contains(key.lower_name()) {
+                keys |= 1 << i;
+            }
+        }
+        KeyNeeds {
+            keys,
+            request_tags: lower.contains("requestobjecttag"),
+            existing_tags: lower.contains("existingobjecttag"),
+        }
+    }
+
+    pub fn union(self, other: KeyNeeds) -> KeyNeeds {
+        KeyNeeds {
+            keys: self.keys | other.keys,
+            request_tags: self.request_tags || other.request_tags,
+            existing_tags: self.existing_tags || other.existing_tags,
+        }
+    }
+
+    fn has(self, key: ConditionKey) -> bool {
+        ConditionKey::ALL
+            .iter()
+            .position(|k| *k == key)
+            .is_some_and(|i| self.keys & (1 << i) != 0)
+    }
+
+    fn is_empty(self) -> bool {
+        self.keys == 0 && !self.request_tags && !self.existing_tags
+    }
 }

@@ -12,6 +12,7 @@ mod auth;
 mod authz;
 pub mod clock;
 pub mod config;
+mod hotpath;
 mod http_util;
 pub mod iam;
 mod root;
@@ -22,4 +23,5 @@ pub mod store;
 mod sts;
 
 pub use config::ServerConfig;
+pub use hotpath::HotPath;
 pub use server::{RunningServer, Server};

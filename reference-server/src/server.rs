@@ -57,52 +57,15 @@ impl Server {
         if cfg.posix_ownership {
             check_can_chown(&data_dir)?;
         }
-        let root = crate::root::load_or_create(
-            &data_dir,
-            cfg.root_access_key.as_deref(),
-            cfg.root_secret_key.as_deref(),
-        )?;
-        let store = Store::open(&data_dir, cfg.posix_ownership)
-            .with_context(|| format!("opening the object store in {}", data_dir.display()))?;
-        let clock = if cfg.test_clock {
-            Clock::adjustable()
-        } else {
-            Clock::system()
-        };
-        let root_secret = root.secret_key.expose().to_owned();
-        let key_material = match &cfg.kms_key_file {
-            Some(path) => {
-                let material = std::fs::read(path)
-                    .with_context(|| format!("reading the key file {}", path.display()))?;
-                if material.len() < 32 {
-                    bail!(
-                        "the key file {} must hold at least 32 bytes",
-                        path.display()
-                    );
-                }
-                material
-            }
-            None => root_secret.as_bytes().to_vec(),
-        };
-        let identities = Identities::open(
-            &data_dir.join(".keygate/iam.db"),
-            &root.access_key,
-            root.secret_key,
-            &key_material,
-        )?;
-        let listener = TcpListener::bind(cfg.listen)
+        let (state, root) = prepare(ServerConfig {
+            data_dir: data_dir.clone(),
+            ..cfg
+        })?;
+        let listen = state.config.listen;
+        let listener = TcpListener::bind(listen)
             .await
-            .with_context(|| format!("binding {}", cfg.listen))?;
+            .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(AppState::new(
-            ServerConfig {
-                data_dir: data_dir.clone(),
-                ..cfg
-            },
-            clock,
-            store,
-            identities,
-        ));
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(purge_loop(state.clone(), stopped.clone()));
         let task = tokio::spawn(accept_loop(listener, state.clone(), stopped));
@@ -110,7 +73,7 @@ impl Server {
             endpoint: format!("http://{addr}"),
             addr,
             root_access_key: root.access_key,
-            root_secret_key: root_secret,
+            root_secret_key: root.secret,
             root_generated: root.generated,
             data_dir,
             state,
@@ -204,6 +167,58 @@ async fn accept_loop(
     {
         tracing::warn!("in-flight requests still running after 30 s; stopping anyway");
     }
+}
+
+/// The root keys as a start resolved them.
+pub(crate) struct RootInfo {
+    pub access_key: String,
+    pub secret: String,
+    pub generated: bool,
+}
+
+/// Opens everything a server needs under `cfg.data_dir` (which must be canonical): root keys,
+/// object store, identity database, clock. Shared by [`Server::start`] and [`crate::HotPath`].
+pub(crate) fn prepare(cfg: ServerConfig) -> anyhow::Result<(Arc<AppState>, RootInfo)> {
+    let data_dir = cfg.data_dir.clone();
+    let root = crate::root::load_or_create(
+        &data_dir,
+        cfg.root_access_key.as_deref(),
+        cfg.root_secret_key.as_deref(),
+    )?;
+    let store = Store::open(&data_dir, cfg.posix_ownership)
+        .with_context(|| format!("opening the object store in {}", data_dir.display()))?;
+    let clock = if cfg.test_clock {
+        Clock::adjustable()
+    } else {
+        Clock::system()
+    };
+    let root_secret = root.secret_key.expose().to_owned();
+    let key_material = match &cfg.kms_key_file {
+        Some(path) => {
+            let material = std::fs::read(path)
+                .with_context(|| format!("reading the key file {}", path.display()))?;
+            if material.len() < 32 {
+                bail!(
+                    "the key file {} must hold at least 32 bytes",
+                    path.display()
+                );
+            }
+            material
+        }
+        None => root_secret.as_bytes().to_vec(),
+    };
+    let identities = Identities::open(
+        &data_dir.join(".keygate/iam.db"),
+        &root.access_key,
+        root.secret_key,
+        &key_material,
+    )?;
+    let info = RootInfo {
+        access_key: root.access_key,
+        secret: root_secret,
+        generated: root.generated,
+    };
+    Ok((Arc::new(AppState::new(cfg, clock, store, identities)), info))
 }
 
 /// Purges expired STS credentials every minute (S8), until the server stops.

@@ -57,22 +57,18 @@ pub struct Credential {
 pub struct StoredPolicy {
     pub document: PolicyDocument,
     pub compiled: CompiledPolicy,
-    /// Whether the document names `s3:ExistingObjectTag/…`: only then does authorisation
-    /// read the object's tags (the one piece of I/O it may need).
-    pub reads_existing_tags: bool,
+    /// The condition keys the document can read (only those are gathered per request).
+    pub needs: crate::authz::KeyNeeds,
 }
 
 impl StoredPolicy {
     pub fn new(document: PolicyDocument) -> StoredPolicy {
         let compiled = document.compile();
-        let reads_existing_tags = document
-            .source()
-            .to_ascii_lowercase()
-            .contains("existingobjecttag");
+        let needs = crate::authz::KeyNeeds::of(document.source());
         StoredPolicy {
             document,
             compiled,
-            reads_existing_tags,
+            needs,
         }
     }
 }

@@ -166,7 +166,18 @@ pub async fn delete_objects(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let body = ctx.small_body().await?;
     let (quiet, keys) = xml::parse_delete(&body)?;
     let bucket = ctx.bucket().to_owned();
-    ctx.state.store.bucket_meta(&bucket)?;
+    if let Err(e) = ctx.state.store.bucket_meta(&bucket) {
+        // E7: a caller who may delete none of the keys learns nothing about the bucket.
+        let may_delete_some = keys.iter().any(|k| {
+            ctx.authorize(Action::DeleteObject, &format!("{bucket}/{k}"))
+                .is_ok()
+        });
+        return Err(if may_delete_some {
+            e
+        } else {
+            S3Error::new(S3ErrorCode::AccessDenied)
+        });
+    }
     let mut w = XmlWriter::new("DeleteResult");
     for key in &keys {
         let outcome = validate_key(key)

@@ -57,11 +57,15 @@ pub(crate) struct Scope<'c> {
     pub service: &'c str,
 }
 
+/// The last four parts are fixed, so the access key is everything before them and may itself
+/// hold `/` (as MinIO allows; SPEC U1 forbids only `=` and `,`).
 pub(crate) fn parse_scope(cred: &str) -> Option<Scope<'_>> {
-    let (ak, rest) = cut(cred, b'/')?;
-    let (date, rest) = cut(rest, b'/')?;
-    let (region, rest) = cut(rest, b'/')?;
-    let (service, term) = cut(rest, b'/')?;
+    let mut parts = cred.rsplitn(5, '/');
+    let term = parts.next()?;
+    let service = parts.next()?;
+    let region = parts.next()?;
+    let date = parts.next()?;
+    let ak = parts.next()?;
     if term != "aws4_request" || ak.is_empty() || region.is_empty() || service.is_empty() {
         return None;
     }
@@ -289,6 +293,8 @@ mod tests {
 
     #[test]
     fn scopes() {
+        let s = parse_scope("team/ak/20150830/us-east-1/s3/aws4_request").unwrap();
+        assert_eq!(s.access_key, "team/ak");
         let s = parse_scope("AK/20150830/us-east-1/s3/aws4_request").unwrap();
         assert_eq!(
             (s.access_key, s.region, s.service),
