@@ -1,6 +1,11 @@
 //! AWS SDK clients for one identity on one target: path-style S3, STS at the same endpoint,
 //! both signing with the target's clock (see [`SharedClock`]) and never retrying, so each
 //! step is exactly one request and its outcome is the target's first answer.
+//!
+//! The SDKs' clock-skew correction is off: it learns an offset from each answer's `Date`
+//! header, and a target whose test clock was moved (`advance_clock`) may still stamp `Date`
+//! with wall-clock time, which would make the SDK sign skewed requests. The harness signs with
+//! the clock it was told about, nothing else.
 
 use crate::target::{Credentials, SharedClock, Target};
 use aws_sdk_s3::config::{Region, StalledStreamProtectionConfig};
@@ -32,6 +37,7 @@ pub fn s3_client(target: &dyn Target, who: Option<&Credentials>) -> aws_sdk_s3::
         .retry_config(RetryConfig::disabled())
         .timeout_config(timeouts())
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+        .disable_clock_skew_correction(true)
         .time_source(target.clock().clone());
     match who {
         Some(c) => b = b.credentials_provider(c.to_aws()),
@@ -49,6 +55,8 @@ pub fn sts_client(target: &dyn Target, who: &Credentials) -> aws_sdk_sts::Client
         .retry_config(RetryConfig::disabled())
         .timeout_config(timeouts())
         .time_source(target.clock().clone())
+        .disable_clock_skew_correction(true)
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .credentials_provider(who.to_aws())
         .build();
     aws_sdk_sts::Client::from_conf(conf)

@@ -20,6 +20,9 @@ pub struct Upload {
     pub parts: BTreeMap<i32, String>,
 }
 
+/// The upload id sent for an upload that was never created.
+pub const NO_SUCH_UPLOAD: &str = "keygate-no-such-upload";
+
 /// One scenario's run-time state. All maps are behind locks so parallel copies of a step
 /// (`parallel = N`) can share it.
 #[derive(Debug)]
@@ -166,8 +169,16 @@ impl<'a> Ctx<'a> {
         lock(&self.accounts).get(name).cloned()
     }
 
-    pub fn upload(&self, name: &str) -> Option<Upload> {
-        lock(&self.uploads).get(name).cloned()
+    /// An upload by logical name. One whose creation was refused gets a placeholder id, so the
+    /// next call is still sent and the target's answer (authorisation before existence) judged.
+    pub fn upload(&self, name: &str) -> Upload {
+        lock(&self.uploads)
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| Upload {
+                id: NO_SUCH_UPLOAD.to_owned(),
+                parts: BTreeMap::new(),
+            })
     }
 
     pub fn set_upload(&self, name: &str, id: String) {

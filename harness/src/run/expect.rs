@@ -37,11 +37,19 @@ pub fn effective(base: &Expect, profile: Profile) -> Expect {
         item_errors,
         owner
     );
-    // A profile that states a status or code replaces the whole verdict.
+    // A profile that states a status or code replaces the whole verdict, and with it what the
+    // base expected of a success's body and listing (an `aws` 403 has no items to compare).
     if o.status.is_some() || o.code.is_some() || o.ok.is_some() {
         e.status = o.status;
         e.code = o.code.clone();
         e.ok = o.ok;
+        e.body = o.body.clone();
+        e.body_contains = o.body_contains.clone();
+        e.body_empty = o.body_empty;
+        e.items = o.items.clone();
+        e.items_include = o.items_include.clone();
+        e.items_exclude = o.items_exclude.clone();
+        e.item_errors = o.item_errors.clone();
     }
     e
 }

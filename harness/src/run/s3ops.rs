@@ -223,7 +223,7 @@ pub async fn run(ctx: &Ctx<'_>, who: &str, step: &Step) -> Outcome {
         }
         Op::UploadPart => {
             let name = step.upload.clone().unwrap_or_default();
-            let id = ctx.upload(&name).map(|u| u.id).unwrap_or_default();
+            let id = ctx.upload(&name).id;
             let n = step.part_number.unwrap_or(1);
             let b = s3
                 .upload_part()
@@ -237,9 +237,7 @@ pub async fn run(ctx: &Ctx<'_>, who: &str, step: &Step) -> Outcome {
             })
         }
         Op::CompleteMultipartUpload => {
-            let up = ctx
-                .upload(step.upload.as_deref().unwrap_or_default())
-                .unwrap_or_default();
+            let up = ctx.upload(step.upload.as_deref().unwrap_or_default());
             let parts = step
                 .parts
                 .iter()
@@ -262,9 +260,7 @@ pub async fn run(ctx: &Ctx<'_>, who: &str, step: &Step) -> Outcome {
                 .multipart_upload(done))
         }
         Op::AbortMultipartUpload => {
-            let up = ctx
-                .upload(step.upload.as_deref().unwrap_or_default())
-                .unwrap_or_default();
+            let up = ctx.upload(step.upload.as_deref().unwrap_or_default());
             send!(s3
                 .abort_multipart_upload()
                 .bucket(&bucket)
@@ -272,9 +268,7 @@ pub async fn run(ctx: &Ctx<'_>, who: &str, step: &Step) -> Outcome {
                 .upload_id(up.id))
         }
         Op::ListParts => {
-            let up = ctx
-                .upload(step.upload.as_deref().unwrap_or_default())
-                .unwrap_or_default();
+            let up = ctx.upload(step.upload.as_deref().unwrap_or_default());
             send!(
                 s3.list_parts().bucket(&bucket).key(&key).upload_id(up.id),
                 |o, out| {

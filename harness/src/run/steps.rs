@@ -94,7 +94,12 @@ async fn once(
             done(t.delete_service_account(&c, &key).await)
         }
         Op::CreateUser => {
-            let logical = step.user.as_deref().unwrap_or_default();
+            let logical = step
+                .user
+                .as_deref()
+                .unwrap_or_default()
+                .replace("{{i}}", &copy.to_string());
+            let logical = logical.as_str();
             let name = ctx.user(logical);
             let password = step
                 .password

@@ -75,9 +75,10 @@ impl Scenario {
         needs
     }
 
-    /// A scenario that moves the target's clock must not share the target with others.
+    /// A scenario that moves the target's clock, or counts target-wide resources, must not
+    /// share the target with others.
     pub fn exclusive(&self) -> bool {
-        self.needs().contains(&"clock")
+        self.def.exclusive || self.needs().contains(&"clock")
     }
 }
 

@@ -36,6 +36,10 @@ pub struct ScenarioFile {
     /// Free text shown in reports.
     #[serde(default)]
     pub description: Option<String>,
+    /// Run alone, after the parallel batch: the scenario counts target-wide resources (the user
+    /// or STS limits), which other scenarios running beside it would disturb.
+    #[serde(default)]
+    pub exclusive: bool,
     /// Skip the whole scenario under these profiles, with the reason.
     #[serde(default)]
     pub skip_profiles: BTreeMap<Profile, String>,
@@ -287,6 +291,7 @@ pub struct Step {
     #[serde(default)]
     pub parts: Option<Vec<i32>>,
     // --- identity and administration parameters
+    /// A user's logical name; in a `parallel` step, `{{i}}` is the copy's index (0..N).
     #[serde(default)]
     pub user: Option<String>,
     #[serde(default)]

@@ -381,6 +381,15 @@ fn setup(c: &mut Checker<'_>, def: &ScenarioFile) -> Vec<(String, String)> {
     documents
 }
 
+/// Whether `name` is one identity's copy of an upload defined per identity (`up-{{as}}`).
+fn per_identity(defined: &BTreeSet<String>, name: &str) -> bool {
+    defined.iter().any(|d| {
+        d.split_once("{{as}}").is_some_and(|(head, tail)| {
+            name.len() > head.len() + tail.len() && name.starts_with(head) && name.ends_with(tail)
+        })
+    })
+}
+
 fn check_step(c: &mut Checker<'_>, path: &str, step: &Step) {
     let Some(op) = step.op else {
         c.err(format!("{path}.op"), "missing `op`");
@@ -477,7 +486,8 @@ fn check_step(c: &mut Checker<'_>, path: &str, step: &Step) {
     if let Some(up) = &step.upload {
         if op == Op::CreateMultipartUpload {
             c.uploads.insert(up.clone());
-        } else if !c.uploads.contains(up) && !up.contains("{{as}}") {
+        } else if !c.uploads.contains(up) && !up.contains("{{as}}") && !per_identity(&c.uploads, up)
+        {
             c.err(
                 format!("{path}.upload"),
                 format!("upload `{up}` is not created by an earlier step"),
