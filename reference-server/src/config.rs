@@ -23,6 +23,8 @@ pub struct ServerConfig {
     pub posix_ownership: bool,
     /// Seal stored secrets with a key derived from this file instead of the root secret.
     pub kms_key_file: Option<PathBuf>,
+    /// Identity limits (defaults: the contract's).
+    pub limits: crate::iam::Limits,
 }
 
 impl ServerConfig {
@@ -39,6 +41,7 @@ impl ServerConfig {
             domain: None,
             posix_ownership: true,
             kms_key_file: None,
+            limits: crate::iam::Limits::default(),
         }
     }
 }

@@ -212,6 +212,7 @@ pub(crate) fn prepare(cfg: ServerConfig) -> anyhow::Result<(Arc<AppState>, RootI
         &root.access_key,
         root.secret_key,
         &key_material,
+        cfg.limits,
     )?;
     let info = RootInfo {
         access_key: root.access_key,

@@ -309,7 +309,6 @@ async fn user_api_duplicate_missing_and_non_admin_callers() {
 // account's (or STS credential's) access key and answers 201, but the derived key shadows
 // the user in the key table, so the new user can never sign (SignatureDoesNotMatch).
 #[tokio::test]
-#[ignore = "server bug: a user named like a live derived access key is accepted but cannot sign"]
 async fn u1_a_user_name_cannot_take_a_live_derived_access_key() {
     let t = TestServer::start().await;
     let alice = t.user_with("alice", "readwrite").await;

@@ -11,14 +11,17 @@ use super::error::{IamCode, IamError, IamResult};
 use super::model::{PrincipalKind, StoredPolicy};
 use super::{
     random_string, validate, Identities, IssuedCredentials, ServiceAccountInfo, KEY_ALPHABET,
-    MAX_LIVE_STS, MAX_SERVICE_ACCOUNTS, MAX_SERVICE_ACCOUNTS_PER_USER, SECRET_ALPHABET,
+    SECRET_ALPHABET,
 };
 
-fn new_keys() -> (String, String) {
-    (
-        random_string(20, KEY_ALPHABET),
-        random_string(40, SECRET_ALPHABET),
-    )
+/// A fresh key pair whose access key is no user's name and no other credential's key.
+fn new_keys(taken: impl Fn(&str) -> bool) -> (String, String) {
+    loop {
+        let key = random_string(20, KEY_ALPHABET);
+        if !taken(&key) {
+            return (key, random_string(40, SECRET_ALPHABET));
+        }
+    }
 }
 
 fn no_such_account(key: &str) -> IamError {
@@ -55,13 +58,17 @@ impl Identities {
             .values()
             .filter(|c| c.principal.expires.is_some_and(|e| e > now))
             .count();
-        if live >= MAX_LIVE_STS {
+        if live >= self.limits.live_sts {
             return Err(IamError::new(
                 IamCode::LimitExceeded,
-                format!("At most {MAX_LIVE_STS} live STS credentials are allowed."),
+                format!(
+                    "At most {} live STS credentials are allowed.",
+                    self.limits.live_sts
+                ),
             ));
         }
-        let (access_key, secret) = new_keys();
+        let (access_key, secret) =
+            new_keys(|k| w.model.users.contains_key(k) || w.model.derived.contains_key(k));
         let expires = now + seconds;
         let token = self.tokens.issue(&access_key, expires);
         w.conn.execute(
@@ -130,12 +137,13 @@ impl Identities {
         if w.model
             .derived_of(parent, PrincipalKind::ServiceAccount)
             .count()
-            >= MAX_SERVICE_ACCOUNTS_PER_USER
+            >= self.limits.service_accounts_per_user
         {
             return Err(IamError::new(
                 IamCode::LimitExceeded,
                 format!(
-                    "A user may have at most {MAX_SERVICE_ACCOUNTS_PER_USER} service accounts."
+                    "A user may have at most {} service accounts.",
+                    self.limits.service_accounts_per_user
                 ),
             ));
         }
@@ -145,13 +153,17 @@ impl Identities {
             .values()
             .filter(|c| c.principal.kind == PrincipalKind::ServiceAccount)
             .count();
-        if total >= MAX_SERVICE_ACCOUNTS {
+        if total >= self.limits.service_accounts {
             return Err(IamError::new(
                 IamCode::LimitExceeded,
-                format!("At most {MAX_SERVICE_ACCOUNTS} service accounts are allowed."),
+                format!(
+                    "At most {} service accounts are allowed.",
+                    self.limits.service_accounts
+                ),
             ));
         }
-        let (access_key, secret) = new_keys();
+        let (access_key, secret) =
+            new_keys(|k| w.model.users.contains_key(k) || w.model.derived.contains_key(k));
         w.conn.execute(
             "INSERT INTO service_accounts (access_key, secret, parent, policy, created) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![access_key, self.sealer.seal(&access_key, secret.as_bytes()), parent, policy, now],

@@ -30,12 +30,29 @@ pub use token::{TokenClaims, TokenSigner};
 
 use crate::store::Owner;
 
-/// WEKA's limits (SPEC U7, P2, A4, S8).
-pub const MAX_USERS: usize = 1024;
-pub const MAX_CUSTOM_POLICIES: usize = 1024;
-pub const MAX_SERVICE_ACCOUNTS_PER_USER: usize = 100;
-pub const MAX_SERVICE_ACCOUNTS: usize = 5000;
-pub const MAX_LIVE_STS: usize = 5000;
+/// Identity limits. The defaults are WEKA's and the contract's (SPEC U7, P2, A4, S8); a
+/// server may be started with smaller ones (tests reach a limit in milliseconds that way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub users: usize,
+    pub custom_policies: usize,
+    pub service_accounts_per_user: usize,
+    pub service_accounts: usize,
+    pub live_sts: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            users: 1024,
+            custom_policies: 1024,
+            service_accounts_per_user: 100,
+            service_accounts: 5000,
+            live_sts: 5000,
+        }
+    }
+}
+
 /// AssumeRole durations (S3).
 pub const MIN_STS_SECONDS: i64 = 900;
 pub const MAX_STS_SECONDS: i64 = 604_800;
@@ -103,6 +120,7 @@ pub struct Identities {
     writer: Mutex<Writer>,
     sealer: Sealer,
     tokens: TokenSigner,
+    limits: Limits,
     root_access_key: String,
 }
 
@@ -123,6 +141,7 @@ impl Identities {
         root_access_key: &str,
         root_secret: SecretKey,
         key_material: &[u8],
+        limits: Limits,
     ) -> anyhow::Result<Identities> {
         let sealer = Sealer::derive(key_material);
         let tokens = TokenSigner::derive(key_material);
@@ -146,6 +165,7 @@ impl Identities {
             writer: Mutex::new(Writer { conn, model }),
             sealer,
             tokens,
+            limits,
             root_access_key: root_access_key.to_owned(),
         })
     }
@@ -193,16 +213,18 @@ impl Identities {
             ));
         }
         let mut w = self.writer();
-        if w.model.users.contains_key(name) {
+        // A user's name is its access key (U1): it must not shadow, or be shadowed by, the
+        // generated key of a live STS credential or service account.
+        if w.model.users.contains_key(name) || w.model.derived.contains_key(name) {
             return Err(IamError::new(
                 IamCode::EntityAlreadyExists,
                 format!("User {name} already exists."),
             ));
         }
-        if w.model.users.len() >= MAX_USERS {
+        if w.model.users.len() >= self.limits.users {
             return Err(IamError::new(
                 IamCode::LimitExceeded,
-                format!("At most {MAX_USERS} S3 users are allowed."),
+                format!("At most {} S3 users are allowed.", self.limits.users),
             ));
         }
         let sealed = self.sealer.seal(name, password.as_bytes());
@@ -329,10 +351,15 @@ impl Identities {
         validate::policy_name(name)?;
         let parsed = validate::policy_document(document)?;
         let mut w = self.writer();
-        if !w.model.policies.contains_key(name) && w.model.policies.len() >= MAX_CUSTOM_POLICIES {
+        if !w.model.policies.contains_key(name)
+            && w.model.policies.len() >= self.limits.custom_policies
+        {
             return Err(IamError::new(
                 IamCode::LimitExceeded,
-                format!("At most {MAX_CUSTOM_POLICIES} custom policies are allowed."),
+                format!(
+                    "At most {} custom policies are allowed.",
+                    self.limits.custom_policies
+                ),
             ));
         }
         w.conn.execute(

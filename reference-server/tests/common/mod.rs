@@ -26,12 +26,14 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server whose configuration `adjust` changes first (e.g. smaller limits).
+    pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut cfg = ServerConfig::new(dir.path());
-        cfg.root_access_key = Some(ROOT_AK.into());
-        cfg.root_secret_key = Some(ROOT_SK.into());
-        cfg.test_clock = true;
-        cfg.posix_ownership = is_root();
+        let mut cfg = config_in(dir.path(), ROOT_SK);
+        adjust(&mut cfg);
         let server = Server::start(cfg).await.expect("server starts");
         TestServer { server, dir }
     }
