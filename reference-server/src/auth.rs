@@ -11,10 +11,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::request::Parts;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use keygate_sigv4::{AuthError, PayloadMode, RequestView, Verified};
 use sha2::{Digest, Sha256};
 
+use crate::conn::TimedIncoming;
 use crate::iam::{Credential, Principal, PrincipalKind};
 use crate::s3::body::Source;
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
@@ -78,7 +78,7 @@ impl Caller {
 pub async fn authenticate(
     state: &AppState,
     parts: &Parts,
-    body: Incoming,
+    body: TimedIncoming,
 ) -> S3Result<(Caller, Source)> {
     let view = RequestView {
         method: &parts.method,
@@ -184,10 +184,10 @@ fn lookup(state: &AppState, access_key: &str, token: Option<&str>) -> S3Result<A
     }
 }
 
-async fn read_limited(mut body: Incoming, max: usize) -> S3Result<Bytes> {
+async fn read_limited(mut body: TimedIncoming, max: usize) -> S3Result<Bytes> {
     let mut buf = Vec::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| S3Error::new(S3ErrorCode::IncompleteBody))?;
+        let frame = frame.map_err(S3Error::from)?;
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > max {
                 return Err(S3Error::with_message(

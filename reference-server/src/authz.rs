@@ -27,6 +27,8 @@ pub struct AuthzRequest<'a> {
     pub headers: &'a http::HeaderMap,
     pub query: &'a Query,
     pub remote: std::net::SocketAddr,
+    /// The request came over TLS.
+    pub secure: bool,
 }
 
 impl AuthzRequest<'_> {
@@ -142,7 +144,10 @@ fn condition_values(
         m.set(ConditionKey::SourceIp, ctx.remote.ip().to_string());
     }
     if want(ConditionKey::SecureTransport) {
-        m.set(ConditionKey::SecureTransport, "false");
+        m.set(
+            ConditionKey::SecureTransport,
+            if ctx.secure { "true" } else { "false" },
+        );
     }
     let now = ctx.state.clock.now();
     if want(ConditionKey::CurrentTime) {

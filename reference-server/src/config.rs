@@ -23,6 +23,10 @@ pub struct ServerConfig {
     pub posix_ownership: bool,
     /// Seal stored secrets with a key derived from this file instead of the root secret.
     pub kms_key_file: Option<PathBuf>,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<crate::tls::TlsConfig>,
+    /// Connection limits and timeouts of the listener.
+    pub connection_limits: crate::conn::ConnLimits,
     /// Identity limits (defaults: the contract's).
     pub limits: crate::iam::Limits,
 }
@@ -41,6 +45,8 @@ impl ServerConfig {
             domain: None,
             posix_ownership: true,
             kms_key_file: None,
+            tls: None,
+            connection_limits: crate::conn::ConnLimits::default(),
             limits: crate::iam::Limits::default(),
         }
     }

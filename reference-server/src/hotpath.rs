@@ -74,6 +74,7 @@ impl HotPath {
             headers: &parts.headers,
             query: &query,
             remote,
+            secure: false,
         };
         crate::authz::decide(&request, route.op.action(), &route.resource()).map_err(|e| e.code)
     }

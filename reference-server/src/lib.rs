@@ -12,6 +12,7 @@ mod auth;
 mod authz;
 pub mod clock;
 pub mod config;
+pub mod conn;
 mod hotpath;
 mod http_util;
 pub mod iam;
@@ -21,7 +22,10 @@ mod server;
 mod state;
 pub mod store;
 mod sts;
+pub mod tls;
 
 pub use config::ServerConfig;
+pub use conn::ConnLimits;
 pub use hotpath::HotPath;
 pub use server::{RunningServer, Server};
+pub use tls::TlsConfig;

@@ -6,9 +6,10 @@ mod cli;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use keygate_server::{Server, ServerConfig};
+use keygate_server::{ConnLimits, Server, ServerConfig, TlsConfig};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,7 +32,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve S3 (and STS, and the admin API) over HTTP/1.1 until SIGINT or SIGTERM.
+    /// Serve S3 (and STS, and the admin API) over HTTP/1.1 (or HTTPS) until SIGINT or SIGTERM.
     ///
     /// Root keys come from KEYGATE_ROOT_ACCESS_KEY / KEYGATE_ROOT_SECRET_KEY; when both are
     /// unset they are generated on first start, stored in DATA_DIR/.keygate/root-credentials
@@ -55,6 +56,21 @@ enum Command {
         /// Let the admin API move the server clock forward (for conformance runs; loopback only).
         #[arg(long)]
         test_clock: bool,
+        /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Most open connections at once; further ones wait to be accepted.
+        #[arg(long, value_name = "N", default_value_t = 1024)]
+        max_connections: usize,
+        /// Seconds a client has to send a request head (and a keep-alive connection may idle).
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        header_read_timeout: u64,
+        /// Seconds to wait for the next piece of a request body (then 400 RequestTimeout).
+        #[arg(long, value_name = "SECS", default_value_t = 30)]
+        body_read_timeout: u64,
         #[arg(
             long,
             env = "KEYGATE_ROOT_ACCESS_KEY",
@@ -148,9 +164,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             domain,
             no_posix_ownership,
             test_clock,
+            tls_cert,
+            tls_key,
+            max_connections,
+            header_read_timeout,
+            body_read_timeout,
             root_access_key,
             root_secret_key,
         } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(TlsConfig::from_files(cert, key)),
+                _ => None,
+            };
+            let connection_limits = ConnLimits {
+                max_connections,
+                header_read_timeout: Duration::from_secs(header_read_timeout.max(1)),
+                body_read_timeout: Duration::from_secs(body_read_timeout.max(1)),
+                ..ConnLimits::default()
+            };
             let cfg = ServerConfig {
                 listen,
                 region,
@@ -159,6 +190,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 test_clock,
                 root_access_key,
                 root_secret_key,
+                tls,
+                connection_limits,
                 ..ServerConfig::new(data_dir)
             };
             let server = Server::start(cfg).await?;

@@ -14,12 +14,15 @@ use anyhow::{bail, Context};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::Watcher;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 use crate::clock::Clock;
 use crate::config::ServerConfig;
+use crate::conn::TimedIncoming;
 use crate::iam::Identities;
 use crate::state::AppState;
 use crate::store::Store;
@@ -68,9 +71,14 @@ impl Server {
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(purge_loop(state.clone(), stopped.clone()));
-        let task = tokio::spawn(accept_loop(listener, state.clone(), stopped));
+        let tls = match &state.config.tls {
+            Some(tls) => Some(tls.acceptor()?),
+            None => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let task = tokio::spawn(accept_loop(listener, state.clone(), tls, stopped));
         Ok(RunningServer {
-            endpoint: format!("http://{addr}"),
+            endpoint: format!("{scheme}://{addr}"),
             addr,
             root_access_key: root.access_key,
             root_secret_key: root.secret,
@@ -84,7 +92,7 @@ impl Server {
 }
 
 impl RunningServer {
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://…` with TLS.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }
@@ -125,40 +133,54 @@ impl RunningServer {
 async fn accept_loop(
     listener: TcpListener,
     state: Arc<AppState>,
+    tls: Option<TlsAcceptor>,
     mut stopped: watch::Receiver<bool>,
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let limits = state.config.connection_limits.clone();
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, remote) = match accepted {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                let service = service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(crate::s3::serve(state, req, remote).await) }
-                });
-                let conn = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
-                    .max_buf_size(64 * 1024)
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
+        // A free slot first: beyond the limit, connections wait in the accept queue.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
             _ = stopped.changed() => break,
-        }
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        let limits = limits.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            match tls {
+                None => serve_connection(TokioIo::new(stream), state, remote, false, watcher).await,
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(stream);
+                    match tokio::time::timeout(limits.header_read_timeout, handshake).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(TokioIo::new(stream), state, remote, true, watcher)
+                                .await
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, %remote, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
+                    }
+                }
+            }
+        });
     }
     drop(listener);
     if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
@@ -166,6 +188,35 @@ async fn accept_loop(
         .is_err()
     {
         tracing::warn!("in-flight requests still running after 30 s; stopping anyway");
+    }
+}
+
+/// Serves HTTP/1.1 on one accepted (and, with TLS, handshaken) connection until it closes.
+async fn serve_connection<I>(
+    io: TokioIo<I>,
+    state: Arc<AppState>,
+    remote: SocketAddr,
+    secure: bool,
+    watcher: Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = state.config.connection_limits.clone();
+    let body_timeout = limits.body_read_timeout;
+    let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let state = state.clone();
+        let req = req.map(|body| TimedIncoming::new(body, body_timeout));
+        async move { Ok::<_, Infallible>(crate::s3::serve(state, req, remote, secure).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_header_bytes)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .max_headers(limits.max_headers)
+        .serve_connection(io, service);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "connection ended with an error");
     }
 }
 

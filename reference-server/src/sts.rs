@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
-use hyper::body::Incoming;
 use quick_xml::escape::escape;
 
 use crate::auth::{authenticate, Caller};
+use crate::conn::TimedIncoming;
 use crate::http_util::{self, Body};
 use crate::iam::{IamCode, PrincipalKind, MAX_STS_SECONDS, MIN_STS_SECONDS};
 use crate::s3::body::RequestBody;
@@ -83,7 +83,7 @@ impl From<S3Error> for StsError {
 pub async fn serve(
     state: Arc<AppState>,
     parts: Parts,
-    incoming: Incoming,
+    incoming: TimedIncoming,
     _remote: SocketAddr,
     request_id: &str,
 ) -> Response<Body> {
@@ -106,7 +106,7 @@ pub async fn serve(
 async fn assume_role(
     state: &AppState,
     parts: Parts,
-    incoming: Incoming,
+    incoming: TimedIncoming,
     request_id: &str,
 ) -> Result<Response<Body>, StsError> {
     let (caller, source) = authenticate(state, &parts, incoming).await?;

@@ -26,10 +26,10 @@ use std::sync::Arc;
 
 use http::request::Parts;
 use http::{Response, StatusCode};
-use hyper::body::Incoming;
 use serde_json::json;
 
 use crate::auth::{authenticate, Caller};
+use crate::conn::TimedIncoming;
 use crate::http_util::{self, Body};
 use crate::iam::{IamCode, IamError, PrincipalKind};
 use crate::s3::body::RequestBody;
@@ -126,7 +126,7 @@ impl AdminRequest {
 pub async fn serve(
     state: Arc<AppState>,
     parts: Parts,
-    incoming: Incoming,
+    incoming: TimedIncoming,
     _remote: SocketAddr,
     request_id: &str,
 ) -> Response<Body> {
@@ -147,7 +147,7 @@ pub async fn serve(
 async fn dispatch(
     state: Arc<AppState>,
     parts: Parts,
-    incoming: Incoming,
+    incoming: TimedIncoming,
 ) -> AdminResult<Response<Body>> {
     let (caller, source) = authenticate(&state, &parts, incoming).await?;
     if matches!(caller, Caller::Anonymous) {

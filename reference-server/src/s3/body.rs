@@ -9,20 +9,20 @@
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use keygate_sigv4::{ChecksumAlgorithm, Checksummer, ChunkDecoder, PayloadMode, Verified};
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
 use super::error::{S3Error, S3ErrorCode, S3Result};
 use crate::auth::from_auth;
+use crate::conn::TimedIncoming;
 
 /// Where the bytes come from: already buffered (they had to be hashed before the signature
 /// could be checked) or still on the connection.
 #[derive(Debug)]
 pub enum Source {
     Buffered(Option<Bytes>),
-    Stream(Incoming),
+    Stream(TimedIncoming),
     Empty,
 }
 
@@ -143,7 +143,7 @@ impl RequestBody {
                 },
                 Source::Stream(incoming) => match incoming.frame().await {
                     None => return Ok(None),
-                    Some(Err(_)) => return Err(S3Error::new(S3ErrorCode::IncompleteBody)),
+                    Some(Err(e)) => return Err(e.into()),
                     Some(Ok(frame)) => match frame.into_data() {
                         Ok(data) => data,
                         Err(_) => continue,

@@ -47,6 +47,7 @@ pub enum S3ErrorCode {
     NotImplemented,
     PreconditionFailed,
     RequestTimeTooSkewed,
+    RequestTimeout,
     SignatureDoesNotMatch,
     XAmzContentSHA256Mismatch,
     ObjectExistsAsDirectory,
@@ -92,6 +93,7 @@ impl S3ErrorCode {
             Self::NotImplemented => "NotImplemented",
             Self::PreconditionFailed => "PreconditionFailed",
             Self::RequestTimeTooSkewed => "RequestTimeTooSkewed",
+            Self::RequestTimeout => "RequestTimeout",
             Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
             Self::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
             Self::ObjectExistsAsDirectory => "XKeygateObjectExistsAsDirectory",
@@ -119,6 +121,7 @@ impl S3ErrorCode {
             | Self::MalformedPolicy
             | Self::MalformedXML
             | Self::MetadataTooLarge
+            | Self::RequestTimeout
             | Self::XAmzContentSHA256Mismatch => 400,
             Self::AccessDenied
             | Self::InvalidAccessKeyId
@@ -184,6 +187,7 @@ impl S3ErrorCode {
             Self::NotImplemented => "A header or operation you provided implies functionality that is not implemented.",
             Self::PreconditionFailed => "At least one of the preconditions you specified did not hold.",
             Self::RequestTimeTooSkewed => "The difference between the request time and the server's time is too large.",
+            Self::RequestTimeout => "Your socket connection to the server was not read from or written to within the timeout period.",
             Self::SignatureDoesNotMatch => "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
             Self::XAmzContentSHA256Mismatch => "The provided 'x-amz-content-sha256' header does not match what was computed.",
             Self::ObjectExistsAsDirectory => "Object name already exists as a directory.",

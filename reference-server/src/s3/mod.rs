@@ -21,7 +21,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 use keygate_sigv4::Service;
 
 use self::body::{RequestBody, Source};
@@ -29,6 +28,7 @@ use self::error::{S3Error, S3ErrorCode, S3Result};
 use self::query::Query;
 use self::router::{Operation, Route};
 use crate::auth::{authenticate, Caller};
+use crate::conn::TimedIncoming;
 use crate::http_util::{self, Body};
 use crate::state::AppState;
 use crate::store::Owner;
@@ -47,6 +47,8 @@ pub struct Ctx {
     pub query: Query,
     pub caller: Caller,
     pub remote: SocketAddr,
+    /// The connection is TLS (`aws:SecureTransport`).
+    pub secure: bool,
     source: Option<Source>,
     /// ListBuckets without s3:ListAllMyBuckets: list only buckets the caller may see (E6).
     pub filter_buckets: bool,
@@ -102,6 +104,7 @@ impl Ctx {
             headers: &self.parts.headers,
             query: &self.query,
             remote: self.remote,
+            secure: self.secure,
         }
     }
 }
@@ -109,8 +112,9 @@ impl Ctx {
 /// Serves one HTTP request. Never fails: every error becomes an S3 (or STS) error response.
 pub async fn serve(
     state: Arc<AppState>,
-    req: Request<Incoming>,
+    req: Request<TimedIncoming>,
     remote: SocketAddr,
+    secure: bool,
 ) -> Response<Body> {
     let request_id = state.next_request_id();
     let is_head = req.method() == Method::HEAD;
@@ -121,7 +125,7 @@ pub async fn serve(
     } else if crate::sts::is_sts_request(&parts) {
         crate::sts::serve(state.clone(), parts, incoming, remote, &request_id).await
     } else {
-        match dispatch(state.clone(), parts, incoming, remote).await {
+        match dispatch(state.clone(), parts, incoming, remote, secure).await {
             Ok(resp) => resp,
             Err(e) => error_response(&e, &path, &request_id, is_head),
         }
@@ -140,13 +144,14 @@ pub async fn serve(
 async fn dispatch(
     state: Arc<AppState>,
     parts: http::request::Parts,
-    incoming: Incoming,
+    incoming: TimedIncoming,
     remote: SocketAddr,
 ) -> S3Result<Response<Body>> {
     let (caller, source) = authenticate(&state, &parts, incoming).await?;
     if caller
         .verified()
         .is_some_and(|v| v.service() == Service::Sts)
+    secure: bool,
     {
         // STS is served as POST / only (see `crate::sts`); a request scoped to sts for
         // anything else has the wrong service in its credential scope (V4).
@@ -177,6 +182,7 @@ async fn dispatch(
     };
     let (action, resource) = (ctx.route.op.action(), ctx.route.resource());
     match crate::authz::authorize(&ctx.authz_request(), action, &resource) {
+        secure,
         Ok(()) => {}
         // E5: DeleteObjects is authorised per key, denied keys coming back as per-key errors.
         Err(e)
