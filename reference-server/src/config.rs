@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// How to run one server.
-#[derive(Debug, Clone)]
+/// How to run one server. `Debug` never shows the root secret.
+#[derive(Clone)]
 pub struct ServerConfig {
     /// Objects, metadata and the identity database live here.
     pub data_dir: PathBuf,
@@ -29,6 +29,28 @@ pub struct ServerConfig {
     pub connection_limits: crate::conn::ConnLimits,
     /// Identity limits (defaults: the contract's).
     pub limits: crate::iam::Limits,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("region", &self.region)
+            .field("root_access_key", &self.root_access_key)
+            .field(
+                "root_secret_key",
+                &self.root_secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("test_clock", &self.test_clock)
+            .field("domain", &self.domain)
+            .field("posix_ownership", &self.posix_ownership)
+            .field("kms_key_file", &self.kms_key_file)
+            .field("tls", &self.tls)
+            .field("connection_limits", &self.connection_limits)
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl ServerConfig {

@@ -16,12 +16,19 @@ use crate::s3::query::Query;
 use crate::s3::router;
 use crate::state::AppState;
 
-/// A server's state without a listener.
-#[derive(Debug)]
+/// A server's state without a listener. `Debug` leaves out the root secret.
 pub struct HotPath {
     state: Arc<AppState>,
     root_access_key: String,
     root_secret_key: String,
+}
+
+impl std::fmt::Debug for HotPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HotPath")
+            .field("root_access_key", &self.root_access_key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HotPath {

@@ -1,5 +1,7 @@
 //! The root (admin) keys: from the environment or configuration, else generated once and
-//! kept under the data directory with mode 0600.
+//! kept under the data directory with mode 0600; and the checks every secret-bearing file
+//! passes (root credentials, the identity database, the key file): readable by its owner only,
+//! or the server refuses to start.
 
 use std::fs;
 use std::io::Write;
@@ -18,6 +20,42 @@ pub struct RootKeys {
 }
 
 const FILE: &str = ".keygate/root-credentials";
+
+/// Refuses a secret-bearing file that its group or others may read or write.
+pub fn check_private(path: &Path) -> anyhow::Result<()> {
+    let mode = fs::metadata(path)
+        .with_context(|| format!("reading the mode of {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "{} is accessible by others (mode {:o}); chmod 600 it",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    Ok(())
+}
+
+/// Creates `path` empty with mode 0600 when it does not exist (so SQLite, which gives its
+/// WAL and shared-memory files the database's mode, never makes a readable one); checks it
+/// with [`check_private`] either way.
+pub fn ensure_private(path: &Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+    check_private(path)
+}
 
 /// Uses the given keys, else the stored ones, else generates and stores new ones.
 pub fn load_or_create(
@@ -41,14 +79,7 @@ pub fn load_or_create(
     }
     let path = data_dir.join(FILE);
     if path.exists() {
-        let mode = fs::metadata(&path)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            bail!(
-                "{} is readable by others (mode {:o}); chmod 600 it",
-                path.display(),
-                mode & 0o777
-            );
-        }
+        check_private(&path)?;
         let text =
             fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let mut lines = text.lines();

@@ -31,8 +31,7 @@ use crate::store::Store;
 #[derive(Debug)]
 pub struct Server;
 
-/// A server serving on a background task.
-#[derive(Debug)]
+/// A server serving on a background task. `Debug` leaves out the root secret.
 pub struct RunningServer {
     endpoint: String,
     addr: SocketAddr,
@@ -88,6 +87,16 @@ impl Server {
             stop,
             task,
         })
+    }
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("endpoint", &self.endpoint)
+            .field("root_access_key", &self.root_access_key)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -246,6 +255,7 @@ pub(crate) fn prepare(cfg: ServerConfig) -> anyhow::Result<(Arc<AppState>, RootI
     let root_secret = root.secret_key.expose().to_owned();
     let key_material = match &cfg.kms_key_file {
         Some(path) => {
+            crate::root::check_private(path)?;
             let material = std::fs::read(path)
                 .with_context(|| format!("reading the key file {}", path.display()))?;
             if material.len() < 32 {
@@ -258,8 +268,10 @@ pub(crate) fn prepare(cfg: ServerConfig) -> anyhow::Result<(Arc<AppState>, RootI
         }
         None => root_secret.as_bytes().to_vec(),
     };
+    let db_path = data_dir.join(".keygate/iam.db");
+    crate::root::ensure_private(&db_path)?;
     let identities = Identities::open(
-        &data_dir.join(".keygate/iam.db"),
+        &db_path,
         &root.access_key,
         root.secret_key,
         &key_material,

@@ -8,7 +8,8 @@ use super::{reply, AdminError, AdminRequest, AdminResult};
 use crate::http_util::{self, Body};
 use crate::iam::{IamCode, UserUpdate};
 
-#[derive(Debug, Deserialize)]
+/// No `Debug`: it holds a password.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewUser {
     name: String,
@@ -42,7 +43,8 @@ pub fn show(req: &AdminRequest, name: &str) -> AdminResult<Response<Body>> {
     reply(StatusCode::OK, &json!(req.state.identities.user(name)?))
 }
 
-#[derive(Debug, Deserialize)]
+/// No `Debug`: it holds a password.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Update {
     password: Option<String>,

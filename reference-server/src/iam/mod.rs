@@ -57,8 +57,9 @@ impl Default for Limits {
 pub const MIN_STS_SECONDS: i64 = 900;
 pub const MAX_STS_SECONDS: i64 = 604_800;
 
-/// Temporary or child credentials as issued (the secret is shown only here, A2).
-#[derive(Debug, Clone, Serialize)]
+/// Temporary or child credentials as issued (the secret is shown only here, A2; `Debug`
+/// redacts it and the token).
+#[derive(Clone, Serialize)]
 pub struct IssuedCredentials {
     pub access_key: String,
     pub secret_key: String,
@@ -69,6 +70,19 @@ pub struct IssuedCredentials {
     pub expires: Option<i64>,
     pub parent: String,
     pub policy: Option<String>,
+}
+
+impl std::fmt::Debug for IssuedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedCredentials")
+            .field("access_key", &self.access_key)
+            .field("secret_key", &"<redacted>")
+            .field("session_token", &model::redacted(&self.session_token))
+            .field("expires", &self.expires)
+            .field("parent", &self.parent)
+            .field("policy", &self.policy)
+            .finish()
+    }
 }
 
 /// A service account as listed (never its secret).
@@ -101,12 +115,22 @@ pub struct UserInfo {
     pub policy: Option<String>,
 }
 
-/// Changes to a user; `None` leaves a field alone.
-#[derive(Debug, Default, Clone)]
+/// Changes to a user; `None` leaves a field alone. `Debug` redacts the password.
+#[derive(Default, Clone)]
 pub struct UserUpdate {
     pub password: Option<String>,
     pub posix_uid: Option<u32>,
     pub posix_gid: Option<u32>,
+}
+
+impl std::fmt::Debug for UserUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserUpdate")
+            .field("password", &model::redacted(&self.password))
+            .field("posix_uid", &self.posix_uid)
+            .field("posix_gid", &self.posix_gid)
+            .finish()
+    }
 }
 
 struct Writer {

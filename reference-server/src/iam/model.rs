@@ -27,8 +27,9 @@ pub enum PrincipalKind {
     ServiceAccount,
 }
 
-/// An authenticated identity as the rest of the request pipeline sees it.
-#[derive(Debug, Clone)]
+/// An authenticated identity as the rest of the request pipeline sees it. Its `Debug` never
+/// shows the session token (SPEC V7).
+#[derive(Clone)]
 pub struct Principal {
     pub access_key: String,
     pub kind: PrincipalKind,
@@ -43,6 +44,25 @@ pub struct Principal {
     pub expires: Option<i64>,
     /// The session token an STS credential must present.
     pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Principal")
+            .field("access_key", &self.access_key)
+            .field("kind", &self.kind)
+            .field("username", &self.username)
+            .field("owner", &self.owner)
+            .field("own_policy", &self.own_policy.is_some())
+            .field("expires", &self.expires)
+            .field("session_token", &redacted(&self.session_token))
+            .finish()
+    }
+}
+
+/// How `Debug` shows an optional secret: whether there is one, never what it is.
+pub(crate) fn redacted(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "<redacted>")
 }
 
 /// A key the server accepts.
