@@ -135,6 +135,11 @@ pub async fn serve(
         headers.insert("x-amz-request-id", v);
     }
     headers.insert(header::SERVER, HeaderValue::from_static("Keygate"));
+    // The server's own clock (which --test-clock may have moved), so clients that correct
+    // their clock skew from `Date` sign for the time the server checks against.
+    if let Ok(v) = HeaderValue::from_str(&crate::s3::headers::http_date(state.clock.now_ms())) {
+        headers.insert(header::DATE, v);
+    }
     headers
         .entry("x-amz-id-2")
         .or_insert(HeaderValue::from_static("keygate"));
@@ -146,12 +151,12 @@ async fn dispatch(
     parts: http::request::Parts,
     incoming: TimedIncoming,
     remote: SocketAddr,
+    secure: bool,
 ) -> S3Result<Response<Body>> {
     let (caller, source) = authenticate(&state, &parts, incoming).await?;
     if caller
         .verified()
         .is_some_and(|v| v.service() == Service::Sts)
-    secure: bool,
     {
         // STS is served as POST / only (see `crate::sts`); a request scoped to sts for
         // anything else has the wrong service in its credential scope (V4).
@@ -177,12 +182,12 @@ async fn dispatch(
         query,
         caller,
         remote,
+        secure,
         source: Some(source),
         filter_buckets: false,
     };
     let (action, resource) = (ctx.route.op.action(), ctx.route.resource());
     match crate::authz::authorize(&ctx.authz_request(), action, &resource) {
-        secure,
         Ok(()) => {}
         // E5: DeleteObjects is authorised per key, denied keys coming back as per-key errors.
         Err(e)
