@@ -14,6 +14,12 @@ use super::{
     SECRET_ALPHABET,
 };
 
+/// A session or embedded policy, validated like any policy (S4, A3).
+fn narrowing_policy(doc: Option<&str>) -> IamResult<Option<Arc<StoredPolicy>>> {
+    doc.map(|d| validate::policy_document(d).map(|p| Arc::new(StoredPolicy::new(p))))
+        .transpose()
+}
+
 /// A fresh key pair whose access key is no user's name and no other credential's key.
 fn new_keys(taken: impl Fn(&str) -> bool) -> (String, String) {
     loop {
@@ -41,10 +47,7 @@ impl Identities {
         session_policy: Option<&str>,
         now: i64,
     ) -> IamResult<IssuedCredentials> {
-        let own = match session_policy {
-            Some(doc) => Some(Arc::new(StoredPolicy::new(validate::policy_document(doc)?))),
-            None => None,
-        };
+        let own = narrowing_policy(session_policy)?;
         let mut w = self.writer();
         if !w.model.users.contains_key(parent) {
             return Err(IamError::new(
@@ -123,10 +126,7 @@ impl Identities {
         policy: Option<&str>,
         now: i64,
     ) -> IamResult<IssuedCredentials> {
-        let own = match policy {
-            Some(doc) => Some(Arc::new(StoredPolicy::new(validate::policy_document(doc)?))),
-            None => None,
-        };
+        let own = narrowing_policy(policy)?;
         let mut w = self.writer();
         if !w.model.users.contains_key(parent) {
             return Err(IamError::new(

@@ -283,12 +283,7 @@ impl Identities {
             validate::password(pw)?;
         }
         let mut w = self.writer();
-        let current = w
-            .model
-            .users
-            .get(name)
-            .ok_or_else(|| no_such_user(name))?
-            .clone();
+        let current = w.model.user(name)?;
         let owner = Owner {
             uid: update.posix_uid.unwrap_or(current.owner.uid),
             gid: update.posix_gid.unwrap_or(current.owner.gid),
@@ -439,12 +434,7 @@ impl Identities {
         if !known {
             return Err(no_such_policy(policy));
         }
-        let current = w
-            .model
-            .users
-            .get(user)
-            .ok_or_else(|| no_such_user(user))?
-            .clone();
+        let current = w.model.user(user)?;
         w.conn.execute(
             "UPDATE users SET policy = ?2 WHERE name = ?1",
             params![user, policy],
@@ -462,12 +452,7 @@ impl Identities {
     /// Detaches the user's policy; 404 `NoSuchEntity` when it has none (P4).
     pub fn detach(&self, user: &str) -> IamResult<UserInfo> {
         let mut w = self.writer();
-        let current = w
-            .model
-            .users
-            .get(user)
-            .ok_or_else(|| no_such_user(user))?
-            .clone();
+        let current = w.model.user(user)?;
         if current.policy.is_none() {
             return Err(IamError::new(
                 IamCode::NoSuchEntity,

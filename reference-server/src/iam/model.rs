@@ -272,6 +272,14 @@ impl Model {
         self.derived.retain(|_, c| c.principal.username != name);
     }
 
+    /// A copy of user `name`'s entry, or 404 `NoSuchEntity`.
+    pub fn user(&self, name: &str) -> super::IamResult<UserModel> {
+        self.users
+            .get(name)
+            .cloned()
+            .ok_or_else(|| super::no_such_user(name))
+    }
+
     pub fn user_info(&self, name: &str) -> Option<UserInfo> {
         self.users.get(name).map(|u| UserInfo {
             name: name.to_owned(),
