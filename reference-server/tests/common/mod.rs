@@ -241,9 +241,20 @@ impl TestServer {
 
     /// Signs `call` with `keys` (aws-sigv4, `Authorization` header) and sends it.
     pub async fn send(&self, keys: &Keys, call: Call) -> Raw {
-        let host = self.server.addr().to_string();
+        // A `host` header in the call (virtual-host style) replaces the address.
+        let host = call
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| self.server.addr().to_string());
         let mut headers = vec![("host".to_owned(), host.clone())];
-        headers.extend(call.headers.iter().cloned());
+        headers.extend(
+            call.headers
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
+                .cloned(),
+        );
         let mut settings = SigningSettings::default();
         settings.percent_encoding_mode = PercentEncodingMode::Single;
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
