@@ -16,6 +16,7 @@ pub mod conn;
 mod hotpath;
 mod http_util;
 pub mod iam;
+pub mod metrics;
 mod root;
 pub mod s3;
 mod server;

@@ -7,6 +7,7 @@ use keygate_sigv4::SigningKeyCache;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::iam::Identities;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 #[derive(Debug)]
@@ -17,6 +18,8 @@ pub struct AppState {
     pub clock: Clock,
     pub store: Store,
     pub identities: Identities,
+    /// Per-stage latency and request counts, served at `/_keygate/metrics`.
+    pub metrics: Metrics,
     request_ids: AtomicU64,
     request_id_base: u64,
 }
@@ -39,6 +42,7 @@ impl AppState {
             clock,
             store,
             identities,
+            metrics: Metrics::default(),
             request_ids: AtomicU64::new(0),
             request_id_base: rand::random(),
         }

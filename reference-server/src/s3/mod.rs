@@ -19,6 +19,7 @@ pub mod xml;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use keygate_sigv4::Service;
@@ -30,6 +31,7 @@ use self::router::{Operation, Route};
 use crate::auth::{authenticate, Caller};
 use crate::conn::TimedIncoming;
 use crate::http_util::{self, Body};
+use crate::metrics::{OpLabel, Stage};
 use crate::state::AppState;
 use crate::store::Owner;
 
@@ -116,20 +118,33 @@ pub async fn serve(
     remote: SocketAddr,
     secure: bool,
 ) -> Response<Body> {
+    let started = Instant::now();
     let request_id = state.next_request_id();
     let is_head = req.method() == Method::HEAD;
     let path = req.uri().path().to_owned();
     let (parts, incoming) = req.into_parts();
-    let mut resp = if path.starts_with(crate::admin::PREFIX) {
+    let mut op = OpLabel::Unrouted;
+    let mut resp = if path == crate::metrics::PATH {
+        // Not counted: scraping must not change what it reports.
+        metrics_response(&state, &parts, remote, &path, &request_id, is_head)
+    } else if path.starts_with(crate::admin::PREFIX) {
+        op = OpLabel::Admin;
         crate::admin::serve(state.clone(), parts, incoming, remote, &request_id).await
     } else if crate::sts::is_sts_request(&parts) {
+        op = OpLabel::Sts;
         crate::sts::serve(state.clone(), parts, incoming, remote, &request_id).await
     } else {
-        match dispatch(state.clone(), parts, incoming, remote, secure).await {
+        match dispatch(state.clone(), parts, incoming, remote, secure, &mut op).await {
             Ok(resp) => resp,
-            Err(e) => error_response(&e, &path, &request_id, is_head),
+            Err(e) => {
+                state.metrics.error(e.code);
+                error_response(&e, &path, &request_id, is_head)
+            }
         }
     };
+    if matches!(op, OpLabel::Admin | OpLabel::Sts) && resp.status().as_u16() >= 400 {
+        state.metrics.other_error();
+    }
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-amz-request-id", v);
@@ -143,7 +158,44 @@ pub async fn serve(
     headers
         .entry("x-amz-id-2")
         .or_insert(HeaderValue::from_static("keygate"));
+    if path != crate::metrics::PATH {
+        state.metrics.request(op, started.elapsed());
+    }
     resp
+}
+
+/// `GET /_keygate/metrics`: open to loopback clients, otherwise root-signed only.
+fn metrics_response(
+    state: &AppState,
+    parts: &http::request::Parts,
+    remote: SocketAddr,
+    path: &str,
+    request_id: &str,
+    is_head: bool,
+) -> Response<Body> {
+    if !remote.ip().is_loopback() {
+        let root = crate::auth::authenticate_head(state, parts).map(|c| {
+            c.principal()
+                .is_some_and(|p| p.kind == crate::iam::PrincipalKind::Root)
+        });
+        match root {
+            Ok(true) => {}
+            Ok(false) => {
+                let e = S3Error::new(S3ErrorCode::AccessDenied);
+                return error_response(&e, path, request_id, is_head);
+            }
+            Err(e) => return error_response(&e, path, request_id, is_head),
+        }
+    }
+    if parts.method != Method::GET {
+        let e = S3Error::new(S3ErrorCode::MethodNotAllowed);
+        return error_response(&e, path, request_id, is_head);
+    }
+    http_util::with_body(
+        StatusCode::OK,
+        "text/plain; version=0.0.4",
+        state.metrics.render(),
+    )
 }
 
 async fn dispatch(
@@ -152,8 +204,12 @@ async fn dispatch(
     incoming: TimedIncoming,
     remote: SocketAddr,
     secure: bool,
+    op: &mut OpLabel,
 ) -> S3Result<Response<Body>> {
-    let (caller, source) = authenticate(&state, &parts, incoming).await?;
+    let t0 = Instant::now();
+    let authenticated = authenticate(&state, &parts, incoming).await;
+    state.metrics.stage(Stage::Sigv4, t0.elapsed());
+    let (caller, source) = authenticated?;
     if caller
         .verified()
         .is_some_and(|v| v.service() == Service::Sts)
@@ -175,6 +231,7 @@ async fn dispatch(
         &query,
         copy_source,
     )?;
+    *op = OpLabel::S3(route.op);
     let mut ctx = Ctx {
         state,
         parts,
@@ -187,7 +244,11 @@ async fn dispatch(
         filter_buckets: false,
     };
     let (action, resource) = (ctx.route.op.action(), ctx.route.resource());
-    match crate::authz::authorize(&ctx.authz_request(), action, &resource) {
+    let t1 = Instant::now();
+    let authorized = crate::authz::authorize(&ctx.authz_request(), action, &resource);
+    let t2 = Instant::now();
+    ctx.state.metrics.stage(Stage::Policy, t2 - t1);
+    match authorized {
         Ok(()) => {}
         // E5: DeleteObjects is authorised per key, denied keys coming back as per-key errors.
         Err(e)
@@ -202,7 +263,9 @@ async fn dispatch(
         }
         Err(e) => return Err(e),
     }
-    handle(&mut ctx).await
+    let handled = handle(&mut ctx).await;
+    ctx.state.metrics.stage(Stage::Storage, t2.elapsed());
+    handled
 }
 
 async fn handle(ctx: &mut Ctx) -> S3Result<Response<Body>> {

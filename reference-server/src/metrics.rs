@@ -1,0 +1,355 @@
+//! Server-side metrics: per-stage latency histograms and request counts, lock-free.
+//!
+//! Stages (one `Instant::now()` at each boundary, taken in `s3::dispatch`):
+//! - `sigv4`: `auth::authenticate` — parse, key lookup in the identity snapshot, signature
+//!   check (and, when the client sent no payload hash, buffering and hashing the body);
+//! - `policy`: `authz::authorize` for the routed operation;
+//! - `storage`: the handler, up to the response head (a GET's body streams afterwards and is
+//!   not included);
+//! - `total`: from the start of `s3::serve` to the response head, every request counted.
+//!
+//! Counts: requests by operation (S3 operations, `Admin`, `Sts`, `Unrouted` for requests that
+//! failed before routing) and errors by S3 error code. Everything is a fixed array of
+//! `AtomicU64` (relaxed): recording allocates nothing and takes no lock, so the hot path pays
+//! a few uncontended atomic adds. Scrapes of the metrics endpoint itself are not counted, so
+//! a load generator can compare what it sent with what the server saw.
+//!
+//! Served as Prometheus text at [`PATH`] (`/_keygate/metrics`, under the reserved prefix so a
+//! bucket named `metrics` is unaffected): without authentication to loopback clients, and to
+//! anyone else only when signed by the root (admin) keys. Histograms are in seconds with
+//! buckets from 0.5 µs to 10 s.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::s3::error::S3ErrorCode;
+use crate::s3::router::Operation;
+
+/// Where the metrics are served.
+pub const PATH: &str = "/_keygate/metrics";
+
+/// Bucket upper bounds in nanoseconds (the last bucket, `+Inf`, is implicit).
+const BOUNDS_NS: [u64; 23] = [
+    500,
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    20_000,
+    50_000,
+    100_000,
+    200_000,
+    500_000,
+    1_000_000,
+    2_000_000,
+    5_000_000,
+    10_000_000,
+    20_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    10_000_000_000,
+];
+
+/// A fixed-bucket latency histogram (non-cumulative counts; cumulated when rendered).
+#[derive(Debug)]
+pub struct Histogram {
+    buckets: [AtomicU64; BOUNDS_NS.len() + 1],
+    sum_ns: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_ns: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Histogram {
+    pub fn record(&self, d: Duration) {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let i = BOUNDS_NS.partition_point(|&b| b < ns);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn render(&self, out: &mut String, name: &str, stage: &str) {
+        use std::fmt::Write;
+        let mut cumulative = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            cumulative += b.load(Ordering::Relaxed);
+            match BOUNDS_NS.get(i) {
+                Some(ns) => {
+                    let le = *ns as f64 / 1e9;
+                    let _ = writeln!(
+                        out,
+                        "{name}_bucket{{stage=\"{stage}\",le=\"{le}\"}} {cumulative}"
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "{name}_bucket{{stage=\"{stage}\",le=\"+Inf\"}} {cumulative}"
+                    );
+                }
+            }
+        }
+        let sum = self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(out, "{name}_sum{{stage=\"{stage}\"}} {sum}");
+        let _ = writeln!(out, "{name}_count{{stage=\"{stage}\"}} {cumulative}");
+    }
+}
+
+/// The stages of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Sigv4,
+    Policy,
+    Storage,
+    Total,
+}
+
+impl Stage {
+    const ALL: [Stage; 4] = [Stage::Sigv4, Stage::Policy, Stage::Storage, Stage::Total];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Stage::Sigv4 => "sigv4",
+            Stage::Policy => "policy",
+            Stage::Storage => "storage",
+            Stage::Total => "total",
+        }
+    }
+}
+
+/// What a request counts as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpLabel {
+    S3(Operation),
+    Admin,
+    Sts,
+    /// Failed before an operation was known (authentication, bad path).
+    Unrouted,
+}
+
+const OP_NAMES: [&str; 32] = [
+    "ListBuckets",
+    "CreateBucket",
+    "HeadBucket",
+    "DeleteBucket",
+    "GetBucketLocation",
+    "ListObjects",
+    "ListObjectsV2",
+    "ListMultipartUploads",
+    "GetBucketTagging",
+    "PutBucketTagging",
+    "DeleteBucketTagging",
+    "GetBucketPolicy",
+    "PutBucketPolicy",
+    "DeleteBucketPolicy",
+    "DeleteObjects",
+    "PutObject",
+    "CopyObject",
+    "GetObject",
+    "HeadObject",
+    "DeleteObject",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "CompleteMultipartUpload",
+    "AbortMultipartUpload",
+    "ListParts",
+    "GetObjectTagging",
+    "PutObjectTagging",
+    "DeleteObjectTagging",
+    "NotImplemented",
+    "Admin",
+    "Sts",
+    "Unrouted",
+];
+
+impl OpLabel {
+    /// Index into [`OP_NAMES`]; exhaustive so a new operation cannot go uncounted.
+    fn index(self) -> usize {
+        use Operation::*;
+        match self {
+            OpLabel::S3(op) => match op {
+                ListBuckets => 0,
+                CreateBucket => 1,
+                HeadBucket => 2,
+                DeleteBucket => 3,
+                GetBucketLocation => 4,
+                ListObjects => 5,
+                ListObjectsV2 => 6,
+                ListMultipartUploads => 7,
+                GetBucketTagging => 8,
+                PutBucketTagging => 9,
+                DeleteBucketTagging => 10,
+                GetBucketPolicy => 11,
+                PutBucketPolicy => 12,
+                DeleteBucketPolicy => 13,
+                DeleteObjects => 14,
+                PutObject => 15,
+                CopyObject => 16,
+                GetObject => 17,
+                HeadObject => 18,
+                DeleteObject => 19,
+                CreateMultipartUpload => 20,
+                UploadPart => 21,
+                CompleteMultipartUpload => 22,
+                AbortMultipartUpload => 23,
+                ListParts => 24,
+                GetObjectTagging => 25,
+                PutObjectTagging => 26,
+                DeleteObjectTagging => 27,
+                NotImplemented(_) => 28,
+            },
+            OpLabel::Admin => 29,
+            OpLabel::Sts => 30,
+            OpLabel::Unrouted => 31,
+        }
+    }
+}
+
+/// Room for every `S3ErrorCode` (indexed by discriminant) plus one slot for non-S3 errors.
+const CODE_SLOTS: usize = 64;
+const OTHER_ERROR: usize = CODE_SLOTS - 1;
+
+/// All of one server's metrics (one per `AppState`: no process-global state).
+#[derive(Debug)]
+pub struct Metrics {
+    stages: [Histogram; 4],
+    ops: [AtomicU64; OP_NAMES.len()],
+    errors: [AtomicU64; CODE_SLOTS],
+    error_names: [OnceLock<&'static str>; CODE_SLOTS],
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            stages: std::array::from_fn(|_| Histogram::default()),
+            ops: std::array::from_fn(|_| AtomicU64::new(0)),
+            errors: std::array::from_fn(|_| AtomicU64::new(0)),
+            error_names: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn stage(&self, stage: Stage, d: Duration) {
+        self.stages[stage as usize].record(d);
+    }
+
+    pub fn histogram(&self, stage: Stage) -> &Histogram {
+        &self.stages[stage as usize]
+    }
+
+    /// Counts one finished request (and its total latency).
+    pub fn request(&self, op: OpLabel, total: Duration) {
+        self.ops[op.index()].fetch_add(1, Ordering::Relaxed);
+        self.stage(Stage::Total, total);
+    }
+
+    /// Counts one S3 error by code.
+    pub fn error(&self, code: S3ErrorCode) {
+        let i = (code as usize).min(OTHER_ERROR - 1);
+        self.error_names[i].get_or_init(|| code.as_str());
+        self.errors[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one admin or STS error (their codes are not S3's).
+    pub fn other_error(&self) {
+        self.errors[OTHER_ERROR].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::with_capacity(8192);
+        let name = "keygate_stage_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time spent per request stage (sigv4, policy, storage, total)."
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for stage in Stage::ALL {
+            self.stages[stage as usize].render(&mut out, name, stage.as_str());
+        }
+        let _ = writeln!(
+            out,
+            "# HELP keygate_requests_total Requests served, by operation."
+        );
+        let _ = writeln!(out, "# TYPE keygate_requests_total counter");
+        for (i, op) in OP_NAMES.iter().enumerate() {
+            let n = self.ops[i].load(Ordering::Relaxed);
+            if n > 0 {
+                let _ = writeln!(out, "keygate_requests_total{{operation=\"{op}\"}} {n}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP keygate_errors_total Error responses, by S3 error code (Other: admin and STS)."
+        );
+        let _ = writeln!(out, "# TYPE keygate_errors_total counter");
+        for i in 0..CODE_SLOTS {
+            let n = self.errors[i].load(Ordering::Relaxed);
+            if n == 0 {
+                continue;
+            }
+            let code = match self.error_names[i].get() {
+                Some(c) => c,
+                None if i == OTHER_ERROR => "Other",
+                None => continue,
+            };
+            let _ = writeln!(out, "keygate_errors_total{{code=\"{code}\"}} {n}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_counted() {
+        let m = Metrics::default();
+        m.stage(Stage::Sigv4, Duration::from_nanos(800));
+        m.stage(Stage::Sigv4, Duration::from_micros(3));
+        m.request(
+            OpLabel::S3(Operation::HeadObject),
+            Duration::from_micros(40),
+        );
+        m.request(OpLabel::Unrouted, Duration::from_secs(20));
+        m.error(S3ErrorCode::AccessDenied);
+        m.other_error();
+        let text = m.render();
+        assert!(text
+            .contains("keygate_stage_duration_seconds_bucket{stage=\"sigv4\",le=\"0.000001\"} 1"));
+        assert!(text
+            .contains("keygate_stage_duration_seconds_bucket{stage=\"sigv4\",le=\"0.000005\"} 2"));
+        assert!(text.contains("keygate_stage_duration_seconds_count{stage=\"sigv4\"} 2"));
+        assert!(
+            text.contains("keygate_stage_duration_seconds_bucket{stage=\"total\",le=\"+Inf\"} 2")
+        );
+        assert!(text.contains("keygate_stage_duration_seconds_bucket{stage=\"total\",le=\"10\"} 1"));
+        assert!(text.contains("keygate_requests_total{operation=\"HeadObject\"} 1"));
+        assert!(text.contains("keygate_requests_total{operation=\"Unrouted\"} 1"));
+        assert!(text.contains("keygate_errors_total{code=\"AccessDenied\"} 1"));
+        assert!(text.contains("keygate_errors_total{code=\"Other\"} 1"));
+        assert!(!text.contains("GetObject\""));
+    }
+}
