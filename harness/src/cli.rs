@@ -195,7 +195,7 @@ fn nonce() -> String {
 async fn open_target(args: &RunArgs) -> anyhow::Result<Box<dyn Target>> {
     let profile = args.profile.map(Profile::from);
     match &args.target {
-        Some(file) => Ok(Box::new(target::remote::open(file, profile)?)),
+        Some(file) => target::open(file, profile).await,
         None => start_embedded(profile).await,
     }
 }

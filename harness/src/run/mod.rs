@@ -104,10 +104,11 @@ async fn provision(ctx: &Ctx<'_>) -> Result<(), String> {
             uid: u.uid,
             gid: u.gid,
         };
-        t.create_user(&new)
+        let creds = t
+            .create_user(&new)
             .await
             .map_err(|e| format!("user `{}`: {e}", u.name))?;
-        ctx.set_identity(&u.name, crate::target::Credentials::new(&name, &password));
+        ctx.set_identity(&u.name, creds);
         if let Some(p) = &u.policy {
             t.attach_policy(&name, &ctx.policy(p))
                 .await

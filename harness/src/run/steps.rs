@@ -113,13 +113,13 @@ async fn once(
                 gid: step.gid,
             };
             let r = t.create_user(&new).await;
-            if r.is_ok() {
-                ctx.set_identity(logical, Credentials::new(&name, &password));
+            if let Ok(creds) = &r {
+                ctx.set_identity(logical, creds.clone());
                 if let Some(p) = &step.policy {
                     return done(t.attach_policy(&name, &ctx.policy(p)).await);
                 }
             }
-            done(r)
+            done(r.map(drop))
         }
         Op::UpdateUser => {
             let logical = step.user.as_deref().unwrap_or_default();

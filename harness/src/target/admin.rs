@@ -156,7 +156,7 @@ impl Target for AdminTarget {
         &self.clock
     }
 
-    async fn create_user(&self, user: &NewUser) -> Result<(), TargetError> {
+    async fn create_user(&self, user: &NewUser) -> Result<Credentials, TargetError> {
         let mut body = json!({"name": user.name, "password": user.password});
         if let Some(uid) = user.uid {
             body["posix_uid"] = json!(uid);
@@ -165,8 +165,8 @@ impl Target for AdminTarget {
             body["posix_gid"] = json!(gid);
         }
         self.root_call(http::Method::POST, "/users", Some(body))
-            .await
-            .map(drop)
+            .await?;
+        Ok(Credentials::new(&user.name, &user.password))
     }
 
     async fn update_user(&self, name: &str, update: &UserUpdate) -> Result<(), TargetError> {

@@ -4,14 +4,15 @@
 //! ([`Capabilities`], [`Profile`]) and how to provision identities on it. Everything the
 //! scenarios check goes over the wire from `run/`; the adapter is only the provisioning side
 //! door. Adapters: [`embedded`] (the reference server in-process, the default), [`remote`] (any
-//! endpoint speaking Keygate's admin API). Container and command adapters (issue 7) implement
-//! the same trait: a command adapter maps each method to a CLI template, so no method takes or
-//! returns anything HTTP-specific; rejections carry a status only when the target has one.
+//! endpoint speaking Keygate's admin API), [`command`] (a vendor CLI, each method a command
+//! template). No method takes or returns anything HTTP-specific; rejections carry a status only
+//! when the target has one. [`open`] picks the adapter from a profile file's `kind`.
 //!
 //! Security: secrets live in [`Credentials`], whose `Debug` redacts them; reports print only
 //! access keys.
 
 pub mod admin;
+pub mod command;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod http;
@@ -187,7 +188,9 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// The time the target believes it is, for signing.
     fn clock(&self) -> &SharedClock;
 
-    async fn create_user(&self, user: &NewUser) -> Result<(), TargetError>;
+    /// Create a user; returns the keys it signs with (WEKA: its name and password; targets
+    /// that generate keys, such as AWS IAM, return those).
+    async fn create_user(&self, user: &NewUser) -> Result<Credentials, TargetError>;
     async fn update_user(&self, name: &str, update: &UserUpdate) -> Result<(), TargetError>;
     async fn delete_user(&self, name: &str) -> Result<(), TargetError>;
     /// Add or replace a custom policy (`document` as submitted, byte for byte).
@@ -225,6 +228,19 @@ pub trait Target: Send + Sync + fmt::Debug {
 
     /// Stop whatever the adapter started. Called once, after the run.
     async fn shutdown(&self) {}
+}
+
+/// Open the target a profile file describes (`kind`: `remote`, the default, or `command`).
+pub async fn open(file: &Path, profile: Option<Profile>) -> anyhow::Result<Box<dyn Target>> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
+    let kind = toml::from_str::<toml::Table>(&text)
+        .ok()
+        .and_then(|t| t.get("kind").and_then(|k| k.as_str()).map(str::to_owned));
+    match kind.as_deref() {
+        Some("command") => Ok(Box::new(command::open(file, profile).await?)),
+        _ => Ok(Box::new(remote::open(file, profile)?)),
+    }
 }
 
 /// Stat a file below `root` (shared by adapters whose POSIX root is a local path).

@@ -60,6 +60,16 @@ pub struct CapabilitiesDef {
     pub service_accounts: bool,
 }
 
+impl Default for CapabilitiesDef {
+    fn default() -> Self {
+        Self {
+            clock: false,
+            sts: true,
+            service_accounts: true,
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -102,7 +112,7 @@ pub fn load_profile(file: &Path) -> anyhow::Result<TargetProfile> {
     Ok(p)
 }
 
-fn secret(
+pub(crate) fn secret(
     file: &Path,
     direct: &Option<String>,
     env: &Option<String>,
@@ -139,11 +149,7 @@ pub fn open(file: &Path, profile_override: Option<Profile>) -> anyhow::Result<Ad
             "root_secret_key",
         )?,
     );
-    let caps = p.capabilities.unwrap_or(CapabilitiesDef {
-        clock: false,
-        sts: true,
-        service_accounts: true,
-    });
+    let caps = p.capabilities.unwrap_or_default();
     Ok(AdminTarget {
         info: TargetInfo {
             kind: "remote".into(),
