@@ -42,6 +42,16 @@ pub enum Command {
     },
     /// Parse and validate scenario files (default: the whole library).
     Validate { paths: Vec<PathBuf> },
+    /// SigV4 + policy load on a target; server CPU per request is the headline figure.
+    Load(crate::load::LoadArgs),
+    /// The null target of `load` (answers 200 without authentication), loopback only.
+    #[command(hide = true)]
+    NullServer {
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        #[arg(long, default_value_t = 0)]
+        spin_us: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -105,7 +115,7 @@ pub fn default_scenarios() -> PathBuf {
     }
 }
 
-fn default_reports() -> PathBuf {
+pub fn default_reports() -> PathBuf {
     if Path::new("scenarios").is_dir() {
         PathBuf::from("reports")
     } else {
@@ -182,6 +192,16 @@ pub async fn main(cli: Cli) -> ExitCode {
             }
         },
         Command::Run(args) => run(args).await,
+        Command::Load(args) => crate::load::main(args).await,
+        Command::NullServer { listen, spin_us } => {
+            match crate::load::null::serve(listen, spin_us).await {
+                Ok(()) => EXIT_PASS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    EXIT_TARGET
+                }
+            }
+        }
     };
     ExitCode::from(code)
 }

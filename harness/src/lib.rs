@@ -6,6 +6,7 @@
 //! only to start it in-process as the default target (feature `embedded`).
 
 pub mod cli;
+pub mod load;
 pub mod report;
 pub mod run;
 pub mod scenario;

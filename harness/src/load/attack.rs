@@ -1,0 +1,447 @@
+//! The goose attack: one scenario whose weighted transactions are the plan's.
+//!
+//! Goose schedules the users, weighs the transactions, throttles (`--rate`) and keeps its
+//! coordinated-omission figures; every request goes through goose's reqwest client with the
+//! SigV4 headers of the harness's lean signer added to its `RequestBuilder`, freshly signed
+//! per request. Latency is measured here around the whole exchange (response body read) and
+//! recorded in microsecond HDR histograms, only for requests started inside the steady window
+//! (warm-up excluded). Every request sent is also counted by the S3 operation the server will
+//! count it as, so a run can be checked against the server's own counts.
+
+use super::plan::{Op, Plan};
+use super::setup::{Ident, Provisioned};
+use super::sign::{Signer, ToSign, EMPTY_SHA256};
+use goose::config::GooseConfiguration;
+use goose::prelude::*;
+use hdrhistogram::Histogram;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The server operation names requests are counted under (as `/_keygate/metrics` names them).
+pub const OPS: [&str; 5] = [
+    "GetObject",
+    "HeadObject",
+    "PutObject",
+    "ListObjectsV2",
+    "Sts",
+];
+
+fn op_slot(op: Op) -> usize {
+    match op {
+        Op::GetObject => 0,
+        Op::HeadObject => 1,
+        Op::PutObject => 2,
+        Op::ListObjectsV2 => 3,
+        Op::AssumeRole => 4,
+    }
+}
+
+/// Per-transaction results of the steady window.
+#[derive(Debug)]
+pub struct TxStats {
+    pub hist: Histogram<u64>,
+    pub ok: u64,
+    /// Outcomes other than the expected one.
+    pub unexpected: u64,
+    /// Non-2xx answers by S3 error code (`HTTP_<status>` when there is no body).
+    pub errors: BTreeMap<String, u64>,
+}
+
+impl TxStats {
+    fn new() -> TxStats {
+        TxStats {
+            hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
+            ok: 0,
+            unexpected: 0,
+            errors: BTreeMap::new(),
+        }
+    }
+}
+
+/// Everything the transactions share.
+#[derive(Debug)]
+pub struct Shared {
+    pub plan: Plan,
+    pub prov: Provisioned,
+    pub host: String,
+    pub steady_from: Instant,
+    pub steady_until: Instant,
+    /// Indexed like `plan.transactions`, plus one for STS refreshes.
+    pub stats: Vec<Mutex<TxStats>>,
+    /// Every request sent (whole run), by [`OPS`] slot.
+    pub sent: [AtomicU64; OPS.len()],
+    /// Judge outcomes against the plan's `expect` (not on the null target, which allows all).
+    pub check_expect: bool,
+    next_user: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(plan: Plan, prov: Provisioned, host: String, from: Instant, until: Instant) -> Self {
+        let n = plan.transactions.len() + 1;
+        Shared {
+            plan,
+            prov,
+            host,
+            steady_from: from,
+            steady_until: until,
+            stats: (0..n).map(|_| Mutex::new(TxStats::new())).collect(),
+            sent: std::array::from_fn(|_| AtomicU64::new(0)),
+            check_expect: true,
+            next_user: AtomicU64::new(0),
+        }
+    }
+
+    /// Name of stats slot `i` (the last one is the STS refreshes).
+    pub fn tx_name(&self, i: usize) -> &str {
+        self.plan
+            .transactions
+            .get(i)
+            .map_or("sts-refresh (AssumeRole)", |t| t.name.as_str())
+    }
+}
+
+/// One identity as a goose user holds it: its signer, refreshed if it is STS.
+#[derive(Debug, Clone)]
+struct Held {
+    ident: Ident,
+    signer: Signer,
+    expires: Option<Instant>,
+}
+
+/// A goose user's own state.
+#[derive(Debug, Clone)]
+struct UserState {
+    u: usize,
+    seq: u64,
+    held: HashMap<String, Held>,
+}
+
+/// What one request came back as.
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+async fn send(
+    user: &mut GooseUser,
+    sh: &Shared,
+    signer: &mut Signer,
+    method: GooseMethod,
+    (path, query): (&str, &str),
+    body: Vec<u8>,
+    name: &str,
+) -> Result<Answer, Box<TransactionError>> {
+    let hash = if body.is_empty() {
+        EMPTY_SHA256.to_owned()
+    } else {
+        hex::encode(Sha256::digest(&body))
+    };
+    let m = match method {
+        GooseMethod::Get => "GET",
+        GooseMethod::Head => "HEAD",
+        GooseMethod::Put => "PUT",
+        _ => "POST",
+    };
+    let s = signer.sign(
+        &ToSign {
+            method: m,
+            path,
+            query,
+            host: &sh.host,
+            payload_sha256: &hash,
+        },
+        SystemTime::now(),
+    );
+    let pq = if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    };
+    let mut rb = user
+        .get_request_builder(&method, &pq)?
+        .header("authorization", s.authorization)
+        .header("x-amz-date", s.amz_date)
+        .header("x-amz-content-sha256", s.payload_sha256);
+    if let Some(t) = s.security_token {
+        rb = rb.header("x-amz-security-token", t);
+    }
+    if m == "POST" {
+        rb = rb.header("content-type", "application/x-www-form-urlencoded");
+    }
+    if !body.is_empty() {
+        rb = rb.body(body);
+    }
+    let req = GooseRequest::builder()
+        .method(method)
+        .path(pq.as_str())
+        .name(name)
+        .set_request_builder(rb)
+        .build();
+    let resp = user.request(req).await?;
+    match resp.response {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap_or_default();
+            Ok(Answer { status, body })
+        }
+        Err(e) => Ok(Answer {
+            status: 0,
+            body: format!("transport: {e}"),
+        }),
+    }
+}
+
+fn classify(a: &Answer) -> String {
+    if (200..300).contains(&a.status) {
+        return "ok".into();
+    }
+    if a.status == 0 {
+        return "transport".into();
+    }
+    crate::run::outcome::xml_tag(&a.body, "Code").unwrap_or_else(|| format!("HTTP_{}", a.status))
+}
+
+fn record(sh: &Shared, slot: usize, started: Instant, outcome: &str, expect: &str) {
+    if started < sh.steady_from || started >= sh.steady_until {
+        return;
+    }
+    let us = started.elapsed().as_micros().max(1) as u64;
+    let mut st = sh.stats[slot].lock().expect("stats lock");
+    let _ = st.hist.record(us.min(60_000_000));
+    if outcome == "ok" {
+        st.ok += 1;
+    } else {
+        *st.errors.entry(outcome.to_owned()).or_default() += 1;
+    }
+    let expected = outcome == expect
+        || expect
+            .parse::<u16>()
+            .is_ok_and(|s| outcome == format!("HTTP_{s}"));
+    if sh.check_expect && !expected {
+        st.unexpected += 1;
+    }
+}
+
+const STS_FORM: &str = "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fload&RoleSessionName=load&Version=2011-06-15";
+
+fn sts_body(duration: Option<i32>, policy: Option<&str>) -> Vec<u8> {
+    let mut b = STS_FORM.to_owned();
+    if let Some(d) = duration {
+        b.push_str(&format!("&DurationSeconds={d}"));
+    }
+    if let Some(p) = policy {
+        b.push_str("&Policy=");
+        b.push_str(&super::sign::uri_encode(p, false));
+    }
+    b.into_bytes()
+}
+
+/// AssumeRole as `parent`; returns the new credentials when the answer carries them.
+async fn assume(
+    user: &mut GooseUser,
+    sh: &Shared,
+    parent: &crate::target::Credentials,
+    ident: &Ident,
+    name: &str,
+) -> Result<(Answer, Option<crate::target::Credentials>), Box<TransactionError>> {
+    let mut signer = Signer::new(
+        &parent.access_key,
+        &parent.secret_key,
+        None,
+        "us-east-1",
+        "sts",
+    );
+    let body = sts_body(ident.duration_seconds, ident.session_policy.as_deref());
+    sh.sent[op_slot(Op::AssumeRole)].fetch_add(1, Ordering::Relaxed);
+    let a = send(
+        user,
+        sh,
+        &mut signer,
+        GooseMethod::Post,
+        ("/", ""),
+        body,
+        name,
+    )
+    .await?;
+    let tag = |t: &str| crate::run::outcome::xml_tag(&a.body, t);
+    let creds = match (
+        tag("AccessKeyId"),
+        tag("SecretAccessKey"),
+        tag("SessionToken"),
+    ) {
+        (Some(ak), Some(sk), Some(tok)) => Some(crate::target::Credentials {
+            session_token: Some(tok),
+            ..crate::target::Credentials::new(ak, sk)
+        }),
+        _ => None,
+    };
+    Ok((a, creds))
+}
+
+/// Runs transaction `t` once for this goose user.
+async fn run_tx(user: &mut GooseUser, sh: Arc<Shared>, t: usize) -> TransactionResult {
+    if user.get_session_data::<UserState>().is_none() {
+        let u = sh.next_user.fetch_add(1, Ordering::Relaxed) as usize;
+        user.set_session_data(UserState {
+            u,
+            seq: 0,
+            held: HashMap::new(),
+        });
+    }
+    let tx = &sh.plan.transactions[t];
+    let (u, seq) = {
+        let st = user.get_session_data_unchecked_mut::<UserState>();
+        st.seq += 1;
+        (st.u, st.seq)
+    };
+    let who = &tx.as_[u % tx.as_.len()];
+    let copies = &sh.prov.identities[who];
+    let ident = copies[u % copies.len()].clone();
+    let mut held = match user.get_session_data_unchecked::<UserState>().held.get(who) {
+        Some(h) => h.clone(),
+        None => Held {
+            signer: signer_for(&ident.creds),
+            expires: ident
+                .duration_seconds
+                .map(|d| Instant::now() + Duration::from_secs(d.max(0) as u64)),
+            ident,
+        },
+    };
+    // botocore-style refresh: re-assume when the credentials are close to expiry.
+    if let (Some(within), Some(exp), Some(parent)) = (
+        held.ident.refresh_within,
+        held.expires,
+        held.ident.parent.clone(),
+    ) {
+        if exp.saturating_duration_since(Instant::now()) < Duration::from_secs(within) {
+            let slot = sh.plan.transactions.len();
+            let started = Instant::now();
+            let (a, creds) = assume(user, &sh, &parent, &held.ident, sh.tx_name(slot)).await?;
+            record(&sh, slot, started, &classify(&a), "ok");
+            if let Some(c) = creds {
+                held.signer = signer_for(&c);
+                held.ident.creds = c;
+                held.expires = held
+                    .ident
+                    .duration_seconds
+                    .map(|d| Instant::now() + Duration::from_secs(d.max(0) as u64));
+            }
+        }
+    }
+    let i = (seq as usize) % tx.keys;
+    let key = tx
+        .key
+        .replace("{i}", &i.to_string())
+        .replace("{u}", &u.to_string())
+        .replace("{user}", &held.ident.user);
+    let path = format!(
+        "/{}/{}",
+        sh.prov.bucket,
+        super::sign::uri_encode(&key, true)
+    );
+    let started = Instant::now();
+    let answer = match tx.op {
+        Op::GetObject | Op::HeadObject | Op::PutObject => {
+            let (method, body) = match tx.op {
+                Op::GetObject => (GooseMethod::Get, Vec::new()),
+                Op::HeadObject => (GooseMethod::Head, Vec::new()),
+                _ => (GooseMethod::Put, vec![b'p'; tx.size]),
+            };
+            sh.sent[op_slot(tx.op)].fetch_add(1, Ordering::Relaxed);
+            send(
+                user,
+                &sh,
+                &mut held.signer,
+                method,
+                (&path, ""),
+                body,
+                &tx.name,
+            )
+            .await?
+        }
+        Op::ListObjectsV2 => {
+            let query = format!(
+                "list-type=2&max-keys=20&prefix={}",
+                super::sign::uri_encode(&tx.prefix, false)
+            );
+            let bucket = format!("/{}", sh.prov.bucket);
+            sh.sent[op_slot(tx.op)].fetch_add(1, Ordering::Relaxed);
+            send(
+                user,
+                &sh,
+                &mut held.signer,
+                GooseMethod::Get,
+                (&bucket, &query),
+                Vec::new(),
+                &tx.name,
+            )
+            .await?
+        }
+        Op::AssumeRole => {
+            let caller = held.ident.creds.clone();
+            assume(user, &sh, &caller, &held.ident, &tx.name).await?.0
+        }
+    };
+    record(&sh, t, started, &classify(&answer), &tx.expect);
+    let who = who.clone();
+    user.get_session_data_unchecked_mut::<UserState>()
+        .held
+        .insert(who, held);
+    Ok(())
+}
+
+fn signer_for(c: &crate::target::Credentials) -> Signer {
+    Signer::new(
+        &c.access_key,
+        &c.secret_key,
+        c.session_token.as_deref(),
+        "us-east-1",
+        "s3",
+    )
+}
+
+/// Goose settings for one attack.
+#[derive(Debug, Clone)]
+pub struct AttackSettings {
+    pub endpoint: String,
+    pub users: usize,
+    pub run_time: Duration,
+    /// Goose's global throttle (requests per second), with coordinated-omission mitigation.
+    pub rate: Option<usize>,
+}
+
+/// Runs the attack; returns goose's metrics (for the coordinated-omission figures).
+pub async fn execute(sh: Arc<Shared>, s: &AttackSettings) -> anyhow::Result<GooseMetrics> {
+    let mut scenario = Scenario::new("plan");
+    for (t, tx) in sh.plan.transactions.iter().enumerate() {
+        let shared = sh.clone();
+        let f: TransactionFunction = Arc::new(move |user| {
+            let shared = shared.clone();
+            Box::pin(run_tx(user, shared, t))
+        });
+        let tr = Transaction::new(f)
+            .set_name(&tx.name)
+            .set_weight(tx.weight)?;
+        scenario = scenario.register_transaction(tr);
+    }
+    let mut config = GooseConfiguration::default();
+    config.host = Some(s.endpoint.clone());
+    config.users = Some(s.users);
+    config.increase_rate = Some(s.users.to_string());
+    config.run_time = Some(format!("{}", s.run_time.as_secs().max(1)));
+    config.quiet = 1;
+    config.no_print_metrics = true;
+    config.no_error_summary = true;
+    config.no_telnet = true;
+    config.timeout = Some("10".into());
+    config.throttle_requests = s.rate;
+    config.co_mitigation = Some(GooseCoordinatedOmissionMitigation::Average);
+    let metrics = GooseAttack::initialize_with_config(config)?
+        .register_scenario(scenario)
+        .execute()
+        .await?;
+    Ok(metrics)
+}

@@ -1,0 +1,189 @@
+//! Load plans: `scenarios/load/*.toml`, format `version = 1`, strictly parsed.
+//!
+//! A plan names the identities to provision (users with a policy, STS sessions with a session
+//! policy, service accounts with an embedded policy; `count` copies of each), the objects to
+//! pre-create and a weighted mix of transactions. Policy documents may use `{{bucket}}` (the
+//! plan's bucket, made unique per run); IAM variables such as `${aws:username}` pass through.
+//! Errors name the file and the key path (`serde_path_to_error`).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+pub const PLAN_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub version: u32,
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub policies: Vec<PolicyDef>,
+    pub identities: Vec<IdentityDef>,
+    #[serde(default)]
+    pub objects: Vec<ObjectsDef>,
+    pub transactions: Vec<TxDef>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDef {
+    pub name: String,
+    pub document: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdentityKind {
+    User,
+    Sts,
+    ServiceAccount,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityDef {
+    pub name: String,
+    pub kind: IdentityKind,
+    /// How many distinct identities of this shape (goose user `u` uses copy `u % count`).
+    #[serde(default = "one")]
+    pub count: usize,
+    /// User: the policy attached (pre-defined or one of `policies`). STS: the session policy.
+    /// Service account: the embedded policy (both from `policies`).
+    pub policy: Option<String>,
+    /// STS and service accounts: the identity (a user entry) they belong to.
+    pub parent: Option<String>,
+    /// STS: `DurationSeconds`.
+    pub duration_seconds: Option<i32>,
+    /// STS: re-assume when fewer than this many seconds of validity remain, as botocore does
+    /// (its advisory refresh window is 900 s, so 900 s credentials re-assume every call).
+    pub refresh_within: Option<u64>,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectsDef {
+    /// Keys `{prefix}{i}` for `i in 0..count`.
+    pub prefix: String,
+    pub count: usize,
+    pub size: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    GetObject,
+    HeadObject,
+    PutObject,
+    ListObjectsV2,
+    AssumeRole,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TxDef {
+    pub name: String,
+    pub op: Op,
+    pub weight: usize,
+    /// Identities (plan names) that send it; goose user `u` uses `as[u % len]`.
+    #[serde(rename = "as")]
+    pub as_: Vec<String>,
+    /// Object key; `{i}` is replaced by a per-user counter modulo `keys`, `{u}` by the user.
+    #[serde(default)]
+    pub key: String,
+    #[serde(default = "one")]
+    pub keys: usize,
+    /// PutObject body size.
+    #[serde(default)]
+    pub size: usize,
+    /// ListObjectsV2 prefix.
+    #[serde(default)]
+    pub prefix: String,
+    /// `ok` (any 2xx) or the S3 error code the target must answer (HEAD: the status).
+    #[serde(default = "ok")]
+    pub expect: String,
+}
+
+fn ok() -> String {
+    "ok".to_owned()
+}
+
+/// Reads and validates a plan file.
+pub fn load(file: &Path) -> anyhow::Result<Plan> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
+    parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+}
+
+pub fn parse(text: &str) -> anyhow::Result<Plan> {
+    let de = toml::Deserializer::parse(text)?;
+    let plan: Plan = serde_path_to_error::deserialize(de)
+        .map_err(|e| anyhow::anyhow!("at `{}`: {}", e.path(), e.inner()))?;
+    validate(&plan)?;
+    Ok(plan)
+}
+
+fn validate(plan: &Plan) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        plan.version == PLAN_VERSION,
+        "version {} is not supported (expected {PLAN_VERSION})",
+        plan.version
+    );
+    let policies: BTreeSet<&str> = plan.policies.iter().map(|p| p.name.as_str()).collect();
+    let mut names = BTreeSet::new();
+    for (i, id) in plan.identities.iter().enumerate() {
+        let at = format!("identities[{i}] ({})", id.name);
+        anyhow::ensure!(names.insert(id.name.as_str()), "{at}: duplicate name");
+        anyhow::ensure!(id.count >= 1, "{at}: count must be at least 1");
+        match id.kind {
+            IdentityKind::User => {
+                anyhow::ensure!(id.parent.is_none(), "{at}: a user has no parent")
+            }
+            IdentityKind::Sts | IdentityKind::ServiceAccount => {
+                let parent = id.parent.as_deref().unwrap_or_default();
+                let ok = plan
+                    .identities
+                    .iter()
+                    .any(|p| p.name == parent && p.kind == IdentityKind::User);
+                anyhow::ensure!(ok, "{at}: `parent` must name a user entry");
+                if let Some(p) = &id.policy {
+                    anyhow::ensure!(policies.contains(p.as_str()), "{at}: unknown policy {p}");
+                }
+            }
+        }
+    }
+    anyhow::ensure!(!plan.transactions.is_empty(), "no transactions");
+    for (i, tx) in plan.transactions.iter().enumerate() {
+        let at = format!("transactions[{i}] ({})", tx.name);
+        anyhow::ensure!(tx.weight >= 1, "{at}: weight must be at least 1");
+        anyhow::ensure!(tx.keys >= 1, "{at}: keys must be at least 1");
+        anyhow::ensure!(!tx.as_.is_empty(), "{at}: `as` names no identity");
+        for a in &tx.as_ {
+            anyhow::ensure!(names.contains(a.as_str()), "{at}: unknown identity {a}");
+        }
+        let needs_key = matches!(tx.op, Op::GetObject | Op::HeadObject | Op::PutObject);
+        anyhow::ensure!(!needs_key || !tx.key.is_empty(), "{at}: `key` is required");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_plans_parse_and_errors_name_the_key_path() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/load");
+        for f in ["hot-path", "auth-only", "sts-refresh"] {
+            load(&dir.join(format!("{f}.toml"))).unwrap();
+        }
+        let bad = "version = 1\nid = \"x\"\ntitle = \"t\"\nidentities = []\n[[transactions]]\nname = \"a\"\nop = \"get_object\"\nweight = 1\nas = []\nbogus = 1\n";
+        let e = parse(bad).unwrap_err().to_string();
+        assert!(e.contains("transactions[0]") && e.contains("bogus"), "{e}");
+    }
+}

@@ -1,0 +1,191 @@
+//! Target processes for load runs, and what is read from them.
+//!
+//! The reference server is spawned from its built binary (`keygate-server` next to this
+//! executable, or `KEYGATE_SERVER_BIN`) so its CPU time can be read from `/proc/<pid>/stat`
+//! apart from the generator's; the null target is `keygate null-server` (this binary, or
+//! `KEYGATE_BIN`). Both listen on 127.0.0.1 only, on a port picked here, in a temporary data
+//! directory; both are killed (by their own pid) when the handle drops.
+
+use crate::target::http::HttpClient;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A spawned target process.
+#[derive(Debug)]
+pub struct Spawned {
+    pub child: Child,
+    pub endpoint: String,
+    pub root: (String, String),
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Spawned {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// Finds a sibling binary of the running executable (tests run from `target/debug/deps`).
+fn sibling(name: &str, env: &str) -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os(env) {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe()?;
+    if name == "keygate" && exe.file_name().is_some_and(|f| f == "keygate") {
+        return Ok(exe);
+    }
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    for d in [Some(dir), dir.parent()].into_iter().flatten() {
+        let p = d.join(name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    anyhow::bail!(
+        "cannot find the `{name}` binary next to {} (build it: `cargo build -p {}`, or set {env})",
+        exe.display(),
+        if name == "keygate" {
+            "keygate"
+        } else {
+            "keygate-server"
+        }
+    )
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// Starts the reference server as its own process.
+pub async fn spawn_server() -> anyhow::Result<Spawned> {
+    let bin = sibling("keygate-server", "KEYGATE_SERVER_BIN")?;
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let (ak, sk) = (
+        "loadroot".to_owned(),
+        "load-root-secret-key-0123456789".to_owned(),
+    );
+    let mut cmd = Command::new(&bin);
+    cmd.arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("KEYGATE_ROOT_ACCESS_KEY", &ak)
+        .env("KEYGATE_ROOT_SECRET_KEY", &sk)
+        .env_remove("KEYGATE_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if !running_as_root() {
+        cmd.arg("--no-posix-ownership");
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("starting {}: {e}", bin.display()))?;
+    let s = Spawned {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+        root: (ak, sk),
+        _dir: dir,
+    };
+    wait_ready(port).await?;
+    Ok(s)
+}
+
+/// Starts `keygate null-server` (optionally burning `spin_us` of CPU per request).
+pub async fn spawn_null(spin_us: u64) -> anyhow::Result<Spawned> {
+    let bin = sibling("keygate", "KEYGATE_BIN")?;
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let child = Command::new(&bin)
+        .arg("null-server")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--spin-us")
+        .arg(spin_us.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("starting {}: {e}", bin.display()))?;
+    let s = Spawned {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+        root: (String::new(), String::new()),
+        _dir: dir,
+    };
+    wait_ready(port).await?;
+    Ok(s)
+}
+
+async fn wait_ready(port: u16) -> anyhow::Result<()> {
+    let until = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < until {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    anyhow::bail!("the target on 127.0.0.1:{port} did not accept connections within 20 s")
+}
+
+/// User + system CPU time of a process, in microseconds (`/proc/<pid>/stat`, 100 Hz ticks).
+pub fn cpu_us(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the command: state is field 3, utime 14, stime 15 (1-based, whole line).
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) * 10_000)
+}
+
+/// `GET /_keygate/metrics` (loopback, unauthenticated); `None` if the target has none.
+pub async fn scrape(http: &HttpClient, endpoint: &str) -> Option<String> {
+    let req = http::Request::get(format!("{endpoint}/_keygate/metrics"))
+        .body(bytes::Bytes::new())
+        .ok()?;
+    let resp = http.send(req).await.ok()?;
+    let text = resp.text();
+    (resp.status == 200 && text.contains("keygate_")).then_some(text)
+}
+
+/// The value of one series (exact label set) in a Prometheus text page.
+pub fn series(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            let rest = l.strip_prefix(name_and_labels)?;
+            rest.starts_with(' ').then(|| rest.trim().parse().ok())?
+        })
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_of_this_process_is_readable_and_series_parse() {
+        assert!(super::cpu_us(std::process::id()).is_some());
+        let t = "a_total{op=\"X\"} 3\na_total{op=\"XY\"} 5\n";
+        assert_eq!(super::series(t, "a_total{op=\"X\"}"), 3.0);
+        assert_eq!(super::series(t, "a_total{op=\"Z\"}"), 0.0);
+    }
+}

@@ -1,0 +1,329 @@
+//! Load results: `load.json` (versioned; every histogram serialized as base64 of the V2
+//! deflate HDR encoding so runs can be merged), the console summary, and the regression gate
+//! (medians over the repeats, compared with a saved `load.json`).
+
+use base64::Engine;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const LOAD_REPORT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Latency {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub mean: f64,
+}
+
+impl Latency {
+    pub fn of(h: &Histogram<u64>) -> Latency {
+        Latency {
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            mean: h.mean(),
+        }
+    }
+}
+
+pub fn encode(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    let _ = V2DeflateSerializer::new().serialize(h, &mut buf);
+    base64::engine::general_purpose::STANDARD.encode(buf)
+}
+
+pub fn decode(s: &str) -> anyhow::Result<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(s)?;
+    let h = hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut std::io::Cursor::new(bytes))?;
+    Ok(h)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TxResult {
+    pub name: String,
+    pub count: u64,
+    pub ok: u64,
+    pub unexpected: u64,
+    pub errors: BTreeMap<String, u64>,
+    /// Microseconds.
+    pub latency_us: Latency,
+    pub histogram: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StageResult {
+    pub count: u64,
+    pub mean_us: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CoResult {
+    pub actual_requests: u64,
+    pub synthetic_requests: u64,
+    pub synthetic_percentage: f32,
+    pub events: usize,
+}
+
+/// One attack on one target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    /// `server`, `null` or `remote`.
+    pub target: String,
+    pub steady_seconds: f64,
+    /// Requests started in the steady window.
+    pub requests: u64,
+    pub throughput_rps: f64,
+    /// The headline figure: the target process's CPU over the steady window / requests.
+    pub server_cpu_us_per_request: Option<f64>,
+    pub generator_cpu_us_per_request: Option<f64>,
+    pub latency_us: Latency,
+    pub histogram: String,
+    pub transactions: Vec<TxResult>,
+    /// Whole run (warm-up included): requests sent by server operation...
+    pub sent_by_operation: BTreeMap<String, u64>,
+    /// ...and what the server's `/_keygate/metrics` counted over the same run.
+    pub server_counted: Option<BTreeMap<String, u64>>,
+    /// Server stage means over the steady window (targets with `/_keygate/metrics`).
+    pub stages: Option<BTreeMap<String, StageResult>>,
+    pub coordinated_omission: Option<CoResult>,
+}
+
+/// Medians over the repeats of one target.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub runs: usize,
+    pub throughput_rps: f64,
+    pub server_cpu_us_per_request: Option<f64>,
+    pub p50_us: f64,
+    pub p99_us: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadReport {
+    pub version: u32,
+    pub run_id: String,
+    pub plan: String,
+    pub settings: serde_json::Value,
+    pub machine: serde_json::Value,
+    pub runs: Vec<RunResult>,
+    pub summary: BTreeMap<String, Summary>,
+    /// `--compare`: target / ceiling, CPU per request and throughput.
+    pub ratios: Option<serde_json::Value>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+pub fn summarize(runs: &[RunResult]) -> BTreeMap<String, Summary> {
+    let mut by: BTreeMap<String, Vec<&RunResult>> = BTreeMap::new();
+    for r in runs {
+        by.entry(r.target.clone()).or_default().push(r);
+    }
+    by.into_iter()
+        .map(|(t, rs)| {
+            let cpu: Vec<f64> = rs
+                .iter()
+                .filter_map(|r| r.server_cpu_us_per_request)
+                .collect();
+            let s = Summary {
+                runs: rs.len(),
+                throughput_rps: median(rs.iter().map(|r| r.throughput_rps).collect()),
+                server_cpu_us_per_request: (!cpu.is_empty()).then(|| median(cpu)),
+                p50_us: median(rs.iter().map(|r| r.latency_us.p50 as f64).collect()),
+                p99_us: median(rs.iter().map(|r| r.latency_us.p99 as f64).collect()),
+            };
+            (t, s)
+        })
+        .collect()
+}
+
+/// The console summary.
+pub fn console(report: &LoadReport) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(o, "keygate load: plan {} ({})", report.plan, report.run_id);
+    let _ = writeln!(o, "settings: {}", report.settings);
+    let _ = writeln!(o, "machine:  {}", report.machine);
+    for r in &report.runs {
+        let cpu = r
+            .server_cpu_us_per_request
+            .map_or("n/a".into(), |c| format!("{c:.1}"));
+        let gen = r
+            .generator_cpu_us_per_request
+            .map_or("n/a".into(), |c| format!("{c:.1}"));
+        let _ = writeln!(
+            o,
+            "\n[{}] {} requests in {:.1} s = {:.0} req/s | server CPU {cpu} µs/req | generator CPU {gen} µs/req",
+            r.target, r.requests, r.steady_seconds, r.throughput_rps
+        );
+        let l = &r.latency_us;
+        let _ = writeln!(
+            o,
+            "  latency µs: p50 {} p90 {} p99 {} p99.9 {} max {}",
+            l.p50, l.p90, l.p99, l.p999, l.max
+        );
+        for t in &r.transactions {
+            let errs: Vec<String> = t.errors.iter().map(|(c, n)| format!("{c}={n}")).collect();
+            let _ = writeln!(
+                o,
+                "  {:<28} n={:<7} ok={:<7} unexpected={:<5} p50={:<6} p99={:<6} {}",
+                t.name,
+                t.count,
+                t.ok,
+                t.unexpected,
+                t.latency_us.p50,
+                t.latency_us.p99,
+                errs.join(" ")
+            );
+        }
+        if let Some(st) = &r.stages {
+            let parts: Vec<String> = st
+                .iter()
+                .map(|(s, v)| format!("{s} {:.1} µs", v.mean_us))
+                .collect();
+            let _ = writeln!(o, "  server stages (mean): {}", parts.join(", "));
+        }
+        if let Some(co) = &r.coordinated_omission {
+            let _ = writeln!(
+                o,
+                "  coordinated omission (goose): {} synthetic of {} ({:.1}%), {} events",
+                co.synthetic_requests, co.actual_requests, co.synthetic_percentage, co.events
+            );
+        }
+    }
+    let _ = writeln!(o, "\nmedians over repeats:");
+    for (t, s) in &report.summary {
+        let _ = writeln!(
+            o,
+            "  {t:<7} runs={} throughput {:.0} req/s, server CPU {} µs/req, p50 {:.0} µs, p99 {:.0} µs",
+            s.runs,
+            s.throughput_rps,
+            s.server_cpu_us_per_request
+                .map_or("n/a".into(), |c| format!("{c:.1}")),
+            s.p50_us,
+            s.p99_us
+        );
+    }
+    if let Some(r) = &report.ratios {
+        let _ = writeln!(o, "ratios (target / null ceiling): {r}");
+    }
+    o
+}
+
+/// Compares this run's medians with a baseline's; returns the regressions found.
+pub fn gate(report: &LoadReport, baseline: &LoadReport, max: f64) -> (String, Vec<String>) {
+    use std::fmt::Write;
+    let mut text = String::new();
+    let mut bad = Vec::new();
+    for (t, now) in &report.summary {
+        let Some(base) = baseline.summary.get(t) else {
+            let _ = writeln!(text, "  {t}: not in the baseline");
+            continue;
+        };
+        let mut check = |what: &str, new: f64, old: f64, higher_is_worse: bool| {
+            if old <= 0.0 {
+                return;
+            }
+            let change = (new - old) / old;
+            let worse = if higher_is_worse { change } else { -change };
+            let verdict = if worse > max { "REGRESSION" } else { "ok" };
+            let _ = writeln!(
+                text,
+                "  {t} {what}: {new:.1} vs baseline {old:.1} ({:+.1}%) {verdict}",
+                change * 100.0
+            );
+            if worse > max {
+                bad.push(format!("{t} {what} {:+.1}%", change * 100.0));
+            }
+        };
+        check(
+            "throughput req/s",
+            now.throughput_rps,
+            base.throughput_rps,
+            false,
+        );
+        if let (Some(n), Some(b)) = (
+            now.server_cpu_us_per_request,
+            base.server_cpu_us_per_request,
+        ) {
+            check("server CPU µs/req", n, b, true);
+        }
+    }
+    (text, bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_round_trip_and_merge() {
+        let mut a = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        let mut b = a.clone();
+        a.record(100).unwrap();
+        b.record(300).unwrap();
+        let mut m = decode(&encode(&a)).unwrap();
+        m.add(decode(&encode(&b)).unwrap()).unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.max(), b.max());
+    }
+
+    #[test]
+    fn gate_judges_medians_in_the_right_direction() {
+        let run = |target: &str, rps: f64, cpu: f64| RunResult {
+            target: target.into(),
+            steady_seconds: 1.0,
+            requests: rps as u64,
+            throughput_rps: rps,
+            server_cpu_us_per_request: Some(cpu),
+            generator_cpu_us_per_request: None,
+            latency_us: Latency::default(),
+            histogram: String::new(),
+            transactions: vec![],
+            sent_by_operation: BTreeMap::new(),
+            server_counted: None,
+            stages: None,
+            coordinated_omission: None,
+        };
+        let report = |runs: Vec<RunResult>| LoadReport {
+            version: 1,
+            run_id: "x".into(),
+            plan: "p".into(),
+            settings: serde_json::Value::Null,
+            machine: serde_json::Value::Null,
+            summary: summarize(&runs),
+            runs,
+            ratios: None,
+        };
+        let base = report(vec![run("server", 1000.0, 50.0)]);
+        // One noisy run of three does not fail the gate (medians).
+        let now = report(vec![
+            run("server", 990.0, 51.0),
+            run("server", 300.0, 200.0),
+            run("server", 1010.0, 49.0),
+        ]);
+        assert!(gate(&now, &base, 0.10).1.is_empty());
+        let slower = report(vec![run("server", 700.0, 80.0)]);
+        assert_eq!(gate(&slower, &base, 0.10).1.len(), 2);
+        let faster = report(vec![run("server", 2000.0, 20.0)]);
+        assert!(gate(&faster, &base, 0.10).1.is_empty());
+    }
+}
