@@ -1,0 +1,82 @@
+//! `keygate load` end to end, short and bounded (loopback only, seconds): the counts the
+//! server saw (its `/_keygate/metrics`) equal the counts the load report claims, and a planted
+//! slowdown in the null target makes the regression gate fail.
+//!
+//! Needs the `keygate-server` binary next to the test executable's directory, as
+//! `cargo test --workspace` builds it (`cargo build -p keygate-server` otherwise).
+
+use keygate::load::{self, LoadArgs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Goose keeps process-wide state (its cancel flag): one attack at a time in this process.
+static ONE_ATTACK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn args(plan: &str, report_dir: &std::path::Path) -> LoadArgs {
+    std::env::set_var("KEYGATE_BIN", env!("CARGO_BIN_EXE_keygate"));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    LoadArgs {
+        target: None,
+        plan: root.join("scenarios/load").join(plan),
+        duration: Duration::from_millis(1500),
+        users: 2,
+        rate: None,
+        warmup: Duration::from_millis(300),
+        report_dir: report_dir.to_owned(),
+        compare: None,
+        repeat: 1,
+        baseline: None,
+        max_regression: 0.10,
+        null_spin_us: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_counts_exactly_what_the_load_report_claims() {
+    let _one = ONE_ATTACK.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (report, code) = load::run(&args("hot-path.toml", dir.path())).await.unwrap();
+    assert_eq!(code, 0, "unexpected outcomes or regression");
+    let run = &report.runs[0];
+    assert_eq!(run.target, "server");
+    assert!(run.requests > 20, "too few requests: {}", run.requests);
+    let counted = run.server_counted.as_ref().expect("the server has metrics");
+    assert_eq!(&run.sent_by_operation, counted);
+    assert!(
+        run.sent_by_operation.values().all(|n| *n > 0),
+        "{counted:?}"
+    );
+    let stages = run.stages.as_ref().unwrap();
+    assert!(stages["sigv4"].count > 0 && stages["policy"].mean_us > 0.0);
+    assert!(run.server_cpu_us_per_request.is_some_and(|c| c > 0.0));
+    let denied = run
+        .transactions
+        .iter()
+        .find(|t| t.name == "get-denied")
+        .unwrap();
+    assert_eq!(denied.errors.get("AccessDenied"), Some(&denied.count));
+    let json = std::fs::read_to_string(dir.path().join(&report.run_id).join("load.json")).unwrap();
+    let back: load::report::LoadReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        load::report::decode(&back.runs[0].histogram).unwrap().len(),
+        run.requests
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planted_slowdown_in_the_null_target_fails_the_regression_gate() {
+    let _one = ONE_ATTACK.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = args("auth-only.toml", dir.path());
+    a.target = Some("null".into());
+    let (base, _) = load::run(&a).await.unwrap();
+    let base_file = dir.path().join(&base.run_id).join("load.json");
+    a.baseline = Some(base_file);
+    a.null_spin_us = 3000;
+    let (slow, code) = load::run(&a).await.unwrap();
+    assert_eq!(
+        code, 1,
+        "the gate passed a 3 ms CPU burn per request: {:?}",
+        slow.summary
+    );
+}
