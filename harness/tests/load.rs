@@ -80,3 +80,25 @@ async fn a_planted_slowdown_in_the_null_target_fails_the_regression_gate() {
         slow.summary
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_users_keys_are_refused_at_once_and_nothing_fails() {
+    let _one = ONE_ATTACK.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (report, code) = load::run(&args("revocation-storm.toml", dir.path()))
+        .await
+        .unwrap();
+    let run = &report.runs[0];
+    assert_eq!(
+        code, 0,
+        "a victim's key was accepted after the delete, or a 5xx"
+    );
+    assert!(run.revocation.as_ref().unwrap()["users_deleted"] == 2);
+    let victims = run
+        .transactions
+        .iter()
+        .filter(|t| t.name.contains("victim"));
+    for t in victims {
+        assert!(t.ok > 0 && t.errors.values().sum::<u64>() > 0, "{t:?}");
+    }
+}

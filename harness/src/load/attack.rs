@@ -75,6 +75,9 @@ pub struct Shared {
     pub sent: [AtomicU64; OPS.len()],
     /// Judge outcomes against the plan's `expect` (not on the null target, which allows all).
     pub check_expect: bool,
+    /// Users the plan's `[revoke]` deletes, and when the deletion began and ended.
+    pub revoked_users: Vec<String>,
+    pub revocation: Mutex<Option<(Instant, Option<Instant>)>>,
     next_user: AtomicU64,
 }
 
@@ -90,6 +93,8 @@ impl Shared {
             stats: (0..n).map(|_| Mutex::new(TxStats::new())).collect(),
             sent: std::array::from_fn(|_| AtomicU64::new(0)),
             check_expect: true,
+            revoked_users: Vec::new(),
+            revocation: Mutex::new(None),
             next_user: AtomicU64::new(0),
         }
     }
@@ -204,23 +209,47 @@ fn classify(a: &Answer) -> String {
     crate::run::outcome::xml_tag(&a.body, "Code").unwrap_or_else(|| format!("HTTP_{}", a.status))
 }
 
-fn record(sh: &Shared, slot: usize, started: Instant, outcome: &str, expect: &str) {
+/// Whether an outcome is the one the plan expects, the revocation taken into account: a
+/// request by a revoked user's keys that started after the deletion ended must be refused;
+/// one that overlapped the deletion may go either way; a 5xx or a transport failure is never
+/// expected.
+fn expected(sh: &Shared, a: &Answer, started: Instant, expect: &str, user: &str) -> bool {
+    let outcome = classify(a);
+    let server_failure = a.status == 0 || a.status >= 500;
+    if sh.revoked_users.iter().any(|u| u == user) {
+        let rev = *sh.revocation.lock().expect("revocation lock");
+        match rev {
+            Some((_, Some(end))) if started >= end => return outcome != "ok" && !server_failure,
+            // Answered after the deletion began: either answer, but never a failure.
+            Some(_) => return !server_failure,
+            None => {}
+        }
+    }
+    outcome == expect
+        || expect
+            .parse::<u16>()
+            .is_ok_and(|s| outcome == format!("HTTP_{s}"))
+}
+
+fn record(sh: &Shared, slot: usize, started: Instant, a: &Answer, expect: &str, user: &str) {
+    let ok = !sh.check_expect || expected(sh, a, started, expect, user);
     if started < sh.steady_from || started >= sh.steady_until {
+        if !ok {
+            // Outside the window latency is not kept, but a wrong outcome still counts.
+            sh.stats[slot].lock().expect("stats lock").unexpected += 1;
+        }
         return;
     }
+    let outcome = classify(a);
     let us = started.elapsed().as_micros().max(1) as u64;
     let mut st = sh.stats[slot].lock().expect("stats lock");
     let _ = st.hist.record(us.min(60_000_000));
     if outcome == "ok" {
         st.ok += 1;
     } else {
-        *st.errors.entry(outcome.to_owned()).or_default() += 1;
+        *st.errors.entry(outcome).or_default() += 1;
     }
-    let expected = outcome == expect
-        || expect
-            .parse::<u16>()
-            .is_ok_and(|s| outcome == format!("HTTP_{s}"));
-    if sh.check_expect && !expected {
+    if !ok {
         st.unexpected += 1;
     }
 }
@@ -320,7 +349,7 @@ async fn run_tx(user: &mut GooseUser, sh: Arc<Shared>, t: usize) -> TransactionR
             let slot = sh.plan.transactions.len();
             let started = Instant::now();
             let (a, creds) = assume(user, &sh, &parent, &held.ident, sh.tx_name(slot)).await?;
-            record(&sh, slot, started, &classify(&a), "ok");
+            record(&sh, slot, started, &a, "ok", &held.ident.user);
             if let Some(c) = creds {
                 held.signer = signer_for(&c);
                 held.ident.creds = c;
@@ -385,7 +414,7 @@ async fn run_tx(user: &mut GooseUser, sh: Arc<Shared>, t: usize) -> TransactionR
             assume(user, &sh, &caller, &held.ident, &tx.name).await?.0
         }
     };
-    record(&sh, t, started, &classify(&answer), &tx.expect);
+    record(&sh, t, started, &answer, &tx.expect, &held.ident.user);
     let who = who.clone();
     user.get_session_data_unchecked_mut::<UserState>()
         .held

@@ -318,7 +318,23 @@ async fn attack_once(
     let until = from + args.duration;
     let mut shared = Shared::new(plan.clone(), prov, host_of(&endpoint), from, until);
     shared.check_expect = *which != Which::Null;
+    let revoke = match (&plan.revoke, &root) {
+        (Some(r), Some(root)) => {
+            let users: Vec<String> = shared.prov.identities[&r.identity]
+                .iter()
+                .map(|i| i.user.clone())
+                .collect();
+            shared.revoked_users = users.clone();
+            let at = from + args.duration.mul_f64(r.at);
+            Some((users, at, setup::admin_target(&endpoint, root)?))
+        }
+        _ => None,
+    };
     let shared = Arc::new(shared);
+    let revoker = revoke.map(|(users, at, admin)| {
+        let shared = shared.clone();
+        tokio::spawn(async move { revoke_users(&shared, &admin, &users, at).await })
+    });
     let sampler = {
         let (http, endpoint) = (http.clone(), endpoint.clone());
         tokio::spawn(async move {
@@ -337,6 +353,10 @@ async fn attack_once(
     };
     let goose = attack::execute(shared.clone(), &settings).await?;
     let (a, b) = sampler.await?;
+    let revocation = match revoker {
+        Some(h) => Some(h.await??),
+        None => None,
+    };
     let after = procs::scrape(&http, &endpoint).await;
     drop(spawned);
 
@@ -407,5 +427,29 @@ async fn attack_once(
             _ => None,
         },
         coordinated_omission: co,
+        revocation,
     })
+}
+
+/// Deletes `users` at `at`, marking when the deletion began and ended.
+async fn revoke_users(
+    shared: &Shared,
+    admin: &crate::target::admin::AdminTarget,
+    users: &[String],
+    at: Instant,
+) -> anyhow::Result<serde_json::Value> {
+    use crate::target::Target;
+    tokio::time::sleep_until(at.into()).await;
+    let begin = Instant::now();
+    *shared.revocation.lock().expect("revocation lock") = Some((begin, None));
+    for u in users {
+        admin.delete_user(u).await?;
+    }
+    let end = Instant::now();
+    *shared.revocation.lock().expect("revocation lock") = Some((begin, Some(end)));
+    Ok(serde_json::json!({
+        "users_deleted": users.len(),
+        "at_s_into_steady": (begin - shared.steady_from).as_secs_f64(),
+        "delete_ms": (end - begin).as_secs_f64() * 1e3,
+    }))
 }

@@ -24,6 +24,19 @@ pub struct Plan {
     #[serde(default)]
     pub objects: Vec<ObjectsDef>,
     pub transactions: Vec<TxDef>,
+    /// Delete a user entry's users mid-run (revocation storm).
+    #[serde(default)]
+    pub revoke: Option<Revoke>,
+}
+
+/// `[revoke]`: at `at` (a fraction of the steady phase) every copy of user entry `identity`
+/// is deleted; from then on every request signed by it or by its STS credentials and service
+/// accounts must be refused, and no request may get a 5xx at any time.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revoke {
+    pub identity: String,
+    pub at: f64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -157,6 +170,14 @@ fn validate(plan: &Plan) -> anyhow::Result<()> {
             }
         }
     }
+    if let Some(r) = &plan.revoke {
+        let user = plan
+            .identities
+            .iter()
+            .any(|i| i.name == r.identity && i.kind == IdentityKind::User);
+        anyhow::ensure!(user, "revoke.identity must name a user entry");
+        anyhow::ensure!(r.at > 0.0 && r.at < 1.0, "revoke.at must be in (0, 1)");
+    }
     anyhow::ensure!(!plan.transactions.is_empty(), "no transactions");
     for (i, tx) in plan.transactions.iter().enumerate() {
         let at = format!("transactions[{i}] ({})", tx.name);
@@ -179,7 +200,7 @@ mod tests {
     #[test]
     fn shipped_plans_parse_and_errors_name_the_key_path() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/load");
-        for f in ["hot-path", "auth-only", "sts-refresh"] {
+        for f in ["hot-path", "auth-only", "sts-refresh", "revocation-storm"] {
             load(&dir.join(format!("{f}.toml"))).unwrap();
         }
         let bad = "version = 1\nid = \"x\"\ntitle = \"t\"\nidentities = []\n[[transactions]]\nname = \"a\"\nop = \"get_object\"\nweight = 1\nas = []\nbogus = 1\n";

@@ -94,6 +94,9 @@ pub struct RunResult {
     /// Server stage means over the steady window (targets with `/_keygate/metrics`).
     pub stages: Option<BTreeMap<String, StageResult>>,
     pub coordinated_omission: Option<CoResult>,
+    /// Plans with `[revoke]`: how many users were deleted, when, and how long it took.
+    #[serde(default)]
+    pub revocation: Option<serde_json::Value>,
 }
 
 /// Medians over the repeats of one target.
@@ -201,6 +204,9 @@ pub fn console(report: &LoadReport) -> String {
                 .collect();
             let _ = writeln!(o, "  server stages (mean): {}", parts.join(", "));
         }
+        if let Some(rv) = &r.revocation {
+            let _ = writeln!(o, "  revocation: {rv}");
+        }
         if let Some(co) = &r.coordinated_omission {
             let _ = writeln!(
                 o,
@@ -302,6 +308,7 @@ mod tests {
             server_counted: None,
             stages: None,
             coordinated_omission: None,
+            revocation: None,
         };
         let report = |runs: Vec<RunResult>| LoadReport {
             version: 1,
