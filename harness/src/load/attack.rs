@@ -78,6 +78,8 @@ pub struct Shared {
     /// Users the plan's `[revoke]` deletes, and when the deletion began and ended.
     pub revoked_users: Vec<String>,
     pub revocation: Mutex<Option<(Instant, Option<Instant>)>>,
+    /// Requests started in each second of the steady window (throughput over time).
+    pub per_second: Vec<AtomicU64>,
     next_user: AtomicU64,
 }
 
@@ -95,6 +97,9 @@ impl Shared {
             check_expect: true,
             revoked_users: Vec::new(),
             revocation: Mutex::new(None),
+            per_second: (0..=(until - from).as_secs())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             next_user: AtomicU64::new(0),
         }
     }
@@ -239,6 +244,10 @@ fn record(sh: &Shared, slot: usize, started: Instant, a: &Answer, expect: &str, 
             sh.stats[slot].lock().expect("stats lock").unexpected += 1;
         }
         return;
+    }
+    let second = (started - sh.steady_from).as_secs() as usize;
+    if let Some(c) = sh.per_second.get(second) {
+        c.fetch_add(1, Ordering::Relaxed);
     }
     let outcome = classify(a);
     let us = started.elapsed().as_micros().max(1) as u64;

@@ -9,6 +9,7 @@
 //! endpoint); every attack is bounded by its duration (goose's run time) and 10 s per request.
 
 pub mod attack;
+pub mod html;
 pub mod null;
 pub mod plan;
 pub mod procs;
@@ -183,6 +184,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
         }),
         machine: serde_json::json!({
             "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+            "generator_build": if cfg!(debug_assertions) { "debug" } else { "release" },
             "loadavg_at_end": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         }),
         runs,
@@ -193,6 +195,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("load.json"), serde_json::to_vec_pretty(&report)?)?;
     std::fs::write(dir.join("summary.txt"), report::console(&report))?;
+    std::fs::write(dir.join("load.html"), html::render(&report))?;
     let mut code = 0;
     if report
         .runs
@@ -428,6 +431,11 @@ async fn attack_once(
         },
         coordinated_omission: co,
         revocation,
+        per_second: shared
+            .per_second
+            .iter()
+            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            .collect(),
     })
 }
 

@@ -97,6 +97,9 @@ pub struct RunResult {
     /// Plans with `[revoke]`: how many users were deleted, when, and how long it took.
     #[serde(default)]
     pub revocation: Option<serde_json::Value>,
+    /// Requests started in each second of the steady window.
+    #[serde(default)]
+    pub per_second: Vec<u64>,
 }
 
 /// Medians over the repeats of one target.
@@ -309,6 +312,7 @@ mod tests {
             stages: None,
             coordinated_omission: None,
             revocation: None,
+            per_second: vec![],
         };
         let report = |runs: Vec<RunResult>| LoadReport {
             version: 1,
