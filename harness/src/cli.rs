@@ -44,6 +44,9 @@ pub enum Command {
     Validate { paths: Vec<PathBuf> },
     /// SigV4 + policy load on a target; server CPU per request is the headline figure.
     Load(crate::load::LoadArgs),
+    /// Load reports: `merge DIR...` combines the shards of `load --worker I/N`.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// The null target of `load` (answers 200 without authentication), loopback only.
     #[command(hide = true)]
     NullServer {
@@ -51,6 +54,16 @@ pub enum Command {
         listen: std::net::SocketAddr,
         #[arg(long, default_value_t = 0)]
         spin_us: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Merge the `load.json` of several shards (directories or files) into one report.
+    Merge {
+        dirs: Vec<PathBuf>,
+        #[arg(long, default_value_os_t = default_reports())]
+        report_dir: PathBuf,
     },
 }
 
@@ -193,6 +206,19 @@ pub async fn main(cli: Cli) -> ExitCode {
         },
         Command::Run(args) => run(args).await,
         Command::Load(args) => crate::load::main(args).await,
+        Command::Report(ReportCommand::Merge { dirs, report_dir }) => {
+            match crate::load::merge::merge(&dirs, &report_dir) {
+                Ok((merged, dir)) => {
+                    print!("{}", crate::load::report::console(&merged));
+                    println!("wrote {}", dir.join("load.json").display());
+                    EXIT_PASS
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    EXIT_USAGE
+                }
+            }
+        }
         Command::NullServer { listen, spin_us } => {
             match crate::load::null::serve(listen, spin_us).await {
                 Ok(()) => EXIT_PASS,

@@ -27,6 +27,7 @@ fn args(plan: &str, report_dir: &std::path::Path) -> LoadArgs {
         repeat: 1,
         baseline: None,
         max_regression: 0.10,
+        worker: None,
         null_spin_us: 0,
     }
 }
@@ -60,6 +61,19 @@ async fn the_server_counts_exactly_what_the_load_report_claims() {
     assert_eq!(
         load::report::decode(&back.runs[0].histogram).unwrap().len(),
         run.requests
+    );
+    // Two shards of the same run merge into twice the counts, histograms added exactly.
+    let shard = dir.path().join(&report.run_id);
+    let (merged, _) = load::merge::merge(&[shard.clone(), shard], dir.path()).unwrap();
+    let m = &merged.runs[0];
+    assert_eq!(m.requests, 2 * run.requests);
+    assert_eq!(
+        load::report::decode(&m.histogram).unwrap().len(),
+        2 * run.requests
+    );
+    assert_eq!(
+        m.sent_by_operation["GetObject"],
+        2 * run.sent_by_operation["GetObject"]
     );
 }
 

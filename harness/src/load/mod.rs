@@ -10,6 +10,7 @@
 
 pub mod attack;
 pub mod html;
+pub mod merge;
 pub mod null;
 pub mod plan;
 pub mod procs;
@@ -63,6 +64,11 @@ pub struct LoadArgs {
     /// Largest accepted regression of a median (throughput down, CPU per request up).
     #[arg(long, default_value = "10%", value_parser = parse_percent)]
     pub max_regression: f64,
+    /// Run shard I of N (0-based) of a distributed run: identities and bucket are made unique
+    /// per shard; `keygate report merge` combines the shards' `load.json`. Each shard runs
+    /// `--users` users, so the whole run has N × users.
+    #[arg(long, value_parser = parse_worker)]
+    pub worker: Option<(usize, usize)>,
     /// Test only: the null target burns this many µs of CPU per request.
     #[arg(long, default_value_t = 0, hide = true)]
     pub null_spin_us: u64,
@@ -88,6 +94,19 @@ fn parse_rate(s: &str) -> Result<usize, String> {
     s.trim_end_matches("/s")
         .parse()
         .map_err(|_| format!("not a rate: {s} (e.g. 500/s)"))
+}
+
+fn parse_worker(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = s.split_once('/').ok_or_else(|| format!("not I/N: {s}"))?;
+    let (i, n): (usize, usize) = (
+        i.parse().map_err(|_| format!("not I/N: {s}"))?,
+        n.parse().map_err(|_| format!("not I/N: {s}"))?,
+    );
+    if i < n {
+        Ok((i, n))
+    } else {
+        Err(format!("worker index {i} is not below {n} (0-based)"))
+    }
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {
@@ -149,15 +168,19 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
     if let Some(c) = &args.compare {
         targets.push(Which::parse(Some(c)));
     }
+    let shard = args
+        .worker
+        .map_or(String::new(), |(i, n)| format!("-w{i}of{n}"));
     let run_id = format!(
-        "load-{}-{}",
+        "load-{}-{}{shard}",
         time::OffsetDateTime::now_utc().unix_timestamp(),
         std::process::id()
     );
     let mut runs = Vec::new();
     for r in 0..args.repeat {
         for (k, w) in targets.iter().enumerate() {
-            let tag = format!("{}{r}{k}", std::process::id() % 100_000);
+            let shard = args.worker.map_or(0, |(i, _)| i);
+            let tag = format!("w{shard}p{}r{r}k{k}", std::process::id() % 100_000);
             runs.push(attack_once(args, &plan, w, &tag).await?);
         }
     }
@@ -181,6 +204,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
             "users": args.users, "duration_s": args.duration.as_secs_f64(),
             "warmup_s": args.warmup.as_secs_f64(), "rate": args.rate, "repeat": args.repeat,
             "targets": targets.iter().map(Which::label).collect::<Vec<_>>(),
+            "worker": args.worker.map(|(i, n)| serde_json::json!({"index": i, "of": n})),
         }),
         machine: serde_json::json!({
             "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),

@@ -1,0 +1,122 @@
+//! `keygate report merge DIR...`: one report from the shards of a plan run by
+//! `keygate load --worker I/N` on several machines (or the repeats of several invocations).
+//!
+//! Shards run at the same time against one target, so per target: HDR histograms are added
+//! (exactly: they were serialized losslessly), counts and per-second throughput are summed,
+//! the steady window is the longest shard's. CPU per request is only kept when a single shard
+//! measured it (a remote target's CPU is not visible to the workers).
+
+use super::report::{self, decode, encode, LoadReport, RunResult, TxResult};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn read(dir: &Path) -> anyhow::Result<LoadReport> {
+    let file = if dir.is_file() {
+        dir.to_owned()
+    } else {
+        dir.join("load.json")
+    };
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
+    let r: LoadReport = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not a load.json: {e}", file.display()))?;
+    anyhow::ensure!(
+        r.version == report::LOAD_REPORT_VERSION,
+        "{}: load.json version {} (expected {})",
+        file.display(),
+        r.version,
+        report::LOAD_REPORT_VERSION
+    );
+    Ok(r)
+}
+
+fn add_runs(into: &mut RunResult, r: &RunResult) -> anyhow::Result<()> {
+    let mut h = decode(&into.histogram)?;
+    h.add(decode(&r.histogram)?)?;
+    into.histogram = encode(&h);
+    into.latency_us = report::Latency::of(&h);
+    into.requests += r.requests;
+    into.steady_seconds = into.steady_seconds.max(r.steady_seconds);
+    into.throughput_rps += r.throughput_rps;
+    into.server_cpu_us_per_request = None;
+    into.generator_cpu_us_per_request = None;
+    into.stages = None;
+    into.server_counted = None;
+    for (op, n) in &r.sent_by_operation {
+        *into.sent_by_operation.entry(op.clone()).or_default() += n;
+    }
+    if into.per_second.len() < r.per_second.len() {
+        into.per_second.resize(r.per_second.len(), 0);
+    }
+    for (a, b) in into.per_second.iter_mut().zip(&r.per_second) {
+        *a += b;
+    }
+    for t in &r.transactions {
+        match into.transactions.iter_mut().find(|x| x.name == t.name) {
+            Some(x) => add_tx(x, t)?,
+            None => into.transactions.push(t.clone()),
+        }
+    }
+    Ok(())
+}
+
+fn add_tx(into: &mut TxResult, t: &TxResult) -> anyhow::Result<()> {
+    let mut h = decode(&into.histogram)?;
+    h.add(decode(&t.histogram)?)?;
+    into.histogram = encode(&h);
+    into.latency_us = report::Latency::of(&h);
+    into.count += t.count;
+    into.ok += t.ok;
+    into.unexpected += t.unexpected;
+    for (c, n) in &t.errors {
+        *into.errors.entry(c.clone()).or_default() += n;
+    }
+    Ok(())
+}
+
+/// Merges the shards in `dirs` into `report_dir/<merged id>/`; returns the merged report.
+pub fn merge(dirs: &[PathBuf], report_dir: &Path) -> anyhow::Result<(LoadReport, PathBuf)> {
+    anyhow::ensure!(!dirs.is_empty(), "nothing to merge");
+    let shards: Vec<LoadReport> = dirs.iter().map(|d| read(d)).collect::<Result<_, _>>()?;
+    let plan = shards[0].plan.clone();
+    anyhow::ensure!(
+        shards.iter().all(|s| s.plan == plan),
+        "the shards ran different plans"
+    );
+    let mut by_target: BTreeMap<String, RunResult> = BTreeMap::new();
+    for s in &shards {
+        for r in &s.runs {
+            match by_target.get_mut(&r.target) {
+                Some(m) => add_runs(m, r)?,
+                None => {
+                    by_target.insert(r.target.clone(), r.clone());
+                }
+            }
+        }
+    }
+    let runs: Vec<RunResult> = by_target.into_values().collect();
+    let run_id = format!(
+        "merged-{}-{}",
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+        std::process::id()
+    );
+    let merged = LoadReport {
+        version: report::LOAD_REPORT_VERSION,
+        run_id: run_id.clone(),
+        plan,
+        settings: serde_json::json!({
+            "merged_from": shards.iter().map(|s| s.run_id.clone()).collect::<Vec<_>>(),
+            "shards": shards.iter().map(|s| s.settings.clone()).collect::<Vec<_>>(),
+        }),
+        machine: serde_json::json!(shards.iter().map(|s| s.machine.clone()).collect::<Vec<_>>()),
+        summary: report::summarize(&runs),
+        runs,
+        ratios: None,
+    };
+    let dir = report_dir.join(&run_id);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("load.json"), serde_json::to_vec_pretty(&merged)?)?;
+    std::fs::write(dir.join("summary.txt"), report::console(&merged))?;
+    std::fs::write(dir.join("load.html"), super::html::render(&merged))?;
+    Ok((merged, dir))
+}
