@@ -273,7 +273,7 @@ pub fn gate(report: &LoadReport, baseline: &LoadReport, max: f64) -> (String, Ve
             now.server_cpu_us_per_request,
             base.server_cpu_us_per_request,
         ) {
-            check("server CPU µs/req", n, b, true);
+            check("CPU µs/req", n, b, true);
         }
     }
     (text, bad)
