@@ -36,7 +36,8 @@
 //! expanded, and run without a shell, so a value is always one argument and is never
 //! interpreted. `{x?}` makes a word optional: it is dropped when `x` has no value. `{{`/`}}` are
 //! literal braces. Policy documents go through a temporary file (`{policy_file}`). Unknown
-//! placeholders are refused when the profile is loaded, naming the file and key path.
+//! placeholders are refused when the profile is loaded, naming the file and key path. At most
+//! `max_parallel` (default 4) commands run at once, each bounded by `timeout_seconds`.
 //!
 //! Security: secrets reach the commands as arguments or environment (as the vendors' CLIs
 //! take them), so they are visible to other local users through `/proc`; run vendor CLIs only
@@ -136,6 +137,9 @@ pub struct CommandProfile {
     pub error_code: Option<String>,
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// Commands run at once (a `parallel = 100` burst must not fork 100 CLIs).
+    #[serde(default = "default_max_parallel")]
+    pub max_parallel: usize,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Policies the scenarios take as pre-defined, created through `policy_add` at start
@@ -156,6 +160,9 @@ fn default_profile() -> Profile {
 }
 fn default_timeout() -> u64 {
     60
+}
+fn default_max_parallel() -> usize {
+    4
 }
 
 /// An action: a bare template or a table.
@@ -244,6 +251,7 @@ pub struct CommandTarget {
     attach_replaces: bool,
     error_code: Option<regex::Regex>,
     timeout: Duration,
+    running: tokio::sync::Semaphore,
     env: BTreeMap<String, String>,
     actions: HashMap<String, Action>,
     users: Mutex<HashMap<String, UserState>>,
@@ -556,6 +564,7 @@ pub async fn open(file: &Path, profile_override: Option<Profile>) -> anyhow::Res
         attach_replaces: p.attach_replaces,
         error_code,
         timeout: Duration::from_secs(p.timeout_seconds.max(1)),
+        running: tokio::sync::Semaphore::new(p.max_parallel.max(1)),
         env: p.env,
         actions,
         users: Mutex::new(HashMap::new()),
@@ -663,6 +672,11 @@ impl CommandTarget {
         argv: &[String],
         env: &[(String, String)],
     ) -> Result<String, TargetError> {
+        let _slot = self
+            .running
+            .acquire()
+            .await
+            .map_err(|e| TargetError::Transport(format!("{action}: {e}")))?;
         let mut cmd = tokio::process::Command::new(&argv[0]);
         cmd.args(&argv[1..])
             .envs(env.iter().map(|(k, v)| (k, v)))
