@@ -245,7 +245,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         if path.is_dir() {
             if path
                 .file_name()
-                .is_some_and(|n| n == "load" || n == "policies")
+                .is_some_and(|n| n == "load" || n == "policies" || n == "expectations")
             {
                 continue;
             }
