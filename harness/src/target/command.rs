@@ -464,18 +464,7 @@ fn compile(name: &str, def: &CommandDef, allowed: &[&str]) -> anyhow::Result<Act
 
 /// Read and check a command profile; errors name the file and key path.
 pub fn load_profile(file: &Path) -> anyhow::Result<CommandProfile> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
-    let de = toml::Deserializer::parse(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message()))?;
-    let p: CommandProfile = serde_path_to_error::deserialize(de).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: at `{}`: {}",
-            file.display(),
-            e.path(),
-            e.inner().message()
-        )
-    })?;
+    let p: CommandProfile = super::parse_profile(file)?;
     if p.version != 1 {
         anyhow::bail!("{}: at `version`: expected 1", file.display());
     }

@@ -5,14 +5,16 @@
 //! scenarios check goes over the wire from `run/`; the adapter is only the provisioning side
 //! door. Adapters: [`embedded`] (the reference server in-process, the default), [`remote`] (any
 //! endpoint speaking Keygate's admin API), [`command`] (a vendor CLI, each method a command
-//! template). No method takes or returns anything HTTP-specific; rejections carry a status only
-//! when the target has one. [`open`] picks the adapter from a profile file's `kind`.
+//! template), [`container`] (started for the run by testcontainers). No method takes or
+//! returns anything HTTP-specific; rejections carry a status only when the target has one.
+//! [`open`] picks the adapter from a profile file's `kind`.
 //!
 //! Security: secrets live in [`Credentials`], whose `Debug` redacts them; reports print only
 //! access keys.
 
 pub mod admin;
 pub mod command;
+pub mod container;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod http;
@@ -230,7 +232,8 @@ pub trait Target: Send + Sync + fmt::Debug {
     async fn shutdown(&self) {}
 }
 
-/// Open the target a profile file describes (`kind`: `remote`, the default, or `command`).
+/// Open the target a profile file describes (`kind`: `remote`, the default, `command` or
+/// `container`, which starts it).
 pub async fn open(file: &Path, profile: Option<Profile>) -> anyhow::Result<Box<dyn Target>> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
@@ -239,8 +242,25 @@ pub async fn open(file: &Path, profile: Option<Profile>) -> anyhow::Result<Box<d
         .and_then(|t| t.get("kind").and_then(|k| k.as_str()).map(str::to_owned));
     match kind.as_deref() {
         Some("command") => Ok(Box::new(command::open(file, profile).await?)),
+        Some("container") => Ok(Box::new(container::start(file, profile).await?)),
         _ => Ok(Box::new(remote::open(file, profile)?)),
     }
+}
+
+/// Read a profile file strictly; errors name the file and the key path.
+pub(crate) fn parse_profile<T: serde::de::DeserializeOwned>(file: &Path) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
+    let de = toml::Deserializer::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message()))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: at `{}`: {}",
+            file.display(),
+            e.path(),
+            e.inner().message()
+        )
+    })
 }
 
 /// Stat a file below `root` (shared by adapters whose POSIX root is a local path).
