@@ -200,7 +200,13 @@ mod tests {
     #[test]
     fn shipped_plans_parse_and_errors_name_the_key_path() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/load");
-        for f in ["hot-path", "auth-only", "auth-denied", "sts-refresh", "revocation-storm"] {
+        for f in [
+            "hot-path",
+            "auth-only",
+            "auth-denied",
+            "sts-refresh",
+            "revocation-storm",
+        ] {
             load(&dir.join(format!("{f}.toml"))).unwrap();
         }
         let bad = "version = 1\nid = \"x\"\ntitle = \"t\"\nidentities = []\n[[transactions]]\nname = \"a\"\nop = \"get_object\"\nweight = 1\nas = []\nbogus = 1\n";
