@@ -206,12 +206,18 @@ fn prepare_credentials(
             Some(other.ok_or_else(|| format!("`{from}` has no session token to swap in"))?);
     }
     if has(r, Mutation::WrongSecret) {
-        creds.secret_key = format!(
-            "{}x",
-            &creds.secret_key[..creds.secret_key.len().saturating_sub(1)]
-        );
+        creds.secret_key = wrong_secret(&creds.secret_key);
     }
     Ok(())
+}
+
+/// A secret that differs from `secret` in its last character, whatever that character is
+/// (replacing it with a fixed one would, one run in 64, give the right secret back).
+fn wrong_secret(secret: &str) -> String {
+    let mut s = secret.to_owned();
+    let last = s.pop();
+    s.push(if last == Some('x') { 'y' } else { 'x' });
+    s
 }
 
 /// Flip the last hex digit of a signature.
@@ -340,6 +346,13 @@ fn headers_token(req: &http::Request<Bytes>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wrong_secret_always_differs() {
+        for secret in ["abcx", "abcy", "x", ""] {
+            assert_ne!(wrong_secret(secret), secret, "{secret:?}");
+        }
+    }
 
     #[test]
     fn encodes_like_s3() {
