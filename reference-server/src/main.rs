@@ -11,7 +11,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use keygate_server::{ConnLimits, Server, ServerConfig, TlsConfig};
 
-#[derive(Debug, Parser)]
+/// No `Debug`: the arguments hold the root secret and passwords.
+#[derive(Parser)]
 #[command(
     name = "keygate-server",
     version,
@@ -30,7 +31,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Serve S3 (and STS, and the admin API) over HTTP/1.1 (or HTTPS) until SIGINT or SIGTERM.
     ///

@@ -51,8 +51,8 @@ pub struct Conn {
     pub json: bool,
 }
 
-/// The admin's (root) keys, for user and policy commands.
-#[derive(Debug, Args)]
+/// The admin's (root) keys, for user and policy commands. `Debug` never prints the secret.
+#[derive(Args)]
 #[command(next_help_heading = "Admin keys")]
 pub struct RootKeys {
     /// The admin's access key.
@@ -75,8 +75,8 @@ pub struct RootKeys {
     pub root_secret_key: Option<String>,
 }
 
-/// An S3 user's own keys, for `sts` and `service-account`.
-#[derive(Debug, Args)]
+/// An S3 user's own keys, for `sts` and `service-account`. `Debug` never prints the secret.
+#[derive(Args)]
 #[command(next_help_heading = "S3 user keys")]
 pub struct UserKeys {
     /// The S3 user's access key (its user name).
@@ -97,6 +97,32 @@ pub struct UserKeys {
         value_name = "SECRET"
     )]
     pub secret_key: Option<String>,
+}
+
+fn redacted(secret: &Option<String>) -> &'static str {
+    if secret.is_some() {
+        "Some(<redacted>)"
+    } else {
+        "None"
+    }
+}
+
+impl std::fmt::Debug for RootKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootKeys")
+            .field("root_access_key", &self.root_access_key)
+            .field("root_secret_key", &redacted(&self.root_secret_key))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for UserKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserKeys")
+            .field("access_key", &self.access_key)
+            .field("secret_key", &redacted(&self.secret_key))
+            .finish()
+    }
 }
 
 impl Conn {
