@@ -85,19 +85,20 @@ fn form(duration: u64, policy: Option<&str>) -> String {
     body
 }
 
-#[derive(Debug, Deserialize)]
+/// No `Debug` on the answer types: they hold the new secret and session token.
+#[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct AssumeRoleResponse {
     assume_role_result: AssumeRoleResult,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct AssumeRoleResult {
     credentials: StsCredentials,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct StsCredentials {
     access_key_id: String,

@@ -9,7 +9,11 @@ use super::client::{segment, Error, Result};
 use super::output::{self, fields, str_field, table};
 use super::{Conn, RootKeys};
 
-#[derive(Debug, Args)]
+#[derive(Args)]
+#[allow(
+    missing_debug_implementations,
+    reason = "holds passwords; never printed"
+)]
 pub struct UserArgs {
     #[command(flatten)]
     pub conn: Conn,
@@ -19,7 +23,11 @@ pub struct UserArgs {
     pub command: UserCommand,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
+#[allow(
+    missing_debug_implementations,
+    reason = "holds passwords; never printed"
+)]
 pub enum UserCommand {
     /// Create an S3 user: its name is its access key, its password its secret key
     ///
