@@ -8,7 +8,7 @@
 //! (warm-up excluded). Every request sent is also counted by the S3 operation the server will
 //! count it as, so a run can be checked against the server's own counts.
 
-use super::plan::{Op, Plan};
+use super::plan::{Op, Plan, Refresh};
 use super::setup::{Ident, Provisioned};
 use super::sign::{Signer, ToSign, EMPTY_SHA256};
 use goose::config::GooseConfiguration;
@@ -263,6 +263,18 @@ fn record(sh: &Shared, slot: usize, started: Instant, a: &Answer, expect: &str, 
     }
 }
 
+/// The outcome a refresh must have: in the advisory window botocore tolerates a refused
+/// refresh (an STS error such as `LimitExceeded`, not a 5xx or a dropped connection) and keeps
+/// its credentials; in the mandatory window the refresh must succeed.
+fn refresh_expect(refresh: Refresh, left: Duration, a: &Answer) -> String {
+    let advisory = left >= Duration::from_secs(refresh.mandatory);
+    if advisory && (400..500).contains(&a.status) {
+        classify(a)
+    } else {
+        "ok".into()
+    }
+}
+
 const STS_FORM: &str = "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fload&RoleSessionName=load&Version=2011-06-15";
 
 fn sts_body(duration: Option<i32>, policy: Option<&str>) -> Vec<u8> {
@@ -349,16 +361,16 @@ async fn run_tx(user: &mut GooseUser, sh: Arc<Shared>, t: usize) -> TransactionR
         },
     };
     // botocore-style refresh: re-assume when the credentials are close to expiry.
-    if let (Some(within), Some(exp), Some(parent)) = (
-        held.ident.refresh_within,
-        held.expires,
-        held.ident.parent.clone(),
-    ) {
-        if exp.saturating_duration_since(Instant::now()) < Duration::from_secs(within) {
+    if let (Some(refresh), Some(exp), Some(parent)) =
+        (held.ident.refresh, held.expires, held.ident.parent.clone())
+    {
+        let left = exp.saturating_duration_since(Instant::now());
+        if left < Duration::from_secs(refresh.advisory) {
             let slot = sh.plan.transactions.len();
             let started = Instant::now();
             let (a, creds) = assume(user, &sh, &parent, &held.ident, sh.tx_name(slot)).await?;
-            record(&sh, slot, started, &a, "ok", &held.ident.user);
+            let expect = refresh_expect(refresh, left, &a);
+            record(&sh, slot, started, &a, &expect, &held.ident.user);
             if let Some(c) = creds {
                 held.signer = signer_for(&c);
                 held.ident.creds = c;
@@ -482,4 +494,36 @@ pub async fn execute(sh: Arc<Shared>, s: &AttackSettings) -> anyhow::Result<Goos
         .execute()
         .await?;
     Ok(metrics)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, code: &str) -> Answer {
+        Answer {
+            status,
+            body: format!("<ErrorResponse><Error><Code>{code}</Code></Error></ErrorResponse>"),
+        }
+    }
+
+    #[test]
+    fn a_refused_refresh_is_tolerated_only_in_the_advisory_window() {
+        let r = Refresh {
+            advisory: 900,
+            mandatory: 600,
+        };
+        let limit = answer(400, "LimitExceeded");
+        let at = |s| Duration::from_secs(s);
+        assert_eq!(refresh_expect(r, at(899), &limit), "LimitExceeded");
+        assert_eq!(refresh_expect(r, at(600), &limit), "LimitExceeded");
+        assert_eq!(refresh_expect(r, at(599), &limit), "ok");
+        // A server failure or a dropped connection is never tolerated.
+        assert_eq!(
+            refresh_expect(r, at(899), &answer(500, "InternalError")),
+            "ok"
+        );
+        assert_eq!(refresh_expect(r, at(899), &answer(0, "")), "ok");
+        assert_eq!(refresh_expect(r, at(899), &answer(200, "")), "ok");
+    }
 }

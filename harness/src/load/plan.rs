@@ -72,6 +72,33 @@ pub struct IdentityDef {
     /// STS: re-assume when fewer than this many seconds of validity remain, as botocore does
     /// (its advisory refresh window is 900 s, so 900 s credentials re-assume every call).
     pub refresh_within: Option<u64>,
+    /// STS: inside this many seconds of expiry a refresh must succeed (botocore's mandatory
+    /// window, 600 s by default); before it, a refused refresh is tolerated and the client
+    /// keeps its credentials, as botocore does in its advisory window.
+    pub mandatory_refresh_within: Option<u64>,
+}
+
+/// When an STS client re-assumes (botocore's refresh windows), in seconds before expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refresh {
+    pub advisory: u64,
+    pub mandatory: u64,
+}
+
+/// botocore's mandatory refresh window.
+const MANDATORY_REFRESH: u64 = 600;
+
+impl IdentityDef {
+    /// The refresh windows, when the identity refreshes at all.
+    pub fn refresh(&self) -> Option<Refresh> {
+        self.refresh_within.map(|advisory| Refresh {
+            advisory,
+            mandatory: self
+                .mandatory_refresh_within
+                .unwrap_or(MANDATORY_REFRESH)
+                .min(advisory),
+        })
+    }
 }
 
 fn one() -> usize {
@@ -169,6 +196,15 @@ fn validate(plan: &Plan) -> anyhow::Result<()> {
                 }
             }
         }
+        let sts = id.kind == IdentityKind::Sts;
+        anyhow::ensure!(
+            sts || (id.refresh_within.is_none() && id.mandatory_refresh_within.is_none()),
+            "{at}: `refresh_within` and `mandatory_refresh_within` are for STS identities"
+        );
+        anyhow::ensure!(
+            id.mandatory_refresh_within.is_none() || id.refresh_within.is_some(),
+            "{at}: `mandatory_refresh_within` needs `refresh_within`"
+        );
     }
     if let Some(r) = &plan.revoke {
         let user = plan
@@ -212,5 +248,8 @@ mod tests {
         let bad = "version = 1\nid = \"x\"\ntitle = \"t\"\nidentities = []\n[[transactions]]\nname = \"a\"\nop = \"get_object\"\nweight = 1\nas = []\nbogus = 1\n";
         let e = parse(bad).unwrap_err().to_string();
         assert!(e.contains("transactions[0]") && e.contains("bogus"), "{e}");
+        let user_refreshes = "version = 1\nid = \"x\"\ntitle = \"t\"\n[[identities]]\nname = \"u\"\nkind = \"user\"\nrefresh_within = 900\n[[transactions]]\nname = \"a\"\nop = \"head_object\"\nweight = 1\nas = [\"u\"]\nkey = \"k\"\n";
+        let e = parse(user_refreshes).unwrap_err().to_string();
+        assert!(e.contains("identities[0] (u)") && e.contains("STS"), "{e}");
     }
 }

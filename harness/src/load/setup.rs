@@ -25,7 +25,7 @@ pub struct Ident {
     pub parent: Option<Credentials>,
     pub session_policy: Option<String>,
     pub duration_seconds: Option<i32>,
-    pub refresh_within: Option<u64>,
+    pub refresh: Option<super::plan::Refresh>,
     /// User name (users and the parents of STS / service accounts), for revocation.
     pub user: String,
 }
@@ -129,7 +129,7 @@ pub async fn provision(
                     parent: None,
                     session_policy: None,
                     duration_seconds: id.duration_seconds,
-                    refresh_within: None,
+                    refresh: None,
                     user: format!("{}{i}", id.name),
                 })
                 .collect();
@@ -192,7 +192,7 @@ pub async fn provision(
                 parent: None,
                 session_policy: None,
                 duration_seconds: None,
-                refresh_within: None,
+                refresh: None,
                 user: name,
             });
         }
@@ -228,7 +228,7 @@ pub async fn provision(
                 parent: Some(parent.creds.clone()),
                 session_policy: policy.clone(),
                 duration_seconds: id.duration_seconds,
-                refresh_within: id.refresh_within,
+                refresh: id.refresh(),
                 user: parent.user.clone(),
             });
         }
