@@ -9,7 +9,7 @@
 
 use crate::report::{self, RunMeta, RunReport, Verdict};
 use crate::run::runner::{self, Plan};
-use crate::scenario::{self, LoadError, Profile, Scenario};
+use crate::scenario::{self, LoadError, Profile, Scenario, Transport};
 use crate::target::{self, Target};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
@@ -112,6 +112,12 @@ pub struct RunArgs {
     /// No progress bar (CI logs).
     #[arg(long)]
     pub no_progress: bool,
+    /// Serve the in-process reference server over HTTPS, on a certificate for 127.0.0.1 and
+    /// localhost from a CA generated for the run; the harness trusts only that CA. The CA
+    /// certificate is written to <REPORT_DIR>/ca.pem (replaced by each --tls run) so other
+    /// clients can trust the server too (`AWS_CA_BUNDLE`, boto3's `verify=`).
+    #[arg(long, conflicts_with = "target")]
+    pub tls: bool,
 }
 
 fn workspace_root() -> PathBuf {
@@ -242,17 +248,31 @@ async fn open_target(args: &RunArgs) -> anyhow::Result<Box<dyn Target>> {
     let profile = args.profile.map(Profile::from);
     match &args.target {
         Some(file) => target::open(file, profile).await,
-        None => start_embedded(profile).await,
+        None => start_embedded(profile, args.tls.then(|| tls_ca_file(args))).await,
     }
 }
 
+/// Where `--tls` writes the run's CA certificate.
+pub fn tls_ca_file(args: &RunArgs) -> PathBuf {
+    args.report_dir.join("ca.pem")
+}
+
 #[cfg(feature = "embedded")]
-async fn start_embedded(profile: Option<Profile>) -> anyhow::Result<Box<dyn Target>> {
-    Ok(Box::new(target::embedded::start(profile).await?))
+async fn start_embedded(
+    profile: Option<Profile>,
+    tls_ca_out: Option<PathBuf>,
+) -> anyhow::Result<Box<dyn Target>> {
+    Ok(Box::new(match tls_ca_out {
+        Some(ca) => target::embedded::start_tls(profile, &ca).await?,
+        None => target::embedded::start(profile).await?,
+    }))
 }
 
 #[cfg(not(feature = "embedded"))]
-async fn start_embedded(_profile: Option<Profile>) -> anyhow::Result<Box<dyn Target>> {
+async fn start_embedded(
+    _profile: Option<Profile>,
+    _tls_ca_out: Option<PathBuf>,
+) -> anyhow::Result<Box<dyn Target>> {
     anyhow::bail!("this keygate was built without the `embedded` feature: pass --target FILE")
 }
 
@@ -319,11 +339,15 @@ pub async fn run_on(
         progress: !args.no_progress,
     };
     eprintln!(
-        "keygate: {} target at {} (profile {}), run {run_id}",
+        "keygate: {} target at {} (profile {}, transport {}), run {run_id}",
         info.kind,
         info.endpoint,
-        info.profile.as_str()
+        info.profile.as_str(),
+        Transport::of(&info.endpoint).as_str()
     );
+    if let Some(ca) = target.tls_trust().ca_file() {
+        eprintln!("keygate: trusting only the CA in {}", ca.display());
+    }
     let results = match runner::run_all(target, scenarios, &plan, &nonce).await {
         Ok(r) => r,
         Err(e) => {

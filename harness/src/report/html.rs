@@ -25,7 +25,7 @@ pub fn render(report: &RunReport) -> String {
     let _ = write!(
         s,
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Keygate report {id}</title><style>{CSS}</style></head><body>\
-<h1>Keygate conformance report</h1><p>Run <code>{id}</code>, started {start}, {dur:.1} s. Target: {kind} at <code>{ep}</code>, \
+<h1>Keygate conformance report</h1><p>Run <code>{id}</code>, started {start}, {dur:.1} s. Target: {kind} at <code>{ep}</code> over <b>{transport}</b>, \
 region {region}, profile <b>{profile}</b>.</p>\
 <p><span class=\"pass\">{p} passed</span> · <span class=\"fail\">{f} failed</span> · <span class=\"error\">{e} errors</span> · \
 <span class=\"skip\">{sk} skipped</span></p>",
@@ -34,6 +34,7 @@ region {region}, profile <b>{profile}</b>.</p>\
         dur = report.duration_ms as f64 / 1000.0,
         kind = esc(&report.target.kind),
         ep = esc(&report.target.endpoint),
+        transport = report.transport.as_str(),
         region = esc(&report.target.region),
         profile = report.target.profile.as_str(),
         p = t.pass,

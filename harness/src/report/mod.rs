@@ -10,6 +10,7 @@ pub mod html;
 pub mod junit;
 pub mod rules;
 
+use crate::scenario::Transport;
 use crate::target::TargetInfo;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -106,6 +107,8 @@ pub struct RunReport {
     pub started_at: String,
     pub duration_ms: u64,
     pub target: TargetInfo,
+    /// `http` or `https`: how the harness reached the target (from its endpoint's scheme).
+    pub transport: Transport,
     pub filter: Option<String>,
     pub tags: Vec<String>,
     pub totals: Totals,
@@ -134,6 +137,7 @@ impl RunReport {
             harness_version: env!("CARGO_PKG_VERSION"),
             started_at: meta.started_at,
             duration_ms: meta.duration_ms,
+            transport: Transport::of(&meta.target.endpoint),
             target: meta.target,
             filter: meta.filter,
             tags: meta.tags,

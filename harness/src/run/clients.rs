@@ -1,6 +1,7 @@
 //! AWS SDK clients for one identity on one target: path-style S3, STS at the same endpoint,
 //! both signing with the target's clock (see [`SharedClock`]) and never retrying, so each
-//! step is exactly one request and its outcome is the target's first answer.
+//! step is exactly one request and its outcome is the target's first answer. Over https they
+//! trust the target's CA when it names one (`Target::tls_trust`).
 //!
 //! The SDKs' clock-skew correction is off: it learns an offset from each answer's `Date`
 //! header, and a target whose test clock was moved (`advance_clock`) may still stamp `Date`
@@ -10,6 +11,7 @@
 use crate::target::{Credentials, SharedClock, Target};
 use aws_sdk_s3::config::{Region, StalledStreamProtectionConfig};
 use aws_smithy_async::time::TimeSource;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 use std::time::{Duration, SystemTime};
@@ -39,6 +41,9 @@ pub fn s3_client(target: &dyn Target, who: Option<&Credentials>) -> aws_sdk_s3::
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .disable_clock_skew_correction(true)
         .time_source(target.clock().clone());
+    if let Some(http) = sdk_http_client(target) {
+        b = b.http_client(http);
+    }
     match who {
         Some(c) => b = b.credentials_provider(c.to_aws()),
         None => b = b.allow_no_auth(),
@@ -48,7 +53,7 @@ pub fn s3_client(target: &dyn Target, who: Option<&Credentials>) -> aws_sdk_s3::
 
 /// An STS client at the target's S3 endpoint (SPEC S1), signing as `who`.
 pub fn sts_client(target: &dyn Target, who: &Credentials) -> aws_sdk_sts::Client {
-    let conf = aws_sdk_sts::Config::builder()
+    let mut b = aws_sdk_sts::Config::builder()
         .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
         .endpoint_url(target.endpoint())
         .region(aws_sdk_sts::config::Region::new(target.region().to_owned()))
@@ -57,7 +62,20 @@ pub fn sts_client(target: &dyn Target, who: &Credentials) -> aws_sdk_sts::Client
         .time_source(target.clock().clone())
         .disable_clock_skew_correction(true)
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
-        .credentials_provider(who.to_aws())
-        .build();
-    aws_sdk_sts::Client::from_conf(conf)
+        .credentials_provider(who.to_aws());
+    if let Some(http) = sdk_http_client(target) {
+        b = b.http_client(http);
+    }
+    aws_sdk_sts::Client::from_conf(b.build())
+}
+
+/// The SDK's https client trusting the target's CA; `None` keeps the SDK's default client (the
+/// platform's roots). A CA that cannot be used here was already refused when the target was
+/// opened, so a failure now is reported and the default client used: its requests then fail
+/// certificate verification, visibly, as transport errors.
+fn sdk_http_client(target: &dyn Target) -> Option<SharedHttpClient> {
+    target.tls_trust().sdk_http_client().unwrap_or_else(|e| {
+        eprintln!("warning: {e:#}");
+        None
+    })
 }

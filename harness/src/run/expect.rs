@@ -1,5 +1,6 @@
 //! Comparing an [`Outcome`] with an [`Expect`]ation, after applying the target profile's
-//! overrides (`expect.profile.aws = {...}` replaces the fields it sets).
+//! overrides (`expect.profile.aws = {...}` replaces the fields it sets), then the transport's
+//! (`expect.transport.https = {...}`).
 //!
 //! Rules: an unexpected 5xx fails whatever else was expected (SPEC: internal failures are bugs);
 //! an expectation with neither `status`, `code` nor `ok` means "success"; listing comparisons
@@ -7,18 +8,32 @@
 
 use super::context::Ctx;
 use super::outcome::Outcome;
-use crate::scenario::{Expect, Profile};
+use crate::scenario::{Expect, Profile, Transport};
 use crate::target::TargetError;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// `base` with `profile`'s overrides applied.
-pub fn effective(base: &Expect, profile: Profile) -> Expect {
+/// `base` with `profile`'s overrides applied, then `transport`'s (whose own `profile` entries
+/// apply too).
+pub fn effective(base: &Expect, profile: Profile, transport: Transport) -> Expect {
     let mut e = base.clone();
     e.profile.clear();
-    let Some(o) = base.profile.get(&profile) else {
-        return e;
-    };
+    e.transport.clear();
+    if let Some(o) = base.profile.get(&profile) {
+        overlay(&mut e, o);
+    }
+    if let Some(t) = base.transport.get(&transport) {
+        let mut o = t.clone();
+        if let Some(p) = t.profile.get(&profile) {
+            overlay(&mut o, p);
+        }
+        overlay(&mut e, &o);
+    }
+    e
+}
+
+/// Replace the fields of `e` that `o` sets.
+fn overlay(e: &mut Expect, o: &Expect) {
     macro_rules! over {
         ($($f:ident),*) => { $( if o.$f.is_some() { e.$f = o.$f.clone(); } )* };
     }
@@ -37,7 +52,7 @@ pub fn effective(base: &Expect, profile: Profile) -> Expect {
         item_errors,
         owner
     );
-    // A profile that states a status or code replaces the whole verdict, and with it what the
+    // An override that states a status or code replaces the whole verdict, and with it what the
     // base expected of a success's body and listing (an `aws` 403 has no items to compare).
     if o.status.is_some() || o.code.is_some() || o.ok.is_some() {
         e.status = o.status;
@@ -51,7 +66,6 @@ pub fn effective(base: &Expect, profile: Profile) -> Expect {
         e.items_exclude = o.items_exclude.clone();
         e.item_errors = o.item_errors.clone();
     }
-    e
 }
 
 /// One line describing what `e` expects, for reports.

@@ -68,7 +68,7 @@ pub async fn run_all(
     plan: &Plan,
     nonce: &str,
 ) -> anyhow::Result<Vec<ScenarioResult>> {
-    let http = HttpClient::new()?;
+    let http = HttpClient::trusting(&target.tls_trust())?;
     let chosen: Vec<&Scenario> = scenarios.iter().filter(|s| selected(plan, s)).collect();
     let bar = if plan.progress {
         let b = ProgressBar::new(chosen.len() as u64);

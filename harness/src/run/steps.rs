@@ -5,7 +5,7 @@ use super::context::Ctx;
 use super::expect;
 use super::outcome::Outcome;
 use crate::report::{StepResult, Verdict};
-use crate::scenario::{Op, PlannedStep, Profile};
+use crate::scenario::{Op, PlannedStep, Profile, Transport};
 use crate::target::http::HttpClient;
 use crate::target::{Credentials, NewUser, RoleRequest, UserUpdate};
 use std::collections::BTreeMap;
@@ -243,7 +243,8 @@ pub async fn run_step(
         }
     } else {
         let o = once(ctx, planned, &who, 0, http).await;
-        let e = expect::effective(&step.expect.clone().unwrap_or_default(), profile);
+        let transport = Transport::of(ctx.target.endpoint());
+        let e = expect::effective(&step.expect.clone().unwrap_or_default(), profile, transport);
         result.expected = expect::describe(&e);
         result.actual = o.summary();
         result.request = o.request.clone();

@@ -12,7 +12,7 @@ use model::{Matrix, ScenarioFile, Step};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use model::{Expect, Mutation, Op, Profile, SignMode};
+pub use model::{Expect, Mutation, Op, Profile, SignMode, Transport};
 
 /// A scenario file that parsed and validated, with its matrices expanded into steps.
 #[derive(Debug, Clone)]
@@ -182,9 +182,15 @@ fn expand_matrix(m: usize, matrix: &Matrix) -> Vec<PlannedStep> {
             for (profile, cells) in case.outcome_profile.iter().flatten() {
                 expect.profile.insert(*profile, outcome_expect(&cells[i]));
             }
+            for (transport, cells) in case.outcome_transport.iter().flatten() {
+                expect
+                    .transport
+                    .insert(*transport, outcome_expect(&cells[i]));
+            }
             step.expect = Some(expect);
             step.outcome = None;
             step.outcome_profile = None;
+            step.outcome_transport = None;
             step.matrix_as(who);
             out.push(PlannedStep {
                 origin: format!("matrix[{m}].cases[{c}] as {who}"),

@@ -70,6 +70,24 @@ impl Profile {
     }
 }
 
+/// How the harness reaches the target: `https` when its endpoint is `https://`. Outcomes that
+/// depend on it (`aws:SecureTransport`) are stated per transport, so one library holds for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Http,
+    Https,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Http => "http",
+            Transport::Https => "https",
+        }
+    }
+}
+
 /// Identities and data that exist before the first step.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -334,6 +352,9 @@ pub struct Step {
     /// Matrix cells only: per-profile replacement of `outcome`.
     #[serde(default)]
     pub outcome_profile: Option<BTreeMap<Profile, Vec<String>>>,
+    /// Matrix cells only: per-transport replacement of `outcome` (applied after the profile's).
+    #[serde(default)]
+    pub outcome_transport: Option<BTreeMap<Transport, Vec<String>>>,
 }
 
 /// A request built by hand, signed by `aws-sigv4`, then altered by `mutations`.
@@ -429,7 +450,8 @@ pub enum Mutation {
     NoDate,
 }
 
-/// What a step's outcome must be. `profile.<name>` entries replace the fields they set.
+/// What a step's outcome must be. `profile.<name>` entries replace the fields they set, then
+/// `transport.<http|https>` entries do.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
@@ -467,6 +489,10 @@ pub struct Expect {
     pub owner: Option<OwnerExpect>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub profile: BTreeMap<Profile, Expect>,
+    /// `transport.https = {...}`: replaces the fields it sets when the run is over that
+    /// transport, after the profile's overrides.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub transport: BTreeMap<Transport, Expect>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -24,6 +24,7 @@ const COMMON: &[&str] = &[
     "expect_counts",
     "outcome",
     "outcome_profile",
+    "outcome_transport",
 ];
 
 /// (op, required fields, optional fields).
@@ -85,7 +86,7 @@ fn present(s: &Step) -> Vec<&'static str> {
        document => "document", duration => "duration", save_as => "save_as", account => "account",
        seconds => "seconds", millis => "millis", request => "request", parallel => "parallel",
        expect_counts => "expect_counts", expect => "expect", outcome => "outcome",
-       outcome_profile => "outcome_profile");
+       outcome_profile => "outcome_profile", outcome_transport => "outcome_transport");
     v
 }
 
@@ -186,7 +187,10 @@ pub fn validate(file: &Path, def: &ScenarioFile) -> Result<Vec<(String, String)>
     let documents = setup(&mut c, def);
     for (i, step) in def.steps.iter().enumerate() {
         let path = format!("steps[{i}]");
-        if step.outcome.is_some() || step.outcome_profile.is_some() {
+        if step.outcome.is_some()
+            || step.outcome_profile.is_some()
+            || step.outcome_transport.is_some()
+        {
             c.err(
                 format!("{path}.outcome"),
                 "`outcome` belongs to matrix cases; use `expect`",
@@ -229,6 +233,14 @@ pub fn validate(file: &Path, def: &ScenarioFile) -> Result<Vec<(String, String)>
                 check_cells(
                     &mut c,
                     format!("{path}.outcome_profile.{}", p.as_str()),
+                    cells,
+                    want,
+                );
+            }
+            for (t, cells) in case.outcome_transport.iter().flatten() {
+                check_cells(
+                    &mut c,
+                    format!("{path}.outcome_transport.{}", t.as_str()),
                     cells,
                     want,
                 );

@@ -155,6 +155,9 @@ impl Target for AdminTarget {
     fn clock(&self) -> &SharedClock {
         &self.clock
     }
+    fn tls_trust(&self) -> super::tls::TlsTrust {
+        self.http.trust().clone()
+    }
 
     async fn create_user(&self, user: &NewUser) -> Result<Credentials, TargetError> {
         let mut body = json!({"name": user.name, "password": user.password});

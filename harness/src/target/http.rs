@@ -1,5 +1,6 @@
 //! A small HTTP(S) client and AWS SigV4 signing for the requests the SDKs do not make: the
-//! admin API and the raw (possibly malformed) requests of `run::raw`.
+//! admin API and the raw (possibly malformed) requests of `run::raw`. Over https it trusts the
+//! target's CA when one is named ([`TlsTrust`]), else the platform's roots.
 //!
 //! Signing uses AWS's `aws-sigv4` crate, never the server's verifier, so a bug shared by both
 //! cannot hide. Responses are read whole (bodies here are small); a 30-second timeout turns a
@@ -16,6 +17,7 @@ use hyper_util::rt::TokioExecutor;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use super::tls::TlsTrust;
 use super::Credentials;
 
 /// An answer, read whole.
@@ -46,6 +48,7 @@ type Inner = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 #[derive(Clone)]
 pub struct HttpClient {
     inner: Inner,
+    trust: TlsTrust,
 }
 
 impl fmt::Debug for HttpClient {
@@ -55,14 +58,29 @@ impl fmt::Debug for HttpClient {
 }
 
 impl HttpClient {
+    /// A client trusting the platform's roots.
     pub fn new() -> anyhow::Result<Self> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        Self::trusting(&TlsTrust::default())
+    }
+
+    /// A client whose https connections trust what `trust` says (only its CA, when it has one).
+    pub fn trusting(trust: &TlsTrust) -> anyhow::Result<Self> {
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        let builder = match trust.rustls_config()? {
+            Some(config) => builder.with_tls_config(config),
+            None => builder.with_native_roots()?,
+        };
+        let https = builder.https_or_http().enable_http1().build();
         let inner = Client::builder(TokioExecutor::new()).build(https);
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            trust: trust.clone(),
+        })
+    }
+
+    /// What this client's https connections trust.
+    pub fn trust(&self) -> &TlsTrust {
+        &self.trust
     }
 
     /// Send `req`; any error before a status line is a transport error.

@@ -19,6 +19,7 @@ pub mod container;
 pub mod embedded;
 pub mod http;
 pub mod remote;
+pub mod tls;
 
 use crate::scenario::Profile;
 use async_trait::async_trait;
@@ -189,6 +190,10 @@ pub trait Target: Send + Sync + fmt::Debug {
     fn root(&self) -> &Credentials;
     /// The time the target believes it is, for signing.
     fn clock(&self) -> &SharedClock;
+    /// The CA an `https` endpoint's certificate must chain to (default: the platform's roots).
+    fn tls_trust(&self) -> tls::TlsTrust {
+        tls::TlsTrust::default()
+    }
 
     /// Create a user; returns the keys it signs with (WEKA: its name and password; targets
     /// that generate keys, such as AWS IAM, return those).

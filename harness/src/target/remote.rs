@@ -8,6 +8,7 @@
 //! root_access_key_env = "KEYGATE_ROOT_ACCESS_KEY"   # or root_access_key = "..."
 //! root_secret_key_env = "KEYGATE_ROOT_SECRET_KEY"   # or root_secret_key = "..."
 //! posix_root = "/srv/keygate/data"                  # optional: enables owner checks
+//! ca_file = "ca.pem"                                # optional, https only: trust only this CA
 //! profile = "reference"                             # reference | minio | aws
 //! [capabilities]                                    # optional, these are the defaults
 //! clock = false
@@ -15,12 +16,15 @@
 //! service_accounts = true
 //! ```
 //! Secrets are best given through environment variables so profiles can be committed.
+//! `ca_file` (PEM, relative to the profile file) replaces the platform's roots for the
+//! endpoint's certificate, for the SDK calls and the admin API alike; it needs `https://`.
 //! Parsing is strict like scenario files: unknown keys are refused with their key path.
 
 use super::admin::AdminTarget;
 use super::http::HttpClient;
+use super::tls::TlsTrust;
 use super::{Capabilities, Credentials, SharedClock, TargetInfo};
-use crate::scenario::Profile;
+use crate::scenario::{Profile, Transport};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +47,9 @@ pub struct TargetProfile {
     pub root_secret_key_env: Option<String>,
     #[serde(default)]
     pub posix_root: Option<PathBuf>,
+    /// A PEM CA file, relative to the profile file; only with an `https://` endpoint.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     #[serde(default = "default_profile")]
     pub profile: Profile,
     #[serde(default)]
@@ -149,6 +156,7 @@ pub fn open(file: &Path, profile_override: Option<Profile>) -> anyhow::Result<Ad
             "root_secret_key",
         )?,
     );
+    let trust = tls_trust(file, &p.endpoint, p.ca_file.as_deref())?;
     let caps = p.capabilities.unwrap_or_default();
     Ok(AdminTarget {
         info: TargetInfo {
@@ -166,7 +174,29 @@ pub fn open(file: &Path, profile_override: Option<Profile>) -> anyhow::Result<Ad
         root,
         posix_root: p.posix_root,
         clock: SharedClock::default(),
-        http: HttpClient::new()?,
+        http: HttpClient::trusting(&trust)?,
         guard: None,
     })
+}
+
+/// What a profile's endpoint is trusted by: its `ca_file` (relative to the profile file, https
+/// endpoints only), else the platform's roots.
+pub(crate) fn tls_trust(
+    file: &Path,
+    endpoint: &str,
+    ca_file: Option<&Path>,
+) -> anyhow::Result<TlsTrust> {
+    let Some(ca) = ca_file else {
+        return Ok(TlsTrust::default());
+    };
+    if Transport::of(endpoint) != Transport::Https {
+        anyhow::bail!(
+            "{}: at `ca_file`: the endpoint `{endpoint}` is not https://",
+            file.display()
+        );
+    }
+    let at = |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: at `ca_file`: {e:#}", file.display());
+    let path =
+        std::path::absolute(file.parent().unwrap_or(Path::new("")).join(ca)).map_err(|e| at(&e))?;
+    TlsTrust::from_file(&path).map_err(|e| at(&e))
 }

@@ -5,6 +5,7 @@
 //! version = 1
 //! kind = "command"
 //! endpoint = "http://127.0.0.1:9000"      # where the S3 traffic goes, as for `remote`
+//! ca_file = "ca.pem"                      # https only, as for `remote`; commands get `{ca_file}`
 //! root_access_key_env = "KEYGATE_ROOT_ACCESS_KEY"
 //! root_secret_key_env = "KEYGATE_ROOT_SECRET_KEY"
 //! profile = "reference"                   # which expectations apply
@@ -52,6 +53,7 @@ pub use compile::{check, load_profile};
 pub use template::split_words;
 
 use super::remote::{secret, CapabilitiesDef};
+use super::tls::TlsTrust;
 use super::{
     Capabilities, Credentials, NewUser, RoleRequest, SharedClock, Target, TargetError, TargetInfo,
     UserUpdate,
@@ -72,6 +74,7 @@ const COMMON: &[&str] = &[
     "region",
     "root_access_key",
     "root_secret_key",
+    "ca_file",
 ];
 
 /// Each action and the placeholders it may use besides [`COMMON`].
@@ -133,6 +136,9 @@ pub struct CommandProfile {
     pub root_secret_key_env: Option<String>,
     #[serde(default)]
     pub posix_root: Option<PathBuf>,
+    /// A PEM CA file, relative to the profile file; only with an `https://` endpoint.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     #[serde(default = "default_profile")]
     pub profile: Profile,
     #[serde(default)]
@@ -256,6 +262,7 @@ pub struct CommandTarget {
     root: Credentials,
     posix_root: Option<PathBuf>,
     clock: SharedClock,
+    trust: TlsTrust,
     attach_replaces: bool,
     error_code: Option<regex::Regex>,
     timeout: Duration,
@@ -287,6 +294,7 @@ pub async fn open(file: &Path, profile_override: Option<Profile>) -> anyhow::Res
             "root_secret_key",
         )?,
     );
+    let trust = super::remote::tls_trust(file, &p.endpoint, p.ca_file.as_deref())?;
     let caps = p.capabilities.unwrap_or_default();
     let has = |a: &str| actions.contains_key(a);
     let target = CommandTarget {
@@ -305,6 +313,7 @@ pub async fn open(file: &Path, profile_override: Option<Profile>) -> anyhow::Res
         root,
         posix_root: p.posix_root,
         clock: SharedClock::default(),
+        trust,
         attach_replaces: p.attach_replaces,
         error_code,
         timeout: Duration::from_secs(p.timeout_seconds.max(1)),
@@ -348,6 +357,9 @@ impl Target for CommandTarget {
     }
     fn clock(&self) -> &SharedClock {
         &self.clock
+    }
+    fn tls_trust(&self) -> TlsTrust {
+        self.trust.clone()
     }
 
     async fn create_user(&self, user: &NewUser) -> Result<Credentials, TargetError> {

@@ -17,6 +17,9 @@ impl CommandTarget {
         v.insert("region", self.info.region.clone());
         v.insert("root_access_key", self.root.access_key.clone());
         v.insert("root_secret_key", self.root.secret_key.clone());
+        if let Some(ca) = self.trust.ca_file() {
+            v.insert("ca_file", ca.display().to_string());
+        }
         v
     }
 

@@ -1,0 +1,186 @@
+//! The harness over HTTPS: `keygate run --tls` (the embedded server on a certificate from a CA
+//! generated for the run) and a remote profile naming its server's CA with `ca_file`.
+//!
+//! Each runs a slice of the library that touches every client the harness has over TLS: the
+//! AWS SDK (S3, STS), raw signed requests (header and presigned) and the admin API; and
+//! `policy-deny-plain-http`, whose expectations flip with the transport, must pass with the
+//! https side asserted. Certificates are checked: a profile without the CA cannot reach the
+//! server at all.
+#![cfg(feature = "embedded")]
+
+use keygate::cli::{self, RunArgs};
+use keygate_server::{RunningServer, Server, ServerConfig, TlsConfig};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use std::path::{Path, PathBuf};
+
+/// Scenarios that exercise each client over TLS, and the transport-dependent policy ones.
+const SLICE: &str = "^(policy-deny-plain-http|policy-conditions-bool-ip-null|sigv4-header-auth|\
+sigv4-presigned|sts-assume-role|s3-multipart|users-admin-api|service-accounts-lifecycle)$";
+
+fn library() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+fn args(report_dir: &Path) -> RunArgs {
+    RunArgs {
+        filter: Some(SLICE.to_owned()),
+        jobs: 4,
+        report_dir: report_dir.to_owned(),
+        scenarios: library(),
+        no_progress: true,
+        ..Default::default()
+    }
+}
+
+/// The latest report, checked to be an https run of the whole slice in which nothing but a
+/// pass happened and deny-plain-http expected success (its https side).
+fn assert_https_report(report_dir: &Path) {
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(report_dir.join("latest/report.json")).expect("report.json"),
+    )
+    .expect("report parses");
+    assert_eq!(json["transport"], "https");
+    assert!(json["target"]["endpoint"]
+        .as_str()
+        .is_some_and(|e| e.starts_with("https://")));
+    let scenarios = json["scenarios"].as_array().expect("scenarios");
+    assert_eq!(scenarios.len(), 8, "the whole slice ran");
+    for s in scenarios {
+        assert_eq!(s["verdict"], "pass", "{}: {}", s["id"], s["reason"]);
+    }
+    let deny = scenarios
+        .iter()
+        .find(|s| s["id"] == "policy-deny-plain-http")
+        .expect("deny-plain-http ran");
+    for step in deny["steps"].as_array().expect("steps") {
+        assert_eq!(
+            step["expected"], "2xx",
+            "the https side is asserted: {step}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_tls_passes_the_slice_and_writes_the_ca() {
+    let reports = tempfile::tempdir().expect("temp dir");
+    let args = RunArgs {
+        tls: true,
+        ..args(reports.path())
+    };
+    let ca_file = cli::tls_ca_file(&args);
+    assert_eq!(cli::run(args).await, cli::EXIT_PASS);
+    assert_https_report(reports.path());
+    let ca = std::fs::read_to_string(&ca_file).expect("the CA is written for reuse");
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+    assert!(
+        !ca.contains("PRIVATE KEY"),
+        "only the certificate is written"
+    );
+}
+
+/// A CA and a server certificate for 127.0.0.1 it signed: (CA PEM, TLS config of the server).
+fn pki() -> (String, TlsConfig) {
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+    let key = KeyPair::generate().expect("server key");
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("server params")
+        .signed_by(&key, &ca_cert, &ca_key)
+        .expect("server certificate");
+    (
+        ca_cert.pem(),
+        TlsConfig::from_pem(cert.pem(), key.serialize_pem()),
+    )
+}
+
+async fn https_server(dir: &Path, tls: TlsConfig) -> RunningServer {
+    let mut cfg = ServerConfig::new(dir.join("data"));
+    cfg.tls = Some(tls);
+    Server::start(cfg).await.expect("HTTPS server starts")
+}
+
+/// A remote profile for `server` in `dir`, with `extra` lines (such as `ca_file`).
+fn write_profile(dir: &Path, server: &RunningServer, endpoint: &str, extra: &str) -> PathBuf {
+    let file = dir.join("target.toml");
+    let text = format!(
+        "version = 1\nkind = \"remote\"\nendpoint = \"{endpoint}\"\n\
+         root_access_key = \"{}\"\nroot_secret_key = \"{}\"\n{extra}\n",
+        server.root_access_key(),
+        server.root_secret_key(),
+    );
+    std::fs::write(&file, text).expect("profile written");
+    file
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_profile_with_ca_file_passes_the_slice_over_https() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ca_pem, tls) = pki();
+    let server = https_server(dir.path(), tls).await;
+    let endpoint = server.endpoint().to_owned();
+    assert!(endpoint.starts_with("https://"), "{endpoint}");
+    // The CA sits beside the profile and is named relative to it.
+    std::fs::write(dir.path().join("ca.pem"), &ca_pem).expect("CA written");
+    let scenarios = cli::load_paths(&[library()]).expect("library validates");
+    let filter = regex::Regex::new(SLICE).expect("filter");
+
+    let trusted = write_profile(dir.path(), &server, &endpoint, "ca_file = \"ca.pem\"");
+    let target = keygate::target::open(&trusted, None)
+        .await
+        .expect("profile opens");
+    let reports = tempfile::tempdir().expect("temp dir");
+    let code = cli::run_on(&*target, &scenarios, &args(reports.path()), Some(filter)).await;
+    assert_eq!(code, cli::EXIT_PASS);
+    assert_https_report(reports.path());
+
+    // Without the CA the certificate is refused: the target is unreachable, nothing is judged.
+    let untrusted = write_profile(dir.path(), &server, &endpoint, "");
+    let target = keygate::target::open(&untrusted, None)
+        .await
+        .expect("profile opens");
+    let filter = regex::Regex::new(SLICE).expect("filter");
+    let code = cli::run_on(&*target, &scenarios, &args(reports.path()), Some(filter)).await;
+    assert_eq!(code, cli::EXIT_TARGET);
+    target.shutdown().await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn ca_file_errors_name_the_profile_and_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let profile = |endpoint: &str, ca: &str| {
+        let file = dir.path().join("target.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "version = 1\nendpoint = \"{endpoint}\"\nroot_access_key = \"a\"\n\
+                 root_secret_key = \"b\"\nca_file = \"{ca}\"\n"
+            ),
+        )
+        .expect("profile written");
+        file
+    };
+    let missing = profile("https://127.0.0.1:1", "missing.pem");
+    let err = open_error(&missing).await;
+    assert!(
+        err.contains("at `ca_file`") && err.contains("missing.pem"),
+        "{err}"
+    );
+
+    std::fs::write(dir.path().join("ca.pem"), pki().0).expect("CA written");
+    let plain = profile("http://127.0.0.1:1", "ca.pem");
+    let err = open_error(&plain).await;
+    assert!(
+        err.contains("at `ca_file`") && err.contains("not https"),
+        "{err}"
+    );
+}
+
+async fn open_error(profile: &Path) -> String {
+    match keygate::target::open(profile, None).await {
+        Ok(t) => panic!("{} opened: {t:?}", profile.display()),
+        Err(e) => format!("{e:#}"),
+    }
+}
