@@ -184,3 +184,60 @@ async fn open_error(profile: &Path) -> String {
         Err(e) => format!("{e:#}"),
     }
 }
+
+#[tokio::test]
+async fn command_profiles_take_ca_file_and_hand_it_to_commands() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("ca.pem"), pki().0).expect("CA written");
+    let file = dir.path().join("cli.toml");
+    std::fs::write(
+        &file,
+        "version = 1\nkind = \"command\"\nendpoint = \"https://127.0.0.1:1\"\n\
+         root_access_key = \"a\"\nroot_secret_key = \"b\"\nca_file = \"ca.pem\"\n\
+         [commands]\nuser_add = \"cp {ca_file} {name}\"\n",
+    )
+    .expect("profile written");
+    let target = keygate::target::open(&file, None)
+        .await
+        .expect("profile opens");
+    let ca = target.tls_trust().ca_file().map(Path::to_owned);
+    assert_eq!(ca.as_deref(), Some(dir.path().join("ca.pem").as_path()));
+    // `{ca_file}` is the CA's absolute path, whatever the working directory.
+    let copy = dir.path().join("copy.pem");
+    let user = keygate::target::NewUser {
+        name: copy.display().to_string(),
+        password: "unused-password".into(),
+        ..Default::default()
+    };
+    target.create_user(&user).await.expect("user_add runs");
+    assert_eq!(
+        std::fs::read(&copy).expect("the command got the CA's path"),
+        std::fs::read(dir.path().join("ca.pem")).expect("CA")
+    );
+}
+
+#[test]
+fn outcome_transport_needs_one_cell_per_identity() {
+    let text = r#"
+version = 1
+id = "t"
+title = "t"
+area = "policy"
+rules = ["E9"]
+[setup]
+buckets = ["data"]
+[[setup.users]]
+name = "u"
+policy = "readonly"
+[[matrix]]
+as = ["u", "root"]
+cases = [{ op = "list_objects_v2", bucket = "data", outcome = ["ok", "ok"], outcome_transport.https = ["ok"] }]
+"#;
+    let errors = keygate::scenario::parse(Path::new("t.toml"), text).expect_err("refused");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.path == "matrix[0].cases[0].outcome_transport.https"),
+        "{errors:?}"
+    );
+}
