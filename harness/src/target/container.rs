@@ -25,8 +25,15 @@
 //! container's own clock cannot be moved (the reference server allows that from loopback
 //! only, and the harness is not loopback to it), so `clock` is off.
 //!
+//! Faults (capability `faults`, [`ContainerTarget`]): the harness restarts, SIGKILLs and
+//! pauses the container it started. The S3 port is published on a host port picked free at
+//! start and fixed in the container's configuration, so the endpoint every client uses stays
+//! the same across restarts (an ephemeral mapping could move).
+//!
 //! Security: the root keys are generated per run and live only in the container's environment
 //! and this process. The data directory is removed with the container.
+
+mod faults;
 
 use super::admin::{AdminTarget, Guard};
 use super::http::HttpClient;
@@ -37,7 +44,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use testcontainers::core::{IntoContainerPort, Mount, WaitFor};
 use testcontainers::runners::AsyncRunner;
@@ -73,7 +80,7 @@ pub struct ContainerProfile {
     pub capabilities: Option<CapabilitiesDef>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ready {
     #[serde(default)]
@@ -122,7 +129,9 @@ pub fn load_profile(file: &Path) -> anyhow::Result<ContainerProfile> {
     Ok(p)
 }
 
-/// Keeps the container and its data directory until [`Guard::stop`].
+pub use faults::ContainerTarget;
+
+/// The container and its data directory, kept until [`Guard::stop`].
 struct Running {
     container: tokio::sync::Mutex<Option<ContainerAsync<GenericImage>>>,
     data: Mutex<Option<tempfile::TempDir>>,
@@ -135,15 +144,30 @@ impl std::fmt::Debug for Running {
     }
 }
 
+/// The admin target's guard: the same [`Running`] the fault injector holds.
+struct Handle(Arc<Running>);
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 #[async_trait]
-impl Guard for Running {
+impl Guard for Handle {
     async fn stop(&self) {
-        if let Some(c) = self.container.lock().await.take() {
+        if let Some(c) = self.0.container.lock().await.take() {
             let _ = c.rm().await;
         }
-        let data = self.data.lock().map(|mut d| d.take()).ok().flatten();
+        let data = self.0.data.lock().map(|mut d| d.take()).ok().flatten();
         drop(data);
     }
+}
+
+/// A host port nobody listens on now (the engine binds it for the container's lifetime).
+fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
 }
 
 fn image_present(name: &str) -> bool {
@@ -194,13 +218,17 @@ fn random_key(len: usize) -> String {
 }
 
 /// Start the container a profile file describes and wrap it as a target.
-pub async fn start(file: &Path, profile_override: Option<Profile>) -> anyhow::Result<AdminTarget> {
+pub async fn start(
+    file: &Path,
+    profile_override: Option<Profile>,
+) -> anyhow::Result<ContainerTarget> {
     let p = load_profile(file)?;
     ensure_image(file, &p)?;
     let root = Credentials::new(
         format!("kgroot{}", random_key(14)),
         format!("Kg-{}", random_key(36)),
     );
+    let host_port = free_port()?;
     let mut image =
         GenericImage::new(p.image.clone(), p.tag.clone()).with_exposed_port(p.port.tcp());
     if let Some(line) = &p.ready.log {
@@ -209,6 +237,7 @@ pub async fn start(file: &Path, profile_override: Option<Profile>) -> anyhow::Re
     let mut req = image
         .with_env_var(&p.root_access_key_var, &root.access_key)
         .with_env_var(&p.root_secret_key_var, &root.secret_key)
+        .with_mapped_port(host_port, p.port.tcp())
         .with_startup_timeout(Duration::from_secs(p.ready.timeout_seconds));
     for (k, v) in &p.env {
         req = req.with_env_var(k, v);
@@ -237,7 +266,12 @@ pub async fn start(file: &Path, profile_override: Option<Profile>) -> anyhow::Re
     wait_ready(&http, &endpoint, &p.ready).await?;
     let caps = p.capabilities.unwrap_or_default();
     let posix_root = data.as_ref().map(|d| d.path().to_owned());
-    Ok(AdminTarget {
+    let running = Arc::new(Running {
+        id: container.id().to_owned(),
+        container: tokio::sync::Mutex::new(Some(container)),
+        data: Mutex::new(data),
+    });
+    let admin = AdminTarget {
         info: TargetInfo {
             kind: "container".into(),
             endpoint,
@@ -254,12 +288,9 @@ pub async fn start(file: &Path, profile_override: Option<Profile>) -> anyhow::Re
         posix_root,
         clock: SharedClock::default(),
         http,
-        guard: Some(Box::new(Running {
-            id: container.id().to_owned(),
-            container: tokio::sync::Mutex::new(Some(container)),
-            data: Mutex::new(data),
-        })),
-    })
+        guard: Some(Box::new(Handle(running.clone()))),
+    };
+    Ok(ContainerTarget::new(admin, running, p.ready))
 }
 
 /// Any HTTP answer on `ready.path` means the server is serving.

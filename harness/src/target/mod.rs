@@ -235,6 +235,33 @@ pub trait Target: Send + Sync + fmt::Debug {
 
     /// Stop whatever the adapter started. Called once, after the run.
     async fn shutdown(&self) {}
+
+    /// Whether [`Target::inject`] works (capability `faults`): only an adapter that started
+    /// the target itself can restart, kill or pause it.
+    fn supports_faults(&self) -> bool {
+        false
+    }
+
+    /// Inject a fault (capability `faults`). `Restart` and `Start` return once the target
+    /// answers again; after `Kill` it stays down until `Start`.
+    async fn inject(&self, _fault: Fault) -> Result<(), TargetError> {
+        Err(TargetError::Unsupported("faults"))
+    }
+}
+
+/// A fault the harness injects into a target it started (`Target::inject`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// Stop gracefully (SIGTERM, SIGKILL after a grace period) and start again.
+    Restart,
+    /// SIGKILL: no chance to finish anything; the target stays down until `Start`.
+    Kill,
+    /// Start a killed target again.
+    Start,
+    /// Freeze its processes: connections are accepted, nothing answers.
+    Pause,
+    Unpause,
 }
 
 /// Open the target a profile file describes (`kind`: `remote`, the default, `command` or
