@@ -19,6 +19,7 @@
 //! Everything writes into a caller's buffer; nothing allocates on the common path (a path or
 //! query made only of unreserved characters is copied as is).
 
+use crate::sink::Sink;
 use http::HeaderMap;
 use std::borrow::Cow;
 
@@ -57,7 +58,7 @@ pub struct CanonicalInput<'x> {
     pub host_fallback: Option<&'x str>,
 }
 
-const fn unreserved_table() -> [bool; 256] {
+pub(crate) const fn unreserved_table() -> [bool; 256] {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
@@ -70,6 +71,13 @@ const fn unreserved_table() -> [bool; 256] {
 
 static UNRESERVED: [bool; 256] = unreserved_table();
 
+/// Unreserved bytes and `/`: an S3 path made only of these is its own canonical form.
+static UNRESERVED_OR_SLASH: [bool; 256] = {
+    let mut t = unreserved_table();
+    t[b'/' as usize] = true;
+    t
+};
+
 fn is_unreserved(b: u8) -> bool {
     UNRESERVED[usize::from(b)]
 }
@@ -77,12 +85,16 @@ fn is_unreserved(b: u8) -> bool {
 /// Appends `input` encoded with AWS's rule: unreserved bytes kept, `/` kept when `keep_slash`,
 /// everything else `%XX` with uppercase hex.
 pub fn uri_encode(out: &mut Vec<u8>, input: &[u8], keep_slash: bool) {
+    encode_to(out, input, keep_slash);
+}
+
+fn encode_to<S: Sink>(out: &mut S, input: &[u8], keep_slash: bool) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in input {
         if is_unreserved(b) || (keep_slash && b == b'/') {
-            out.push(b);
+            out.byte(b);
         } else {
-            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+            out.put(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
         }
     }
 }
@@ -115,34 +127,38 @@ pub fn percent_decode(out: &mut Vec<u8>, input: &[u8], plus_is_space: bool) {
 }
 
 /// Decodes then re-encodes one component; a component of unreserved bytes is copied.
-fn reencode(out: &mut Vec<u8>, scratch: &mut Vec<u8>, input: &[u8], plus_is_space: bool) {
+fn reencode<S: Sink>(out: &mut S, scratch: &mut Vec<u8>, input: &[u8], plus_is_space: bool) {
     if input.iter().all(|&b| is_unreserved(b)) {
-        out.extend_from_slice(input);
+        out.put(input);
         return;
     }
     scratch.clear();
     percent_decode(scratch, input, plus_is_space);
-    uri_encode(out, scratch, false);
+    encode_to(out, scratch, false);
 }
 
 /// Appends the canonical URI of `path`.
 pub fn canonical_uri(out: &mut Vec<u8>, path: &str, enc: UriEncoding) {
+    canonical_uri_to(out, path, enc);
+}
+
+pub(crate) fn canonical_uri_to<S: Sink>(out: &mut S, path: &str, enc: UriEncoding) {
     let path = if path.is_empty() { "/" } else { path };
     match enc {
         UriEncoding::S3 => {
-            if path.bytes().all(|b| is_unreserved(b) || b == b'/') {
-                out.extend_from_slice(path.as_bytes());
+            if path.bytes().all(|b| UNRESERVED_OR_SLASH[usize::from(b)]) {
+                out.put(path.as_bytes());
                 return;
             }
             let mut scratch = Vec::new();
             for (i, seg) in path.as_bytes().split(|&b| b == b'/').enumerate() {
                 if i > 0 {
-                    out.push(b'/');
+                    out.byte(b'/');
                 }
                 reencode(out, &mut scratch, seg, false);
             }
         }
-        UriEncoding::Generic { normalize: false } => uri_encode(out, path.as_bytes(), true),
+        UriEncoding::Generic { normalize: false } => encode_to(out, path.as_bytes(), true),
         UriEncoding::Generic { normalize: true } => {
             let mut kept: Vec<&str> = Vec::new();
             for seg in path.split('/') {
@@ -154,15 +170,15 @@ pub fn canonical_uri(out: &mut Vec<u8>, path: &str, enc: UriEncoding) {
                     s => kept.push(s),
                 }
             }
-            out.push(b'/');
+            out.byte(b'/');
             for (i, seg) in kept.iter().enumerate() {
                 if i > 0 {
-                    out.push(b'/');
+                    out.byte(b'/');
                 }
-                uri_encode(out, seg.as_bytes(), true);
+                encode_to(out, seg.as_bytes(), true);
             }
             if !kept.is_empty() && path.ends_with('/') {
-                out.push(b'/');
+                out.byte(b'/');
             }
         }
     }
@@ -170,7 +186,7 @@ pub fn canonical_uri(out: &mut Vec<u8>, path: &str, enc: UriEncoding) {
 
 /// Whether `input` is already in canonical form: unreserved bytes, and `%XX` (uppercase hex)
 /// only for bytes that must be encoded. SDK-built query strings are; they are then copied.
-fn is_canonical(input: &[u8]) -> bool {
+pub(crate) fn is_canonical(input: &[u8]) -> bool {
     let mut i = 0;
     while i < input.len() {
         let b = input[i];
@@ -212,6 +228,10 @@ type Pair<'q> = (Cow<'q, [u8]>, Cow<'q, [u8]>);
 
 /// Appends the canonical query string of the raw `query`.
 pub fn canonical_query(out: &mut Vec<u8>, query: &str, skip_signature: bool) {
+    canonical_query_to(out, query, skip_signature);
+}
+
+pub(crate) fn canonical_query_to<S: Sink>(out: &mut S, query: &str, skip_signature: bool) {
     if query.is_empty() {
         return;
     }
@@ -226,11 +246,11 @@ pub fn canonical_query(out: &mut Vec<u8>, query: &str, skip_signature: bool) {
     pairs.sort_unstable();
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
-            out.push(b'&');
+            out.byte(b'&');
         }
-        out.extend_from_slice(k);
-        out.push(b'=');
-        out.extend_from_slice(v);
+        out.put(k);
+        out.byte(b'=');
+        out.put(v);
     }
 }
 
@@ -267,22 +287,31 @@ fn has_blank(v: &[u8]) -> bool {
 }
 
 /// Appends a header value trimmed, with inner runs of spaces and tabs collapsed to one space.
-fn push_trimmed(out: &mut Vec<u8>, value: &[u8]) {
+pub(crate) fn push_trimmed<S: Sink>(out: &mut S, value: &[u8]) {
     let blank = |b: u8| b == b' ' || b == b'\t';
     let value = value.trim_ascii();
     // Fast path: no blank inside at all (hashes, dates, hosts, ids).
     if !has_blank(value) {
-        out.extend_from_slice(value);
+        out.put(value);
         return;
     }
     // Words separated by single spaces, copied a word at a time.
     let mut words = value.split(|&b| blank(b)).filter(|w| !w.is_empty());
     if let Some(first) = words.next() {
-        out.extend_from_slice(first);
+        out.put(first);
     }
     for word in words {
-        out.push(b' ');
-        out.extend_from_slice(word);
+        out.byte(b' ');
+        out.put(word);
+    }
+}
+
+/// Appends `s` lowercased (header names; already lowercase in every SDK's list).
+pub(crate) fn put_lower<S: Sink>(out: &mut S, s: &str) {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        s.bytes().for_each(|b| out.byte(b.to_ascii_lowercase()));
+    } else {
+        out.put(s.as_bytes());
     }
 }
 
@@ -315,6 +344,15 @@ pub fn canonical_headers(
     signed_headers: &str,
     host_fallback: Option<&str>,
 ) {
+    canonical_headers_to(out, headers, signed_headers, host_fallback);
+}
+
+pub(crate) fn canonical_headers_to<S: Sink>(
+    out: &mut S,
+    headers: &HeaderMap,
+    signed_headers: &str,
+    host_fallback: Option<&str>,
+) {
     let mut snap: [(&[u8], &[u8]); SNAPSHOT] = [(&[], &[]); SNAPSHOT];
     let small = headers.len() <= SNAPSHOT;
     if small {
@@ -324,24 +362,21 @@ pub fn canonical_headers(
     }
     let snap = &snap[..headers.len().min(SNAPSHOT)];
     for name in signed_names(signed_headers) {
-        let start = out.len();
-        out.extend_from_slice(name.as_bytes());
-        out[start..].make_ascii_lowercase();
-        // `HeaderMap` names are lowercase: compare with the lowercased signed name.
+        put_lower(out, name);
+        // `HeaderMap` names are lowercase.
         let matches: u32 = if small {
-            let lname = &out[start..];
             snap.iter()
                 .enumerate()
-                .filter(|(_, (k, _))| *k == lname)
+                .filter(|(_, (k, _))| k.eq_ignore_ascii_case(name.as_bytes()))
                 .fold(0, |m, (i, _)| m | 1 << i)
         } else {
             0
         };
-        out.push(b':');
+        out.byte(b':');
         let mut found = 0usize;
-        let mut push = |out: &mut Vec<u8>, v: &[u8]| {
+        let mut push = |out: &mut S, v: &[u8]| {
             if found > 0 {
-                out.push(b',');
+                out.byte(b',');
             }
             push_trimmed(out, v);
             found += 1;
@@ -362,7 +397,7 @@ pub fn canonical_headers(
                 push_trimmed(out, h.as_bytes());
             }
         }
-        out.push(b'\n');
+        out.byte(b'\n');
     }
 }
 
@@ -381,9 +416,7 @@ pub fn canonical_request(out: &mut Vec<u8>, input: &CanonicalInput<'_>) {
         input.host_fallback,
     );
     out.push(b'\n');
-    let start = out.len();
-    out.extend_from_slice(input.signed_headers.as_bytes());
-    out[start..].make_ascii_lowercase();
+    put_lower(out, input.signed_headers);
     out.push(b'\n');
     out.extend_from_slice(input.payload_hash.as_bytes());
 }

@@ -24,9 +24,9 @@ use crate::checksum::{ChecksumAlgorithm, Checksummer};
 use crate::error::AuthError;
 use crate::key::{finish, SigningKey};
 use crate::secret::{hex_lower, Signature};
-use crate::verify::{update_scope, EMPTY_SHA256};
+use crate::sink::{BlockSink, Sink};
+use crate::verify::{put_scope, EMPTY_SHA256};
 use crate::Service;
-use hmac::Mac;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -54,19 +54,19 @@ pub(crate) struct ChunkSigner {
 
 impl ChunkSigner {
     fn sign(&self, kind: &[u8], tail: &[&[u8]]) -> Signature {
-        let mut mac = self.key.mac();
-        mac.update(kind);
-        mac.update(b"\n");
-        mac.update(&self.amz_date);
-        mac.update(b"\n");
-        update_scope(&mut mac, &self.scope_date, &self.region, self.service);
-        mac.update(b"\n");
-        mac.update(&self.prev.to_hex());
+        let mut s = BlockSink::new(self.key.mac());
+        s.put(kind);
+        s.byte(b'\n');
+        s.put(&self.amz_date);
+        s.byte(b'\n');
+        put_scope(&mut s, &self.scope_date, &self.region, self.service);
+        s.byte(b'\n');
+        s.put(&self.prev.to_hex());
         for part in tail {
-            mac.update(b"\n");
-            mac.update(part);
+            s.byte(b'\n');
+            s.put(part);
         }
-        finish(mac)
+        finish(s.into_inner())
     }
 
     /// Checks a chunk's claimed signature and advances the chain.

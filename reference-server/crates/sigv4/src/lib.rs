@@ -21,7 +21,9 @@ mod chunked;
 mod error;
 pub mod key;
 pub mod parse;
+mod prepared;
 mod secret;
+mod sink;
 mod verify;
 
 pub use checksum::{content_md5_check, ChecksumAlgorithm, Checksummer};

@@ -2,21 +2,24 @@
 //! time; on success, the [`Verified`] identity.
 //!
 //! Spec: AWS SigV4 "Create a string to sign" and "Calculate the signature"; SPEC V2 (payload
-//! line), V7 (constant time). The string to sign is fed to the keyed HMAC piece by piece, so
-//! verifying a request allocates only the canonical request buffer and the `Verified` fields.
+//! line), V7 (constant time). The canonical request streams into SHA-256 and the string to sign
+//! into the keyed HMAC, each through a stack buffer ([`BlockSink`]): verifying a request
+//! allocates only the `Verified` fields. The pieces come from what parsing prepared (each signed
+//! header's value, the query's parameter spans), with the general builders of
+//! [`crate::canonical`] as the exact fallback.
 //!
 //! Security: the expected signature never leaves this module except as a `Signature`, which has
 //! no `PartialEq` and prints nothing; errors carry no signature.
 
-use crate::canonical::{self, CanonicalInput};
+use crate::canonical::{canonical_headers_to, canonical_query_to, canonical_uri_to, put_lower};
 use crate::checksum::ChecksumAlgorithm;
 use crate::chunked::{ChunkDecoder, ChunkSigner};
 use crate::error::AuthError;
 use crate::key::{finish, SigningKey, SigningKeyCache};
 use crate::parse::Pending;
 use crate::secret::{hex_lower, SecretKey, Signature};
+use crate::sink::{BlockSink, Sink};
 use crate::{AuthKind, PayloadMode, Service};
-use hmac::Mac;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -37,57 +40,63 @@ impl Pending<'_> {
 
     /// The string to sign this server computes.
     pub fn string_to_sign(&self, body_sha256: Option<[u8; 32]>) -> String {
-        canonical::string_to_sign(
-            std::str::from_utf8(&self.amz_date).unwrap_or(""),
-            &self.scope(),
-            &self.canonical_request(body_sha256),
-        )
+        let hash: [u8; 32] = Sha256::digest(self.canonical_request(body_sha256)).into();
+        let mut out = Vec::with_capacity(256);
+        self.write_string_to_sign(&mut out, &hash);
+        String::from_utf8(out).unwrap_or_default()
     }
 
-    fn scope(&self) -> String {
-        format!(
-            "{}/{}/{}/aws4_request",
-            std::str::from_utf8(&self.scope_date).unwrap_or(""),
-            self.region(),
-            self.service.as_str()
-        )
-    }
-
-    fn write_canonical(&self, out: &mut Vec<u8>, body_sha256: Option<[u8; 32]>) {
-        let body_hex;
-        let payload_hash = if self.payload == PayloadMode::Absent {
-            body_hex = hex_lower(&body_sha256.unwrap_or(EMPTY_SHA256));
-            std::str::from_utf8(&body_hex).unwrap_or("")
+    fn write_canonical<S: Sink>(&self, out: &mut S, body_sha256: Option<[u8; 32]>) {
+        let uri = self.req.uri;
+        let query = uri.query().unwrap_or("");
+        let presigned = self.kind == AuthKind::Query;
+        let host = uri.authority().map(|a| a.as_str());
+        out.put(self.req.method.as_str().as_bytes());
+        out.byte(b'\n');
+        canonical_uri_to(out, uri.path(), self.service.uri_encoding());
+        out.byte(b'\n');
+        match self.query {
+            Some(q) if q.usable() => q.write(out, query, presigned),
+            _ => canonical_query_to(out, query, presigned),
+        }
+        out.byte(b'\n');
+        match &self.signed_values {
+            Some(v) => {
+                v.write(out, &self.signed_headers, host);
+                out.byte(b'\n');
+                // Prepared only for an all-lowercase list.
+                out.put(self.signed_headers.as_bytes());
+            }
+            None => {
+                canonical_headers_to(out, self.req.headers, &self.signed_headers, host);
+                out.byte(b'\n');
+                put_lower(out, &self.signed_headers);
+            }
+        }
+        out.byte(b'\n');
+        if self.payload == PayloadMode::Absent {
+            out.put(&hex_lower(&body_sha256.unwrap_or(EMPTY_SHA256)));
         } else {
-            &self.payload_text
-        };
-        let input = CanonicalInput {
-            method: self.req.method.as_str(),
-            path: self.req.uri.path(),
-            query: self.req.uri.query().unwrap_or(""),
-            headers: self.req.headers,
-            signed_headers: &self.signed_headers,
-            payload_hash,
-            uri: self.service.uri_encoding(),
-            presigned: self.kind == AuthKind::Query,
-            host_fallback: self.req.uri.authority().map(|a| a.as_str()),
-        };
-        canonical::canonical_request(out, &input);
+            out.put(self.payload_text.as_bytes());
+        }
+    }
+
+    fn write_string_to_sign<S: Sink>(&self, out: &mut S, canonical_sha256: &[u8; 32]) {
+        out.put(b"AWS4-HMAC-SHA256\n");
+        out.put(&self.amz_date);
+        out.byte(b'\n');
+        put_scope(out, &self.scope_date, self.region(), self.service);
+        out.byte(b'\n');
+        out.put(&hex_lower(canonical_sha256));
     }
 
     fn compute_signature(&self, key: &SigningKey, body_sha256: Option<[u8; 32]>) -> Signature {
-        // Typical SDK requests canonicalise to 400-900 bytes: one allocation, no regrowth.
-        let mut creq = Vec::with_capacity(1024);
+        let mut creq = BlockSink::new(Sha256::new());
         self.write_canonical(&mut creq, body_sha256);
-        let hash: [u8; 32] = Sha256::digest(&creq).into();
-        let mut mac = key.mac();
-        mac.update(b"AWS4-HMAC-SHA256\n");
-        mac.update(&self.amz_date);
-        mac.update(b"\n");
-        update_scope(&mut mac, &self.scope_date, self.region(), self.service);
-        mac.update(b"\n");
-        mac.update(&hex_lower(&hash));
-        finish(mac)
+        let hash: [u8; 32] = creq.into_inner().finalize().into();
+        let mut sts = BlockSink::new(key.mac());
+        self.write_string_to_sign(&mut sts, &hash);
+        finish(sts.into_inner())
     }
 
     /// Checks the signature with the secret of [`Pending::access_key`]. `body_sha256` is the
@@ -131,13 +140,14 @@ impl Pending<'_> {
     }
 }
 
-pub(crate) fn update_scope(mac: &mut impl Mac, date: &[u8; 8], region: &str, service: Service) {
-    mac.update(date);
-    mac.update(b"/");
-    mac.update(region.as_bytes());
-    mac.update(b"/");
-    mac.update(service.as_str().as_bytes());
-    mac.update(b"/aws4_request");
+/// `yyyymmdd/region/service/aws4_request`
+pub(crate) fn put_scope<S: Sink>(out: &mut S, date: &[u8; 8], region: &str, service: Service) {
+    out.put(date);
+    out.byte(b'/');
+    out.put(region.as_bytes());
+    out.byte(b'/');
+    out.put(service.as_str().as_bytes());
+    out.put(b"/aws4_request");
 }
 
 /// A request whose SigV4 signature matched: the only way to learn who signed it.

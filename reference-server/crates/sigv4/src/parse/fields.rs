@@ -6,6 +6,7 @@
 //! copied. Splitting is a plain byte scan: the inputs are short and this runs on every request.
 
 use crate::canonical::{percent_decode, signed_names};
+use crate::prepared::{classes, QuerySpans, SignedValues};
 use http::{HeaderMap, HeaderName};
 use std::borrow::Cow;
 
@@ -112,13 +113,15 @@ pub(crate) fn valid_signed_headers(list: &str) -> bool {
 }
 
 /// What a `SignedHeaders` list covers of the request (SPEC V5), found in one pass.
-pub(crate) struct Coverage {
+pub(crate) struct Coverage<'a> {
     /// The list is well formed ([`valid_signed_headers`]).
     pub valid: bool,
     /// `host` is signed.
     pub host: bool,
     /// Every `x-amz-*` header present is signed.
     pub all_amz: bool,
+    /// The value of each signed header, when the request fits the prepared form.
+    pub values: Option<SignedValues<'a>>,
 }
 
 /// Whether `name` is in the signed list (case-insensitive).
@@ -139,15 +142,22 @@ pub(crate) struct QueryAuth<'q> {
     pub content_sha256: Option<&'q str>,
     pub sigv2: bool,
     pub duplicate: bool,
+    /// Every parameter, for the canonical query.
+    pub spans: Option<QuerySpans>,
 }
 
 impl<'q> QueryAuth<'q> {
     pub(crate) fn scan(query: &'q str) -> Self {
         let mut q = QueryAuth::default();
-        for piece in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = cut(piece, b'=').unwrap_or((piece, ""));
-            // Keys are case-sensitive; an encoded key is decoded (rare, so usually no copy).
-            let Some(key) = decode(k) else { continue };
+        let spans = QuerySpans::scan(query, |k, v, escaped| {
+            // Keys are case-sensitive; an encoded key is decoded (rare).
+            let key = match escaped {
+                false => Cow::Borrowed(k),
+                true => match decode(k) {
+                    Some(key) => key,
+                    None => return,
+                },
+            };
             let slot = match &*key {
                 "X-Amz-Algorithm" => &mut q.algorithm,
                 "X-Amz-Credential" => &mut q.credential,
@@ -159,13 +169,14 @@ impl<'q> QueryAuth<'q> {
                 "X-Amz-Content-Sha256" => &mut q.content_sha256,
                 "AWSAccessKeyId" => {
                     q.sigv2 = true;
-                    continue;
+                    return;
                 }
-                _ => continue,
+                _ => return,
             };
             q.duplicate |= slot.is_some();
             *slot = Some(v);
-        }
+        });
+        q.spans = Some(spans);
         q
     }
 
@@ -189,11 +200,30 @@ pub(crate) fn decode(v: &str) -> Option<Cow<'_, str>> {
     String::from_utf8(out).ok().map(Cow::Owned)
 }
 
-/// Most distinct `x-amz-*` header names remembered by [`HeaderScan`] before it falls back to
-/// walking the map again.
-const AMZ_NAMES: usize = 8;
+/// Most distinct header names remembered by [`HeaderScan`] before it falls back to walking
+/// the map again.
+const SNAPSHOT: usize = 16;
 
-/// The headers SigV4 reads, found in one pass over the map.
+/// Byte classes of a `SignedHeaders` list.
+const BAD: u8 = 0;
+const NAME: u8 = 1;
+const UPPER: u8 = 2;
+const SEMI: u8 = 3;
+
+/// RFC 9110 token bytes (uppercase apart) and the `;` separating names.
+static LIST_CLASS: [u8; 256] = {
+    let mut t = classes(&token_table(), NAME, BAD);
+    let mut c = b'A';
+    while c <= b'Z' {
+        t[c as usize] = UPPER;
+        c += 1;
+    }
+    t[b';' as usize] = SEMI;
+    t
+};
+
+/// The headers SigV4 reads, found in one pass over the map, and a snapshot of the first
+/// [`SNAPSHOT`] names with their first value.
 pub(crate) struct HeaderScan<'a> {
     pub authorization: Option<&'a [u8]>,
     pub amz_date: Option<&'a [u8]>,
@@ -201,8 +231,14 @@ pub(crate) struct HeaderScan<'a> {
     pub content_sha256: Option<&'a [u8]>,
     pub token: Option<&'a [u8]>,
     pub decoded_length: Option<&'a [u8]>,
-    amz_names: [&'a str; AMZ_NAMES],
-    amz_count: usize,
+    names: [&'a str; SNAPSHOT],
+    values: [&'a [u8]; SNAPSHOT],
+    /// Distinct names seen (more than [`SNAPSHOT`]: the snapshot is incomplete).
+    count: usize,
+    /// Snapshot entries named `x-amz-*`.
+    amz: u32,
+    /// Snapshot entries sent more than once.
+    multi: u32,
     headers: &'a HeaderMap,
 }
 
@@ -215,19 +251,24 @@ impl<'a> HeaderScan<'a> {
             content_sha256: None,
             token: None,
             decoded_length: None,
-            amz_names: [""; AMZ_NAMES],
-            amz_count: 0,
+            names: [""; SNAPSHOT],
+            values: [&[]; SNAPSHOT],
+            count: 0,
+            amz: 0,
+            multi: 0,
             headers,
         };
         let mut last: Option<&HeaderName> = None;
         for (name, value) in headers.iter() {
             // Values of one name come together: look at each name once.
             if last == Some(name) {
+                s.multi |= 1 << (s.count - 1).min(31);
                 continue;
             }
             last = Some(name);
             let v = Some(value.as_bytes());
             let n = name.as_str();
+            let mut amz = false;
             if let Some(rest) = n.strip_prefix("x-amz-") {
                 match rest {
                     "date" => s.amz_date = v,
@@ -236,22 +277,32 @@ impl<'a> HeaderScan<'a> {
                     "decoded-content-length" => s.decoded_length = v,
                     _ => {}
                 }
-                if let Some(slot) = s.amz_names.get_mut(s.amz_count) {
-                    *slot = n;
-                }
-                s.amz_count += 1;
+                amz = true;
             } else if name == http::header::AUTHORIZATION {
                 s.authorization = v;
             } else if name == http::header::DATE {
                 s.date = v;
             }
+            if let (Some(slot), Some(val)) = (s.names.get_mut(s.count), s.values.get_mut(s.count)) {
+                (*slot, *val) = (n, value.as_bytes());
+                s.amz |= u32::from(amz) << s.count;
+            }
+            s.count += 1;
         }
         s
     }
 
-    /// Walks `signed` once: is `host` in it, and is every `x-amz-*` header present in it.
-    pub(crate) fn coverage(&self, signed: &str) -> Coverage {
-        if self.amz_count > AMZ_NAMES {
+    /// The snapshot entry named `name` (any case).
+    fn find(&self, name: &str) -> Option<usize> {
+        self.names[..self.count].iter().position(|n| {
+            n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name.as_bytes())
+        })
+    }
+
+    /// Walks `signed` once: is it well formed, is `host` in it, is every `x-amz-*` header
+    /// present in it, and what is each signed header's value.
+    pub(crate) fn coverage(&self, signed: &str) -> Coverage<'a> {
+        if self.count > SNAPSHOT {
             let all_amz = self
                 .headers
                 .keys()
@@ -260,29 +311,44 @@ impl<'a> HeaderScan<'a> {
                 valid: valid_signed_headers(signed),
                 host: is_signed(signed, "host"),
                 all_amz,
+                values: None,
             };
         }
-        let present = &self.amz_names[..self.amz_count];
-        // Branch-free byte check first (`;` included), then one walk over the names.
-        let mut valid = signed.bytes().fold(!signed.is_empty(), |ok, b| {
-            ok & TOKEN_OR_SEMI[usize::from(b)]
-        });
+        let b = signed.as_bytes();
+        let (mut valid, mut lower, mut fits) = (!b.is_empty(), true, true);
         let (mut host, mut seen) = (false, 0u32);
-        for name in signed_names(signed) {
-            valid &= !name.is_empty();
-            if name.eq_ignore_ascii_case("host") {
-                host = true;
-            } else if name.len() > 6 && name.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-") {
-                if let Some(i) = present.iter().position(|p| p.eq_ignore_ascii_case(name)) {
-                    seen |= 1 << i;
+        let mut values = SignedValues::new();
+        let mut start = 0;
+        for end in 0..=b.len() {
+            match b.get(end).map(|&c| LIST_CLASS[usize::from(c)]) {
+                Some(NAME) => continue,
+                Some(UPPER) => {
+                    lower = false;
+                    continue;
+                }
+                Some(SEMI) | None => {}
+                Some(_) => {
+                    valid = false;
+                    continue;
                 }
             }
+            // `;` is ASCII: the cut is a char boundary.
+            let name = signed.get(start..end).unwrap_or_default();
+            valid &= !name.is_empty();
+            host |= name.len() == 4 && name.eq_ignore_ascii_case("host");
+            let found = self.find(name);
+            if let Some(j) = found {
+                seen |= 1 << j;
+                fits &= self.multi & (1 << j) == 0;
+            }
+            fits &= values.push(start, end, found.map(|j| self.values[j]));
+            start = end + 1;
         }
-        let all_amz = seen.count_ones() as usize == present.len();
         Coverage {
             valid,
             host,
-            all_amz,
+            all_amz: self.amz & !seen == 0,
+            values: (valid && lower && fits).then_some(values),
         }
     }
 }

@@ -16,6 +16,7 @@ mod fields;
 pub use date::{parse_amz_date, parse_http_date};
 
 use crate::error::AuthError;
+use crate::prepared::{QuerySpans, SignedValues};
 use crate::secret::{decode_hex32, Signature};
 use crate::{AuthKind, Config, PayloadMode, RequestView, Service};
 use date::format_amz_date;
@@ -47,6 +48,10 @@ pub struct Pending<'a> {
     pub(crate) payload_text: Cow<'a, str>,
     pub(crate) session_token: Option<Cow<'a, str>>,
     pub(crate) decoded_length: Option<u64>,
+    /// Each signed header's value, found while checking coverage (absent: the general path).
+    pub(crate) signed_values: Option<SignedValues<'a>>,
+    /// The query's parameters, found while looking for the presigned ones.
+    pub(crate) query: Option<QuerySpans>,
 }
 
 impl<'a> Pending<'a> {
@@ -97,7 +102,7 @@ pub fn parse<'a>(
     match (h.authorization, q.present()) {
         (None, false) => Ok(None),
         (Some(_), true) => Err(AuthError::DuplicateAuth),
-        (Some(v), false) => parse_header(req, &h, v, now, cfg).map(Some),
+        (Some(v), false) => parse_header(req, &h, &q, v, now, cfg).map(Some),
         (None, true) => parse_query(req, &h, &q, now, cfg).map(Some),
     }
 }
@@ -105,6 +110,7 @@ pub fn parse<'a>(
 fn parse_header<'a>(
     req: &RequestView<'a>,
     h: &HeaderScan<'a>,
+    q: &QueryAuth<'a>,
     value: &'a [u8],
     now: OffsetDateTime,
     cfg: &Config,
@@ -159,6 +165,8 @@ fn parse_header<'a>(
         payload_text,
         session_token,
         decoded_length: decoded_length(h, payload)?,
+        signed_values: coverage.values,
+        query: q.spans,
     })
 }
 
@@ -198,7 +206,7 @@ fn check_scope(scope: &Scope<'_>, amz_date: &[u8; 16], cfg: &Config) -> Result<S
 }
 
 /// `host` signed, and every `x-amz-*` header present signed (SPEC V5).
-fn check_coverage(c: &Coverage) -> Result<(), AuthError> {
+fn check_coverage(c: &Coverage<'_>) -> Result<(), AuthError> {
     if !c.host {
         return Err(AuthError::HostNotSigned);
     }
@@ -324,5 +332,7 @@ fn parse_query<'a>(
         payload_text,
         session_token,
         decoded_length: decoded_length(h, payload)?,
+        signed_values: coverage.values,
+        query: q.spans,
     })
 }

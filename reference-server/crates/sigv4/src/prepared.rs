@@ -1,0 +1,293 @@
+//! What the secret-free phase prepares for the canonical request, so that verification scans
+//! nothing twice: the value of each signed header (found while checking which headers are
+//! signed) and the spans of the query parameters (found while looking for the presigned ones).
+//!
+//! Spec: the canonical headers and query rules of [`crate::canonical`]; nothing new.
+//!
+//! Invariant: the prepared forms are an exact shortcut, with the general builders as fallback.
+//! A request that does not fit (more than [`MAX_SIGNED`] signed headers, a header sent more
+//! than once, an uppercase name in `SignedHeaders`, more than [`MAX_PARAMS`] query parameters,
+//! a query component not already in canonical form) has no prepared form, and verification
+//! then builds the canonical request exactly as the public `canonical_request` does. The AWS
+//! vectors run through both.
+
+use crate::canonical::{push_trimmed, unreserved_table};
+use crate::sink::Sink;
+
+/// Most signed headers kept with their values.
+pub(crate) const MAX_SIGNED: usize = 16;
+/// Most query parameters kept as spans.
+pub(crate) const MAX_PARAMS: usize = 16;
+
+/// The signed names (as spans of the `SignedHeaders` list, all lowercase) and the one value of
+/// each, `None` when the request lacks the header.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SignedValues<'a> {
+    len: usize,
+    spans: [(u16, u16); MAX_SIGNED],
+    values: [Option<&'a [u8]>; MAX_SIGNED],
+}
+
+impl<'a> SignedValues<'a> {
+    pub(crate) fn new() -> Self {
+        SignedValues {
+            len: 0,
+            spans: [(0, 0); MAX_SIGNED],
+            values: [None; MAX_SIGNED],
+        }
+    }
+
+    /// Records the next signed name, `list[start..end]`; false when it does not fit.
+    pub(crate) fn push(&mut self, start: usize, end: usize, value: Option<&'a [u8]>) -> bool {
+        let (Some(span), Some(slot), Ok(s), Ok(e)) = (
+            self.spans.get_mut(self.len),
+            self.values.get_mut(self.len),
+            u16::try_from(start),
+            u16::try_from(end),
+        ) else {
+            return false;
+        };
+        *span = (s, e);
+        *slot = value;
+        self.len += 1;
+        true
+    }
+
+    /// The canonical headers block: `name:trimmed-value\n` per signed name, in list order.
+    pub(crate) fn write<S: Sink>(&self, out: &mut S, list: &str, host_fallback: Option<&str>) {
+        let list = list.as_bytes();
+        for (&(s, e), value) in self.spans[..self.len].iter().zip(&self.values) {
+            let name = list.get(usize::from(s)..usize::from(e)).unwrap_or_default();
+            out.put(name);
+            out.byte(b':');
+            match (value, host_fallback) {
+                (Some(v), _) => push_trimmed(out, v),
+                (None, Some(h)) if name == b"host" => push_trimmed(out, h.as_bytes()),
+                (None, _) => {}
+            }
+            out.byte(b'\n');
+        }
+    }
+}
+
+/// The non-empty parameters of a query string as (start, `=` or end, end) spans, and whether
+/// every key and value is already in canonical form (then the canonical query is these spans
+/// sorted, with no decoding or encoding).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuerySpans {
+    len: usize,
+    canonical: bool,
+    spans: [(u16, u16, u16); MAX_PARAMS],
+}
+
+/// Byte classes of the one pass over a query string.
+const UNRES: u8 = 0;
+const PCT: u8 = 1;
+const AMP: u8 = 2;
+const EQ: u8 = 3;
+const PLUS: u8 = 4;
+const OTHER: u8 = 5;
+
+static QUERY_CLASS: [u8; 256] = {
+    let mut t = classes(&unreserved_table(), UNRES, OTHER);
+    t[b'%' as usize] = PCT;
+    t[b'&' as usize] = AMP;
+    t[b'=' as usize] = EQ;
+    t[b'+' as usize] = PLUS;
+    t
+};
+
+/// A byte-class table: `yes` for the members of `set`, `no` for the rest.
+pub(crate) const fn classes(set: &[bool; 256], yes: u8, no: u8) -> [u8; 256] {
+    let mut t = [no; 256];
+    let mut i = 0;
+    while i < 256 {
+        if set[i] {
+            t[i] = yes;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// Whether `b[i..]` starts with an escape canonical form keeps: `%` and two uppercase hex
+/// digits encoding a byte that is not unreserved.
+fn canonical_escape(b: &[u8], i: usize) -> bool {
+    let upper = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    match (
+        b.get(i + 1).and_then(|&c| upper(c)),
+        b.get(i + 2).and_then(|&c| upper(c)),
+    ) {
+        (Some(h), Some(l)) => QUERY_CLASS[usize::from(h << 4 | l)] != UNRES,
+        _ => false,
+    }
+}
+
+impl QuerySpans {
+    /// One pass over `query`: calls `param(key, value, key_is_escaped)` for each non-empty
+    /// parameter (raw, still encoded; `key_is_escaped` when the key holds `%` or `+`) and
+    /// returns the spans.
+    pub(crate) fn scan<'q>(query: &'q str, mut param: impl FnMut(&'q str, &'q str, bool)) -> Self {
+        let b = query.as_bytes();
+        let mut spans = QuerySpans {
+            len: 0,
+            canonical: u16::try_from(b.len()).is_ok(),
+            spans: [(0, 0, 0); MAX_PARAMS],
+        };
+        let mut start = 0;
+        while start <= b.len() {
+            let (mut i, mut eq) = (start, None);
+            let (mut canon, mut key_canon, mut escaped) = (true, true, false);
+            while i < b.len() {
+                match QUERY_CLASS[usize::from(b[i])] {
+                    UNRES => {}
+                    AMP => break,
+                    EQ if eq.is_none() => {
+                        (eq, key_canon, canon) = (Some(i), canon, true);
+                    }
+                    PCT => {
+                        escaped |= eq.is_none();
+                        if canonical_escape(b, i) {
+                            i += 2;
+                        } else {
+                            canon = false;
+                        }
+                    }
+                    PLUS => {
+                        escaped |= eq.is_none();
+                        canon = false;
+                    }
+                    _ => canon = false,
+                }
+                i += 1;
+            }
+            if i > start {
+                let (at, canon) = match eq {
+                    Some(at) => (at, key_canon && canon),
+                    None => (i, canon),
+                };
+                // `&` and `=` are ASCII: every cut is a char boundary.
+                let key = query.get(start..at).unwrap_or_default();
+                let value = query.get((at + 1).min(i)..i).unwrap_or_default();
+                param(key, value, escaped);
+                spans.push(start, at, i, canon);
+            }
+            start = i + 1;
+        }
+        spans
+    }
+
+    fn push(&mut self, start: usize, eq: usize, end: usize, canonical: bool) {
+        let slot = self.spans.get_mut(self.len);
+        match (slot, u16::try_from(end)) {
+            (Some(slot), Ok(end)) if canonical => {
+                // `start <= eq <= end` fit since `end` does.
+                *slot = (start as u16, eq as u16, end);
+                self.len += 1;
+            }
+            _ => self.canonical = false,
+        }
+    }
+
+    /// Whether [`QuerySpans::write`] gives the canonical query.
+    pub(crate) fn usable(&self) -> bool {
+        self.canonical
+    }
+
+    /// The canonical query: the parameters sorted by key then value, `X-Amz-Signature` left
+    /// out when `skip_signature`. Only meaningful when [`QuerySpans::usable`].
+    pub(crate) fn write<S: Sink>(&self, out: &mut S, query: &str, skip_signature: bool) {
+        let q = query.as_bytes();
+        let part = |i: u8| {
+            let (s, e, end) = self.spans[usize::from(i)];
+            let (s, e, end) = (usize::from(s), usize::from(e), usize::from(end));
+            let key = q.get(s..e).unwrap_or_default();
+            (key, q.get((e + 1).min(end)..end).unwrap_or_default())
+        };
+        let mut order = [0u8; MAX_PARAMS];
+        let mut n = 0;
+        for i in 0..self.len as u8 {
+            if !(skip_signature && part(i).0 == b"X-Amz-Signature") {
+                order[n] = i;
+                n += 1;
+            }
+        }
+        // Short, and usually sorted already (SDKs sort): insertion sort does n - 1 compares.
+        order[..n].sort_by(|&a, &b| part(a).cmp(&part(b)));
+        for (j, &i) in order[..n].iter().enumerate() {
+            if j > 0 {
+                out.byte(b'&');
+            }
+            let (k, v) = part(i);
+            out.put(k);
+            out.byte(b'=');
+            out.put(v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::canonical_query;
+
+    fn fast(q: &str, skip: bool) -> Option<String> {
+        let spans = QuerySpans::scan(q, |_, _, _| {});
+        spans.usable().then(|| {
+            let mut out = Vec::new();
+            spans.write(&mut out, q, skip);
+            String::from_utf8(out).unwrap()
+        })
+    }
+
+    #[test]
+    fn query_spans_agree_with_the_general_builder_or_step_aside() {
+        for q in [
+            "",
+            "b=2&a=1&a=0",
+            "&&a=1&",
+            "key&x=a%20b&y=%7E",
+            "X-Amz-Signature=abc&z=1",
+            "c=a%2Fb&b=%2F&a=A",
+            "a=1=2",
+            "a=%2f",
+            "a=%41",
+            "a=%",
+            "a=x+y",
+            "a%2Fb=1&a=2",
+            "list-type=2&prefix=photos%2F2025%2F&delimiter=%2F",
+        ] {
+            for skip in [false, true] {
+                let mut want = Vec::new();
+                canonical_query(&mut want, q, skip);
+                if let Some(got) = fast(q, skip) {
+                    assert_eq!(got.as_bytes(), want, "{q:?} skip={skip}");
+                }
+            }
+        }
+        assert!(fast("a=%2f", false).is_none());
+        assert!(fast("a=1=2", false).is_none());
+        assert!(fast("c=a%2Fb&b=%2F&a=A", false).is_some());
+        let many: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("k{i}=v")).collect();
+        assert!(fast(&many.join("&"), false).is_none());
+    }
+
+    #[test]
+    fn query_scan_reports_raw_parameters() {
+        let mut seen = Vec::new();
+        QuerySpans::scan("a=1&&b&c%3D=x=y&d+e=2", |k, v, esc| seen.push((k, v, esc)));
+        assert_eq!(
+            seen,
+            [
+                ("a", "1", false),
+                ("b", "", false),
+                ("c%3D", "x=y", true),
+                ("d+e", "2", true)
+            ]
+        );
+    }
+}

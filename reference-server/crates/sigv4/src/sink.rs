@@ -1,0 +1,119 @@
+//! Where canonical-request and string-to-sign bytes go: a caller's `Vec` (the public
+//! builders, diagnostics) or straight into SHA-256 or the keyed HMAC ([`BlockSink`]), so
+//! verification never materialises either string.
+//!
+//! Invariant: every sink sees the same byte sequence, because one generic writer feeds any of
+//! them; the tests pin the block sink against one-shot SHA-256 for every split.
+
+use sha2::digest::Update;
+
+/// A byte sink for the canonical request writers.
+pub(crate) trait Sink {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+    /// Appends one byte.
+    fn byte(&mut self, b: u8);
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    #[inline]
+    fn byte(&mut self, b: u8) {
+        self.push(b);
+    }
+}
+
+/// Four SHA-256 blocks: an SDK request's canonical form is two to four of these.
+const BUF: usize = 256;
+
+/// A hash (SHA-256, or HMAC-SHA256) fed through a stack buffer of whole blocks: small writes
+/// are plain copies, and the hash sees block-aligned input (compressed in place, never
+/// re-buffered) until the final flush.
+pub(crate) struct BlockSink<D> {
+    hasher: D,
+    buf: [u8; BUF],
+    len: usize,
+}
+
+impl<D: Update> BlockSink<D> {
+    pub(crate) fn new(hasher: D) -> Self {
+        BlockSink {
+            hasher,
+            buf: [0; BUF],
+            len: 0,
+        }
+    }
+
+    /// The buffer is full or `bytes` does not fit: hash what is whole, keep the tail.
+    #[inline(never)]
+    fn spill(&mut self, bytes: &[u8]) {
+        let (head, rest) = bytes.split_at(BUF - self.len);
+        self.buf[self.len..].copy_from_slice(head);
+        self.hasher.update(&self.buf);
+        let (whole, tail) = rest.split_at(rest.len() - rest.len() % BUF);
+        self.hasher.update(whole);
+        self.buf[..tail.len()].copy_from_slice(tail);
+        self.len = tail.len();
+    }
+
+    /// The hash, having absorbed everything written.
+    pub(crate) fn into_inner(mut self) -> D {
+        self.hasher.update(&self.buf[..self.len]);
+        self.hasher
+    }
+}
+
+impl<D: Update> Sink for BlockSink<D> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        match self.buf.get_mut(self.len..self.len + bytes.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            None => self.spill(bytes),
+        }
+    }
+    #[inline]
+    fn byte(&mut self, b: u8) {
+        match self.buf.get_mut(self.len) {
+            Some(slot) => {
+                *slot = b;
+                self.len += 1;
+            }
+            None => self.spill(&[b]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    fn sha256(s: BlockSink<Sha256>) -> [u8; 32] {
+        s.into_inner().finalize().into()
+    }
+
+    #[test]
+    fn block_sink_equals_one_shot_sha256_for_any_split() {
+        let data: Vec<u8> = (0..1500u32).map(|i| (i * 7 % 251) as u8).collect();
+        for step in [1, 3, 63, 64, 65, 255, 256, 257, 700, 1500] {
+            let mut s = BlockSink::new(Sha256::new());
+            for piece in data.chunks(step) {
+                if piece.len() == 1 {
+                    s.byte(piece[0]);
+                } else {
+                    s.put(piece);
+                }
+            }
+            let want: [u8; 32] = Sha256::digest(&data).into();
+            assert_eq!(sha256(s), want, "step {step}");
+        }
+        let empty = BlockSink::new(Sha256::new());
+        assert_eq!(sha256(empty), <[u8; 32]>::from(Sha256::digest(b"")));
+    }
+}
