@@ -8,7 +8,9 @@
 //! - time to send a request head, and idle time between keep-alive requests
 //!   ([`ConnLimits::header_read_timeout`]): the connection is closed (slow-loris); TLS
 //!   handshakes get the same time;
-//! - time between two pieces of a request body ([`ConnLimits::body_read_timeout`]): 400
+//! - time between two pieces of a request body ([`ConnLimits::body_read_timeout`]), and the
+//!   whole time a body may take from the request head on ([`ConnLimits::body_total_timeout`],
+//!   so a body trickled a byte at a time cannot hold a connection forever): 400
 //!   `RequestTimeout`, then the connection is closed;
 //! - open connections ([`ConnLimits::max_connections`]): further ones wait in the kernel's
 //!   accept queue until one closes (they are not read from, so they cost nothing here).
@@ -23,7 +25,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 use crate::s3::error::{S3Error, S3ErrorCode};
 
@@ -37,6 +39,9 @@ pub struct ConnLimits {
     pub header_read_timeout: Duration,
     /// Longest wait for the next piece of a request body.
     pub body_read_timeout: Duration,
+    /// Longest a whole request body may take to arrive, counted from its request head
+    /// (generous: a 5 GiB PUT at 20 Mbit/s still fits).
+    pub body_total_timeout: Duration,
     /// Largest request head (request line and headers) in bytes.
     pub max_header_bytes: usize,
     /// Most headers in one request.
@@ -49,6 +54,7 @@ impl Default for ConnLimits {
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(30),
+            body_total_timeout: Duration::from_secs(60 * 60),
             max_header_bytes: 64 * 1024,
             max_headers: 100,
         }
@@ -60,7 +66,7 @@ impl Default for ConnLimits {
 pub enum BodyError {
     /// The connection failed or closed mid-body.
     Connection(hyper::Error),
-    /// Nothing arrived for the body read timeout.
+    /// Nothing arrived for the body read timeout, or the body outlived its total timeout.
     Timeout,
 }
 
@@ -74,19 +80,23 @@ impl From<BodyError> for S3Error {
 }
 
 /// A request body that fails with [`BodyError::Timeout`] when its next frame takes longer
-/// than the body read timeout.
+/// than the body read timeout, or when it is still arriving at its deadline (the total
+/// timeout, counted from [`TimedIncoming::new`]).
 #[derive(Debug)]
 pub struct TimedIncoming {
     inner: Incoming,
-    timeout: Duration,
+    idle: Duration,
+    deadline: Instant,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl TimedIncoming {
-    pub fn new(inner: Incoming, timeout: Duration) -> TimedIncoming {
+    /// Times `inner` by `limits`' body read and total timeouts, starting now.
+    pub fn new(inner: Incoming, limits: &ConnLimits) -> TimedIncoming {
         TimedIncoming {
             inner,
-            timeout,
+            idle: limits.body_read_timeout,
+            deadline: Instant::now() + limits.body_total_timeout,
             sleep: None,
         }
     }
@@ -101,16 +111,20 @@ impl Body for TimedIncoming {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = &mut *self;
+        if Instant::now() >= this.deadline && !this.inner.is_end_stream() {
+            this.sleep = None;
+            return Poll::Ready(Some(Err(BodyError::Timeout)));
+        }
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.sleep = None;
                 Poll::Ready(frame.map(|f| f.map_err(BodyError::Connection)))
             }
             Poll::Pending => {
-                let timeout = this.timeout;
+                let until = (Instant::now() + this.idle).min(this.deadline);
                 let sleep = this
                     .sleep
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
                 match sleep.as_mut().poll(cx) {
                     Poll::Ready(()) => {
                         this.sleep = None;

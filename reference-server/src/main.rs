@@ -72,6 +72,10 @@ enum Command {
         /// Seconds to wait for the next piece of a request body (then 400 RequestTimeout).
         #[arg(long, value_name = "SECS", default_value_t = 30)]
         body_read_timeout: u64,
+        /// Seconds a whole request body may take from its request head on (then 400
+        /// RequestTimeout), however steadily it trickles in.
+        #[arg(long, value_name = "SECS", default_value_t = 3600)]
+        body_total_timeout: u64,
         #[arg(
             long,
             env = "KEYGATE_ROOT_ACCESS_KEY",
@@ -170,6 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             max_connections,
             header_read_timeout,
             body_read_timeout,
+            body_total_timeout,
             root_access_key,
             root_secret_key,
         } => {
@@ -181,6 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 max_connections,
                 header_read_timeout: Duration::from_secs(header_read_timeout.max(1)),
                 body_read_timeout: Duration::from_secs(body_read_timeout.max(1)),
+                body_total_timeout: Duration::from_secs(body_total_timeout.max(1)),
                 ..ConnLimits::default()
             };
             let cfg = ServerConfig {

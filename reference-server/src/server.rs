@@ -211,10 +211,10 @@ async fn serve_connection<I>(
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let limits = state.config.connection_limits.clone();
-    let body_timeout = limits.body_read_timeout;
+    let body_limits = limits.clone();
     let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let state = state.clone();
-        let req = req.map(|body| TimedIncoming::new(body, body_timeout));
+        let req = req.map(|body| TimedIncoming::new(body, &body_limits));
         async move { Ok::<_, Infallible>(crate::s3::serve(state, req, remote, secure).await) }
     });
     let conn = http1::Builder::new()

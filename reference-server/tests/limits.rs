@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::presigning::PresigningConfig;
 use common::*;
 use keygate_server::{ConnLimits, Server};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// A server with `limits` (the rest as [`TestServer::start`]) and a bucket `data`.
@@ -39,6 +39,11 @@ async fn exchange(ts: &TestServer, bytes: &[u8], within: Duration) -> (String, D
         .await
         .expect("connects");
     let _ = stream.write_all(bytes).await;
+    (read_to_close(&mut stream, within).await, started.elapsed())
+}
+
+/// Everything the server sends until it closes the connection. Panics after `within`.
+async fn read_to_close(stream: &mut (impl AsyncRead + Unpin), within: Duration) -> String {
     let mut got = Vec::new();
     let read = tokio::time::timeout(within, async {
         let mut buf = [0u8; 16 * 1024];
@@ -54,10 +59,7 @@ async fn exchange(ts: &TestServer, bytes: &[u8], within: Duration) -> (String, D
         read.is_ok(),
         "the server neither answered nor closed within {within:?}"
     );
-    (
-        String::from_utf8_lossy(&got).into_owned(),
-        started.elapsed(),
-    )
+    String::from_utf8_lossy(&got).into_owned()
 }
 
 fn status(response: &str) -> u16 {
@@ -228,6 +230,19 @@ async fn a_stalled_body_gets_request_timeout() {
     assert_eq!(code(&resp), "RequestTimeout", "{resp}");
     assert!(took < Duration::from_secs(5), "{took:?}");
     // Buffered to be hashed (header auth without x-amz-content-sha256): the same.
+    let req = format!("{}0123456789", header_signed_put_head("stalled", 100));
+    let (resp, took) = exchange(&ts, req.as_bytes(), Duration::from_secs(10)).await;
+    assert_eq!(status(&resp), 400, "{resp}");
+    assert_eq!(code(&resp), "RequestTimeout", "{resp}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // Nothing was stored.
+    assert_eq!(try_get(&ts.root_s3(), "data", "stalled").await, "NoSuchKey");
+}
+
+/// The head of a PUT of `key` signed in its `Authorization` header (with a wrong signature,
+/// checked only once the body is in) without `x-amz-content-sha256`, so the server buffers
+/// the body to hash it before anything else.
+fn header_signed_put_head(key: &str, len: u64) -> String {
     let now = time::OffsetDateTime::now_utc();
     let date = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
@@ -243,15 +258,84 @@ async fn a_stalled_body_gets_request_timeout() {
         &date[..8],
         "0".repeat(64)
     );
-    let req = format!(
-        "PUT /data/stalled HTTP/1.1\r\nhost: x\r\nx-amz-date: {date}\r\nauthorization: {auth}\r\ncontent-length: 100\r\n\r\n0123456789"
-    );
-    let (resp, took) = exchange(&ts, req.as_bytes(), Duration::from_secs(10)).await;
+    format!(
+        "PUT /data/{key} HTTP/1.1\r\nhost: x\r\nx-amz-date: {date}\r\nauthorization: {auth}\r\ncontent-length: {len}\r\n\r\n"
+    )
+}
+
+/// Sends `head`, then one body byte every `every` until the server closes the connection;
+/// what it sent and how long that took. Panics after `within`.
+async fn trickle(
+    ts: &TestServer,
+    head: &str,
+    every: Duration,
+    within: Duration,
+) -> (String, Duration) {
+    let started = Instant::now();
+    let stream = TcpStream::connect(ts.server.addr())
+        .await
+        .expect("connects");
+    let (mut rx, mut tx) = stream.into_split();
+    tx.write_all(head.as_bytes())
+        .await
+        .expect("writes the head");
+    let writer = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            if tx.write_all(b"x").await.is_err() {
+                break;
+            }
+        }
+    });
+    let answer = read_to_close(&mut rx, within).await;
+    writer.abort();
+    (answer, started.elapsed())
+}
+
+#[tokio::test]
+async fn a_trickled_body_gets_request_timeout_at_the_total_body_timeout() {
+    // A byte every 100 ms never trips the 30 s idle timeout; the 1 s total timeout ends it.
+    let ts = server_with(ConnLimits {
+        body_read_timeout: Duration::from_secs(30),
+        body_total_timeout: Duration::from_secs(1),
+        ..ConnLimits::default()
+    })
+    .await;
+    let every = Duration::from_millis(100);
+    let within = Duration::from_secs(20);
+    // Streamed to the handler (presigned, unsigned payload).
+    let target = presigned_put(&ts, "trickled", None).await;
+    let host = ts.server.addr();
+    let head = format!("PUT {target} HTTP/1.1\r\nhost: {host}\r\ncontent-length: 100000\r\n\r\n");
+    let (resp, took) = trickle(&ts, &head, every, within).await;
     assert_eq!(status(&resp), 400, "{resp}");
     assert_eq!(code(&resp), "RequestTimeout", "{resp}");
-    assert!(took < Duration::from_secs(5), "{took:?}");
-    // Nothing was stored.
-    assert_eq!(try_get(&ts.root_s3(), "data", "stalled").await, "NoSuchKey");
+    assert!(
+        took >= Duration::from_millis(900),
+        "ended too early: {took:?}"
+    );
+    // Buffered to be hashed before the signature is checked: the same.
+    let head = header_signed_put_head("trickled", 100_000);
+    let (resp, took) = trickle(&ts, &head, every, within).await;
+    assert_eq!(status(&resp), 400, "{resp}");
+    assert_eq!(code(&resp), "RequestTimeout", "{resp}");
+    assert!(
+        took >= Duration::from_millis(900),
+        "ended too early: {took:?}"
+    );
+    // Nothing was stored, and a body that arrives in time is still fine.
+    assert_eq!(
+        try_get(&ts.root_s3(), "data", "trickled").await,
+        "NoSuchKey"
+    );
+    ts.root_s3()
+        .put_object()
+        .bucket("data")
+        .key("in-time")
+        .body(vec![b'x'; 1000].into())
+        .send()
+        .await
+        .expect("a prompt body is accepted");
 }
 
 #[tokio::test]
