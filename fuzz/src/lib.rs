@@ -5,8 +5,13 @@
 //! `fuzz/corpus/<target>/` through them on the stable toolchain, so an input that once broke a
 //! parser keeps being tested in CI without cargo-fuzz.
 //!
+//! The same test runs every target on a fixed number of mutants of its corpus
+//! ([`mutate`]), the stable toolchain's stand-in for a libFuzzer run.
+//!
 //! Each check panics only on a broken invariant: a parser may refuse anything, but it must not
 //! panic, allocate without bound, or (for object keys) resolve outside the bucket directory.
+
+pub mod mutate;
 
 use std::path::{Component, Path};
 use std::sync::OnceLock;
