@@ -1,5 +1,6 @@
 //! The console summary printed at the end of a run: totals, a per-area table, the failures
-//! and errors with their first mismatch, and where the reports were written.
+//! and errors with their first mismatch, each fault scenario's ledger, and where the reports
+//! were written.
 
 use super::{RunReport, Totals, Verdict};
 use std::collections::BTreeMap;
@@ -44,6 +45,11 @@ pub fn summary(report: &RunReport) -> String {
             r.rules.join(","),
             r.reason.clone().unwrap_or_default()
         );
+    }
+    for r in &report.scenarios {
+        if let Some(f) = &r.faults {
+            let _ = writeln!(s, "  faults {} ({}): {f}", r.id, r.verdict.as_str());
+        }
     }
     let covered = report.rules.iter().filter(|r| r.verdict.is_some()).count();
     let _ = writeln!(s, "rules covered: {covered}/{}", report.rules.len());

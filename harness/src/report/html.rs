@@ -1,6 +1,7 @@
 //! `report.html`: one self-contained page (inline CSS, no scripts, no external assets) with the
-//! summary, per-area results, the SPEC rule coverage table (uncovered rules listed) and every
-//! failure or error with its request and response excerpts. All text is escaped.
+//! summary, per-area results, the fault scenarios' ledgers, the SPEC rule coverage table
+//! (uncovered rules listed) and every failure or error with its request and response
+//! excerpts, transport errors marked as such. All text is escaped.
 
 use super::junit::esc;
 use super::{RunReport, Totals, Verdict};
@@ -77,6 +78,7 @@ region {region}, profile <b>{profile}</b>.</p>\
     }
     s.push_str("</table>");
 
+    faults(&mut s, report);
     s.push_str(
         "<h2>SPEC rule coverage</h2><table><tr><th>rule</th><th>result</th><th>scenarios</th></tr>",
     );
@@ -126,11 +128,12 @@ region {region}, profile <b>{profile}</b>.</p>\
         for st in r.steps.iter().filter(|st| st.verdict != Verdict::Pass) {
             let _ = write!(
                 s,
-                "<h4>{origin}: {op} as {who} — {v}</h4><p>expected <b>{exp}</b>, got <b>{act}</b></p><ul>",
+                "<h4>{origin}: {op} as {who} — {v}{kind}</h4><p>expected <b>{exp}</b>, got <b>{act}</b></p><ul>",
                 origin = esc(&st.origin),
                 op = esc(&st.op),
                 who = esc(&st.as_),
                 v = verdict(Some(st.verdict)),
+                kind = if st.transport_error { " (transport error: no answer, not a rule's failure)" } else { "" },
                 exp = esc(&st.expected),
                 act = esc(&st.actual),
             );
@@ -147,4 +150,33 @@ region {region}, profile <b>{profile}</b>.</p>\
     }
     s.push_str("</body></html>\n");
     s
+}
+
+/// The ledger of every scenario that injected faults (none: no section).
+fn faults(s: &mut String, report: &RunReport) {
+    let with: Vec<_> = report
+        .scenarios
+        .iter()
+        .filter_map(|r| r.faults.map(|f| (r, f)))
+        .collect();
+    if with.is_empty() {
+        return;
+    }
+    s.push_str(
+        "<h2>Faults</h2><table><tr><th>scenario</th><th>result</th><th>faults injected</th>\
+<th>operations acknowledged</th><th>operations lost</th></tr>",
+    );
+    for (r, f) in with {
+        let lost = if f.lost > 0 { "fail" } else { "pass" };
+        let _ = write!(
+            s,
+            "<tr><td><a href=\"#{id}\">{id}</a></td><td>{v}</td><td>{}</td><td>{}</td><td class=\"{lost}\">{}</td></tr>",
+            f.injected,
+            f.acknowledged,
+            f.lost,
+            id = esc(&r.id),
+            v = verdict(Some(r.verdict)),
+        );
+    }
+    s.push_str("</table>");
 }

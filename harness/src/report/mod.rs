@@ -56,6 +56,30 @@ pub struct StepResult {
     /// The response: status line, headers and body excerpt.
     pub response: String,
     pub duration_ms: u64,
+    /// No answer at all (refused, reset, timed out): a fact about reaching the target, not a
+    /// rule's verdict. Expected ones (`expect.transport_error`) pass; others are `error`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub transport_error: bool,
+}
+
+/// A fault scenario's ledger: faults injected into the target, operations it acknowledged
+/// before or around them, and how many of those were missing or changed afterwards. Any loss
+/// fails the scenario.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FaultTally {
+    pub injected: usize,
+    pub acknowledged: usize,
+    pub lost: usize,
+}
+
+impl std::fmt::Display for FaultTally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "faults injected {}, operations acknowledged {}, operations lost {}",
+            self.injected, self.acknowledged, self.lost
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,6 +97,9 @@ pub struct ScenarioResult {
     pub steps: Vec<StepResult>,
     /// Cleanup problems: reported, never turned into a verdict.
     pub warnings: Vec<String>,
+    /// Scenarios that inject faults: what was injected, acknowledged and lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faults: Option<FaultTally>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -38,6 +38,8 @@ pub struct Ctx<'a> {
     uploads: Mutex<HashMap<String, Upload>>,
     buckets: Mutex<BTreeSet<String>>,
     clients: Mutex<HashMap<String, aws_sdk_s3::Client>>,
+    /// What fault steps injected and what the target acknowledged around them.
+    ledger: Mutex<super::faults::Ledger>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -70,6 +72,7 @@ impl<'a> Ctx<'a> {
             uploads: Mutex::default(),
             buckets: Mutex::default(),
             clients: Mutex::default(),
+            ledger: Mutex::default(),
         }
     }
 
@@ -133,6 +136,16 @@ impl<'a> Ctx<'a> {
 
     pub fn forget_identity(&self, name: &str) {
         lock(&self.clients).remove(name);
+    }
+
+    /// Drop every cached client, with its pooled connections (after the target restarted).
+    pub fn drop_clients(&self) {
+        lock(&self.clients).clear();
+    }
+
+    /// Read or update the fault ledger.
+    pub fn with_ledger<R>(&self, f: impl FnOnce(&mut super::faults::Ledger) -> R) -> R {
+        f(&mut lock(&self.ledger))
     }
 
     /// Credentials of an identity; `Ok(None)` for anonymous.

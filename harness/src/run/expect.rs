@@ -89,6 +89,9 @@ pub fn describe(e: &Expect) -> String {
     if let Some(o) = &e.owner {
         parts.push(format!("owner {}:{}", o.uid, o.gid));
     }
+    if e.transport_error == Some(true) {
+        parts = vec!["no answer (transport error)".into()];
+    }
     parts.join(" ")
 }
 

@@ -8,6 +8,7 @@
 pub mod clients;
 pub mod context;
 pub mod expect;
+pub mod faults;
 pub mod outcome;
 pub mod raw;
 pub mod runner;
@@ -52,6 +53,7 @@ pub async fn run_scenario(
         duration_ms: 0,
         steps: Vec::new(),
         warnings: Vec::new(),
+        faults: None,
     };
     let ctx = Ctx::new(target, scenario, nonce);
     if let Err(e) = provision(&ctx).await {
@@ -78,7 +80,16 @@ pub async fn run_scenario(
             }
         }
     }
+    result.faults = ctx.with_ledger(|l| l.report());
+    if let Some(f) = result.faults.filter(|f| f.lost > 0) {
+        if result.verdict == Verdict::Pass {
+            result.verdict = Verdict::Fail;
+            result.reason = Some(format!("{} acknowledged operations lost ({f})", f.lost));
+        }
+    }
+    let recovered = faults::recover(&ctx).await;
     result.warnings = cleanup(&ctx).await;
+    result.warnings.extend(recovered);
     result.duration_ms = started.elapsed().as_millis() as u64;
     result
 }

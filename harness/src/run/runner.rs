@@ -41,7 +41,9 @@ fn skip_reason(target: &dyn Target, profile: Profile, s: &Scenario) -> Option<St
         return Some(format!("profile {}: {why}", profile.as_str()));
     }
     let caps = target.info().capabilities;
-    let missing: Vec<&str> = s.needs().into_iter().filter(|n| !caps.has(n)).collect();
+    // `faults` is the adapter's to offer (it must control the target), not a profile setting.
+    let has = |n: &str| caps.has(n) || (n == "faults" && target.supports_faults());
+    let missing: Vec<&str> = s.needs().into_iter().filter(|n| !has(n)).collect();
     (!missing.is_empty()).then(|| format!("target lacks: {}", missing.join(", ")))
 }
 
@@ -58,6 +60,7 @@ fn skipped(s: &Scenario, reason: String) -> ScenarioResult {
         duration_ms: 0,
         steps: Vec::new(),
         warnings: Vec::new(),
+        faults: None,
     }
 }
 

@@ -1,5 +1,7 @@
 //! One step: dispatch by `op` (S3 via the SDK, raw requests, STS and administration via the
 //! target adapter, clock moves), optionally as a parallel burst, then judge the outcome.
+//! Fault steps (`run::faults`) judge themselves. A step bounded by `timeout_ms` that gets no
+//! answer in time has a transport error: `error`, or a pass when it expected exactly that.
 
 use super::context::Ctx;
 use super::expect;
@@ -191,6 +193,30 @@ fn response_text(o: &Outcome) -> String {
     s
 }
 
+/// How long a step that expects no answer (`expect.transport_error`) waits, unless it says.
+const NO_ANSWER_MS: u64 = 2500;
+
+/// Run the step once, bounded by its `timeout_ms` (or [`NO_ANSWER_MS`] when it expects no
+/// answer): a target that never answers is a transport error, not a hung run.
+async fn bounded(ctx: &Ctx<'_>, planned: &PlannedStep, who: &str, http: &HttpClient) -> Outcome {
+    let step = &planned.step;
+    let expects_none = step
+        .expect
+        .as_ref()
+        .is_some_and(|e| e.transport_error == Some(true));
+    let limit = step.timeout_ms.or(expects_none.then_some(NO_ANSWER_MS));
+    let call = once(ctx, planned, who, 0, http);
+    match limit {
+        None => call.await,
+        Some(ms) => tokio::time::timeout(Duration::from_millis(ms), call)
+            .await
+            .unwrap_or_else(|_| Outcome {
+                transport_error: Some(format!("no answer within {ms} ms")),
+                ..Default::default()
+            }),
+    }
+}
+
 /// Run a planned step (once, or as a parallel burst) and judge it.
 pub async fn run_step(
     ctx: &Ctx<'_>,
@@ -213,8 +239,24 @@ pub async fn run_step(
         request: String::new(),
         response: String::new(),
         duration_ms: 0,
+        transport_error: false,
     };
-    if let (Some(n), Some(want)) = (step.parallel, &step.expect_counts) {
+    if step.op.is_some_and(Op::is_fault_family) {
+        let j = super::faults::run(ctx, &who, step).await;
+        result.expected = j.expected;
+        result.actual = j.actual;
+        result.request = j.outcome.request.clone();
+        result.response = response_text(&j.outcome);
+        result.mismatches = j.mismatches;
+        result.transport_error = j.outcome.transport_error.is_some();
+        result.verdict = if result.transport_error {
+            Verdict::Error
+        } else if !result.mismatches.is_empty() {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        };
+    } else if let (Some(n), Some(want)) = (step.parallel, &step.expect_counts) {
         let outcomes =
             futures_util::future::join_all((0..n).map(|i| once(ctx, planned, &who, i, http))).await;
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -242,14 +284,24 @@ pub async fn run_step(
                 .push(format!("unexpected {}", o.summary()));
         }
     } else {
-        let o = once(ctx, planned, &who, 0, http).await;
+        let o = bounded(ctx, planned, &who, http).await;
         let transport = Transport::of(ctx.target.endpoint());
         let e = expect::effective(&step.expect.clone().unwrap_or_default(), profile, transport);
         result.expected = expect::describe(&e);
         result.actual = o.summary();
         result.request = o.request.clone();
         result.response = response_text(&o);
-        if o.transport_error.is_some() {
+        result.transport_error = o.transport_error.is_some();
+        if e.transport_error == Some(true) {
+            if !result.transport_error {
+                // The fault did not take: the step proved nothing about the target's rules.
+                result.verdict = Verdict::Error;
+                result.mismatches.push(format!(
+                    "expected no answer (a transport error), got {}",
+                    o.summary()
+                ));
+            }
+        } else if result.transport_error {
             result.verdict = Verdict::Error;
         } else {
             result.mismatches =

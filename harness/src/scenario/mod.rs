@@ -45,12 +45,18 @@ impl Scenario {
             .map(|(_, d)| d.as_str())
     }
 
-    /// Capabilities the target needs for this scenario (`clock`, `posix`, `sts`, `service_accounts`).
+    /// Capabilities the target needs for this scenario (`clock`, `posix`, `sts`,
+    /// `service_accounts`, `faults`).
     pub fn needs(&self) -> Vec<&'static str> {
         let mut needs = Vec::new();
         let steps = || self.steps.iter().map(|s| &s.step);
         if steps().any(|s| s.op == Some(Op::AdvanceClock)) {
             needs.push("clock");
+        }
+        if steps().any(|s| {
+            s.op.is_some_and(Op::is_fault) || (s.op == Some(Op::PutStorm) && s.kill_after.is_some())
+        }) {
+            needs.push("faults");
         }
         let owner = |e: &Option<Expect>| {
             e.as_ref()
@@ -75,10 +81,11 @@ impl Scenario {
         needs
     }
 
-    /// A scenario that moves the target's clock, or counts target-wide resources, must not
-    /// share the target with others.
+    /// A scenario that moves the target's clock, stops or freezes it, or counts target-wide
+    /// resources, must not share the target with others.
     pub fn exclusive(&self) -> bool {
-        self.def.exclusive || self.needs().contains(&"clock")
+        let needs = self.needs();
+        self.def.exclusive || needs.contains(&"clock") || needs.contains(&"faults")
     }
 }
 

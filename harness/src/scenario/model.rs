@@ -233,6 +233,18 @@ pub enum Op {
     AdvanceClock,
     Sleep,
     Raw,
+    // Faults (capability `faults`): see `run::faults`
+    /// Stop the target gracefully and start it again.
+    RestartTarget,
+    /// SIGKILL the target, then start it again.
+    KillTarget,
+    PauseTarget,
+    UnpauseTarget,
+    /// `count` concurrent PUTs (each acknowledgement recorded), with policy changes beside
+    /// them; optionally SIGKILL the target after `kill_after` acknowledgements.
+    PutStorm,
+    /// Read back every acknowledged write of the storms so far; count what was lost.
+    VerifyAcknowledged,
 }
 
 impl Op {
@@ -257,6 +269,19 @@ impl Op {
                 | Op::CreateServiceAccount
                 | Op::DeleteServiceAccount
         )
+    }
+
+    /// Operations that inject a fault into the target (capability `faults`).
+    pub fn is_fault(self) -> bool {
+        matches!(
+            self,
+            Op::RestartTarget | Op::KillTarget | Op::PauseTarget | Op::UnpauseTarget
+        )
+    }
+
+    /// Operations that `run::faults` executes and judges itself (no `expect`, no `parallel`).
+    pub fn is_fault_family(self) -> bool {
+        self.is_fault() || matches!(self, Op::PutStorm | Op::VerifyAcknowledged)
     }
 }
 
@@ -341,6 +366,15 @@ pub struct Step {
     /// Run this many copies of the step at once; outcomes are checked with `expect_counts`.
     #[serde(default)]
     pub parallel: Option<usize>,
+    /// `put_storm`: how many PUTs.
+    #[serde(default)]
+    pub count: Option<usize>,
+    /// `put_storm`: SIGKILL the target once this many PUTs are acknowledged, then start it.
+    #[serde(default)]
+    pub kill_after: Option<usize>,
+    /// Give up on the target's answer after this long: a transport error, not a verdict.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
     /// Outcome label (`"200"`, an error code) -> how many of the parallel copies had it.
     #[serde(default)]
     pub expect_counts: Option<BTreeMap<String, usize>>,
@@ -487,6 +521,10 @@ pub struct Expect {
     /// Owner of a file under the target's POSIX root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<OwnerExpect>,
+    /// No answer at all (the target is paused): the step passes only on a transport error,
+    /// reported as such, never as a rule's failure. Bounded by the step's `timeout_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport_error: Option<bool>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub profile: BTreeMap<Profile, Expect>,
     /// `transport.https = {...}`: replaces the fields it sets when the run is over that

@@ -16,6 +16,7 @@ pub const PREDEFINED_POLICIES: &[&str] = &["readonly", "writeonly", "readwrite"]
 
 /// Fields every step may carry, whatever its op.
 const COMMON: &[&str] = &[
+    "timeout_ms",
     "name",
     "op",
     "as",
@@ -69,6 +70,11 @@ fn fields(op: Op) -> (&'static [&'static str], &'static [&'static str]) {
         AdvanceClock => (&["seconds"], &[]),
         Sleep => (&["millis"], &[]),
         Raw => (&["request"], &[]),
+        RestartTarget | KillTarget | PauseTarget | UnpauseTarget | VerifyAcknowledged => (&[], &[]),
+        PutStorm => (
+            &["bucket", "count"],
+            &["prefix", "size", "kill_after", "user", "policy"],
+        ),
     }
 }
 
@@ -78,6 +84,7 @@ fn present(s: &Step) -> Vec<&'static str> {
         ($($f:ident => $n:literal),* $(,)?) => { $( if s.$f.is_some() { v.push($n); } )* };
     }
     p!(name => "name", op => "op", as_ => "as", bucket => "bucket", key => "key", keys => "keys",
+       count => "count", kill_after => "kill_after", timeout_ms => "timeout_ms",
        body => "body", size => "size", range => "range", content_type => "content_type",
        metadata => "metadata", tags => "tags", source_bucket => "source_bucket",
        source_key => "source_key", prefix => "prefix", delimiter => "delimiter",
@@ -98,6 +105,8 @@ struct Checker<'a> {
     policies: BTreeSet<String>,
     accounts: BTreeSet<String>,
     uploads: BTreeSet<String>,
+    /// `put_storm` steps seen so far (`verify_acknowledged` needs one).
+    storms: usize,
 }
 
 impl Checker<'_> {
@@ -157,6 +166,7 @@ pub fn validate(file: &Path, def: &ScenarioFile) -> Result<Vec<(String, String)>
         policies: BTreeSet::new(),
         accounts: BTreeSet::new(),
         uploads: BTreeSet::new(),
+        storms: 0,
     };
     if def.version != FORMAT_VERSION {
         c.err(
@@ -448,7 +458,9 @@ fn check_step(c: &mut Checker<'_>, path: &str, step: &Step) {
     }
     if let Some(p) = &step.policy {
         match op {
-            Op::AttachPolicy | Op::CreateUser => c.policy_ref(format!("{path}.policy"), p),
+            Op::AttachPolicy | Op::CreateUser | Op::PutStorm => {
+                c.policy_ref(format!("{path}.policy"), p)
+            }
             Op::PutPolicy | Op::DeletePolicy => {
                 if step.document.is_none()
                     && !c.policies.contains(p)
@@ -512,6 +524,7 @@ fn check_step(c: &mut Checker<'_>, path: &str, step: &Step) {
             c.accounts.insert(name.clone());
         }
     }
+    check_faults(c, path, op, step);
     if let Some(r) = &step.request {
         let rp = format!("{path}.request");
         if http::Method::from_bytes(r.method.as_bytes()).is_err() {
@@ -540,6 +553,69 @@ fn check_step(c: &mut Checker<'_>, path: &str, step: &Step) {
         }
         if let Some(t) = &r.token_from {
             c.identity(format!("{rp}.token_from"), t);
+        }
+    }
+}
+
+/// The fault family's own rules: a storm's numbers, what it needs beside it, and which common
+/// fields make no sense on steps that judge themselves.
+fn check_faults(c: &mut Checker<'_>, path: &str, op: Op, step: &Step) {
+    if op.is_fault_family() {
+        for (field, set) in [
+            ("expect", step.expect.is_some()),
+            ("parallel", step.parallel.is_some()),
+        ] {
+            if set {
+                c.err(
+                    format!("{path}.{field}"),
+                    format!("`{}` judges itself; it takes no `{field}`", op.name()),
+                );
+            }
+        }
+    }
+    if op == Op::PutStorm {
+        c.storms += 1;
+        let count = step.count.unwrap_or(0);
+        if !(1..=1000).contains(&count) {
+            c.err(format!("{path}.count"), "expected 1..1000 PUTs");
+        }
+        if let Some(k) = step.kill_after {
+            if k == 0 || k > count {
+                c.err(
+                    format!("{path}.kill_after"),
+                    format!("expected 1..{count} (at most `count`)"),
+                );
+            }
+        }
+        if step.user.is_some() != step.policy.is_some() {
+            c.err(
+                format!("{path}.user"),
+                "the policy churn needs both `user` and `policy`",
+            );
+        }
+    }
+    if op == Op::VerifyAcknowledged && c.storms == 0 {
+        c.err(
+            format!("{path}.op"),
+            "`verify_acknowledged` needs an earlier `put_storm`",
+        );
+    }
+    if step.timeout_ms == Some(0) {
+        c.err(format!("{path}.timeout_ms"), "expected at least 1");
+    }
+    if let Some(e) = &step.expect {
+        if e.transport_error == Some(false) {
+            c.err(
+                format!("{path}.expect.transport_error"),
+                "only `true` is meaningful (leave it out otherwise)",
+            );
+        }
+        let verdict = e.status.is_some() || e.code.is_some() || e.ok.is_some();
+        if e.transport_error == Some(true) && verdict {
+            c.err(
+                format!("{path}.expect.transport_error"),
+                "a transport error has no status or code to expect beside it",
+            );
         }
     }
 }
