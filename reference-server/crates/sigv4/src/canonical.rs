@@ -20,6 +20,7 @@
 //! query made only of unreserved characters is copied as is).
 
 use crate::sink::Sink;
+use crate::swar::any_below;
 use http::HeaderMap;
 use std::borrow::Cow;
 
@@ -267,43 +268,28 @@ pub(crate) fn is_param(raw_key: &str, name: &str) -> bool {
     d == name.as_bytes()
 }
 
-/// Whether `x` has a byte equal to `b` (SWAR: eight bytes per step).
-fn has_byte(x: u64, b: u8) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    let y = x ^ (LO * u64::from(b));
-    (y.wrapping_sub(LO) & !y & (LO << 7)) != 0
-}
-
-/// Whether `v` contains a space or a tab.
-fn has_blank(v: &[u8]) -> bool {
-    let mut words = v.chunks_exact(8);
-    for w in &mut words {
-        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        if has_byte(x, b' ') || has_byte(x, b'\t') {
-            return true;
-        }
-    }
-    words.remainder().iter().any(|&b| b == b' ' || b == b'\t')
-}
-
 /// Appends a header value trimmed, with inner runs of spaces and tabs collapsed to one space.
 pub(crate) fn push_trimmed<S: Sink>(out: &mut S, value: &[u8]) {
     let blank = |b: u8| b == b' ' || b == b'\t';
-    let value = value.trim_ascii();
-    // Fast path: no blank inside at all (hashes, dates, hosts, ids).
-    if !has_blank(value) {
+    // Fast path: no byte up to the space (every ASCII blank is one), so nothing to trim or
+    // collapse (hashes, dates, hosts, ids).
+    if !any_below(value, b'!') {
         out.put(value);
         return;
     }
-    // Words separated by single spaces, copied a word at a time.
-    let mut words = value.split(|&b| blank(b)).filter(|w| !w.is_empty());
-    if let Some(first) = words.next() {
-        out.put(first);
-    }
-    for word in words {
+    // Words separated by single spaces, copied a word at a time (after the trim, a run of
+    // blanks always has a word after it).
+    let mut rest = value.trim_ascii();
+    while let Some(p) = rest.iter().position(|&b| blank(b)) {
+        out.put(&rest[..p]);
         out.byte(b' ');
-        out.put(word);
+        let skip = rest[p..]
+            .iter()
+            .position(|&b| !blank(b))
+            .unwrap_or(rest.len() - p);
+        rest = &rest[p + skip..];
     }
+    out.put(rest);
 }
 
 /// Appends `s` lowercased (header names; already lowercase in every SDK's list).

@@ -138,6 +138,41 @@ impl SigningKeyCache {
         self.len() == 0
     }
 
+    /// The map slot of a scope: one keyed hash over the parts laid end to end (with their
+    /// lengths, so two scopes never feed it the same bytes), in one call when they fit.
+    fn slot(&self, secret: &SecretKey, date: &[u8; 8], region: &str, service: &str) -> u64 {
+        let parts = [
+            secret.expose().as_bytes(),
+            date,
+            region.as_bytes(),
+            service.as_bytes(),
+        ];
+        let mut buf = [0u8; 128];
+        let mut len = 0;
+        let mut h = self.state.build_hasher();
+        for part in parts {
+            // Every length fits in the byte after it, or the parts go to the hasher one by one.
+            match (
+                buf.get_mut(len..len + part.len() + 1),
+                u8::try_from(part.len()),
+            ) {
+                (Some(dst), Ok(n)) => {
+                    dst[..part.len()].copy_from_slice(part);
+                    dst[part.len()] = n;
+                    len += part.len() + 1;
+                }
+                _ => {
+                    h.write(&buf[..len]);
+                    h.write(part);
+                    h.write_usize(part.len());
+                    len = 0;
+                }
+            }
+        }
+        h.write(&buf[..len]);
+        h.finish()
+    }
+
     /// The signing key for a scope, derived on a miss.
     pub fn get(
         &self,
@@ -146,9 +181,7 @@ impl SigningKeyCache {
         region: &str,
         service: &str,
     ) -> SigningKey {
-        let slot = self
-            .state
-            .hash_one((secret.expose(), date, region, service));
+        let slot = self.slot(secret, date, region, service);
         if let Ok(map) = self.map.read() {
             if let Some(e) = map.get(&slot) {
                 if e.matches(secret, date, region, service) {

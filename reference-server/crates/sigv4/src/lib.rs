@@ -24,6 +24,7 @@ pub mod parse;
 mod prepared;
 mod secret;
 mod sink;
+mod swar;
 mod verify;
 
 pub use checksum::{content_md5_check, ChecksumAlgorithm, Checksummer};

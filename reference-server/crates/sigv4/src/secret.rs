@@ -5,6 +5,7 @@
 //! * [`Signature`] has no `PartialEq`: the only comparison is [`Signature::ct_eq`], which runs in
 //!   constant time (rule V7), so a timing side channel cannot be written by habit.
 
+use crate::swar::word;
 use std::fmt;
 use subtle::ConstantTimeEq;
 
@@ -80,35 +81,35 @@ pub(crate) fn ct_eq_bytes(a: &[u8], b: &[u8]) -> bool {
     diff.ct_eq(&0).into()
 }
 
-/// Decodes exactly 64 hex digits (either case).
+/// Decodes exactly 64 hex digits (either case), eight digits per step: every byte lane is
+/// classified (digit, letter after folding case) with additions that cannot carry across
+/// lanes, then the nibbles are packed.
 pub(crate) fn decode_hex32(s: &[u8]) -> Option<[u8; 32]> {
-    const fn table() -> [u8; 256] {
-        let mut t = [0xffu8; 256];
-        let mut i = 0;
-        while i < 10 {
-            t[b'0' as usize + i] = i as u8;
-            i += 1;
-        }
-        let mut i = 0;
-        while i < 6 {
-            t[b'a' as usize + i] = 10 + i as u8;
-            t[b'A' as usize + i] = 10 + i as u8;
-            i += 1;
-        }
-        t
-    }
-    static NIBBLE: [u8; 256] = table();
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = LO << 7;
     if s.len() != 64 {
         return None;
     }
     let mut out = [0u8; 32];
-    let mut bad = 0u8;
-    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
-        let (h, l) = (NIBBLE[usize::from(pair[0])], NIBBLE[usize::from(pair[1])]);
-        bad |= h | l;
-        *o = (h << 4) | (l & 0xf);
+    for (o, w) in out.chunks_exact_mut(4).zip(s.chunks_exact(8)) {
+        let x = word(w);
+        if x & HI != 0 {
+            return None;
+        }
+        // Lanes below 0x80, so adding up to 0x7f never carries into the next lane.
+        let digit = (x + LO * 0x50) & !(x + LO * 0x46) & HI; // 0x30..=0x39
+        let y = x | (LO * 0x20); // 'A'..='F' -> 'a'..='f'
+        let letter = (y + LO * 0x1f) & !(y + LO * 0x19) & HI; // 0x61..=0x66
+        if digit | letter != HI {
+            return None;
+        }
+        let v = (x & (LO * 0x0f)) + (letter >> 7) * 9;
+        let t = ((v << 4) | (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+        let t = (t | (t >> 8)) & 0x0000_ffff_0000_ffff;
+        let t = (t | (t >> 16)) as u32;
+        o.copy_from_slice(&t.to_le_bytes());
     }
-    (bad & 0xf0 == 0).then_some(out)
+    Some(out)
 }
 
 /// Lowercase hex of 32 bytes without allocating.
@@ -125,6 +126,23 @@ pub(crate) fn hex_lower(bytes: &[u8; 32]) -> [u8; 64] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_decoding_accepts_exactly_the_hex_digits() {
+        let base = *b"0123456789abcdefABCDEF0123456789abcdef0123456789abcdefABCDEF0123";
+        let want: Vec<u8> = hex::decode(base).unwrap();
+        assert_eq!(decode_hex32(&base).unwrap().to_vec(), want);
+        for at in [0, 5, 7, 8, 31, 63] {
+            for b in 0..=255u8 {
+                let mut s = base;
+                s[at] = b;
+                let plain = hex::decode(s)
+                    .ok()
+                    .map(|v| <[u8; 32]>::try_from(v).unwrap());
+                assert_eq!(decode_hex32(&s), plain, "byte {b:#x} at {at}");
+            }
+        }
+    }
 
     #[test]
     fn secret_debug_is_redacted() {
@@ -145,6 +163,7 @@ mod tests {
         other[63] = b'0';
         assert!(!a.ct_eq(&Signature::from_hex(&other).unwrap()));
         assert!(Signature::from_hex(b"zz").is_none());
+        assert!(Signature::from_hex(&hex.to_ascii_uppercase()).is_some_and(|u| u.ct_eq(&a)));
         assert!(Signature::from_hex(&hex[..62]).is_none());
         assert!(!format!("{a:?}").contains("5fa0"));
     }

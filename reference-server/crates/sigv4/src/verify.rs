@@ -119,7 +119,7 @@ impl Pending<'_> {
             return Err(AuthError::SignatureDoesNotMatch);
         }
         Ok(Verified {
-            access_key: self.access_key().to_owned(),
+            access_key: AccessKey::new(self.access_key()),
             session_token: self.session_token.as_deref().map(str::to_owned),
             service: self.service,
             kind: self.kind,
@@ -150,10 +150,41 @@ pub(crate) fn put_scope<S: Sink>(out: &mut S, date: &[u8; 8], region: &str, serv
     out.put(b"/aws4_request");
 }
 
+/// An access key id, inline when short (AWS's are 20 bytes), so that verifying a request does
+/// not allocate for it.
+#[derive(Debug)]
+enum AccessKey {
+    Inline { len: u8, bytes: [u8; 32] },
+    Heap(Box<str>),
+}
+
+impl AccessKey {
+    fn new(s: &str) -> Self {
+        let mut bytes = [0u8; 32];
+        match (bytes.get_mut(..s.len()), u8::try_from(s.len())) {
+            (Some(dst), Ok(len)) => {
+                dst.copy_from_slice(s.as_bytes());
+                AccessKey::Inline { len, bytes }
+            }
+            _ => AccessKey::Heap(s.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // A whole `&str` was copied in: always UTF-8.
+            AccessKey::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            AccessKey::Heap(s) => s,
+        }
+    }
+}
+
 /// A request whose SigV4 signature matched: the only way to learn who signed it.
 #[derive(Debug)]
 pub struct Verified {
-    access_key: String,
+    access_key: AccessKey,
     session_token: Option<String>,
     service: Service,
     kind: AuthKind,
@@ -170,7 +201,7 @@ pub struct Verified {
 impl Verified {
     /// The authenticated access key id.
     pub fn access_key(&self) -> &str {
-        &self.access_key
+        self.access_key.as_str()
     }
     /// The session token sent with the request, if any (the caller validates it).
     pub fn session_token(&self) -> Option<&str> {
@@ -226,5 +257,27 @@ impl Verified {
             if trailer_mode { trailer } else { None },
             self.decoded_length,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AccessKey;
+
+    #[test]
+    fn access_keys_of_any_length_read_back() {
+        for s in [
+            "",
+            "AKIAIOSFODNN7EXAMPLE",
+            &"k".repeat(32),
+            &"k".repeat(33),
+            "team/ak",
+        ] {
+            assert_eq!(AccessKey::new(s).as_str(), s);
+        }
+        assert!(matches!(
+            AccessKey::new(&"k".repeat(33)),
+            AccessKey::Heap(_)
+        ));
     }
 }

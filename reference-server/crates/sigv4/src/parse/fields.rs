@@ -7,12 +7,13 @@
 
 use crate::canonical::{percent_decode, signed_names};
 use crate::prepared::{classes, QuerySpans, SignedValues};
+use crate::swar::find_byte;
 use http::{HeaderMap, HeaderName};
 use std::borrow::Cow;
 
 /// Splits `s` at the first `sep` byte (ASCII), or `None`.
 pub(crate) fn cut(s: &str, sep: u8) -> Option<(&str, &str)> {
-    let p = s.bytes().position(|b| b == sep)?;
+    let p = find_byte(s.as_bytes(), sep)?;
     Some((&s[..p], &s[p + 1..]))
 }
 
@@ -61,13 +62,14 @@ pub(crate) struct Scope<'c> {
 /// The last four parts are fixed, so the access key is everything before them and may itself
 /// hold `/` (as MinIO allows; SPEC U1 forbids only `=` and `,`).
 pub(crate) fn parse_scope(cred: &str) -> Option<Scope<'_>> {
-    let mut parts = cred.rsplitn(5, '/');
-    let term = parts.next()?;
-    let service = parts.next()?;
-    let region = parts.next()?;
-    let date = parts.next()?;
-    let ak = parts.next()?;
-    if term != "aws4_request" || ak.is_empty() || region.is_empty() || service.is_empty() {
+    // From the end, so the access key is never scanned: `/aws4_request`, then two short
+    // parts, then `/yyyymmdd` (eight bytes that must all be digits).
+    let rest = cred.strip_suffix("/aws4_request")?;
+    let (rest, service) = rest.rsplit_once('/')?;
+    let (rest, region) = rest.rsplit_once('/')?;
+    let (ak, date) = rest.split_at_checked(rest.len().checked_sub(9)?)?;
+    let date = date.strip_prefix('/')?;
+    if ak.is_empty() || region.is_empty() || service.is_empty() {
         return None;
     }
     let date: [u8; 8] = date.as_bytes().try_into().ok()?;
@@ -204,21 +206,19 @@ pub(crate) fn decode(v: &str) -> Option<Cow<'_, str>> {
 /// the map again.
 const SNAPSHOT: usize = 16;
 
-/// Byte classes of a `SignedHeaders` list.
-const BAD: u8 = 0;
-const NAME: u8 = 1;
+/// What a byte of a `SignedHeaders` list says: outside RFC 9110's token set (and not the `;`
+/// separating names), or an uppercase letter.
+const BAD: u8 = 1;
 const UPPER: u8 = 2;
-const SEMI: u8 = 3;
 
-/// RFC 9110 token bytes (uppercase apart) and the `;` separating names.
-static LIST_CLASS: [u8; 256] = {
-    let mut t = classes(&token_table(), NAME, BAD);
+static LIST_BITS: [u8; 256] = {
+    let mut t = classes(&token_table(), 0, BAD);
     let mut c = b'A';
     while c <= b'Z' {
         t[c as usize] = UPPER;
         c += 1;
     }
-    t[b';' as usize] = SEMI;
+    t[b';' as usize] = 0;
     t
 };
 
@@ -292,10 +292,10 @@ impl<'a> HeaderScan<'a> {
         s
     }
 
-    /// The snapshot entry named `name` (any case).
-    fn find(&self, name: &str) -> Option<usize> {
+    /// The snapshot entry named `name` (any case unless `lower`).
+    fn find(&self, name: &str, lower: bool) -> Option<usize> {
         self.names[..self.count].iter().position(|n| {
-            n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name.as_bytes())
+            n.len() == name.len() && (*n == name || (!lower && n.eq_ignore_ascii_case(name)))
         })
     }
 
@@ -315,33 +315,27 @@ impl<'a> HeaderScan<'a> {
             };
         }
         let b = signed.as_bytes();
-        let (mut valid, mut lower, mut fits) = (!b.is_empty(), true, true);
-        let (mut host, mut seen) = (false, 0u32);
+        // Branch-free over the bytes first, then one name at a time.
+        let bits = b.iter().fold(0, |acc, &c| acc | LIST_BITS[usize::from(c)]);
+        let (mut valid, lower) = (!b.is_empty() && bits & BAD == 0, bits & UPPER == 0);
+        let (mut host, mut seen, mut fits) = (false, 0u32, true);
         let mut values = SignedValues::new();
         let mut start = 0;
-        for end in 0..=b.len() {
-            match b.get(end).map(|&c| LIST_CLASS[usize::from(c)]) {
-                Some(NAME) => continue,
-                Some(UPPER) => {
-                    lower = false;
-                    continue;
-                }
-                Some(SEMI) | None => {}
-                Some(_) => {
-                    valid = false;
-                    continue;
-                }
-            }
+        loop {
+            let end = find_byte(&b[start..], b';').map_or(b.len(), |p| start + p);
             // `;` is ASCII: the cut is a char boundary.
             let name = signed.get(start..end).unwrap_or_default();
             valid &= !name.is_empty();
-            host |= name.len() == 4 && name.eq_ignore_ascii_case("host");
-            let found = self.find(name);
+            host |= name == "host" || (!lower && name.eq_ignore_ascii_case("host"));
+            let found = self.find(name, lower);
             if let Some(j) = found {
                 seen |= 1 << j;
                 fits &= self.multi & (1 << j) == 0;
             }
             fits &= values.push(start, end, found.map(|j| self.values[j]));
+            if end == b.len() {
+                break;
+            }
             start = end + 1;
         }
         Coverage {

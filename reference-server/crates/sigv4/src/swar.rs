@@ -1,0 +1,72 @@
+//! Word-at-a-time byte scans (SWAR: eight bytes per step in a `u64`) for the few scans that
+//! run over every request's longest fields: the `Authorization` value and header values.
+//!
+//! The bit tricks are the classic ones ("Bit Twiddling Hacks", `haszero`/`hasless`): for a
+//! byte-wise test, the lowest flagged byte of a word is always a true match (a borrow only
+//! propagates upward), so the first match position is exact; the tests compare every function
+//! with its plain byte loop.
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = LO << 7;
+
+/// Eight bytes as one little-endian word (`w` is a `chunks_exact(8)` item: one load).
+pub(crate) fn word(w: &[u8]) -> u64 {
+    u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))
+}
+
+/// The flags (high bit of each byte) of the bytes of `x` below `n` (`n <= 128`).
+fn below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(LO * u64::from(n)) & !x & HI
+}
+
+/// The position of the first `b` in `s`.
+pub(crate) fn find_byte(s: &[u8], b: u8) -> Option<usize> {
+    let mut words = s.chunks_exact(8);
+    for (i, w) in (&mut words).enumerate() {
+        let flags = below(word(w) ^ (LO * u64::from(b)), 1);
+        if flags != 0 {
+            return Some(i * 8 + (flags.trailing_zeros() / 8) as usize);
+        }
+    }
+    let done = s.len() - words.remainder().len();
+    words
+        .remainder()
+        .iter()
+        .position(|&c| c == b)
+        .map(|p| done + p)
+}
+
+/// Whether `s` has a byte below `n` (`n <= 128`).
+pub(crate) fn any_below(s: &[u8], n: u8) -> bool {
+    let mut words = s.chunks_exact(8);
+    words.any(|w| below(word(w), n) != 0) || words.remainder().iter().any(|&c| c < n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scans_agree_with_byte_loops() {
+        let samples: [&[u8]; 7] = [
+            b"",
+            b"abc",
+            b"Credential=AK/20250115/us-east-1/s3/aws4_request, SignedHeaders=host",
+            b"\x01\x00\xff,,\x80 \t=",
+            b"0123456789abcdef0123456789abcdef,",
+            b"attempt=1; max=3",
+            &[0x7f, 0x80, 0x81, 0xfe, 0xff, 0x21, 0x20, 0x09, 0x00],
+        ];
+        for s in samples {
+            for start in 0..s.len().min(9) {
+                let s = &s[start..];
+                for b in [b',', b'=', b' ', 0, 0xff, b'a'] {
+                    assert_eq!(find_byte(s, b), s.iter().position(|&c| c == b), "{s:?} {b}");
+                }
+                for n in [1, b'!', 0x80] {
+                    assert_eq!(any_below(s, n), s.iter().any(|&c| c < n), "{s:?} {n}");
+                }
+            }
+        }
+    }
+}
