@@ -106,8 +106,13 @@ fn preconditions(ctx: &Ctx, meta: &ObjectMeta) -> Option<StatusCode> {
 }
 
 pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
-    let reader = ctx.state.store.open_object(ctx.bucket(), ctx.key())?;
-    let meta = reader.meta;
+    // HEAD needs only the metadata: the data file is not opened.
+    let (file, meta) = if head {
+        (None, ctx.state.store.head_object(ctx.bucket(), ctx.key())?)
+    } else {
+        let reader = ctx.state.store.open_object(ctx.bucket(), ctx.key())?;
+        (Some(reader.file), reader.meta)
+    };
     if let Some(status) = preconditions(ctx, &meta) {
         if status == StatusCode::PRECONDITION_FAILED {
             return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
@@ -127,16 +132,16 @@ pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
         Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
         None => (StatusCode::OK, 0, meta.size),
     };
-    let body = if head || len == 0 {
-        http_util::empty_body()
-    } else {
-        let mut file = tokio::fs::File::from_std(reader.file);
+    let body = if let Some(file) = file.filter(|_| len > 0) {
+        let mut file = tokio::fs::File::from_std(file);
         file.seek(std::io::SeekFrom::Start(start))
             .await
             .map_err(S3Error::internal)?;
         let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024);
         let frames = futures_util::StreamExt::map(stream, |r| r.map(hyper::body::Frame::data));
         http_body_util::StreamBody::new(frames).boxed()
+    } else {
+        http_util::empty_body()
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;

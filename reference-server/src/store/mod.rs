@@ -10,14 +10,20 @@
 //!
 //! Invariants: a write is temp file + fsync + rename, so a reader sees the old or the new
 //! object, never a part (X4). The data rename and the metadata rename of one key happen under
-//! a per-key lock that readers also take while they open the pair, so a reader never sees new
-//! bytes with old metadata. Files and implicitly created directories get the writer's uid/gid
+//! a per-key lock that readers also take while they read the pair, so a reader never sees new
+//! bytes with old metadata. Pairs read that way are cached in memory (`meta_cache`), keyed by
+//! the data file's stamp (inode, size, times); a later reader whose `stat` shows the same stamp
+//! reuses the metadata without the lock, and every write invalidates after it is on disk.
+//! Files and implicitly created directories get the writer's uid/gid
 //! when ownership is on (X1–X3). Temp files are never visible as objects.
 
 pub mod keys;
 mod meta;
+mod meta_cache;
 pub mod multipart;
 mod objects;
+#[cfg(test)]
+mod tests;
 
 use std::fs;
 use std::io;
@@ -52,6 +58,7 @@ pub struct Store {
     sys: PathBuf,
     ownership: bool,
     key_locks: Vec<Mutex<()>>,
+    meta_cache: meta_cache::MetaCache,
 }
 
 impl Store {
@@ -71,6 +78,7 @@ impl Store {
             sys,
             ownership,
             key_locks: (0..KEY_LOCKS).map(|_| Mutex::new(())).collect(),
+            meta_cache: meta_cache::MetaCache::default(),
         })
     }
 
@@ -202,6 +210,7 @@ impl Store {
             return Err(S3Error::new(S3ErrorCode::BucketNotEmpty).bucket(bucket));
         }
         fs::remove_file(self.bucket_meta_path(bucket)).map_err(S3Error::internal)?;
+        self.meta_cache.clear();
         fs::remove_dir(&dir).map_err(S3Error::internal)?;
         let _ = fs::remove_dir_all(self.sys.join("meta").join(bucket));
         Ok(())

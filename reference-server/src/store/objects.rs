@@ -4,11 +4,13 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use md5::{Digest, Md5};
 use tokio::io::AsyncWriteExt;
 
-use super::keys::object_path;
+use super::keys::{self, object_path};
+use super::meta_cache::Stamp;
 use super::{random_name, ObjectMeta, Owner, Store};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 
@@ -74,7 +76,7 @@ impl Drop for TempObject {
 #[derive(Debug)]
 pub struct ObjectReader {
     pub file: fs::File,
-    pub meta: ObjectMeta,
+    pub meta: Arc<ObjectMeta>,
 }
 
 /// Parameters of a listing.
@@ -153,54 +155,92 @@ impl Store {
             return Err(S3Error::new(S3ErrorCode::ObjectExistsAsDirectory).key(key));
         }
         fs::rename(tmp.path(), &dest).map_err(S3Error::internal)?;
-        self.write_atomic(&meta_path, &meta_bytes)?;
+        let written = self.write_atomic(&meta_path, &meta_bytes);
+        self.meta_cache.invalidate(&dest);
+        written?;
         sync_dir(parent);
         Ok(())
     }
 
-    /// Opens `bucket/key` with its metadata.
+    /// Opens `bucket/key` with its metadata (GET, CopyObject's source).
     pub fn open_object(&self, bucket: &str, key: &str) -> S3Result<ObjectReader> {
-        self.require_bucket(bucket)?;
-        let path = object_path(&self.bucket_dir(bucket), key)?;
-        let meta_path = self.meta_path(bucket, key)?;
-        let no_such_key = || S3Error::new(S3ErrorCode::NoSuchKey).bucket(bucket).key(key);
-        let _guard = self.lock_key(bucket, key);
-        let file = match fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if is_missing(&e) => return Err(no_such_key()),
-            Err(e) => return Err(S3Error::internal(e)),
-        };
-        let stat = file.metadata().map_err(S3Error::internal)?;
-        if !stat.is_file() {
-            return Err(no_such_key());
-        }
-        let meta = match fs::read(&meta_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(S3Error::internal)?,
-            Err(e) if is_missing(&e) => synthesized_meta(&stat),
-            Err(e) => return Err(S3Error::internal(e)),
-        };
+        let (file, meta) = self.lookup(bucket, key, true)?;
+        let file = file.ok_or_else(|| S3Error::internal("object looked up without its file"))?;
         Ok(ObjectReader { file, meta })
+    }
+
+    /// The metadata of `bucket/key`, without opening its data file (HEAD).
+    pub fn head_object(&self, bucket: &str, key: &str) -> S3Result<Arc<ObjectMeta>> {
+        self.lookup(bucket, key, false).map(|(_, meta)| meta)
     }
 
     /// Reads only the metadata of `bucket/key`.
     pub fn object_meta(&self, bucket: &str, key: &str) -> S3Result<ObjectMeta> {
-        self.open_object(bucket, key).map(|r| r.meta)
+        self.head_object(bucket, key).map(Arc::unwrap_or_clone)
     }
 
-    /// Replaces the metadata of an existing object (tagging), keeping its bytes.
+    /// The data file of `bucket/key` (opened if `open`) and its metadata, as one pair: from
+    /// the cache when the data file's stamp is the one the cached metadata was read beside
+    /// (no lock, no metadata read), otherwise read under the key's lock and cached.
+    ///
+    /// A hit skips the bucket check: the entry was cached after the check passed, and a
+    /// bucket is only deleted empty, which clears the cache. Every other outcome checks the
+    /// bucket first, so a missing bucket still answers `NoSuchBucket` before anything else.
+    fn lookup(
+        &self,
+        bucket: &str,
+        key: &str,
+        open: bool,
+    ) -> S3Result<(Option<fs::File>, Arc<ObjectMeta>)> {
+        let no_such_key = || S3Error::new(S3ErrorCode::NoSuchKey).bucket(bucket).key(key);
+        // Unvalidated names are never turned into a path before the bucket check.
+        let path = match keys::validate_bucket(bucket)
+            .and_then(|()| object_path(&self.bucket_dir(bucket), key))
+        {
+            Ok(path) => path,
+            Err(e) => {
+                self.require_bucket(bucket)?;
+                return Err(e);
+            }
+        };
+        let ticket = match data_file(&path, open) {
+            Some(Ok((file, stat))) => match self.meta_cache.get(&path, &Stamp::of(&stat)) {
+                Ok(meta) => return Ok((file, meta)),
+                Err(ticket) => Ok(ticket),
+            },
+            Some(Err(e)) => Err(e),
+            None => Err(no_such_key()),
+        };
+        self.require_bucket(bucket)?;
+        let ticket = ticket?;
+        let meta_path = self.meta_path(bucket, key)?;
+        let _guard = self.lock_key(bucket, key);
+        let (file, stat, meta) = read_pair(&path, &meta_path, open).ok_or_else(no_such_key)??;
+        let meta = Arc::new(meta);
+        self.meta_cache
+            .insert(ticket, &path, Stamp::of(&stat), meta.clone());
+        Ok((file, meta))
+    }
+
+    /// Replaces the metadata of an existing object (tagging), keeping its bytes: read,
+    /// changed and written under the key's lock, so a concurrent overwrite is never undone.
     pub fn update_meta(
         &self,
         bucket: &str,
         key: &str,
         f: impl FnOnce(&mut ObjectMeta),
     ) -> S3Result<ObjectMeta> {
-        let mut meta = self.object_meta(bucket, key)?;
+        self.require_bucket(bucket)?;
+        let path = object_path(&self.bucket_dir(bucket), key)?;
+        let meta_path = self.meta_path(bucket, key)?;
+        let no_such_key = || S3Error::new(S3ErrorCode::NoSuchKey).bucket(bucket).key(key);
+        let _guard = self.lock_key(bucket, key);
+        let (_, _, mut meta) = read_pair(&path, &meta_path, false).ok_or_else(no_such_key)??;
         f(&mut meta);
         let bytes = serde_json::to_vec(&meta).map_err(S3Error::internal)?;
-        let meta_path = self.meta_path(bucket, key)?;
-        let _guard = self.lock_key(bucket, key);
-        self.write_atomic(&meta_path, &bytes)?;
-        Ok(meta)
+        let written = self.write_atomic(&meta_path, &bytes);
+        self.meta_cache.invalidate(&path);
+        written.map(|()| meta)
     }
 
     /// Deletes `bucket/key`; a missing key is not an error (S3 answers 204 either way).
@@ -220,6 +260,7 @@ impl Store {
             Err(e) => return Err(S3Error::internal(e)),
         }
         let _ = fs::remove_file(&meta_path);
+        self.meta_cache.invalidate(&path);
         remove_empty_parents(&path, &bucket_dir);
         remove_empty_parents(&meta_path, &self.sys.join("meta").join(bucket));
         Ok(())
@@ -290,6 +331,42 @@ impl Store {
         }
         Ok(page)
     }
+}
+
+/// The data file at `path`, opened if `open` (else only `stat`ed), with its stat; `None` when
+/// there is no object there (missing, or a directory).
+fn data_file(path: &Path, open: bool) -> Option<S3Result<(Option<fs::File>, fs::Metadata)>> {
+    let found = if open {
+        fs::File::open(path).and_then(|f| Ok((f.metadata()?, Some(f))))
+    } else {
+        fs::metadata(path).map(|stat| (stat, None))
+    };
+    match found {
+        Ok((stat, file)) if stat.is_file() => Some(Ok((file, stat))),
+        Ok(_) => None,
+        Err(e) if is_missing(&e) => None,
+        Err(e) => Some(Err(S3Error::internal(e))),
+    }
+}
+
+/// The data file and metadata of one object, as a pair: the caller holds the key's lock, under
+/// which writers rename both. An object without a metadata file (placed by other means than
+/// S3) gets metadata from its stat.
+fn read_pair(
+    path: &Path,
+    meta_path: &Path,
+    open: bool,
+) -> Option<S3Result<(Option<fs::File>, fs::Metadata, ObjectMeta)>> {
+    let (file, stat) = match data_file(path, open)? {
+        Ok(found) => found,
+        Err(e) => return Some(Err(e)),
+    };
+    let meta = match fs::read(meta_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(S3Error::internal),
+        Err(e) if is_missing(&e) => Ok(synthesized_meta(&stat)),
+        Err(e) => Err(S3Error::internal(e)),
+    };
+    Some(meta.map(|meta| (file, stat, meta)))
 }
 
 fn is_missing(e: &io::Error) -> bool {

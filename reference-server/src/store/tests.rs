@@ -1,0 +1,187 @@
+//! The store's read path against its writes: whatever the metadata cache holds, a read after
+//! a write sees the write, a read during writes sees a consistent pair (bytes whose MD5 is the
+//! ETag beside them), and the filesystem stays the source of truth for files changed by other
+//! means than S3.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use md5::{Digest, Md5};
+
+use super::*;
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path(), false).expect("store");
+    store
+        .create_bucket("bkt", Owner::ROOT, time::OffsetDateTime::now_utc())
+        .expect("bucket");
+    (dir, store)
+}
+
+async fn put(store: &Store, key: &str, bytes: &[u8]) -> ObjectMeta {
+    let mut tmp = store.temp_object().await.expect("temp");
+    tmp.write(bytes).await.expect("write");
+    let md5 = tmp.finish().await.expect("finish");
+    let meta = ObjectMeta {
+        etag: hex::encode(md5),
+        size: bytes.len() as u64,
+        ..ObjectMeta::default()
+    };
+    store.commit(tmp, "bkt", key, &meta).expect("commit");
+    meta
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_read_after_a_write_sees_the_write() {
+    let (_dir, store) = store();
+    let no_such_key = |r: S3Result<Arc<ObjectMeta>>| r.unwrap_err().code;
+    assert_eq!(
+        no_such_key(store.head_object("bkt", "k")),
+        S3ErrorCode::NoSuchKey
+    );
+    let a = put(&store, "k", b"first").await;
+    assert_eq!(store.head_object("bkt", "k").unwrap().etag, a.etag);
+    assert_eq!(
+        store.head_object("bkt", "k").unwrap().etag,
+        a.etag,
+        "cached"
+    );
+    let b = put(&store, "k", b"second version").await;
+    assert_eq!(store.head_object("bkt", "k").unwrap().etag, b.etag);
+    store
+        .update_meta("bkt", "k", |m| m.tags = tags(&[("t", "1")]))
+        .unwrap();
+    assert_eq!(
+        store.head_object("bkt", "k").unwrap().tags,
+        tags(&[("t", "1")])
+    );
+    let mut reader = store.open_object("bkt", "k").unwrap();
+    let mut bytes = Vec::new();
+    reader.file.read_to_end(&mut bytes).unwrap();
+    assert_eq!(
+        (bytes.as_slice(), reader.meta.tags.len()),
+        (&b"second version"[..], 1)
+    );
+    store.delete_object("bkt", "k").unwrap();
+    assert_eq!(
+        no_such_key(store.head_object("bkt", "k")),
+        S3ErrorCode::NoSuchKey
+    );
+    assert_eq!(
+        store.update_meta("bkt", "k", |_| {}).unwrap_err().code,
+        S3ErrorCode::NoSuchKey
+    );
+}
+
+#[tokio::test]
+async fn files_changed_by_other_means_are_read_again() {
+    let (dir, store) = store();
+    let path = dir.path().join("bkt").join("placed");
+    fs::write(&path, b"12345").unwrap();
+    assert_eq!(store.head_object("bkt", "placed").unwrap().size, 5);
+    // Same inode, new size and mtime: the stamp changes, the cached entry is not used.
+    fs::write(&path, b"1234567").unwrap();
+    assert_eq!(store.head_object("bkt", "placed").unwrap().size, 7);
+    // Replaced by rename: another inode.
+    let other = dir.path().join("other");
+    fs::write(&other, b"123").unwrap();
+    fs::rename(&other, &path).unwrap();
+    assert_eq!(store.head_object("bkt", "placed").unwrap().size, 3);
+    fs::remove_file(&path).unwrap();
+    assert!(store.head_object("bkt", "placed").is_err());
+}
+
+#[tokio::test]
+async fn a_missing_bucket_is_checked_before_the_cache() {
+    let (dir, store) = store();
+    put(&store, "k", b"x").await;
+    store.head_object("bkt", "k").unwrap();
+    store.delete_object("bkt", "k").unwrap();
+    store.delete_bucket("bkt").unwrap();
+    // A directory made by other means is not a bucket, whatever it holds.
+    fs::create_dir(dir.path().join("bkt")).unwrap();
+    fs::write(dir.path().join("bkt").join("k"), b"x").unwrap();
+    for code in [
+        store.head_object("bkt", "k").unwrap_err().code,
+        store.open_object("bkt", "k").unwrap_err().code,
+        store.head_object("bkt", "../bkt/k").unwrap_err().code,
+        store.head_object("..", "bkt/k").unwrap_err().code,
+    ] {
+        assert_eq!(code, S3ErrorCode::NoSuchBucket);
+    }
+}
+
+/// Writers overwrite and re-tag one key while readers read it: every GET's bytes match the
+/// ETag read with them, and once the writers stop, the cached view equals a fresh store's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_never_leave_a_stale_or_torn_read() {
+    let (dir, store) = store();
+    let store = Arc::new(store);
+    let content = |i: u32| format!("version {i} {}", "x".repeat(i as usize)).into_bytes();
+    let sizes: Arc<std::collections::HashMap<String, u64>> = Arc::new(
+        (0..100)
+            .map(|i| {
+                let c = content(i);
+                (hex::encode(Md5::digest(&c)), c.len() as u64)
+            })
+            .collect(),
+    );
+    put(&store, "k", &content(0)).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..3 {
+        let (store, stop, sizes) = (store.clone(), stop.clone(), sizes.clone());
+        readers.push(tokio::task::spawn_blocking(move || {
+            let mut reads = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                let mut r = store.open_object("bkt", "k").expect("always present");
+                let mut bytes = Vec::new();
+                r.file.read_to_end(&mut bytes).unwrap();
+                assert_eq!(hex::encode(Md5::digest(&bytes)), r.meta.etag, "torn read");
+                let head = store.head_object("bkt", "k").expect("always present");
+                assert_eq!(Some(&head.size), sizes.get(&head.etag), "HEAD's pair");
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    let tagger = {
+        let (store, stop) = (store.clone(), stop.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut i = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let n = i.to_string();
+                store
+                    .update_meta("bkt", "k", |m| m.tags = tags(&[("n", &n)]))
+                    .expect("tags");
+            }
+        })
+    };
+    for i in 1..100u32 {
+        put(&store, "k", &content(i)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    tagger.await.unwrap();
+    for r in readers {
+        assert!(r.await.unwrap() > 0);
+    }
+    let fresh = Store::open(dir.path(), false).unwrap();
+    let (cached, truth) = (
+        store.head_object("bkt", "k").unwrap(),
+        fresh.head_object("bkt", "k").unwrap(),
+    );
+    assert_eq!(
+        (&cached.etag, &cached.tags, cached.size),
+        (&truth.etag, &truth.tags, truth.size)
+    );
+}
