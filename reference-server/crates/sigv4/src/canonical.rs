@@ -112,19 +112,22 @@ fn hex_val(b: u8) -> Option<u8> {
 /// Percent-decodes `input` into `out` (a `%` not followed by two hex digits stays literal);
 /// with `plus_is_space`, `+` becomes a space as in `application/x-www-form-urlencoded`.
 pub fn percent_decode(out: &mut Vec<u8>, input: &[u8], plus_is_space: bool) {
-    let mut i = 0;
-    while i < input.len() {
-        let b = input[i];
-        if b == b'%' && i + 2 < input.len() {
-            if let (Some(h), Some(l)) = (hex_val(input[i + 1]), hex_val(input[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if plus_is_space && b == b'+' { b' ' } else { b });
-        i += 1;
+    let special = |b: u8| b == b'%' || (plus_is_space && b == b'+');
+    // Runs of plain bytes are copied whole.
+    let mut rest = input;
+    while let Some(p) = rest.iter().position(|&b| special(b)) {
+        out.extend_from_slice(&rest[..p]);
+        rest = &rest[p..];
+        let hex = |i: usize| rest.get(i).copied().and_then(hex_val);
+        let (byte, used) = match (rest[0], hex(1), hex(2)) {
+            (b'+', _, _) => (b' ', 1),
+            (_, Some(h), Some(l)) => (h << 4 | l, 3),
+            _ => (b'%', 1),
+        };
+        out.push(byte);
+        rest = &rest[used..];
     }
+    out.extend_from_slice(rest);
 }
 
 /// Decodes then re-encodes one component; a component of unreserved bytes is copied.

@@ -134,14 +134,14 @@ fn is_signed(signed: &str, name: &str) -> bool {
 /// The raw (still encoded) presigned parameters found in a query string.
 #[derive(Default)]
 pub(crate) struct QueryAuth<'q> {
-    pub algorithm: Option<&'q str>,
-    pub credential: Option<&'q str>,
-    pub date: Option<&'q str>,
-    pub expires: Option<&'q str>,
-    pub signed_headers: Option<&'q str>,
-    pub signature: Option<&'q str>,
-    pub token: Option<&'q str>,
-    pub content_sha256: Option<&'q str>,
+    pub algorithm: Option<Param<'q>>,
+    pub credential: Option<Param<'q>>,
+    pub date: Option<Param<'q>>,
+    pub expires: Option<Param<'q>>,
+    pub signed_headers: Option<Param<'q>>,
+    pub signature: Option<Param<'q>>,
+    pub token: Option<Param<'q>>,
+    pub content_sha256: Option<Param<'q>>,
     pub sigv2: bool,
     pub duplicate: bool,
     /// Every parameter, for the canonical query.
@@ -151,9 +151,9 @@ pub(crate) struct QueryAuth<'q> {
 impl<'q> QueryAuth<'q> {
     pub(crate) fn scan(query: &'q str) -> Self {
         let mut q = QueryAuth::default();
-        let spans = QuerySpans::scan(query, |k, v, escaped| {
+        let spans = QuerySpans::scan(query, |k, v, (key_escaped, escaped)| {
             // Keys are case-sensitive; an encoded key is decoded (rare).
-            let key = match escaped {
+            let key = match key_escaped {
                 false => Cow::Borrowed(k),
                 true => match decode(k) {
                     Some(key) => key,
@@ -176,7 +176,7 @@ impl<'q> QueryAuth<'q> {
                 _ => return,
             };
             q.duplicate |= slot.is_some();
-            *slot = Some(v);
+            *slot = Some(Param { raw: v, escaped });
         });
         q.spans = Some(spans);
         q
@@ -189,6 +189,23 @@ impl<'q> QueryAuth<'q> {
             || self.signature.is_some()
             || self.signed_headers.is_some()
             || self.expires.is_some()
+    }
+}
+
+/// A raw query value, and whether it holds a `%` or `+` to decode.
+#[derive(Clone, Copy)]
+pub(crate) struct Param<'q> {
+    raw: &'q str,
+    escaped: bool,
+}
+
+impl<'q> Param<'q> {
+    /// The decoded value, borrowed when there is nothing to decode.
+    pub(crate) fn decode(self) -> Option<Cow<'q, str>> {
+        match self.escaped {
+            false => Some(Cow::Borrowed(self.raw)),
+            true => decode(self.raw),
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use crate::prepared::{QuerySpans, SignedValues};
 use crate::secret::{decode_hex32, Signature};
 use crate::{AuthKind, Config, PayloadMode, RequestView, Service};
 use date::format_amz_date;
-use fields::{authz_fields, decode, parse_scope, Coverage, HeaderScan, QueryAuth, Scope};
+use fields::{authz_fields, parse_scope, Coverage, HeaderScan, QueryAuth, Scope};
 use std::borrow::Cow;
 use time::OffsetDateTime;
 
@@ -268,28 +268,31 @@ fn parse_query<'a>(
     if q.duplicate {
         return Err(bad("a parameter is repeated"));
     }
-    if decode(alg).as_deref() != Some(ALGORITHM) {
+    if alg.decode().as_deref() != Some(ALGORITHM) {
         return Err(AuthError::UnsupportedAlgorithm);
     }
-    let cred = decode(cred).ok_or(bad("X-Amz-Credential is not UTF-8"))?;
+    let cred = cred.decode().ok_or(bad("X-Amz-Credential is not UTF-8"))?;
     let scope = parse_scope(&cred).ok_or(bad("X-Amz-Credential is mal-formed"))?;
-    let expires = match decode(expires).as_deref().map(str::parse::<i64>) {
+    let expires = match expires.decode().as_deref().map(str::parse::<i64>) {
         Some(Ok(n)) if (1..=MAX_PRESIGN_EXPIRES).contains(&n) => n,
         _ => return Err(bad("X-Amz-Expires must be a number from 1 to 604800")),
     };
-    let signed = decode(signed).ok_or(bad("X-Amz-SignedHeaders is not UTF-8"))?;
+    let signed = signed
+        .decode()
+        .ok_or(bad("X-Amz-SignedHeaders is not UTF-8"))?;
     let coverage = h.coverage(&signed);
     if !coverage.valid {
         return Err(bad("X-Amz-SignedHeaders is mal-formed"));
     }
-    let signature = decode(sig)
+    let signature = sig
+        .decode()
         .and_then(|s| Signature::from_hex(s.as_bytes()))
         .ok_or(bad("X-Amz-Signature is not 64 hex digits"))?;
 
-    let signed_at = decode(date)
-        .and_then(|d| parse_amz_date(&d))
-        .ok_or(AuthError::MalformedDate)?;
-    let amz_date = format_amz_date(signed_at);
+    let date = date.decode().ok_or(AuthError::MalformedDate)?;
+    let signed_at = parse_amz_date(&date).ok_or(AuthError::MalformedDate)?;
+    // A strictly parsed date is already the string-to-sign spelling.
+    let amz_date: [u8; 16] = date.as_bytes().try_into().unwrap_or_default();
     // `checked_add`: a date near year 9999 plus a week is past what `time` can represent.
     let expires_at = signed_at.checked_add(time::Duration::seconds(expires));
     if expires_at.is_some_and(|end| now > end) {
@@ -304,14 +307,14 @@ fn parse_query<'a>(
     let (payload, payload_text) = match (h.content_sha256, q.content_sha256) {
         (Some(v), _) => payload_mode(v)?,
         (None, Some(v)) => {
-            let v = decode(v).ok_or(AuthError::InvalidContentSha256)?;
+            let v = v.decode().ok_or(AuthError::InvalidContentSha256)?;
             let (mode, _) = payload_mode(v.as_bytes())?;
             (mode, Cow::Owned(v.into_owned()))
         }
         (None, None) => (PayloadMode::Unsigned, Cow::Borrowed("UNSIGNED-PAYLOAD")),
     };
     let session_token = match (h.token, q.token) {
-        (_, Some(t)) => Some(decode(t).ok_or(bad("X-Amz-Security-Token is not UTF-8"))?),
+        (_, Some(t)) => Some(t.decode().ok_or(bad("X-Amz-Security-Token is not UTF-8"))?),
         (Some(t), None) => Some(Cow::Borrowed(
             std::str::from_utf8(t).map_err(|_| bad("x-amz-security-token is not UTF-8"))?,
         )),
