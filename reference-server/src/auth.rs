@@ -49,12 +49,16 @@ pub fn from_auth(e: AuthError) -> S3Error {
 
 /// Who is calling.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per request, moved once into the handler's context: not worth a heap allocation"
+)]
 pub enum Caller {
     Anonymous,
     /// The credential is shared with the snapshot it came from: no per-request copy.
     Signed {
         credential: Arc<Credential>,
-        verified: Box<Verified>,
+        verified: Verified,
     },
 }
 
@@ -85,12 +89,12 @@ pub async fn authenticate(
         uri: &parts.uri,
         headers: &parts.headers,
     };
-    let pending =
-        keygate_sigv4::parse(&view, state.clock.now(), &state.sigv4).map_err(from_auth)?;
+    let now = state.clock.now();
+    let pending = keygate_sigv4::parse(&view, now, &state.sigv4).map_err(from_auth)?;
     let Some(pending) = pending else {
         return Ok((Caller::Anonymous, Source::Stream(body)));
     };
-    let credential = lookup(state, pending.access_key(), pending.session_token())?;
+    let credential = lookup(state, now, pending.access_key(), pending.session_token())?;
     let (verified, source) = if matches!(pending.payload(), PayloadMode::Absent) {
         let bytes = read_limited(body, MAX_BUFFERED_BODY).await?;
         let hash: [u8; 32] = Sha256::digest(&bytes).into();
@@ -107,7 +111,7 @@ pub async fn authenticate(
     Ok((
         Caller::Signed {
             credential,
-            verified: Box::new(verified),
+            verified,
         },
         source,
     ))
@@ -122,9 +126,8 @@ pub fn authenticate_head(state: &AppState, parts: &Parts) -> S3Result<Caller> {
         uri: &parts.uri,
         headers: &parts.headers,
     };
-    let Some(pending) =
-        keygate_sigv4::parse(&view, state.clock.now(), &state.sigv4).map_err(from_auth)?
-    else {
+    let now = state.clock.now();
+    let Some(pending) = keygate_sigv4::parse(&view, now, &state.sigv4).map_err(from_auth)? else {
         return Ok(Caller::Anonymous);
     };
     if matches!(pending.payload(), PayloadMode::Absent) {
@@ -133,20 +136,26 @@ pub fn authenticate_head(state: &AppState, parts: &Parts) -> S3Result<Caller> {
             "The payload hash must be computed from the body.",
         ));
     }
-    let credential = lookup(state, pending.access_key(), pending.session_token())?;
+    let credential = lookup(state, now, pending.access_key(), pending.session_token())?;
     let verified = pending
         .verify(&credential.secret, &state.key_cache, None)
         .map_err(from_auth)?;
     Ok(Caller::Signed {
         credential,
-        verified: Box::new(verified),
+        verified,
     })
 }
 
-/// Finds the credential for `access_key` and applies the session-token rules (SPEC S6, A6):
+/// Finds the credential for `access_key` at `now` (the time the signature was checked
+/// against: one clock read per request) and applies the session-token rules (SPEC S6, A6):
 /// an STS key needs its own token and must not be expired; any other key refuses a token.
-fn lookup(state: &AppState, access_key: &str, token: Option<&str>) -> S3Result<Arc<Credential>> {
-    let now = state.clock.now().unix_timestamp();
+fn lookup(
+    state: &AppState,
+    now: time::OffsetDateTime,
+    access_key: &str,
+    token: Option<&str>,
+) -> S3Result<Arc<Credential>> {
+    let now = now.unix_timestamp();
     let snapshot = state.identities.snapshot();
     let Some(credential) = snapshot.credential(access_key).cloned() else {
         // A purged STS credential is still recognisable as expired by its signed token.

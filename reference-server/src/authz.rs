@@ -69,14 +69,20 @@ pub fn decide(ctx: &AuthzRequest<'_>, action: Action, resource: &str) -> S3Resul
                         Some(own) => parent.needs.union(own.needs),
                         None => parent.needs,
                     };
-                    let values = condition_values(ctx, action, resource, needs);
+                    let gathered;
+                    let values = if needs.is_empty() {
+                        &NO_VALUES
+                    } else {
+                        gathered = condition_values(ctx, action, resource, needs);
+                        &gathered
+                    };
                     let rc = RequestContext {
                         action,
                         resource,
                         username: &p.username,
                         userid: &p.access_key,
                         principal_type,
-                        values: &values,
+                        values,
                         profile: PROFILE,
                     };
                     let decision = match &p.own_policy {
@@ -128,6 +134,9 @@ fn bucket_policy_for_anonymous(
     Some(doc.compile())
 }
 
+/// What a request whose policies read no condition key is evaluated with (most requests).
+static NO_VALUES: ConditionMap = ConditionMap::new();
+
 /// The condition keys of SPEC E9 this request supplies.
 fn condition_values(
     ctx: &AuthzRequest<'_>,
@@ -136,9 +145,6 @@ fn condition_values(
     needs: KeyNeeds,
 ) -> ConditionMap {
     let mut m = ConditionMap::new();
-    if needs.is_empty() {
-        return m;
-    }
     let want = |k: ConditionKey| needs.has(k);
     if want(ConditionKey::SourceIp) {
         m.set(ConditionKey::SourceIp, ctx.remote.ip().to_string());
@@ -247,9 +253,9 @@ impl KeyNeeds {
     pub fn of(source: &str) -> KeyNeeds {
         let lower = source.to_ascii_lowercase();
         let mut keys = 0;
-        for (i, key) in ConditionKey::ALL.iter().enumerate() {
+        for key in ConditionKey::ALL {
             if lower.contains(key.lower_name()) {
-                keys |= 1 << i;
+                keys |= KeyNeeds::bit(*key);
             }
         }
         KeyNeeds {
@@ -267,11 +273,12 @@ impl KeyNeeds {
         }
     }
 
+    const fn bit(key: ConditionKey) -> u32 {
+        1 << key as u32
+    }
+
     fn has(self, key: ConditionKey) -> bool {
-        ConditionKey::ALL
-            .iter()
-            .position(|k| *k == key)
-            .is_some_and(|i| self.keys & (1 << i) != 0)
+        self.keys & KeyNeeds::bit(key) != 0
     }
 
     fn is_empty(self) -> bool {

@@ -67,14 +67,8 @@ impl HotPath {
         let state = &self.state;
         let caller = authenticate_head(state, parts).map_err(|e| e.code)?;
         let query = Query::parse(parts.uri.query().unwrap_or(""));
-        let path = parts.uri.path().trim_start_matches('/');
-        let (bucket, key) = match path.split_once('/') {
-            Some((b, k)) => (Some(b), Some(k)),
-            None if path.is_empty() => (None, None),
-            None => (Some(path), None),
-        };
-        let copy = parts.headers.contains_key("x-amz-copy-source");
-        let route = router::route(&parts.method, bucket, key, &query, copy).map_err(|e| e.code)?;
+        let route = router::route_request(state.config.domain.as_deref(), parts, &query)
+            .map_err(|e| e.code)?;
         let request = crate::authz::AuthzRequest {
             state,
             caller: &caller,
@@ -83,6 +77,6 @@ impl HotPath {
             remote,
             secure: false,
         };
-        crate::authz::decide(&request, route.op.action(), &route.resource()).map_err(|e| e.code)
+        crate::authz::decide(&request, route.op.action(), route.resource()).map_err(|e| e.code)
     }
 }

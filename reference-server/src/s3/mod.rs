@@ -58,11 +58,11 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn bucket(&self) -> &str {
-        self.route.bucket.as_deref().unwrap_or_default()
+        self.route.bucket().unwrap_or_default()
     }
 
     pub fn key(&self) -> &str {
-        self.route.key.as_deref().unwrap_or_default()
+        self.route.key().unwrap_or_default()
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -222,15 +222,7 @@ async fn dispatch(
         ));
     }
     let query = Query::parse(parts.uri.query().unwrap_or(""));
-    let (bucket, key) = bucket_and_key(&state, &parts)?;
-    let copy_source = parts.headers.contains_key("x-amz-copy-source");
-    let route = router::route(
-        &parts.method,
-        bucket.as_deref(),
-        key.as_deref(),
-        &query,
-        copy_source,
-    )?;
+    let route = router::route_request(state.config.domain.as_deref(), &parts, &query)?;
     *op = OpLabel::S3(route.op);
     let mut ctx = Ctx {
         state,
@@ -243,9 +235,12 @@ async fn dispatch(
         source: Some(source),
         filter_buckets: false,
     };
-    let (action, resource) = (ctx.route.op.action(), ctx.route.resource());
     let t1 = Instant::now();
-    let authorized = crate::authz::authorize(&ctx.authz_request(), action, &resource);
+    let authorized = crate::authz::authorize(
+        &ctx.authz_request(),
+        ctx.route.op.action(),
+        ctx.route.resource(),
+    );
     let t2 = Instant::now();
     ctx.state.metrics.stage(Stage::Policy, t2 - t1);
     match authorized {
@@ -300,51 +295,6 @@ async fn handle(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         AbortMultipartUpload => multipart::abort(ctx).await,
         ListParts => multipart::list_parts(ctx).await,
         NotImplemented(_) => Err(S3Error::new(S3ErrorCode::NotImplemented)),
-    }
-}
-
-/// Bucket and key from a path-style URL, or from the Host header under `--domain`.
-fn bucket_and_key(
-    state: &AppState,
-    parts: &http::request::Parts,
-) -> S3Result<(Option<String>, Option<String>)> {
-    let decode = |s: &str| -> S3Result<String> {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8()
-            .map(|c| c.into_owned())
-            .map_err(|_| {
-                S3Error::with_message(S3ErrorCode::InvalidArgument, "The path is not valid UTF-8.")
-            })
-    };
-    let path = parts.uri.path();
-    if let Some(domain) = &state.config.domain {
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
-        let host = host.split(':').next().unwrap_or("");
-        if let Some(bucket) = host
-            .strip_suffix(domain.as_str())
-            .and_then(|b| b.strip_suffix('.'))
-        {
-            let key = path.strip_prefix('/').unwrap_or(path);
-            let key = if key.is_empty() {
-                None
-            } else {
-                Some(decode(key)?)
-            };
-            return Ok((Some(bucket.to_owned()), key));
-        }
-    }
-    let rest = path.strip_prefix('/').unwrap_or(path);
-    if rest.is_empty() {
-        return Ok((None, None));
-    }
-    match rest.split_once('/') {
-        None => Ok((Some(decode(rest)?), None)),
-        Some((b, "")) => Ok((Some(decode(b)?), None)),
-        Some((b, k)) => Ok((Some(decode(b)?), Some(decode(k)?))),
     }
 }
 

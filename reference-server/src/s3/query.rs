@@ -10,6 +10,9 @@ pub struct Query {
 
 impl Query {
     pub fn parse(raw: &str) -> Query {
+        if raw.is_empty() {
+            return Query::default();
+        }
         let decode = |s: &str| -> String {
             let s: Cow<'_, str> = if s.contains('+') {
                 Cow::Owned(s.replace('+', " "))

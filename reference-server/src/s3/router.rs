@@ -4,6 +4,8 @@
 //! pins operation, action and resource per request shape (SPEC E2, E5), so the policy engine
 //! always sees the resource S3 would name.
 
+use std::borrow::Cow;
+
 use keygate_policy::Action;
 
 use super::error::{S3Error, S3ErrorCode, S3Result};
@@ -78,23 +80,102 @@ impl Operation {
     }
 }
 
-/// A routed request.
+/// A routed request. Bucket and key are decoded once into the resource string the policy
+/// is matched against, and read back as slices of it: one allocation per request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub op: Operation,
-    pub bucket: Option<String>,
-    pub key: Option<String>,
+    /// `*` (no bucket), `bucket`, or `bucket/key` (SPEC E2).
+    resource: String,
+    /// Where the bucket ends in `resource` (`None`: no bucket).
+    bucket_end: Option<usize>,
+    has_key: bool,
 }
 
 impl Route {
     /// The resource the policy is matched against (SPEC E2): `*` for ListBuckets, `bucket`
     /// for bucket-level actions, `bucket/key` for object actions.
-    pub fn resource(&self) -> String {
-        match (&self.bucket, &self.key) {
-            (None, _) => "*".to_owned(),
-            (Some(b), None) => b.clone(),
-            (Some(b), Some(k)) => format!("{b}/{k}"),
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    pub fn bucket(&self) -> Option<&str> {
+        self.bucket_end.map(|end| &self.resource[..end])
+    }
+
+    pub fn key(&self) -> Option<&str> {
+        match self.bucket_end {
+            Some(end) if self.has_key => Some(&self.resource[end + 1..]),
+            _ => None,
         }
+    }
+}
+
+/// A request's bucket and key as found in its URL, decoded (borrowed if nothing was encoded).
+type BucketAndKey<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+
+/// The header that makes a PUT a CopyObject (or UploadPartCopy).
+const COPY_SOURCE: http::HeaderName = http::HeaderName::from_static("x-amz-copy-source");
+
+/// Routes a request head: bucket and key from its URL (the bucket from the Host header under
+/// `domain`, virtual-host style), the operation from method, query and copy-source header.
+pub fn route_request(
+    domain: Option<&str>,
+    parts: &http::request::Parts,
+    q: &Query,
+) -> S3Result<Route> {
+    let (bucket, key) = bucket_and_key(domain, parts)?;
+    let copy_source = parts.headers.contains_key(COPY_SOURCE);
+    route(
+        &parts.method,
+        bucket.as_deref(),
+        key.as_deref(),
+        q,
+        copy_source,
+    )
+}
+
+/// Bucket and key of a request, percent-decoded (borrowed when there was nothing to decode):
+/// from a path-style URL, or the bucket from the Host header under `domain` (virtual hosts).
+fn bucket_and_key<'a>(
+    domain: Option<&str>,
+    parts: &'a http::request::Parts,
+) -> S3Result<BucketAndKey<'a>> {
+    let decode = |s: &'a str| -> S3Result<Cow<'a, str>> {
+        if !s.contains('%') {
+            return Ok(Cow::Borrowed(s));
+        }
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map_err(|_| {
+                S3Error::with_message(S3ErrorCode::InvalidArgument, "The path is not valid UTF-8.")
+            })
+    };
+    let path = parts.uri.path();
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    if let Some(domain) = domain {
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let host = host.split(':').next().unwrap_or("");
+        if let Some(bucket) = host.strip_suffix(domain).and_then(|b| b.strip_suffix('.')) {
+            let key = if rest.is_empty() {
+                None
+            } else {
+                Some(decode(rest)?)
+            };
+            return Ok((Some(Cow::Borrowed(bucket)), key));
+        }
+    }
+    if rest.is_empty() {
+        return Ok((None, None));
+    }
+    match rest.split_once('/') {
+        None => Ok((Some(decode(rest)?), None)),
+        Some((b, "")) => Ok((Some(decode(b)?), None)),
+        Some((b, k)) => Ok((Some(decode(b)?), Some(decode(k)?))),
     }
 }
 
@@ -116,10 +197,22 @@ pub fn route(
         (Some(_), None) => bucket_op(m, q)?,
         (Some(_), Some(_)) => object_op(m, q, copy_source)?,
     };
+    let (resource, bucket_end, has_key) = match (bucket, key) {
+        (None, _) => ("*".to_owned(), None, false),
+        (Some(b), None) => (b.to_owned(), Some(b.len()), false),
+        (Some(b), Some(k)) => {
+            let mut r = String::with_capacity(b.len() + 1 + k.len());
+            r.push_str(b);
+            r.push('/');
+            r.push_str(k);
+            (r, Some(b.len()), true)
+        }
+    };
     Ok(Route {
         op,
-        bucket: bucket.map(str::to_owned),
-        key: key.map(str::to_owned),
+        resource,
+        bucket_end,
+        has_key,
     })
 }
 
@@ -231,7 +324,8 @@ mod tests {
             copy,
         )
         .unwrap();
-        (route.op, route.op.action(), route.resource())
+        assert_eq!((route.bucket(), route.key()), (bucket, key));
+        (route.op, route.op.action(), route.resource().to_owned())
     }
 
     #[test]

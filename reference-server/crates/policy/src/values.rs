@@ -119,9 +119,14 @@ pub struct ConditionMap {
 }
 
 impl ConditionMap {
-    /// An empty map: every key missing.
-    pub fn new() -> ConditionMap {
-        ConditionMap::default()
+    /// An empty map: every key missing. `const`, so a request that needs no condition key
+    /// can share one empty map instead of building and dropping one.
+    pub const fn new() -> ConditionMap {
+        const ABSENT: Slot = Slot::Absent;
+        ConditionMap {
+            known: [ABSENT; KNOWN],
+            other: Vec::new(),
+        }
     }
 
     /// Sets a well-known key to one value (replacing any earlier values).
