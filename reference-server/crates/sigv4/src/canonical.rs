@@ -16,8 +16,11 @@
 //! * Headers: the client's `SignedHeaders` list in its order; names lowercase, values trimmed
 //!   with inner runs of blanks collapsed, repeated headers joined with `,` in arrival order.
 //!
-//! Everything writes into a caller's buffer; nothing allocates on the common path (a path or
-//! query made only of unreserved characters is copied as is).
+//! Everything writes into a sink: the caller's buffer (the public functions) or, during
+//! verification, SHA-256 itself (`sink`). Nothing allocates on the common path (a path or query
+//! made only of unreserved characters is copied as is). Verification uses these builders only
+//! when a request does not fit what parsing prepared (`prepared`), so they are also the
+//! reference the prepared path is tested against.
 
 use crate::sink::Sink;
 use crate::swar::any_below;

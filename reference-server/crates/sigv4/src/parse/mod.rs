@@ -8,7 +8,9 @@
 //!
 //! Invariants: nothing here sees a secret, so a [`Pending`] is safe to log through `Debug`; the
 //! access key, scope and signed-header list borrow from the request unless the presigned query
-//! had to be percent-decoded.
+//! had to be percent-decoded. The same passes also keep what the canonical request needs (each
+//! signed header's value, the query's parameter spans: `prepared`), so verification scans the
+//! request no further.
 
 mod date;
 mod fields;
