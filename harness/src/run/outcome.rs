@@ -145,13 +145,28 @@ fn redact_header(name: &str, value: &str) -> String {
     }
 }
 
+/// `uri` with a presigned URL's `X-Amz-Security-Token` cut as the header is.
+fn redact_query(uri: &str) -> String {
+    let Some((path, query)) = uri.split_once('?') else {
+        return uri.to_owned();
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => format!("{k}={}", redact_header(k, v)),
+            None => p.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", params.join("&"))
+}
+
 /// Render a request line and headers for reports.
 pub fn render_request<'a>(
     method: &str,
     uri: &str,
     headers: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> String {
-    let mut s = format!("{method} {uri}\n");
+    let mut s = format!("{method} {}\n", redact_query(uri));
     for (n, v) in headers {
         s.push_str(&format!("{n}: {}\n", redact_header(n, v)));
     }
@@ -311,5 +326,22 @@ where
             body: String::new(),
         },
         other => TargetError::Transport(error_chain(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_presigned_session_token_is_cut_in_reports() {
+        let r = super::render_request(
+            "GET",
+            "http://h/b?X-Amz-Date=1&X-Amz-Security-Token=KG1.secret-token-body&x=",
+            [("x-amz-security-token", "KG1.other-secret")].into_iter(),
+        );
+        assert!(
+            !r.contains("secret-token-body") && !r.contains("other-secret"),
+            "{r}"
+        );
+        assert!(r.starts_with("GET http://h/b?X-Amz-Date=1&X-Amz-Security-Token=KG1.secr…&x=\n"));
     }
 }
