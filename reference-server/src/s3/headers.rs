@@ -115,7 +115,8 @@ pub fn object_headers(
     }
 }
 
-/// RFC 7231 date, as `Last-Modified` wants it.
+/// RFC 7231 date, as `Last-Modified` and `Date` want it. Written digit by digit: it is on
+/// every response (`Date`) and every GET/HEAD (`Last-Modified`).
 pub fn http_date(ms: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
@@ -123,16 +124,34 @@ pub fn http_date(ms: i64) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        DAYS[t.weekday().number_days_from_monday() as usize],
-        t.day(),
-        MONTHS[u8::from(t.month()) as usize - 1],
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let (year, month, day) = t.to_calendar_date();
+    let Ok(year) = u32::try_from(year) else {
+        return "Thu, 01 Jan 1970 00:00:00 GMT".to_owned();
+    };
+    let (hour, minute, second) = t.to_hms();
+    let mut s = String::with_capacity(29);
+    s.push_str(DAYS[t.weekday().number_days_from_monday() as usize]);
+    s.push_str(", ");
+    push_digits(&mut s, day.into(), 2);
+    s.push(' ');
+    s.push_str(MONTHS[u8::from(month) as usize - 1]);
+    s.push(' ');
+    push_digits(&mut s, year, 4);
+    s.push(' ');
+    push_digits(&mut s, hour.into(), 2);
+    s.push(':');
+    push_digits(&mut s, minute.into(), 2);
+    s.push(':');
+    push_digits(&mut s, second.into(), 2);
+    s.push_str(" GMT");
+    s
+}
+
+/// Appends the `width` lowest decimal digits of `n`, zero-padded.
+fn push_digits(out: &mut String, n: u32, width: u32) {
+    for place in (0..width).rev() {
+        out.push(char::from(b'0' + (n / 10u32.pow(place) % 10) as u8));
+    }
 }
 
 /// Parses an HTTP date (RFC 7231 IMF-fixdate) into Unix seconds.
@@ -152,6 +171,16 @@ mod tests {
     #[test]
     fn http_dates_round_trip() {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(784_111_777_999), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(
+            http_date(1_795_900_000_000),
+            "Sat, 28 Nov 2026 21:06:40 GMT"
+        );
+        assert_eq!(http_date(-1), "Wed, 31 Dec 1969 23:59:59 GMT");
+        assert_eq!(
+            http_date(253_402_300_799_000),
+            "Fri, 31 Dec 9999 23:59:59 GMT"
+        );
         assert_eq!(
             parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
             Some(784111777)
