@@ -1,0 +1,82 @@
+//! The cases of `benches/verify.rs`, each timed beside its floor as the minimum over many
+//! interleaved batches: on a shared, busy machine the minimum is what the code costs, while
+//! criterion's means also measure the neighbours. Prints one line per case and the ratio.
+//!
+//! `cargo run --release -p keygate-sigv4 --example verify_ratio [ROUNDS]`
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+#[path = "../benches/support/cases.rs"]
+mod cases;
+
+use std::hint::black_box;
+use std::time::Instant;
+
+/// Nanoseconds per call of `f`, the best of `rounds` batches of `batch` calls.
+fn best(rounds: usize, batch: u32, f: &mut dyn FnMut()) -> f64 {
+    (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..batch {
+                f();
+            }
+            t.elapsed().as_nanos() as f64 / f64::from(batch)
+        })
+        .fold(f64::MAX, f64::min)
+}
+
+fn report(
+    name: &str,
+    rounds: usize,
+    batch: u32,
+    verify: &mut dyn FnMut(),
+    floor: &mut dyn FnMut(),
+) {
+    let (mut v, mut f) = (f64::MAX, f64::MAX);
+    // Interleaved, so both see the same machine.
+    for _ in 0..rounds {
+        v = v.min(best(1, batch, verify));
+        f = f.min(best(1, batch, floor));
+    }
+    println!(
+        "{name}: verify {v:.0} ns, floor {f:.0} ns, ratio {:.2}x",
+        v / f
+    );
+}
+
+fn main() {
+    let rounds = std::env::args()
+        .nth(1)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(300);
+    for (name, case) in [
+        ("header-signed GET, cached signing key", cases::header_get()),
+        ("presigned GET", cases::presigned_get()),
+    ] {
+        report(
+            name,
+            rounds,
+            2000,
+            &mut || {
+                black_box(case.verify());
+            },
+            &mut || {
+                black_box(case.floor());
+            },
+        );
+    }
+    let chunk = cases::chunk_64k();
+    let mut out = Vec::with_capacity(65_536);
+    report(
+        "one 64 KiB signed chunk",
+        rounds / 10,
+        20,
+        &mut || {
+            black_box(chunk.verify(&mut out));
+        },
+        &mut || {
+            black_box(chunk.floor());
+        },
+    );
+}
