@@ -25,7 +25,41 @@ pub(crate) struct AuthzFields<'a> {
 }
 
 /// Parses the fields after the algorithm; the error names what is wrong.
-pub(crate) fn authz_fields(mut rest: &str) -> Result<AuthzFields<'_>, &'static str> {
+pub(crate) fn authz_fields(rest: &str) -> Result<AuthzFields<'_>, &'static str> {
+    sdk_layout(rest).map_or_else(|| any_layout(rest), Ok)
+}
+
+/// The layout every AWS SDK sends, `Credential=C, SignedHeaders=H, Signature=S`, read without
+/// the general loop; `None` for anything else (other order or spacing, blanks around a value,
+/// a `,` in the signature), which [`any_layout`] then reads, so both give the same fields.
+fn sdk_layout(rest: &str) -> Option<AuthzFields<'_>> {
+    // After a `,`: at most one space, then the next key.
+    fn next(s: &str) -> &str {
+        s.strip_prefix(' ').unwrap_or(s)
+    }
+    let r = rest.strip_prefix("Credential=")?;
+    let (credential, r) = cut(r, b',')?;
+    let r = next(r).strip_prefix("SignedHeaders=")?;
+    let (signed_headers, r) = cut(r, b',')?;
+    let signature = next(r).strip_prefix("Signature=")?;
+    let blank_edge = |v: &str| {
+        let b = v.as_bytes();
+        b.first().is_some_and(u8::is_ascii_whitespace)
+            || b.last().is_some_and(u8::is_ascii_whitespace)
+    };
+    let plain = ![credential, signed_headers, signature]
+        .into_iter()
+        .any(blank_edge)
+        && find_byte(signature.as_bytes(), b',').is_none();
+    plain.then_some(AuthzFields {
+        credential,
+        signed_headers,
+        signature,
+    })
+}
+
+/// Any order and spacing of the three fields.
+fn any_layout(mut rest: &str) -> Result<AuthzFields<'_>, &'static str> {
     let (mut cred, mut signed, mut sig) = (None, None, None);
     loop {
         let (field, tail) = cut(rest, b',').unwrap_or((rest, ""));
@@ -397,6 +431,27 @@ mod tests {
             ("a/b", "host;x-amz-date", "ff")
         );
         assert!(authz_fields("Credential=a, Credential=b, Signature=c").is_err());
+        // The SDK layout and the general reader agree, including where the former steps aside.
+        for v in [
+            "Credential=a/b, SignedHeaders=host, Signature=ff",
+            "Credential=a/b,SignedHeaders=host,Signature=ff",
+            "Credential=a/b,  SignedHeaders=host, Signature=ff",
+            "Credential= a/b, SignedHeaders=host, Signature=ff ",
+            "Credential=a/b, SignedHeaders=host, Signature=ff, Signature=ee",
+            "Credential=a/b, SignedHeaders=host, Signature=ff,",
+            "Credential=a/b, SignedHeaders=host, Signature=",
+            "Credential=a=b, SignedHeaders=host, Signature=x=y",
+            "Credential=, SignedHeaders=, Signature=",
+        ] {
+            fn fields(f: AuthzFields<'_>) -> (&str, &str, &str) {
+                (f.credential, f.signed_headers, f.signature)
+            }
+            let general = any_layout(v).map(fields);
+            assert_eq!(authz_fields(v).map(fields), general, "{v:?}");
+            if let Some(f) = sdk_layout(v) {
+                assert_eq!(Ok(fields(f)), general, "{v:?}");
+            }
+        }
         assert!(authz_fields("Credential=a, SignedHeaders=h").is_err());
         assert!(authz_fields("").is_err());
         assert!(valid_signed_headers("host;x-amz-date"));
