@@ -44,7 +44,15 @@ fn skip_reason(target: &dyn Target, profile: Profile, s: &Scenario) -> Option<St
     // `faults` is the adapter's to offer (it must control the target), not a profile setting.
     let has = |n: &str| caps.has(n) || (n == "faults" && target.supports_faults());
     let missing: Vec<&str> = s.needs().into_iter().filter(|n| !has(n)).collect();
-    (!missing.is_empty()).then(|| format!("target lacks: {}", missing.join(", ")))
+    if !missing.is_empty() {
+        return Some(format!("target lacks: {}", missing.join(", ")));
+    }
+    let actions: Vec<&str> = s
+        .actions()
+        .into_iter()
+        .filter(|a| !target.supports_action(a))
+        .collect();
+    (!actions.is_empty()).then(|| format!("target cannot provision: {}", actions.join(", ")))
 }
 
 fn skipped(s: &Scenario, reason: String) -> ScenarioResult {

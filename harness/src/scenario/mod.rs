@@ -9,6 +9,7 @@ pub mod model;
 pub mod validate;
 
 use model::{Matrix, ScenarioFile, Step};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -79,6 +80,62 @@ impl Scenario {
             needs.push("service_accounts");
         }
         needs
+    }
+
+    /// Provisioning actions the scenario performs (by the command adapter's names), so a
+    /// target whose profile lacks one skips it instead of failing. Clean-up deletions are not
+    /// listed: a target that cannot delete leaves its test identities behind, nothing more.
+    pub fn actions(&self) -> BTreeSet<&'static str> {
+        let setup = &self.def.setup;
+        let mut acts = BTreeSet::new();
+        if setup.policies.iter().any(|p| p.register) {
+            acts.insert("policy_add");
+        }
+        if !setup.users.is_empty() {
+            acts.insert("user_add");
+        }
+        if setup.users.iter().any(|u| u.policy.is_some()) {
+            acts.insert("policy_attach");
+        }
+        for s in self.steps.iter().map(|s| &s.step) {
+            let Some(op) = s.op else { continue };
+            match op {
+                Op::CreateUser => {
+                    acts.insert("user_add");
+                    if s.policy.is_some() {
+                        acts.insert("policy_attach");
+                    }
+                }
+                Op::UpdateUser => {
+                    if s.uid.is_some() || s.gid.is_some() {
+                        acts.insert("user_update");
+                    }
+                    if s.password.is_some() {
+                        acts.insert("user_passwd");
+                    }
+                }
+                Op::DeleteUser => {
+                    acts.insert("user_delete");
+                }
+                Op::PutPolicy => {
+                    acts.insert("policy_add");
+                }
+                Op::DeletePolicy => {
+                    acts.insert("policy_remove");
+                }
+                Op::AttachPolicy => {
+                    acts.insert("policy_attach");
+                }
+                Op::DetachPolicy => {
+                    acts.insert("policy_detach");
+                }
+                Op::PutStorm if s.user.is_some() => {
+                    acts.extend(["policy_attach", "policy_detach"]);
+                }
+                _ => {}
+            }
+        }
+        acts
     }
 
     /// A scenario that moves the target's clock, stops or freezes it, or counts target-wide

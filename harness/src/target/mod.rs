@@ -236,6 +236,14 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// Stop whatever the adapter started. Called once, after the run.
     async fn shutdown(&self) {}
 
+    /// Whether the adapter can perform a provisioning action, by the command adapter's names
+    /// (`user_add`, `user_update`, `user_passwd`, `user_delete`, `policy_add`, `policy_remove`,
+    /// `policy_attach`, `policy_detach`). A scenario that needs one the target lacks is skipped
+    /// with the reason instead of failing.
+    fn supports_action(&self, _action: &str) -> bool {
+        true
+    }
+
     /// Whether [`Target::inject`] works (capability `faults`): only an adapter that started
     /// the target itself can restart, kill or pause it.
     fn supports_faults(&self) -> bool {

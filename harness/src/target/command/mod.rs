@@ -343,6 +343,10 @@ fn field(fields: &Fields, action: &str, name: &str) -> Result<String, TargetErro
 
 #[async_trait]
 impl Target for CommandTarget {
+    fn supports_action(&self, action: &str) -> bool {
+        self.actions.contains_key(action)
+    }
+
     fn info(&self) -> TargetInfo {
         self.info.clone()
     }
