@@ -96,13 +96,18 @@ pub(crate) struct Scope<'c> {
 /// The last four parts are fixed, so the access key is everything before them and may itself
 /// hold `/` (as MinIO allows; SPEC U1 forbids only `=` and `,`).
 pub(crate) fn parse_scope(cred: &str) -> Option<Scope<'_>> {
+    parse_scope_sep(cred, "/")
+}
+
+/// [`parse_scope`] with the parts separated by `sep` (`/`, or `%2F` in an encoded query).
+pub(crate) fn parse_scope_sep<'c>(cred: &'c str, sep: &str) -> Option<Scope<'c>> {
     // From the end, so the access key is never scanned: `/aws4_request`, then two short
     // parts, then `/yyyymmdd` (eight bytes that must all be digits).
-    let rest = cred.strip_suffix("/aws4_request")?;
-    let (rest, service) = rest.rsplit_once('/')?;
-    let (rest, region) = rest.rsplit_once('/')?;
-    let (ak, date) = rest.split_at_checked(rest.len().checked_sub(9)?)?;
-    let date = date.strip_prefix('/')?;
+    let rest = cred.strip_suffix("aws4_request")?.strip_suffix(sep)?;
+    let (rest, service) = rest.rsplit_once(sep)?;
+    let (rest, region) = rest.rsplit_once(sep)?;
+    let (ak, date) = rest.split_at_checked(rest.len().checked_sub(8 + sep.len())?)?;
+    let date = date.strip_prefix(sep)?;
     if ak.is_empty() || region.is_empty() || service.is_empty() {
         return None;
     }
@@ -241,6 +246,21 @@ impl<'q> Param<'q> {
             true => decode(self.raw),
         }
     }
+
+    /// The raw value, when it is a credential scope whose only escapes are the `%2F`
+    /// separators (what every SDK sends): its parts then read the same encoded or decoded, and
+    /// nothing needs decoding or copying.
+    pub(crate) fn plain_scope(self) -> Option<&'q str> {
+        let s = parse_scope_sep(self.raw, "%2F")?;
+        let plain = |v: &str| !v.bytes().any(|b| b == b'%' || b == b'+');
+        (plain(s.access_key) && plain(s.region) && plain(s.service)).then_some(self.raw)
+    }
+}
+
+/// Where `inner`, a slice of `outer`, starts and ends in it.
+pub(crate) fn span_in(outer: &str, inner: &str) -> (usize, usize) {
+    let start = (inner.as_ptr() as usize).wrapping_sub(outer.as_ptr() as usize);
+    (start, start + inner.len())
 }
 
 /// Percent-decodes a query value, borrowing when there is nothing to decode.
@@ -420,6 +440,28 @@ mod tests {
             "AK/20150830//s3/aws4_request",
         ] {
             assert!(parse_scope(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn encoded_scopes_are_read_in_place_only_when_plain() {
+        let cred = |q: &'static str| QueryAuth::scan(q).credential.unwrap();
+        let raw = "AK%2F20150830%2Fus-east-1%2Fs3%2Faws4_request";
+        let c = cred("X-Amz-Credential=AK%2F20150830%2Fus-east-1%2Fs3%2Faws4_request");
+        assert_eq!(c.plain_scope(), Some(raw));
+        let s = parse_scope_sep(raw, "%2F").unwrap();
+        assert_eq!(
+            (s.access_key, s.region, s.service),
+            ("AK", "us-east-1", "s3")
+        );
+        assert_eq!(span_in(raw, s.region), (16, 25));
+        for q in [
+            "X-Amz-Credential=team%2Fak%2F20150830%2Fus-east-1%2Fs3%2Faws4_request",
+            "X-Amz-Credential=A+K%2F20150830%2Fus-east-1%2Fs3%2Faws4_request",
+            "X-Amz-Credential=AK%2f20150830%2fus-east-1%2fs3%2faws4_request",
+            "X-Amz-Credential=AK/20150830/us-east-1/s3/aws4_request",
+        ] {
+            assert_eq!(cred(q).plain_scope(), None, "{q}");
         }
     }
 

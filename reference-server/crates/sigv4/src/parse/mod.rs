@@ -22,7 +22,9 @@ use crate::prepared::{QuerySpans, SignedValues};
 use crate::secret::{decode_hex32, Signature};
 use crate::{AuthKind, Config, PayloadMode, RequestView, Service};
 use date::format_amz_date;
-use fields::{authz_fields, parse_scope, Coverage, HeaderScan, QueryAuth, Scope};
+use fields::{
+    authz_fields, parse_scope, parse_scope_sep, span_in, Coverage, HeaderScan, QueryAuth, Scope,
+};
 use std::borrow::Cow;
 use time::OffsetDateTime;
 
@@ -36,9 +38,12 @@ pub struct Pending<'a> {
     pub(crate) req: RequestView<'a>,
     pub(crate) kind: AuthKind,
     pub(crate) service: Service,
-    /// `AK/yyyymmdd/region/service/aws4_request` (percent-decoded for presigned URLs).
+    /// `AK/yyyymmdd/region/service/aws4_request`; for presigned URLs percent-decoded, unless its
+    /// only escapes are the `%2F` separators (then as sent, read in place).
     pub(crate) credential: Cow<'a, str>,
     pub(crate) access_key_len: usize,
+    /// Where the region is in `credential`.
+    pub(crate) region_span: (usize, usize),
     pub(crate) scope_date: [u8; 8],
     pub(crate) signed_headers: Cow<'a, str>,
     pub(crate) signature: Signature,
@@ -63,9 +68,8 @@ impl<'a> Pending<'a> {
     }
     /// The scope's region (checked equal to the server's).
     pub(crate) fn region(&self) -> &str {
-        // The credential was validated as `AK/yyyymmdd/region/...`: region starts after the date.
-        let rest = &self.credential[self.access_key_len + 10..];
-        fields::cut(rest, b'/').map_or(rest, |(region, _)| region)
+        let (start, end) = self.region_span;
+        self.credential.get(start..end).unwrap_or_default()
     }
     /// `x-amz-security-token` header, or the `X-Amz-Security-Token` query parameter.
     pub fn session_token(&self) -> Option<&str> {
@@ -158,6 +162,7 @@ fn parse_header<'a>(
         service,
         credential: Cow::Borrowed(f.credential),
         access_key_len: scope.access_key.len(),
+        region_span: span_in(f.credential, scope.region),
         scope_date: scope.date,
         signed_headers: Cow::Borrowed(f.signed_headers),
         signature,
@@ -273,8 +278,14 @@ fn parse_query<'a>(
     if alg.decode().as_deref() != Some(ALGORITHM) {
         return Err(AuthError::UnsupportedAlgorithm);
     }
-    let cred = cred.decode().ok_or(bad("X-Amz-Credential is not UTF-8"))?;
-    let scope = parse_scope(&cred).ok_or(bad("X-Amz-Credential is mal-formed"))?;
+    let (cred, sep) = match cred.plain_scope() {
+        Some(raw) => (Cow::Borrowed(raw), "%2F"),
+        None => (
+            cred.decode().ok_or(bad("X-Amz-Credential is not UTF-8"))?,
+            "/",
+        ),
+    };
+    let scope = parse_scope_sep(&cred, sep).ok_or(bad("X-Amz-Credential is mal-formed"))?;
     let expires = match expires.decode().as_deref().map(str::parse::<i64>) {
         Some(Ok(n)) if (1..=MAX_PRESIGN_EXPIRES).contains(&n) => n,
         _ => return Err(bad("X-Amz-Expires must be a number from 1 to 604800")),
@@ -305,6 +316,7 @@ fn parse_query<'a>(
     }
     let service = check_scope(&scope, &amz_date, cfg)?;
     let (access_key_len, scope_date) = (scope.access_key.len(), scope.date);
+    let region_span = span_in(&cred, scope.region);
     check_coverage(&coverage)?;
     let (payload, payload_text) = match (h.content_sha256, q.content_sha256) {
         (Some(v), _) => payload_mode(v)?,
@@ -328,6 +340,7 @@ fn parse_query<'a>(
         service,
         credential: cred,
         access_key_len,
+        region_span,
         scope_date,
         signed_headers: signed,
         signature,
