@@ -46,4 +46,13 @@ pub struct ObjectMeta {
     #[serde(default)]
     pub checksum: Option<(String, String)>,
     pub owner: Owner,
+    /// The inode of the data file this metadata describes, set by `commit`. Metadata whose
+    /// inode is not the data file's (a file replaced by other means than S3) is not used.
+    /// Absent in metadata written before the field existed: then it is trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inode: Option<u64>,
+    /// `(bucket, key)` the metadata was staged for: crash recovery reads it from a staged
+    /// record (`.keygate/pending/`) to find the object it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<(String, String)>,
 }

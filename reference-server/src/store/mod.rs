@@ -6,6 +6,8 @@
 //! - `<data>/.keygate/meta/<bucket>/<key>`: object metadata (JSON) (ETag, content type, user
 //!   metadata, tags, checksum), never inside the object file;
 //! - `<data>/.keygate/tmp/`: temp files, on the same filesystem so `rename` is atomic;
+//! - `<data>/.keygate/pending/<inode>`: an object's metadata staged while its data file is
+//!   renamed into place (crash recovery promotes or removes what a crash left);
 //! - `<data>/.keygate/multipart/<upload-id>/`: parts of uploads in progress.
 //!
 //! Invariants: a write is temp file + fsync + rename, so a reader sees the old or the new
@@ -66,20 +68,22 @@ impl Store {
     /// to the writer; the caller checks beforehand that the process may do so.
     pub fn open(root: &Path, ownership: bool) -> io::Result<Store> {
         let sys = root.join(".keygate");
-        for dir in ["buckets", "meta", "tmp", "multipart"] {
+        for dir in ["buckets", "meta", "tmp", "multipart", "pending"] {
             fs::create_dir_all(sys.join(dir))?;
         }
         // Leftover temp files from a crash are never objects: clear them.
         for entry in fs::read_dir(sys.join("tmp"))? {
             let _ = fs::remove_file(entry?.path());
         }
-        Ok(Store {
+        let store = Store {
             root: root.to_path_buf(),
             sys,
             ownership,
             key_locks: (0..KEY_LOCKS).map(|_| Mutex::new(())).collect(),
             meta_cache: meta_cache::MetaCache::default(),
-        })
+        };
+        store.recover_pending()?;
+        Ok(store)
     }
 
     pub fn root(&self) -> &Path {

@@ -2,7 +2,7 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -127,8 +127,12 @@ impl Store {
     }
 
     /// Makes a finished temp object visible as `bucket/key` with `meta`, owned by
-    /// `meta.owner`: directories for the key are created as needed (X3), the file is chowned
-    /// and renamed into place, then its metadata is written, all under the key's lock.
+    /// `meta.owner`: directories for the key are created as needed (X3), the file is chowned,
+    /// and under the key's lock its metadata (naming the file's inode) is staged durably in
+    /// `.keygate/pending/<inode>`, the file is renamed into place, and the staged metadata is
+    /// renamed over the key's. A crash between the two renames leaves the staged record,
+    /// which [`Store::recover_pending`] promotes at the next start, so new bytes never stand
+    /// beside old metadata (an ETag that is not theirs).
     pub fn commit(
         &self,
         tmp: TempObject,
@@ -140,7 +144,14 @@ impl Store {
         let bucket_dir = self.bucket_dir(bucket);
         let dest = object_path(&bucket_dir, key)?;
         let meta_path = self.meta_path(bucket, key)?;
-        let meta_bytes = serde_json::to_vec(meta).map_err(S3Error::internal)?;
+        let inode = fs::metadata(tmp.path()).map_err(S3Error::internal)?.ino();
+        let staged = ObjectMeta {
+            inode: Some(inode),
+            object: Some((bucket.to_owned(), key.to_owned())),
+            ..meta.clone()
+        };
+        let meta_bytes = serde_json::to_vec(&staged).map_err(S3Error::internal)?;
+        let pending = self.pending_path(inode);
         let parent = dest
             .parent()
             .ok_or_else(|| S3Error::internal("object path without parent"))?;
@@ -154,11 +165,44 @@ impl Store {
         if dest.is_dir() {
             return Err(S3Error::new(S3ErrorCode::ObjectExistsAsDirectory).key(key));
         }
-        fs::rename(tmp.path(), &dest).map_err(S3Error::internal)?;
-        let written = self.write_atomic(&meta_path, &meta_bytes);
+        self.write_atomic(&pending, &meta_bytes)?;
+        if let Err(e) = fs::rename(tmp.path(), &dest) {
+            let _ = fs::remove_file(&pending);
+            return Err(S3Error::internal(e));
+        }
+        let promoted = promote(&pending, &meta_path);
         self.meta_cache.invalidate(&dest);
-        written?;
+        promoted.map_err(S3Error::internal)?;
         sync_dir(parent);
+        Ok(())
+    }
+
+    pub(super) fn pending_path(&self, inode: u64) -> PathBuf {
+        self.sys.join("pending").join(inode.to_string())
+    }
+
+    /// Crash recovery, at open: a staged record whose object's data file is the one it was
+    /// staged for (same inode) is promoted to the key's metadata; any other record belongs to
+    /// a write that never became visible and is removed.
+    pub(super) fn recover_pending(&self) -> io::Result<()> {
+        for entry in fs::read_dir(self.sys.join("pending"))? {
+            let path = entry?.path();
+            let staged: Option<ObjectMeta> = fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            let target = staged.and_then(|m| {
+                let (bucket, key) = m.object?;
+                let data = object_path(&self.bucket_dir(&bucket), &key).ok()?;
+                let ino = fs::metadata(data).ok()?.ino();
+                (Some(ino) == m.inode)
+                    .then(|| self.meta_path(&bucket, &key).ok())
+                    .flatten()
+            });
+            match target {
+                Some(meta_path) => promote(&path, &meta_path)?,
+                None => fs::remove_file(&path)?,
+            }
+        }
         Ok(())
     }
 
@@ -362,7 +406,13 @@ fn read_pair(
         Err(e) => return Some(Err(e)),
     };
     let meta = match fs::read(meta_path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(S3Error::internal),
+        Ok(bytes) => serde_json::from_slice::<ObjectMeta>(&bytes)
+            .map_err(S3Error::internal)
+            .map(|m| match m.inode {
+                // Not this file's metadata: the file was replaced by other means than S3.
+                Some(ino) if ino != stat.ino() => synthesized_meta(&stat),
+                _ => m,
+            }),
         Err(e) if is_missing(&e) => Ok(synthesized_meta(&stat)),
         Err(e) => Err(S3Error::internal(e)),
     };
@@ -378,7 +428,6 @@ fn is_missing(e: &io::Error) -> bool {
 
 /// Metadata for a file that was placed under the bucket by other means than S3.
 fn synthesized_meta(stat: &fs::Metadata) -> ObjectMeta {
-    use std::os::unix::fs::MetadataExt;
     ObjectMeta {
         etag: format!("{:x}-{:x}", stat.size(), stat.mtime()),
         size: stat.size(),
@@ -425,6 +474,14 @@ fn remove_empty_parents(path: &Path, stop: &Path) {
         }
         cur = dir.parent();
     }
+}
+
+/// Renames a staged metadata record over the key's metadata, creating its directories.
+fn promote(pending: &Path, meta_path: &Path) -> io::Result<()> {
+    if let Some(parent) = meta_path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::rename(pending, meta_path)
 }
 
 /// Makes a rename durable by syncing its directory; best effort.

@@ -4,6 +4,7 @@
 //! means than S3.
 
 use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -184,4 +185,65 @@ async fn concurrent_writers_never_leave_a_stale_or_torn_read() {
         (&cached.etag, &cached.tags, cached.size),
         (&truth.etag, &truth.tags, truth.size)
     );
+}
+
+/// A crash inside `commit`, replayed by hand: the metadata staged, the data file renamed into
+/// place (`renamed`) or not, and nothing after. Returns the data directory to reopen.
+async fn crash_inside_commit(renamed: bool) -> (tempfile::TempDir, ObjectMeta) {
+    let (dir, store) = store();
+    let old = put(&store, "k", b"old bytes").await;
+    let new = b"new bytes, not acknowledged";
+    let mut tmp = store.temp_object().await.expect("temp");
+    tmp.write(new).await.expect("write");
+    let md5 = tmp.finish().await.expect("finish");
+    let inode = std::fs::metadata(tmp.path()).unwrap().ino();
+    let staged = ObjectMeta {
+        etag: hex::encode(md5),
+        size: new.len() as u64,
+        inode: Some(inode),
+        object: Some(("bkt".into(), "k".into())),
+        ..ObjectMeta::default()
+    };
+    store
+        .write_atomic(
+            &store.pending_path(inode),
+            &serde_json::to_vec(&staged).unwrap(),
+        )
+        .unwrap();
+    if renamed {
+        std::fs::rename(tmp.path(), dir.path().join("bkt/k")).unwrap();
+        (dir, staged)
+    } else {
+        (dir, old)
+    }
+}
+
+#[tokio::test]
+async fn a_crash_between_the_renames_never_pairs_bytes_with_another_etag() {
+    for renamed in [true, false] {
+        let (dir, expected) = crash_inside_commit(renamed).await;
+        let reopened = Store::open(dir.path(), false).unwrap();
+        let mut r = reopened.open_object("bkt", "k").unwrap();
+        let mut bytes = Vec::new();
+        r.file.read_to_end(&mut bytes).unwrap();
+        assert_eq!(r.meta.etag, expected.etag, "renamed: {renamed}");
+        assert_eq!(hex::encode(Md5::digest(&bytes)), r.meta.etag);
+        assert_eq!(r.meta.inode, Some(r.file.metadata().unwrap().ino()));
+        let left = std::fs::read_dir(dir.path().join(".keygate/pending")).unwrap();
+        assert_eq!(left.count(), 0, "recovery leaves no staged record");
+    }
+}
+
+#[tokio::test]
+async fn a_file_replaced_by_other_means_does_not_keep_the_old_etag() {
+    let (dir, store) = store();
+    let old = put(&store, "k", b"written through S3").await;
+    let path = dir.path().join("bkt/k");
+    let side = dir.path().join("replacement");
+    std::fs::write(&side, b"replaced by hand").unwrap();
+    std::fs::rename(&side, &path).unwrap();
+    let fresh = Store::open(dir.path(), false).unwrap();
+    let head = fresh.head_object("bkt", "k").unwrap();
+    assert_ne!(head.etag, old.etag);
+    assert_eq!(head.size, b"replaced by hand".len() as u64);
 }
