@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use http::Response;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -23,6 +24,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::conn::TimedIncoming;
+use crate::http_util::Body;
 use crate::iam::Identities;
 use crate::state::AppState;
 use crate::store::Store;
@@ -215,7 +217,13 @@ async fn serve_connection<I>(
     let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let state = state.clone();
         let req = req.map(|body| TimedIncoming::new(body, &body_limits));
-        async move { Ok::<_, Infallible>(crate::s3::serve(state, req, remote, secure).await) }
+        let is_head = req.method() == http::Method::HEAD;
+        let ids = state.clone();
+        let served = crate::s3::serve(state, req, remote, secure);
+        async move {
+            let resp = answer_even_on_panic(served, || ids.next_request_id(), is_head).await;
+            Ok::<_, Infallible>(resp)
+        }
     });
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -226,6 +234,32 @@ async fn serve_connection<I>(
         .serve_connection(io, service);
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Runs a request's handler; if it panics (a bug, or a library's), the client still gets an
+/// answer, a bare `InternalError` (500) whose body says nothing internal, instead of a dropped
+/// connection, and the connection stays usable.
+async fn answer_even_on_panic<F>(
+    served: F,
+    request_id: impl FnOnce() -> String,
+    is_head: bool,
+) -> Response<Body>
+where
+    F: std::future::Future<Output = Response<Body>>,
+{
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(served).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(_) => {
+            let e = crate::s3::error::S3Error::internal("a request handler panicked");
+            let request_id = request_id();
+            let mut resp = crate::s3::error_response(&e, "", &request_id, is_head);
+            if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+                resp.headers_mut().insert("x-amz-request-id", v);
+            }
+            resp
+        }
     }
 }
 
@@ -313,4 +347,38 @@ fn check_can_chown(data_dir: &Path) -> anyhow::Result<()> {
     result.context(
         "POSIX ownership is on but this process cannot chown files (run as root, or turn it off with --no-posix-ownership)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn panicking() -> Response<Body> {
+        if std::hint::black_box(true) {
+            panic!("secret-looking detail that must not reach the client");
+        }
+        crate::http_util::empty(http::StatusCode::OK)
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_still_answers_a_bare_internal_error() {
+        let resp = answer_even_on_panic(panicking(), || "REQ1".into(), false).await;
+        assert_eq!(resp.status(), 500);
+        assert_eq!(resp.headers()["x-amz-request-id"], "REQ1");
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("<Code>InternalError</Code>"), "{body}");
+        assert!(!body.contains("secret-looking"), "{body}");
+
+        let head = answer_even_on_panic(panicking(), || "REQ2".into(), true).await;
+        assert_eq!(head.status(), 500);
+        assert!(head
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .is_empty());
+    }
 }
