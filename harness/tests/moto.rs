@@ -9,11 +9,10 @@
 //! four requests create an admin user, its policy and its keys (the run's root); every later
 //! request is authenticated and authorised by moto's IAM.
 //!
-//! Not run, for time (every provisioning call is an aws CLI process, ~0.5 s of CPU): the
-//! `policy` area (its condition matrices make hundreds of users and policies: 12 minutes on
-//! two busy cores, against ~2 for the rest; run it by hand with `keygate run --target`),
+//! Not run, for time (every provisioning call is an aws CLI process, ~0.5 s of CPU):
 //! scenarios tagged `limits` (1024 users, 101 service accounts) and `sts-limit` (500
-//! AssumeRoles).
+//! AssumeRoles). The whole rest of the library, the policy area included, takes ~3.5 min on
+//! two cores.
 //!
 //! Without `.venv/bin/moto_server` the test fails saying how to install it; set
 //! `KEYGATE_SKIP_MOTO=1` to skip it (it then says so).
@@ -159,7 +158,7 @@ fn write_expectations(results: &[(String, String, String)]) {
         "# moto server's results on the scenario library, through targets/moto.toml (profile aws).\n\
          # Checked by harness/tests/moto.rs: a change in any result fails the test, so it is seen.\n\
          # Regenerate with KEYGATE_UPDATE_EXPECTATIONS=1, then review each reason.\n\
-         # Not run against moto (time): the policy area, scenarios tagged `limits`, sts-limit.\n\
+         # Not run against moto (time): scenarios tagged `limits`, sts-limit.\n\
          version = 1\n\n[scenarios]\n",
     );
     for (id, verdict, reason) in results {
@@ -230,11 +229,7 @@ async fn library_against_moto_matches_the_expectations() {
     let scenarios: Vec<Scenario> = cli::load_paths(&[root().join("scenarios")])
         .expect("library validates")
         .into_iter()
-        .filter(|s| {
-            s.def.area != "policy"
-                && !s.def.tags.iter().any(|t| t == "limits")
-                && !NOT_RUN.contains(&s.id())
-        })
+        .filter(|s| !s.def.tags.iter().any(|t| t == "limits") && !NOT_RUN.contains(&s.id()))
         .collect();
     let args = RunArgs {
         jobs: 4,
