@@ -145,6 +145,27 @@ fn redact_header(name: &str, value: &str) -> String {
     }
 }
 
+/// A response body as reports keep it: the values of credential fields an answer can carry
+/// (STS's `<SecretAccessKey>` and `<SessionToken>`, the admin API's JSON secrets and
+/// passwords) replaced, so a report never holds a live secret; everything else as it was.
+pub fn redact_body(body: &str) -> String {
+    use std::sync::OnceLock;
+    static XML: OnceLock<regex::Regex> = OnceLock::new();
+    static JSON: OnceLock<regex::Regex> = OnceLock::new();
+    let xml = XML.get_or_init(|| {
+        regex::Regex::new(r"<(SecretAccessKey|SessionToken)>[^<]*").expect("valid regex")
+    });
+    let json = JSON.get_or_init(|| {
+        regex::Regex::new(
+            r#"(?i)"(secret_?(?:access_?)?key|session_?token|password)"(\s*:\s*)"[^"]*""#,
+        )
+        .expect("valid regex")
+    });
+    let body = xml.replace_all(body, "<$1>** redacted **");
+    json.replace_all(&body, r#""$1"$2"** redacted **""#)
+        .into_owned()
+}
+
 /// `uri` with a presigned URL's `X-Amz-Security-Token` cut as the header is.
 fn redact_query(uri: &str) -> String {
     let Some((path, query)) = uri.split_once('?') else {
@@ -343,5 +364,26 @@ mod tests {
             "{r}"
         );
         assert!(r.starts_with("GET http://h/b?X-Amz-Date=1&X-Amz-Security-Token=KG1.secr…&x=\n"));
+    }
+
+    #[test]
+    fn credentials_in_response_bodies_are_redacted_in_reports() {
+        let sts = "<Credentials><AccessKeyId>AKID1</AccessKeyId>\
+                   <SecretAccessKey>s3cr3t/KEY+x</SecretAccessKey>\
+                   <SessionToken>KG1.tok.en</SessionToken></Credentials>";
+        let r = super::redact_body(sts);
+        assert!(!r.contains("s3cr3t") && !r.contains("KG1.tok"), "{r}");
+        assert!(r.contains("<AccessKeyId>AKID1</AccessKeyId>"), "{r}");
+        assert!(
+            r.contains("<SecretAccessKey>** redacted **</SecretAccessKey>"),
+            "{r}"
+        );
+        let admin = r#"{"accessKey":"AK","secretKey": "pw-1","Password":"pw-2","n":1}"#;
+        let r = super::redact_body(admin);
+        assert!(!r.contains("pw-1") && !r.contains("pw-2"), "{r}");
+        assert!(
+            r.contains(r#""accessKey":"AK""#) && r.contains(r#""n":1"#),
+            "{r}"
+        );
     }
 }

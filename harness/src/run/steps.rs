@@ -188,7 +188,7 @@ fn response_text(o: &Outcome) -> String {
     }
     if !o.body.is_empty() {
         s.push('\n');
-        s.push_str(&o.body);
+        s.push_str(&super::outcome::redact_body(&o.body));
     }
     s
 }
