@@ -216,7 +216,7 @@ fn verify_once(m: &http::Method, u: &http::Uri, h: &http::HeaderMap) -> Verified
 }
 
 /// The aws-chunked decoder. First byte: bit 0 picks signed chunks (the AWS example) or
-/// unsigned chunks with a trailer, bits 1-3 the trailer's checksum, bits 4-7 how the rest is
+/// unsigned chunks with a trailer, bits 1-3 the trailer's checksum, bits 5-7 how the rest is
 /// sliced; the rest is the body.
 pub fn aws_chunked(data: &[u8]) {
     let Some((&control, body)) = data.split_first() else {

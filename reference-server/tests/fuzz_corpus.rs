@@ -86,6 +86,13 @@ fn every_fuzz_target_survives_a_fixed_number_of_mutants() {
     let seed = env_number("KEYGATE_FUZZ_SEED").unwrap_or(SEED);
     let iterations = env_number("KEYGATE_FUZZ_ITERS").unwrap_or(ITERATIONS);
     let only = std::env::var("KEYGATE_FUZZ_TARGET").ok();
+    if let Some(t) = &only {
+        let names: Vec<&str> = checks::TARGETS.iter().map(|(n, _)| *n).collect();
+        assert!(
+            names.contains(&t.as_str()),
+            "KEYGATE_FUZZ_TARGET={t} names no target; targets: {names:?}"
+        );
+    }
     let crashes_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz-crashes");
     let mut crashes = Vec::new();
     for (target, check) in checks::TARGETS {

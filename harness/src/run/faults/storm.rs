@@ -82,7 +82,10 @@ pub(super) async fn run(ctx: &Ctx<'_>, who: &str, step: &Step) -> Judged {
                     .await;
                 match ended(r) {
                     (Some(out), _) => {
-                        let etag = out.e_tag().unwrap_or_default().to_owned();
+                        let Some(etag) = out.e_tag().map(str::to_owned) else {
+                            note(format!("PUT {key}: acknowledged without an ETag"));
+                            return;
+                        };
                         etags
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())

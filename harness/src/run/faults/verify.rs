@@ -26,7 +26,9 @@ async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Read {
         Ok(out) => out,
         Err(e) => return Read::Missing(crate::run::outcome::sdk_target_error(e).to_string()),
     };
-    let etag = out.e_tag().unwrap_or_default().to_owned();
+    let Some(etag) = out.e_tag().map(str::to_owned) else {
+        return Read::Missing("answered without an ETag".into());
+    };
     match out.body.collect().await {
         Ok(data) => Read::Body {
             etag,
