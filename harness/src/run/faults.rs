@@ -12,6 +12,8 @@
 //! After a restart, a kill or an unpause every cached client is dropped, so no request rides
 //! a pooled connection to the old process.
 
+mod held;
+pub use held::HELD;
 mod storm;
 mod verify;
 

@@ -580,10 +580,15 @@ fn check_faults(c: &mut Checker<'_>, path: &str, op: Op, step: &Step) {
             c.err(format!("{path}.count"), "expected 1..1000 PUTs");
         }
         if let Some(k) = step.kill_after {
-            if k == 0 || k > count {
+            // The last HELD PUTs of a killing storm are held mid-body until the kill.
+            let most = count.saturating_sub(crate::run::faults::HELD);
+            if k == 0 || k > most {
                 c.err(
                     format!("{path}.kill_after"),
-                    format!("expected 1..{count} (at most `count`)"),
+                    format!(
+                        "expected 1..{most} (`count` less the {} PUTs held mid-body until the kill)",
+                        crate::run::faults::HELD
+                    ),
                 );
             }
         }

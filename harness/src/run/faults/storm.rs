@@ -1,23 +1,26 @@
 //! `put_storm`: `count` PUTs at once as one identity, each acknowledgement (key, ETag)
 //! recorded; beside them, when `user` and `policy` are given, the policy is attached to and
 //! detached from the user back to back until the PUTs end. With `kill_after = N` the target
-//! is SIGKILLed as soon as N PUTs are acknowledged, while the rest are in flight, and started
-//! again once every request has ended.
+//! is SIGKILLed as soon as N PUTs are acknowledged and the last [`HELD`] PUTs are mid-body
+//! (their bodies stop halfway until the kill, see `held`), and started again once every request
+//! has ended.
 //!
 //! Without a kill every PUT and every policy change must succeed. With one, what ends without
 //! an answer is simply not acknowledged; an HTTP error answer is still a mismatch (the target
-//! was up and refused). Whether anything was in flight at the kill depends on the machine's
-//! speed, so nothing here asserts it: the report shows the counts. `timeout_ms` bounds each
-//! request (default 30 s).
+//! was up and refused). The held PUTs make "writes in flight at the kill" hold by
+//! construction; how many of the others were still in flight depends on the machine's speed
+//! and is only reported. `timeout_ms` bounds each request (default 30 s).
 
+use super::held::{HeldBody, HELD};
 use super::{body_for, digest, inject, ChurnRecord, Ctx, Judged, Put, StormRecord};
 use crate::run::outcome::{sdk_target_error, Outcome};
 use crate::scenario::model::Step;
 use crate::target::{Fault, TargetError};
+use aws_sdk_s3::config::StalledStreamProtectionConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Body size when the step gives none.
@@ -65,19 +68,40 @@ pub(super) async fn run(ctx: &Ctx<'_>, who: &str, step: &Step) -> Judged {
     let problems: Mutex<Vec<String>> = Mutex::default();
     let no_answer = AtomicUsize::new(0);
     let note = |m: String| problems.lock().unwrap_or_else(|p| p.into_inner()).push(m);
+    // A killing storm holds its last PUTs mid-body until the kill (released afterwards).
+    let held_from = if step.kill_after.is_some() {
+        count.saturating_sub(HELD)
+    } else {
+        count
+    };
+    let (release, released) = tokio::sync::watch::channel(false);
+    let mid_body = Arc::new(AtomicUsize::new(0));
+    let mut held_at_kill = 0;
 
     let puts = async {
-        futures_util::future::join_all(keys.iter().map(|key| {
+        futures_util::future::join_all(keys.iter().enumerate().map(|(i, key)| {
             let s3 = s3.clone();
             let (bucket, acked, etags) = (&bucket, &acked, &etags);
             let (note, no_answer) = (&note, &no_answer);
+            let (released, mid_body) = (released.clone(), mid_body.clone());
             async move {
-                let send = s3
-                    .put_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .body(ByteStream::from(body_for(key, size)))
-                    .send();
+                let put = s3.put_object().bucket(bucket).key(key);
+                let send = async {
+                    if i >= held_from {
+                        let body = HeldBody::new(body_for(key, size), released, mid_body);
+                        // The held body makes no progress until the kill, which the SDK's
+                        // stalled-upload protection would otherwise end first on a slow machine.
+                        let no_stall_limit = aws_sdk_s3::config::Builder::default()
+                            .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
+                        put.body(ByteStream::from_body_1_x(body))
+                            .customize()
+                            .config_override(no_stall_limit)
+                            .send()
+                            .await
+                    } else {
+                        put.body(ByteStream::from(body_for(key, size))).send().await
+                    }
+                };
                 let r = tokio::time::timeout(limit, async { send.await.map_err(sdk_target_error) })
                     .await;
                 match ended(r) {
@@ -104,9 +128,13 @@ pub(super) async fn run(ctx: &Ctx<'_>, who: &str, step: &Step) -> Judged {
     };
     let killer = async {
         let n = step.kill_after?;
+        let held = count - held_from;
         loop {
-            if acked.load(Ordering::SeqCst) >= n {
-                return Some(ctx.target.inject(Fault::Kill).await);
+            if acked.load(Ordering::SeqCst) >= n && mid_body.load(Ordering::SeqCst) >= held {
+                held_at_kill = mid_body.load(Ordering::SeqCst);
+                let killed = ctx.target.inject(Fault::Kill).await;
+                let _ = release.send(true);
+                return Some(killed);
             }
             if done.load(Ordering::SeqCst) {
                 return None;
@@ -170,9 +198,14 @@ pub(super) async fn run(ctx: &Ctx<'_>, who: &str, step: &Step) -> Judged {
             churn,
         })
     });
+    let held = if held_at_kill > 0 {
+        format!(" ({held_at_kill} held mid-body at the kill)")
+    } else {
+        String::new()
+    };
     j.actual = format!(
-        "{} of {count} PUTs acknowledged, {unanswered} without an answer; {churned} policy \
-         changes acknowledged{}; {} ms",
+        "{} of {count} PUTs acknowledged, {unanswered} without an answer{held}; {churned} \
+         policy changes acknowledged{}; {} ms",
         etags.len(),
         if faults.is_empty() {
             String::new()
