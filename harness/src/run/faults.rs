@@ -115,12 +115,19 @@ pub struct Judged {
 }
 
 impl Judged {
+    /// The step ended in `outcome`, which is not what it expected: a transport error makes it
+    /// an `error`, any other outcome (an HTTP refusal) a mismatch, never a pass.
     fn failed(expected: &str, outcome: Outcome) -> Self {
+        let mismatches = if outcome.transport_error.is_some() {
+            Vec::new()
+        } else {
+            vec![format!("expected {expected}, got {}", outcome.summary())]
+        };
         Judged {
             expected: expected.into(),
             actual: outcome.summary(),
             outcome,
-            mismatches: Vec::new(),
+            mismatches,
         }
     }
 
@@ -195,6 +202,21 @@ fn digest(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_fault_is_a_mismatch_and_no_answer_an_error() {
+        let refused = crate::target::TargetError::Rejected {
+            status: Some(409),
+            code: "Conflict".into(),
+            message: "cannot pause".into(),
+            body: String::new(),
+        };
+        let j = Judged::failed("paused", Outcome::from_target_error(refused));
+        assert_eq!(j.mismatches.len(), 1, "{j:?}");
+        let gone = crate::target::TargetError::Transport("connection refused".into());
+        let j = Judged::failed("paused", Outcome::from_target_error(gone));
+        assert!(j.mismatches.is_empty() && j.outcome.transport_error.is_some());
+    }
 
     #[test]
     fn bodies_are_exact_and_differ_by_key() {
