@@ -5,7 +5,7 @@
 //! AWS SDK (S3, STS), raw signed requests (header and presigned) and the admin API; and
 //! `policy-deny-plain-http`, whose expectations flip with the transport, must pass with the
 //! https side asserted. Certificates are checked: a profile without the CA cannot reach the
-//! server at all.
+//! server at all, nor can one naming another CA, nor one whose certificate names another host.
 #![cfg(feature = "embedded")]
 
 use keygate::cli::{self, RunArgs};
@@ -80,12 +80,17 @@ async fn run_tls_passes_the_slice_and_writes_the_ca() {
 
 /// A CA and a server certificate for 127.0.0.1 it signed: (CA PEM, TLS config of the server).
 fn pki() -> (String, TlsConfig) {
+    pki_for("127.0.0.1")
+}
+
+/// A CA and a server certificate for `name` it signed.
+fn pki_for(name: &str) -> (String, TlsConfig) {
     let ca_key = KeyPair::generate().expect("CA key");
     let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
     let key = KeyPair::generate().expect("server key");
-    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+    let cert = CertificateParams::new(vec![name.to_owned()])
         .expect("server params")
         .signed_by(&key, &ca_cert, &ca_key)
         .expect("server certificate");
@@ -240,4 +245,56 @@ cases = [{ op = "list_objects_v2", bucket = "data", outcome = ["ok", "ok"], outc
             .any(|e| e.path == "matrix[0].cases[0].outcome_transport.https"),
         "{errors:?}"
     );
+}
+
+/// What the admin API (not only the SDK's preflight) says when it cannot trust the server.
+async fn admin_error(profile: &Path) -> String {
+    let target = keygate::target::open(profile, None)
+        .await
+        .expect("profile opens");
+    let user = keygate::target::NewUser {
+        name: "tls-probe".into(),
+        password: "tls-probe-password".into(),
+        ..Default::default()
+    };
+    let err = target
+        .create_user(&user)
+        .await
+        .expect_err("an untrusted server is refused");
+    target.shutdown().await;
+    err.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_from_another_ca_or_for_another_name_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenarios = cli::load_paths(&[library()]).expect("library validates");
+    let reports = tempfile::tempdir().expect("temp dir");
+
+    // The server's CA is not the one the profile names.
+    let (_, tls) = pki();
+    let (other_ca, _) = pki();
+    let server = https_server(dir.path(), tls).await;
+    let endpoint = server.endpoint().to_owned();
+    std::fs::write(dir.path().join("other-ca.pem"), &other_ca).expect("CA written");
+    let wrong_ca = write_profile(dir.path(), &server, &endpoint, "ca_file = \"other-ca.pem\"");
+    let target = keygate::target::open(&wrong_ca, None).await.expect("opens");
+    let filter = regex::Regex::new(SLICE).expect("filter");
+    let code = cli::run_on(&*target, &scenarios, &args(reports.path()), Some(filter)).await;
+    assert_eq!(code, cli::EXIT_TARGET);
+    target.shutdown().await;
+    let err = admin_error(&wrong_ca).await;
+    assert!(err.contains("invalid peer certificate"), "{err}");
+    server.shutdown().await;
+
+    // The trusted CA signed it, but for another host name.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ca, tls) = pki_for("elsewhere.invalid");
+    let server = https_server(dir.path(), tls).await;
+    let endpoint = server.endpoint().to_owned();
+    std::fs::write(dir.path().join("ca.pem"), &ca).expect("CA written");
+    let wrong_name = write_profile(dir.path(), &server, &endpoint, "ca_file = \"ca.pem\"");
+    let err = admin_error(&wrong_name).await;
+    assert!(err.contains("not valid for name"), "{err}");
+    server.shutdown().await;
 }

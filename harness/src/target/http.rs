@@ -92,7 +92,7 @@ impl HttpClient {
                 .inner
                 .request(req)
                 .await
-                .map_err(|e| format!("{e:#}"))?;
+                .map_err(|e| crate::run::outcome::error_chain(&e))?;
             let status = resp.status().as_u16();
             let headers = resp
                 .headers()
