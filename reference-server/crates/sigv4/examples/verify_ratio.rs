@@ -3,6 +3,12 @@
 //! criterion's means also measure the neighbours. Prints one line per case and the ratio.
 //!
 //! `cargo run --release -p keygate-sigv4 --example verify_ratio [ROUNDS]`
+//!
+//! For profilers (`perf record`, `valgrind --tool=callgrind`), `loop WHAT N` runs one thing N
+//! times and nothing else: `header`, `presigned` (parse + verify), `parse-header`,
+//! `parse-presigned` (parse only), `floor-header`, `floor-presigned`. With callgrind, the
+//! difference between two values of N divided by their difference is the cost of one call,
+//! set-up excluded (valgrind hides SHA-NI, so SHA-256 counts run the portable code).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -45,11 +51,49 @@ fn report(
     );
 }
 
+/// `loop WHAT N`: one case, N times, for a profiler.
+fn run_loop(what: &str, n: u64) {
+    let (case, part) = match what.split_once('-') {
+        Some((part, case)) => (case, part),
+        None => (what, "verify"),
+    };
+    let case = match case {
+        "header" => cases::header_get(),
+        "presigned" => cases::presigned_get(),
+        _ => {
+            eprintln!("loop: unknown case {what}");
+            std::process::exit(2);
+        }
+    };
+    let t = Instant::now();
+    for _ in 0..n {
+        match part {
+            "parse" => {
+                black_box(
+                    keygate_sigv4::parse(black_box(&case.req.view()), cases::NOW, &case.cfg)
+                        .unwrap()
+                        .unwrap(),
+                );
+            }
+            "floor" => {
+                black_box(case.floor());
+            }
+            _ => {
+                black_box(case.verify());
+            }
+        }
+    }
+    eprintln!("{what}: {:.0} ns", t.elapsed().as_nanos() as f64 / n as f64);
+}
+
 fn main() {
-    let rounds = std::env::args()
-        .nth(1)
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(300);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [cmd, what, n] = &args[..] {
+        if cmd == "loop" {
+            return run_loop(what, n.parse().unwrap_or(1_000_000));
+        }
+    }
+    let rounds = args.first().and_then(|r| r.parse().ok()).unwrap_or(300);
     for (name, case) in [
         ("header-signed GET, cached signing key", cases::header_get()),
         ("presigned GET", cases::presigned_get()),

@@ -53,6 +53,25 @@ impl<'a> SignedValues<'a> {
         true
     }
 
+    /// How many names are recorded.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The `i`-th recorded name, cut from `list` (the `SignedHeaders` list it was recorded from).
+    #[inline]
+    pub(crate) fn name<'l>(&self, list: &'l [u8], i: usize) -> &'l [u8] {
+        let (s, e) = self.spans[i];
+        list.get(usize::from(s)..usize::from(e)).unwrap_or_default()
+    }
+
+    /// Gives the `i`-th recorded name its value.
+    #[inline]
+    pub(crate) fn set(&mut self, i: usize, value: &'a [u8]) {
+        self.values[i] = Some(value);
+    }
+
     /// The canonical headers block: `name:trimmed-value\n` per signed name, in list order.
     pub(crate) fn write<S: Sink>(&self, out: &mut S, list: &str, host_fallback: Option<&str>) {
         let list = list.as_bytes();

@@ -112,13 +112,23 @@ pub(crate) fn decode_hex32(s: &[u8]) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Lowercase hex of 32 bytes without allocating.
+/// Lowercase hex of 32 bytes without allocating, four bytes per step: each byte's nibbles
+/// are spread into two lanes of a word and turned into digits with lane-wise additions that
+/// cannot carry (every lane holds at most 0x66).
 pub(crate) fn hex_lower(bytes: &[u8; 32]) -> [u8; 64] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const LO: u64 = 0x0101_0101_0101_0101;
     let mut out = [0u8; 64];
-    for (i, b) in bytes.iter().enumerate() {
-        out[2 * i] = HEX[usize::from(b >> 4)];
-        out[2 * i + 1] = HEX[usize::from(b & 0xf)];
+    for (o, b) in out.chunks_exact_mut(8).zip(bytes.chunks_exact(4)) {
+        let x = u64::from(u32::from_le_bytes(b.try_into().unwrap_or_default()));
+        // Byte i to lane 2i.
+        let t = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
+        let t = (t | (t << 8)) & 0x00ff_00ff_00ff_00ff;
+        // High nibble in lane 2i, low nibble in lane 2i + 1.
+        let v = ((t >> 4) & (LO * 0x0f)) | ((t & (LO * 0x0f)) << 8);
+        // 1 in the lanes holding 10..=15.
+        let letter = ((v + LO * 0x06) >> 4) & LO;
+        let digits = v + LO * u64::from(b'0') + letter * u64::from(b'a' - b'0' - 10);
+        o.copy_from_slice(&digits.to_le_bytes());
     }
     out
 }
@@ -126,6 +136,25 @@ pub(crate) fn hex_lower(bytes: &[u8; 32]) -> [u8; 64] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_encoding_matches_the_hex_crate() {
+        let mut bytes = [0u8; 32];
+        for round in 0..16u8 {
+            for (i, b) in bytes.iter_mut().enumerate() {
+                *b = round
+                    .wrapping_mul(16)
+                    .wrapping_add(i as u8 / 2)
+                    .wrapping_mul(if i % 2 == 0 { 1 } else { 17 });
+            }
+            assert_eq!(hex_lower(&bytes).to_vec(), hex::encode(bytes).into_bytes());
+        }
+        // Every byte value once.
+        for start in (0..=255u8).step_by(32) {
+            let bytes: [u8; 32] = std::array::from_fn(|i| start.wrapping_add(i as u8));
+            assert_eq!(hex_lower(&bytes).to_vec(), hex::encode(bytes).into_bytes());
+        }
+    }
 
     #[test]
     fn hex_decoding_accepts_exactly_the_hex_digits() {

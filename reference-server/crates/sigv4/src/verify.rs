@@ -77,7 +77,7 @@ impl Pending<'_> {
         if self.payload == PayloadMode::Absent {
             out.put(&hex_lower(&body_sha256.unwrap_or(EMPTY_SHA256)));
         } else {
-            out.put(self.payload_text.as_bytes());
+            out.put(&self.payload_text);
         }
     }
 
@@ -103,7 +103,7 @@ impl Pending<'_> {
     /// SHA-256 of the body as received, needed only for [`PayloadMode::Absent`] (STS); without
     /// it the empty body's hash is used.
     pub fn verify(
-        self,
+        &self,
         secret: &SecretKey,
         cache: &SigningKeyCache,
         body_sha256: Option<[u8; 32]>,

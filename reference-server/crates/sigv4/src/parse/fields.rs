@@ -1,14 +1,13 @@
 //! Lexing the SigV4 fields: the `Authorization` value, the credential scope, `SignedHeaders`,
-//! the presigned query parameters, and one pass over the request headers.
+//! the presigned query parameters.
 //!
 //! Spec: AWS "Authenticating Requests: Using the Authorization Header" / "Using Query
 //! Parameters". Everything borrows from the request; only a percent-encoded query value is
 //! copied. Splitting is a plain byte scan: the inputs are short and this runs on every request.
 
-use crate::canonical::{percent_decode, signed_names};
-use crate::prepared::{classes, QuerySpans, SignedValues};
+use crate::canonical::percent_decode;
+use crate::prepared::QuerySpans;
 use crate::swar::find_byte;
-use http::{HeaderMap, HeaderName};
 use std::borrow::Cow;
 
 /// Splits `s` at the first `sep` byte (ASCII), or `None`.
@@ -104,8 +103,8 @@ pub(crate) fn parse_scope_sep<'c>(cred: &'c str, sep: &str) -> Option<Scope<'c>>
     // From the end, so the access key is never scanned: `/aws4_request`, then two short
     // parts, then `/yyyymmdd` (eight bytes that must all be digits).
     let rest = cred.strip_suffix("aws4_request")?.strip_suffix(sep)?;
-    let (rest, service) = rest.rsplit_once(sep)?;
-    let (rest, region) = rest.rsplit_once(sep)?;
+    let (rest, service) = rsplit_sep(rest, sep)?;
+    let (rest, region) = rsplit_sep(rest, sep)?;
     let (ak, date) = rest.split_at_checked(rest.len().checked_sub(8 + sep.len())?)?;
     let date = date.strip_prefix(sep)?;
     if ak.is_empty() || region.is_empty() || service.is_empty() {
@@ -121,7 +120,18 @@ pub(crate) fn parse_scope_sep<'c>(cred: &'c str, sep: &str) -> Option<Scope<'c>>
     })
 }
 
-const fn token_table() -> [bool; 256] {
+/// `s.rsplit_once(sep)` for an ASCII `sep`, by a backward byte scan: the parts it skips are
+/// short (a region, a service), where a substring searcher's set-up costs more than the scan.
+fn rsplit_sep<'c>(s: &'c str, sep: &str) -> Option<(&'c str, &'c str)> {
+    let (b, first) = (s.as_bytes(), *sep.as_bytes().first()?);
+    let at = (0..b.len())
+        .rev()
+        .find(|&i| b[i] == first && b[i..].starts_with(sep.as_bytes()))?;
+    // `sep` is ASCII, so both cuts are char boundaries.
+    Some((s.get(..at)?, s.get(at + sep.len()..)?))
+}
+
+pub(crate) const fn token_table() -> [bool; 256] {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
@@ -135,39 +145,6 @@ const fn token_table() -> [bool; 256] {
         i += 1;
     }
     t
-}
-
-/// Bytes allowed in a `SignedHeaders` list: RFC 9110 token bytes and the `;` separating names.
-static TOKEN_OR_SEMI: [bool; 256] = {
-    let mut t = token_table();
-    t[b';' as usize] = true;
-    t
-};
-
-/// A non-empty `;` list of non-empty header-name tokens.
-pub(crate) fn valid_signed_headers(list: &str) -> bool {
-    !list.is_empty()
-        && !list.starts_with(';')
-        && !list.ends_with(';')
-        && !list.contains(";;")
-        && list.bytes().all(|b| TOKEN_OR_SEMI[usize::from(b)])
-}
-
-/// What a `SignedHeaders` list covers of the request (SPEC V5), found in one pass.
-pub(crate) struct Coverage<'a> {
-    /// The list is well formed ([`valid_signed_headers`]).
-    pub valid: bool,
-    /// `host` is signed.
-    pub host: bool,
-    /// Every `x-amz-*` header present is signed.
-    pub all_amz: bool,
-    /// The value of each signed header, when the request fits the prepared form.
-    pub values: Option<SignedValues<'a>>,
-}
-
-/// Whether `name` is in the signed list (case-insensitive).
-fn is_signed(signed: &str, name: &str) -> bool {
-    signed_names(signed).any(|n| n.len() == name.len() && n.eq_ignore_ascii_case(name))
 }
 
 /// The raw (still encoded) presigned parameters found in a query string.
@@ -273,154 +250,28 @@ pub(crate) fn decode(v: &str) -> Option<Cow<'_, str>> {
     String::from_utf8(out).ok().map(Cow::Owned)
 }
 
-/// Most distinct header names remembered by [`HeaderScan`] before it falls back to walking
-/// the map again.
-const SNAPSHOT: usize = 16;
-
-/// What a byte of a `SignedHeaders` list says: outside RFC 9110's token set (and not the `;`
-/// separating names), or an uppercase letter.
-const BAD: u8 = 1;
-const UPPER: u8 = 2;
-
-static LIST_BITS: [u8; 256] = {
-    let mut t = classes(&token_table(), 0, BAD);
-    let mut c = b'A';
-    while c <= b'Z' {
-        t[c as usize] = UPPER;
-        c += 1;
-    }
-    t[b';' as usize] = 0;
-    t
-};
-
-/// The headers SigV4 reads, found in one pass over the map, and a snapshot of the first
-/// [`SNAPSHOT`] names with their first value.
-pub(crate) struct HeaderScan<'a> {
-    pub authorization: Option<&'a [u8]>,
-    pub amz_date: Option<&'a [u8]>,
-    pub date: Option<&'a [u8]>,
-    pub content_sha256: Option<&'a [u8]>,
-    pub token: Option<&'a [u8]>,
-    pub decoded_length: Option<&'a [u8]>,
-    names: [&'a str; SNAPSHOT],
-    values: [&'a [u8]; SNAPSHOT],
-    /// Distinct names seen (more than [`SNAPSHOT`]: the snapshot is incomplete).
-    count: usize,
-    /// Snapshot entries named `x-amz-*`.
-    amz: u32,
-    /// Snapshot entries sent more than once.
-    multi: u32,
-    headers: &'a HeaderMap,
-}
-
-impl<'a> HeaderScan<'a> {
-    pub(crate) fn scan(headers: &'a HeaderMap) -> Self {
-        let mut s = HeaderScan {
-            authorization: None,
-            amz_date: None,
-            date: None,
-            content_sha256: None,
-            token: None,
-            decoded_length: None,
-            names: [""; SNAPSHOT],
-            values: [&[]; SNAPSHOT],
-            count: 0,
-            amz: 0,
-            multi: 0,
-            headers,
-        };
-        let mut last: Option<&HeaderName> = None;
-        for (name, value) in headers.iter() {
-            // Values of one name come together: look at each name once.
-            if last == Some(name) {
-                s.multi |= 1 << (s.count - 1).min(31);
-                continue;
-            }
-            last = Some(name);
-            let v = Some(value.as_bytes());
-            let n = name.as_str();
-            let mut amz = false;
-            if let Some(rest) = n.strip_prefix("x-amz-") {
-                match rest {
-                    "date" => s.amz_date = v,
-                    "content-sha256" => s.content_sha256 = v,
-                    "security-token" => s.token = v,
-                    "decoded-content-length" => s.decoded_length = v,
-                    _ => {}
-                }
-                amz = true;
-            } else if name == http::header::AUTHORIZATION {
-                s.authorization = v;
-            } else if name == http::header::DATE {
-                s.date = v;
-            }
-            if let (Some(slot), Some(val)) = (s.names.get_mut(s.count), s.values.get_mut(s.count)) {
-                (*slot, *val) = (n, value.as_bytes());
-                s.amz |= u32::from(amz) << s.count;
-            }
-            s.count += 1;
-        }
-        s
-    }
-
-    /// The snapshot entry named `name` (any case unless `lower`).
-    fn find(&self, name: &str, lower: bool) -> Option<usize> {
-        self.names[..self.count].iter().position(|n| {
-            n.len() == name.len() && (*n == name || (!lower && n.eq_ignore_ascii_case(name)))
-        })
-    }
-
-    /// Walks `signed` once: is it well formed, is `host` in it, is every `x-amz-*` header
-    /// present in it, and what is each signed header's value.
-    pub(crate) fn coverage(&self, signed: &str) -> Coverage<'a> {
-        if self.count > SNAPSHOT {
-            let all_amz = self
-                .headers
-                .keys()
-                .all(|n| !n.as_str().starts_with("x-amz-") || is_signed(signed, n.as_str()));
-            return Coverage {
-                valid: valid_signed_headers(signed),
-                host: is_signed(signed, "host"),
-                all_amz,
-                values: None,
-            };
-        }
-        let b = signed.as_bytes();
-        // Branch-free over the bytes first, then one name at a time.
-        let bits = b.iter().fold(0, |acc, &c| acc | LIST_BITS[usize::from(c)]);
-        let (mut valid, lower) = (!b.is_empty() && bits & BAD == 0, bits & UPPER == 0);
-        let (mut host, mut seen, mut fits) = (false, 0u32, true);
-        let mut values = SignedValues::new();
-        let mut start = 0;
-        loop {
-            let end = find_byte(&b[start..], b';').map_or(b.len(), |p| start + p);
-            // `;` is ASCII: the cut is a char boundary.
-            let name = signed.get(start..end).unwrap_or_default();
-            valid &= !name.is_empty();
-            host |= name == "host" || (!lower && name.eq_ignore_ascii_case("host"));
-            let found = self.find(name, lower);
-            if let Some(j) = found {
-                seen |= 1 << j;
-                fits &= self.multi & (1 << j) == 0;
-            }
-            fits &= values.push(start, end, found.map(|j| self.values[j]));
-            if end == b.len() {
-                break;
-            }
-            start = end + 1;
-        }
-        Coverage {
-            valid,
-            host,
-            all_amz: self.amz & !seen == 0,
-            values: (valid && lower && fits).then_some(values),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backward_split_agrees_with_rsplit_once() {
+        for s in [
+            "",
+            "a/b/c",
+            "/",
+            "ab",
+            "a%2Fb%2Fc",
+            "a%2F",
+            "%2Fb",
+            "a%2%2Fb",
+            "é/ü%2Fx",
+        ] {
+            for sep in ["/", "%2F"] {
+                assert_eq!(rsplit_sep(s, sep), s.rsplit_once(sep), "{s:?} {sep:?}");
+            }
+        }
+    }
 
     #[test]
     fn scopes() {
@@ -496,37 +347,5 @@ mod tests {
         }
         assert!(authz_fields("Credential=a, SignedHeaders=h").is_err());
         assert!(authz_fields("").is_err());
-        assert!(valid_signed_headers("host;x-amz-date"));
-        for bad in ["", ";host", "host;", "host;;x", "ho st", "host:x"] {
-            assert!(!valid_signed_headers(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn header_scan_sees_each_name_once_and_overflows_safely() {
-        let mut h = HeaderMap::new();
-        h.append("x-amz-date", "1".parse().unwrap());
-        h.append("x-amz-date", "2".parse().unwrap());
-        for i in 0..20 {
-            h.insert(
-                HeaderName::from_bytes(format!("x-amz-meta-{i}").as_bytes()).unwrap(),
-                "v".parse().unwrap(),
-            );
-        }
-        let s = HeaderScan::scan(&h);
-        assert_eq!(s.amz_date, Some(&b"1"[..]));
-        assert!(!s.coverage("host;x-amz-date").all_amz);
-        let all: Vec<String> = h.keys().map(|k| k.to_string()).collect();
-        let c = s.coverage(&all.join(";"));
-        assert!(c.all_amz && !c.host);
-        // Few names: the bitmask path, with a repeated signed name not counted twice.
-        let mut h = HeaderMap::new();
-        h.insert("x-amz-date", "1".parse().unwrap());
-        h.insert("x-amz-meta-a", "1".parse().unwrap());
-        let s = HeaderScan::scan(&h);
-        assert!(!s.coverage("host;x-amz-date;x-amz-date").all_amz);
-        let c = s.coverage("Host;X-Amz-Date;x-amz-meta-a");
-        assert!(c.all_amz && c.host && c.valid);
-        assert!(!s.coverage("host;;x-amz-date").valid);
     }
 }

@@ -14,6 +14,7 @@
 
 mod date;
 mod fields;
+mod headers;
 
 pub use date::{parse_amz_date, parse_http_date};
 
@@ -22,9 +23,8 @@ use crate::prepared::{QuerySpans, SignedValues};
 use crate::secret::{decode_hex32, Signature};
 use crate::{AuthKind, Config, PayloadMode, RequestView, Service};
 use date::format_amz_date;
-use fields::{
-    authz_fields, parse_scope, parse_scope_sep, span_in, Coverage, HeaderScan, QueryAuth, Scope,
-};
+use fields::{authz_fields, parse_scope, parse_scope_sep, span_in, QueryAuth, Scope};
+use headers::{Coverage, HeaderScan};
 use std::borrow::Cow;
 use time::OffsetDateTime;
 
@@ -52,7 +52,7 @@ pub struct Pending<'a> {
     pub(crate) payload: PayloadMode,
     /// The payload line of the canonical request exactly as the client declared it; empty for
     /// [`PayloadMode::Absent`].
-    pub(crate) payload_text: Cow<'a, str>,
+    pub(crate) payload_text: Cow<'a, [u8]>,
     pub(crate) session_token: Option<Cow<'a, str>>,
     pub(crate) decoded_length: Option<u64>,
     /// Each signed header's value, found while checking coverage (absent: the general path).
@@ -94,6 +94,10 @@ impl<'a> Pending<'a> {
 }
 
 /// Parses and checks SigV4 authentication without the secret. `Ok(None)`: anonymous request.
+///
+/// Inlined so that the [`Pending`] (a few hundred bytes of spans) is built where the caller
+/// keeps it instead of being copied out of this frame.
+#[inline(always)]
 pub fn parse<'a>(
     req: &RequestView<'a>,
     now: OffsetDateTime,
@@ -113,6 +117,7 @@ pub fn parse<'a>(
     }
 }
 
+#[inline(always)]
 fn parse_header<'a>(
     req: &RequestView<'a>,
     h: &HeaderScan<'a>,
@@ -147,7 +152,7 @@ fn parse_header<'a>(
     let service = check_scope(&scope, &amz_date, cfg)?;
     check_coverage(&coverage)?;
     let (payload, payload_text) = match h.content_sha256 {
-        None => (PayloadMode::Absent, Cow::Borrowed("")),
+        None => (PayloadMode::Absent, Cow::Borrowed(&b""[..])),
         Some(v) => payload_mode(v)?,
     };
     let session_token = match h.token {
@@ -223,19 +228,18 @@ fn check_coverage(c: &Coverage<'_>) -> Result<(), AuthError> {
     Ok(())
 }
 
-fn payload_mode(v: &[u8]) -> Result<(PayloadMode, Cow<'_, str>), AuthError> {
-    let s = std::str::from_utf8(v).map_err(|_| AuthError::InvalidContentSha256)?;
+fn payload_mode(v: &[u8]) -> Result<(PayloadMode, Cow<'_, [u8]>), AuthError> {
     if let Some(h) = decode_hex32(v) {
-        return Ok((PayloadMode::Sha256(h), Cow::Borrowed(s)));
+        return Ok((PayloadMode::Sha256(h), Cow::Borrowed(v)));
     }
-    let mode = match s {
-        "UNSIGNED-PAYLOAD" => PayloadMode::Unsigned,
-        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" => PayloadMode::StreamingSigned,
-        "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => PayloadMode::StreamingUnsignedTrailer,
-        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER" => PayloadMode::StreamingSignedTrailer,
+    let mode = match v {
+        b"UNSIGNED-PAYLOAD" => PayloadMode::Unsigned,
+        b"STREAMING-AWS4-HMAC-SHA256-PAYLOAD" => PayloadMode::StreamingSigned,
+        b"STREAMING-UNSIGNED-PAYLOAD-TRAILER" => PayloadMode::StreamingUnsignedTrailer,
+        b"STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER" => PayloadMode::StreamingSignedTrailer,
         _ => return Err(AuthError::InvalidContentSha256),
     };
-    Ok((mode, Cow::Borrowed(s)))
+    Ok((mode, Cow::Borrowed(v)))
 }
 
 fn decoded_length(h: &HeaderScan<'_>, payload: PayloadMode) -> Result<Option<u64>, AuthError> {
@@ -323,9 +327,12 @@ fn parse_query<'a>(
         (None, Some(v)) => {
             let v = v.decode().ok_or(AuthError::InvalidContentSha256)?;
             let (mode, _) = payload_mode(v.as_bytes())?;
-            (mode, Cow::Owned(v.into_owned()))
+            (mode, Cow::Owned(v.into_owned().into_bytes()))
         }
-        (None, None) => (PayloadMode::Unsigned, Cow::Borrowed("UNSIGNED-PAYLOAD")),
+        (None, None) => (
+            PayloadMode::Unsigned,
+            Cow::Borrowed(&b"UNSIGNED-PAYLOAD"[..]),
+        ),
     };
     let session_token = match (h.token, q.token) {
         (_, Some(t)) => Some(t.decode().ok_or(bad("X-Amz-Security-Token is not UTF-8"))?),

@@ -1,0 +1,305 @@
+//! The request headers SigV4 reads, and what a `SignedHeaders` list covers of them (SPEC V5).
+//!
+//! Spec: AWS "Authenticating Requests: Using the Authorization Header" (canonical headers,
+//! signed headers); SPEC V5 (`host` and every `x-amz-*` header signed).
+//!
+//! Cost: two walks over the header map, no copy of it. [`HeaderScan::scan`] finds the six
+//! headers authentication needs; [`HeaderScan::coverage`] splits the signed list once into
+//! name spans and then walks the headers matching each against those spans (a length and an
+//! eight-byte word decide almost every comparison), which yields in the same walk whether every
+//! `x-amz-*` header is signed and each signed header's value for the canonical request.
+//! A list the prepared form cannot hold (more than [`crate::prepared::MAX_SIGNED`] names,
+//! uppercase letters, a signed header sent twice) gets the general answers instead, and no
+//! values: verification then builds the canonical headers the general way.
+
+use crate::canonical::signed_names;
+use crate::prepared::{classes, SignedValues};
+use crate::swar::find_byte;
+use http::{HeaderMap, HeaderName};
+
+/// What a `SignedHeaders` list covers of the request (SPEC V5).
+pub(crate) struct Coverage<'a> {
+    /// The list is well formed: a non-empty `;` list of non-empty RFC 9110 tokens.
+    pub valid: bool,
+    /// `host` is signed.
+    pub host: bool,
+    /// Every `x-amz-*` header present is signed.
+    pub all_amz: bool,
+    /// The value of each signed header, when the request fits the prepared form.
+    pub values: Option<SignedValues<'a>>,
+}
+
+/// Whether `name` is in the signed list (case-insensitive).
+fn is_signed(signed: &str, name: &str) -> bool {
+    signed_names(signed).any(|n| n.len() == name.len() && n.eq_ignore_ascii_case(name))
+}
+
+/// What a byte of a `SignedHeaders` list says: outside RFC 9110's token set (and not the `;`
+/// separating names), or an uppercase letter.
+const BAD: u8 = 1;
+const UPPER: u8 = 2;
+
+static LIST_BITS: [u8; 256] = {
+    let mut t = classes(&super::fields::token_table(), 0, BAD);
+    let mut c = b'A';
+    while c <= b'Z' {
+        t[c as usize] = UPPER;
+        c += 1;
+    }
+    t[b';' as usize] = 0;
+    t
+};
+
+/// The first eight bytes of `b` as a word, zero-padded: with the length, it tells two header
+/// names apart without a call to `memcmp` in all but a few cases.
+#[inline]
+fn head_word(b: &[u8]) -> u64 {
+    match b.first_chunk::<8>() {
+        Some(w) => u64::from_le_bytes(*w),
+        None => b.iter().rev().fold(0, |w, &c| w << 8 | u64::from(c)),
+    }
+}
+
+/// `a == b` for names whose first eight bytes already matched: word by word, the last word
+/// overlapping, so short names never reach `memcmp`.
+#[inline]
+fn same_name(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 8 {
+        return true;
+    }
+    let last = |s: &[u8]| s.last_chunk::<8>().copied();
+    a.chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .all(|(x, y)| x == y)
+        && last(a) == last(b)
+}
+
+/// The headers SigV4 reads, found in one walk over the map.
+pub(crate) struct HeaderScan<'a> {
+    pub authorization: Option<&'a [u8]>,
+    pub amz_date: Option<&'a [u8]>,
+    pub date: Option<&'a [u8]>,
+    pub content_sha256: Option<&'a [u8]>,
+    pub token: Option<&'a [u8]>,
+    pub decoded_length: Option<&'a [u8]>,
+    headers: &'a HeaderMap,
+}
+
+impl<'a> HeaderScan<'a> {
+    #[inline]
+    pub(crate) fn scan(headers: &'a HeaderMap) -> Self {
+        let mut s = HeaderScan {
+            authorization: None,
+            amz_date: None,
+            date: None,
+            content_sha256: None,
+            token: None,
+            decoded_length: None,
+            headers,
+        };
+        let mut last: Option<&HeaderName> = None;
+        for (name, value) in headers.iter() {
+            // Values of one name come together: the first one counts.
+            if last == Some(name) {
+                continue;
+            }
+            last = Some(name);
+            let v = Some(value.as_bytes());
+            if let Some(rest) = name.as_str().strip_prefix("x-amz-") {
+                match rest {
+                    "date" => s.amz_date = v,
+                    "content-sha256" => s.content_sha256 = v,
+                    "security-token" => s.token = v,
+                    "decoded-content-length" => s.decoded_length = v,
+                    _ => {}
+                }
+            } else if name == http::header::AUTHORIZATION {
+                s.authorization = v;
+            } else if name == http::header::DATE {
+                s.date = v;
+            }
+        }
+        s
+    }
+
+    /// Walks `signed` once and the headers once: is the list well formed, is `host` in it, is
+    /// every `x-amz-*` header present in it, and what is each signed header's value.
+    #[inline]
+    pub(crate) fn coverage(&self, signed: &str) -> Coverage<'a> {
+        let b = signed.as_bytes();
+        // Branch-free over the bytes first, then one name at a time.
+        let bits = b.iter().fold(0, |acc, &c| acc | LIST_BITS[usize::from(c)]);
+        let (mut valid, lower) = (!b.is_empty() && bits & BAD == 0, bits & UPPER == 0);
+        let (mut host, mut fits) = (false, lower);
+        let mut values = SignedValues::new();
+        let mut words = [0u64; crate::prepared::MAX_SIGNED];
+        let mut start = 0;
+        loop {
+            let end = find_byte(&b[start..], b';').map_or(b.len(), |p| start + p);
+            let name = &b[start..end];
+            valid &= !name.is_empty();
+            host |= name == b"host" || (!lower && name.eq_ignore_ascii_case(b"host"));
+            if let Some(w) = words.get_mut(values.len()) {
+                *w = head_word(name);
+            }
+            fits &= values.push(start, end, None);
+            if end == b.len() {
+                break;
+            }
+            start = end + 1;
+        }
+        if !(valid && fits) {
+            // The general answers: any case, any number of names.
+            let all_amz = self
+                .headers
+                .keys()
+                .all(|n| !n.as_str().starts_with("x-amz-") || is_signed(signed, n.as_str()));
+            return Coverage {
+                valid,
+                host,
+                all_amz,
+                values: None,
+            };
+        }
+        let (mut all_amz, mut last) = (true, None::<&HeaderName>);
+        for (name, value) in self.headers.iter() {
+            let n = name.as_str().as_bytes();
+            if last == Some(name) {
+                // A second value of a signed header: the general path joins them.
+                fits &= !(0..values.len()).any(|i| values.name(b, i) == n);
+                continue;
+            }
+            last = Some(name);
+            let w = head_word(n);
+            let mut signed_here = false;
+            for (i, &nw) in words[..values.len()].iter().enumerate() {
+                if nw == w && same_name(values.name(b, i), n) {
+                    values.set(i, value.as_bytes());
+                    signed_here = true;
+                }
+            }
+            all_amz &= signed_here || !n.starts_with(b"x-amz-");
+        }
+        Coverage {
+            valid,
+            host,
+            all_amz,
+            values: fits.then_some(values),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn word_comparisons_agree_with_byte_comparisons() {
+        let names: [&[u8]; 9] = [
+            b"",
+            b"a",
+            b"host",
+            b"x-amz-da",
+            b"x-amz-date",
+            b"x-amz-datE",
+            b"x-amz-content-sha256",
+            b"x-amz-content-sha257",
+            b"amz-sdk-invocation-id",
+        ];
+        for a in names {
+            for b in names {
+                let same = head_word(a) == head_word(b) && same_name(a, b);
+                assert_eq!(same, a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn scan_keeps_the_first_value_of_each_header() {
+        let h = map(&[
+            ("x-amz-date", "1"),
+            ("x-amz-date", "2"),
+            ("authorization", "a"),
+        ]);
+        let s = HeaderScan::scan(&h);
+        assert_eq!(s.amz_date, Some(&b"1"[..]));
+        assert_eq!(s.authorization, Some(&b"a"[..]));
+        assert_eq!(s.token, None);
+    }
+
+    #[test]
+    fn coverage_finds_values_and_unsigned_amz_headers() {
+        let h = map(&[
+            ("host", "h"),
+            ("x-amz-date", "d"),
+            ("x-amz-meta-a", "1"),
+            ("amz-sdk-invocation-id", "i"),
+        ]);
+        let s = HeaderScan::scan(&h);
+        let c = s.coverage("amz-sdk-invocation-id;host;x-amz-date;x-amz-meta-a");
+        assert!(c.valid && c.host && c.all_amz);
+        let mut out = Vec::new();
+        let list = "amz-sdk-invocation-id;host;x-amz-date;x-amz-meta-a";
+        c.values.unwrap().write(&mut out, list, None);
+        assert_eq!(
+            out,
+            b"amz-sdk-invocation-id:i\nhost:h\nx-amz-date:d\nx-amz-meta-a:1\n"
+        );
+        assert!(!s.coverage("host;x-amz-date").all_amz);
+        // A signed name the request lacks has an empty value; a repeated one gets it twice.
+        let c = s.coverage("host;x-amz-date;x-amz-date;x-amz-meta-a;x-absent");
+        assert!(c.all_amz);
+        let mut out = Vec::new();
+        let list = "host;x-amz-date;x-amz-date;x-amz-meta-a;x-absent";
+        c.values.unwrap().write(&mut out, list, None);
+        assert_eq!(
+            out,
+            b"host:h\nx-amz-date:d\nx-amz-date:d\nx-amz-meta-a:1\nx-absent:\n"
+        );
+        assert!(s.coverage("host;x-amz-date").valid);
+        for bad in [
+            "", ";host", "host;", "host;;x", "ho st", "host:x", "Host;;x",
+        ] {
+            assert!(!s.coverage(bad).valid, "{bad}");
+        }
+    }
+
+    #[test]
+    fn lists_the_prepared_form_cannot_hold_get_the_general_answers() {
+        let mut h = map(&[("x-amz-date", "1"), ("x-amz-date", "2"), ("host", "h")]);
+        for i in 0..20 {
+            h.insert(
+                HeaderName::from_bytes(format!("x-amz-meta-{i}").as_bytes()).unwrap(),
+                "v".parse().unwrap(),
+            );
+        }
+        let s = HeaderScan::scan(&h);
+        // A signed header sent twice.
+        let c = s.coverage("host;x-amz-date");
+        assert!(c.valid && c.host && !c.all_amz && c.values.is_none());
+        // More names than the prepared form holds.
+        let all: Vec<String> = h.keys().map(|k| k.to_string()).collect();
+        let c = s.coverage(&all.join(";"));
+        assert!(c.valid && c.host && c.all_amz && c.values.is_none());
+        // Uppercase names.
+        let h = map(&[("x-amz-date", "1"), ("x-amz-meta-a", "1"), ("host", "h")]);
+        let s = HeaderScan::scan(&h);
+        let c = s.coverage("Host;X-Amz-Date;x-amz-meta-a");
+        assert!(c.valid && c.host && c.all_amz && c.values.is_none());
+        assert!(!s.coverage("Host;X-Amz-Date").all_amz);
+    }
+}
