@@ -54,7 +54,8 @@ pub(crate) struct ChunkSigner {
 
 impl ChunkSigner {
     fn sign(&self, kind: &[u8], tail: &[&[u8]]) -> Signature {
-        let mut s = BlockSink::new(self.key.mac());
+        let mut mac = self.key.mac();
+        let mut s = BlockSink::new(&mut mac);
         s.put(kind);
         s.byte(b'\n');
         s.put(&self.amz_date);
@@ -66,7 +67,8 @@ impl ChunkSigner {
             s.byte(b'\n');
             s.put(part);
         }
-        finish(s.into_inner())
+        s.flush();
+        finish(mac)
     }
 
     /// Checks a chunk's claimed signature and advances the chain.

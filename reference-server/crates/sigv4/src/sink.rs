@@ -32,14 +32,18 @@ const BUF: usize = 256;
 /// A hash (SHA-256, or HMAC-SHA256) fed through a stack buffer of whole blocks: small writes
 /// are plain copies, and the hash sees block-aligned input (compressed in place, never
 /// re-buffered) until the final flush.
-pub(crate) struct BlockSink<D> {
-    hasher: D,
+///
+/// The sink borrows its hash, so neither moves (a hash state and this buffer are a few
+/// hundred bytes, and moving them showed in profiles): write, [`BlockSink::flush`], then
+/// finalize the hash where it lives.
+pub(crate) struct BlockSink<'h, D> {
+    hasher: &'h mut D,
     buf: [u8; BUF],
     len: usize,
 }
 
-impl<D: Update> BlockSink<D> {
-    pub(crate) fn new(hasher: D) -> Self {
+impl<'h, D: Update> BlockSink<'h, D> {
+    pub(crate) fn new(hasher: &'h mut D) -> Self {
         BlockSink {
             hasher,
             buf: [0; BUF],
@@ -59,10 +63,10 @@ impl<D: Update> BlockSink<D> {
         self.len = tail.len();
     }
 
-    /// The hash, having absorbed everything written.
-    pub(crate) fn into_inner(mut self) -> D {
+    /// Hands the buffered tail to the hash: it has then absorbed everything written.
+    pub(crate) fn flush(&mut self) {
         self.hasher.update(&self.buf[..self.len]);
-        self.hasher
+        self.len = 0;
     }
 }
 
@@ -92,7 +96,7 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
     }
 }
 
-impl<D: Update> Sink for BlockSink<D> {
+impl<D: Update> Sink for BlockSink<'_, D> {
     #[inline]
     fn put(&mut self, bytes: &[u8]) {
         match self.buf.get_mut(self.len..self.len + bytes.len()) {
@@ -120,8 +124,13 @@ mod tests {
     use super::*;
     use sha2::{Digest, Sha256};
 
-    fn sha256(s: BlockSink<Sha256>) -> [u8; 32] {
-        s.into_inner().finalize().into()
+    /// SHA-256 of what `write` puts into a block sink.
+    fn sha256(write: impl FnOnce(&mut BlockSink<Sha256>)) -> [u8; 32] {
+        let mut h = Sha256::new();
+        let mut s = BlockSink::new(&mut h);
+        write(&mut s);
+        s.flush();
+        h.finalize().into()
     }
 
     #[test]
@@ -142,18 +151,19 @@ mod tests {
     fn block_sink_equals_one_shot_sha256_for_any_split() {
         let data: Vec<u8> = (0..1500u32).map(|i| (i * 7 % 251) as u8).collect();
         for step in [1, 3, 63, 64, 65, 255, 256, 257, 700, 1500] {
-            let mut s = BlockSink::new(Sha256::new());
-            for piece in data.chunks(step) {
-                if piece.len() == 1 {
-                    s.byte(piece[0]);
-                } else {
-                    s.put(piece);
+            let got = sha256(|s| {
+                for piece in data.chunks(step) {
+                    if piece.len() == 1 {
+                        s.byte(piece[0]);
+                    } else {
+                        s.put(piece);
+                    }
                 }
-            }
+            });
             let want: [u8; 32] = Sha256::digest(&data).into();
-            assert_eq!(sha256(s), want, "step {step}");
+            assert_eq!(got, want, "step {step}");
         }
-        let empty = BlockSink::new(Sha256::new());
-        assert_eq!(sha256(empty), <[u8; 32]>::from(Sha256::digest(b"")));
+        let empty = sha256(|_| {});
+        assert_eq!(empty, <[u8; 32]>::from(Sha256::digest(b"")));
     }
 }

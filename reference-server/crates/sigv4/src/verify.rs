@@ -91,12 +91,16 @@ impl Pending<'_> {
     }
 
     fn compute_signature(&self, key: &SigningKey, body_sha256: Option<[u8; 32]>) -> Signature {
-        let mut creq = BlockSink::new(Sha256::new());
+        let mut hasher = Sha256::new();
+        let mut creq = BlockSink::new(&mut hasher);
         self.write_canonical(&mut creq, body_sha256);
-        let hash: [u8; 32] = creq.into_inner().finalize().into();
-        let mut sts = BlockSink::new(key.mac());
+        creq.flush();
+        let hash: [u8; 32] = hasher.finalize().into();
+        let mut mac = key.mac();
+        let mut sts = BlockSink::new(&mut mac);
         self.write_string_to_sign(&mut sts, &hash);
-        finish(sts.into_inner())
+        sts.flush();
+        finish(mac)
     }
 
     /// Checks the signature with the secret of [`Pending::access_key`]. `body_sha256` is the
