@@ -14,10 +14,18 @@
 //! a few uncontended atomic adds. Scrapes of the metrics endpoint itself are not counted, so
 //! a load generator can compare what it sent with what the server saw.
 //!
+//! Per operation and outcome (`allowed`, or `denied`: answered 403, refused by authentication
+//! or authorisation): the request count, and the thread CPU of a random sample of about 1 in
+//! 16 requests (see [`cpu`]) as a Prometheus summary (`_sum` seconds, `_count` sampled
+//! requests). Its mean is what the handler's own code costs per request of that kind; the
+//! rest of the process's CPU (HTTP, the runtime, the socket) is not attributed here.
+//!
 //! Served as Prometheus text at [`PATH`] (`/_keygate/metrics`, under the reserved prefix so a
 //! bucket named `metrics` is unaffected): without authentication to loopback clients, and to
 //! anyone else only when signed by the root (admin) keys. Histograms are in seconds with
 //! buckets from 0.5 µs to 10 s.
+
+pub mod cpu;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -224,6 +232,41 @@ impl OpLabel {
     }
 }
 
+/// How a request ended, for the per-operation counts and CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Allowed,
+    /// Answered 403: refused by authentication or authorisation.
+    Denied,
+}
+
+impl Outcome {
+    const ALL: [Outcome; 2] = [Outcome::Allowed, Outcome::Denied];
+
+    pub fn of(status: http::StatusCode) -> Outcome {
+        if status == http::StatusCode::FORBIDDEN {
+            Outcome::Denied
+        } else {
+            Outcome::Allowed
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
+/// Requests of one operation and outcome: all counted, a sample's thread CPU summed.
+#[derive(Debug, Default)]
+struct OpCounters {
+    requests: AtomicU64,
+    cpu_sampled: AtomicU64,
+    cpu_ns: AtomicU64,
+}
+
 /// Room for every `S3ErrorCode` (indexed by discriminant) plus one slot for non-S3 errors.
 const CODE_SLOTS: usize = 64;
 const OTHER_ERROR: usize = CODE_SLOTS - 1;
@@ -233,8 +276,13 @@ const OTHER_ERROR: usize = CODE_SLOTS - 1;
 pub struct Metrics {
     stages: [Histogram; 4],
     ops: [AtomicU64; OP_NAMES.len()],
+    /// Indexed by `op.index() * 2 + outcome`.
+    by_outcome: [OpCounters; OP_NAMES.len() * 2],
     errors: [AtomicU64; CODE_SLOTS],
     error_names: [OnceLock<&'static str>; CODE_SLOTS],
+    /// Measure about one request in this many (1: every request).
+    cpu_sample_every: u64,
+    cpu_overhead: cpu::Overhead,
 }
 
 impl Default for Metrics {
@@ -242,8 +290,11 @@ impl Default for Metrics {
         Metrics {
             stages: std::array::from_fn(|_| Histogram::default()),
             ops: std::array::from_fn(|_| AtomicU64::new(0)),
+            by_outcome: std::array::from_fn(|_| OpCounters::default()),
             errors: std::array::from_fn(|_| AtomicU64::new(0)),
             error_names: std::array::from_fn(|_| OnceLock::new()),
+            cpu_sample_every: cpu::SAMPLE_EVERY,
+            cpu_overhead: cpu::Overhead::calibrate(),
         }
     }
 }
@@ -257,9 +308,22 @@ impl Metrics {
         &self.stages[stage as usize]
     }
 
-    /// Counts one finished request (and its total latency).
-    pub fn request(&self, op: OpLabel, total: Duration) {
+    /// Whether to measure the next request's CPU (about 1 in 16), and the clock's own cost to
+    /// take off per poll.
+    pub fn sample_cpu(&self) -> Option<cpu::Overhead> {
+        cpu::sampled(self.cpu_sample_every).then_some(self.cpu_overhead)
+    }
+
+    /// Counts one finished request: its total latency and, when it was sampled, the thread CPU
+    /// its handler used (nanoseconds).
+    pub fn request(&self, op: OpLabel, outcome: Outcome, total: Duration, cpu_ns: Option<u64>) {
         self.ops[op.index()].fetch_add(1, Ordering::Relaxed);
+        let c = &self.by_outcome[op.index() * 2 + outcome as usize];
+        c.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(ns) = cpu_ns {
+            c.cpu_sampled.fetch_add(1, Ordering::Relaxed);
+            c.cpu_ns.fetch_add(ns, Ordering::Relaxed);
+        }
         self.stage(Stage::Total, total);
     }
 
@@ -299,6 +363,7 @@ impl Metrics {
                 let _ = writeln!(out, "keygate_requests_total{{operation=\"{op}\"}} {n}");
             }
         }
+        self.render_by_outcome(&mut out);
         let _ = writeln!(
             out,
             "# HELP keygate_errors_total Error responses, by S3 error code (Other: admin and STS)."
@@ -320,6 +385,53 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// A copy that measures the CPU of every request (tests).
+    #[cfg(test)]
+    fn sampling_every_request() -> Metrics {
+        Metrics {
+            cpu_sample_every: 1,
+            ..Metrics::default()
+        }
+    }
+
+    fn render_by_outcome(&self, out: &mut String) {
+        use std::fmt::Write;
+        let live = || {
+            OP_NAMES.iter().enumerate().flat_map(move |(i, op)| {
+                Outcome::ALL.into_iter().filter_map(move |o| {
+                    let c = &self.by_outcome[i * 2 + o as usize];
+                    let n = c.requests.load(Ordering::Relaxed);
+                    (n > 0).then_some((*op, o.as_str(), n, c))
+                })
+            })
+        };
+        let name = "keygate_operation_requests_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Requests served, by operation and outcome (denied: answered 403)."
+        );
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for (op, o, n, _) in live() {
+            let _ = writeln!(out, "{name}{{operation=\"{op}\",outcome=\"{o}\"}} {n}");
+        }
+        let name = "keygate_operation_cpu_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Thread CPU of the handler (polls of the request future), measured on about 1 request in {}; _count is the sampled requests.",
+            self.cpu_sample_every
+        );
+        let _ = writeln!(out, "# TYPE {name} summary");
+        for (op, o, _, c) in live() {
+            let sum = c.cpu_ns.load(Ordering::Relaxed) as f64 / 1e9;
+            let count = c.cpu_sampled.load(Ordering::Relaxed);
+            let labels = format!("operation=\"{op}\",outcome=\"{o}\"");
+            let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+            let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,9 +443,16 @@ mod tests {
         m.stage(Stage::Sigv4, Duration::from_micros(3));
         m.request(
             OpLabel::S3(Operation::HeadObject),
+            Outcome::Allowed,
             Duration::from_micros(40),
+            None,
         );
-        m.request(OpLabel::Unrouted, Duration::from_secs(20));
+        m.request(
+            OpLabel::Unrouted,
+            Outcome::Denied,
+            Duration::from_secs(20),
+            None,
+        );
         m.error(S3ErrorCode::AccessDenied);
         m.other_error();
         let text = m.render();
@@ -351,5 +470,62 @@ mod tests {
         assert!(text.contains("keygate_errors_total{code=\"AccessDenied\"} 1"));
         assert!(text.contains("keygate_errors_total{code=\"Other\"} 1"));
         assert!(!text.contains("GetObject\""));
+    }
+
+    #[tokio::test]
+    async fn operation_cpu_is_kept_per_outcome_and_a_heavier_handler_shows_more() {
+        let m = Metrics::sampling_every_request();
+        let head = OpLabel::S3(Operation::HeadObject);
+        let get = OpLabel::S3(Operation::GetObject);
+        // A planted heavy handler (2 ms of CPU by the CPU clock) and a light one.
+        for (op, burn_ns) in [(get, 2_000_000u64), (head, 0)] {
+            for _ in 0..3 {
+                let overhead = m.sample_cpu().expect("every request sampled");
+                let work = async move {
+                    let until = cpu::thread_cpu_ns() + burn_ns;
+                    while cpu::thread_cpu_ns() < until {
+                        std::hint::spin_loop();
+                    }
+                };
+                let ((), ns) = cpu::measured(work, overhead).await;
+                m.request(op, Outcome::Allowed, Duration::from_micros(1), Some(ns));
+            }
+        }
+        m.request(get, Outcome::Denied, Duration::from_micros(1), None);
+        let text = m.render();
+        let value = |series: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or_else(|| panic!("{series} missing in\n{text}"))
+        };
+        let allowed = |op: &str| format!("{{operation=\"{op}\",outcome=\"allowed\"}}");
+        let per_req = |op: &str| {
+            value(&format!("keygate_operation_cpu_seconds_sum{}", allowed(op)))
+                / value(&format!(
+                    "keygate_operation_cpu_seconds_count{}",
+                    allowed(op)
+                ))
+        };
+        assert!(per_req("GetObject") >= 0.002, "{text}");
+        assert!(
+            per_req("GetObject") > 10.0 * per_req("HeadObject"),
+            "{text}"
+        );
+        assert_eq!(
+            value("keygate_operation_requests_total{operation=\"GetObject\",outcome=\"denied\"}"),
+            1.0
+        );
+        assert_eq!(
+            value(
+                "keygate_operation_cpu_seconds_count{operation=\"GetObject\",outcome=\"denied\"}"
+            ),
+            0.0
+        );
+        assert_eq!(
+            value("keygate_requests_total{operation=\"GetObject\"}"),
+            4.0
+        );
+        assert_eq!(Outcome::of(http::StatusCode::FORBIDDEN), Outcome::Denied);
+        assert_eq!(Outcome::of(http::StatusCode::NOT_FOUND), Outcome::Allowed);
     }
 }

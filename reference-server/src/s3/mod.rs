@@ -31,7 +31,7 @@ use self::router::{Operation, Route};
 use crate::auth::{authenticate, Caller};
 use crate::conn::TimedIncoming;
 use crate::http_util::{self, Body};
-use crate::metrics::{OpLabel, Stage};
+use crate::metrics::{OpLabel, Outcome, Stage};
 use crate::state::AppState;
 use crate::store::Owner;
 
@@ -112,6 +112,9 @@ impl Ctx {
 }
 
 /// Serves one HTTP request. Never fails: every error becomes an S3 (or STS) error response.
+///
+/// Counts it in the server's metrics by operation and outcome, with the handler's thread CPU
+/// when the request is one of the sampled ones (`metrics::cpu`).
 pub async fn serve(
     state: Arc<AppState>,
     req: Request<TimedIncoming>,
@@ -119,14 +122,39 @@ pub async fn serve(
     secure: bool,
 ) -> Response<Body> {
     let started = Instant::now();
+    let served = serve_uncounted(&state, req, remote, secure);
+    let ((resp, op), cpu_ns) = match state.metrics.sample_cpu() {
+        Some(overhead) => {
+            let (out, ns) = crate::metrics::cpu::measured(served, overhead).await;
+            (out, Some(ns))
+        }
+        None => (served.await, None),
+    };
+    // Scrapes of the metrics endpoint are not counted: scraping must not change what it reports.
+    if let Some(op) = op {
+        let outcome = Outcome::of(resp.status());
+        state
+            .metrics
+            .request(op, outcome, started.elapsed(), cpu_ns);
+    }
+    resp
+}
+
+/// [`serve`] without the final count: the response and what it counts as (`None` for a scrape
+/// of the metrics endpoint).
+async fn serve_uncounted(
+    state: &Arc<AppState>,
+    req: Request<TimedIncoming>,
+    remote: SocketAddr,
+    secure: bool,
+) -> (Response<Body>, Option<OpLabel>) {
     let request_id = state.next_request_id();
     let is_head = req.method() == Method::HEAD;
     let path = req.uri().path().to_owned();
     let (parts, incoming) = req.into_parts();
     let mut op = OpLabel::Unrouted;
     let mut resp = if path == crate::metrics::PATH {
-        // Not counted: scraping must not change what it reports.
-        metrics_response(&state, &parts, remote, &path, &request_id, is_head)
+        metrics_response(state, &parts, remote, &path, &request_id, is_head)
     } else if path.starts_with(crate::admin::PREFIX) {
         op = OpLabel::Admin;
         crate::admin::serve(state.clone(), parts, incoming, remote, &request_id).await
@@ -158,10 +186,8 @@ pub async fn serve(
     headers
         .entry("x-amz-id-2")
         .or_insert(HeaderValue::from_static("keygate"));
-    if path != crate::metrics::PATH {
-        state.metrics.request(op, started.elapsed());
-    }
-    resp
+    let counted = (path != crate::metrics::PATH).then_some(op);
+    (resp, counted)
 }
 
 /// `GET /_keygate/metrics`: open to loopback clients, otherwise root-signed only.
