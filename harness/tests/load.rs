@@ -19,7 +19,7 @@ fn args(plan: &str, report_dir: &std::path::Path) -> LoadArgs {
         target: None,
         plan: root.join("scenarios/load").join(plan),
         duration: Duration::from_millis(1500),
-        users: 2,
+        users: Some(2),
         rate: None,
         warmup: Duration::from_millis(300),
         report_dir: report_dir.to_owned(),
@@ -28,6 +28,8 @@ fn args(plan: &str, report_dir: &std::path::Path) -> LoadArgs {
         baseline: None,
         max_regression: 0.10,
         worker: None,
+        no_pin: false,
+        target_workers: None,
         null_spin_us: 0,
     }
 }
@@ -47,6 +49,30 @@ async fn the_server_counts_exactly_what_the_load_report_claims() {
         run.sent_by_operation.values().all(|n| *n > 0),
         "{counted:?}"
     );
+    // The server's per-outcome counts agree with the answers: its `denied` are the 403s.
+    let denied = run
+        .server_counted_denied
+        .as_ref()
+        .expect("per-outcome counts");
+    assert_eq!(&run.denied_by_operation, denied);
+    assert!(run.denied_by_operation["GetObject"] > 0, "{denied:?}");
+    // Every transaction type gets a server CPU figure: handler (measured) + even share.
+    let at = run.cpu_attribution.as_ref().expect("CPU attribution");
+    for t in &run.transactions {
+        let c = t
+            .server_cpu
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no server CPU", t.name));
+        assert!(c.handler_us > 0.0, "{}: {c:?}", t.name);
+        assert_eq!(c.unattributed_us, at.unattributed_us_per_request);
+    }
+    let op_of = |name: &str| {
+        let t = run.transactions.iter().find(|t| t.name == name).unwrap();
+        t.server_cpu.as_ref().unwrap().operation.clone()
+    };
+    assert_eq!(op_of("get-denied"), "GetObject/denied");
+    assert_eq!(op_of("get-small"), "GetObject/allowed");
+    assert_eq!(op_of("assume-role"), "Sts/allowed");
     let stages = run.stages.as_ref().unwrap();
     assert!(stages["sigv4"].count > 0 && stages["policy"].mean_us > 0.0);
     assert!(run.server_cpu_us_per_request.is_some_and(|c| c > 0.0));
@@ -93,6 +119,33 @@ async fn a_planted_slowdown_in_the_null_target_fails_the_regression_gate() {
         "the gate passed a 3 ms CPU burn per request: {:?}",
         slow.summary
     );
+    // The null target has no per-operation metrics: no per-transaction CPU is made up.
+    assert!(slow.runs[0].cpu_attribution.is_none());
+    assert!(slow.runs[0]
+        .transactions
+        .iter()
+        .all(|t| t.server_cpu.is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_loop_run_sends_the_schedule_and_reports_its_own_lag() {
+    let _one = ONE_ATTACK.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = args("auth-only.toml", dir.path());
+    a.rate = Some(200);
+    a.users = None;
+    let (report, _) = load::run(&a).await.unwrap();
+    let run = &report.runs[0];
+    let ol = run.open_loop.as_ref().expect("open-loop figures");
+    // 1.5 s at 200/s: exactly 300 intended starts in the steady window.
+    assert_eq!((ol.rate, ol.scheduled, ol.users), (200, 300, 16));
+    assert!(ol.started <= ol.scheduled, "{ol:?}");
+    assert!(run.requests > 0 && run.requests <= ol.started, "{ol:?}");
+    assert!(
+        run.coordinated_omission.is_none(),
+        "goose's backfill is off"
+    );
+    assert_eq!(report.settings["rate"], 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

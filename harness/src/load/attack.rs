@@ -1,12 +1,14 @@
 //! The goose attack: one scenario whose weighted transactions are the plan's.
 //!
-//! Goose schedules the users, weighs the transactions, throttles (`--rate`) and keeps its
+//! Goose schedules the users, weighs the transactions and (closed loop) keeps its
 //! coordinated-omission figures; every request goes through goose's reqwest client with the
 //! SigV4 headers of the harness's lean signer added to its `RequestBuilder`, freshly signed
 //! per request. Latency is measured here around the whole exchange (response body read) and
 //! recorded in microsecond HDR histograms, only for requests started inside the steady window
-//! (warm-up excluded). Every request sent is also counted by the S3 operation the server will
-//! count it as, so a run can be checked against the server's own counts.
+//! (warm-up excluded). With `--rate` (open loop, see `open_loop`) each transaction first takes
+//! a slot of the schedule and its latency runs from the slot's intended start. Every request
+//! sent is also counted by the S3 operation the server will count it as (and, when answered
+//! 403, as denied), so a run can be checked against the server's own counts.
 
 use super::plan::{Op, Plan, Refresh};
 use super::setup::{Ident, Provisioned};
@@ -29,6 +31,11 @@ pub const OPS: [&str; 5] = [
     "Sts",
 ];
 
+/// The server operation a plan op is counted under.
+pub fn op_name(op: Op) -> &'static str {
+    OPS[op_slot(op)]
+}
+
 fn op_slot(op: Op) -> usize {
     match op {
         Op::GetObject => 0,
@@ -44,6 +51,8 @@ fn op_slot(op: Op) -> usize {
 pub struct TxStats {
     pub hist: Histogram<u64>,
     pub ok: u64,
+    /// Answered 403 (the server counts these as `denied`).
+    pub denied: u64,
     /// Outcomes other than the expected one.
     pub unexpected: u64,
     /// Non-2xx answers by S3 error code (`HTTP_<status>` when there is no body).
@@ -55,6 +64,7 @@ impl TxStats {
         TxStats {
             hist: Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"),
             ok: 0,
+            denied: 0,
             unexpected: 0,
             errors: BTreeMap::new(),
         }
@@ -71,8 +81,12 @@ pub struct Shared {
     pub steady_until: Instant,
     /// Indexed like `plan.transactions`, plus one for STS refreshes.
     pub stats: Vec<Mutex<TxStats>>,
-    /// Every request sent (whole run), by [`OPS`] slot.
+    /// Every request sent (whole run), by [`OPS`] slot...
     pub sent: [AtomicU64; OPS.len()],
+    /// ...and those answered 403.
+    pub denied: [AtomicU64; OPS.len()],
+    /// `--rate`: the open-loop schedule every transaction takes a slot of.
+    pub pacer: Option<super::open_loop::Pacer>,
     /// Judge outcomes against the plan's `expect` (not on the null target, which allows all).
     pub check_expect: bool,
     /// Users the plan's `[revoke]` deletes, and when the deletion began and ended.
@@ -94,6 +108,8 @@ impl Shared {
             steady_until: until,
             stats: (0..n).map(|_| Mutex::new(TxStats::new())).collect(),
             sent: std::array::from_fn(|_| AtomicU64::new(0)),
+            denied: std::array::from_fn(|_| AtomicU64::new(0)),
+            pacer: None,
             check_expect: true,
             revoked_users: Vec::new(),
             revocation: Mutex::new(None),
@@ -253,6 +269,9 @@ fn record(sh: &Shared, slot: usize, started: Instant, a: &Answer, expect: &str, 
     let us = started.elapsed().as_micros().max(1) as u64;
     let mut st = sh.stats[slot].lock().expect("stats lock");
     let _ = st.hist.record(us.min(60_000_000));
+    if a.status == 403 {
+        st.denied += 1;
+    }
     if outcome == "ok" {
         st.ok += 1;
     } else {
@@ -305,10 +324,10 @@ async fn assume(
         "sts",
     );
     let body = sts_body(ident.duration_seconds, ident.session_policy.as_deref());
-    sh.sent[op_slot(Op::AssumeRole)].fetch_add(1, Ordering::Relaxed);
-    let a = send(
+    let a = send_counted(
         user,
         sh,
+        Op::AssumeRole,
         &mut signer,
         GooseMethod::Post,
         ("/", ""),
@@ -331,8 +350,42 @@ async fn assume(
     Ok((a, creds))
 }
 
-/// Runs transaction `t` once for this goose user.
+/// [`send`], counted as sent (and as denied when answered 403) under `op`'s server operation.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "send's arguments plus the operation"
+)]
+async fn send_counted(
+    user: &mut GooseUser,
+    sh: &Shared,
+    op: Op,
+    signer: &mut Signer,
+    method: GooseMethod,
+    target: (&str, &str),
+    body: Vec<u8>,
+    name: &str,
+) -> Result<Answer, Box<TransactionError>> {
+    sh.sent[op_slot(op)].fetch_add(1, Ordering::Relaxed);
+    let a = send(user, sh, signer, method, target, body, name).await?;
+    if a.status == 403 {
+        sh.denied[op_slot(op)].fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(a)
+}
+
+/// Runs transaction `t` once for this goose user (open loop: in the next slot of the schedule).
 async fn run_tx(user: &mut GooseUser, sh: Arc<Shared>, t: usize) -> TransactionResult {
+    let intended = match &sh.pacer {
+        Some(p) => match p.next().await {
+            Some(slot) => Some(slot.intended),
+            None => {
+                // Pacing is over; goose stops the users shortly.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                return Ok(());
+            }
+        },
+        None => None,
+    };
     if user.get_session_data::<UserState>().is_none() {
         let u = sh.next_user.fetch_add(1, Ordering::Relaxed) as usize;
         user.set_session_data(UserState {
@@ -392,7 +445,8 @@ async fn run_tx(user: &mut GooseUser, sh: Arc<Shared>, t: usize) -> TransactionR
         sh.prov.bucket,
         super::sign::uri_encode(&key, true)
     );
-    let started = Instant::now();
+    // Open loop: latency from the slot's intended start (a refresh above is inside it).
+    let started = intended.unwrap_or_else(Instant::now);
     let answer = match tx.op {
         Op::GetObject | Op::HeadObject | Op::PutObject => {
             let (method, body) = match tx.op {
@@ -400,10 +454,10 @@ async fn run_tx(user: &mut GooseUser, sh: Arc<Shared>, t: usize) -> TransactionR
                 Op::HeadObject => (GooseMethod::Head, Vec::new()),
                 _ => (GooseMethod::Put, vec![b'p'; tx.size]),
             };
-            sh.sent[op_slot(tx.op)].fetch_add(1, Ordering::Relaxed);
-            send(
+            send_counted(
                 user,
                 &sh,
+                tx.op,
                 &mut held.signer,
                 method,
                 (&path, ""),
@@ -418,10 +472,10 @@ async fn run_tx(user: &mut GooseUser, sh: Arc<Shared>, t: usize) -> TransactionR
                 super::sign::uri_encode(&tx.prefix, false)
             );
             let bucket = format!("/{}", sh.prov.bucket);
-            sh.sent[op_slot(tx.op)].fetch_add(1, Ordering::Relaxed);
-            send(
+            send_counted(
                 user,
                 &sh,
+                tx.op,
                 &mut held.signer,
                 GooseMethod::Get,
                 (&bucket, &query),
@@ -459,8 +513,9 @@ pub struct AttackSettings {
     pub endpoint: String,
     pub users: usize,
     pub run_time: Duration,
-    /// Goose's global throttle (requests per second), with coordinated-omission mitigation.
-    pub rate: Option<usize>,
+    /// Open loop (`--rate`): the schedule paces the users, so goose's coordinated-omission
+    /// backfill (which would read the waits for a slot as stalls) is off.
+    pub open_loop: bool,
 }
 
 /// Runs the attack; returns goose's metrics (for the coordinated-omission figures).
@@ -487,8 +542,11 @@ pub async fn execute(sh: Arc<Shared>, s: &AttackSettings) -> anyhow::Result<Goos
     config.no_error_summary = true;
     config.no_telnet = true;
     config.timeout = Some("10".into());
-    config.throttle_requests = s.rate;
-    config.co_mitigation = Some(GooseCoordinatedOmissionMitigation::Average);
+    config.co_mitigation = Some(if s.open_loop {
+        GooseCoordinatedOmissionMitigation::Disabled
+    } else {
+        GooseCoordinatedOmissionMitigation::Average
+    });
     let metrics = GooseAttack::initialize_with_config(config)?
         .register_scenario(scenario)
         .execute()

@@ -88,6 +88,37 @@ fn chart(
     o
 }
 
+/// Server CPU per transaction type, for the runs that have it.
+fn cpu_table(report: &LoadReport) -> String {
+    let mut o = String::new();
+    for (i, r) in report.runs.iter().enumerate() {
+        let Some(at) = &r.cpu_attribution else {
+            continue;
+        };
+        let _ = write!(
+            o,
+            "<h3>Server CPU per transaction, {} #{} (µs per request)</h3><table border=1 cellpadding=4 style=\"border-collapse:collapse\"><tr><th>transaction</th><th>server operation</th><th>handler (measured, sampled)</th><th>unattributed share (estimate)</th><th>total (estimate)</th></tr>",
+            esc(&r.target),
+            i + 1
+        );
+        for t in &r.transactions {
+            if let Some(c) = &t.server_cpu {
+                let _ = write!(
+                    o,
+                    "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td></tr>",
+                    esc(&t.name),
+                    esc(&c.operation),
+                    c.handler_us,
+                    c.unattributed_us,
+                    c.estimate_us
+                );
+            }
+        }
+        let _ = write!(o, "</table><p><small>{}</small></p>", esc(&at.method));
+    }
+    o
+}
+
 pub fn render(report: &LoadReport) -> String {
     let mut latency = Vec::new();
     let mut throughput = Vec::new();
@@ -121,6 +152,7 @@ pub fn render(report: &LoadReport) -> String {
         esc(&report.run_id),
         esc(&super::report::console(report))
     );
+    o.push_str(&cpu_table(report));
     o.push_str(&chart(
         "Latency by percentile (x: nines, 1 = p90, 2 = p99, 3 = p99.9)",
         "percentile (nines)",

@@ -3,8 +3,9 @@
 //!
 //! Shards run at the same time against one target, so per target: HDR histograms are added
 //! (exactly: they were serialized losslessly), counts and per-second throughput are summed,
-//! the steady window is the longest shard's. CPU per request is only kept when a single shard
-//! measured it (a remote target's CPU is not visible to the workers).
+//! the steady window is the longest shard's. CPU per request (also per transaction type) and
+//! the open-loop schedule figures are only kept when a single shard measured them (a remote
+//! target's CPU is not visible to the workers).
 
 use super::report::{self, decode, encode, LoadReport, RunResult, TxResult};
 use std::collections::BTreeMap;
@@ -42,8 +43,15 @@ fn add_runs(into: &mut RunResult, r: &RunResult) -> anyhow::Result<()> {
     into.generator_cpu_us_per_request = None;
     into.stages = None;
     into.server_counted = None;
+    into.server_counted_denied = None;
+    into.server_operations = None;
+    into.cpu_attribution = None;
+    into.open_loop = None;
     for (op, n) in &r.sent_by_operation {
         *into.sent_by_operation.entry(op.clone()).or_default() += n;
+    }
+    for (op, n) in &r.denied_by_operation {
+        *into.denied_by_operation.entry(op.clone()).or_default() += n;
     }
     if into.per_second.len() < r.per_second.len() {
         into.per_second.resize(r.per_second.len(), 0);
@@ -67,6 +75,8 @@ fn add_tx(into: &mut TxResult, t: &TxResult) -> anyhow::Result<()> {
     into.latency_us = report::Latency::of(&h);
     into.count += t.count;
     into.ok += t.ok;
+    into.denied += t.denied;
+    into.server_cpu = None;
     into.unexpected += t.unexpected;
     for (c, n) in &t.errors {
         *into.errors.entry(c.clone()).or_default() += n;

@@ -1,25 +1,31 @@
 //! `keygate load`: SigV4 + policy load on a target, CPU per request as the headline figure.
 //!
 //! Phases of one attack: spawn the target as its own process (the reference server from its
-//! built binary, or `keygate null-server`, the ceiling), provision the plan (`setup`), run the
-//! goose attack (`attack`) for warm-up + steady phase, sample the target's and the generator's
-//! CPU (`/proc`) and the server's `/_keygate/metrics` at the steady window's edges, then stop
-//! the target. `--compare null` alternates target and ceiling; `--repeat N` repeats and judges
+//! built binary, or `keygate null-server`, the ceiling; pinned to its own CPU, `affinity`),
+//! provision the plan (`setup`), run the goose attack (`attack`; open loop with `--rate`,
+//! `open_loop`) for warm-up + steady phase, sample the target's and the generator's CPU
+//! (`/proc`) and the server's `/_keygate/metrics` at the steady window's edges (server CPU per
+//! transaction type from both, `server_cpu`), then stop the target. `--compare null` alternates target and ceiling; `--repeat N` repeats and judges
 //! medians; `--baseline` gates on them. All traffic is to 127.0.0.1 (or the profile's
 //! endpoint); every attack is bounded by its duration (goose's run time) and 10 s per request.
 
+pub mod affinity;
 pub mod attack;
+pub mod console;
 pub mod html;
 pub mod merge;
 pub mod null;
+pub mod open_loop;
 pub mod plan;
 pub mod procs;
 pub mod report;
+pub mod server_cpu;
 pub mod setup;
 pub mod sign;
 
+use self::affinity::Pinning;
 use self::attack::{AttackSettings, Shared, OPS};
-use self::report::{LoadReport, RunResult, StageResult, TxResult};
+use self::report::{LoadReport, RunResult, TxResult};
 use crate::target::http::{host_of, HttpClient};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -40,13 +46,18 @@ pub struct LoadArgs {
     /// Steady phase (e.g. `30s`, `500ms`, `2m`).
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub duration: Duration,
-    /// Concurrent goose users.
-    #[arg(long, default_value_t = 8)]
-    pub users: usize,
-    /// Throttle to R requests per second (`500/s`); goose's coordinated-omission mitigation
-    /// then backfills what a stalled user did not send.
+    /// Concurrent goose users, each with its own connection (default: 8; with --rate, enough
+    /// for 4 ms of the schedule: rate/250, 16 to 512).
+    #[arg(long)]
+    pub users: Option<usize>,
+    /// Open loop at R requests per second (`500/s`), as wrk2: requests are due at fixed
+    /// intended start times t0 + k/R whatever the target does, the users take them in turn,
+    /// and latency runs from the intended start, so a stall shows up as latency rather than
+    /// as fewer requests. The report says how late the generator itself was, and the run
+    /// fails when it could not keep the schedule (too few users or too little CPU). Without
+    /// --rate the users are a closed loop: each sends its next request when answered.
     #[arg(long, value_parser = parse_rate)]
-    pub rate: Option<usize>,
+    pub rate: Option<u64>,
     /// Warm-up, excluded from every figure.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub warmup: Duration,
@@ -69,6 +80,13 @@ pub struct LoadArgs {
     /// `--users` users, so the whole run has N × users.
     #[arg(long, value_parser = parse_worker)]
     pub worker: Option<(usize, usize)>,
+    /// Do not pin a spawned target to its own CPU (by default, with 2 or more CPUs, the target
+    /// runs on the last one with one runtime worker thread and the generator on the others).
+    #[arg(long)]
+    pub no_pin: bool,
+    /// Runtime worker threads of a pinned target (default: one per CPU it is given).
+    #[arg(long, value_name = "N")]
+    pub target_workers: Option<usize>,
     /// Test only: the null target burns this many µs of CPU per request.
     #[arg(long, default_value_t = 0, hide = true)]
     pub null_spin_us: u64,
@@ -90,10 +108,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{s} is longer than an hour"))
 }
 
-fn parse_rate(s: &str) -> Result<usize, String> {
-    s.trim_end_matches("/s")
-        .parse()
-        .map_err(|_| format!("not a rate: {s} (e.g. 500/s)"))
+fn parse_rate(s: &str) -> Result<u64, String> {
+    match s.trim_end_matches("/s").parse() {
+        Ok(r) if r > 0 => Ok(r),
+        _ => Err(format!("not a rate: {s} (e.g. 500/s)")),
+    }
 }
 
 fn parse_worker(s: &str) -> Result<(usize, usize), String> {
@@ -160,10 +179,19 @@ pub async fn main(args: LoadArgs) -> u8 {
 
 pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
     let plan = plan::load(&args.plan)?;
+    let users = args
+        .users
+        .unwrap_or_else(|| args.rate.map_or(8, open_loop::default_users));
     anyhow::ensure!(
-        args.users >= 1 && args.repeat >= 1,
+        users >= 1 && args.repeat >= 1,
         "--users and --repeat must be ≥ 1"
     );
+    // Applies to targets spawned here only (a remote target's CPUs are not ours to choose).
+    let pin = if args.no_pin {
+        None
+    } else {
+        Pinning::split().map(|p| p.with_workers(args.target_workers))
+    };
     let mut targets = vec![Which::parse(args.target.as_deref())];
     if let Some(c) = &args.compare {
         targets.push(Which::parse(Some(c)));
@@ -181,7 +209,11 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
         for (k, w) in targets.iter().enumerate() {
             let shard = args.worker.map_or(0, |(i, _)| i);
             let tag = format!("w{shard}p{}r{r}k{k}", std::process::id() % 100_000);
-            runs.push(attack_once(args, &plan, w, &tag).await?);
+            let how = How {
+                users,
+                pin: pin.as_ref(),
+            };
+            runs.push(attack_once(args, &plan, w, &tag, how).await?);
         }
     }
     let summary = report::summarize(&runs);
@@ -201,8 +233,22 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
         run_id: run_id.clone(),
         plan: plan.id.clone(),
         settings: serde_json::json!({
-            "users": args.users, "duration_s": args.duration.as_secs_f64(),
-            "warmup_s": args.warmup.as_secs_f64(), "rate": args.rate, "repeat": args.repeat,
+            "users": users, "duration_s": args.duration.as_secs_f64(),
+            "warmup_s": args.warmup.as_secs_f64(), "repeat": args.repeat,
+            "load": match args.rate {
+                Some(r) => format!("open loop at {r}/s (latency from intended start times)"),
+                None => "closed loop (each user sends when answered)".to_owned(),
+            },
+            "rate": args.rate,
+            "pin": match &pin {
+                Some(p) => serde_json::json!({
+                    "target_cpus": p.target_cpus(), "generator_cpus": p.generator_cpus(),
+                    "target_worker_threads": p.workers(),
+                    "applies_to": "spawned targets (server, null)",
+                }),
+                None if args.no_pin => "off (--no-pin)".into(),
+                None => "off (fewer than 2 CPUs)".into(),
+            },
             "targets": targets.iter().map(Which::label).collect::<Vec<_>>(),
             "worker": args.worker.map(|(i, n)| serde_json::json!({"index": i, "of": n})),
         }),
@@ -229,6 +275,17 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
         eprintln!("unexpected outcomes: see the `unexpected` column");
         code = crate::cli::EXIT_FAIL;
     }
+    for r in &report.runs {
+        if let Some(o) = r.open_loop.as_ref().filter(|o| !o.kept_schedule) {
+            eprintln!(
+                "[{}] the generator did not keep the {}/s schedule: {}",
+                r.target,
+                o.rate,
+                o.problems.join("; ")
+            );
+            code = crate::cli::EXIT_FAIL;
+        }
+    }
     if let Some(b) = &args.baseline {
         let text = std::fs::read_to_string(b)
             .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", b.display()))?;
@@ -249,52 +306,6 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
     Ok((report, code))
 }
 
-/// Counts by operation from a metrics page.
-fn counted(text: &str) -> BTreeMap<String, u64> {
-    OPS.iter()
-        .map(|op| {
-            let v = procs::series(
-                text,
-                &format!("keygate_requests_total{{operation=\"{op}\"}}"),
-            );
-            (op.to_string(), v as u64)
-        })
-        .collect()
-}
-
-fn stage_means(a: &str, b: &str) -> BTreeMap<String, StageResult> {
-    ["sigv4", "policy", "storage", "total"]
-        .iter()
-        .map(|s| {
-            let c = |t: &str| {
-                procs::series(
-                    t,
-                    &format!("keygate_stage_duration_seconds_count{{stage=\"{s}\"}}"),
-                )
-            };
-            let sum = |t: &str| {
-                procs::series(
-                    t,
-                    &format!("keygate_stage_duration_seconds_sum{{stage=\"{s}\"}}"),
-                )
-            };
-            let n = c(b) - c(a);
-            let mean = if n > 0.0 {
-                (sum(b) - sum(a)) / n * 1e6
-            } else {
-                0.0
-            };
-            (
-                s.to_string(),
-                StageResult {
-                    count: n as u64,
-                    mean_us: mean,
-                },
-            )
-        })
-        .collect()
-}
-
 /// A point-in-time sample at a window edge.
 struct Sample {
     server_cpu: Option<u64>,
@@ -312,20 +323,53 @@ async fn sample(pid: Option<u32>, http: &HttpClient, endpoint: &str) -> Sample {
     }
 }
 
+/// How each attack runs (resolved from the arguments once).
+#[derive(Debug, Clone, Copy)]
+struct How<'a> {
+    users: usize,
+    pin: Option<&'a Pinning>,
+}
+
+/// Pins the generator while alive; gives its threads their CPUs back when dropped.
+struct PinnedGenerator<'a>(Option<&'a Pinning>);
+
+impl<'a> PinnedGenerator<'a> {
+    fn new(pin: Option<&'a Pinning>) -> anyhow::Result<Self> {
+        if let Some(p) = pin {
+            p.pin_generator()
+                .map_err(|e| anyhow::anyhow!("pinning the generator: {e}"))?;
+        }
+        Ok(PinnedGenerator(pin))
+    }
+}
+
+impl Drop for PinnedGenerator<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            let _ = p.restore_generator();
+        }
+    }
+}
+
 async fn attack_once(
     args: &LoadArgs,
     plan: &plan::Plan,
     which: &Which,
     tag: &str,
+    how: How<'_>,
 ) -> anyhow::Result<RunResult> {
+    let pin = match which {
+        Which::Server | Which::Null => how.pin,
+        Which::Remote(_) => None,
+    };
     let (spawned, endpoint, root) = match which {
         Which::Server => {
-            let s = procs::spawn_server().await?;
+            let s = procs::spawn_server(pin).await?;
             let (e, r) = (s.endpoint.clone(), Some(s.root.clone()));
             (Some(s), e, r)
         }
         Which::Null => {
-            let s = procs::spawn_null(args.null_spin_us).await?;
+            let s = procs::spawn_null(args.null_spin_us, pin).await?;
             let e = s.endpoint.clone();
             (Some(s), e, None)
         }
@@ -345,6 +389,10 @@ async fn attack_once(
     let until = from + args.duration;
     let mut shared = Shared::new(plan.clone(), prov, host_of(&endpoint), from, until);
     shared.check_expect = *which != Which::Null;
+    shared.pacer = args.rate.map(|rate| {
+        let schedule = open_loop::Schedule::new(t0 + ramp, rate);
+        open_loop::Pacer::start(schedule, until, from, until)
+    });
     let revoke = match (&plan.revoke, &root) {
         (Some(r), Some(root)) => {
             let users: Vec<String> = shared.prov.identities[&r.identity]
@@ -374,12 +422,16 @@ async fn attack_once(
     };
     let settings = AttackSettings {
         endpoint: endpoint.clone(),
-        users: args.users,
+        users: how.users,
         run_time: ramp + args.warmup + args.duration + Duration::from_secs(1),
-        rate: args.rate,
+        open_loop: args.rate.is_some(),
     };
-    let goose = attack::execute(shared.clone(), &settings).await?;
+    let pinned = PinnedGenerator::new(pin)?;
+    let goose = attack::execute(shared.clone(), &settings).await;
+    drop(pinned);
+    let goose = goose?;
     let (a, b) = sampler.await?;
+    let open_loop = shared.pacer.as_ref().map(|p| p.finish(how.users));
     let revocation = match revoker {
         Some(h) => Some(h.await??),
         None => None,
@@ -387,6 +439,15 @@ async fn attack_once(
     let after = procs::scrape(&http, &endpoint).await;
     drop(spawned);
 
+    // Server CPU over the steady window: per operation and outcome, and the process's split.
+    let server_ops = match (&a.metrics, &b.metrics) {
+        (Some(x), Some(y)) => Some(server_cpu::window(x, y)).filter(|o| !o.is_empty()),
+        _ => None,
+    };
+    let attribution = match (&server_ops, a.server_cpu, b.server_cpu) {
+        (Some(ops), Some(x), Some(y)) => server_cpu::attribute(ops, y.saturating_sub(x) as f64),
+        _ => None,
+    };
     let mut all = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut transactions = Vec::new();
     let mut requests = 0;
@@ -398,14 +459,27 @@ async fn attack_once(
         }
         requests += count;
         all.add(&st.hist)?;
+        let op = plan
+            .transactions
+            .get(i)
+            .map_or(plan::Op::AssumeRole, |t| t.op);
+        let server_cpu = match (&server_ops, &attribution) {
+            (Some(ops), Some(at)) => {
+                let allowed = count.saturating_sub(st.denied);
+                server_cpu::for_tx(ops, at, attack::op_name(op), allowed, st.denied)
+            }
+            _ => None,
+        };
         transactions.push(TxResult {
             name: shared.tx_name(i).to_owned(),
             count,
             ok: st.ok,
+            denied: st.denied,
             unexpected: st.unexpected,
             errors: st.errors.clone(),
             latency_us: report::Latency::of(&st.hist),
             histogram: report::encode(&st.hist),
+            server_cpu,
         });
     }
     let secs = (b.at - a.at).as_secs_f64().max(1e-3);
@@ -432,28 +506,27 @@ async fn attack_once(
         latency_us: report::Latency::of(&all),
         histogram: report::encode(&all),
         transactions,
-        sent_by_operation: OPS
-            .iter()
-            .zip(&shared.sent)
-            .map(|(op, n)| (op.to_string(), n.load(std::sync::atomic::Ordering::Relaxed)))
-            .collect(),
+        sent_by_operation: by_op(&shared.sent),
+        denied_by_operation: by_op(&shared.denied),
         server_counted: match (&before, &after) {
-            (Some(x), Some(y)) => Some(
-                counted(y)
-                    .into_iter()
-                    .map(|(op, n)| {
-                        let n0 = counted(x)[&op];
-                        (op, n - n0)
-                    })
-                    .collect(),
-            ),
+            (Some(x), Some(y)) => Some(procs::counted_between(x, y, None)),
+            _ => None,
+        },
+        server_counted_denied: match (&before, &after) {
+            (Some(x), Some(y)) if y.contains("keygate_operation_requests_total") => {
+                Some(procs::counted_between(x, y, Some("denied")))
+            }
             _ => None,
         },
         stages: match (&a.metrics, &b.metrics) {
-            (Some(x), Some(y)) => Some(stage_means(x, y)),
+            (Some(x), Some(y)) => Some(procs::stage_means(x, y)),
             _ => None,
         },
-        coordinated_omission: co,
+        server_operations: server_ops,
+        cpu_attribution: attribution,
+        open_loop,
+        // Open loop corrects coordinated omission itself (goose's backfill is off).
+        coordinated_omission: co.filter(|_| args.rate.is_none()),
         revocation,
         per_second: shared
             .per_second
@@ -461,6 +534,14 @@ async fn attack_once(
             .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
             .collect(),
     })
+}
+
+/// Counters by [`OPS`] slot, named.
+fn by_op(counters: &[std::sync::atomic::AtomicU64; OPS.len()]) -> BTreeMap<String, u64> {
+    OPS.iter()
+        .zip(counters)
+        .map(|(op, n)| (op.to_string(), n.load(std::sync::atomic::Ordering::Relaxed)))
+        .collect()
 }
 
 /// Deletes `users` at `at`, marking when the deletion began and ended.

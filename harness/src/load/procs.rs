@@ -4,9 +4,14 @@
 //! executable, or `KEYGATE_SERVER_BIN`) so its CPU time can be read from `/proc/<pid>/stat`
 //! apart from the generator's; the null target is `keygate null-server` (this binary, or
 //! `KEYGATE_BIN`). Both listen on 127.0.0.1 only, on a port picked here, in a temporary data
-//! directory; both are killed (by their own pid) when the handle drops.
+//! directory; both are killed (by their own pid) when the handle drops. With a [`Pinning`]
+//! the target starts on its CPUs with one runtime worker per CPU.
 
+use super::affinity::Pinning;
+use super::attack::OPS;
+use super::report::StageResult;
 use crate::target::http::HttpClient;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -71,8 +76,19 @@ fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
+fn start(mut cmd: Command, bin: &Path, pin: Option<&Pinning>) -> anyhow::Result<Child> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    match pin {
+        Some(p) => p.spawn_target(cmd),
+        None => cmd.spawn(),
+    }
+    .map_err(|e| anyhow::anyhow!("starting {}: {e}", bin.display()))
+}
+
 /// Starts the reference server as its own process.
-pub async fn spawn_server() -> anyhow::Result<Spawned> {
+pub async fn spawn_server(pin: Option<&Pinning>) -> anyhow::Result<Spawned> {
     let bin = sibling("keygate-server", "KEYGATE_SERVER_BIN")?;
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
@@ -88,16 +104,11 @@ pub async fn spawn_server() -> anyhow::Result<Spawned> {
         .arg(format!("127.0.0.1:{port}"))
         .env("KEYGATE_ROOT_ACCESS_KEY", &ak)
         .env("KEYGATE_ROOT_SECRET_KEY", &sk)
-        .env_remove("KEYGATE_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .env_remove("KEYGATE_LOG");
     if !running_as_root() {
         cmd.arg("--no-posix-ownership");
     }
-    let child = cmd
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("starting {}: {e}", bin.display()))?;
+    let child = start(cmd, &bin, pin)?;
     let s = Spawned {
         child,
         endpoint: format!("http://127.0.0.1:{port}"),
@@ -109,21 +120,17 @@ pub async fn spawn_server() -> anyhow::Result<Spawned> {
 }
 
 /// Starts `keygate null-server` (optionally burning `spin_us` of CPU per request).
-pub async fn spawn_null(spin_us: u64) -> anyhow::Result<Spawned> {
+pub async fn spawn_null(spin_us: u64, pin: Option<&Pinning>) -> anyhow::Result<Spawned> {
     let bin = sibling("keygate", "KEYGATE_BIN")?;
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
-    let child = Command::new(&bin)
-        .arg("null-server")
+    let mut cmd = Command::new(&bin);
+    cmd.arg("null-server")
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--spin-us")
-        .arg(spin_us.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("starting {}: {e}", bin.display()))?;
+        .arg(spin_us.to_string());
+    let child = start(cmd, &bin, pin)?;
     let s = Spawned {
         child,
         endpoint: format!("http://127.0.0.1:{port}"),
@@ -177,6 +184,66 @@ pub fn series(text: &str, name_and_labels: &str) -> f64 {
             rest.starts_with(' ').then(|| rest.trim().parse().ok())?
         })
         .unwrap_or(0.0)
+}
+
+/// Counts by operation from a metrics page: all requests, or with `outcome` only those.
+pub fn counted(text: &str, outcome: Option<&str>) -> BTreeMap<String, u64> {
+    OPS.iter()
+        .map(|op| {
+            let name = match outcome {
+                None => format!("keygate_requests_total{{operation=\"{op}\"}}"),
+                Some(o) => format!(
+                    "keygate_operation_requests_total{{operation=\"{op}\",outcome=\"{o}\"}}"
+                ),
+            };
+            (op.to_string(), series(text, &name) as u64)
+        })
+        .collect()
+}
+
+/// `counted` over the run: the difference between two scrapes.
+pub fn counted_between(a: &str, b: &str, outcome: Option<&str>) -> BTreeMap<String, u64> {
+    let before = counted(a, outcome);
+    counted(b, outcome)
+        .into_iter()
+        .map(|(op, n)| {
+            let n0 = before[&op];
+            (op, n.saturating_sub(n0))
+        })
+        .collect()
+}
+
+pub fn stage_means(a: &str, b: &str) -> BTreeMap<String, StageResult> {
+    ["sigv4", "policy", "storage", "total"]
+        .iter()
+        .map(|s| {
+            let c = |t: &str| {
+                series(
+                    t,
+                    &format!("keygate_stage_duration_seconds_count{{stage=\"{s}\"}}"),
+                )
+            };
+            let sum = |t: &str| {
+                series(
+                    t,
+                    &format!("keygate_stage_duration_seconds_sum{{stage=\"{s}\"}}"),
+                )
+            };
+            let n = c(b) - c(a);
+            let mean = if n > 0.0 {
+                (sum(b) - sum(a)) / n * 1e6
+            } else {
+                0.0
+            };
+            (
+                s.to_string(),
+                StageResult {
+                    count: n as u64,
+                    mean_us: mean,
+                },
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,6 +2,9 @@
 //! deflate HDR encoding so runs can be merged), the console summary, and the regression gate
 //! (medians over the repeats, compared with a saved `load.json`).
 
+pub use super::console::console;
+use super::open_loop::OpenLoopResult;
+use super::server_cpu::{Attribution, OpCpu, TxCpu};
 use base64::Engine;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
@@ -46,16 +49,23 @@ pub fn decode(s: &str) -> anyhow::Result<Histogram<u64>> {
     Ok(h)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TxResult {
     pub name: String,
     pub count: u64,
     pub ok: u64,
+    /// Answered 403.
+    #[serde(default)]
+    pub denied: u64,
     pub unexpected: u64,
     pub errors: BTreeMap<String, u64>,
     /// Microseconds.
     pub latency_us: Latency,
     pub histogram: String,
+    /// Server CPU per request of this type (targets with per-operation metrics; see
+    /// `server_cpu` for the method).
+    #[serde(default)]
+    pub server_cpu: Option<TxCpu>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -73,7 +83,7 @@ pub struct CoResult {
 }
 
 /// One attack on one target.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunResult {
     /// `server`, `null` or `remote`.
     pub target: String,
@@ -89,8 +99,22 @@ pub struct RunResult {
     pub transactions: Vec<TxResult>,
     /// Whole run (warm-up included): requests sent by server operation...
     pub sent_by_operation: BTreeMap<String, u64>,
-    /// ...and what the server's `/_keygate/metrics` counted over the same run.
+    /// ...those of them answered 403...
+    #[serde(default)]
+    pub denied_by_operation: BTreeMap<String, u64>,
+    /// ...and what the server's `/_keygate/metrics` counted over the same run (all, denied).
     pub server_counted: Option<BTreeMap<String, u64>>,
+    #[serde(default)]
+    pub server_counted_denied: Option<BTreeMap<String, u64>>,
+    /// Steady window, per server `Operation/outcome`: requests and sampled handler CPU.
+    #[serde(default)]
+    pub server_operations: Option<BTreeMap<String, OpCpu>>,
+    /// Steady window: the process's CPU split into handlers' and unattributed.
+    #[serde(default)]
+    pub cpu_attribution: Option<Attribution>,
+    /// `--rate`: how well the generator kept the open-loop schedule.
+    #[serde(default)]
+    pub open_loop: Option<OpenLoopResult>,
     /// Server stage means over the steady window (targets with `/_keygate/metrics`).
     pub stages: Option<BTreeMap<String, StageResult>>,
     pub coordinated_omission: Option<CoResult>,
@@ -159,82 +183,6 @@ pub fn summarize(runs: &[RunResult]) -> BTreeMap<String, Summary> {
             (t, s)
         })
         .collect()
-}
-
-/// The console summary.
-pub fn console(report: &LoadReport) -> String {
-    use std::fmt::Write;
-    let mut o = String::new();
-    let _ = writeln!(o, "keygate load: plan {} ({})", report.plan, report.run_id);
-    let _ = writeln!(o, "settings: {}", report.settings);
-    let _ = writeln!(o, "machine:  {}", report.machine);
-    for r in &report.runs {
-        let cpu = r
-            .server_cpu_us_per_request
-            .map_or("n/a".into(), |c| format!("{c:.1}"));
-        let gen = r
-            .generator_cpu_us_per_request
-            .map_or("n/a".into(), |c| format!("{c:.1}"));
-        let _ = writeln!(
-            o,
-            "\n[{}] {} requests in {:.1} s = {:.0} req/s | server CPU {cpu} µs/req | generator CPU {gen} µs/req",
-            r.target, r.requests, r.steady_seconds, r.throughput_rps
-        );
-        let l = &r.latency_us;
-        let _ = writeln!(
-            o,
-            "  latency µs: p50 {} p90 {} p99 {} p99.9 {} max {}",
-            l.p50, l.p90, l.p99, l.p999, l.max
-        );
-        for t in &r.transactions {
-            let errs: Vec<String> = t.errors.iter().map(|(c, n)| format!("{c}={n}")).collect();
-            let _ = writeln!(
-                o,
-                "  {:<28} n={:<7} ok={:<7} unexpected={:<5} p50={:<6} p99={:<6} {}",
-                t.name,
-                t.count,
-                t.ok,
-                t.unexpected,
-                t.latency_us.p50,
-                t.latency_us.p99,
-                errs.join(" ")
-            );
-        }
-        if let Some(st) = &r.stages {
-            let parts: Vec<String> = st
-                .iter()
-                .map(|(s, v)| format!("{s} {:.1} µs", v.mean_us))
-                .collect();
-            let _ = writeln!(o, "  server stages (mean): {}", parts.join(", "));
-        }
-        if let Some(rv) = &r.revocation {
-            let _ = writeln!(o, "  revocation: {rv}");
-        }
-        if let Some(co) = &r.coordinated_omission {
-            let _ = writeln!(
-                o,
-                "  coordinated omission (goose): {} synthetic of {} ({:.1}%), {} events",
-                co.synthetic_requests, co.actual_requests, co.synthetic_percentage, co.events
-            );
-        }
-    }
-    let _ = writeln!(o, "\nmedians over repeats:");
-    for (t, s) in &report.summary {
-        let _ = writeln!(
-            o,
-            "  {t:<7} runs={} throughput {:.0} req/s, server CPU {} µs/req, p50 {:.0} µs, p99 {:.0} µs",
-            s.runs,
-            s.throughput_rps,
-            s.server_cpu_us_per_request
-                .map_or("n/a".into(), |c| format!("{c:.1}")),
-            s.p50_us,
-            s.p99_us
-        );
-    }
-    if let Some(r) = &report.ratios {
-        let _ = writeln!(o, "ratios (target / null ceiling): {r}");
-    }
-    o
 }
 
 /// Compares this run's medians with a baseline's; returns the regressions found.
@@ -306,13 +254,7 @@ mod tests {
             generator_cpu_us_per_request: None,
             latency_us: Latency::default(),
             histogram: String::new(),
-            transactions: vec![],
-            sent_by_operation: BTreeMap::new(),
-            server_counted: None,
-            stages: None,
-            coordinated_omission: None,
-            revocation: None,
-            per_second: vec![],
+            ..RunResult::default()
         };
         let report = |runs: Vec<RunResult>| LoadReport {
             version: 1,

@@ -1,0 +1,117 @@
+//! The console summary of a load report (also `summary.txt` and the top of `load.html`).
+
+use super::report::LoadReport;
+
+/// The console summary.
+pub fn console(report: &LoadReport) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(o, "keygate load: plan {} ({})", report.plan, report.run_id);
+    let _ = writeln!(o, "settings: {}", report.settings);
+    let _ = writeln!(o, "machine:  {}", report.machine);
+    for r in &report.runs {
+        let cpu = r
+            .server_cpu_us_per_request
+            .map_or("n/a".into(), |c| format!("{c:.1}"));
+        let gen = r
+            .generator_cpu_us_per_request
+            .map_or("n/a".into(), |c| format!("{c:.1}"));
+        let _ = writeln!(
+            o,
+            "\n[{}] {} requests in {:.1} s = {:.0} req/s | server CPU {cpu} µs/req | generator CPU {gen} µs/req",
+            r.target, r.requests, r.steady_seconds, r.throughput_rps
+        );
+        let l = &r.latency_us;
+        let _ = writeln!(
+            o,
+            "  latency µs: p50 {} p90 {} p99 {} p99.9 {} max {}",
+            l.p50, l.p90, l.p99, l.p999, l.max
+        );
+        for t in &r.transactions {
+            let errs: Vec<String> = t.errors.iter().map(|(c, n)| format!("{c}={n}")).collect();
+            let cpu = t.server_cpu.as_ref().map_or(String::new(), |c| {
+                format!(
+                    "cpu≈{:.1} ({:.1}+{:.1}) ",
+                    c.estimate_us, c.handler_us, c.unattributed_us
+                )
+            });
+            let _ = writeln!(
+                o,
+                "  {:<28} n={:<7} ok={:<7} unexpected={:<5} p50={:<6} p99={:<6} {cpu}{}",
+                t.name,
+                t.count,
+                t.ok,
+                t.unexpected,
+                t.latency_us.p50,
+                t.latency_us.p99,
+                errs.join(" ")
+            );
+        }
+        if let Some(at) = &r.cpu_attribution {
+            let n = at.requests.max(1) as f64;
+            let _ = writeln!(
+                o,
+                "  server CPU µs/req by transaction: cpu≈estimate (handler measured on ~1 in 16 requests + unattributed share)\n  \
+                 process {:.1} = handlers {:.1} + unattributed {:.1} (HTTP, runtime, socket; spread evenly: an estimate)",
+                at.process_cpu_us / n,
+                at.attributed_cpu_us / n,
+                at.unattributed_us_per_request
+            );
+        }
+        if let Some(ol) = &r.open_loop {
+            let _ = writeln!(
+                o,
+                "  open loop {}/s, {} users: {} of {} slots started; generator lag µs: pacer p50 {} p99 {} max {}, wait for a user p50 {} p99 {} max {}; {}",
+                ol.rate,
+                ol.users,
+                ol.started,
+                ol.scheduled,
+                ol.pacer_lag_us.p50,
+                ol.pacer_lag_us.p99,
+                ol.pacer_lag_us.max,
+                ol.queue_wait_us.p50,
+                ol.queue_wait_us.p99,
+                ol.queue_wait_us.max,
+                if ol.kept_schedule {
+                    "schedule kept".to_owned()
+                } else {
+                    format!("SCHEDULE NOT KEPT: {}", ol.problems.join("; "))
+                }
+            );
+        }
+        if let Some(st) = &r.stages {
+            let parts: Vec<String> = st
+                .iter()
+                .map(|(s, v)| format!("{s} {:.1} µs", v.mean_us))
+                .collect();
+            let _ = writeln!(o, "  server stages (mean): {}", parts.join(", "));
+        }
+        if let Some(rv) = &r.revocation {
+            let _ = writeln!(o, "  revocation: {rv}");
+        }
+        if let Some(co) = &r.coordinated_omission {
+            let _ = writeln!(
+                o,
+                "  coordinated omission (goose): {} synthetic of {} ({:.1}%), {} events",
+                co.synthetic_requests, co.actual_requests, co.synthetic_percentage, co.events
+            );
+        }
+    }
+    let _ = writeln!(o, "\nmedians over repeats:");
+    for (t, s) in &report.summary {
+        let _ = writeln!(
+            o,
+            "  {t:<7} runs={} throughput {:.0} req/s, server CPU {} µs/req, p50 {:.0} µs, p99 {:.0} µs",
+            s.runs,
+            s.throughput_rps,
+            s.server_cpu_us_per_request
+                .map_or("n/a".into(), |c| format!("{c:.1}")),
+            s.p50_us,
+            s.p99_us
+        );
+    }
+    if let Some(r) = &report.ratios {
+        let _ = writeln!(o, "ratios (target / null ceiling): {r}");
+    }
+    o
+}
