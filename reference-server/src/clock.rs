@@ -34,8 +34,11 @@ impl Clock {
     }
 
     pub fn now(&self) -> OffsetDateTime {
-        let offset = self.offset_ms.load(Ordering::Relaxed);
-        OffsetDateTime::now_utc() + time::Duration::milliseconds(offset)
+        // Read on every request: skip the calendar arithmetic of adding a zero offset.
+        match self.offset_ms.load(Ordering::Relaxed) {
+            0 => OffsetDateTime::now_utc(),
+            offset => OffsetDateTime::now_utc() + time::Duration::milliseconds(offset),
+        }
     }
 
     pub fn now_ms(&self) -> i64 {
