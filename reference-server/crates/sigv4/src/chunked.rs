@@ -42,7 +42,9 @@ pub struct Trailers {
     pub checksum: Option<(ChecksumAlgorithm, String)>,
 }
 
-/// The signing context of a signed aws-chunked body.
+/// The signing context of a signed aws-chunked body (`Debug` prints no key material: the
+/// key and the signature redact themselves).
+#[derive(Clone, Debug)]
 pub(crate) struct ChunkSigner {
     pub(crate) key: SigningKey,
     pub(crate) amz_date: [u8; 16],

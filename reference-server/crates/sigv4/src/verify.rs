@@ -4,7 +4,8 @@
 //! Spec: AWS SigV4 "Create a string to sign" and "Calculate the signature"; SPEC V2 (payload
 //! line), V7 (constant time). The canonical request streams into SHA-256 and the string to sign
 //! into the keyed HMAC, each through a stack buffer ([`BlockSink`]): verifying a request
-//! allocates only the `Verified` fields. The pieces come from what parsing prepared (each signed
+//! allocates only the `Verified` fields (a session token, a long access key, and for signed
+//! aws-chunked uploads the boxed chunk-signing context). The pieces come from what parsing prepared (each signed
 //! header's value, the query's parameter spans), with the general builders of
 //! [`crate::canonical`] as the exact fallback.
 //!
@@ -122,6 +123,22 @@ impl Pending<'_> {
         if !expected.ct_eq(&self.signature) {
             return Err(AuthError::SignatureDoesNotMatch);
         }
+        // Only signed aws-chunked bodies sign again, chunk by chunk, with the key and scope:
+        // one allocation for those uploads, and a small `Verified` for every other request.
+        let signer = matches!(
+            self.payload,
+            PayloadMode::StreamingSigned | PayloadMode::StreamingSignedTrailer
+        )
+        .then(|| {
+            Box::new(ChunkSigner {
+                key,
+                amz_date: self.amz_date,
+                scope_date: self.scope_date,
+                region: self.region().to_owned(),
+                service: self.service,
+                prev: self.signature,
+            })
+        });
         Ok(Verified {
             access_key: AccessKey::new(self.access_key()),
             session_token: self.session_token.as_deref().map(str::to_owned),
@@ -129,16 +146,7 @@ impl Pending<'_> {
             kind: self.kind,
             payload: self.payload,
             signed_at: self.signed_at,
-            key,
-            seed: self.signature,
-            amz_date: self.amz_date,
-            scope_date: self.scope_date,
-            // Only aws-chunked bodies sign again with the scope: skip the copy otherwise.
-            region: if self.payload.is_streaming() {
-                self.region().to_owned()
-            } else {
-                String::new()
-            },
+            signer,
             decoded_length: self.decoded_length,
         })
     }
@@ -194,11 +202,8 @@ pub struct Verified {
     kind: AuthKind,
     payload: PayloadMode,
     signed_at: OffsetDateTime,
-    key: SigningKey,
-    seed: Signature,
-    amz_date: [u8; 16],
-    scope_date: [u8; 8],
-    region: String,
+    /// The chunk signing context, for the signed aws-chunked modes only.
+    signer: Option<Box<ChunkSigner>>,
     decoded_length: Option<u64>,
 }
 
@@ -239,17 +244,10 @@ impl Verified {
         &self,
         trailer: Option<ChecksumAlgorithm>,
     ) -> Result<ChunkDecoder, AuthError> {
-        let signer = || ChunkSigner {
-            key: self.key.clone(),
-            amz_date: self.amz_date,
-            scope_date: self.scope_date,
-            region: self.region.clone(),
-            service: self.service,
-            prev: self.seed,
-        };
+        let signer = || self.signer.as_deref().cloned();
         let (signer, trailer_mode) = match self.payload {
-            PayloadMode::StreamingSigned => (Some(signer()), false),
-            PayloadMode::StreamingSignedTrailer => (Some(signer()), true),
+            PayloadMode::StreamingSigned => (signer(), false),
+            PayloadMode::StreamingSignedTrailer => (signer(), true),
             PayloadMode::StreamingUnsignedTrailer => (None, true),
             PayloadMode::Absent | PayloadMode::Unsigned | PayloadMode::Sha256(_) => {
                 return Err(AuthError::NotChunked)
