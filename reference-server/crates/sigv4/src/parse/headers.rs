@@ -60,6 +60,13 @@ fn head_word(b: &[u8]) -> u64 {
     }
 }
 
+/// One of 64 bits for a name's first word: a header whose bit is not among the signed names'
+/// is not signed, without a comparison.
+#[inline]
+fn filter_bit(w: u64) -> u64 {
+    1 << (w.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58)
+}
+
 /// `a == b` for names whose first eight bytes already matched: word by word, the last word
 /// overlapping, so short names never reach `memcmp`.
 #[inline]
@@ -136,14 +143,20 @@ impl<'a> HeaderScan<'a> {
         let (mut host, mut fits) = (false, lower);
         let mut values = SignedValues::new();
         let mut words = [0u64; crate::prepared::MAX_SIGNED];
+        // A 64-bit filter of the names' first words, and whether a name is listed twice.
+        let (mut filter, mut repeated) = (0u64, false);
         let mut start = 0;
         loop {
             let end = find_byte(&b[start..], b';').map_or(b.len(), |p| start + p);
             let name = &b[start..end];
             valid &= !name.is_empty();
             host |= name == b"host" || (!lower && name.eq_ignore_ascii_case(b"host"));
-            if let Some(w) = words.get_mut(values.len()) {
-                *w = head_word(name);
+            let w = head_word(name);
+            filter |= filter_bit(w);
+            repeated |=
+                (0..values.len()).any(|i| words[i] == w && same_name(values.name(b, i), name));
+            if let Some(slot) = words.get_mut(values.len()) {
+                *slot = w;
             }
             fits &= values.push(start, end, None);
             if end == b.len() {
@@ -175,13 +188,19 @@ impl<'a> HeaderScan<'a> {
             last = Some(name);
             let w = head_word(n);
             let mut signed_here = false;
-            for (i, &nw) in words[..values.len()].iter().enumerate() {
-                if nw == w && same_name(values.name(b, i), n) {
-                    values.set(i, value.as_bytes());
-                    signed_here = true;
+            if filter & filter_bit(w) != 0 {
+                for (i, &nw) in words[..values.len()].iter().enumerate() {
+                    if nw == w && same_name(values.name(b, i), n) {
+                        values.set(i, value.as_bytes());
+                        signed_here = true;
+                        if !repeated {
+                            break;
+                        }
+                    }
                 }
             }
-            all_amz &= signed_here || !n.starts_with(b"x-amz-");
+            // `x-amz-`, the first six bytes of the name's first word.
+            all_amz &= signed_here || w & 0xffff_ffff_ffff != u64::from_le_bytes(*b"x-amz-\0\0");
         }
         Coverage {
             valid,
