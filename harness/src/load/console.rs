@@ -21,6 +21,15 @@ pub fn console(report: &LoadReport) -> String {
             "\n[{}] {} requests in {:.1} s = {:.0} req/s | server CPU {cpu} µs/req | generator CPU {gen} µs/req",
             r.target, r.requests, r.steady_seconds, r.throughput_rps
         );
+        if let (Some(s), Some(g)) = (
+            r.server_runqueue_wait_us_per_request,
+            r.generator_runqueue_wait_us_per_request,
+        ) {
+            let _ = writeln!(
+                o,
+                "  waiting for a CPU (run queue) µs/req: server {s:.1}, generator {g:.1}"
+            );
+        }
         let l = &r.latency_us;
         let _ = writeln!(
             o,

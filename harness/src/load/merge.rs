@@ -41,6 +41,8 @@ fn add_runs(into: &mut RunResult, r: &RunResult) -> anyhow::Result<()> {
     into.throughput_rps += r.throughput_rps;
     into.server_cpu_us_per_request = None;
     into.generator_cpu_us_per_request = None;
+    into.server_runqueue_wait_us_per_request = None;
+    into.generator_runqueue_wait_us_per_request = None;
     into.stages = None;
     into.server_counted = None;
     into.server_counted_denied = None;

@@ -310,6 +310,8 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
 struct Sample {
     server_cpu: Option<u64>,
     own_cpu: Option<u64>,
+    server_wait: Option<u64>,
+    own_wait: Option<u64>,
     metrics: Option<String>,
     at: Instant,
 }
@@ -318,6 +320,8 @@ async fn sample(pid: Option<u32>, http: &HttpClient, endpoint: &str) -> Sample {
     Sample {
         server_cpu: pid.and_then(procs::cpu_us),
         own_cpu: procs::cpu_us(std::process::id()),
+        server_wait: pid.and_then(procs::runqueue_wait_us),
+        own_wait: procs::runqueue_wait_us(std::process::id()),
         metrics: procs::scrape(http, endpoint).await,
         at: Instant::now(),
     }
@@ -503,6 +507,8 @@ async fn attack_once(
         throughput_rps: requests as f64 / secs,
         server_cpu_us_per_request: per_req(a.server_cpu, b.server_cpu),
         generator_cpu_us_per_request: per_req(a.own_cpu, b.own_cpu),
+        server_runqueue_wait_us_per_request: per_req(a.server_wait, b.server_wait),
+        generator_runqueue_wait_us_per_request: per_req(a.own_wait, b.own_wait),
         latency_us: report::Latency::of(&all),
         histogram: report::encode(&all),
         transactions,

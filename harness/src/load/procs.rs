@@ -166,6 +166,18 @@ pub fn cpu_us(pid: u32) -> Option<u64> {
     Some((utime + stime) * 10_000)
 }
 
+/// Time all threads of a process spent runnable but waiting for a CPU, in microseconds (the
+/// second field of `/proc/<pid>/task/<tid>/schedstat`; threads that ended are not counted, so
+/// read it while the process's threads are alive).
+pub fn runqueue_wait_us(pid: u32) -> Option<u64> {
+    let mut ns = 0u64;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let stat = std::fs::read_to_string(entry.ok()?.path().join("schedstat")).ok()?;
+        ns += stat.split_whitespace().nth(1)?.parse::<u64>().ok()?;
+    }
+    Some(ns / 1000)
+}
+
 /// `GET /_keygate/metrics` (loopback, unauthenticated); `None` if the target has none.
 pub async fn scrape(http: &HttpClient, endpoint: &str) -> Option<String> {
     let req = http::Request::get(format!("{endpoint}/_keygate/metrics"))
@@ -251,6 +263,7 @@ mod tests {
     #[test]
     fn cpu_of_this_process_is_readable_and_series_parse() {
         assert!(super::cpu_us(std::process::id()).is_some());
+        assert!(super::runqueue_wait_us(std::process::id()).is_some());
         let t = "a_total{op=\"X\"} 3\na_total{op=\"XY\"} 5\n";
         assert_eq!(super::series(t, "a_total{op=\"X\"}"), 3.0);
         assert_eq!(super::series(t, "a_total{op=\"Z\"}"), 0.0);

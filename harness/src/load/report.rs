@@ -94,6 +94,13 @@ pub struct RunResult {
     /// The headline figure: the target process's CPU over the steady window / requests.
     pub server_cpu_us_per_request: Option<f64>,
     pub generator_cpu_us_per_request: Option<f64>,
+    /// Time the target's / the generator's threads were runnable but waiting for a CPU
+    /// (`/proc/<pid>/task/*/schedstat`), over the steady window / requests: scheduler
+    /// contention, which a request's latency includes.
+    #[serde(default)]
+    pub server_runqueue_wait_us_per_request: Option<f64>,
+    #[serde(default)]
+    pub generator_runqueue_wait_us_per_request: Option<f64>,
     pub latency_us: Latency,
     pub histogram: String,
     pub transactions: Vec<TxResult>,
