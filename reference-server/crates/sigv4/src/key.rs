@@ -6,8 +6,8 @@
 //!
 //! The cache is keyed by (secret, date, region, service): a rotated secret misses, and an entry
 //! never serves another secret (the full key is compared, the secret in constant time; the
-//! 64-bit seeded hash only picks the slot). A hit takes a read lock, hashes and clones the keyed state:
-//! no allocation. When full, an arbitrary entry is evicted; keys are cheap to re-derive.
+//! 64-bit seeded hash only picks the slot). A hit takes a read lock, hashes and clones the
+//! keyed state: no allocation. When full, an arbitrary entry is evicted; keys are cheap to re-derive.
 //!
 //! Security: neither type prints secret material in `Debug`.
 
@@ -140,9 +140,9 @@ impl SigningKeyCache {
     }
 
     /// The map slot of a scope: a seeded multiply-rotate hash over the parts, eight bytes at
-    /// a time, each part closed by its length (so two scopes never feed it the same words).
-    /// No cryptographic hash is needed: the slot only picks where to look, every hit is checked
-    /// against the whole scope and secret, and the seed is random per cache.
+    /// a time, each part closed by its length. No cryptographic hash is needed: the slot only
+    /// picks where to look (two scopes sharing a slot evict each other, nothing worse), every
+    /// hit is checked against the whole scope and secret, and the seed is random per cache.
     fn slot(&self, secret: &SecretKey, date: &[u8; 8], region: &str, service: &str) -> u64 {
         const K: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut h = self.seed;

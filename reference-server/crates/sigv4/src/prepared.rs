@@ -5,8 +5,8 @@
 //! Spec: the canonical headers and query rules of [`crate::canonical`]; nothing new.
 //!
 //! Invariant: the prepared forms are an exact shortcut, with the general builders as fallback.
-//! A request that does not fit (more than [`MAX_SIGNED`] signed headers, a header sent more
-//! than once, an uppercase name in `SignedHeaders`, more than [`MAX_PARAMS`] query parameters,
+//! A request that does not fit (more than [`MAX_SIGNED`] signed headers, a signed header sent
+//! more than once, an uppercase name in `SignedHeaders`, more than [`MAX_PARAMS`] query parameters,
 //! a query component not already in canonical form) has no prepared form, and verification
 //! then builds the canonical request exactly as the public `canonical_request` does. The AWS
 //! vectors run through both.

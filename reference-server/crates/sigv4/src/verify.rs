@@ -5,9 +5,9 @@
 //! line), V7 (constant time). The canonical request streams into SHA-256 and the string to sign
 //! into the keyed HMAC, each through a stack buffer ([`BlockSink`]): verifying a request
 //! allocates only the `Verified` fields (a session token, a long access key, and for signed
-//! aws-chunked uploads the boxed chunk-signing context). The pieces come from what parsing prepared (each signed
-//! header's value, the query's parameter spans), with the general builders of
-//! [`crate::canonical`] as the exact fallback.
+//! aws-chunked uploads the boxed chunk-signing context). The pieces come from what parsing
+//! prepared (each signed header's value, the query's parameter spans), with the general
+//! builders of [`crate::canonical`] as the exact fallback.
 //!
 //! Security: the expected signature never leaves this module except as a `Signature`, which has
 //! no `PartialEq` and prints nothing; errors carry no signature.
@@ -193,8 +193,8 @@ impl AccessKey {
     }
 }
 
-/// A request whose SigV4 signature matched: the only way to learn who signed it.
-#[derive(Debug)]
+/// A request whose SigV4 signature matched: the only way to learn who signed it. `Debug`
+/// leaves out the session token and the chunk-signing context.
 pub struct Verified {
     access_key: AccessKey,
     session_token: Option<String>,
@@ -205,6 +205,24 @@ pub struct Verified {
     /// The chunk signing context, for the signed aws-chunked modes only.
     signer: Option<Box<ChunkSigner>>,
     decoded_length: Option<u64>,
+}
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified")
+            .field("access_key", &self.access_key())
+            .field("service", &self.service)
+            .field("kind", &self.kind)
+            .field("payload", &self.payload)
+            .field("signed_at", &self.signed_at)
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("decoded_length", &self.decoded_length)
+            .field("chunk_signed", &self.signer.is_some())
+            .finish()
+    }
 }
 
 impl Verified {
@@ -244,10 +262,15 @@ impl Verified {
         &self,
         trailer: Option<ChecksumAlgorithm>,
     ) -> Result<ChunkDecoder, AuthError> {
-        let signer = || self.signer.as_deref().cloned();
+        // The signed modes always carry a signer (built in `verify`); without one, refuse
+        // rather than decode a signed body whose chunk signatures nobody checks.
+        let signer = || match self.signer.as_deref() {
+            Some(s) => Ok(Some(s.clone())),
+            None => Err(AuthError::NotChunked),
+        };
         let (signer, trailer_mode) = match self.payload {
-            PayloadMode::StreamingSigned => (signer(), false),
-            PayloadMode::StreamingSignedTrailer => (signer(), true),
+            PayloadMode::StreamingSigned => (signer()?, false),
+            PayloadMode::StreamingSignedTrailer => (signer()?, true),
             PayloadMode::StreamingUnsignedTrailer => (None, true),
             PayloadMode::Absent | PayloadMode::Unsigned | PayloadMode::Sha256(_) => {
                 return Err(AuthError::NotChunked)

@@ -6,9 +6,10 @@
 //! validity window (presigned) -> region and service -> scope date -> `host` and every `x-amz-*`
 //! header signed -> `x-amz-content-sha256` form.
 //!
-//! Invariants: nothing here sees a secret, so a [`Pending`] is safe to log through `Debug`; the
-//! access key, scope and signed-header list borrow from the request unless the presigned query
-//! had to be percent-decoded. The same passes also keep what the canonical request needs (each
+//! Invariants: nothing here sees a secret, and `Debug` of a [`Pending`] leaves out the headers,
+//! the query and the session token, so it is safe to log; the access key, scope and
+//! signed-header list borrow from the request unless the presigned query had to be
+//! percent-decoded. The same passes also keep what the canonical request needs (each
 //! signed header's value, the query's parameter spans: `prepared`), so verification scans the
 //! request no further.
 
@@ -33,7 +34,7 @@ const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 pub const MAX_PRESIGN_EXPIRES: i64 = 604_800;
 
 /// A request whose SigV4 fields passed every secret-free check; [`Pending::verify`] finishes.
-#[derive(Debug)]
+/// `Debug` shows what identifies the request, not its headers, query or session token.
 pub struct Pending<'a> {
     pub(crate) req: RequestView<'a>,
     pub(crate) kind: AuthKind,
@@ -59,6 +60,25 @@ pub struct Pending<'a> {
     pub(crate) signed_values: Option<SignedValues<'a>>,
     /// The query's parameters, found while looking for the presigned ones.
     pub(crate) query: Option<QuerySpans>,
+}
+
+impl std::fmt::Debug for Pending<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("method", self.req.method)
+            .field("path", &self.req.uri.path())
+            .field("kind", &self.kind)
+            .field("service", &self.service)
+            .field("access_key", &self.access_key())
+            .field("region", &self.region())
+            .field("signed_headers", &self.signed_headers)
+            .field("payload", &self.payload)
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> Pending<'a> {
