@@ -506,7 +506,8 @@ mod tests {
                     allowed(op)
                 ))
         };
-        assert!(per_req("GetObject") >= 0.002, "{text}");
+        // The 2 ms burn, less the clock's calibrated cost taken off per poll.
+        assert!(per_req("GetObject") >= 0.00199, "{text}");
         assert!(
             per_req("GetObject") > 10.0 * per_req("HeadObject"),
             "{text}"
