@@ -57,19 +57,21 @@ pub(crate) struct ChunkSigner {
 impl ChunkSigner {
     fn sign(&self, kind: &[u8], tail: &[&[u8]]) -> Signature {
         let mut mac = self.key.mac();
-        let mut s = BlockSink::new(&mut mac);
-        s.put(kind);
-        s.byte(b'\n');
-        s.put(&self.amz_date);
-        s.byte(b'\n');
-        put_scope(&mut s, &self.scope_date, &self.region, self.service);
-        s.byte(b'\n');
-        s.put(&self.prev.to_hex());
-        for part in tail {
+        {
+            let mut s = BlockSink::new(&mut mac);
+            s.put(kind);
             s.byte(b'\n');
-            s.put(part);
+            s.put(&self.amz_date);
+            s.byte(b'\n');
+            put_scope(&mut s, &self.scope_date, &self.region, self.service);
+            s.byte(b'\n');
+            s.put(&self.prev.to_hex());
+            for part in tail {
+                s.byte(b'\n');
+                s.put(part);
+            }
+            s.flush();
         }
-        s.flush();
         finish(mac)
     }
 

@@ -74,10 +74,10 @@ impl<'h, D: Update> BlockSink<'h, D> {
         self.len = tail.len();
     }
 
-    /// Hands the buffered tail to the hash, which has then absorbed everything written, and
-    /// ends the borrow (inlined: the sink is not moved for it).
+    /// Hands the buffered tail to the hash, which has then absorbed everything written.
+    /// (Taking `&mut self`, not `self`: a consuming flush moved the sink again.)
     #[inline]
-    pub(crate) fn flush(mut self) {
+    pub(crate) fn flush(&mut self) {
         self.hasher.update(&self.buf[..self.len]);
         self.len = 0;
     }
@@ -140,9 +140,11 @@ mod tests {
     /// SHA-256 of what `write` puts into a block sink.
     fn sha256(write: impl FnOnce(&mut BlockSink<Sha256>)) -> [u8; 32] {
         let mut h = Sha256::new();
-        let mut s = BlockSink::new(&mut h);
-        write(&mut s);
-        s.flush();
+        {
+            let mut s = BlockSink::new(&mut h);
+            write(&mut s);
+            s.flush();
+        }
         h.finalize().into()
     }
 

@@ -93,14 +93,18 @@ impl Pending<'_> {
 
     fn compute_signature(&self, key: &SigningKey, body_sha256: Option<[u8; 32]>) -> Signature {
         let mut hasher = Sha256::new();
-        let mut creq = BlockSink::new(&mut hasher);
-        self.write_canonical(&mut creq, body_sha256);
-        creq.flush();
+        {
+            let mut creq = BlockSink::new(&mut hasher);
+            self.write_canonical(&mut creq, body_sha256);
+            creq.flush();
+        }
         let hash: [u8; 32] = hasher.finalize().into();
         let mut mac = key.mac();
-        let mut sts = BlockSink::new(&mut mac);
-        self.write_string_to_sign(&mut sts, &hash);
-        sts.flush();
+        {
+            let mut sts = BlockSink::new(&mut mac);
+            self.write_string_to_sign(&mut sts, &hash);
+            sts.flush();
+        }
         finish(mac)
     }
 
