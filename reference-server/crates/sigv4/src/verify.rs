@@ -24,6 +24,10 @@ use crate::{AuthKind, PayloadMode, Service};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+/// SHA-256 of the empty string, as lowercase hex.
+pub(crate) const EMPTY_SHA256_HEX: &[u8; 64] =
+    b"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 /// SHA-256 of the empty string.
 pub(crate) const EMPTY_SHA256: [u8; 32] = [
     0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
@@ -292,6 +296,14 @@ impl Verified {
 #[cfg(test)]
 mod tests {
     use super::AccessKey;
+
+    #[test]
+    fn the_empty_hash_constants_agree() {
+        use sha2::{Digest, Sha256};
+        let h: [u8; 32] = Sha256::digest(b"").into();
+        assert_eq!(super::EMPTY_SHA256, h);
+        assert_eq!(&super::hex_lower(&h), super::EMPTY_SHA256_HEX);
+    }
 
     #[test]
     fn access_keys_of_any_length_read_back() {
