@@ -2,7 +2,9 @@
 //!
 //! Requests are due at fixed intended start times `t0 + k/R` ([`Schedule`]), whatever the
 //! target does. A pacing thread ([`Pacer`], an OS thread sleeping to each due time with a
-//! 1 µs timer slack, not the runtime's 1 ms timer wheel) releases each slot into a queue; the
+//! 1 µs timer slack, not the runtime's 1 ms timer wheel) releases each slot into a queue (on
+//! time while users wait for slots; in batches while slots wait for users, as a wake-up per
+//! slot would then only take the generator's CPU); the
 //! goose users take slots from it, one per transaction, and send at once. A transaction's
 //! latency is measured from its slot's *intended* start, so when the target stalls (or every
 //! user is busy) the wait shows up as latency instead of as requests never sent: coordinated
@@ -150,7 +152,11 @@ impl Pacer {
                         if now >= stop_at {
                             break;
                         }
-                        let next = schedule.intended(k).min(stop_at);
+                        // With slots already waiting, the users are all busy: releasing
+                        // the next ones on time would gain nothing and cost a wake-up each,
+                        // so sleep until half the queue would have been taken.
+                        let ahead = (backlog / 2) as u64;
+                        let next = schedule.intended(k + ahead).min(stop_at);
                         let wait = next.saturating_duration_since(Instant::now());
                         std::thread::sleep(wait.min(Duration::from_millis(100)));
                     }
