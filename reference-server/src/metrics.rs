@@ -16,7 +16,7 @@
 //!
 //! Per operation and outcome (`allowed`, or `denied`: answered 403, refused by authentication
 //! or authorisation): the request count, and the thread CPU of a random sample of about 1 in
-//! 16 requests (see [`cpu`]) as a Prometheus summary (`_sum` seconds, `_count` sampled
+//! 16 requests (`KEYGATE_CPU_SAMPLE_EVERY` to change; see [`cpu`]) as a Prometheus summary (`_sum` seconds, `_count` sampled
 //! requests). Its mean is what the handler's own code costs per request of that kind; the
 //! rest of the process's CPU (HTTP, the runtime, the socket) is not attributed here.
 //!
@@ -293,7 +293,7 @@ impl Default for Metrics {
             by_outcome: std::array::from_fn(|_| OpCounters::default()),
             errors: std::array::from_fn(|_| AtomicU64::new(0)),
             error_names: std::array::from_fn(|_| OnceLock::new()),
-            cpu_sample_every: cpu::SAMPLE_EVERY,
+            cpu_sample_every: cpu::sample_every_from_env(),
             cpu_overhead: cpu::Overhead::calibrate(),
         }
     }

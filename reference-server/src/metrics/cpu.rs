@@ -8,16 +8,29 @@
 //!
 //! Reading that clock is a system call (~0.6 µs on a VM; the vDSO only serves the wall
 //! clocks), so only a sample of requests is measured: [`sampled`] picks about 1 in
-//! [`SAMPLE_EVERY`] with a per-thread xorshift generator (random, so a periodic request mix
-//! cannot alias with the sampling). Part of each clock read falls inside the interval it
+//! [`SAMPLE_EVERY`] (or [`SAMPLE_ENV`]) with a per-thread xorshift generator (random, so a
+//! periodic request mix cannot alias with the sampling). Part of each clock read falls inside the interval it
 //! bounds; [`Overhead::calibrate`] measures that part (the smallest difference of two
 //! back-to-back reads) once, and it is subtracted per poll.
 
 use std::cell::Cell;
 use std::future::Future;
 
-/// About one request in this many is measured.
+/// About one request in this many is measured...
 pub const SAMPLE_EVERY: u64 = 16;
+
+/// ...unless `KEYGATE_CPU_SAMPLE_EVERY` says otherwise (1: every request, at ~1 µs of clock
+/// reads each; for exact per-operation figures and for tests that must not depend on chance).
+pub const SAMPLE_ENV: &str = "KEYGATE_CPU_SAMPLE_EVERY";
+
+/// The sampling interval: [`SAMPLE_ENV`] when set to a positive number, else [`SAMPLE_EVERY`].
+pub fn sample_every_from_env() -> u64 {
+    std::env::var(SAMPLE_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or(SAMPLE_EVERY)
+}
 
 /// This thread's CPU time in nanoseconds.
 pub fn thread_cpu_ns() -> u64 {
