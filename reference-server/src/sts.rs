@@ -87,7 +87,7 @@ pub async fn serve(
     _remote: SocketAddr,
     request_id: &str,
 ) -> Response<Body> {
-    match assume_role(&state, parts, incoming, request_id).await {
+    match assume_role(state, parts, incoming, request_id).await {
         Ok(resp) => resp,
         Err(e) => {
             let body = format!(
@@ -104,12 +104,12 @@ pub async fn serve(
 }
 
 async fn assume_role(
-    state: &AppState,
+    state: Arc<AppState>,
     parts: Parts,
     incoming: TimedIncoming,
     request_id: &str,
 ) -> Result<Response<Body>, StsError> {
-    let (caller, source) = authenticate(state, &parts, incoming).await?;
+    let (caller, source) = authenticate(&state, &parts, incoming).await?;
     let body = RequestBody::new(source, &parts.headers, caller.verified(), MAX_BODY as u64)?;
     let (body, _) = body.collect(MAX_BODY).await?;
     let form = std::str::from_utf8(&body)
@@ -172,15 +172,24 @@ async fn assume_role(
             .ok_or_else(|| StsError::invalid(format!("DurationSeconds must be an integer from {MIN_STS_SECONDS} to {MAX_STS_SECONDS}.")))?,
     };
     let now = state.clock.now().unix_timestamp();
-    let issued = state
-        .identities
-        .assume_role(&p.username, seconds, get("Policy"), now)
-        .map_err(|e| match e.code {
-            IamCode::PolicyTooLarge | IamCode::MalformedPolicy => StsError::invalid(e.message),
-            IamCode::LimitExceeded => StsError::new(400, "LimitExceeded", e.message),
-            IamCode::AccessDenied => StsError::access_denied(e.message),
-            _ => StsError::new(e.code.http_status(), e.code.as_str(), e.message),
-        })?;
+    // A SQLite transaction (fsync): off the worker thread, which serves other requests.
+    let (iam, user, policy) = (
+        state.clone(),
+        p.username.clone(),
+        get("Policy").map(str::to_owned),
+    );
+    let issued = crate::metrics::cpu::offload(move || {
+        iam.identities
+            .assume_role(&user, seconds, policy.as_deref(), now)
+    })
+    .await
+    .map_err(|e| StsError::from(S3Error::internal(e)))?
+    .map_err(|e| match e.code {
+        IamCode::PolicyTooLarge | IamCode::MalformedPolicy => StsError::invalid(e.message),
+        IamCode::LimitExceeded => StsError::new(400, "LimitExceeded", e.message),
+        IamCode::AccessDenied => StsError::access_denied(e.message),
+        _ => StsError::new(e.code.http_status(), e.code.as_str(), e.message),
+    })?;
     let expiration = time::OffsetDateTime::from_unix_timestamp(issued.expires.unwrap_or(now))
         .map_err(|e| StsError::from(S3Error::internal(e)))?;
     let expiration = format!(

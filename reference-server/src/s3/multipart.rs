@@ -67,7 +67,7 @@ pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let now = ctx.state.clock.now_ms();
     let state = ctx.state.clone();
     let (b, k) = (bucket.clone(), key.clone());
-    let meta = tokio::task::spawn_blocking(move || {
+    let meta = crate::metrics::cpu::offload(move || {
         state.store.complete_upload(&b, &k, &id, &parts, owner, now)
     })
     .await

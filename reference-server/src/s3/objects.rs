@@ -37,7 +37,11 @@ pub async fn put_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     meta.checksum = finished
         .checksum
         .map(|(alg, v)| (alg.header_name().to_owned(), v));
-    ctx.state.store.commit(tmp, &bucket, &key, &meta)?;
+    // fsyncs and renames: off the worker thread, which serves other requests meanwhile.
+    let (state, staged) = (ctx.state.clone(), meta.clone());
+    crate::metrics::cpu::offload(move || state.store.commit(tmp, &bucket, &key, &staged))
+        .await
+        .map_err(S3Error::internal)??;
     let mut resp = http_util::empty(StatusCode::OK);
     set_header(&mut resp, "etag", &format!("\"{}\"", meta.etag));
     if let Some((name, value)) = &meta.checksum {
@@ -271,7 +275,7 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let owner = ctx.owner();
     let now_ms = ctx.state.clock.now_ms();
     let state = ctx.state.clone();
-    let meta = tokio::task::spawn_blocking(move || {
+    let meta = crate::metrics::cpu::offload(move || {
         state
             .store
             .copy_object(&src_bucket, &src_key, &bucket, &key, |src| {
