@@ -209,7 +209,14 @@ fn flush(parts: &mut Vec<Part>, lit: &mut String) {
 /// If `text` starts with `lit` (case-folded when `fold`), the number of bytes of `text` used.
 fn prefix_len(text: &str, lit: &str, fold: bool) -> Option<usize> {
     if !fold {
-        return text.starts_with(lit).then_some(lit.len());
+        // Most literals of a policy fail on their first byte (another bucket, another
+        // prefix): decide those without a call to `memcmp`.
+        let (t, l) = (text.as_bytes(), lit.as_bytes());
+        let first_ok = match l.first() {
+            None => true,
+            Some(c) => t.first() == Some(c),
+        };
+        return (first_ok && t.starts_with(l)).then_some(l.len());
     }
     let mut used = 0;
     let mut chars = text.chars();
@@ -241,6 +248,25 @@ pub(crate) const NO_VARS: Vars<'static> = Vars {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_prefixes_match_exactly_empty_ones_included() {
+        for (text, lit) in [
+            ("abc", ""),
+            ("abc", "a"),
+            ("abc", "ab"),
+            ("abc", "abc"),
+            ("abc", "abcd"),
+            ("abc", "b"),
+            ("", ""),
+            ("", "a"),
+            ("ébc", "é"),
+            ("ébc", "e"),
+        ] {
+            let want = text.starts_with(lit).then_some(lit.len());
+            assert_eq!(prefix_len(text, lit, false), want, "{text:?} {lit:?}");
+        }
+    }
 
     fn m(pattern: &str, text: &str) -> bool {
         Pattern::compile(pattern, Syntax::Wildcards)
