@@ -178,25 +178,34 @@ async fn dispatch(
         caller,
         body,
     };
+    // Every change is a SQLite transaction (fsync): off the worker thread, which keeps
+    // serving S3 requests meanwhile.
+    crate::metrics::cpu::offload(move || route(&req, &segments))
+        .await
+        .map_err(|e| AdminError::from(S3Error::internal(e)))?
+}
+
+/// The operation for a method and path below the admin prefix (blocking: SQLite).
+fn route(req: &AdminRequest, segments: &[String]) -> AdminResult<Response<Body>> {
     let method = req.parts.method.as_str();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     match (method, segs.as_slice()) {
-        ("POST", ["users"]) => users::add(&req),
-        ("GET", ["users"]) => users::list(&req),
-        ("GET", ["users", name]) => users::show(&req, name),
-        ("PATCH", ["users", name]) => users::update(&req, name),
-        ("DELETE", ["users", name]) => users::delete(&req, name),
-        ("PUT", ["users", name, "policy"]) => users::attach(&req, name),
-        ("DELETE", ["users", name, "policy"]) => users::detach(&req, name),
-        ("GET", ["policies"]) => users::list_policies(&req),
-        ("GET", ["policies", name]) => users::show_policy(&req, name),
-        ("PUT", ["policies", name]) => users::put_policy(&req, name),
-        ("DELETE", ["policies", name]) => users::remove_policy(&req, name),
-        ("POST", ["clock", "advance"]) => users::advance_clock(&req),
-        ("POST", ["service-accounts"]) => service_accounts::add(&req),
-        ("GET", ["service-accounts"]) => service_accounts::list(&req),
-        ("GET", ["service-accounts", key]) => service_accounts::show(&req, key),
-        ("DELETE", ["service-accounts", key]) => service_accounts::remove(&req, key),
+        ("POST", ["users"]) => users::add(req),
+        ("GET", ["users"]) => users::list(req),
+        ("GET", ["users", name]) => users::show(req, name),
+        ("PATCH", ["users", name]) => users::update(req, name),
+        ("DELETE", ["users", name]) => users::delete(req, name),
+        ("PUT", ["users", name, "policy"]) => users::attach(req, name),
+        ("DELETE", ["users", name, "policy"]) => users::detach(req, name),
+        ("GET", ["policies"]) => users::list_policies(req),
+        ("GET", ["policies", name]) => users::show_policy(req, name),
+        ("PUT", ["policies", name]) => users::put_policy(req, name),
+        ("DELETE", ["policies", name]) => users::remove_policy(req, name),
+        ("POST", ["clock", "advance"]) => users::advance_clock(req),
+        ("POST", ["service-accounts"]) => service_accounts::add(req),
+        ("GET", ["service-accounts"]) => service_accounts::list(req),
+        ("GET", ["service-accounts", key]) => service_accounts::show(req, key),
+        ("DELETE", ["service-accounts", key]) => service_accounts::remove(req, key),
         _ => Err(AdminError::not_found()),
     }
 }
