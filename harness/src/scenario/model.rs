@@ -37,7 +37,9 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub description: Option<String>,
     /// Run alone, after the parallel batch: the scenario counts target-wide resources (the user
-    /// or STS limits), which other scenarios running beside it would disturb.
+    /// or STS limits), which other scenarios running beside it would disturb, or may change
+    /// target-wide state the others rely on (the pre-defined policies, on a target that does
+    /// not protect them).
     #[serde(default)]
     pub exclusive: bool,
     /// Skip the whole scenario under these profiles, with the reason.
