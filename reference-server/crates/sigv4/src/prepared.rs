@@ -37,18 +37,17 @@ impl<'a> SignedValues<'a> {
         }
     }
 
-    /// Records the next signed name, `list[start..end]`; false when it does not fit.
-    pub(crate) fn push(&mut self, start: usize, end: usize, value: Option<&'a [u8]>) -> bool {
-        let (Some(span), Some(slot), Ok(s), Ok(e)) = (
+    /// Records the next signed name, `list[start..end]`, with no value yet ([`Self::set`]
+    /// gives it one); false when it does not fit.
+    pub(crate) fn push(&mut self, start: usize, end: usize) -> bool {
+        let (Some(span), Ok(s), Ok(e)) = (
             self.spans.get_mut(self.len),
-            self.values.get_mut(self.len),
             u16::try_from(start),
             u16::try_from(end),
         ) else {
             return false;
         };
         *span = (s, e);
-        *slot = value;
         self.len += 1;
         true
     }

@@ -158,7 +158,7 @@ impl<'a> HeaderScan<'a> {
             if let Some(slot) = words.get_mut(values.len()) {
                 *slot = w;
             }
-            fits &= values.push(start, end, None);
+            fits &= values.push(start, end);
             if end == b.len() {
                 break;
             }
