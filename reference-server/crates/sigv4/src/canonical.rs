@@ -23,7 +23,7 @@
 //! reference the prepared path is tested against.
 
 use crate::sink::Sink;
-use crate::swar::any_below;
+use crate::swar::is_trimmed;
 use http::HeaderMap;
 use std::borrow::Cow;
 
@@ -277,9 +277,9 @@ pub(crate) fn is_param(raw_key: &str, name: &str) -> bool {
 /// Appends a header value trimmed, with inner runs of spaces and tabs collapsed to one space.
 pub(crate) fn push_trimmed<S: Sink>(out: &mut S, value: &[u8]) {
     let blank = |b: u8| b == b' ' || b == b'\t';
-    // Fast path: no byte up to the space (every ASCII blank is one), so nothing to trim or
-    // collapse (hashes, dates, hosts, ids).
-    if !any_below(value, b'!') {
+    // Fast path: nothing to trim or collapse (hashes, dates, hosts, ids, and single-spaced
+    // values such as user agents).
+    if is_trimmed(value) {
         out.put(value);
         return;
     }
@@ -491,6 +491,47 @@ mod tests {
             let mut out = Vec::new();
             push_trimmed(&mut out, raw.as_bytes());
             assert_eq!(String::from_utf8(out).unwrap(), want, "{raw:?}");
+        }
+    }
+
+    /// Every value of up to eleven bytes over a letter, a space, a tab and a CR (so both word
+    /// boundaries of the word-at-a-time check are crossed) against the rule as written: trim
+    /// ASCII whitespace, collapse runs of spaces and tabs to one space.
+    #[test]
+    fn trimming_agrees_with_the_rule_for_every_short_value() {
+        fn rule(v: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut in_blank = false;
+            for &c in v.trim_ascii() {
+                let blank = c == b' ' || c == b'\t';
+                if !(blank && in_blank) {
+                    out.push(if blank { b' ' } else { c });
+                }
+                in_blank = blank;
+            }
+            out
+        }
+        let alphabet = [b'a', b' ', b'\t', b'\r'];
+        for len in 0..=11u32 {
+            let count = if len <= 8 {
+                4usize.pow(len)
+            } else {
+                3usize.pow(len)
+            };
+            for n in 0..count {
+                // Past eight bytes, only letters, spaces and tabs (3^11 values, not 4^11).
+                let base = if len <= 8 { 4 } else { 3 };
+                let v: Vec<u8> = (0..len)
+                    .scan(n, |r, _| {
+                        let c = alphabet[*r % base];
+                        *r /= base;
+                        Some(c)
+                    })
+                    .collect();
+                let mut out = Vec::new();
+                push_trimmed(&mut out, &v);
+                assert_eq!(out, rule(&v), "{v:?}");
+            }
         }
     }
 

@@ -33,6 +33,11 @@ impl SigningKey {
         self.mac.clone()
     }
 
+    /// The keyed HMAC itself, for a last use of this key.
+    pub(crate) fn into_mac(self) -> HmacSha256 {
+        self.mac
+    }
+
     /// Signs a whole string to sign.
     pub fn sign(&self, string_to_sign: &[u8]) -> Signature {
         let mut mac = self.mac();

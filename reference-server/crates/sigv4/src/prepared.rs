@@ -13,6 +13,7 @@
 
 use crate::canonical::{push_trimmed, unreserved_table};
 use crate::sink::Sink;
+use http::HeaderValue;
 
 /// Most signed headers kept with their values.
 pub(crate) const MAX_SIGNED: usize = 16;
@@ -25,7 +26,9 @@ pub(crate) const MAX_PARAMS: usize = 16;
 pub(crate) struct SignedValues<'a> {
     len: usize,
     spans: [(u16, u16); MAX_SIGNED],
-    values: [Option<&'a [u8]>; MAX_SIGNED],
+    /// By reference to the header value (half the size of a slice: this struct is moved with
+    /// the `Pending`).
+    values: [Option<&'a HeaderValue>; MAX_SIGNED],
 }
 
 impl<'a> SignedValues<'a> {
@@ -67,7 +70,7 @@ impl<'a> SignedValues<'a> {
 
     /// Gives the `i`-th recorded name its value.
     #[inline]
-    pub(crate) fn set(&mut self, i: usize, value: &'a [u8]) {
+    pub(crate) fn set(&mut self, i: usize, value: &'a HeaderValue) {
         self.values[i] = Some(value);
     }
 
@@ -79,7 +82,7 @@ impl<'a> SignedValues<'a> {
             out.put(name);
             out.byte(b':');
             match (value, host_fallback) {
-                (Some(v), _) => push_trimmed(out, v),
+                (Some(v), _) => push_trimmed(out, v.as_bytes()),
                 (None, Some(h)) if name == b"host" => push_trimmed(out, h.as_bytes()),
                 (None, _) => {}
             }

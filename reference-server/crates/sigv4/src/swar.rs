@@ -36,10 +36,41 @@ pub(crate) fn find_byte(s: &[u8], b: u8) -> Option<usize> {
         .map(|p| done + p)
 }
 
-/// Whether `s` has a byte below `n` (`n <= 128`).
-pub(crate) fn any_below(s: &[u8], n: u8) -> bool {
+/// The flags (high bit of each byte) of exactly the bytes of `x` equal to `b`: unlike
+/// [`below`], no false flag above a true one (the low seven bits are summed without a borrow
+/// crossing into the next byte).
+fn eq_exact(x: u64, b: u8) -> u64 {
+    const LOW7: u64 = LO * 0x7f;
+    let y = x ^ (LO * u64::from(b));
+    !(((y & LOW7) + LOW7) | y | LOW7)
+}
+
+/// Whether a header value is already in canonical form: no control byte (tab, CR, LF, ...),
+/// no space at either end and no two spaces in a row; then trimming and collapsing blanks
+/// would give it back unchanged. (`false` only means "take the general path".)
+pub(crate) fn is_trimmed(s: &[u8]) -> bool {
+    if s.first() == Some(&b' ') || s.last() == Some(&b' ') {
+        return false;
+    }
+    // A space in byte 7 of the previous word, moved to byte 0.
+    let (mut bad, mut carry) = (0u64, 0u64);
+    let mut check = |w: u64| {
+        let sp = eq_exact(w, b' ');
+        bad |= below(w, b' ') | (sp & ((sp << 8) | carry));
+        carry = sp >> 56;
+    };
     let mut words = s.chunks_exact(8);
-    words.any(|w| below(word(w), n) != 0) || words.remainder().iter().any(|&c| c < n)
+    for w in &mut words {
+        check(word(w));
+    }
+    let tail = words.remainder();
+    if !tail.is_empty() {
+        // Padded with a letter: neither a space nor a control byte.
+        let mut last = [b'a'; 8];
+        last[..tail.len()].copy_from_slice(tail);
+        check(u64::from_le_bytes(last));
+    }
+    bad == 0
 }
 
 #[cfg(test)]
@@ -48,13 +79,19 @@ mod tests {
 
     #[test]
     fn scans_agree_with_byte_loops() {
-        let samples: [&[u8]; 7] = [
+        let samples: [&[u8]; 13] = [
             b"",
             b"abc",
             b"Credential=AK/20250115/us-east-1/s3/aws4_request, SignedHeaders=host",
             b"\x01\x00\xff,,\x80 \t=",
             b"0123456789abcdef0123456789abcdef,",
             b"attempt=1; max=3",
+            b"aws-sdk-rust/1.3 os/linux  lang/rust x",
+            b"a       b",
+            b"abcdefg  h",
+            b" a b c d e f g h i",
+            b"a b c d e f g h i ",
+            b"\x80 \xff  \xa0\x20",
             &[0x7f, 0x80, 0x81, 0xfe, 0xff, 0x21, 0x20, 0x09, 0x00],
         ];
         for s in samples {
@@ -63,9 +100,12 @@ mod tests {
                 for b in [b',', b'=', b' ', 0, 0xff, b'a'] {
                     assert_eq!(find_byte(s, b), s.iter().position(|&c| c == b), "{s:?} {b}");
                 }
-                for n in [1, b'!', 0x80] {
-                    assert_eq!(any_below(s, n), s.iter().any(|&c| c < n), "{s:?} {n}");
-                }
+                let trimmed = !s.is_empty()
+                    && s[0] != b' '
+                    && s[s.len() - 1] != b' '
+                    && !s.iter().any(|&c| c < b' ')
+                    && !s.windows(2).any(|w| w == b"  ");
+                assert_eq!(is_trimmed(s), trimmed || s.is_empty(), "{s:?}");
             }
         }
     }

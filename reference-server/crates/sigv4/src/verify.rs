@@ -16,7 +16,7 @@ use crate::canonical::{canonical_headers_to, canonical_query_to, canonical_uri_t
 use crate::checksum::ChecksumAlgorithm;
 use crate::chunked::{ChunkDecoder, ChunkSigner};
 use crate::error::AuthError;
-use crate::key::{finish, SigningKey, SigningKeyCache};
+use crate::key::{finish, HmacSha256, SigningKeyCache};
 use crate::parse::Pending;
 use crate::secret::{hex_lower, SecretKey, Signature};
 use crate::sink::{BlockSink, Sink};
@@ -95,7 +95,8 @@ impl Pending<'_> {
         out.put(&hex_lower(canonical_sha256));
     }
 
-    fn compute_signature(&self, key: &SigningKey, body_sha256: Option<[u8; 32]>) -> Signature {
+    /// The signature, with `mac` the signing key's keyed HMAC (consumed).
+    fn compute_signature(&self, mut mac: HmacSha256, body_sha256: Option<[u8; 32]>) -> Signature {
         let mut hasher = Sha256::new();
         {
             let mut creq = BlockSink::new(&mut hasher);
@@ -103,7 +104,6 @@ impl Pending<'_> {
             creq.flush();
         }
         let hash: [u8; 32] = hasher.finalize().into();
-        let mut mac = key.mac();
         {
             let mut sts = BlockSink::new(&mut mac);
             self.write_string_to_sign(&mut sts, &hash);
@@ -127,17 +127,22 @@ impl Pending<'_> {
             self.region(),
             self.service.as_str(),
         );
-        let expected = self.compute_signature(&key, body_sha256);
+        // Only signed aws-chunked bodies sign again, chunk by chunk, with the key and scope:
+        // one allocation for those uploads, and a small `Verified` for every other request
+        // (whose signature consumes the fetched key rather than a copy of it).
+        let chunked = matches!(
+            self.payload,
+            PayloadMode::StreamingSigned | PayloadMode::StreamingSignedTrailer
+        );
+        let (mac, key) = match chunked {
+            true => (key.mac(), Some(key)),
+            false => (key.into_mac(), None),
+        };
+        let expected = self.compute_signature(mac, body_sha256);
         if !expected.ct_eq(&self.signature) {
             return Err(AuthError::SignatureDoesNotMatch);
         }
-        // Only signed aws-chunked bodies sign again, chunk by chunk, with the key and scope:
-        // one allocation for those uploads, and a small `Verified` for every other request.
-        let signer = matches!(
-            self.payload,
-            PayloadMode::StreamingSigned | PayloadMode::StreamingSignedTrailer
-        )
-        .then(|| {
+        let signer = key.map(|key| {
             Box::new(ChunkSigner {
                 key,
                 amz_date: self.amz_date,

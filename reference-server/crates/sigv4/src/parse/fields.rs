@@ -165,8 +165,15 @@ pub(crate) struct QueryAuth<'q> {
 }
 
 impl<'q> QueryAuth<'q> {
-    pub(crate) fn scan(query: &'q str) -> Self {
-        let mut q = QueryAuth::default();
+    /// Fills an empty (default) `QueryAuth` from `query`, in place: the struct is a few
+    /// hundred bytes, and returning it by value copied it on every request.
+    pub(crate) fn scan(&mut self, query: &'q str) {
+        if query.is_empty() {
+            // Most object requests: nothing to find, and no spans to carry (the canonical
+            // query of an empty query is empty either way).
+            return;
+        }
+        let q = self;
         let spans = QuerySpans::scan(query, |k, v, (key_escaped, escaped)| {
             // Keys are case-sensitive; an encoded key is decoded (rare).
             let key = match key_escaped {
@@ -195,7 +202,6 @@ impl<'q> QueryAuth<'q> {
             *slot = Some(Param { raw: v, escaped });
         });
         q.spans = Some(spans);
-        q
     }
 
     /// Whether the query carries SigV4 query authentication at all.
@@ -296,7 +302,11 @@ mod tests {
 
     #[test]
     fn encoded_scopes_are_read_in_place_only_when_plain() {
-        let cred = |q: &'static str| QueryAuth::scan(q).credential.unwrap();
+        let cred = |query: &'static str| {
+            let mut q = QueryAuth::default();
+            q.scan(query);
+            q.credential.unwrap()
+        };
         let raw = "AK%2F20150830%2Fus-east-1%2Fs3%2Faws4_request";
         let c = cred("X-Amz-Credential=AK%2F20150830%2Fus-east-1%2Fs3%2Faws4_request");
         assert_eq!(c.plain_scope(), Some(raw));

@@ -84,6 +84,14 @@ fn same_name(a: &[u8], b: &[u8]) -> bool {
         && last(a) == last(b)
 }
 
+/// Whether `name` is the name of the previous item of a `HeaderMap` walk: the map yields the
+/// extra values of a name with a reference to the same stored name, and each name is stored
+/// once, so the address decides (no byte comparison).
+#[inline]
+fn same_entry(last: Option<&HeaderName>, name: &HeaderName) -> bool {
+    last.is_some_and(|l| std::ptr::eq(l, name))
+}
+
 /// The headers SigV4 reads, found in one walk over the map.
 pub(crate) struct HeaderScan<'a> {
     pub authorization: Option<&'a [u8]>,
@@ -110,7 +118,7 @@ impl<'a> HeaderScan<'a> {
         let mut last: Option<&HeaderName> = None;
         for (name, value) in headers.iter() {
             // Values of one name come together: the first one counts.
-            if last == Some(name) {
+            if same_entry(last, name) {
                 continue;
             }
             last = Some(name);
@@ -134,23 +142,24 @@ impl<'a> HeaderScan<'a> {
 
     /// Walks `signed` once and the headers once: is the list well formed, is `host` in it, is
     /// every `x-amz-*` header present in it, and what is each signed header's value.
+    ///
+    /// A signed name that matches a header's name is a lowercase token (every `HeaderName`
+    /// is), so only the names that match no header have their bytes checked: for an SDK's
+    /// request, none.
     #[inline]
     pub(crate) fn coverage(&self, signed: &str) -> Coverage<'a> {
         let b = signed.as_bytes();
-        // Branch-free over the bytes first, then one name at a time.
-        let bits = b.iter().fold(0, |acc, &c| acc | LIST_BITS[usize::from(c)]);
-        let (mut valid, lower) = (!b.is_empty() && bits & BAD == 0, bits & UPPER == 0);
-        let (mut host, mut fits) = (false, lower);
         let mut values = SignedValues::new();
         let mut words = [0u64; crate::prepared::MAX_SIGNED];
         // A 64-bit filter of the names' first words, and whether a name is listed twice.
         let (mut filter, mut repeated) = (0u64, false);
+        let (mut fits, mut no_empty, mut host) = (true, !b.is_empty(), false);
         let mut start = 0;
         loop {
             let end = find_byte(&b[start..], b';').map_or(b.len(), |p| start + p);
             let name = &b[start..end];
-            valid &= !name.is_empty();
-            host |= name == b"host" || (!lower && name.eq_ignore_ascii_case(b"host"));
+            no_empty &= !name.is_empty();
+            host |= name == b"host";
             let w = head_word(name);
             filter |= filter_bit(w);
             repeated |=
@@ -164,23 +173,13 @@ impl<'a> HeaderScan<'a> {
             }
             start = end + 1;
         }
-        if !(valid && fits) {
-            // The general answers: any case, any number of names.
-            let all_amz = self
-                .headers
-                .keys()
-                .all(|n| !n.as_str().starts_with("x-amz-") || is_signed(signed, n.as_str()));
-            return Coverage {
-                valid,
-                host,
-                all_amz,
-                values: None,
-            };
+        if !fits {
+            return self.general_coverage(signed);
         }
-        let (mut all_amz, mut last) = (true, None::<&HeaderName>);
+        let (mut all_amz, mut last, mut matched) = (true, None::<&HeaderName>, 0u32);
         for (name, value) in self.headers.iter() {
             let n = name.as_str().as_bytes();
-            if last == Some(name) {
+            if same_entry(last, name) {
                 // A second value of a signed header: the general path joins them.
                 fits &= !(0..values.len()).any(|i| values.name(b, i) == n);
                 continue;
@@ -191,7 +190,8 @@ impl<'a> HeaderScan<'a> {
             if filter & filter_bit(w) != 0 {
                 for (i, &nw) in words[..values.len()].iter().enumerate() {
                     if nw == w && same_name(values.name(b, i), n) {
-                        values.set(i, value.as_bytes());
+                        values.set(i, value);
+                        matched |= 1 << i;
                         signed_here = true;
                         if !repeated {
                             break;
@@ -202,11 +202,39 @@ impl<'a> HeaderScan<'a> {
             // `x-amz-`, the first six bytes of the name's first word.
             all_amz &= signed_here || w & 0xffff_ffff_ffff != u64::from_le_bytes(*b"x-amz-\0\0");
         }
+        // The names no header matched: still to be checked for bad bytes and uppercase.
+        let bits = (0..values.len())
+            .filter(|&i| matched & (1 << i) == 0)
+            .flat_map(|i| values.name(b, i))
+            .fold(0, |acc, &c| acc | LIST_BITS[usize::from(c)]);
+        if !(fits && no_empty && bits & (BAD | UPPER) == 0) {
+            return self.general_coverage(signed);
+        }
+        Coverage {
+            valid: true,
+            host,
+            all_amz,
+            values: Some(values),
+        }
+    }
+
+    /// The answers for any list (any case, any number of names, a signed header sent twice),
+    /// without the values: verification then builds the canonical headers the general way.
+    #[cold]
+    fn general_coverage(&self, signed: &str) -> Coverage<'a> {
+        let b = signed.as_bytes();
+        let bits = b.iter().fold(0, |acc, &c| acc | LIST_BITS[usize::from(c)]);
+        let valid = !b.is_empty() && bits & BAD == 0 && signed_names(signed).all(|n| !n.is_empty());
+        let host = signed_names(signed).any(|n| n.eq_ignore_ascii_case("host"));
+        let all_amz = self
+            .headers
+            .keys()
+            .all(|n| !n.as_str().starts_with("x-amz-") || is_signed(signed, n.as_str()));
         Coverage {
             valid,
             host,
             all_amz,
-            values: fits.then_some(values),
+            values: None,
         }
     }
 }
@@ -291,10 +319,22 @@ mod tests {
         );
         assert!(s.coverage("host;x-amz-date").valid);
         for bad in [
-            "", ";host", "host;", "host;;x", "ho st", "host:x", "Host;;x",
+            "",
+            ";host",
+            "host;",
+            "host;;x",
+            "ho st",
+            "host:x",
+            "Host;;x",
+            // Names that match headers beside one that matches none and is not a token.
+            "host;x-amz-date;b@d",
+            "b@d;host",
         ] {
             assert!(!s.coverage(bad).valid, "{bad}");
         }
+        // An uppercase name that matches no header: valid, read the general way.
+        let c = s.coverage("host;x-amz-date;x-amz-meta-a;X-Absent");
+        assert!(c.valid && c.host && c.all_amz && c.values.is_none());
     }
 
     #[test]

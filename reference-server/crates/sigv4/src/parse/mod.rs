@@ -124,7 +124,8 @@ pub fn parse<'a>(
     cfg: &Config,
 ) -> Result<Option<Pending<'a>>, AuthError> {
     let query = req.uri.query().unwrap_or("");
-    let q = QueryAuth::scan(query);
+    let mut q = QueryAuth::default();
+    q.scan(query);
     let h = HeaderScan::scan(req.headers);
     if h.authorization.is_some_and(|v| v.starts_with(b"AWS ")) || (q.sigv2 && !q.present()) {
         return Err(AuthError::SigV2NotSupported);
