@@ -176,15 +176,16 @@ impl QuerySpans {
             let (mut i, mut eq) = (start, None);
             let (mut canon, mut key_canon, mut escaped) = (true, true, (false, false));
             while i < b.len() {
-                // Eight plain bytes at a time (the signature, the credential, most values).
+                // Eight bytes at a time: skip the plain ones (the signature, the credential,
+                // most values) up to the first that is not, which is then read alone.
                 if let Some(w) = b.get(i..i + 8) {
-                    if w.iter()
-                        .fold(0, |acc, &c| acc | QUERY_CLASS[usize::from(c)])
-                        == UNRES
-                    {
+                    let class = |c: &u8| QUERY_CLASS[usize::from(*c)];
+                    if w.iter().fold(0, |acc, c| acc | class(c)) == UNRES {
                         i += 8;
                         continue;
                     }
+                    // One of the eight is not plain: skip to it (it exists).
+                    i += w.iter().position(|c| class(c) != UNRES).unwrap_or(0);
                 }
                 match QUERY_CLASS[usize::from(b[i])] {
                     UNRES => {}

@@ -95,22 +95,30 @@ pub(crate) struct Scope<'c> {
 /// The last four parts are fixed, so the access key is everything before them and may itself
 /// hold `/` (as MinIO allows; SPEC U1 forbids only `=` and `,`).
 pub(crate) fn parse_scope(cred: &str) -> Option<Scope<'_>> {
-    parse_scope_sep(cred, "/")
+    parse_scope_sep(cred, b"/")
 }
 
-/// [`parse_scope`] with the parts separated by `sep` (`/`, or `%2F` in an encoded query).
-pub(crate) fn parse_scope_sep<'c>(cred: &'c str, sep: &str) -> Option<Scope<'c>> {
+/// [`parse_scope`] with the parts separated by `sep` (`/`, or `%2F` in an encoded query; a
+/// constant, so every comparison with it is inlined).
+pub(crate) fn parse_scope_sep<'c, const N: usize>(
+    cred: &'c str,
+    sep: &[u8; N],
+) -> Option<Scope<'c>> {
     // From the end, so the access key is never scanned: `/aws4_request`, then two short
     // parts, then `/yyyymmdd` (eight bytes that must all be digits).
-    let rest = cred.strip_suffix("aws4_request")?.strip_suffix(sep)?;
-    let (rest, service) = rsplit_sep(rest, sep)?;
-    let (rest, region) = rsplit_sep(rest, sep)?;
-    let (ak, date) = rest.split_at_checked(rest.len().checked_sub(8 + sep.len())?)?;
-    let date = date.strip_prefix(sep)?;
-    if ak.is_empty() || region.is_empty() || service.is_empty() {
+    let rest = cred.strip_suffix("aws4_request")?;
+    let rest = rest.get(..rest.len().checked_sub(N)?)?;
+    if cred.as_bytes().get(rest.len()..rest.len() + N)? != sep {
         return None;
     }
-    let date: [u8; 8] = date.as_bytes().try_into().ok()?;
+    let (rest, service) = rsplit_sep(rest, sep)?;
+    let (rest, region) = rsplit_sep(rest, sep)?;
+    let (ak, date) = rest.split_at_checked(rest.len().checked_sub(8 + N)?)?;
+    let (date_sep, date) = date.as_bytes().split_at(N);
+    if date_sep != sep || ak.is_empty() || region.is_empty() || service.is_empty() {
+        return None;
+    }
+    let date: [u8; 8] = date.try_into().ok()?;
     super::date::parse_ymd(&date)?;
     Some(Scope {
         access_key: ak,
@@ -122,13 +130,13 @@ pub(crate) fn parse_scope_sep<'c>(cred: &'c str, sep: &str) -> Option<Scope<'c>>
 
 /// `s.rsplit_once(sep)` for an ASCII `sep`, by a backward byte scan: the parts it skips are
 /// short (a region, a service), where a substring searcher's set-up costs more than the scan.
-fn rsplit_sep<'c>(s: &'c str, sep: &str) -> Option<(&'c str, &'c str)> {
-    let (b, first) = (s.as_bytes(), *sep.as_bytes().first()?);
-    let at = (0..b.len())
+fn rsplit_sep<'c, const N: usize>(s: &'c str, sep: &[u8; N]) -> Option<(&'c str, &'c str)> {
+    let b = s.as_bytes();
+    let at = (0..=b.len().checked_sub(N)?)
         .rev()
-        .find(|&i| b[i] == first && b[i..].starts_with(sep.as_bytes()))?;
+        .find(|&i| b[i..].first_chunk::<N>() == Some(sep))?;
     // `sep` is ASCII, so both cuts are char boundaries.
-    Some((s.get(..at)?, s.get(at + sep.len()..)?))
+    Some((s.get(..at)?, s.get(at + N..)?))
 }
 
 pub(crate) const fn token_table() -> [bool; 256] {
@@ -233,10 +241,11 @@ impl<'q> Param<'q> {
     /// The raw value, when it is a credential scope whose only escapes are the `%2F`
     /// separators (what every SDK sends): its parts then read the same encoded or decoded, and
     /// nothing needs decoding or copying.
-    pub(crate) fn plain_scope(self) -> Option<&'q str> {
-        let s = parse_scope_sep(self.raw, "%2F")?;
+    /// Returned with its parts, read once.
+    pub(crate) fn plain_scope(self) -> Option<(&'q str, Scope<'q>)> {
+        let s = parse_scope_sep(self.raw, b"%2F")?;
         let plain = |v: &str| !v.bytes().any(|b| b == b'%' || b == b'+');
-        (plain(s.access_key) && plain(s.region) && plain(s.service)).then_some(self.raw)
+        (plain(s.access_key) && plain(s.region) && plain(s.service)).then_some((self.raw, s))
     }
 }
 
@@ -274,7 +283,11 @@ mod tests {
             "é/ü%2Fx",
         ] {
             for sep in ["/", "%2F"] {
-                assert_eq!(rsplit_sep(s, sep), s.rsplit_once(sep), "{s:?} {sep:?}");
+                let got = match sep {
+                    "/" => rsplit_sep(s, b"/"),
+                    _ => rsplit_sep(s, b"%2F"),
+                };
+                assert_eq!(got, s.rsplit_once(sep), "{s:?} {sep:?}");
             }
         }
     }
@@ -309,8 +322,8 @@ mod tests {
         };
         let raw = "AK%2F20150830%2Fus-east-1%2Fs3%2Faws4_request";
         let c = cred("X-Amz-Credential=AK%2F20150830%2Fus-east-1%2Fs3%2Faws4_request");
-        assert_eq!(c.plain_scope(), Some(raw));
-        let s = parse_scope_sep(raw, "%2F").unwrap();
+        assert_eq!(c.plain_scope().map(|(r, _)| r), Some(raw));
+        let s = parse_scope_sep(raw, b"%2F").unwrap();
         assert_eq!(
             (s.access_key, s.region, s.service),
             ("AK", "us-east-1", "s3")
@@ -322,7 +335,7 @@ mod tests {
             "X-Amz-Credential=AK%2f20150830%2fus-east-1%2fs3%2faws4_request",
             "X-Amz-Credential=AK/20150830/us-east-1/s3/aws4_request",
         ] {
-            assert_eq!(cred(q).plain_scope(), None, "{q}");
+            assert!(cred(q).plain_scope().is_none(), "{q}");
         }
     }
 

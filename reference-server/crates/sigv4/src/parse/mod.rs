@@ -24,7 +24,7 @@ use crate::prepared::{QuerySpans, SignedValues};
 use crate::secret::{decode_hex32, Signature};
 use crate::{AuthKind, Config, PayloadMode, RequestView, Service};
 use date::format_amz_date;
-use fields::{authz_fields, parse_scope, parse_scope_sep, span_in, QueryAuth, Scope};
+use fields::{authz_fields, parse_scope, span_in, QueryAuth, Scope};
 use headers::{Coverage, HeaderScan};
 use std::borrow::Cow;
 use time::OffsetDateTime;
@@ -310,14 +310,17 @@ fn parse_query<'a>(
     if alg.decode().as_deref() != Some(ALGORITHM) {
         return Err(AuthError::UnsupportedAlgorithm);
     }
-    let (cred, sep) = match cred.plain_scope() {
-        Some(raw) => (Cow::Borrowed(raw), "%2F"),
+    let (cred, plain) = match cred.plain_scope() {
+        Some((raw, scope)) => (Cow::Borrowed(raw), Some(scope)),
         None => (
             cred.decode().ok_or(bad("X-Amz-Credential is not UTF-8"))?,
-            "/",
+            None,
         ),
     };
-    let scope = parse_scope_sep(&cred, sep).ok_or(bad("X-Amz-Credential is mal-formed"))?;
+    let scope = match plain {
+        Some(scope) => scope,
+        None => parse_scope(&cred).ok_or(bad("X-Amz-Credential is mal-formed"))?,
+    };
     let expires = match expires.decode().as_deref().map(str::parse::<i64>) {
         Some(Ok(n)) if (1..=MAX_PRESIGN_EXPIRES).contains(&n) => n,
         _ => return Err(bad("X-Amz-Expires must be a number from 1 to 604800")),
