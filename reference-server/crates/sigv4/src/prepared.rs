@@ -14,6 +14,7 @@
 use crate::canonical::{push_trimmed, unreserved_table};
 use crate::sink::Sink;
 use http::HeaderValue;
+use std::cmp::Ordering;
 
 /// Most signed headers kept with their values.
 pub(crate) const MAX_SIGNED: usize = 16;
@@ -257,7 +258,7 @@ impl QuerySpans {
             }
         }
         // Short, and usually sorted already (SDKs sort): insertion sort does n - 1 compares.
-        parts[..n].sort();
+        parts[..n].sort_by(|(ka, va), (kb, vb)| lex_cmp(ka, kb).then_with(|| lex_cmp(va, vb)));
         for (j, (k, v)) in parts[..n].iter().enumerate() {
             if j > 0 {
                 out.byte(b'&');
@@ -266,6 +267,25 @@ impl QuerySpans {
             out.byte(b'=');
             out.put(v);
         }
+    }
+}
+
+/// Byte-wise order of `a` and `b`, decided by their first eight bytes (big-endian, zero
+/// padded) when those differ: at the first byte where two such words differ either both
+/// strings have a byte and the bytes decide, or the shorter one ended, which orders it first
+/// either way (a real byte there is above zero, as the words differ). Keys such as
+/// `X-Amz-Credential` and `X-Amz-Date` differ within eight bytes, so no `memcmp` call.
+fn lex_cmp(a: &[u8], b: &[u8]) -> Ordering {
+    fn head(s: &[u8]) -> u64 {
+        match s.first_chunk::<8>() {
+            Some(w) => u64::from_be_bytes(*w),
+            // Shorter than eight: its bytes, then zeros.
+            None => s.iter().rev().fold(0u64, |w, &c| w >> 8 | u64::from(c) << 56),
+        }
+    }
+    match head(a).cmp(&head(b)) {
+        Ordering::Equal => a.cmp(b),
+        decided => decided,
     }
 }
 
@@ -313,6 +333,29 @@ mod tests {
         assert!(fast("c=a%2Fb&b=%2F&a=A", false).is_some());
         let many: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("k{i}=v")).collect();
         assert!(fast(&many.join("&"), false).is_none());
+    }
+
+    #[test]
+    fn word_first_order_is_byte_order() {
+        let words: [&[u8]; 12] = [
+            b"",
+            b"\0",
+            b"a",
+            b"a\0",
+            b"ab",
+            b"X-Amz-Date",
+            b"X-Amz-Da",
+            b"X-Amz-Dat\0",
+            b"X-Amz-Credential",
+            b"X-Amz-Credentiam",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(lex_cmp(a, b), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]
