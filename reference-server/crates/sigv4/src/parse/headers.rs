@@ -161,9 +161,11 @@ impl<'a> HeaderScan<'a> {
             no_empty &= !name.is_empty();
             host |= name == b"host";
             let w = head_word(name);
-            filter |= filter_bit(w);
-            repeated |=
-                (0..values.len()).any(|i| words[i] == w && same_name(values.name(b, i), name));
+            let bit = filter_bit(w);
+            // A name whose filter bit is not yet set was not listed before.
+            repeated |= filter & bit != 0
+                && (0..values.len()).any(|i| words[i] == w && same_name(values.name(b, i), name));
+            filter |= bit;
             if let Some(slot) = words.get_mut(values.len()) {
                 *slot = w;
             }
