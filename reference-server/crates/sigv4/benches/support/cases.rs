@@ -13,12 +13,16 @@ pub const NOW: OffsetDateTime = datetime!(2025-01-15 10:00:00 UTC);
 const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const PATH: &str = "/bucket/photos/2025/cat.jpg";
 
-/// The unavoidable work: hash the canonical request, one HMAC over the string to sign.
+/// The unavoidable work: hash the canonical request, one HMAC (keyed from the 32-byte signing
+/// key) over the string to sign, whose last line is the hash in hex, written to the stack (no
+/// allocation: the floor counts hashing, not overhead).
 pub fn floor(key: &[u8; 32], sts_prefix: &[u8], creq: &[u8]) -> [u8; 32] {
     let hash = Sha256::digest(creq);
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(hash, &mut hex).unwrap();
     let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
     mac.update(sts_prefix);
-    mac.update(hex::encode(hash).as_bytes());
+    mac.update(&hex);
     mac.finalize().into_bytes().into()
 }
 
