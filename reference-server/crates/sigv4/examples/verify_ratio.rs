@@ -6,7 +6,9 @@
 //!
 //! For profilers (`perf record`, `valgrind --tool=callgrind`), `loop WHAT N` runs one thing N
 //! times and nothing else: `header`, `presigned` (parse + verify), `parse-header`,
-//! `parse-presigned` (parse only), `floor-header`, `floor-presigned`. With callgrind, the
+//! `parse-presigned` (parse only), `signature-header`, `signature-presigned` (verify of one
+//! parsed request: key lookup, canonical request, signature), `floor-header`,
+//! `floor-presigned`. With callgrind, the
 //! difference between two values of N divided by their difference is the cost of one call,
 //! set-up excluded (valgrind hides SHA-NI, so SHA-256 counts run the portable code).
 
@@ -65,9 +67,20 @@ fn run_loop(what: &str, n: u64) {
             std::process::exit(2);
         }
     };
+    let view = case.req.view();
+    let pending = keygate_sigv4::parse(&view, cases::NOW, &case.cfg)
+        .unwrap()
+        .unwrap();
     let t = Instant::now();
     for _ in 0..n {
         match part {
+            "signature" => {
+                black_box(
+                    black_box(&pending)
+                        .verify(&case.secret, &case.cache, None)
+                        .unwrap(),
+                );
+            }
             "parse" => {
                 black_box(
                     keygate_sigv4::parse(black_box(&case.req.view()), cases::NOW, &case.cfg)

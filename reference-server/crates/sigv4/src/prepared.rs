@@ -280,7 +280,10 @@ fn lex_cmp(a: &[u8], b: &[u8]) -> Ordering {
         match s.first_chunk::<8>() {
             Some(w) => u64::from_be_bytes(*w),
             // Shorter than eight: its bytes, then zeros.
-            None => s.iter().rev().fold(0u64, |w, &c| w >> 8 | u64::from(c) << 56),
+            None => s
+                .iter()
+                .rev()
+                .fold(0u64, |w, &c| w >> 8 | u64::from(c) << 56),
         }
     }
     match head(a).cmp(&head(b)) {

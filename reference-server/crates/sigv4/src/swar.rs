@@ -65,10 +65,13 @@ pub(crate) fn is_trimmed(s: &[u8]) -> bool {
     }
     let tail = words.remainder();
     if !tail.is_empty() {
-        // Padded with a letter: neither a space nor a control byte.
-        let mut last = [b'a'; 8];
-        last[..tail.len()].copy_from_slice(tail);
-        check(u64::from_le_bytes(last));
+        // Padded with letters (neither a space nor a control byte), built in a register: a
+        // copy to the stack and a word load of it stalled store forwarding.
+        check(
+            tail.iter()
+                .rev()
+                .fold(LO * u64::from(b'a'), |w, &c| w << 8 | u64::from(c)),
+        );
     }
     bad == 0
 }
