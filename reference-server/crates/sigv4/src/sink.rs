@@ -89,6 +89,7 @@ impl<'h, D: Update> BlockSink<'h, D> {
 /// between a size and its double.
 #[inline(always)]
 fn copy_short(dst: &mut [u8], src: &[u8]) {
+    #[inline(always)]
     fn two<const N: usize>(dst: &mut [u8], src: &[u8]) {
         let n = src.len();
         dst[..N].copy_from_slice(&src[..N]);
