@@ -125,7 +125,10 @@ pub fn route_request(
     q: &Query,
 ) -> S3Result<Route> {
     let (bucket, key) = bucket_and_key(domain, parts)?;
-    let copy_source = parts.headers.contains_key(COPY_SOURCE);
+    // Only an object PUT reads the header: other requests skip hashing its name.
+    let copy_source = key.is_some()
+        && parts.method == http::Method::PUT
+        && parts.headers.contains_key(COPY_SOURCE);
     route(
         &parts.method,
         bucket.as_deref(),
@@ -172,10 +175,11 @@ fn bucket_and_key<'a>(
     if rest.is_empty() {
         return Ok((None, None));
     }
-    match rest.split_once('/') {
+    // A byte search: bucket names are short, and `split_once` goes through `CharSearcher`.
+    match rest.bytes().position(|b| b == b'/') {
         None => Ok((Some(decode(rest)?), None)),
-        Some((b, "")) => Ok((Some(decode(b)?), None)),
-        Some((b, k)) => Ok((Some(decode(b)?), Some(decode(k)?))),
+        Some(i) if i + 1 == rest.len() => Ok((Some(decode(&rest[..i])?), None)),
+        Some(i) => Ok((Some(decode(&rest[..i])?), Some(decode(&rest[i + 1..])?))),
     }
 }
 
