@@ -9,7 +9,7 @@
 //! request's action; matching allocates nothing unless a bucket name is over 255 bytes.
 
 use crate::action::Action;
-use crate::statement::{self, Effect, Statement};
+use crate::statement::{self, Effect, ResourceText, Statement};
 use crate::RequestContext;
 use std::sync::Arc;
 
@@ -98,11 +98,31 @@ impl CompiledPolicy {
         if index.deny.is_empty() && index.allow.is_empty() {
             return Decision::ImplicitDeny;
         }
+        if !statement::matches_slashed(ctx) {
+            let resource = ResourceText {
+                text: ctx.resource,
+                slashed: None,
+            };
+            return inner.decide(index, ctx, &resource);
+        }
+        // Only bucket-level requests build `bucket/`: the buffer is not zeroed for the others.
         let mut buf = [0u8; 256];
         let mut spill = String::new();
-        let resource = statement::resource_text(ctx, &mut buf, &mut spill);
+        let resource = statement::slashed_text(ctx.resource, &mut buf, &mut spill);
+        inner.decide(index, ctx, &resource)
+    }
+}
+
+impl Inner {
+    /// E1 over the statements `index` names, against `resource`.
+    fn decide(
+        &self,
+        index: &ActionIndex,
+        ctx: &RequestContext<'_>,
+        resource: &ResourceText<'_>,
+    ) -> Decision {
         let vars = ctx.vars();
-        let applies = |i: u32| inner.statements[i as usize].applies(ctx, &resource, &vars);
+        let applies = |i: u32| self.statements[i as usize].applies(ctx, resource, &vars);
         if let Some(&i) = index.deny.iter().find(|&&i| applies(i)) {
             return Decision::ExplicitDeny {
                 statement: i as usize,

@@ -60,19 +60,19 @@ impl Statement {
     }
 }
 
-/// Builds the [`ResourceText`] for `ctx`, using `buf` for `bucket/` when it fits.
-pub(crate) fn resource_text<'a>(
-    ctx: &RequestContext<'a>,
+/// Whether `ctx`'s resource is also matched as `resource/` (E3: bucket-level requests under
+/// the MinIO rules).
+pub(crate) fn matches_slashed(ctx: &RequestContext<'_>) -> bool {
+    ctx.profile != Profile::Aws && ctx.action.is_bucket_action()
+}
+
+/// The [`ResourceText`] of a request that [`matches_slashed`]: `text` and `text/`, built in
+/// `buf` when it fits.
+pub(crate) fn slashed_text<'a>(
+    text: &'a str,
     buf: &'a mut [u8],
     spill: &'a mut String,
 ) -> ResourceText<'a> {
-    let text = ctx.resource;
-    if ctx.profile == Profile::Aws || !ctx.action.is_bucket_action() {
-        return ResourceText {
-            text,
-            slashed: None,
-        };
-    }
     let n = text.len();
     let slashed = if n < buf.len() {
         buf[..n].copy_from_slice(text.as_bytes());

@@ -84,6 +84,9 @@ enum Part {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Pattern {
     parts: Box<[Part]>,
+    /// The first byte of a leading literal: most resource patterns of a policy name another
+    /// bucket than the request's, and are refused on it without a call to the matcher.
+    first: Option<u8>,
 }
 
 /// How a pattern's text is read at compile time.
@@ -140,18 +143,37 @@ impl Pattern {
             }
         }
         flush(&mut parts, &mut lit);
+        let first = match parts.first() {
+            Some(Part::Lit(lit)) => lit.as_bytes().first().copied(),
+            _ => None,
+        };
         Ok(Pattern {
             parts: parts.into_boxed_slice(),
+            first,
         })
     }
 
     /// Matches `text` case-sensitively.
+    #[inline]
     pub(crate) fn matches(&self, text: &str, vars: &Vars<'_>) -> bool {
         self.matches_with(text, vars, false)
     }
 
     /// Matches `text`, comparing literal and variable parts case-insensitively when `fold`.
+    #[inline]
     pub(crate) fn matches_with(&self, text: &str, vars: &Vars<'_>, fold: bool) -> bool {
+        // A case-sensitive leading literal must start `text`: decided here, inline.
+        if let (Some(first), false) = (self.first, fold) {
+            if text.as_bytes().first() != Some(&first) {
+                return false;
+            }
+        }
+        self.match_parts(text, vars, fold)
+    }
+
+    /// The matcher proper: what [`Pattern::matches_with`] answers when its first-byte check
+    /// does not decide.
+    fn match_parts(&self, text: &str, vars: &Vars<'_>, fold: bool) -> bool {
         let parts = &self.parts;
         let (mut p, mut t) = (0usize, 0usize);
         // The backtrack point: pattern index after the last `*`, text index it resumes from.
@@ -376,6 +398,37 @@ mod tests {
         assert!(p.matches_with("hello", &NO_VARS, true));
         assert!(!p.matches_with("hello", &NO_VARS, false));
         assert!(!p.matches_with("hell", &NO_VARS, true));
+    }
+
+    proptest::proptest! {
+        /// The first-byte check in `matches_with` only ever refuses what the matcher refuses.
+        #[test]
+        fn first_byte_check_agrees_with_the_matcher(
+            pattern in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "b", "A", "é", "/", "*", "?", "${aws:username}", "${x}"]),
+                0..6,
+            ),
+            text in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "b", "A", "B", "é", "É", "/"]),
+                0..6,
+            ),
+            fold: bool,
+        ) {
+            let vars = Vars {
+                username: "ab",
+                userid: "id",
+                principal_type: "User",
+            };
+            let (pattern, text) = (pattern.concat(), text.concat());
+            for syntax in [Syntax::Wildcards, Syntax::Variables, Syntax::WildcardsNoVars] {
+                let p = Pattern::compile(&pattern, syntax).unwrap();
+                proptest::prop_assert_eq!(
+                    p.matches_with(&text, &vars, fold),
+                    p.match_parts(&text, &vars, fold),
+                    "{:?} {:?} {:?}", pattern, text, syntax
+                );
+            }
+        }
     }
 
     #[test]
