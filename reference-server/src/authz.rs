@@ -7,11 +7,15 @@
 //! itself is the pure `keygate-policy` engine; this module only gathers the request context
 //! (condition keys of SPEC E9) and turns a `Decision` into `AccessDenied`.
 
+use std::cell::OnceCell;
+
+use http::HeaderName;
 use keygate_policy::{
-    evaluate_all, Action, ConditionKey, ConditionMap, Decision, PrincipalType, Profile,
-    RequestContext,
+    evaluate_all, Action, ConditionKey, ConditionMap, ConditionValues, Decision, PrincipalType,
+    Profile, RequestContext, Values,
 };
 use keygate_sigv4::AuthKind;
+use time::OffsetDateTime;
 
 use crate::auth::Caller;
 use crate::iam::PrincipalKind;
@@ -32,7 +36,7 @@ pub struct AuthzRequest<'a> {
 }
 
 impl AuthzRequest<'_> {
-    fn header(&self, name: &str) -> Option<&str> {
+    fn header(&self, name: &HeaderName) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
@@ -69,12 +73,17 @@ pub fn decide(ctx: &AuthzRequest<'_>, action: Action, resource: &str) -> S3Resul
                         Some(own) => parent.needs.union(own.needs),
                         None => parent.needs,
                     };
-                    let gathered;
-                    let values = if needs.is_empty() {
+                    // Keys are found when a condition first reads one (most requests read
+                    // none); object tags, from a header or the disk, are gathered up front.
+                    let (lazy, gathered);
+                    let values: &dyn ConditionValues = if needs.is_empty() {
                         &NO_VALUES
-                    } else {
+                    } else if needs.request_tags || needs.existing_tags {
                         gathered = condition_values(ctx, action, resource, needs);
                         &gathered
+                    } else {
+                        lazy = RequestValues::new(ctx, action, needs);
+                        &lazy
                     };
                     let rc = RequestContext {
                         action,
@@ -137,7 +146,7 @@ fn bucket_policy_for_anonymous(
 /// What a request whose policies read no condition key is evaluated with (most requests).
 static NO_VALUES: ConditionMap = ConditionMap::new();
 
-/// The condition keys of SPEC E9 this request supplies.
+/// The condition keys of SPEC E9 this request supplies, tags included, gathered at once.
 fn condition_values(
     ctx: &AuthzRequest<'_>,
     action: Action,
@@ -145,71 +154,14 @@ fn condition_values(
     needs: KeyNeeds,
 ) -> ConditionMap {
     let mut m = ConditionMap::new();
-    let want = |k: ConditionKey| needs.has(k);
-    if want(ConditionKey::SourceIp) {
-        m.set(ConditionKey::SourceIp, ip_text(ctx.remote.ip()));
-    }
-    if want(ConditionKey::SecureTransport) {
-        m.set(
-            ConditionKey::SecureTransport,
-            if ctx.secure { "true" } else { "false" },
-        );
-    }
-    // Read only if a time key is wanted.
-    let now = std::cell::OnceCell::new();
-    let now = || *now.get_or_init(|| ctx.state.clock.now());
-    if want(ConditionKey::CurrentTime) {
-        if let Ok(t) = now().format(&time::format_description::well_known::Rfc3339) {
-            m.set(ConditionKey::CurrentTime, t);
-        }
-    }
-    if want(ConditionKey::EpochTime) {
-        m.set(ConditionKey::EpochTime, now().unix_timestamp().to_string());
-    }
-    for (key, header) in [
-        (ConditionKey::UserAgent, "user-agent"),
-        (ConditionKey::Referer, "referer"),
-        (ConditionKey::ContentSha256, "x-amz-content-sha256"),
-        (ConditionKey::CopySource, "x-amz-copy-source"),
-        (ConditionKey::MetadataDirective, "x-amz-metadata-directive"),
-    ] {
-        if want(key) {
-            if let Some(v) = ctx.header(header) {
-                m.set(key, v);
-            }
-        }
-    }
-    if let Some(v) = ctx.caller.verified() {
-        if want(ConditionKey::SignatureVersion) {
-            m.set(ConditionKey::SignatureVersion, "AWS4-HMAC-SHA256");
-        }
-        if want(ConditionKey::AuthType) {
-            let auth_type = match v.kind() {
-                AuthKind::Header => "REST-HEADER",
-                AuthKind::Query => "REST-QUERY-STRING",
-            };
-            m.set(ConditionKey::AuthType, auth_type);
-        }
-        if want(ConditionKey::SignatureAge) {
-            let age_ms = (now() - v.signed_at()).whole_milliseconds().max(0);
-            m.set(ConditionKey::SignatureAge, age_ms.to_string());
-        }
-    }
-    if matches!(action, Action::ListBucket) {
-        for (key, param) in [
-            (ConditionKey::Prefix, "prefix"),
-            (ConditionKey::Delimiter, "delimiter"),
-            (ConditionKey::MaxKeys, "max-keys"),
-        ] {
-            if want(key) {
-                if let Some(v) = ctx.query.get(param) {
-                    m.set(key, v);
-                }
-            }
+    let lazy = RequestValues::new(ctx, action, needs);
+    for &key in ConditionKey::ALL {
+        if let Some(Values::One(v)) = lazy.get_known(key) {
+            m.set(key, v);
         }
     }
     if needs.request_tags {
-        if let Some(tagging) = ctx.header("x-amz-tagging") {
+        if let Some(tagging) = ctx.header(&X_AMZ_TAGGING) {
             if let Ok(tags) = crate::s3::headers::parse_tag_query(tagging) {
                 m.set_many(
                     ConditionKey::RequestObjectTagKeys,
@@ -231,6 +183,124 @@ fn condition_values(
         }
     }
     m
+}
+
+const X_AMZ_TAGGING: HeaderName = HeaderName::from_static("x-amz-tagging");
+
+/// The request headers condition keys read, by key.
+static HEADER_KEYS: [(ConditionKey, HeaderName); 5] = [
+    (ConditionKey::UserAgent, http::header::USER_AGENT),
+    (ConditionKey::Referer, http::header::REFERER),
+    (
+        ConditionKey::ContentSha256,
+        HeaderName::from_static("x-amz-content-sha256"),
+    ),
+    (
+        ConditionKey::CopySource,
+        HeaderName::from_static("x-amz-copy-source"),
+    ),
+    (
+        ConditionKey::MetadataDirective,
+        HeaderName::from_static("x-amz-metadata-directive"),
+    ),
+];
+
+/// The well-known condition keys (SPEC E9) of one request, each found when a condition first
+/// reads it: headers and fixed words are lent without a copy, and the few values that must
+/// be written (source address, times, signature age) are written once. Only the keys in
+/// `needs` are present, as when they were gathered up front. Tag keys are not here: a policy
+/// that reads them is given [`condition_values`].
+struct RequestValues<'r, 'a> {
+    ctx: &'r AuthzRequest<'a>,
+    action: Action,
+    needs: KeyNeeds,
+    /// The clock, read once, when a time key is first wanted.
+    now: OnceCell<OffsetDateTime>,
+    source_ip: OnceCell<String>,
+    current_time: OnceCell<Option<String>>,
+    epoch_time: OnceCell<String>,
+    signature_age: OnceCell<String>,
+}
+
+impl<'r, 'a> RequestValues<'r, 'a> {
+    fn new(ctx: &'r AuthzRequest<'a>, action: Action, needs: KeyNeeds) -> Self {
+        RequestValues {
+            ctx,
+            action,
+            needs,
+            now: OnceCell::new(),
+            source_ip: OnceCell::new(),
+            current_time: OnceCell::new(),
+            epoch_time: OnceCell::new(),
+            signature_age: OnceCell::new(),
+        }
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        *self.now.get_or_init(|| self.ctx.state.clock.now())
+    }
+
+    /// The one value of `key`, if the request has it.
+    fn value(&self, key: ConditionKey) -> Option<&str> {
+        use ConditionKey::*;
+        let ctx = self.ctx;
+        match key {
+            SourceIp => Some(self.source_ip.get_or_init(|| ip_text(ctx.remote.ip()))),
+            SecureTransport => Some(if ctx.secure { "true" } else { "false" }),
+            CurrentTime => self
+                .current_time
+                .get_or_init(|| {
+                    self.now()
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .as_deref(),
+            EpochTime => Some(
+                self.epoch_time
+                    .get_or_init(|| self.now().unix_timestamp().to_string()),
+            ),
+            UserAgent | Referer | ContentSha256 | CopySource | MetadataDirective => {
+                let (_, name) = HEADER_KEYS.iter().find(|(k, _)| *k == key)?;
+                ctx.header(name)
+            }
+            SignatureVersion => ctx.caller.verified().map(|_| "AWS4-HMAC-SHA256"),
+            AuthType => ctx.caller.verified().map(|v| match v.kind() {
+                AuthKind::Header => "REST-HEADER",
+                AuthKind::Query => "REST-QUERY-STRING",
+            }),
+            SignatureAge => {
+                let v = ctx.caller.verified()?;
+                Some(self.signature_age.get_or_init(|| {
+                    let age_ms = (self.now() - v.signed_at()).whole_milliseconds().max(0);
+                    age_ms.to_string()
+                }))
+            }
+            Prefix | Delimiter | MaxKeys if matches!(self.action, Action::ListBucket) => {
+                let param = match key {
+                    Prefix => "prefix",
+                    Delimiter => "delimiter",
+                    _ => "max-keys",
+                };
+                ctx.query.get(param)
+            }
+            // Read from the request context, or (tag keys) gathered up front.
+            Prefix | Delimiter | MaxKeys | Username | Userid | PrincipalType
+            | RequestObjectTagKeys => None,
+        }
+    }
+}
+
+impl ConditionValues for RequestValues<'_, '_> {
+    fn get(&self, key: &str) -> Option<Values<'_>> {
+        ConditionKey::from_name(key).and_then(|k| self.get_known(k))
+    }
+
+    fn get_known(&self, key: ConditionKey) -> Option<Values<'_>> {
+        if !self.needs.has(key) {
+            return None;
+        }
+        self.value(key).map(Values::One)
+    }
 }
 
 /// `aws:SourceIp` as text; an IPv4 address written digit by digit (`Display` goes through
@@ -311,6 +381,242 @@ impl KeyNeeds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
+    use std::time::SystemTime;
+
+    use aws_credential_types::Credentials;
+    use aws_sigv4::http_request::{
+        sign, PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation,
+        SigningSettings,
+    };
+    use aws_sigv4::sign::v4;
+
+    use crate::auth::{authenticate_head, Caller};
+    use crate::s3::query::Query;
+
+    /// The condition keys as they were gathered before [`RequestValues`] (one map, filled up
+    /// front), at the time `now`: the model the lazy values must agree with.
+    fn model(
+        ctx: &AuthzRequest<'_>,
+        action: Action,
+        needs: KeyNeeds,
+        now: OffsetDateTime,
+    ) -> ConditionMap {
+        let header = |name: &str| ctx.headers.get(name).and_then(|v| v.to_str().ok());
+        let mut m = ConditionMap::new();
+        let want = |k: ConditionKey| needs.has(k);
+        if want(ConditionKey::SourceIp) {
+            m.set(ConditionKey::SourceIp, ctx.remote.ip().to_string());
+        }
+        if want(ConditionKey::SecureTransport) {
+            m.set(
+                ConditionKey::SecureTransport,
+                if ctx.secure { "true" } else { "false" },
+            );
+        }
+        if want(ConditionKey::CurrentTime) {
+            if let Ok(t) = now.format(&time::format_description::well_known::Rfc3339) {
+                m.set(ConditionKey::CurrentTime, t);
+            }
+        }
+        if want(ConditionKey::EpochTime) {
+            m.set(ConditionKey::EpochTime, now.unix_timestamp().to_string());
+        }
+        for (key, name) in [
+            (ConditionKey::UserAgent, "user-agent"),
+            (ConditionKey::Referer, "referer"),
+            (ConditionKey::ContentSha256, "x-amz-content-sha256"),
+            (ConditionKey::CopySource, "x-amz-copy-source"),
+            (ConditionKey::MetadataDirective, "x-amz-metadata-directive"),
+        ] {
+            if let (true, Some(v)) = (want(key), header(name)) {
+                m.set(key, v);
+            }
+        }
+        if let Some(v) = ctx.caller.verified() {
+            if want(ConditionKey::SignatureVersion) {
+                m.set(ConditionKey::SignatureVersion, "AWS4-HMAC-SHA256");
+            }
+            if want(ConditionKey::AuthType) {
+                let auth_type = match v.kind() {
+                    AuthKind::Header => "REST-HEADER",
+                    AuthKind::Query => "REST-QUERY-STRING",
+                };
+                m.set(ConditionKey::AuthType, auth_type);
+            }
+            if want(ConditionKey::SignatureAge) {
+                let age_ms = (now - v.signed_at()).whole_milliseconds().max(0);
+                m.set(ConditionKey::SignatureAge, age_ms.to_string());
+            }
+        }
+        if matches!(action, Action::ListBucket) {
+            for (key, param) in [
+                (ConditionKey::Prefix, "prefix"),
+                (ConditionKey::Delimiter, "delimiter"),
+                (ConditionKey::MaxKeys, "max-keys"),
+            ] {
+                if let (true, Some(v)) = (want(key), ctx.query.get(param)) {
+                    m.set(key, v);
+                }
+            }
+        }
+        m
+    }
+
+    /// A request for `path_and_query` with `extra` headers, signed by `ak`/`sk` in the
+    /// headers or the query (AWS's own signer), or unsigned.
+    fn request(
+        sign_with: Option<(&str, &str, SignatureLocation)>,
+        path_and_query: &str,
+        extra: &[(&str, &[u8])],
+    ) -> http::request::Parts {
+        let host = "127.0.0.1:9000";
+        let mut builder = http::Request::builder().method("GET").header("host", host);
+        for (k, v) in extra {
+            builder = builder.header(*k, *v);
+        }
+        let mut uri = path_and_query.to_owned();
+        if let Some((ak, sk, location)) = sign_with {
+            let identity = Credentials::new(ak, sk, None, None, "test").into();
+            let mut settings = SigningSettings::default();
+            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+            settings.signature_location = location;
+            if location == SignatureLocation::QueryParams {
+                settings.expires_in = Some(std::time::Duration::from_secs(300));
+            }
+            let params = v4::SigningParams::builder()
+                .identity(&identity)
+                .region("us-east-1")
+                .name("s3")
+                .time(SystemTime::now())
+                .settings(settings)
+                .build()
+                .unwrap()
+                .into();
+            let full = format!("http://{host}{path_and_query}");
+            let headers: Vec<(&str, &str)> = extra
+                .iter()
+                .filter_map(|(k, v)| Some((*k, std::str::from_utf8(v).ok()?)))
+                .chain([("host", host)])
+                .collect();
+            let signable = SignableRequest::new(
+                "GET",
+                &full,
+                headers.into_iter(),
+                SignableBody::UnsignedPayload,
+            )
+            .unwrap();
+            let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+            for (k, v) in instructions.headers() {
+                builder = builder.header(k, v);
+            }
+            let params: Vec<String> = instructions
+                .params()
+                .iter()
+                .map(|(k, v)| {
+                    let v = percent_encoding::utf8_percent_encode(
+                        v,
+                        percent_encoding::NON_ALPHANUMERIC,
+                    );
+                    format!("{k}={v}")
+                })
+                .collect();
+            if !params.is_empty() {
+                let sep = if uri.contains('?') { '&' } else { '?' };
+                uri = format!("{uri}{sep}{}", params.join("&"));
+            }
+        }
+        builder.uri(uri).body(()).unwrap().into_parts().0
+    }
+
+    /// Every condition key the lazy values answer agrees with the up-front model: each key
+    /// alone and all together, signed in the headers, in the query and unsigned, with headers
+    /// present, absent and not text, query parameters present and empty, both address
+    /// families, and actions that do and do not read the listing keys.
+    #[test]
+    fn lazy_condition_values_agree_with_the_up_front_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = crate::ServerConfig::new(dir.path());
+        cfg.posix_ownership = false;
+        cfg.root_access_key = Some("testroot".into());
+        cfg.root_secret_key = Some("test-root-secret".into());
+        let (state, _) = crate::server::prepare(cfg).unwrap();
+        state
+            .identities
+            .add_user("alice", "Password1", 0, 0, 0)
+            .unwrap();
+        let mut needs_list = vec![KeyNeeds::EVERYTHING, KeyNeeds::of("")];
+        needs_list.extend(ConditionKey::ALL.iter().map(|k| KeyNeeds::of(k.as_str())));
+        let extras: [&[(&str, &[u8])]; 3] = [
+            &[],
+            &[
+                ("user-agent", b"aws-sdk-rust/1.x"),
+                ("referer", b"https://example.com/"),
+                ("x-amz-copy-source", b"/src/key"),
+                ("x-amz-metadata-directive", b"REPLACE"),
+            ],
+            &[("user-agent", b"caf\xe9"), ("referer", b"")],
+        ];
+        let signers = [
+            None,
+            Some(("alice", "Password1", SignatureLocation::Headers)),
+            Some(("alice", "Password1", SignatureLocation::QueryParams)),
+        ];
+        let remotes: [SocketAddr; 2] = [
+            "10.1.20.255:5000".parse().unwrap(),
+            "[2001:db8::1]:5000".parse().unwrap(),
+        ];
+        let mut compared = 0;
+        for path in [
+            "/b/k",
+            "/b?prefix=&delimiter=%2F&max-keys=5",
+            "/b?prefix=a+b",
+        ] {
+            for extra in extras {
+                for signer in signers {
+                    let parts = request(signer, path, extra);
+                    let caller = authenticate_head(&state, &parts).unwrap();
+                    assert_eq!(
+                        matches!(caller, Caller::Signed { .. }),
+                        signer.is_some(),
+                        "{path}"
+                    );
+                    let query = Query::parse(parts.uri.query().unwrap_or(""));
+                    for (remote, secure) in remotes.into_iter().zip([false, true]) {
+                        let ctx = AuthzRequest {
+                            state: &state,
+                            caller: &caller,
+                            headers: &parts.headers,
+                            query: &query,
+                            remote,
+                            secure,
+                        };
+                        for action in [Action::ListBucket, Action::GetObject] {
+                            for &needs in &needs_list {
+                                let lazy = RequestValues::new(&ctx, action, needs);
+                                let now = state.clock.now();
+                                lazy.now.set(now).unwrap();
+                                let model = model(&ctx, action, needs, now);
+                                for &key in ConditionKey::ALL {
+                                    assert_eq!(
+                                        lazy.get_known(key),
+                                        model.get_known(key),
+                                        "{key:?} {path} {extra:?} {signer:?} {action:?}"
+                                    );
+                                    assert_eq!(
+                                        lazy.get(key.lower_name()),
+                                        model.get(key.lower_name())
+                                    );
+                                    compared += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(compared > 10_000);
+    }
 
     #[test]
     fn source_ips_read_as_display_writes_them() {

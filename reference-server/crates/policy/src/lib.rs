@@ -44,7 +44,7 @@ pub use document::{PolicyDocument, POLICY_VERSION};
 pub use error::PolicyError;
 pub use evaluate::{evaluate_all, evaluate_all_indexed, CompiledPolicy, Decision};
 pub use values::{
-    ConditionKey, ConditionMap, ConditionValues, EXISTING_OBJECT_TAG, REQUEST_OBJECT_TAG,
+    ConditionKey, ConditionMap, ConditionValues, Values, EXISTING_OBJECT_TAG, REQUEST_OBJECT_TAG,
 };
 
 /// The largest policy document accepted, in bytes as submitted (P2, S4, A3).

@@ -14,11 +14,36 @@
 /// Values of request condition keys.
 pub trait ConditionValues {
     /// The values of `key` (lower-case), or `None` when the request does not carry it.
-    fn get(&self, key: &str) -> Option<&[String]>;
+    fn get(&self, key: &str) -> Option<Values<'_>>;
 
     /// The values of a well-known key; by default `get(key.lower_name())`.
-    fn get_known(&self, key: ConditionKey) -> Option<&[String]> {
+    fn get_known(&self, key: ConditionKey) -> Option<Values<'_>> {
         self.get(key.lower_name())
+    }
+}
+
+/// The values of one key, borrowed as the [`ConditionValues`] holds them: one string (which
+/// an implementation can lend from the request itself, without a copy) or a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Values<'a> {
+    One(&'a str),
+    Many(&'a [String]),
+}
+
+impl<'a> Values<'a> {
+    /// Every value, in order.
+    pub fn iter(self) -> impl Iterator<Item = &'a str> {
+        let (one, many) = match self {
+            Values::One(v) => (Some(v), &[][..]),
+            Values::Many(vs) => (None, vs),
+        };
+        one.into_iter().chain(many.iter().map(String::as_str))
+    }
+
+    /// No value at all (a present key with an empty list, which the evaluator treats as
+    /// missing).
+    pub fn is_empty(self) -> bool {
+        matches!(self, Values::Many([]))
     }
 }
 
@@ -99,11 +124,11 @@ impl Slot {
         }
     }
 
-    fn get(&self) -> Option<&[String]> {
+    fn get(&self) -> Option<Values<'_>> {
         match self {
             Slot::Absent => None,
-            Slot::One(v) => Some(v),
-            Slot::Many(v) => Some(v),
+            Slot::One([v]) => Some(Values::One(v)),
+            Slot::Many(v) => Some(Values::Many(v)),
         }
     }
 }
@@ -176,7 +201,7 @@ impl ConditionMap {
 }
 
 impl ConditionValues for ConditionMap {
-    fn get(&self, key: &str) -> Option<&[String]> {
+    fn get(&self, key: &str) -> Option<Values<'_>> {
         if let Some(known) = ConditionKey::from_name(key) {
             return self.get_known(known);
         }
@@ -186,14 +211,14 @@ impl ConditionValues for ConditionMap {
             .and_then(|(_, slot)| slot.get())
     }
 
-    fn get_known(&self, key: ConditionKey) -> Option<&[String]> {
+    fn get_known(&self, key: ConditionKey) -> Option<Values<'_>> {
         self.known[key as usize].get()
     }
 }
 
 /// No condition values at all.
 impl ConditionValues for () {
-    fn get(&self, _key: &str) -> Option<&[String]> {
+    fn get(&self, _key: &str) -> Option<Values<'_>> {
         None
     }
 }
@@ -220,25 +245,26 @@ mod tests {
         let mut m = ConditionMap::new();
         assert!(m.get("s3:prefix").is_none());
         m.set(ConditionKey::Prefix, "");
-        assert_eq!(m.get("s3:prefix"), Some(&[String::new()][..]));
+        assert_eq!(m.get("s3:prefix"), Some(Values::One("")));
         m.set_many(ConditionKey::SourceIp, vec!["1.2.3.4".into(), "::1".into()]);
-        assert_eq!(m.get_known(ConditionKey::SourceIp).map(<[_]>::len), Some(2));
+        assert_eq!(
+            m.get_known(ConditionKey::SourceIp)
+                .map(|v| v.iter().count()),
+            Some(2)
+        );
         m.remove(ConditionKey::Prefix);
         assert!(m.get_known(ConditionKey::Prefix).is_none());
         m.existing_object_tag("Project", "x");
         assert_eq!(
             m.get("s3:existingobjecttag/project"),
-            Some(&["x".to_string()][..])
+            Some(Values::One("x"))
         );
         m.insert("S3:ExistingObjectTag/Project", vec!["y".into()]);
         assert_eq!(
             m.get("s3:existingobjecttag/project"),
-            Some(&["y".to_string()][..])
+            Some(Values::One("y"))
         );
         m.insert("S3:PREFIX", vec!["p".into()]);
-        assert_eq!(
-            m.get_known(ConditionKey::Prefix),
-            Some(&["p".to_string()][..])
-        );
+        assert_eq!(m.get_known(ConditionKey::Prefix), Some(Values::One("p")));
     }
 }

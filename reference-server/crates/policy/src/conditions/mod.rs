@@ -24,7 +24,7 @@ mod null;
 mod numeric;
 mod string;
 
-use crate::values::ConditionKey;
+use crate::values::{ConditionKey, Values};
 use crate::wildcard::Vars;
 use crate::RequestContext;
 use std::cmp::Ordering;
@@ -199,26 +199,18 @@ impl KeyRef {
     }
 }
 
-/// The request values of one key: a slice from [`crate::ConditionValues`] or one value taken
-/// from the context.
-#[derive(Clone, Copy)]
-enum Found<'a> {
-    Many(&'a [String]),
-    One(&'a str),
-}
-
-impl Found<'_> {
+impl Values<'_> {
     fn any(self, mut f: impl FnMut(&str) -> bool) -> bool {
         match self {
-            Found::Many(vs) => vs.iter().any(|v| f(v)),
-            Found::One(v) => f(v),
+            Values::Many(vs) => vs.iter().any(|v| f(v)),
+            Values::One(v) => f(v),
         }
     }
 
     fn all(self, mut f: impl FnMut(&str) -> bool) -> bool {
         match self {
-            Found::Many(vs) => vs.iter().all(|v| f(v)),
-            Found::One(v) => f(v),
+            Values::Many(vs) => vs.iter().all(|v| f(v)),
+            Values::One(v) => f(v),
         }
     }
 }
@@ -285,7 +277,7 @@ impl Entry {
         })
     }
 
-    fn lookup<'a>(&self, ctx: &RequestContext<'a>) -> Option<Found<'a>> {
+    fn lookup<'a>(&self, ctx: &RequestContext<'a>) -> Option<Values<'a>> {
         let from_ctx = match &self.key {
             KeyRef::Known(ConditionKey::Username) => ctx.username,
             KeyRef::Known(ConditionKey::Userid) => ctx.userid,
@@ -293,13 +285,13 @@ impl Entry {
             _ => "",
         };
         if !from_ctx.is_empty() {
-            return Some(Found::One(from_ctx));
+            return Some(Values::One(from_ctx));
         }
         let values = match &self.key {
             KeyRef::Known(k) => ctx.values.get_known(*k),
             KeyRef::Other(name) => ctx.values.get(name),
         };
-        values.filter(|v| !v.is_empty()).map(Found::Many)
+        values.filter(|v| !v.is_empty())
     }
 
     /// Whether this entry holds for the request.
