@@ -122,7 +122,16 @@ impl Inner {
         resource: &ResourceText<'_>,
     ) -> Decision {
         let vars = ctx.vars();
-        let applies = |i: u32| self.statements[i as usize].applies(ctx, resource, &vars);
+        // What a matched resource starts with: `text`'s first byte, or `/` when only the
+        // `text/` form can match (an empty `text`).
+        let first = match (resource.text.as_bytes().first(), resource.slashed) {
+            (Some(&b), _) => Some(b),
+            (None, slashed) => slashed.and_then(|s| s.as_bytes().first().copied()),
+        };
+        let applies = |i: u32| {
+            let statement = &self.statements[i as usize];
+            statement.may_apply(first) && statement.applies(ctx, resource, &vars)
+        };
         if let Some(&i) = index.deny.iter().find(|&&i| applies(i)) {
             return Decision::ExplicitDeny {
                 statement: i as usize,
@@ -173,6 +182,102 @@ pub fn evaluate_all_indexed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{ConditionMap, PolicyDocument, PrincipalType, Profile};
+    use proptest::prelude::*;
+
+    /// E1 without the per-action index or the first-byte skip: every statement in document
+    /// order, its action tested, its resources matched.
+    fn model(policy: &CompiledPolicy, ctx: &RequestContext<'_>) -> Decision {
+        let (mut buf, mut spill) = ([0u8; 256], String::new());
+        let resource = if statement::matches_slashed(ctx) {
+            statement::slashed_text(ctx.resource, &mut buf, &mut spill)
+        } else {
+            ResourceText {
+                text: ctx.resource,
+                slashed: None,
+            }
+        };
+        let vars = ctx.vars();
+        let matching = |effect| {
+            policy.inner.statements.iter().position(|s| {
+                s.effect == effect
+                    && s.actions.contains(ctx.action)
+                    && s.applies(ctx, &resource, &vars)
+            })
+        };
+        match (matching(Effect::Deny), matching(Effect::Allow)) {
+            (Some(statement), _) => Decision::ExplicitDeny { statement },
+            (None, Some(statement)) => Decision::Allow { statement },
+            (None, None) => Decision::ImplicitDeny,
+        }
+    }
+
+    const RESOURCES: &[&str] = &[
+        "*",
+        "arn:aws:s3:::*",
+        "arn:aws:s3:::b",
+        "arn:aws:s3:::b/*",
+        "arn:aws:s3:::bb/k",
+        "arn:aws:s3:::c*",
+        "arn:aws:s3:::?",
+        "arn:aws:s3:::/x",
+        "arn:aws:s3:::/*",
+        "arn:aws:s3:::${aws:username}/*",
+    ];
+    const ACTIONS: &[&str] = &[
+        "s3:*",
+        "s3:GetObject",
+        "s3:ListBucket",
+        "s3:ListAllMyBuckets",
+    ];
+
+    fn statement_json() -> impl Strategy<Value = String> {
+        (
+            any::<bool>(),
+            prop::sample::select(ACTIONS),
+            any::<bool>(),
+            prop::collection::vec(prop::sample::select(RESOURCES), 1..3),
+        )
+            .prop_map(|(deny, action, not_resource, resources)| {
+                format!(
+                    r#"{{"Effect":"{}","Action":"{action}","{}":{}}}"#,
+                    if deny { "Deny" } else { "Allow" },
+                    if not_resource {
+                        "NotResource"
+                    } else {
+                        "Resource"
+                    },
+                    serde_json::to_string(&resources).unwrap(),
+                )
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// The index and the first-byte skip decide exactly as testing every statement does.
+        #[test]
+        fn e1_indexed_evaluation_agrees_with_every_statement_in_order(
+            statements in prop::collection::vec(statement_json(), 1..8),
+            resource in prop::sample::select(vec!["", "*", "b", "bb", "c", "b/k", "bb/k", "/x", "alice/k", "x"]),
+            action in prop::sample::select(vec![Action::GetObject, Action::ListBucket, Action::ListAllMyBuckets]),
+            aws in any::<bool>(),
+        ) {
+            let source = format!(r#"{{"Version":"2012-10-17","Statement":[{}]}}"#, statements.join(","));
+            let policy = PolicyDocument::parse(&source).unwrap().compile();
+            let values = ConditionMap::new();
+            let ctx = RequestContext {
+                action,
+                resource,
+                username: "alice",
+                userid: "alice",
+                principal_type: PrincipalType::User,
+                values: &values,
+                profile: if aws { Profile::Aws } else { Profile::Reference },
+            };
+            prop_assert_eq!(policy.evaluate(&ctx), model(&policy, &ctx), "{} on {:?}", source, resource);
+        }
+    }
 
     fn shareable<T: Send + Sync + Clone + 'static>() {}
 

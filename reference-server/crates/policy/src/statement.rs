@@ -42,9 +42,20 @@ pub(crate) struct Statement {
     resources: Box<[Pattern]>,
     not_resource: bool,
     conditions: ConditionBlock,
+    /// The byte every resource the statement matches starts with, when all its patterns
+    /// begin with literals that agree on it (`Resource`, not `NotResource`).
+    first: Option<u8>,
 }
 
 impl Statement {
+    /// Whether the statement can apply to a request whose resource (or, for an empty one,
+    /// its `resource/` form) starts with `first`: `false` is certain, so evaluation skips the
+    /// statement without matching it; a policy's statements mostly name other buckets.
+    #[inline]
+    pub(crate) fn may_apply(&self, first: Option<u8>) -> bool {
+        self.first.is_none() || self.first == first
+    }
+
     /// Whether the statement applies to the request (its action already checked by the
     /// caller through [`Statement::actions`]).
     pub(crate) fn applies(
@@ -284,7 +295,15 @@ pub(crate) fn compile(value: &Value, path: &str) -> Result<Statement, PolicyErro
         Some(c) => compile_conditions(c, &format!("{path}.Condition"))?,
         None => ConditionBlock::default(),
     };
+    let first = if not_resource {
+        None
+    } else {
+        let mut firsts = resources.iter().map(Pattern::first_byte);
+        let first = firsts.next().flatten();
+        first.filter(|b| firsts.all(|f| f == Some(*b)))
+    };
     Ok(Statement {
+        first,
         effect,
         actions: if not_action {
             actions.complement()

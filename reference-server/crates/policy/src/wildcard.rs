@@ -153,6 +153,12 @@ impl Pattern {
         })
     }
 
+    /// The first byte of every text the pattern matches case-sensitively, if it starts with
+    /// a literal.
+    pub(crate) fn first_byte(&self) -> Option<u8> {
+        self.first
+    }
+
     /// Matches `text` case-sensitively.
     #[inline]
     pub(crate) fn matches(&self, text: &str, vars: &Vars<'_>) -> bool {
