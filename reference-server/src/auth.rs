@@ -15,7 +15,7 @@ use keygate_sigv4::{AuthError, PayloadMode, RequestView, Verified};
 use sha2::{Digest, Sha256};
 
 use crate::conn::TimedIncoming;
-use crate::iam::{Credential, Principal, PrincipalKind};
+use crate::iam::{Credential, KeyEntry, Principal, PrincipalKind, StoredPolicy};
 use crate::s3::body::Source;
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 use crate::state::AppState;
@@ -58,6 +58,10 @@ pub enum Caller {
     /// The credential is shared with the snapshot it came from: no per-request copy.
     Signed {
         credential: Arc<Credential>,
+        /// The policy of the credential's user (the parent's, for STS credentials and service
+        /// accounts) in the snapshot the key was found in: read at every request (S7), with
+        /// the key, in one look-up.
+        policy: Option<Arc<StoredPolicy>>,
         verified: Verified,
     },
 }
@@ -94,7 +98,8 @@ pub async fn authenticate(
     let Some(pending) = pending else {
         return Ok((Caller::Anonymous, Source::Stream(body)));
     };
-    let credential = lookup(state, now, pending.access_key(), pending.session_token())?;
+    let KeyEntry { credential, policy } =
+        lookup(state, now, pending.access_key(), pending.session_token())?;
     let (verified, source) = if matches!(pending.payload(), PayloadMode::Absent) {
         let bytes = read_limited(body, MAX_BUFFERED_BODY).await?;
         let hash: [u8; 32] = Sha256::digest(&bytes).into();
@@ -111,6 +116,7 @@ pub async fn authenticate(
     Ok((
         Caller::Signed {
             credential,
+            policy,
             verified,
         },
         source,
@@ -136,17 +142,19 @@ pub fn authenticate_head(state: &AppState, parts: &Parts) -> S3Result<Caller> {
             "The payload hash must be computed from the body.",
         ));
     }
-    let credential = lookup(state, now, pending.access_key(), pending.session_token())?;
+    let KeyEntry { credential, policy } =
+        lookup(state, now, pending.access_key(), pending.session_token())?;
     let verified = pending
         .verify(&credential.secret, &state.key_cache, None)
         .map_err(from_auth)?;
     Ok(Caller::Signed {
         credential,
+        policy,
         verified,
     })
 }
 
-/// Finds the credential for `access_key` at `now` (the time the signature was checked
+/// Finds the credential (and its user's policy) for `access_key` at `now` (the time the signature was checked
 /// against: one clock read per request) and applies the session-token rules (SPEC S6, A6):
 /// an STS key needs its own token and must not be expired; any other key refuses a token.
 fn lookup(
@@ -154,10 +162,10 @@ fn lookup(
     now: time::OffsetDateTime,
     access_key: &str,
     token: Option<&str>,
-) -> S3Result<Arc<Credential>> {
+) -> S3Result<KeyEntry> {
     let now = now.unix_timestamp();
     let snapshot = state.identities.snapshot();
-    let Some(credential) = snapshot.credential(access_key).cloned() else {
+    let Some(entry) = snapshot.key(access_key).cloned() else {
         // A purged STS credential is still recognisable as expired by its signed token.
         let expired = token
             .and_then(|t| state.identities.verify_token(t))
@@ -169,7 +177,7 @@ fn lookup(
         }));
     };
     drop(snapshot);
-    let p = &credential.principal;
+    let p = &entry.credential.principal;
     match (p.kind, token) {
         (PrincipalKind::Sts, None) => Err(S3Error::with_message(
             S3ErrorCode::InvalidTokenId,
@@ -183,13 +191,13 @@ fn lookup(
             if p.expires.is_some_and(|e| e <= now) {
                 return Err(S3Error::new(S3ErrorCode::ExpiredToken));
             }
-            Ok(credential)
+            Ok(entry)
         }
         (_, Some(_)) => Err(S3Error::with_message(
             S3ErrorCode::InvalidTokenId,
             "A session token was sent with credentials that do not take one.",
         )),
-        (_, None) => Ok(credential),
+        (_, None) => Ok(entry),
     }
 }
 

@@ -53,15 +53,16 @@ pub fn authorize(ctx: &AuthzRequest<'_>, action: Action, resource: &str) -> S3Re
 pub fn decide(ctx: &AuthzRequest<'_>, action: Action, resource: &str) -> S3Result<Decision> {
     let denied = || Err(S3Error::new(S3ErrorCode::AccessDenied));
     match ctx.caller {
-        Caller::Signed { credential, .. } => {
+        Caller::Signed {
+            credential, policy, ..
+        } => {
             let p = &credential.principal;
             match p.kind {
                 PrincipalKind::Root => Ok(Decision::Allow { statement: 0 }),
                 PrincipalKind::User | PrincipalKind::Sts | PrincipalKind::ServiceAccount => {
-                    // The parent's policy is read live from the request's snapshot (S7, A3);
-                    // a session or embedded policy can only narrow it (S4, A3).
-                    let snapshot = ctx.state.identities.snapshot();
-                    let Some(parent) = snapshot.user_policy(&p.username) else {
+                    // The parent's policy, read live from the snapshot the key was found in
+                    // (S7, A3); a session or embedded policy can only narrow it (S4, A3).
+                    let Some(parent) = policy.as_deref() else {
                         return denied();
                     };
                     let principal_type = match p.kind {
@@ -536,11 +537,7 @@ mod tests {
     #[test]
     fn lazy_condition_values_agree_with_the_up_front_model() {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = crate::ServerConfig::new(dir.path());
-        cfg.posix_ownership = false;
-        cfg.root_access_key = Some("testroot".into());
-        cfg.root_secret_key = Some("test-root-secret".into());
-        let (state, _) = crate::server::prepare(cfg).unwrap();
+        let state = crate::state::for_tests(dir.path());
         state
             .identities
             .add_user("alice", "Password1", 0, 0, 0)

@@ -58,3 +58,14 @@ impl AppState {
         )
     }
 }
+
+/// A server's state in `dir`, without a listener, for unit tests: root `testroot` /
+/// `test-root-secret`, no POSIX ownership.
+#[cfg(test)]
+pub(crate) fn for_tests(dir: &std::path::Path) -> std::sync::Arc<AppState> {
+    let mut cfg = ServerConfig::new(dir);
+    cfg.posix_ownership = false;
+    cfg.root_access_key = Some("testroot".into());
+    cfg.root_secret_key = Some("test-root-secret".into());
+    crate::server::prepare(cfg).expect("test state").0
+}

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 pub use error::{IamCode, IamError, IamResult};
 use model::Model;
-pub use model::{Credential, Principal, PrincipalKind, Snapshot, StoredPolicy};
+pub use model::{Credential, KeyEntry, Principal, PrincipalKind, Snapshot, StoredPolicy};
 pub use seal::Sealer;
 pub use token::{TokenClaims, TokenSigner};
 

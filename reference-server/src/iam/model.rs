@@ -304,17 +304,37 @@ impl Model {
             Default::default(),
         );
         let mut users = SnapshotMap::with_capacity_and_hasher(self.users.len(), Default::default());
-        keys.insert(self.root.principal.access_key.clone(), self.root.clone());
         for (name, user) in &self.users {
-            keys.insert(name.clone(), user.credential.clone());
             let policy = user.policy.as_deref().and_then(|p| self.policy(p)).cloned();
             users.insert(name.clone(), (policy, user.owner));
         }
+        let entry = |credential: &Arc<Credential>| KeyEntry {
+            credential: credential.clone(),
+            policy: match credential.principal.kind {
+                PrincipalKind::Root => None,
+                _ => users
+                    .get(&credential.principal.username)
+                    .and_then(|(p, _)| p.clone()),
+            },
+        };
+        keys.insert(self.root.principal.access_key.clone(), entry(&self.root));
+        for (name, user) in &self.users {
+            keys.insert(name.clone(), entry(&user.credential));
+        }
         for (key, credential) in &self.derived {
-            keys.insert(key.clone(), credential.clone());
+            keys.insert(key.clone(), entry(credential));
         }
         Snapshot { keys, users }
     }
+}
+
+/// A key the snapshot accepts, with the policy of its user (the parent's, for STS credentials
+/// and service accounts) in that snapshot: one look-up finds both (S7: still read at every
+/// request, from the snapshot the request is authenticated with).
+#[derive(Debug, Clone)]
+pub struct KeyEntry {
+    pub credential: Arc<Credential>,
+    pub policy: Option<Arc<StoredPolicy>>,
 }
 
 /// The snapshot's maps, looked up on every request: foldhash (seeded at random per process)
@@ -326,13 +346,18 @@ type SnapshotMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
 /// An immutable view of every key the server accepts and every user's policy.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    keys: SnapshotMap<Arc<Credential>>,
+    keys: SnapshotMap<KeyEntry>,
     /// Every user's attached policy and uid/gid, for derived credentials to read live.
     users: SnapshotMap<(Option<Arc<StoredPolicy>>, Owner)>,
 }
 
 impl Snapshot {
     pub fn credential(&self, access_key: &str) -> Option<&Arc<Credential>> {
+        self.key(access_key).map(|k| &k.credential)
+    }
+
+    /// The key `access_key` with its user's policy.
+    pub fn key(&self, access_key: &str) -> Option<&KeyEntry> {
         self.keys.get(access_key)
     }
 
@@ -352,5 +377,59 @@ impl Snapshot {
                 .map(|(_, o)| *o)
                 .unwrap_or_default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every key's entry carries exactly the policy its user holds in the same snapshot, as
+    /// users gain, change and lose policies.
+    #[test]
+    fn s7_a_key_entry_holds_its_users_policy_in_that_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::state::for_tests(dir.path());
+        let ids = &state.identities;
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+        ids.put_policy("custom", doc, 0).unwrap();
+        let mut keys = vec!["testroot".to_owned()];
+        for user in ["alice", "bob"] {
+            ids.add_user(user, "Password1", 0, 0, 0).unwrap();
+            keys.push(user.to_owned());
+        }
+        let check = |keys: &[String]| {
+            let snapshot = ids.snapshot();
+            for key in keys {
+                let entry = snapshot.key(key).unwrap();
+                let p = &entry.credential.principal;
+                let expected = match p.kind {
+                    PrincipalKind::Root => None,
+                    _ => snapshot.user_policy(&p.username),
+                };
+                assert_eq!(
+                    entry.policy.as_deref().map(std::ptr::from_ref),
+                    expected.map(std::ptr::from_ref),
+                    "{key}"
+                );
+            }
+        };
+        check(&keys);
+        ids.attach("readwrite", "alice").unwrap();
+        keys.push(ids.assume_role("alice", 900, None, 0).unwrap().access_key);
+        keys.push(
+            ids.add_service_account("alice", None, 0)
+                .unwrap()
+                .access_key,
+        );
+        check(&keys);
+        ids.attach("custom", "alice").unwrap();
+        ids.attach("readonly", "bob").unwrap();
+        check(&keys);
+        ids.put_policy("custom", doc, 1).unwrap();
+        check(&keys);
+        ids.detach("alice").unwrap();
+        check(&keys);
+        assert!(ids.snapshot().key(&keys[3]).unwrap().policy.is_none());
     }
 }
