@@ -157,8 +157,14 @@ fn condition_values(
     let mut m = ConditionMap::new();
     let lazy = RequestValues::new(ctx, action, needs);
     for &key in ConditionKey::ALL {
-        if let Some(Values::One(v)) = lazy.get_known(key) {
-            m.set(key, v);
+        match lazy.get_known(key) {
+            Some(Values::One(v)) => {
+                m.set(key, v);
+            }
+            Some(Values::Ip(ip)) => {
+                m.set(key, ip_text(ip));
+            }
+            Some(Values::Many(_)) | None => {}
         }
     }
     if needs.request_tags {
@@ -207,8 +213,9 @@ static HEADER_KEYS: [(ConditionKey, HeaderName); 5] = [
 ];
 
 /// The well-known condition keys (SPEC E9) of one request, each found when a condition first
-/// reads it: headers and fixed words are lent without a copy, and the few values that must
-/// be written (source address, times, signature age) are written once. Only the keys in
+/// reads it: headers and fixed words are lent without a copy, the source address is given as
+/// an address (IP conditions need no text), and the few values that must be written (times,
+/// signature age) are written once. Only the keys in
 /// `needs` are present, as when they were gathered up front. Tag keys are not here: a policy
 /// that reads them is given [`condition_values`].
 struct RequestValues<'r, 'a> {
@@ -217,7 +224,6 @@ struct RequestValues<'r, 'a> {
     needs: KeyNeeds,
     /// The clock, read once, when a time key is first wanted.
     now: OnceCell<OffsetDateTime>,
-    source_ip: OnceCell<String>,
     current_time: OnceCell<Option<String>>,
     epoch_time: OnceCell<String>,
     signature_age: OnceCell<String>,
@@ -230,7 +236,6 @@ impl<'r, 'a> RequestValues<'r, 'a> {
             action,
             needs,
             now: OnceCell::new(),
-            source_ip: OnceCell::new(),
             current_time: OnceCell::new(),
             epoch_time: OnceCell::new(),
             signature_age: OnceCell::new(),
@@ -246,7 +251,8 @@ impl<'r, 'a> RequestValues<'r, 'a> {
         use ConditionKey::*;
         let ctx = self.ctx;
         match key {
-            SourceIp => Some(self.source_ip.get_or_init(|| ip_text(ctx.remote.ip()))),
+            // Given as an address by `get_known`.
+            SourceIp => None,
             SecureTransport => Some(if ctx.secure { "true" } else { "false" }),
             CurrentTime => self
                 .current_time
@@ -299,6 +305,9 @@ impl ConditionValues for RequestValues<'_, '_> {
     fn get_known(&self, key: ConditionKey) -> Option<Values<'_>> {
         if !self.needs.has(key) {
             return None;
+        }
+        if key == ConditionKey::SourceIp {
+            return Some(Values::Ip(self.ctx.remote.ip()));
         }
         self.value(key).map(Values::One)
     }
@@ -464,6 +473,15 @@ mod tests {
         m
     }
 
+    /// The values as text, an address as `Display` writes it.
+    fn texts(values: Option<Values<'_>>) -> Option<Vec<String>> {
+        values.map(|v| match v {
+            Values::One(s) => vec![s.to_owned()],
+            Values::Many(vs) => vs.to_vec(),
+            Values::Ip(ip) => vec![ip.to_string()],
+        })
+    }
+
     /// A request for `path_and_query` with `extra` headers, signed by `ak`/`sk` in the
     /// headers or the query (AWS's own signer), or unsigned.
     fn request(
@@ -596,13 +614,13 @@ mod tests {
                                 let model = model(&ctx, action, needs, now);
                                 for &key in ConditionKey::ALL {
                                     assert_eq!(
-                                        lazy.get_known(key),
-                                        model.get_known(key),
+                                        texts(lazy.get_known(key)),
+                                        texts(model.get_known(key)),
                                         "{key:?} {path} {extra:?} {signer:?} {action:?}"
                                     );
                                     assert_eq!(
-                                        lazy.get(key.lower_name()),
-                                        model.get(key.lower_name())
+                                        texts(lazy.get(key.lower_name())),
+                                        texts(model.get(key.lower_name()))
                                     );
                                     compared += 1;
                                 }

@@ -23,27 +23,29 @@ pub trait ConditionValues {
 }
 
 /// The values of one key, borrowed as the [`ConditionValues`] holds them: one string (which
-/// an implementation can lend from the request itself, without a copy) or a list.
+/// an implementation can lend from the request itself, without a copy), a list, or one
+/// address (`aws:SourceIp`), which IP conditions compare without writing and parsing its
+/// text, and every other operator reads as its text (`Display`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Values<'a> {
     One(&'a str),
     Many(&'a [String]),
+    Ip(std::net::IpAddr),
 }
 
-impl<'a> Values<'a> {
-    /// Every value, in order.
-    pub fn iter(self) -> impl Iterator<Item = &'a str> {
-        let (one, many) = match self {
-            Values::One(v) => (Some(v), &[][..]),
-            Values::Many(vs) => (None, vs),
-        };
-        one.into_iter().chain(many.iter().map(String::as_str))
+impl Values<'_> {
+    /// How many values.
+    pub fn len(self) -> usize {
+        match self {
+            Values::One(_) | Values::Ip(_) => 1,
+            Values::Many(vs) => vs.len(),
+        }
     }
 
     /// No value at all (a present key with an empty list, which the evaluator treats as
     /// missing).
     pub fn is_empty(self) -> bool {
-        matches!(self, Values::Many([]))
+        self.len() == 0
     }
 }
 
@@ -248,8 +250,7 @@ mod tests {
         assert_eq!(m.get("s3:prefix"), Some(Values::One("")));
         m.set_many(ConditionKey::SourceIp, vec!["1.2.3.4".into(), "::1".into()]);
         assert_eq!(
-            m.get_known(ConditionKey::SourceIp)
-                .map(|v| v.iter().count()),
+            m.get_known(ConditionKey::SourceIp).map(Values::len),
             Some(2)
         );
         m.remove(ConditionKey::Prefix);

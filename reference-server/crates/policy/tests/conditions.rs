@@ -328,3 +328,42 @@ fn e9_principal_keys_come_from_the_context() {
         .on(&p)
         .is_allowed());
 }
+
+/// `aws:SourceIp` given as an address, as the server does.
+struct SourceIp(std::net::IpAddr);
+
+impl keygate_policy::ConditionValues for SourceIp {
+    fn get(&self, key: &str) -> Option<keygate_policy::Values<'_>> {
+        (key == ConditionKey::SourceIp.lower_name()).then_some(keygate_policy::Values::Ip(self.0))
+    }
+}
+
+#[test]
+fn e8_source_ip_given_as_an_address_decides_as_its_text() {
+    let operators = [
+        ("IpAddress", r#"["10.0.0.0/8", "2001:db8::/32"]"#),
+        ("NotIpAddress", r#""10.0.0.0/8""#),
+        ("ForAllValues:IpAddress", r#""10.1.2.3""#),
+        ("StringLike", r#""10.*""#),
+        ("StringEquals", r#""2001:db8::1""#),
+        ("StringNotEquals", r#""10.1.2.3""#),
+        ("Null", r#""false""#),
+        ("NumericEquals", "10"),
+    ];
+    for (op, values) in operators {
+        let p = when(&format!(r#"{{"{op}":{{"aws:SourceIp":{values}}}}}"#));
+        for ip in ["10.1.2.3", "192.0.2.1", "2001:db8::1", "::ffff:10.1.2.3"] {
+            let text = list().set(ConditionKey::SourceIp, ip);
+            let addr = SourceIp(ip.parse().unwrap());
+            let typed = keygate_policy::RequestContext {
+                values: &addr,
+                ..text.ctx()
+            };
+            assert_eq!(
+                p.evaluate(&typed),
+                p.evaluate(&text.ctx()),
+                "{op} {values} on {ip}"
+            );
+        }
+    }
+}

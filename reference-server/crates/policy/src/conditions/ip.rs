@@ -31,9 +31,14 @@ impl IpTest {
     /// Whether `value` is an address inside any policy block.
     pub(crate) fn matches(&self, value: &str) -> bool {
         match value.trim().parse::<IpAddr>() {
-            Ok(addr) => self.nets.iter().any(|n| n.contains(&addr)),
+            Ok(addr) => self.contains(addr),
             Err(_) => false,
         }
+    }
+
+    /// Whether `addr` is inside any policy block: [`IpTest::matches`] of its text.
+    pub(crate) fn contains(&self, addr: IpAddr) -> bool {
+        self.nets.iter().any(|n| n.contains(&addr))
     }
 }
 
@@ -56,5 +61,29 @@ mod tests {
         assert!(t.matches("2001:db8::1"));
         assert!(!t.matches("not-an-ip"));
         assert!(IpTest::compile(&["300.0.0.0/8".into()]).is_err());
+    }
+
+    proptest::proptest! {
+        /// An address given as such decides as its text does.
+        #[test]
+        fn e8_an_address_matches_as_its_text(
+            v4 in proptest::prelude::any::<[u8; 4]>(),
+            v6 in proptest::prelude::any::<[u16; 8]>(),
+            prefix in 0u8..=128,
+        ) {
+            let v4 = std::net::Ipv4Addr::from(v4);
+            let ips = [IpAddr::V4(v4), IpAddr::from(v6), IpAddr::V6(v4.to_ipv6_mapped())];
+            let nets: Vec<String> = ips
+                .iter()
+                .map(|ip| format!("{ip}/{}", prefix.min(if ip.is_ipv4() { 32 } else { 128 })))
+                .chain(["10.0.0.0/8".into(), "::/0".into(), "0.0.0.0/0".into()])
+                .collect();
+            for nets in nets.chunks(2) {
+                let t = IpTest::compile(nets).unwrap();
+                for ip in ips {
+                    proptest::prop_assert_eq!(t.contains(ip), t.matches(&ip.to_string()));
+                }
+            }
+        }
     }
 }

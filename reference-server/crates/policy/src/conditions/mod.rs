@@ -28,6 +28,7 @@ use crate::values::{ConditionKey, Values};
 use crate::wildcard::Vars;
 use crate::RequestContext;
 use std::cmp::Ordering;
+use std::net::IpAddr;
 
 /// A comparison shared by the numeric and date families.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,18 +200,27 @@ impl KeyRef {
     }
 }
 
+/// One request value as a test reads it: text, or an address not yet written as text.
+#[derive(Clone, Copy)]
+enum Value<'a> {
+    Text(&'a str),
+    Ip(IpAddr),
+}
+
 impl Values<'_> {
-    fn any(self, mut f: impl FnMut(&str) -> bool) -> bool {
+    fn any(self, mut f: impl FnMut(Value<'_>) -> bool) -> bool {
         match self {
-            Values::Many(vs) => vs.iter().any(|v| f(v)),
-            Values::One(v) => f(v),
+            Values::Many(vs) => vs.iter().any(|v| f(Value::Text(v))),
+            Values::One(v) => f(Value::Text(v)),
+            Values::Ip(ip) => f(Value::Ip(ip)),
         }
     }
 
-    fn all(self, mut f: impl FnMut(&str) -> bool) -> bool {
+    fn all(self, mut f: impl FnMut(Value<'_>) -> bool) -> bool {
         match self {
-            Values::Many(vs) => vs.iter().all(|v| f(v)),
-            Values::One(v) => f(v),
+            Values::Many(vs) => vs.iter().all(|v| f(Value::Text(v))),
+            Values::One(v) => f(Value::Text(v)),
+            Values::Ip(ip) => f(Value::Ip(ip)),
         }
     }
 }
@@ -239,8 +249,18 @@ impl Test {
         })
     }
 
-    /// The positive predicate `pos(v)`.
-    fn matches(&self, value: &str, vars: &Vars<'_>) -> bool {
+    /// The positive predicate `pos(v)`. An address is compared as such by IP tests and
+    /// read as its text by the others.
+    fn matches(&self, value: Value<'_>, vars: &Vars<'_>) -> bool {
+        let text;
+        let value = match (self, value) {
+            (Test::Ip(t), Value::Ip(ip)) => return t.contains(ip),
+            (_, Value::Ip(ip)) => {
+                text = ip.to_string();
+                &text
+            }
+            (_, Value::Text(value)) => value,
+        };
         match self {
             Test::String(t) => t.matches(value, vars),
             Test::Numeric(t) => t.matches(value),
@@ -308,7 +328,7 @@ impl Entry {
                     Qualifier::ForAllValues => true,
                 };
         };
-        let pos = |v: &str| self.test.matches(v, vars);
+        let pos = |v: Value<'_>| self.test.matches(v, vars);
         match (self.qualifier, self.negated) {
             (Qualifier::Single | Qualifier::ForAnyValue, false) => found.any(pos),
             (Qualifier::Single, true) => !found.any(pos),
