@@ -143,9 +143,10 @@ impl<'a> HeaderScan<'a> {
     /// Walks `signed` once and the headers once: is the list well formed, is `host` in it, is
     /// every `x-amz-*` header present in it, and what is each signed header's value.
     ///
-    /// A signed name that matches a header's name is a lowercase token (every `HeaderName`
-    /// is), so only the names that match no header have their bytes checked: for an SDK's
-    /// request, none.
+    /// A signed name that matches a header's name is lowercase and, but for `"` (which
+    /// `HeaderName` accepts from HTTP/2 and `from_static`), a token; so the names that match no
+    /// header have their bytes checked, and the list is searched for `"` (for an SDK's
+    /// request, that search is the whole check).
     #[inline]
     pub(crate) fn coverage(&self, signed: &str) -> Coverage<'a> {
         let b = signed.as_bytes();
@@ -209,7 +210,8 @@ impl<'a> HeaderScan<'a> {
             .filter(|&i| matched & (1 << i) == 0)
             .flat_map(|i| values.name(b, i))
             .fold(0, |acc, &c| acc | LIST_BITS[usize::from(c)]);
-        if !(fits && no_empty && bits & (BAD | UPPER) == 0) {
+        let quote = find_byte(b, b'"').is_some();
+        if !(fits && no_empty && bits & (BAD | UPPER) == 0) || quote {
             return self.general_coverage(signed);
         }
         Coverage {
@@ -334,6 +336,13 @@ mod tests {
         ] {
             assert!(!s.coverage(bad).valid, "{bad}");
         }
+        // `HeaderName` takes a `"` from HTTP/2 or `from_static`, though it is no token: a
+        // list naming such a header is refused all the same.
+        let mut quoted = map(&[("host", "h"), ("x-amz-date", "d")]);
+        quoted.insert(HeaderName::from_static("x-\"q"), "v".parse().unwrap());
+        let q = HeaderScan::scan(&quoted);
+        assert!(!q.coverage("host;x-amz-date;x-\"q").valid);
+        assert!(q.coverage("host;x-amz-date").valid);
         // An uppercase name that matches no header: valid, read the general way.
         let c = s.coverage("host;x-amz-date;x-amz-meta-a;X-Absent");
         assert!(c.valid && c.host && c.all_amz && c.values.is_none());
