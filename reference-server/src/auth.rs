@@ -67,6 +67,22 @@ pub enum Caller {
 }
 
 impl Caller {
+    /// Reads the caller's policy again from the current snapshot, for a decision taken after
+    /// the request waited on its body: an admin change (a detach, a replaced policy, the user
+    /// deleted) that landed meanwhile applies to it, as S7 wants changes to apply at once. A
+    /// key no longer in the snapshot has no policy, so its request is denied.
+    pub fn refresh_policy(&mut self, state: &AppState) {
+        if let Caller::Signed {
+            credential, policy, ..
+        } = self
+        {
+            let snapshot = state.identities.snapshot();
+            *policy = snapshot
+                .key(&credential.principal.access_key)
+                .and_then(|k| k.policy.clone());
+        }
+    }
+
     pub fn verified(&self) -> Option<&Verified> {
         match self {
             Caller::Anonymous => None,
@@ -113,14 +129,16 @@ pub async fn authenticate(
             .map_err(from_auth)?;
         (verified, Source::Stream(body))
     };
-    Ok((
-        Caller::Signed {
-            credential,
-            policy,
-            verified,
-        },
-        source,
-    ))
+    let mut caller = Caller::Signed {
+        credential,
+        policy,
+        verified,
+    };
+    if matches!(source, Source::Buffered(_)) {
+        // Buffering the body waited; the policy is read again after it (S7).
+        caller.refresh_policy(state);
+    }
+    Ok((caller, source))
 }
 
 /// Authenticates a request whose signature does not cover a body hash the server must

@@ -633,6 +633,48 @@ mod tests {
         assert!(compared > 10_000);
     }
 
+    /// A caller carries the policy of the snapshot it was authenticated with; after a wait
+    /// (a buffered body, DeleteObjects' list) `refresh_policy` reads the policy as it is now,
+    /// so a detach, or the user's deletion, applies to the request at once (S7).
+    #[test]
+    fn s7_a_refreshed_caller_is_judged_by_the_current_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::state::for_tests(dir.path());
+        let ids = &state.identities;
+        ids.add_user("alice", "Password1", 0, 0, 0).unwrap();
+        ids.attach("readwrite", "alice").unwrap();
+        let parts = request(
+            Some(("alice", "Password1", SignatureLocation::Headers)),
+            "/b/k",
+            &[],
+        );
+        let query = Query::parse("");
+        let decide_for = |caller: &Caller| {
+            let ctx = AuthzRequest {
+                state: &state,
+                caller,
+                headers: &parts.headers,
+                query: &query,
+                remote: "127.0.0.1:5000".parse().unwrap(),
+                secure: false,
+            };
+            decide(&ctx, Action::DeleteObject, "b/k").is_ok()
+        };
+        let mut caller = authenticate_head(&state, &parts).unwrap();
+        assert!(decide_for(&caller));
+        ids.detach("alice").unwrap();
+        // Judged by the policy it was authenticated with until it is refreshed.
+        assert!(decide_for(&caller));
+        caller.refresh_policy(&state);
+        assert!(!decide_for(&caller));
+        ids.attach("readwrite", "alice").unwrap();
+        caller.refresh_policy(&state);
+        assert!(decide_for(&caller));
+        ids.delete_user("alice").unwrap();
+        caller.refresh_policy(&state);
+        assert!(!decide_for(&caller));
+    }
+
     #[test]
     fn source_ips_read_as_display_writes_them() {
         for ip in [

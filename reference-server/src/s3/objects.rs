@@ -173,6 +173,8 @@ pub async fn delete_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
 
 pub async fn delete_objects(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let body = ctx.small_body().await?;
+    // Each key is authorised after the body arrived: with the policy as it is now (S7).
+    ctx.caller.refresh_policy(&ctx.state);
     let (quiet, keys) = xml::parse_delete(&body)?;
     let bucket = ctx.bucket().to_owned();
     if let Err(e) = ctx.state.store.bucket_meta(&bucket) {
