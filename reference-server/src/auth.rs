@@ -19,7 +19,6 @@ use crate::iam::{Credential, KeyEntry, Principal, PrincipalKind, StoredPolicy};
 use crate::s3::body::Source;
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 use crate::state::AppState;
-use subtle::ConstantTimeEq;
 
 /// Bodies that must be hashed before the signature can be checked are buffered up to this.
 pub const MAX_BUFFERED_BODY: usize = 16 * 1024 * 1024;
@@ -172,9 +171,10 @@ pub fn authenticate_head(state: &AppState, parts: &Parts) -> S3Result<Caller> {
     })
 }
 
-/// Finds the credential (and its user's policy) for `access_key` at `now` (the time the signature was checked
-/// against: one clock read per request) and applies the session-token rules (SPEC S6, A6):
-/// an STS key needs its own token and must not be expired; any other key refuses a token.
+/// Finds the credential (and its user's policy) for `access_key` at `now` (the time the
+/// signature was checked against: one clock read per request) and applies the session-token
+/// rules (SPEC S6, A6): an STS key needs its own token and must not be expired; any other key
+/// refuses a token.
 fn lookup(
     state: &AppState,
     now: time::OffsetDateTime,
@@ -203,7 +203,8 @@ fn lookup(
         )),
         (PrincipalKind::Sts, Some(t)) => {
             let expected = p.session_token.as_deref().unwrap_or_default();
-            if !ct_eq_bytes(t.as_bytes(), expected.as_bytes()) {
+            // One barrier for the whole token (~90 bytes), not one per byte.
+            if !keygate_sigv4::ct_eq_bytes(t.as_bytes(), expected.as_bytes()) {
                 return Err(S3Error::new(S3ErrorCode::InvalidTokenId));
             }
             if p.expires.is_some_and(|e| e <= now) {
@@ -217,17 +218,6 @@ fn lookup(
         )),
         (_, None) => Ok(entry),
     }
-}
-
-/// Constant-time equality of two byte strings (their lengths are not secret): every byte is
-/// visited and the differences OR-ed, and only the result goes through `subtle`'s barrier,
-/// instead of one barrier per byte (a session token is ~90 bytes: most of the key lookup).
-fn ct_eq_bytes(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let diff = a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y));
-    diff.ct_eq(&0).into()
 }
 
 async fn read_limited(mut body: TimedIncoming, max: usize) -> S3Result<Bytes> {
@@ -245,25 +235,4 @@ async fn read_limited(mut body: TimedIncoming, max: usize) -> S3Result<Bytes> {
         }
     }
     Ok(Bytes::from(buf))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ct_eq_bytes_is_equality() {
-        let cases: [(&[u8], &[u8]); 6] = [
-            (b"", b""),
-            (b"a", b"a"),
-            (b"a", b"b"),
-            (b"token", b"token"),
-            (b"token", b"tokeN"),
-            (b"token", b"token!"),
-        ];
-        for (a, b) in cases {
-            assert_eq!(ct_eq_bytes(a, b), a == b, "{a:?} {b:?}");
-            assert_eq!(ct_eq_bytes(b, a), a == b, "{b:?} {a:?}");
-        }
-    }
 }

@@ -41,7 +41,7 @@ pub use chunked::{ChunkDecoder, Trailers};
 pub use error::AuthError;
 pub use key::{SigningKey, SigningKeyCache};
 pub use parse::{parse, Pending};
-pub use secret::{SecretKey, Signature};
+pub use secret::{ct_eq_bytes, SecretKey, Signature};
 pub use verify::Verified;
 
 /// Server-side SigV4 settings.

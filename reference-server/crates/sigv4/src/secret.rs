@@ -70,10 +70,11 @@ impl fmt::Debug for Signature {
     }
 }
 
-/// Constant-time equality of two byte strings of equal length (the length is not secret):
-/// every byte is visited, differences are OR-ed, and only the final byte goes through
-/// `subtle`'s optimisation barrier (one barrier instead of one per byte).
-pub(crate) fn ct_eq_bytes(a: &[u8], b: &[u8]) -> bool {
+/// Constant-time equality of two byte strings (their lengths are not secret; unequal lengths
+/// are unequal): every byte is visited, differences are OR-ed, and only the final byte goes
+/// through `subtle`'s optimisation barrier (one barrier instead of one per byte). For
+/// signatures, secrets and session tokens alike.
+pub fn ct_eq_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -136,6 +137,22 @@ pub(crate) fn hex_lower(bytes: &[u8; 32]) -> [u8; 64] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ct_eq_bytes_is_equality() {
+        let cases: [(&[u8], &[u8]); 6] = [
+            (b"", b""),
+            (b"a", b"a"),
+            (b"a", b"b"),
+            (b"token", b"token"),
+            (b"token", b"tokeN"),
+            (b"token", b"token!"),
+        ];
+        for (a, b) in cases {
+            assert_eq!(ct_eq_bytes(a, b), a == b, "{a:?} {b:?}");
+            assert_eq!(ct_eq_bytes(b, a), a == b, "{b:?} {a:?}");
+        }
+    }
 
     #[test]
     fn hex_encoding_matches_the_hex_crate() {
