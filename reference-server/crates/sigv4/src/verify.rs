@@ -4,7 +4,7 @@
 //! Spec: AWS SigV4 "Create a string to sign" and "Calculate the signature"; SPEC V2 (payload
 //! line), V7 (constant time). The canonical request streams into SHA-256 and the string to sign
 //! into the keyed HMAC, each through a stack buffer ([`BlockSink`]): verifying a request
-//! allocates only the `Verified` fields (a session token, a long access key, and for signed
+//! allocates only the `Verified` fields (a long access key, and for signed
 //! aws-chunked uploads the boxed chunk-signing context). The pieces come from what parsing
 //! prepared (each signed header's value, the query's parameter spans), with the general
 //! builders of [`crate::canonical`] as the exact fallback.
@@ -154,7 +154,7 @@ impl Pending<'_> {
         });
         Ok(Verified {
             access_key: AccessKey::new(self.access_key()),
-            session_token: self.session_token.as_deref().map(str::to_owned),
+            session_token: self.session_token.is_some(),
             service: self.service,
             kind: self.kind,
             payload: self.payload,
@@ -207,10 +207,13 @@ impl AccessKey {
 }
 
 /// A request whose SigV4 signature matched: the only way to learn who signed it. `Debug`
-/// leaves out the session token and the chunk-signing context.
+/// leaves out the chunk-signing context.
 pub struct Verified {
     access_key: AccessKey,
-    session_token: Option<String>,
+    /// Whether a session token was signed with the request. The token itself is read from
+    /// [`Pending::session_token`] (the caller needs it before verifying, to find the secret):
+    /// copying it here cost an allocation per STS request and served no caller.
+    session_token: bool,
     service: Service,
     kind: AuthKind,
     payload: PayloadMode,
@@ -228,10 +231,7 @@ impl std::fmt::Debug for Verified {
             .field("kind", &self.kind)
             .field("payload", &self.payload)
             .field("signed_at", &self.signed_at)
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
+            .field("session_token", &self.session_token)
             .field("decoded_length", &self.decoded_length)
             .field("chunk_signed", &self.signer.is_some())
             .finish()
@@ -243,9 +243,10 @@ impl Verified {
     pub fn access_key(&self) -> &str {
         self.access_key.as_str()
     }
-    /// The session token sent with the request, if any (the caller validates it).
-    pub fn session_token(&self) -> Option<&str> {
-        self.session_token.as_deref()
+    /// Whether the request carried a session token (read it, and validate it, from
+    /// [`Pending::session_token`]; the signature covered it).
+    pub fn has_session_token(&self) -> bool {
+        self.session_token
     }
     /// The scope's service.
     pub fn service(&self) -> Service {
