@@ -11,12 +11,23 @@ fn digits(b: &[u8]) -> Option<u32> {
     })
 }
 
+/// The values of eight ASCII digits, tested all at once: every byte's high nibble is 3, and
+/// stays 3 with 6 added (so the low nibble is at most 9; after the first test no lane can
+/// carry into the next).
+fn digits8(b: [u8; 8]) -> Option<[u8; 8]> {
+    const NIBBLES: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    const THREES: u64 = 0x3030_3030_3030_3030;
+    let w = u64::from_le_bytes(b);
+    let ok = w & NIBBLES == THREES && (w + 0x0606_0606_0606_0606) & NIBBLES == THREES;
+    ok.then(|| (w - THREES).to_le_bytes())
+}
+
 /// `yyyymmdd` as a calendar date.
 pub(crate) fn parse_ymd(b: &[u8; 8]) -> Option<Date> {
-    let y = i32::try_from(digits(&b[0..4])?).ok()?;
-    let m = Month::try_from(u8::try_from(digits(&b[4..6])?).ok()?).ok()?;
-    let d = u8::try_from(digits(&b[6..8])?).ok()?;
-    Date::from_calendar_date(y, m, d).ok()
+    let [y0, y1, y2, y3, m0, m1, d0, d1] = digits8(*b)?;
+    let y = i32::from(y0) * 1000 + i32::from(y1) * 100 + i32::from(y2) * 10 + i32::from(y3);
+    let m = Month::try_from(m0 * 10 + m1).ok()?;
+    Date::from_calendar_date(y, m, d0 * 10 + d1).ok()
 }
 
 fn parse_hms(h: &[u8], m: &[u8], s: &[u8]) -> Option<Time> {
@@ -33,7 +44,10 @@ pub fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
         return None;
     }
     let date = parse_ymd(b[0..8].try_into().ok()?)?;
-    let time = parse_hms(&b[9..11], &b[11..13], &b[13..15])?;
+    // `hhmmss` and two padding zeros.
+    let [h0, h1, m0, m1, s0, s1, ..] =
+        digits8([b[9], b[10], b[11], b[12], b[13], b[14], b'0', b'0'])?;
+    let time = Time::from_hms(h0 * 10 + h1, m0 * 10 + m1, s0 * 10 + s1).ok()?;
     Some(PrimitiveDateTime::new(date, time).assume_utc())
 }
 
@@ -97,5 +111,30 @@ mod tests {
         }
         assert!(parse_http_date("Sun, 30 Foo 2015 12:36:00 GMT").is_none());
         assert!(parse_http_date("garbage").is_none());
+    }
+
+    #[test]
+    fn the_eight_digit_test_agrees_with_a_byte_loop_for_every_byte_and_place() {
+        for c in 0..=255u8 {
+            for at in 0..8 {
+                let mut b = *b"20150830";
+                b[at] = c;
+                let want = b
+                    .iter()
+                    .all(u8::is_ascii_digit)
+                    .then(|| b.map(|d| d.wrapping_sub(b'0')));
+                assert_eq!(digits8(b), want, "{c:#x} at {at}");
+            }
+        }
+        assert_eq!(parse_ymd(b"20240229").map(|d| d.ordinal()), Some(60));
+        for bad in [
+            b"20230229",
+            b"20241301",
+            b"20240100",
+            b"20240431",
+            b"2024 101",
+        ] {
+            assert!(parse_ymd(bad).is_none(), "{bad:?}");
+        }
     }
 }
