@@ -13,6 +13,7 @@
 
 use crate::canonical::{push_trimmed, unreserved_table};
 use crate::sink::Sink;
+use crate::swar::each_match;
 use http::HeaderValue;
 use std::cmp::Ordering;
 
@@ -132,52 +133,21 @@ pub(crate) const fn classes(set: &[bool; 256], yes: u8, no: u8) -> [u8; 256] {
     t
 }
 
-/// Calls `at(i)`, in order, for each position `i` of a byte of `b` that is not unreserved.
-/// Sixteen bytes per step: a branch-free test per lane, which the compiler turns into vector
-/// compares, gives a word with the top bit of each flagged lane set, and each flag is then
-/// one `trailing_zeros` away. The last step overlaps the one before, its lanes already seen
-/// shifted out.
+/// Calls `at(i)`, in order, for each position `i` of a byte of `b` that is not unreserved
+/// (sixteen bytes per step: [`each_match`]).
 #[inline(always)]
-fn each_special(b: &[u8], mut at: impl FnMut(usize)) {
-    #[inline(always)]
-    fn flags(w: [u8; 16]) -> u128 {
-        let mut lanes = [0u8; 16];
-        for (l, c) in lanes.iter_mut().zip(w) {
+fn each_special(b: &[u8], at: impl FnMut(usize)) {
+    each_match(
+        b,
+        |c| {
             let alpha = (c | 0x20).wrapping_sub(b'a') < 26;
             let digit = c.wrapping_sub(b'0') < 10;
             // `-`, `.`
             let punct = c.wrapping_sub(b'-') < 2;
-            let plain = alpha | digit | punct | (c == b'_') | (c == b'~');
-            // All ones or zero, as a vector compare gives it (a shift here was scalarised).
-            *l = 0u8.wrapping_sub(u8::from(!plain));
-        }
-        u128::from_le_bytes(lanes) & (u128::MAX / 255 * 0x80)
-    }
-    let block = |w: &[u8]| <[u8; 16]>::try_from(w).unwrap_or([b'a'; 16]);
-    let mut each = |mut m: u128, base: usize| {
-        while m != 0 {
-            at(base + (m.trailing_zeros() / 8) as usize);
-            m &= m - 1;
-        }
-    };
-    if b.len() < 16 {
-        // Padded with plain bytes.
-        let mut w = [b'a'; 16];
-        w[..b.len()].copy_from_slice(b);
-        return each(flags(w), 0);
-    }
-    let mut chunks = b.chunks_exact(16);
-    for (k, w) in (&mut chunks).enumerate() {
-        each(flags(block(w)), k * 16);
-    }
-    let rest = chunks.remainder().len();
-    if rest > 0 {
-        let base = b.len() - 16;
-        each(
-            flags(block(&b[base..])) >> (8 * (16 - rest)),
-            b.len() - rest,
-        );
-    }
+            !(alpha | digit | punct | (c == b'_') | (c == b'~'))
+        },
+        at,
+    );
 }
 
 /// Whether `b[i..]` starts with an escape canonical form keeps: `%` and two uppercase hex

@@ -36,6 +36,50 @@ pub(crate) fn find_byte(s: &[u8], b: u8) -> Option<usize> {
         .map(|p| done + p)
 }
 
+/// Calls `at(i)`, in order, for each position `i` of a byte of `b` for which `hit` holds.
+/// Sixteen bytes per step: `hit` is applied lane by lane without branches (write it so, with
+/// `|` rather than `||`), which the compiler turns into vector compares; that gives a word
+/// with the top bit of each flagged lane set, and each flag is then one `trailing_zeros`
+/// away. The last step overlaps the one before, its lanes already seen shifted out; a slice
+/// shorter than sixteen is copied into a block and its extra lanes masked off.
+#[inline(always)]
+pub(crate) fn each_match(b: &[u8], hit: impl Fn(u8) -> bool, mut at: impl FnMut(usize)) {
+    const TOP: u128 = u128::MAX / 255 * 0x80;
+    let flags = |w: [u8; 16]| {
+        let mut lanes = [0u8; 16];
+        for (l, c) in lanes.iter_mut().zip(w) {
+            // All ones or zero, as a vector compare gives it (a shift here was scalarised).
+            *l = 0u8.wrapping_sub(u8::from(hit(c)));
+        }
+        u128::from_le_bytes(lanes) & TOP
+    };
+    let block = |w: &[u8]| <[u8; 16]>::try_from(w).unwrap_or([0; 16]);
+    let mut each = |mut m: u128, base: usize| {
+        while m != 0 {
+            at(base + (m.trailing_zeros() / 8) as usize);
+            m &= m - 1;
+        }
+    };
+    if b.len() < 16 {
+        let mut w = [0u8; 16];
+        w[..b.len()].copy_from_slice(b);
+        let real = (1u128 << (8 * b.len())) - 1;
+        return each(flags(w) & real, 0);
+    }
+    let mut chunks = b.chunks_exact(16);
+    for (k, w) in (&mut chunks).enumerate() {
+        each(flags(block(w)), k * 16);
+    }
+    let rest = chunks.remainder().len();
+    if rest > 0 {
+        let base = b.len() - 16;
+        each(
+            flags(block(&b[base..])) >> (8 * (16 - rest)),
+            b.len() - rest,
+        );
+    }
+}
+
 /// The flags (high bit of each byte) of exactly the bytes of `x` equal to `b`: unlike
 /// [`below`], no false flag above a true one (the low seven bits are summed without a borrow
 /// crossing into the next byte).
@@ -111,6 +155,14 @@ mod tests {
                 let s = &s[start..];
                 for b in [b',', b'=', b' ', 0, 0xff, b'a'] {
                     assert_eq!(find_byte(s, b), s.iter().position(|&c| c == b), "{s:?} {b}");
+                }
+                for b in [b',', b';', 0, 0xff] {
+                    let mut got = Vec::new();
+                    each_match(s, |c| (c == b) | (c == b'"'), |i| got.push(i));
+                    let want: Vec<usize> = (0..s.len())
+                        .filter(|&i| s[i] == b || s[i] == b'"')
+                        .collect();
+                    assert_eq!(got, want, "{s:?} {b}");
                 }
                 let trimmed = !s.is_empty()
                     && s[0] != b' '

@@ -14,7 +14,7 @@
 
 use crate::canonical::signed_names;
 use crate::prepared::{classes, SignedValues};
-use crate::swar::find_byte;
+use crate::swar::each_match;
 use http::{HeaderMap, HeaderName};
 
 /// What a `SignedHeaders` list covers of the request (SPEC V5).
@@ -155,9 +155,24 @@ impl<'a> HeaderScan<'a> {
         // A 64-bit filter of the names' first words, and whether a name is listed twice.
         let (mut filter, mut repeated) = (0u64, false);
         let (mut fits, mut no_empty, mut host) = (true, !b.is_empty(), false);
+        // One pass finds every `;` and any `"` (see above).
+        let (mut ends, mut n, mut quote) = ([0usize; crate::prepared::MAX_SIGNED], 0, false);
+        each_match(
+            b,
+            |c| (c == b';') | (c == b'"'),
+            |i| match (b[i], ends.get_mut(n)) {
+                (b'"', _) => quote = true,
+                (_, Some(end)) => {
+                    *end = i;
+                    n += 1;
+                }
+                // More names than the prepared form holds.
+                (_, None) => fits = false,
+            },
+        );
         let mut start = 0;
-        loop {
-            let end = find_byte(&b[start..], b';').map_or(b.len(), |p| start + p);
+        for k in 0..=n {
+            let end = ends.get(k).filter(|_| k < n).copied().unwrap_or(b.len());
             let name = &b[start..end];
             no_empty &= !name.is_empty();
             host |= name == b"host";
@@ -171,9 +186,6 @@ impl<'a> HeaderScan<'a> {
                 *slot = w;
             }
             fits &= values.push(start, end);
-            if end == b.len() {
-                break;
-            }
             start = end + 1;
         }
         if !fits {
@@ -210,7 +222,6 @@ impl<'a> HeaderScan<'a> {
             .filter(|&i| matched & (1 << i) == 0)
             .flat_map(|i| values.name(b, i))
             .fold(0, |acc, &c| acc | LIST_BITS[usize::from(c)]);
-        let quote = find_byte(b, b'"').is_some();
         if !(fits && no_empty && bits & (BAD | UPPER) == 0) || quote {
             return self.general_coverage(signed);
         }
