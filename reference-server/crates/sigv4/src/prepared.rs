@@ -77,14 +77,25 @@ impl<'a> SignedValues<'a> {
     }
 
     /// The canonical headers block: `name:trimmed-value\n` per signed name, in list order.
-    pub(crate) fn write<S: Sink>(&self, out: &mut S, list: &str, host_fallback: Option<&str>) {
+    /// The values in `canonical` (by address and length: the very slices of the request)
+    /// are copied without the trim check.
+    pub(crate) fn write<S: Sink>(
+        &self,
+        out: &mut S,
+        list: &str,
+        host_fallback: Option<&str>,
+        canonical: &[&[u8]; 2],
+    ) {
         let list = list.as_bytes();
         for (&(s, e), value) in self.spans[..self.len].iter().zip(&self.values) {
             let name = list.get(usize::from(s)..usize::from(e)).unwrap_or_default();
             out.put(name);
             out.byte(b':');
             match (value, host_fallback) {
-                (Some(v), _) => push_trimmed(out, v.as_bytes()),
+                (Some(v), _) => match canonical.iter().any(|c| std::ptr::eq(*c, v.as_bytes())) {
+                    true => out.put(v.as_bytes()),
+                    false => push_trimmed(out, v.as_bytes()),
+                },
                 (None, Some(h)) if name == b"host" => push_trimmed(out, h.as_bytes()),
                 (None, _) => {}
             }

@@ -67,7 +67,7 @@ impl Pending<'_> {
         out.byte(b'\n');
         match &self.signed_values {
             Some(v) => {
-                v.write(out, &self.signed_headers, host);
+                v.write(out, &self.signed_headers, host, &self.canonical_values);
                 out.byte(b'\n');
                 // Prepared only for an all-lowercase list.
                 out.put(self.signed_headers.as_bytes());

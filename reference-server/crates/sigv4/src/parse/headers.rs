@@ -140,6 +140,15 @@ impl<'a> HeaderScan<'a> {
         s
     }
 
+    /// The `X-Amz-Date` and `x-amz-content-sha256` values as sent, when already in canonical
+    /// form: the date when it is exactly `amz_date` (the request's validated spelling), the
+    /// content hash always (call only once `x-amz-content-sha256`, if present, has passed
+    /// its strict check: one of the fixed forms or 64 hex digits). Else empty.
+    pub(crate) fn canonical_values(&self, amz_date: &[u8; 16]) -> [&'a [u8]; 2] {
+        let date = self.amz_date.filter(|v| v == amz_date).unwrap_or_default();
+        [date, self.content_sha256.unwrap_or_default()]
+    }
+
     /// Walks `signed` once and the headers once: is the list well formed, is `host` in it, is
     /// every `x-amz-*` header present in it, and what is each signed header's value.
     ///
@@ -304,6 +313,29 @@ mod tests {
     }
 
     #[test]
+    fn only_values_exactly_in_canonical_form_skip_the_trim() {
+        let date = b"20250115T100000Z";
+        let exact = map(&[
+            ("x-amz-date", "20250115T100000Z"),
+            ("x-amz-content-sha256", "h"),
+        ]);
+        let [d, c] = HeaderScan::scan(&exact).canonical_values(date);
+        let (want_d, want_c) = (
+            exact["x-amz-date"].as_bytes(),
+            exact["x-amz-content-sha256"].as_bytes(),
+        );
+        // The very slices of the request, so `SignedValues::write` recognises them by address.
+        assert!(std::ptr::eq(d, want_d) && std::ptr::eq(c, want_c));
+        let padded = map(&[("x-amz-date", " 20250115T100000Z ")]);
+        assert_eq!(
+            HeaderScan::scan(&padded).canonical_values(date),
+            [&b""[..], &b""[..]]
+        );
+        let other = map(&[("x-amz-date", "20250115T100001Z")]);
+        assert_eq!(HeaderScan::scan(&other).canonical_values(date)[0], b"");
+    }
+
+    #[test]
     fn coverage_finds_values_and_unsigned_amz_headers() {
         let h = map(&[
             ("host", "h"),
@@ -316,7 +348,7 @@ mod tests {
         assert!(c.valid && c.host && c.all_amz);
         let mut out = Vec::new();
         let list = "amz-sdk-invocation-id;host;x-amz-date;x-amz-meta-a";
-        c.values.unwrap().write(&mut out, list, None);
+        c.values.unwrap().write(&mut out, list, None, &[&[], &[]]);
         assert_eq!(
             out,
             b"amz-sdk-invocation-id:i\nhost:h\nx-amz-date:d\nx-amz-meta-a:1\n"
@@ -327,7 +359,7 @@ mod tests {
         assert!(c.all_amz);
         let mut out = Vec::new();
         let list = "host;x-amz-date;x-amz-date;x-amz-meta-a;x-absent";
-        c.values.unwrap().write(&mut out, list, None);
+        c.values.unwrap().write(&mut out, list, None, &[&[], &[]]);
         assert_eq!(
             out,
             b"host:h\nx-amz-date:d\nx-amz-date:d\nx-amz-meta-a:1\nx-absent:\n"

@@ -58,6 +58,9 @@ pub struct Pending<'a> {
     pub(crate) decoded_length: Option<u64>,
     /// Each signed header's value, found while checking coverage (absent: the general path).
     pub(crate) signed_values: Option<SignedValues<'a>>,
+    /// Header values already known to be in canonical form, having passed a strict check
+    /// as sent (`X-Amz-Date`, `x-amz-content-sha256`); empty when not.
+    pub(crate) canonical_values: [&'a [u8]; 2],
     /// The query's parameters, found while looking for the presigned ones.
     pub(crate) query: Option<QuerySpans>,
 }
@@ -199,6 +202,7 @@ fn parse_header<'a>(
         session_token,
         decoded_length: decoded_length(h, payload)?,
         signed_values: coverage.values,
+        canonical_values: h.canonical_values(&amz_date),
         query: q.spans,
     })
 }
@@ -405,6 +409,7 @@ fn parse_query<'a>(
         session_token,
         decoded_length: decoded_length(h, payload)?,
         signed_values: coverage.values,
+        canonical_values: h.canonical_values(&amz_date),
         query: q.spans,
     })
 }
