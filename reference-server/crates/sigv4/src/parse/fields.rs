@@ -8,7 +8,7 @@
 use crate::canonical::percent_decode;
 use crate::prepared::QuerySpans;
 use crate::secret::Signature;
-use crate::swar::find_byte;
+use crate::swar::{each_match, find_byte};
 use std::borrow::Cow;
 
 /// Splits `s` at the first `sep` byte (ASCII), or `None`.
@@ -279,10 +279,45 @@ impl<'q> Param<'q> {
     /// separators (what every SDK sends): its parts then read the same encoded or decoded, and
     /// nothing needs decoding or copying.
     /// Returned with its parts, read once.
+    ///
+    /// Read forwards from the escapes themselves: exactly four, all `%2F`, and no `+` (then
+    /// the parts between them are what [`parse_scope_sep`] finds from the end, and hold no
+    /// escape). One vector pass finds them.
     pub(crate) fn plain_scope(self) -> Option<(&'q str, Scope<'q>)> {
-        let s = parse_scope_sep(self.raw, b"%2F")?;
-        let plain = |v: &str| !v.bytes().any(|b| b == b'%' || b == b'+');
-        (plain(s.access_key) && plain(s.region) && plain(s.service)).then_some((self.raw, s))
+        let b = self.raw.as_bytes();
+        let (mut at, mut n, mut plus) = ([0usize; 4], 0, false);
+        each_match(
+            b,
+            |c| (c == b'%') | (c == b'+'),
+            |i| match (b[i], at.get_mut(n)) {
+                (b'%', Some(slot)) => {
+                    *slot = i;
+                    n += 1;
+                }
+                _ => plus = true,
+            },
+        );
+        if plus || n != 4 || at.iter().any(|&i| b.get(i + 1..i + 3) != Some(b"2F")) {
+            return None;
+        }
+        let part = |from: usize, to: usize| self.raw.get(from + 3..to);
+        let (access_key, date) = (self.raw.get(..at[0])?, part(at[0], at[1])?);
+        let (region, service) = (part(at[1], at[2])?, part(at[2], at[3])?);
+        let date: [u8; 8] = date.as_bytes().try_into().ok()?;
+        let ok = !access_key.is_empty()
+            && !region.is_empty()
+            && !service.is_empty()
+            && self.raw.get(at[3] + 3..) == Some("aws4_request");
+        super::date::parse_ymd(&date)?;
+        ok.then_some((
+            self.raw,
+            Scope {
+                access_key,
+                date,
+                region,
+                service,
+            },
+        ))
     }
 }
 
@@ -374,6 +409,78 @@ mod tests {
         ] {
             assert!(cred(q).plain_scope().is_none(), "{q}");
         }
+    }
+
+    #[test]
+    fn the_forward_scope_reader_agrees_with_the_backward_one() {
+        // By definition: the scope read from the end, with no escape left in its parts.
+        fn by_definition(raw: &str) -> Option<(&str, [u8; 8], &str, &str)> {
+            let s = parse_scope_sep(raw, b"%2F")?;
+            let plain = |v: &str| !v.contains(['%', '+']);
+            (plain(s.access_key) && plain(s.region) && plain(s.service)).then_some((
+                s.access_key,
+                s.date,
+                s.region,
+                s.service,
+            ))
+        }
+        const PARTS: [&str; 12] = [
+            "AK",
+            "%2F",
+            "20150830",
+            "us-east-1",
+            "s3",
+            "aws4_request",
+            "%2f",
+            "+",
+            "%",
+            "2F",
+            "20151399",
+            "",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let sdk = [
+            "AK",
+            "%2F",
+            "20150830",
+            "%2F",
+            "us-east-1",
+            "%2F",
+            "s3",
+            "%2F",
+            "aws4_request",
+        ];
+        let mut agreed = 0;
+        for round in 0..30_000 {
+            let mut parts = sdk.map(str::to_owned);
+            // Mostly the SDK's shape with a part or two changed, sometimes anything.
+            for _ in 0..=(next() % 2) {
+                let i = (next() % parts.len() as u64) as usize;
+                parts[i] = PARTS[(next() % PARTS.len() as u64) as usize].to_owned();
+            }
+            if round % 3 == 0 {
+                let j = (next() % parts.len() as u64) as usize;
+                parts.swap(0, j);
+            }
+            let raw = parts.concat();
+            let got = Param {
+                raw: &raw,
+                escaped: true,
+            }
+            .plain_scope()
+            .map(|(r, s)| (r, (s.access_key, s.date, s.region, s.service)));
+            let want = by_definition(&raw).map(|s| (raw.as_str(), s));
+            assert_eq!(got, want, "{raw:?}");
+            agreed += usize::from(got.is_some());
+        }
+        // Both answers were exercised.
+        assert!(agreed > 1_000, "{agreed}");
     }
 
     #[test]
