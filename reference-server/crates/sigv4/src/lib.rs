@@ -147,6 +147,17 @@ pub struct RequestView<'a> {
     pub headers: &'a http::HeaderMap,
 }
 
+/// A small deterministic generator (xorshift64) for the tests that generate their inputs.
+#[cfg(test)]
+pub(crate) fn test_rng(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

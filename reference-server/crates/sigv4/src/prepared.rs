@@ -551,13 +551,7 @@ mod tests {
             "%2F",
             "X-Amz-Credential=AKID%2F20250115%2Fus-east-1%2Fs3%2Faws4_request",
         ];
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng(0x9e37_79b9_7f4a_7c15u64);
         for _ in 0..20_000 {
             let n = next() % 40;
             let q: String = (0..n)
