@@ -335,6 +335,27 @@ fn dates_skew_and_presign_window() {
         code(&req, NOW - Duration::minutes(16)),
         ("RequestTimeTooSkewed", 403)
     );
+    // The edges, to the nanosecond: fifteen minutes either way is accepted, a nanosecond more
+    // is not; a presigned URL is valid through its last second, and not a nanosecond after.
+    let skew = Duration::minutes(15);
+    let ns = Duration::nanoseconds(1);
+    for now in [NOW + skew, NOW - skew] {
+        assert!(outcome(&req, now).is_ok(), "{now}");
+    }
+    for now in [NOW + skew + ns, NOW - skew - ns] {
+        assert_eq!(code(&req, now), ("RequestTimeTooSkewed", 403), "{now}");
+    }
+    let url = query_req(&presigned(&signer, 60));
+    assert!(outcome(&url, NOW + Duration::seconds(60)).is_ok());
+    assert!(matches!(
+        outcome(&url, NOW + Duration::seconds(60) + ns),
+        Err(AuthError::PresignExpired)
+    ));
+    assert!(outcome(&url, NOW - skew).is_ok());
+    assert!(matches!(
+        outcome(&url, NOW - skew - ns),
+        Err(AuthError::PresignNotYetValid)
+    ));
     // Skew is checked before the key: a wrong secret still reports the skew.
     let mut wrong = Signer::s3(NOW);
     wrong.secret = "x".into();

@@ -170,7 +170,7 @@ fn parse_header<'a>(
     };
 
     let (signed_at, amz_date) = header_date(h)?;
-    if (now - signed_at).abs() > cfg.max_skew {
+    if nanos_between(now, signed_at).abs() > cfg.max_skew.whole_nanoseconds() {
         return Err(AuthError::RequestTimeTooSkewed);
     }
     let service = check_scope(&scope, &amz_date, cfg)?;
@@ -221,6 +221,12 @@ fn general_authorization(value: &str) -> Result<fields::AuthzFields<'_>, AuthErr
         return Err(AuthError::UnsupportedAlgorithm);
     }
     authz_fields(rest).map_err(malformed)
+}
+
+/// `a - b` in nanoseconds: exact, without `Duration` and calendar arithmetic (an `i128`
+/// holds any difference of two representable times).
+fn nanos_between(a: OffsetDateTime, b: OffsetDateTime) -> i128 {
+    a.unix_timestamp_nanos() - b.unix_timestamp_nanos()
 }
 
 /// `X-Amz-Date`, else `Date`; returns the time and its `yyyymmddThhmmssZ` spelling.
@@ -361,12 +367,13 @@ fn parse_query<'a>(
     let signed_at = parse_amz_date(&date).ok_or(AuthError::MalformedDate)?;
     // A strictly parsed date is already the string-to-sign spelling.
     let amz_date: [u8; 16] = date.as_bytes().try_into().unwrap_or_default();
-    // `checked_add`: a date near year 9999 plus a week is past what `time` can represent.
-    let expires_at = signed_at.checked_add(time::Duration::seconds(expires));
-    if expires_at.is_some_and(|end| now > end) {
+    // How far the signing time is ahead of now. Expired: now is past the signing time plus
+    // `X-Amz-Expires` (in integers, so a date near year 9999 plus a week needs no calendar).
+    let ahead = nanos_between(signed_at, now);
+    if ahead + i128::from(expires) * 1_000_000_000 < 0 {
         return Err(AuthError::PresignExpired);
     }
-    if signed_at - now > cfg.max_skew {
+    if ahead > cfg.max_skew.whole_nanoseconds() {
         return Err(AuthError::PresignNotYetValid);
     }
     let service = check_scope(&scope, &amz_date, cfg)?;
