@@ -123,12 +123,14 @@ impl<'a> HeaderScan<'a> {
             }
             last = Some(name);
             let v = Some(value.as_bytes());
-            if let Some(rest) = name.as_str().strip_prefix("x-amz-") {
-                match rest {
-                    "date" => s.amz_date = v,
-                    "content-sha256" => s.content_sha256 = v,
-                    "security-token" => s.token = v,
-                    "decoded-content-length" => s.decoded_length = v,
+            let n = name.as_str().as_bytes();
+            // `x-amz-` by the first word, then the rest by length and bytes.
+            if head_word(n) & 0xffff_ffff_ffff == u64::from_le_bytes(*b"x-amz-\0\0") {
+                match n.get(6..).unwrap_or_default() {
+                    b"date" => s.amz_date = v,
+                    b"content-sha256" => s.content_sha256 = v,
+                    b"security-token" => s.token = v,
+                    b"decoded-content-length" => s.decoded_length = v,
                     _ => {}
                 }
             } else if name == http::header::AUTHORIZATION {
@@ -310,6 +312,17 @@ mod tests {
         assert_eq!(s.amz_date, Some(&b"1"[..]));
         assert_eq!(s.authorization, Some(&b"a"[..]));
         assert_eq!(s.token, None);
+        // Only the exact names count.
+        let h = map(&[
+            ("x-amz-", "a"),
+            ("x-amz-dat", "b"),
+            ("x-amz-date2", "c"),
+            ("x-amzdate", "d"),
+            ("y-amz-date", "e"),
+            ("x-amz-security-token", "t"),
+        ]);
+        let s = HeaderScan::scan(&h);
+        assert_eq!((s.amz_date, s.token), (None, Some(&b"t"[..])));
     }
 
     #[test]
