@@ -388,6 +388,11 @@ impl KeyNeeds {
     }
 }
 
+/// Signing with AWS's own signer for the tests below, shared with the integration tests.
+#[cfg(test)]
+#[path = "../tests/common/aws_sign.rs"]
+mod aws_sign;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,11 +400,10 @@ mod tests {
     use std::time::SystemTime;
 
     use aws_credential_types::Credentials;
+    use aws_sign::aws_sign;
     use aws_sigv4::http_request::{
-        sign, PayloadChecksumKind, SignableBody, SignableRequest, SignatureLocation,
-        SigningSettings,
+        PayloadChecksumKind, SignableBody, SignatureLocation, SigningSettings,
     };
-    use aws_sigv4::sign::v4;
 
     use crate::auth::{authenticate_head, Caller};
     use crate::s3::query::Query;
@@ -496,41 +500,33 @@ mod tests {
         }
         let mut uri = path_and_query.to_owned();
         if let Some((ak, sk, location)) = sign_with {
-            let identity = Credentials::new(ak, sk, None, None, "test").into();
             let mut settings = SigningSettings::default();
             settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
             settings.signature_location = location;
             if location == SignatureLocation::QueryParams {
                 settings.expires_in = Some(std::time::Duration::from_secs(300));
             }
-            let params = v4::SigningParams::builder()
-                .identity(&identity)
-                .region("us-east-1")
-                .name("s3")
-                .time(SystemTime::now())
-                .settings(settings)
-                .build()
-                .unwrap()
-                .into();
             let full = format!("http://{host}{path_and_query}");
             let headers: Vec<(&str, &str)> = extra
                 .iter()
                 .filter_map(|(k, v)| Some((*k, std::str::from_utf8(v).ok()?)))
                 .chain([("host", host)])
                 .collect();
-            let signable = SignableRequest::new(
+            let signed = aws_sign(
+                &Credentials::new(ak, sk, None, None, "test"),
+                "s3",
+                settings,
+                SystemTime::now(),
                 "GET",
                 &full,
-                headers.into_iter(),
+                &headers,
                 SignableBody::UnsignedPayload,
-            )
-            .unwrap();
-            let (instructions, _) = sign(signable, &params).unwrap().into_parts();
-            for (k, v) in instructions.headers() {
+            );
+            for (k, v) in &signed.headers {
                 builder = builder.header(k, v);
             }
-            let params: Vec<String> = instructions
-                .params()
+            let params: Vec<String> = signed
+                .params
                 .iter()
                 .map(|(k, v)| {
                     let v = percent_encoding::utf8_percent_encode(

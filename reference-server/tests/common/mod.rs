@@ -10,11 +10,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sigv4::http_request::{
-    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SigningSettings,
     UriPathNormalizationMode,
 };
-use aws_sigv4::sign::v4;
 use keygate_server::{RunningServer, Server, ServerConfig};
+
+pub mod aws_sign;
+use aws_sign::aws_sign;
 
 pub const ROOT_AK: &str = "keygateroot";
 pub const ROOT_SK: &str = "keygate-root-secret-0";
@@ -263,30 +265,22 @@ impl TestServer {
         } else {
             PayloadChecksumKind::NoHeader
         };
-        let identity = keys.credentials().into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region("us-east-1")
-            .name(call.service)
-            .time(call.at.unwrap_or_else(|| self.server_now()))
-            .settings(settings)
-            .build()
-            .expect("signing params")
-            .into();
         let uri = format!("http://{host}{}", call.target);
-        let signable = SignableRequest::new(
+        let unsigned: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let signed = aws_sign(
+            &keys.credentials(),
+            call.service,
+            settings,
+            call.at.unwrap_or_else(|| self.server_now()),
             call.method,
-            uri,
-            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            &uri,
+            &unsigned,
             SignableBody::Bytes(&call.body),
-        )
-        .expect("signable request");
-        let (instructions, _) = sign(signable, &params).expect("signs").into_parts();
-        headers.extend(
-            instructions
-                .headers()
-                .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );
+        headers.extend(signed.headers);
         self.send_unsigned(call.method, &call.target, &headers, call.body)
             .await
     }

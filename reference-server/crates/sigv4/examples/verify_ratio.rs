@@ -18,40 +18,12 @@ mod common;
 #[path = "../benches/support/cases.rs"]
 mod cases;
 
+#[path = "../benches/support/timing.rs"]
+mod timing;
+
 use std::hint::black_box;
 use std::time::Instant;
-
-/// Nanoseconds per call of `f`, the best of `rounds` batches of `batch` calls.
-fn best(rounds: usize, batch: u32, f: &mut dyn FnMut()) -> f64 {
-    (0..rounds)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..batch {
-                f();
-            }
-            t.elapsed().as_nanos() as f64 / f64::from(batch)
-        })
-        .fold(f64::MAX, f64::min)
-}
-
-fn report(
-    name: &str,
-    rounds: usize,
-    batch: u32,
-    verify: &mut dyn FnMut(),
-    floor: &mut dyn FnMut(),
-) {
-    let (mut v, mut f) = (f64::MAX, f64::MAX);
-    // Interleaved, so both see the same machine.
-    for _ in 0..rounds {
-        v = v.min(best(1, batch, verify));
-        f = f.min(best(1, batch, floor));
-    }
-    println!(
-        "{name}: verify {v:.0} ns, floor {f:.0} ns, ratio {:.2}x",
-        v / f
-    );
-}
+use timing::report;
 
 /// `loop WHAT N`: one case, N times, for a profiler.
 fn run_loop(what: &str, n: u64) {
