@@ -5,6 +5,10 @@
 //! means also measure the neighbours. Prints one line per case and the ratio.
 //!
 //! `cargo run --release -p keygate-server --example hot_path_ratio [ROUNDS]`
+//!
+//! For profilers, `loop CASE N` checks one case N times and nothing else (CASE is a prefix of
+//! a case's name: `user r`, `user 2KB policy a`, `sts`, `service`, ...). Under valgrind build
+//! with `RUSTFLAGS=--cfg=rustix_use_libc` (rustix's vDSO set-up crashes there).
 
 // Shared with the bench, which also uses what this example does not (`now`).
 #[allow(dead_code)]
@@ -20,14 +24,29 @@ mod timing;
 use std::hint::black_box;
 
 fn main() {
-    let rounds = std::env::args()
-        .nth(1)
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(200);
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let cases = cases::Cases::new();
-    let key = [7u8; 32];
     let denied = [("user 2KB policy deny", &cases.custom_denied)];
-    for (name, parts) in cases.allowed().into_iter().chain(denied) {
+    let all = || cases.allowed().into_iter().chain(denied);
+    if let [cmd, case, n] = &args[..] {
+        if cmd == "loop" {
+            let Some((name, parts)) = all().find(|(name, _)| name.starts_with(case.as_str()))
+            else {
+                eprintln!("loop: no case starts with {case:?}");
+                std::process::exit(2);
+            };
+            let n: u64 = n.parse().unwrap_or(1_000_000);
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                let _ = black_box(cases.hot.check(black_box(parts), cases.remote));
+            }
+            eprintln!("{name}: {:.0} ns", t.elapsed().as_nanos() as f64 / n as f64);
+            return;
+        }
+    }
+    let rounds = args.first().and_then(|r| r.parse().ok()).unwrap_or(200);
+    let key = [7u8; 32];
+    for (name, parts) in all() {
         let canonical = cases::canonical_request(parts);
         timing::report(
             name,
