@@ -21,7 +21,8 @@
 //! Cost: parsing reads each field once and keeps byte spans rather than copies; verification
 //! streams the canonical request into SHA-256 and the string to sign into the cached, already
 //! keyed HMAC; it allocates only what a [`Verified`] keeps beyond the fixed fields (an access
-//! key over 32 bytes, the chunk-signing context of a signed aws-chunked upload). `benches/verify.rs` and `examples/verify_ratio.rs` compare it with the bare hashing.
+//! key over 32 bytes, the chunk-signing context of a signed aws-chunked upload).
+//! `benches/verify.rs` and `examples/verify_ratio.rs` compare it with the bare hashing.
 
 pub mod canonical;
 pub mod checksum;

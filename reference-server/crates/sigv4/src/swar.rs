@@ -135,10 +135,14 @@ mod tests {
         let mut next = crate::test_rng(0x0123_4567_89ab_cdef);
         for _ in 0..50_000 {
             let len = (next() % 41) as usize;
-            let s: Vec<u8> = (0..len).map(|_| b" a\t "[(next() % 4) as usize]).collect();
+            // Blanks, a control byte, the bytes either side of the space, DEL and a high byte.
+            const BYTES: &[u8; 8] = b" a\t \x1f!\x7f\xff";
+            let s: Vec<u8> = (0..len)
+                .map(|_| BYTES[(next() % BYTES.len() as u64) as usize])
+                .collect();
             let want = s.first() != Some(&b' ')
                 && s.last() != Some(&b' ')
-                && !s.contains(&b'\t')
+                && !s.iter().any(|&c| c < b' ')
                 && !s.windows(2).any(|w| w == b"  ");
             assert_eq!(is_trimmed(&s), want, "{s:?}");
         }

@@ -92,6 +92,20 @@ fn same_entry(last: Option<&HeaderName>, name: &HeaderName) -> bool {
     last.is_some_and(|l| std::ptr::eq(l, name))
 }
 
+/// Header values known to be in canonical form as sent (see [`HeaderScan::canonical_values`],
+/// the only place that makes one): their slices of the request, recognised by address and
+/// length, are copied into the canonical request without the trim check.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CanonicalValues<'a>([&'a [u8]; 2]);
+
+impl CanonicalValues<'_> {
+    /// Whether `value` is one of them (the very slice, not merely equal bytes).
+    #[inline]
+    pub(crate) fn holds(&self, value: &[u8]) -> bool {
+        self.0.iter().any(|c| std::ptr::eq(*c, value))
+    }
+}
+
 /// The headers SigV4 reads, found in one walk over the map.
 pub(crate) struct HeaderScan<'a> {
     pub authorization: Option<&'a [u8]>,
@@ -144,11 +158,16 @@ impl<'a> HeaderScan<'a> {
 
     /// The `X-Amz-Date` and `x-amz-content-sha256` values as sent, when already in canonical
     /// form: the date when it is exactly `amz_date` (the request's validated spelling), the
-    /// content hash always (call only once `x-amz-content-sha256`, if present, has passed
-    /// its strict check: one of the fixed forms or 64 hex digits). Else empty.
-    pub(crate) fn canonical_values(&self, amz_date: &[u8; 16]) -> [&'a [u8]; 2] {
+    /// content hash when `payload` is what it declared (it then passed its strict check: one
+    /// of the fixed forms or 64 hex digits). Else empty.
+    pub(crate) fn canonical_values(
+        &self,
+        amz_date: &[u8; 16],
+        payload: &[u8],
+    ) -> CanonicalValues<'a> {
         let date = self.amz_date.filter(|v| v == amz_date).unwrap_or_default();
-        [date, self.content_sha256.unwrap_or_default()]
+        let hash = self.content_sha256.filter(|v| *v == payload);
+        CanonicalValues([date, hash.unwrap_or_default()])
     }
 
     /// Walks `signed` once and the headers once: is the list well formed, is `host` in it, is
@@ -332,7 +351,7 @@ mod tests {
             ("x-amz-date", "20250115T100000Z"),
             ("x-amz-content-sha256", "h"),
         ]);
-        let [d, c] = HeaderScan::scan(&exact).canonical_values(date);
+        let CanonicalValues([d, c]) = HeaderScan::scan(&exact).canonical_values(date, b"h");
         let (want_d, want_c) = (
             exact["x-amz-date"].as_bytes(),
             exact["x-amz-content-sha256"].as_bytes(),
@@ -341,11 +360,19 @@ mod tests {
         assert!(std::ptr::eq(d, want_d) && std::ptr::eq(c, want_c));
         let padded = map(&[("x-amz-date", " 20250115T100000Z ")]);
         assert_eq!(
-            HeaderScan::scan(&padded).canonical_values(date),
+            HeaderScan::scan(&padded).canonical_values(date, b"h").0,
             [&b""[..], &b""[..]]
         );
         let other = map(&[("x-amz-date", "20250115T100001Z")]);
-        assert_eq!(HeaderScan::scan(&other).canonical_values(date)[0], b"");
+        assert_eq!(
+            HeaderScan::scan(&other).canonical_values(date, b"h").0[0],
+            b""
+        );
+        // A content hash other than the payload line that passed the check is not taken.
+        assert_eq!(
+            HeaderScan::scan(&exact).canonical_values(date, b"x").0[1],
+            b""
+        );
     }
 
     #[test]
@@ -361,7 +388,9 @@ mod tests {
         assert!(c.valid && c.host && c.all_amz);
         let mut out = Vec::new();
         let list = "amz-sdk-invocation-id;host;x-amz-date;x-amz-meta-a";
-        c.values.unwrap().write(&mut out, list, None, &[&[], &[]]);
+        c.values
+            .unwrap()
+            .write(&mut out, list, None, &CanonicalValues::default());
         assert_eq!(
             out,
             b"amz-sdk-invocation-id:i\nhost:h\nx-amz-date:d\nx-amz-meta-a:1\n"
@@ -372,7 +401,9 @@ mod tests {
         assert!(c.all_amz);
         let mut out = Vec::new();
         let list = "host;x-amz-date;x-amz-date;x-amz-meta-a;x-absent";
-        c.values.unwrap().write(&mut out, list, None, &[&[], &[]]);
+        c.values
+            .unwrap()
+            .write(&mut out, list, None, &CanonicalValues::default());
         assert_eq!(
             out,
             b"host:h\nx-amz-date:d\nx-amz-date:d\nx-amz-meta-a:1\nx-absent:\n"

@@ -25,6 +25,7 @@ use crate::secret::{decode_hex32, Signature};
 use crate::{AuthKind, Config, PayloadMode, RequestView, Service};
 use date::format_amz_date;
 use fields::{authz_fields, parse_scope, span_in, QueryAuth, Scope};
+pub(crate) use headers::CanonicalValues;
 use headers::{Coverage, HeaderScan};
 use std::borrow::Cow;
 use time::OffsetDateTime;
@@ -59,8 +60,8 @@ pub struct Pending<'a> {
     /// Each signed header's value, found while checking coverage (absent: the general path).
     pub(crate) signed_values: Option<SignedValues<'a>>,
     /// Header values already known to be in canonical form, having passed a strict check
-    /// as sent (`X-Amz-Date`, `x-amz-content-sha256`); empty when not.
-    pub(crate) canonical_values: [&'a [u8]; 2],
+    /// as sent (`X-Amz-Date`, `x-amz-content-sha256`).
+    pub(crate) canonical_values: CanonicalValues<'a>,
     /// The query's parameters, found while looking for the presigned ones.
     pub(crate) query: Option<QuerySpans>,
 }
@@ -185,6 +186,7 @@ fn parse_header<'a>(
             std::str::from_utf8(t).map_err(|_| malformed("bad token"))?,
         )),
     };
+    let canonical_values = h.canonical_values(&amz_date, &payload_text);
     Ok(Pending {
         req: *req,
         kind: AuthKind::Header,
@@ -202,7 +204,7 @@ fn parse_header<'a>(
         session_token,
         decoded_length: decoded_length(h, payload)?,
         signed_values: coverage.values,
-        canonical_values: h.canonical_values(&amz_date),
+        canonical_values,
         query: q.spans,
     })
 }
@@ -399,6 +401,7 @@ fn parse_query<'a>(
         )),
         (None, None) => None,
     };
+    let canonical_values = h.canonical_values(&amz_date, &payload_text);
     Ok(Pending {
         req: *req,
         kind: AuthKind::Query,
@@ -416,7 +419,7 @@ fn parse_query<'a>(
         session_token,
         decoded_length: decoded_length(h, payload)?,
         signed_values: coverage.values,
-        canonical_values: h.canonical_values(&amz_date),
+        canonical_values,
         query: q.spans,
     })
 }
