@@ -385,7 +385,8 @@ mod tests {
     use super::*;
 
     /// Every key's entry carries exactly the policy its user holds in the same snapshot, as
-    /// users gain, change and lose policies.
+    /// users gain, change and lose policies: the very policy the snapshot holds for the user,
+    /// and the one the test attached (compared by its parsed document).
     #[test]
     fn s7_a_key_entry_holds_its_users_policy_in_that_snapshot() {
         let dir = tempfile::tempdir().unwrap();
@@ -393,43 +394,55 @@ mod tests {
         let ids = &state.identities;
         let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
         ids.put_policy("custom", doc, 0).unwrap();
-        let mut keys = vec!["testroot".to_owned()];
         for user in ["alice", "bob"] {
             ids.add_user(user, "Password1", 0, 0, 0).unwrap();
-            keys.push(user.to_owned());
         }
-        let check = |keys: &[String]| {
+        let parsed = |name: &str| {
+            let text = ids.policy(name).unwrap();
+            format!("{:?}", PolicyDocument::parse(&text).unwrap())
+        };
+        // (key, the policy attached to its user)
+        let check = |expected: &[(&str, Option<&str>)]| {
             let snapshot = ids.snapshot();
-            for key in keys {
+            for &(key, policy) in expected {
                 let entry = snapshot.key(key).unwrap();
                 let p = &entry.credential.principal;
-                let expected = match p.kind {
+                let of_user = match p.kind {
                     PrincipalKind::Root => None,
                     _ => snapshot.user_policy(&p.username),
                 };
                 assert_eq!(
                     entry.policy.as_deref().map(std::ptr::from_ref),
-                    expected.map(std::ptr::from_ref),
+                    of_user.map(std::ptr::from_ref),
+                    "{key}"
+                );
+                assert_eq!(
+                    entry.policy.as_deref().map(|s| format!("{:?}", s.document)),
+                    policy.map(parsed),
                     "{key}"
                 );
             }
         };
-        check(&keys);
+        check(&[("testroot", None), ("alice", None), ("bob", None)]);
         ids.attach("readwrite", "alice").unwrap();
-        keys.push(ids.assume_role("alice", 900, None, 0).unwrap().access_key);
-        keys.push(
-            ids.add_service_account("alice", None, 0)
-                .unwrap()
-                .access_key,
-        );
-        check(&keys);
+        let sts = ids.assume_role("alice", 900, None, 0).unwrap().access_key;
+        let sa = ids
+            .add_service_account("alice", None, 0)
+            .unwrap()
+            .access_key;
+        let alice_keys = ["alice", sts.as_str(), sa.as_str()];
+        let with = |alice: Option<&'static str>, bob: Option<&'static str>| {
+            let mut v: Vec<(&str, Option<&str>)> = alice_keys.iter().map(|k| (*k, alice)).collect();
+            v.extend([("bob", bob), ("testroot", None)]);
+            v
+        };
+        check(&with(Some("readwrite"), None));
         ids.attach("custom", "alice").unwrap();
         ids.attach("readonly", "bob").unwrap();
-        check(&keys);
+        check(&with(Some("custom"), Some("readonly")));
         ids.put_policy("custom", doc, 1).unwrap();
-        check(&keys);
+        check(&with(Some("custom"), Some("readonly")));
         ids.detach("alice").unwrap();
-        check(&keys);
-        assert!(ids.snapshot().key(&keys[3]).unwrap().policy.is_none());
+        check(&with(None, Some("readonly")));
     }
 }
