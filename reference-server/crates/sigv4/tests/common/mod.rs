@@ -12,12 +12,17 @@ use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use time::OffsetDateTime;
 
-/// `/work/shared/vectors`, beside the repository; fails loudly when absent.
+/// `../shared/vectors` beside the repository, or `KEYGATE_VECTORS` (for a checkout kept
+/// elsewhere, such as a git worktree); fails loudly when absent.
 pub fn vectors_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/vectors");
+    let dir = match std::env::var_os("KEYGATE_VECTORS") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../shared/vectors"),
+    };
     assert!(
         dir.join("sigv4").is_dir(),
-        "SigV4 test vectors not found at {} (they sit beside the repository)",
+        "SigV4 test vectors not found at {} (they sit beside the repository; \
+         KEYGATE_VECTORS names another place)",
         dir.display()
     );
     dir
