@@ -23,7 +23,7 @@
 //! reference the prepared path is tested against.
 
 use crate::sink::Sink;
-use crate::swar::is_trimmed;
+use crate::swar::{each_match, is_trimmed};
 use http::HeaderMap;
 use std::borrow::Cow;
 
@@ -75,28 +75,23 @@ pub(crate) const fn unreserved_table() -> [bool; 256] {
 
 static UNRESERVED: [bool; 256] = unreserved_table();
 
+/// Whether `c` is unreserved (`A-Z a-z 0-9 - . _ ~`), written without branches or tables so
+/// that a loop of it over a block becomes vector compares ([`crate::swar::each_match`]).
+#[inline(always)]
+pub(crate) fn unreserved_lane(c: u8) -> bool {
+    let alpha = (c | 0x20).wrapping_sub(b'a') < 26;
+    let digit = c.wrapping_sub(b'0') < 10;
+    // `-`, `.`
+    let punct = c.wrapping_sub(b'-') < 2;
+    alpha | digit | punct | (c == b'_') | (c == b'~')
+}
+
 /// Whether `s` holds only unreserved bytes and `/` (an S3 path made only of these is its own
-/// canonical form). Sixteen bytes per step with lane-wise range tests and no branch or table,
-/// which the compiler turns into vector compares; the last step overlaps the one before
-/// rather than falling back to a byte loop.
+/// canonical form), sixteen bytes per step.
 fn unreserved_or_slash(s: &[u8]) -> bool {
-    #[inline(always)]
-    fn bad(c: u8) -> u8 {
-        let alpha = (c | 0x20).wrapping_sub(b'a') < 26;
-        let digit = c.wrapping_sub(b'0') < 10;
-        // `-`, `.`, `/`
-        let punct = c.wrapping_sub(b'-') < 3;
-        u8::from(!(alpha | digit | punct | (c == b'_') | (c == b'~')))
-    }
-    fn bad16(w: &[u8]) -> u8 {
-        w.iter().take(16).fold(0, |acc, &c| acc | bad(c))
-    }
-    if s.len() < 16 {
-        return s.iter().all(|&c| bad(c) == 0);
-    }
-    let chunks = s.chunks_exact(16);
-    let last = &s[s.len() - 16..];
-    chunks.fold(bad16(last), |acc, w| acc | bad16(w)) == 0
+    let mut other = false;
+    each_match(s, |c| !(unreserved_lane(c) | (c == b'/')), |_| other = true);
+    !other
 }
 
 fn is_unreserved(b: u8) -> bool {

@@ -11,7 +11,7 @@
 //! then builds the canonical request exactly as the public `canonical_request` does. The AWS
 //! vectors run through both.
 
-use crate::canonical::{push_trimmed, unreserved_table};
+use crate::canonical::{push_trimmed, unreserved_lane, unreserved_table};
 use crate::parse::CanonicalValues;
 use crate::sink::Sink;
 use crate::swar::each_match;
@@ -150,17 +150,7 @@ pub(crate) const fn classes(set: &[bool; 256], yes: u8, no: u8) -> [u8; 256] {
 /// (sixteen bytes per step: [`each_match`]).
 #[inline(always)]
 fn each_special(b: &[u8], at: impl FnMut(usize)) {
-    each_match(
-        b,
-        |c| {
-            let alpha = (c | 0x20).wrapping_sub(b'a') < 26;
-            let digit = c.wrapping_sub(b'0') < 10;
-            // `-`, `.`
-            let punct = c.wrapping_sub(b'-') < 2;
-            !(alpha | digit | punct | (c == b'_') | (c == b'~'))
-        },
-        at,
-    );
+    each_match(b, |c| !unreserved_lane(c), at);
 }
 
 /// Whether `b[i..]` starts with an escape canonical form keeps: `%` and two uppercase hex
