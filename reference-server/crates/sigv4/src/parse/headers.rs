@@ -158,7 +158,7 @@ impl<'a> HeaderScan<'a> {
 
     /// The `X-Amz-Date` and `x-amz-content-sha256` values as sent, when already in canonical
     /// form: the date when it is exactly `amz_date` (the request's validated spelling), the
-    /// content hash when `payload` is what it declared (it then passed its strict check: one
+    /// content hash when `payload` is that very value (it then passed its strict check: one
     /// of the fixed forms or 64 hex digits). Else empty.
     pub(crate) fn canonical_values(
         &self,
@@ -166,7 +166,7 @@ impl<'a> HeaderScan<'a> {
         payload: &[u8],
     ) -> CanonicalValues<'a> {
         let date = self.amz_date.filter(|v| v == amz_date).unwrap_or_default();
-        let hash = self.content_sha256.filter(|v| *v == payload);
+        let hash = self.content_sha256.filter(|v| std::ptr::eq(*v, payload));
         CanonicalValues([date, hash.unwrap_or_default()])
     }
 
@@ -351,7 +351,9 @@ mod tests {
             ("x-amz-date", "20250115T100000Z"),
             ("x-amz-content-sha256", "h"),
         ]);
-        let CanonicalValues([d, c]) = HeaderScan::scan(&exact).canonical_values(date, b"h");
+        let scan = HeaderScan::scan(&exact);
+        let hash = scan.content_sha256.unwrap();
+        let CanonicalValues([d, c]) = scan.canonical_values(date, hash);
         let (want_d, want_c) = (
             exact["x-amz-date"].as_bytes(),
             exact["x-amz-content-sha256"].as_bytes(),
@@ -360,19 +362,18 @@ mod tests {
         assert!(std::ptr::eq(d, want_d) && std::ptr::eq(c, want_c));
         let padded = map(&[("x-amz-date", " 20250115T100000Z ")]);
         assert_eq!(
-            HeaderScan::scan(&padded).canonical_values(date, b"h").0,
+            HeaderScan::scan(&padded).canonical_values(date, hash).0,
             [&b""[..], &b""[..]]
         );
         let other = map(&[("x-amz-date", "20250115T100001Z")]);
         assert_eq!(
-            HeaderScan::scan(&other).canonical_values(date, b"h").0[0],
+            HeaderScan::scan(&other).canonical_values(date, hash).0[0],
             b""
         );
-        // A content hash other than the payload line that passed the check is not taken.
-        assert_eq!(
-            HeaderScan::scan(&exact).canonical_values(date, b"x").0[1],
-            b""
-        );
+        // A payload line other than the header value itself is not taken, even with equal
+        // bytes (a decoded query parameter, say).
+        assert_eq!(scan.canonical_values(date, b"x").0[1], b"");
+        assert_eq!(scan.canonical_values(date, b"h").0[1], b"");
     }
 
     #[test]
