@@ -108,7 +108,7 @@ pub async fn authenticate(
         uri: &parts.uri,
         headers: &parts.headers,
     };
-    let now = state.clock.now();
+    let now = state.clock.timestamp();
     let pending = keygate_sigv4::parse(&view, now, &state.sigv4).map_err(from_auth)?;
     let Some(pending) = pending else {
         return Ok((Caller::Anonymous, Source::Stream(body)));
@@ -149,7 +149,7 @@ pub fn authenticate_head(state: &AppState, parts: &Parts) -> S3Result<Caller> {
         uri: &parts.uri,
         headers: &parts.headers,
     };
-    let now = state.clock.now();
+    let now = state.clock.timestamp();
     let Some(pending) = keygate_sigv4::parse(&view, now, &state.sigv4).map_err(from_auth)? else {
         return Ok(Caller::Anonymous);
     };
@@ -177,11 +177,11 @@ pub fn authenticate_head(state: &AppState, parts: &Parts) -> S3Result<Caller> {
 /// refuses a token.
 fn lookup(
     state: &AppState,
-    now: time::OffsetDateTime,
+    now: keygate_sigv4::Timestamp,
     access_key: &str,
     token: Option<&str>,
 ) -> S3Result<KeyEntry> {
-    let now = now.unix_timestamp();
+    let now = now.unix_seconds();
     let snapshot = state.identities.snapshot();
     let Some(entry) = snapshot.key(access_key).cloned() else {
         // A purged STS credential is still recognisable as expired by its signed token.

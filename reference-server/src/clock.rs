@@ -41,6 +41,15 @@ impl Clock {
         }
     }
 
+    /// The time as SigV4 verification reads it, once per request: from the system clock
+    /// without calendar arithmetic (unless the clock was moved).
+    pub fn timestamp(&self) -> keygate_sigv4::Timestamp {
+        match self.offset_ms.load(Ordering::Relaxed) {
+            0 => keygate_sigv4::Timestamp::now(),
+            _ => self.now().into(),
+        }
+    }
+
     pub fn now_ms(&self) -> i64 {
         (self.now().unix_timestamp_nanos() / 1_000_000) as i64
     }
@@ -69,6 +78,9 @@ mod tests {
         let before = clock.now();
         let after = clock.advance(3600).unwrap();
         assert!(after - before >= time::Duration::seconds(3600));
+        // The verifier's reading moves with it.
+        assert!(clock.timestamp().unix_seconds() >= after.unix_timestamp());
+        assert!(system.timestamp().unix_seconds() + 3000 < after.unix_timestamp());
         assert!(clock.advance(-1).is_none());
     }
 }

@@ -217,7 +217,8 @@ pub struct Verified {
     service: Service,
     kind: AuthKind,
     payload: PayloadMode,
-    signed_at: OffsetDateTime,
+    /// Seconds since the epoch.
+    signed_at: i64,
     /// The chunk signing context, for the signed aws-chunked modes only.
     signer: Option<Box<ChunkSigner>>,
     decoded_length: Option<u64>,
@@ -230,7 +231,7 @@ impl std::fmt::Debug for Verified {
             .field("service", &self.service)
             .field("kind", &self.kind)
             .field("payload", &self.payload)
-            .field("signed_at", &self.signed_at)
+            .field("signed_at", &self.signed_at())
             .field("session_token", &self.session_token)
             .field("decoded_length", &self.decoded_length)
             .field("chunk_signed", &self.signer.is_some())
@@ -262,7 +263,7 @@ impl Verified {
     }
     /// The request time.
     pub fn signed_at(&self) -> OffsetDateTime {
-        self.signed_at
+        crate::parse::offset_date_time(self.signed_at)
     }
     /// `x-amz-decoded-content-length`, for aws-chunked uploads.
     pub fn decoded_length(&self) -> Option<u64> {

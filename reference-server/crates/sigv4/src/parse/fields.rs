@@ -156,7 +156,7 @@ pub(crate) fn parse_scope_sep<'c, const N: usize>(
         return None;
     }
     let date: [u8; 8] = date.try_into().ok()?;
-    super::date::parse_ymd(&date)?;
+    super::date::ymd(&date)?;
     Some(Scope {
         access_key: ak,
         date,
@@ -309,7 +309,7 @@ impl<'q> Param<'q> {
             && !region.is_empty()
             && !service.is_empty()
             && self.raw.get(at[3] + 3..) == Some("aws4_request");
-        super::date::parse_ymd(&date)?;
+        super::date::ymd(&date)?;
         ok.then_some((
             self.raw,
             Scope {

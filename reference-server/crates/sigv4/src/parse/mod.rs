@@ -17,13 +17,14 @@ mod date;
 mod fields;
 mod headers;
 
-pub use date::{parse_amz_date, parse_http_date};
+pub use date::{parse_amz_date, parse_http_date, Timestamp};
 
 use crate::error::AuthError;
 use crate::prepared::{QuerySpans, SignedValues};
 use crate::secret::{decode_hex32, Signature};
 use crate::{AuthKind, Config, PayloadMode, RequestView, Service};
-use date::format_amz_date;
+pub(crate) use date::offset_date_time;
+use date::{amz_date_seconds, format_amz_date};
 use fields::{authz_fields, parse_scope, span_in, QueryAuth, Scope};
 pub(crate) use headers::CanonicalValues;
 use headers::{Coverage, HeaderScan};
@@ -50,7 +51,8 @@ pub struct Pending<'a> {
     pub(crate) signed_headers: Cow<'a, str>,
     pub(crate) signature: Signature,
     pub(crate) amz_date: [u8; 16],
-    pub(crate) signed_at: OffsetDateTime,
+    /// Seconds since the epoch.
+    pub(crate) signed_at: i64,
     pub(crate) payload: PayloadMode,
     /// The payload line of the canonical request exactly as the client declared it; empty for
     /// [`PayloadMode::Absent`].
@@ -113,7 +115,7 @@ impl<'a> Pending<'a> {
     }
     /// The request time (`X-Amz-Date` or `Date`).
     pub fn signed_at(&self) -> OffsetDateTime {
-        self.signed_at
+        date::offset_date_time(self.signed_at)
     }
 }
 
@@ -124,9 +126,10 @@ impl<'a> Pending<'a> {
 #[inline(always)]
 pub fn parse<'a>(
     req: &RequestView<'a>,
-    now: OffsetDateTime,
+    now: impl Into<Timestamp>,
     cfg: &Config,
 ) -> Result<Option<Pending<'a>>, AuthError> {
+    let now = now.into();
     let query = req.uri.query().unwrap_or("");
     let mut q = QueryAuth::default();
     q.scan(query);
@@ -148,7 +151,7 @@ fn parse_header<'a>(
     h: &HeaderScan<'a>,
     q: &QueryAuth<'a>,
     value: &'a [u8],
-    now: OffsetDateTime,
+    now: Timestamp,
     cfg: &Config,
 ) -> Result<Pending<'a>, AuthError> {
     let malformed = AuthError::MalformedAuthorization;
@@ -171,7 +174,7 @@ fn parse_header<'a>(
     };
 
     let (signed_at, amz_date) = header_date(h)?;
-    if nanos_between(now, signed_at).abs() > cfg.max_skew.whole_nanoseconds() {
+    if now.nanos_since(signed_at).abs() > cfg.max_skew.whole_nanoseconds() {
         return Err(AuthError::RequestTimeTooSkewed);
     }
     let service = check_scope(&scope, &amz_date, cfg)?;
@@ -225,25 +228,20 @@ fn general_authorization(value: &str) -> Result<fields::AuthzFields<'_>, AuthErr
     authz_fields(rest).map_err(malformed)
 }
 
-/// `a - b` in nanoseconds: exact, without `Duration` and calendar arithmetic (an `i128`
-/// holds any difference of two representable times).
-fn nanos_between(a: OffsetDateTime, b: OffsetDateTime) -> i128 {
-    a.unix_timestamp_nanos() - b.unix_timestamp_nanos()
-}
-
-/// `X-Amz-Date`, else `Date`; returns the time and its `yyyymmddThhmmssZ` spelling.
-fn header_date(h: &HeaderScan<'_>) -> Result<(OffsetDateTime, [u8; 16]), AuthError> {
+/// `X-Amz-Date`, else `Date`; returns the time (seconds since the epoch) and its
+/// `yyyymmddThhmmssZ` spelling.
+fn header_date(h: &HeaderScan<'_>) -> Result<(i64, [u8; 16]), AuthError> {
     match (h.amz_date, h.date) {
         (Some(v), _) => {
             // A strictly parsed `X-Amz-Date` is already the string-to-sign spelling.
             let v = v.trim_ascii();
-            let t = std::str::from_utf8(v).ok().and_then(parse_amz_date);
+            let t = amz_date_seconds(v);
             let spelled: Option<[u8; 16]> = v.try_into().ok();
             t.zip(spelled).ok_or(AuthError::MalformedDate)
         }
         (None, Some(v)) => {
             let t = std::str::from_utf8(v).ok().and_then(parse_http_date);
-            t.map(|t| (t, format_amz_date(t)))
+            t.map(|t| (t.unix_timestamp(), format_amz_date(t)))
                 .ok_or(AuthError::MalformedDate)
         }
         (None, None) => Err(AuthError::MissingDate),
@@ -318,7 +316,7 @@ fn parse_query<'a>(
     req: &RequestView<'a>,
     h: &HeaderScan<'a>,
     q: &QueryAuth<'a>,
-    now: OffsetDateTime,
+    now: Timestamp,
     cfg: &Config,
 ) -> Result<Pending<'a>, AuthError> {
     let bad = AuthError::MalformedPresign;
@@ -366,12 +364,12 @@ fn parse_query<'a>(
         .ok_or(bad("X-Amz-Signature is not 64 hex digits"))?;
 
     let date = date.decode().ok_or(AuthError::MalformedDate)?;
-    let signed_at = parse_amz_date(&date).ok_or(AuthError::MalformedDate)?;
+    let signed_at = amz_date_seconds(date.as_bytes()).ok_or(AuthError::MalformedDate)?;
     // A strictly parsed date is already the string-to-sign spelling.
     let amz_date: [u8; 16] = date.as_bytes().try_into().unwrap_or_default();
     // How far the signing time is ahead of now. Expired: now is past the signing time plus
     // `X-Amz-Expires` (in integers, so a date near year 9999 plus a week needs no calendar).
-    let ahead = nanos_between(signed_at, now);
+    let ahead = -now.nanos_since(signed_at);
     if ahead + i128::from(expires) * 1_000_000_000 < 0 {
         return Err(AuthError::PresignExpired);
     }
