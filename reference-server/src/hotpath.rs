@@ -77,6 +77,11 @@ impl HotPath {
             remote,
             secure: false,
         };
-        crate::authz::decide(&request, route.op.action(), route.resource()).map_err(|e| e.code)
+        crate::authz::decide(
+            &request,
+            route.op.action(),
+            route.resource(parts.uri.path()),
+        )
+        .map_err(|e| e.code)
     }
 }

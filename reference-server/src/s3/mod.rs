@@ -58,11 +58,11 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn bucket(&self) -> &str {
-        self.route.bucket().unwrap_or_default()
+        self.route.bucket(self.parts.uri.path()).unwrap_or_default()
     }
 
     pub fn key(&self) -> &str {
-        self.route.key().unwrap_or_default()
+        self.route.key(self.parts.uri.path()).unwrap_or_default()
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -265,7 +265,7 @@ async fn dispatch(
     let authorized = crate::authz::authorize(
         &ctx.authz_request(),
         ctx.route.op.action(),
-        ctx.route.resource(),
+        ctx.route.resource(ctx.parts.uri.path()),
     );
     let t2 = Instant::now();
     ctx.state.metrics.stage(Stage::Policy, t2 - t1);

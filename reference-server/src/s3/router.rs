@@ -80,39 +80,61 @@ impl Operation {
     }
 }
 
-/// A routed request. Bucket and key are decoded once into the resource string the policy
-/// is matched against, and read back as slices of it: one allocation per request.
+/// A routed request. Bucket and key are read back as slices of one resource string (the
+/// text the policy is matched against): for a path-style URL with nothing percent-encoded,
+/// the request's own path (no copy: pass its `uri.path()` to the accessors); otherwise a
+/// decoded copy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     pub op: Operation,
     /// `*` (no bucket), `bucket`, or `bucket/key` (SPEC E2).
-    resource: String,
-    /// Where the bucket ends in `resource` (`None`: no bucket).
+    text: Text,
+    /// Where the bucket ends in the resource (`None`: no bucket).
     bucket_end: Option<usize>,
     has_key: bool,
 }
 
+/// Where a route's resource text is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Text {
+    /// `*`: no bucket.
+    All,
+    /// `path[start..end]` of the request's path.
+    Path {
+        start: usize,
+        end: usize,
+    },
+    Owned(String),
+}
+
 impl Route {
     /// The resource the policy is matched against (SPEC E2): `*` for ListBuckets, `bucket`
-    /// for bucket-level actions, `bucket/key` for object actions.
-    pub fn resource(&self) -> &str {
-        &self.resource
+    /// for bucket-level actions, `bucket/key` for object actions. `path` is the path of the
+    /// request this route was made from.
+    pub fn resource<'a>(&'a self, path: &'a str) -> &'a str {
+        match &self.text {
+            Text::All => "*",
+            Text::Path { start, end } => path.get(*start..*end).unwrap_or_default(),
+            Text::Owned(s) => s,
+        }
     }
 
-    pub fn bucket(&self) -> Option<&str> {
-        self.bucket_end.map(|end| &self.resource[..end])
+    pub fn bucket<'a>(&'a self, path: &'a str) -> Option<&'a str> {
+        let end = self.bucket_end?;
+        self.resource(path).get(..end)
     }
 
-    pub fn key(&self) -> Option<&str> {
+    pub fn key<'a>(&'a self, path: &'a str) -> Option<&'a str> {
         match self.bucket_end {
-            Some(end) if self.has_key => Some(&self.resource[end + 1..]),
+            Some(end) if self.has_key => self.resource(path).get(end + 1..),
             _ => None,
         }
     }
 }
 
-/// A request's bucket and key as found in its URL, decoded (borrowed if nothing was encoded).
-type BucketAndKey<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+/// A request's bucket and key as found in its URL, decoded (borrowed if nothing was encoded),
+/// and where they start in the path when they are its own text (path-style, nothing decoded).
+type BucketAndKey<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>, Option<usize>);
 
 /// The header that makes a PUT a CopyObject (or UploadPartCopy).
 const COPY_SOURCE: http::HeaderName = http::HeaderName::from_static("x-amz-copy-source");
@@ -124,18 +146,26 @@ pub fn route_request(
     parts: &http::request::Parts,
     q: &Query,
 ) -> S3Result<Route> {
-    let (bucket, key) = bucket_and_key(domain, parts)?;
+    let (bucket, key, in_path) = bucket_and_key(domain, parts)?;
     // Only an object PUT reads the header: other requests skip hashing its name.
     let copy_source = key.is_some()
         && parts.method == http::Method::PUT
         && parts.headers.contains_key(COPY_SOURCE);
-    route(
-        &parts.method,
-        bucket.as_deref(),
-        key.as_deref(),
-        q,
-        copy_source,
-    )
+    let (bucket, key) = (bucket.as_deref(), key.as_deref());
+    let op = operation(&parts.method, bucket, key, q, copy_source)?;
+    Ok(match (in_path, bucket) {
+        // `bucket`, `bucket/` or `bucket/key`, read where it is: no copy.
+        (Some(start), Some(b)) => Route {
+            op,
+            text: Text::Path {
+                start,
+                end: start + b.len() + key.map_or(0, |k| 1 + k.len()),
+            },
+            bucket_end: Some(b.len()),
+            has_key: key.is_some(),
+        },
+        _ => owned_route(op, bucket, key),
+    })
 }
 
 /// Bucket and key of a request, percent-decoded (borrowed when there was nothing to decode):
@@ -169,17 +199,32 @@ fn bucket_and_key<'a>(
             } else {
                 Some(decode(rest)?)
             };
-            return Ok((Some(Cow::Borrowed(bucket)), key));
+            return Ok((Some(Cow::Borrowed(bucket)), key, None));
         }
     }
     if rest.is_empty() {
-        return Ok((None, None));
+        return Ok((None, None, None));
     }
-    // A byte search: bucket names are short, and `split_once` goes through `CharSearcher`.
+    // Byte scans without early exits (paths are short; `contains` would set up a `memchr`
+    // for each piece).
+    let escaped = rest.bytes().fold(false, |e, b| e | (b == b'%'));
+    let decode = |s: &'a str| {
+        if escaped {
+            decode(s)
+        } else {
+            Ok(Cow::Borrowed(s))
+        }
+    };
+    // Nothing to decode: bucket and key are the path's own text, from here on.
+    let in_path = (!escaped).then_some(path.len() - rest.len());
     match rest.bytes().position(|b| b == b'/') {
-        None => Ok((Some(decode(rest)?), None)),
-        Some(i) if i + 1 == rest.len() => Ok((Some(decode(&rest[..i])?), None)),
-        Some(i) => Ok((Some(decode(&rest[..i])?), Some(decode(&rest[i + 1..])?))),
+        None => Ok((Some(decode(rest)?), None, in_path)),
+        Some(i) if i + 1 == rest.len() => Ok((Some(decode(&rest[..i])?), None, in_path)),
+        Some(i) => Ok((
+            Some(decode(&rest[..i])?),
+            Some(decode(&rest[i + 1..])?),
+            in_path,
+        )),
     }
 }
 
@@ -191,33 +236,49 @@ pub fn route(
     q: &Query,
     copy_source: bool,
 ) -> S3Result<Route> {
+    let op = operation(method, bucket, key, q, copy_source)?;
+    Ok(owned_route(op, bucket, key))
+}
+
+/// The operation of a request by method, bucket and key, query and the copy-source header.
+fn operation(
+    method: &http::Method,
+    bucket: Option<&str>,
+    key: Option<&str>,
+    q: &Query,
+    copy_source: bool,
+) -> S3Result<Operation> {
     use Operation::*;
     let m = method.as_str();
-    let op = match (bucket, key) {
+    Ok(match (bucket, key) {
         (None, _) => match m {
             "GET" => ListBuckets,
             _ => return Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
         },
         (Some(_), None) => bucket_op(m, q)?,
         (Some(_), Some(_)) => object_op(m, q, copy_source)?,
-    };
-    let (resource, bucket_end, has_key) = match (bucket, key) {
-        (None, _) => ("*".to_owned(), None, false),
-        (Some(b), None) => (b.to_owned(), Some(b.len()), false),
+    })
+}
+
+/// A route whose resource is its own copy of bucket and key.
+fn owned_route(op: Operation, bucket: Option<&str>, key: Option<&str>) -> Route {
+    let (text, bucket_end, has_key) = match (bucket, key) {
+        (None, _) => (Text::All, None, false),
+        (Some(b), None) => (Text::Owned(b.to_owned()), Some(b.len()), false),
         (Some(b), Some(k)) => {
             let mut r = String::with_capacity(b.len() + 1 + k.len());
             r.push_str(b);
             r.push('/');
             r.push_str(k);
-            (r, Some(b.len()), true)
+            (Text::Owned(r), Some(b.len()), true)
         }
     };
-    Ok(Route {
+    Route {
         op,
-        resource,
+        text,
         bucket_end,
         has_key,
-    })
+    }
 }
 
 fn bucket_op(m: &str, q: &Query) -> S3Result<Operation> {
@@ -328,8 +389,9 @@ mod tests {
             copy,
         )
         .unwrap();
-        assert_eq!((route.bucket(), route.key()), (bucket, key));
-        (route.op, route.op.action(), route.resource().to_owned())
+        // An owned route reads no path.
+        assert_eq!((route.bucket(""), route.key("")), (bucket, key));
+        (route.op, route.op.action(), route.resource("").to_owned())
     }
 
     #[test]
@@ -606,5 +668,66 @@ mod tests {
         let err = route(&Method::PATCH, Some("b"), None, &q, false).unwrap_err();
         assert_eq!(err.code, S3ErrorCode::MethodNotAllowed);
         assert!(route(&Method::POST, None, None, &q, false).is_err());
+    }
+
+    #[test]
+    fn routes_read_from_the_path_agree_with_decoded_copies() {
+        /// Domain, Host, path, decoded bucket and key, read in place.
+        type Case<'a> = (
+            Option<&'a str>,
+            &'a str,
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            bool,
+        );
+        let cases: &[Case<'_>] = &[
+            (None, "h", "/", None, None, false),
+            (None, "h", "/bucket", Some("bucket"), None, true),
+            (None, "h", "/bucket/", Some("bucket"), None, true),
+            (None, "h", "/bucket/key", Some("bucket"), Some("key"), true),
+            (
+                None,
+                "h",
+                "/b/dir/sub/k.txt",
+                Some("b"),
+                Some("dir/sub/k.txt"),
+                true,
+            ),
+            (None, "h", "/b/dir/", Some("b"), Some("dir/"), true),
+            (None, "h", "/b/a%20b", Some("b"), Some("a b"), false),
+            (None, "h", "/b%2Dx/k", Some("b-x"), Some("k"), false),
+            (
+                Some("s3.test"),
+                "bkt.s3.test:9000",
+                "/k/x",
+                Some("bkt"),
+                Some("k/x"),
+                false,
+            ),
+            (
+                Some("s3.test"),
+                "other:9000",
+                "/b/k",
+                Some("b"),
+                Some("k"),
+                true,
+            ),
+        ];
+        for &(domain, host, path, bucket, key, in_place) in cases {
+            let (parts, ()) = http::Request::get(path)
+                .header("host", host)
+                .body(())
+                .unwrap()
+                .into_parts();
+            let q = Query::parse("");
+            let got = route_request(domain, &parts, &q).unwrap();
+            let want = route(&Method::GET, bucket, key, &q, false).unwrap();
+            let p = parts.uri.path();
+            assert_eq!(got.op, want.op, "{path}");
+            assert_eq!(got.resource(p), want.resource(""), "{path}");
+            assert_eq!((got.bucket(p), got.key(p)), (bucket, key), "{path}");
+            assert_eq!(matches!(got.text, Text::Path { .. }), in_place, "{path}");
+        }
     }
 }
