@@ -52,6 +52,7 @@ impl fmt::Debug for SigningKey {
     }
 }
 
+#[inline(always)]
 pub(crate) fn finish(mac: HmacSha256) -> Signature {
     Signature::from_bytes(mac.finalize().into_bytes().into())
 }

@@ -95,7 +95,9 @@ impl Pending<'_> {
         out.put(&hex_lower(canonical_sha256));
     }
 
-    /// The signature, with `mac` the signing key's keyed HMAC (consumed).
+    /// The signature, with `mac` the signing key's keyed HMAC (consumed). Inlined into its one
+    /// caller, so the state (a few hundred bytes) is not moved into this frame.
+    #[inline(always)]
     fn compute_signature(&self, mut mac: HmacSha256, body_sha256: Option<[u8; 32]>) -> Signature {
         let mut hasher = Sha256::new();
         {
