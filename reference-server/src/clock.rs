@@ -41,11 +41,14 @@ impl Clock {
         }
     }
 
-    /// The time as SigV4 verification reads it, once per request: from the system clock
-    /// without calendar arithmetic (unless the clock was moved).
+    /// The time as SigV4 verification reads it, once per request, without calendar
+    /// arithmetic (unless the clock was moved). On Linux this is the coarse real-time clock,
+    /// the kernel's time as of its last tick (a few milliseconds old at most, and never
+    /// ahead): the checks it serves count in seconds and minutes (clock skew, presigned
+    /// expiry, token expiry), and it is read without the time stamp counter.
     pub fn timestamp(&self) -> keygate_sigv4::Timestamp {
         match self.offset_ms.load(Ordering::Relaxed) {
-            0 => keygate_sigv4::Timestamp::now(),
+            0 => coarse_now(),
             _ => self.now().into(),
         }
     }
@@ -66,6 +69,19 @@ impl Clock {
     }
 }
 
+#[cfg(target_os = "linux")]
+fn coarse_now() -> keygate_sigv4::Timestamp {
+    use rustix::time::{clock_gettime, ClockId};
+    let t = clock_gettime(ClockId::RealtimeCoarse);
+    // The kernel keeps `tv_nsec` below a second and never negative.
+    keygate_sigv4::Timestamp::from_unix(t.tv_sec, u32::try_from(t.tv_nsec).unwrap_or(0))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn coarse_now() -> keygate_sigv4::Timestamp {
+    keygate_sigv4::Timestamp::now()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +94,9 @@ mod tests {
         let before = clock.now();
         let after = clock.advance(3600).unwrap();
         assert!(after - before >= time::Duration::seconds(3600));
+        // The coarse reading is within a tick (well under a second) of the precise one.
+        let (coarse, precise) = (system.timestamp(), keygate_sigv4::Timestamp::now());
+        assert!((precise.unix_seconds() - coarse.unix_seconds()).abs() <= 1);
         // The verifier's reading moves with it.
         assert!(clock.timestamp().unix_seconds() >= after.unix_timestamp());
         assert!(system.timestamp().unix_seconds() + 3000 < after.unix_timestamp());

@@ -26,6 +26,14 @@ impl Timestamp {
         SystemTime::now().into()
     }
 
+    /// `secs` seconds and `nanos` nanoseconds after the epoch (`nanos` may exceed a second).
+    pub fn from_unix(secs: i64, nanos: u32) -> Timestamp {
+        Timestamp {
+            secs: secs.saturating_add(i64::from(nanos / 1_000_000_000)),
+            nanos: nanos % 1_000_000_000,
+        }
+    }
+
     /// Whole seconds since the epoch, rounded down (as `OffsetDateTime::unix_timestamp`).
     pub fn unix_seconds(self) -> i64 {
         self.secs
@@ -340,6 +348,16 @@ mod tests {
             assert_eq!(a.unix_seconds(), odt.unix_timestamp(), "{nanos}");
             assert_eq!(a.nanos_since(0), nanos, "{nanos}");
             assert_eq!(a.nanos_since(5), nanos - 5_000_000_000, "{nanos}");
+            let (secs, sub) = (
+                nanos.div_euclid(1_000_000_000),
+                nanos.rem_euclid(1_000_000_000),
+            );
+            let parts = Timestamp::from_unix(secs as i64, sub as u32);
+            assert_eq!(parts, a, "{nanos}");
+            assert_eq!(
+                Timestamp::from_unix(secs as i64 - 1, sub as u32 + 1_000_000_000),
+                a
+            );
         }
     }
 }
