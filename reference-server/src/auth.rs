@@ -191,7 +191,9 @@ fn lookup(
     let now = now.unix_seconds();
     let snapshot = state.identities.snapshot();
     let Some(entry) = snapshot.key(access_key).cloned() else {
-        // A purged STS credential is still recognisable as expired by its signed token.
+        // A purged STS credential is still recognisable as expired by its signed token. The
+        // purge ran on the precise clock, which may be a tick ahead of the coarse `now`.
+        let now = now.max(state.clock.now().unix_timestamp());
         let expired = token
             .and_then(|t| state.identities.verify_token(t))
             .is_some_and(|claims| claims.access_key == access_key && claims.expires <= now);

@@ -83,8 +83,8 @@ impl Operation {
 /// A routed request. Bucket and key are read back as slices of one resource string (the
 /// text the policy is matched against): for a path-style URL with nothing percent-encoded,
 /// the request's own path (no copy: pass its `uri.path()` to the accessors); otherwise a
-/// decoded copy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// decoded copy. (No `PartialEq`: two routes' spans say nothing without their paths.)
+#[derive(Debug, Clone)]
 pub struct Route {
     pub op: Operation,
     /// `*` (no bucket), `bucket`, or `bucket/key` (SPEC E2).
@@ -95,14 +95,16 @@ pub struct Route {
 }
 
 /// Where a route's resource text is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Text {
     /// `*`: no bucket.
     All,
-    /// `path[start..end]` of the request's path.
+    /// `path[start..end]` of the request's path, which is `path_len` bytes long (checked in
+    /// debug builds, so every test catches a caller passing another path).
     Path {
         start: usize,
         end: usize,
+        path_len: usize,
     },
     Owned(String),
 }
@@ -110,21 +112,33 @@ enum Text {
 impl Route {
     /// The resource the policy is matched against (SPEC E2): `*` for ListBuckets, `bucket`
     /// for bucket-level actions, `bucket/key` for object actions. `path` is the path of the
-    /// request this route was made from.
-    pub fn resource<'a>(&'a self, path: &'a str) -> &'a str {
+    /// request this route was made from (its `uri.path()`; only this crate's request context
+    /// and hot path hold both).
+    pub(crate) fn resource<'a>(&'a self, path: &'a str) -> &'a str {
         match &self.text {
             Text::All => "*",
-            Text::Path { start, end } => path.get(*start..*end).unwrap_or_default(),
+            Text::Path {
+                start,
+                end,
+                path_len,
+            } => {
+                debug_assert_eq!(
+                    path.len(),
+                    *path_len,
+                    "a route reads its own request's path"
+                );
+                path.get(*start..*end).unwrap_or_default()
+            }
             Text::Owned(s) => s,
         }
     }
 
-    pub fn bucket<'a>(&'a self, path: &'a str) -> Option<&'a str> {
+    pub(crate) fn bucket<'a>(&'a self, path: &'a str) -> Option<&'a str> {
         let end = self.bucket_end?;
         self.resource(path).get(..end)
     }
 
-    pub fn key<'a>(&'a self, path: &'a str) -> Option<&'a str> {
+    pub(crate) fn key<'a>(&'a self, path: &'a str) -> Option<&'a str> {
         match self.bucket_end {
             Some(end) if self.has_key => self.resource(path).get(end + 1..),
             _ => None,
@@ -160,6 +174,7 @@ pub fn route_request(
             text: Text::Path {
                 start,
                 end: start + b.len() + key.map_or(0, |k| 1 + k.len()),
+                path_len: parts.uri.path().len(),
             },
             bucket_end: Some(b.len()),
             has_key: key.is_some(),
@@ -695,6 +710,8 @@ mod tests {
                 true,
             ),
             (None, "h", "/b/dir/", Some("b"), Some("dir/"), true),
+            (None, "h", "//x", Some(""), Some("x"), true),
+            (None, "h", "/b//k", Some("b"), Some("/k"), true),
             (None, "h", "/b/a%20b", Some("b"), Some("a b"), false),
             (None, "h", "/b%2Dx/k", Some("b-x"), Some("k"), false),
             (
