@@ -1,8 +1,8 @@
 //! Request routing: which S3 operation a request is, with its IAM action and resource.
 //!
-//! `route` is pure: method, bucket, key and query in, [`Route`] out. The table in the tests
-//! pins operation, action and resource per request shape (SPEC E2, E5), so the policy engine
-//! always sees the resource S3 would name.
+//! `operation` is pure: method, bucket, key and query in, [`Operation`] out; `route_request`
+//! adds the resource. The table in the tests pins operation, action and resource per request
+//! shape (SPEC E2, E5), so the policy engine always sees the resource S3 would name.
 
 use std::borrow::Cow;
 
@@ -243,18 +243,6 @@ fn bucket_and_key<'a>(
     }
 }
 
-/// Routes a request by method, path-derived bucket and key, query and the copy-source header.
-pub fn route(
-    method: &http::Method,
-    bucket: Option<&str>,
-    key: Option<&str>,
-    q: &Query,
-    copy_source: bool,
-) -> S3Result<Route> {
-    let op = operation(method, bucket, key, q, copy_source)?;
-    Ok(owned_route(op, bucket, key))
-}
-
 /// The operation of a request by method, bucket and key, query and the copy-source header.
 fn operation(
     method: &http::Method,
@@ -387,6 +375,19 @@ fn object_op(m: &str, q: &Query, copy_source: bool) -> S3Result<Operation> {
 mod tests {
     use super::*;
     use http::Method;
+
+    /// A route from decoded bucket and key, its resource an owned copy (what `route_request`
+    /// gives when it cannot read the path in place).
+    fn route(
+        method: &Method,
+        bucket: Option<&str>,
+        key: Option<&str>,
+        q: &Query,
+        copy_source: bool,
+    ) -> S3Result<Route> {
+        let op = operation(method, bucket, key, q, copy_source)?;
+        Ok(owned_route(op, bucket, key))
+    }
 
     fn r(method: &str, path: &str, query: &str, copy: bool) -> (Operation, Action, String) {
         let path = path.trim_start_matches('/');
