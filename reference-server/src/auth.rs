@@ -15,7 +15,7 @@ use keygate_sigv4::{AuthError, PayloadMode, RequestView, Verified};
 use sha2::{Digest, Sha256};
 
 use crate::conn::TimedIncoming;
-use crate::iam::{Credential, KeyEntry, Principal, PrincipalKind, StoredPolicy};
+use crate::iam::{KeyEntry, Principal, PrincipalKind};
 use crate::s3::body::Source;
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 use crate::state::AppState;
@@ -54,13 +54,12 @@ pub fn from_auth(e: AuthError) -> S3Error {
 )]
 pub enum Caller {
     Anonymous,
-    /// The credential is shared with the snapshot it came from: no per-request copy.
+    /// The key's entry is shared with the snapshot it came from: no per-request copy.
     Signed {
-        credential: Arc<Credential>,
-        /// The policy of the credential's user (the parent's, for STS credentials and service
-        /// accounts) in the snapshot the key was found in: read at every request (S7), with
-        /// the key, in one look-up.
-        policy: Option<Arc<StoredPolicy>>,
+        /// The credential, and the policy of its user (the parent's, for STS credentials and
+        /// service accounts) in the snapshot the key was found in: read at every request (S7),
+        /// with the key, in one look-up.
+        key: Arc<KeyEntry>,
         verified: Verified,
     },
 }
@@ -71,14 +70,15 @@ impl Caller {
     /// deleted) that landed meanwhile applies to it, as S7 wants changes to apply at once. A
     /// key no longer in the snapshot has no policy, so its request is denied.
     pub fn refresh_policy(&mut self, state: &AppState) {
-        if let Caller::Signed {
-            credential, policy, ..
-        } = self
-        {
+        if let Caller::Signed { key, .. } = self {
             let snapshot = state.identities.snapshot();
-            *policy = snapshot
-                .key(&credential.principal.access_key)
+            let policy = snapshot
+                .key(&key.credential.principal.access_key)
                 .and_then(|k| k.policy.clone());
+            *key = Arc::new(KeyEntry {
+                credential: key.credential.clone(),
+                policy,
+            });
         }
     }
 
@@ -92,7 +92,7 @@ impl Caller {
     pub fn principal(&self) -> Option<&Principal> {
         match self {
             Caller::Anonymous => None,
-            Caller::Signed { credential, .. } => Some(&credential.principal),
+            Caller::Signed { key, .. } => Some(&key.credential.principal),
         }
     }
 }
@@ -116,8 +116,8 @@ pub async fn authenticate(
         Ok(None) => return Ok((Caller::Anonymous, Source::Stream(body))),
         Ok(Some(ref pending)) => pending,
     };
-    let KeyEntry { credential, policy } =
-        lookup(state, now, pending.access_key(), pending.session_token())?;
+    let key = lookup(state, now, pending.access_key(), pending.session_token())?;
+    let credential = &key.credential;
     let (verified, source) = if matches!(pending.payload(), PayloadMode::Absent) {
         let bytes = read_limited(body, MAX_BUFFERED_BODY).await?;
         let hash: [u8; 32] = Sha256::digest(&bytes).into();
@@ -131,11 +131,7 @@ pub async fn authenticate(
             .map_err(from_auth)?;
         (verified, Source::Stream(body))
     };
-    let mut caller = Caller::Signed {
-        credential,
-        policy,
-        verified,
-    };
+    let mut caller = Caller::Signed { key, verified };
     if matches!(source, Source::Buffered(_)) {
         // Buffering the body waited; the policy is read again after it (S7).
         caller.refresh_policy(state);
@@ -166,16 +162,11 @@ pub fn authenticate_head(state: &AppState, parts: &Parts) -> S3Result<Caller> {
             "The payload hash must be computed from the body.",
         ));
     }
-    let KeyEntry { credential, policy } =
-        lookup(state, now, pending.access_key(), pending.session_token())?;
+    let key = lookup(state, now, pending.access_key(), pending.session_token())?;
     let verified = pending
-        .verify(&credential.secret, &state.key_cache, None)
+        .verify(&key.credential.secret, &state.key_cache, None)
         .map_err(from_auth)?;
-    Ok(Caller::Signed {
-        credential,
-        policy,
-        verified,
-    })
+    Ok(Caller::Signed { key, verified })
 }
 
 /// Finds the credential (and its user's policy) for `access_key` at `now` (the time the
@@ -187,7 +178,7 @@ fn lookup(
     now: keygate_sigv4::Timestamp,
     access_key: &str,
     token: Option<&str>,
-) -> S3Result<KeyEntry> {
+) -> S3Result<Arc<KeyEntry>> {
     let now = now.unix_seconds();
     let snapshot = state.identities.snapshot();
     let Some(entry) = snapshot.key(access_key).cloned() else {

@@ -53,10 +53,8 @@ pub fn authorize(ctx: &AuthzRequest<'_>, action: Action, resource: &str) -> S3Re
 pub fn decide(ctx: &AuthzRequest<'_>, action: Action, resource: &str) -> S3Result<Decision> {
     let denied = || Err(S3Error::new(S3ErrorCode::AccessDenied));
     match ctx.caller {
-        Caller::Signed {
-            credential, policy, ..
-        } => {
-            let p = &credential.principal;
+        Caller::Signed { key, .. } => {
+            let (p, policy) = (&key.credential.principal, &key.policy);
             match p.kind {
                 PrincipalKind::Root => Ok(Decision::Allow { statement: 0 }),
                 PrincipalKind::User | PrincipalKind::Sts | PrincipalKind::ServiceAccount => {

@@ -144,12 +144,12 @@ async fn assume_role(
             "Version must be 2011-06-15.",
         ));
     }
-    let Caller::Signed { credential, .. } = &caller else {
+    let Caller::Signed { key, .. } = &caller else {
         return Err(StsError::access_denied(
             "AssumeRole requests must be signed.",
         ));
     };
-    let p = &credential.principal;
+    let p = &key.credential.principal;
     if p.kind != PrincipalKind::User {
         return Err(StsError::access_denied("Only S3 users may assume a role."));
     }

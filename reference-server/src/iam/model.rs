@@ -308,14 +308,16 @@ impl Model {
             let policy = user.policy.as_deref().and_then(|p| self.policy(p)).cloned();
             users.insert(name.clone(), (policy, user.owner));
         }
-        let entry = |credential: &Arc<Credential>| KeyEntry {
-            credential: credential.clone(),
-            policy: match credential.principal.kind {
-                PrincipalKind::Root => None,
-                _ => users
-                    .get(&credential.principal.username)
-                    .and_then(|(p, _)| p.clone()),
-            },
+        let entry = |credential: &Arc<Credential>| {
+            Arc::new(KeyEntry {
+                credential: credential.clone(),
+                policy: match credential.principal.kind {
+                    PrincipalKind::Root => None,
+                    _ => users
+                        .get(&credential.principal.username)
+                        .and_then(|(p, _)| p.clone()),
+                },
+            })
         };
         keys.insert(self.root.principal.access_key.clone(), entry(&self.root));
         for (name, user) in &self.users {
@@ -330,8 +332,10 @@ impl Model {
 
 /// A key the snapshot accepts, with the policy of its user (the parent's, for STS credentials
 /// and service accounts) in that snapshot: one look-up finds both (S7: still read at every
-/// request, from the snapshot the request is authenticated with).
-#[derive(Debug, Clone)]
+/// request, from the snapshot the request is authenticated with). Shared, as one `Arc`, by the
+/// snapshot and every request authenticated with it: a request takes one reference count,
+/// not one for the credential and one for the policy.
+#[derive(Debug)]
 pub struct KeyEntry {
     pub credential: Arc<Credential>,
     pub policy: Option<Arc<StoredPolicy>>,
@@ -346,7 +350,7 @@ type SnapshotMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
 /// An immutable view of every key the server accepts and every user's policy.
 #[derive(Debug, Default)]
 pub struct Snapshot {
-    keys: SnapshotMap<KeyEntry>,
+    keys: SnapshotMap<Arc<KeyEntry>>,
     /// Every user's attached policy and uid/gid, for derived credentials to read live.
     users: SnapshotMap<(Option<Arc<StoredPolicy>>, Owner)>,
 }
@@ -357,7 +361,7 @@ impl Snapshot {
     }
 
     /// The key `access_key` with its user's policy.
-    pub fn key(&self, access_key: &str) -> Option<&KeyEntry> {
+    pub fn key(&self, access_key: &str) -> Option<&Arc<KeyEntry>> {
         self.keys.get(access_key)
     }
 
