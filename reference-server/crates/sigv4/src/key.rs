@@ -12,6 +12,7 @@
 //! Security: neither type prints secret material in `Debug`.
 
 use crate::secret::{ct_eq_bytes, SecretKey, Signature};
+use crate::swar::same_bytes;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -95,7 +96,10 @@ struct Entry {
 impl Entry {
     fn matches(&self, secret: &SecretKey, date: &[u8; 8], region: &str, service: &str) -> bool {
         let same_secret = ct_eq_bytes(self.secret.expose().as_bytes(), secret.expose().as_bytes());
-        same_secret && &self.date == date && &*self.region == region && &*self.service == service
+        same_secret
+            && &self.date == date
+            && same_bytes(self.region.as_bytes(), region.as_bytes())
+            && same_bytes(self.service.as_bytes(), service.as_bytes())
     }
 }
 

@@ -19,6 +19,31 @@ fn below(x: u64, n: u8) -> u64 {
     x.wrapping_sub(LO * u64::from(n)) & !x & HI
 }
 
+/// `a == b` without a call to `memcmp`, for the short strings compared on every request (a
+/// region, a service, a date, a 64-digit hash): whole words, the last one overlapping, and
+/// for fewer than eight bytes two overlapping halves or three single bytes. Not constant
+/// time: for secrets, [`crate::secret::ct_eq_bytes`].
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let half = |s: &[u8]| u32::from_le_bytes(s.try_into().unwrap_or_default());
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => half(&a[..4]) == half(&b[..4]) && half(&a[n - 4..]) == half(&b[n - 4..]),
+        _ => {
+            let diff = a
+                .chunks_exact(8)
+                .zip(b.chunks_exact(8))
+                .fold(0, |d, (x, y)| d | (word(x) ^ word(y)));
+            diff | (word(&a[n - 8..]) ^ word(&b[n - 8..])) == 0
+        }
+    }
+}
+
 /// The position of the first `b` in `s`.
 pub(crate) fn find_byte(s: &[u8], b: u8) -> Option<usize> {
     let mut words = s.chunks_exact(8);
@@ -145,6 +170,23 @@ mod tests {
                 && !s.iter().any(|&c| c < b' ')
                 && !s.windows(2).any(|w| w == b"  ");
             assert_eq!(is_trimmed(&s), want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn same_bytes_is_equality() {
+        let mut next = crate::test_rng(0x5eed_0b17_e5ca_1e00);
+        for _ in 0..20_000 {
+            let len = (next() % 70) as usize;
+            let a: Vec<u8> = (0..len).map(|_| (next() % 3) as u8).collect();
+            let mut b = a.clone();
+            match next() % 3 {
+                // One byte changed anywhere, or a byte more or less.
+                0 if len > 0 => b[(next() % len as u64) as usize] ^= 1 << (next() % 8),
+                1 => b.push(0),
+                _ => {}
+            }
+            assert_eq!(same_bytes(&a, &b), a == b, "{a:?} {b:?}");
         }
     }
 

@@ -22,6 +22,7 @@ pub use date::{parse_amz_date, parse_http_date, Timestamp};
 use crate::error::AuthError;
 use crate::prepared::{QuerySpans, SignedValues};
 use crate::secret::{decode_hex32, Signature};
+use crate::swar::same_bytes;
 use crate::{AuthKind, Config, PayloadMode, RequestView, Service};
 pub(crate) use date::offset_date_time;
 use date::{amz_date_seconds, format_amz_date};
@@ -250,13 +251,13 @@ fn header_date(h: &HeaderScan<'_>) -> Result<(i64, [u8; 16]), AuthError> {
 
 /// Region, service, and the scope date agreeing with the request date.
 fn check_scope(scope: &Scope<'_>, amz_date: &[u8; 16], cfg: &Config) -> Result<Service, AuthError> {
-    if scope.region != cfg.region {
+    if !same_bytes(scope.region.as_bytes(), cfg.region.as_bytes()) {
         return Err(AuthError::WrongRegion {
             expected: cfg.region.clone(),
         });
     }
     let service = Service::from_scope(scope.service).ok_or(AuthError::WrongService)?;
-    if scope.date[..] != amz_date[..8] {
+    if !same_bytes(&scope.date, &amz_date[..8]) {
         return Err(AuthError::MalformedAuthorization(
             "the date in the credential scope is not the request date",
         ));
@@ -277,7 +278,7 @@ fn check_coverage(c: &Coverage<'_>) -> Result<(), AuthError> {
 
 fn payload_mode(v: &[u8]) -> Result<(PayloadMode, Cow<'_, [u8]>), AuthError> {
     // Every GET, HEAD and DELETE an SDK sends declares the empty body's hash: compare, not decode.
-    if v == crate::verify::EMPTY_SHA256_HEX {
+    if same_bytes(v, crate::verify::EMPTY_SHA256_HEX) {
         return Ok((
             PayloadMode::Sha256(crate::verify::EMPTY_SHA256),
             Cow::Borrowed(v),
