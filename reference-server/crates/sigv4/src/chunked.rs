@@ -24,7 +24,7 @@ use crate::checksum::{ChecksumAlgorithm, Checksummer};
 use crate::error::AuthError;
 use crate::key::{finish, SigningKey};
 use crate::secret::{hex_lower, Signature};
-use crate::sink::{BlockSink, Sink};
+use crate::sink::{BlockSink, Sink, BUF};
 use crate::verify::{put_scope, EMPTY_SHA256};
 use crate::Service;
 use sha2::{Digest, Sha256};
@@ -57,8 +57,9 @@ pub(crate) struct ChunkSigner {
 impl ChunkSigner {
     fn sign(&self, kind: &[u8], tail: &[&[u8]]) -> Signature {
         let mut mac = self.key.mac();
+        let mut buf = [0; BUF];
         {
-            let mut s = BlockSink::new(&mut mac);
+            let mut s = BlockSink::new(&mut mac, &mut buf);
             s.put(kind);
             s.byte(b'\n');
             s.put(&self.amz_date);

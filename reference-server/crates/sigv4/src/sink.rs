@@ -27,19 +27,23 @@ impl Sink for Vec<u8> {
 }
 
 /// Four SHA-256 blocks: an SDK request's canonical form is two to four of these.
-const BUF: usize = 256;
+pub(crate) const BUF: usize = 256;
+
+/// The buffer a [`BlockSink`] writes through. The caller owns it, so that one buffer serves
+/// the canonical request and then the string to sign (zeroing it showed in profiles).
+pub(crate) type Block = [u8; BUF];
 
 /// A hash (SHA-256, or HMAC-SHA256) fed through a stack buffer of whole blocks: small writes
 /// are plain copies, and the hash sees block-aligned input (compressed in place, never
 /// re-buffered) until the final flush.
 ///
-/// The sink borrows its hash, so neither moves (a hash state and this buffer are a few
+/// The sink borrows its hash and its buffer, so neither moves (a hash state and this buffer are a few
 /// hundred bytes, and moving them showed in profiles): write, [`BlockSink::flush`], then
 /// finalize the hash where it lives. Dropping it unflushed with bytes in the buffer is a bug
 /// (the hash would miss them): debug builds, and so every test, panic on it.
 pub(crate) struct BlockSink<'h, D> {
     hasher: &'h mut D,
-    buf: [u8; BUF],
+    buf: &'h mut Block,
     len: usize,
 }
 
@@ -54,10 +58,11 @@ impl<D> Drop for BlockSink<'_, D> {
 }
 
 impl<'h, D: Update> BlockSink<'h, D> {
-    pub(crate) fn new(hasher: &'h mut D) -> Self {
+    /// A sink into `hasher` through `buf` (whatever it holds: it is written before read).
+    pub(crate) fn new(hasher: &'h mut D, buf: &'h mut Block) -> Self {
         BlockSink {
             hasher,
-            buf: [0; BUF],
+            buf,
             len: 0,
         }
     }
@@ -67,7 +72,7 @@ impl<'h, D: Update> BlockSink<'h, D> {
     fn spill(&mut self, bytes: &[u8]) {
         let (head, rest) = bytes.split_at(BUF - self.len);
         self.buf[self.len..].copy_from_slice(head);
-        self.hasher.update(&self.buf);
+        self.hasher.update(&self.buf[..]);
         let (whole, tail) = rest.split_at(rest.len() - rest.len() % BUF);
         self.hasher.update(whole);
         self.buf[..tail.len()].copy_from_slice(tail);
@@ -142,8 +147,10 @@ mod tests {
     /// SHA-256 of what `write` puts into a block sink.
     fn sha256(write: impl FnOnce(&mut BlockSink<Sha256>)) -> [u8; 32] {
         let mut h = Sha256::new();
+        // Not zeroed: what a sink reads of its buffer it wrote first.
+        let mut buf = [0xa5; BUF];
         {
-            let mut s = BlockSink::new(&mut h);
+            let mut s = BlockSink::new(&mut h, &mut buf);
             write(&mut s);
             s.flush();
         }
@@ -155,7 +162,8 @@ mod tests {
     #[should_panic(expected = "unflushed")]
     fn a_sink_dropped_before_its_flush_is_caught() {
         let mut h = Sha256::new();
-        let mut s = BlockSink::new(&mut h);
+        let mut buf = [0; BUF];
+        let mut s = BlockSink::new(&mut h, &mut buf);
         s.put(b"lost");
     }
 

@@ -19,7 +19,7 @@ use crate::error::AuthError;
 use crate::key::{finish, HmacSha256, SigningKeyCache};
 use crate::parse::Pending;
 use crate::secret::{hex_lower, SecretKey, Signature};
-use crate::sink::{BlockSink, Sink};
+use crate::sink::{Block, BlockSink, Sink, BUF};
 use crate::{AuthKind, PayloadMode, Service};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -100,14 +100,16 @@ impl Pending<'_> {
     #[inline(always)]
     fn compute_signature(&self, mut mac: HmacSha256, body_sha256: Option<[u8; 32]>) -> Signature {
         let mut hasher = Sha256::new();
+        // One buffer for both: zeroed once.
+        let mut buf: Block = [0; BUF];
         {
-            let mut creq = BlockSink::new(&mut hasher);
+            let mut creq = BlockSink::new(&mut hasher, &mut buf);
             self.write_canonical(&mut creq, body_sha256);
             creq.flush();
         }
         let hash: [u8; 32] = hasher.finalize().into();
         {
-            let mut sts = BlockSink::new(&mut mac);
+            let mut sts = BlockSink::new(&mut mac, &mut buf);
             self.write_string_to_sign(&mut sts, &hash);
             sts.flush();
         }
