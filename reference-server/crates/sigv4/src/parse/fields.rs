@@ -65,7 +65,9 @@ fn sdk_layout(rest: &str) -> Option<AuthzFields<'_>> {
 /// that path then reads (and names the fault of).
 ///
 /// Cost: no trim, no search for the algorithm's end, and none for a `,` in the signature
-/// (hex has none).
+/// (hex has none). Inlined: its fields came back through memory, and reading them as wider
+/// words than they were written stalled on store forwarding.
+#[inline]
 pub(crate) fn sdk_authorization(v: &str) -> Option<(AuthzFields<'_>, Signature)> {
     fn next(s: &str) -> &str {
         s.strip_prefix(' ').unwrap_or(s)
@@ -130,7 +132,9 @@ pub(crate) struct Scope<'c> {
 }
 
 /// The last four parts are fixed, so the access key is everything before them and may itself
-/// hold `/` (as MinIO allows; SPEC U1 forbids only `=` and `,`).
+/// hold `/` (as MinIO allows; SPEC U1 forbids only `=` and `,`). Inlined, as
+/// [`sdk_authorization`] is.
+#[inline]
 pub(crate) fn parse_scope(cred: &str) -> Option<Scope<'_>> {
     parse_scope_sep(cred, b"/")
 }
