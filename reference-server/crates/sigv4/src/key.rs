@@ -183,12 +183,20 @@ impl SigningKeyCache {
                 let (lo, hi) = piece.split_at(8);
                 eat(word(lo), word(hi));
             }
-            // The last (at most fifteen) bytes in two words, with overlapping reads and their
-            // count: together they tell every tail apart.
+            // The last (at most fifteen) bytes in two words and their count, which goes in the
+            // top byte of the second: for a tail of eight or more, that word holds only the
+            // bytes past the eighth (shifted down, so its top byte stays free); shorter tails
+            // are read with overlapping reads into the first word. Together they tell every
+            // tail apart.
             let n = tail.len();
             let half = |w: &[u8]| u64::from(u32::from_le_bytes(w.try_into().unwrap_or_default()));
             let (lo, hi) = match n {
-                8.. => (word(&tail[..8]), word(&tail[n - 8..])),
+                8.. => (
+                    word(&tail[..8]),
+                    word(&tail[n - 8..])
+                        .checked_shr(8 * (16 - n) as u32)
+                        .unwrap_or(0),
+                ),
                 4.. => (half(&tail[..4]) | half(&tail[n - 4..]) << 32, 0),
                 1.. => {
                     let b = |i: usize| u64::from(tail[i]);
@@ -273,6 +281,26 @@ mod tests {
             finish(m)
         };
         assert!(k.sign(b"x").ct_eq(&via_raw));
+    }
+
+    #[test]
+    fn slots_tell_secrets_of_every_tail_length_apart() {
+        let cache = SigningKeyCache::new(1);
+        let slot = |s: &str| cache.slot(&SecretKey::from(s.to_owned()), b"20150830", "r", "s");
+        let mut seen = std::collections::HashMap::new();
+        // Secrets that differ in one byte or in length by one, with the difference in every
+        // position of the last, partial piece: what overlapping reads could confuse.
+        for whole in [0, 16, 32] {
+            for run in 0..=16 {
+                for last in ["", "a", "`", "b", "\0"] {
+                    let s = format!("{}{}{last}", "A".repeat(whole), "a".repeat(run));
+                    match seen.insert(slot(&s), s.clone()) {
+                        Some(other) if other != s => panic!("{s:?} and {other:?} share a slot"),
+                        _ => {}
+                    }
+                }
+            }
+        }
     }
 
     #[test]
