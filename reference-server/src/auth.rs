@@ -72,13 +72,15 @@ impl Caller {
     pub fn refresh_policy(&mut self, state: &AppState) {
         if let Caller::Signed { key, .. } = self {
             let snapshot = state.identities.snapshot();
-            let policy = snapshot
-                .key(&key.credential.principal.access_key)
-                .and_then(|k| k.policy.clone());
-            *key = Arc::new(KeyEntry {
-                credential: key.credential.clone(),
-                policy,
-            });
+            let now = snapshot.key(&key.credential.principal.access_key);
+            *key = match now {
+                // The same credential: the snapshot's entry is exactly the new answer.
+                Some(now) if Arc::ptr_eq(&now.credential, &key.credential) => now.clone(),
+                _ => Arc::new(KeyEntry {
+                    credential: key.credential.clone(),
+                    policy: now.and_then(|k| k.policy.clone()),
+                }),
+            };
         }
     }
 
