@@ -12,7 +12,7 @@
 //! Security: neither type prints secret material in `Debug`.
 
 use crate::secret::{ct_eq_bytes, SecretKey, Signature};
-use crate::swar::same_bytes;
+use crate::swar::{half, same_bytes, word};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
@@ -170,7 +170,6 @@ impl SigningKeyCache {
             sum = sum.wrapping_add(fold(lo ^ at, hi ^ at.rotate_left(32) ^ K));
             at = at.wrapping_add(K);
         };
-        let word = |w: &[u8]| u64::from_le_bytes(w.try_into().unwrap_or_default());
         for part in [
             secret.expose().as_bytes(),
             date,
@@ -189,7 +188,7 @@ impl SigningKeyCache {
             // are read with overlapping reads into the first word. Together they tell every
             // tail apart.
             let n = tail.len();
-            let half = |w: &[u8]| u64::from(u32::from_le_bytes(w.try_into().unwrap_or_default()));
+            let half64 = |w: &[u8]| u64::from(half(w));
             let (lo, hi) = match n {
                 8.. => (
                     word(&tail[..8]),
@@ -197,7 +196,7 @@ impl SigningKeyCache {
                         .checked_shr(8 * (16 - n) as u32)
                         .unwrap_or(0),
                 ),
-                4.. => (half(&tail[..4]) | half(&tail[n - 4..]) << 32, 0),
+                4.. => (half64(&tail[..4]) | half64(&tail[n - 4..]) << 32, 0),
                 1.. => {
                     let b = |i: usize| u64::from(tail[i]);
                     (b(0) << 16 | b(n / 2) << 8 | b(n - 1), 0)

@@ -37,10 +37,11 @@ pub(crate) type Block = [u8; BUF];
 /// are plain copies, and the hash sees block-aligned input (compressed in place, never
 /// re-buffered) until the final flush.
 ///
-/// The sink borrows its hash and its buffer, so neither moves (a hash state and this buffer are a few
-/// hundred bytes, and moving them showed in profiles): write, [`BlockSink::flush`], then
-/// finalize the hash where it lives. Dropping it unflushed with bytes in the buffer is a bug
-/// (the hash would miss them): debug builds, and so every test, panic on it.
+/// The sink borrows its hash and its buffer, so neither moves (a hash state and this buffer
+/// are a few hundred bytes, and moving them showed in profiles): write,
+/// [`BlockSink::flush`], then finalize the hash where it lives. Dropping it unflushed with
+/// bytes in the buffer is a bug (the hash would miss them): debug builds, and so every test,
+/// panic on it.
 pub(crate) struct BlockSink<'h, D> {
     hasher: &'h mut D,
     buf: &'h mut Block,

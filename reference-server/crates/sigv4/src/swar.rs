@@ -9,9 +9,15 @@
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = LO << 7;
 
-/// Eight bytes as one little-endian word (`w` is a `chunks_exact(8)` item: one load).
+/// Eight bytes as one little-endian word (`w` is eight bytes long, e.g. a `chunks_exact(8)`
+/// item: one load).
 pub(crate) fn word(w: &[u8]) -> u64 {
     u64::from_le_bytes(w.try_into().unwrap_or([0; 8]))
+}
+
+/// Four bytes as one little-endian word (`w` is four bytes long: one load).
+pub(crate) fn half(w: &[u8]) -> u32 {
+    u32::from_le_bytes(w.try_into().unwrap_or([0; 4]))
 }
 
 /// The flags (high bit of each byte) of the bytes of `x` below `n` (`n <= 128`).
@@ -29,7 +35,6 @@ pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if n != b.len() {
         return false;
     }
-    let half = |s: &[u8]| u32::from_le_bytes(s.try_into().unwrap_or_default());
     match n {
         0 => true,
         1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
