@@ -141,6 +141,16 @@ async fn fault_scenarios_on_the_container_target() {
 
     let html = std::fs::read_to_string(dir.path().join("latest/report.html")).unwrap();
     assert!(html.contains("<h2>Faults</h2>") && html.contains("operations lost"));
+    // The ledger also reaches the file CI gates read.
+    let junit = std::fs::read_to_string(dir.path().join("latest/junit.xml")).unwrap();
+    for r in results {
+        let f = &r["faults"];
+        let ledger = format!(
+            "<system-out>faults injected {}, operations acknowledged {}, operations lost {}",
+            f["injected"], f["acknowledged"], f["lost"]
+        );
+        assert!(junit.contains(&ledger), "{ledger} in {junit}");
+    }
 }
 
 #[cfg(feature = "embedded")]

@@ -1,6 +1,9 @@
 //! JUnit XML: one `<testsuite>` per area, one `<testcase>` per scenario; failures carry the
 //! expected-vs-actual lines of every failing step, errors the transport or provisioning reason,
-//! skips their reason. Written by hand (the format is small), with XML escaping.
+//! skips their reason. A fault scenario's ledger (faults injected, operations acknowledged and
+//! lost) and any cleanup warnings go to the test case's `<system-out>`, which CI viewers show
+//! beside the verdict, so a gate that reads only this file still sees them. Written by hand
+//! (the format is small), with XML escaping.
 
 use super::{RunReport, Totals, Verdict};
 use std::collections::BTreeMap;
@@ -53,16 +56,23 @@ pub fn render(report: &RunReport) -> String {
                 r.duration_ms as f64 / 1000.0
             );
             let reason = esc(r.reason.as_deref().unwrap_or_default());
+            let out = system_out(r);
             match r.verdict {
-                Verdict::Pass => s.push_str("/>\n"),
+                Verdict::Pass if out.is_empty() => s.push_str("/>\n"),
+                Verdict::Pass => {
+                    let _ = writeln!(s, ">\n{out}    </testcase>");
+                }
                 Verdict::Skip => {
                     let _ = writeln!(
                         s,
-                        ">\n      <skipped message=\"{reason}\"/>\n    </testcase>"
+                        ">\n      <skipped message=\"{reason}\"/>\n{out}    </testcase>"
                     );
                 }
                 Verdict::Error => {
-                    let _ = writeln!(s, ">\n      <error message=\"{reason}\"/>\n    </testcase>");
+                    let _ = writeln!(
+                        s,
+                        ">\n      <error message=\"{reason}\"/>\n{out}    </testcase>"
+                    );
                 }
                 Verdict::Fail => {
                     let mut body = String::new();
@@ -78,7 +88,7 @@ pub fn render(report: &RunReport) -> String {
                     }
                     let _ = writeln!(
                         s,
-                        ">\n      <failure message=\"{reason}\">{}</failure>\n    </testcase>",
+                        ">\n      <failure message=\"{reason}\">{}</failure>\n{out}    </testcase>",
                         esc(&body)
                     );
                 }
@@ -88,4 +98,155 @@ pub fn render(report: &RunReport) -> String {
     }
     s.push_str("</testsuites>\n");
     s
+}
+
+/// The `<system-out>` element of a test case (with its indentation and newline), or nothing:
+/// the fault ledger, then one line per cleanup warning.
+fn system_out(r: &super::ScenarioResult) -> String {
+    let mut lines = Vec::new();
+    if let Some(f) = &r.faults {
+        lines.push(f.to_string());
+    }
+    lines.extend(r.warnings.iter().map(|w| format!("warning: {w}")));
+    match lines.is_empty() {
+        true => String::new(),
+        false => format!(
+            "      <system-out>{}</system-out>\n",
+            esc(&lines.join("\n"))
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{FaultTally, RunMeta, ScenarioResult};
+    use crate::scenario::Profile;
+    use crate::target::{Capabilities, TargetInfo};
+    use quick_xml::events::Event;
+    use std::path::PathBuf;
+
+    fn scenario(id: &str, verdict: Verdict) -> ScenarioResult {
+        ScenarioResult {
+            id: id.into(),
+            title: id.into(),
+            area: "faults".into(),
+            tags: Vec::new(),
+            rules: vec!["X4".into()],
+            file: PathBuf::from(format!("scenarios/faults/{id}.toml")),
+            verdict,
+            reason: (verdict != Verdict::Pass).then(|| format!("why {id}")),
+            duration_ms: 1,
+            steps: Vec::new(),
+            warnings: Vec::new(),
+            faults: None,
+        }
+    }
+
+    fn report(scenarios: Vec<ScenarioResult>) -> RunReport {
+        let meta = RunMeta {
+            run_id: "r".into(),
+            started_at: "now".into(),
+            duration_ms: 1,
+            target: TargetInfo {
+                kind: "embedded".into(),
+                endpoint: "http://127.0.0.1:1".into(),
+                region: "us-east-1".into(),
+                profile: Profile::Reference,
+                capabilities: Capabilities {
+                    clock: true,
+                    posix: true,
+                    sts: true,
+                    service_accounts: true,
+                },
+            },
+            filter: None,
+            tags: Vec::new(),
+        };
+        RunReport::new(meta, scenarios, &[])
+    }
+
+    /// Each test case's name and its `<system-out>` text (unescaped), reading the document
+    /// with a real XML parser (so it is also well formed).
+    fn system_outs(xml: &str) -> Vec<(String, Option<String>)> {
+        let mut reader = quick_xml::Reader::from_str(xml);
+        let (mut cases, mut in_out) = (Vec::new(), false);
+        loop {
+            match reader.read_event().expect("well-formed JUnit XML") {
+                Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"testcase" => {
+                    let name = e
+                        .try_get_attribute("name")
+                        .unwrap()
+                        .unwrap()
+                        .unescape_value()
+                        .unwrap()
+                        .into_owned();
+                    cases.push((name, None));
+                }
+                Event::Start(e) if e.name().as_ref() == b"system-out" => in_out = true,
+                Event::End(e) if e.name().as_ref() == b"system-out" => in_out = false,
+                // Text comes in runs between entity references.
+                Event::Text(t) if in_out => push_text(&mut cases, &t.decode().unwrap()),
+                Event::GeneralRef(r) if in_out => {
+                    let name = r.decode().unwrap();
+                    let c = quick_xml::escape::resolve_predefined_entity(&name).unwrap();
+                    push_text(&mut cases, c);
+                }
+                Event::Eof => return cases,
+                _ => {}
+            }
+        }
+    }
+
+    fn push_text(cases: &mut [(String, Option<String>)], text: &str) {
+        let case = cases.last_mut().expect("system-out inside a test case");
+        case.1.get_or_insert_with(String::new).push_str(text);
+    }
+
+    #[test]
+    fn fault_ledgers_and_warnings_reach_the_junit_file() {
+        let mut lost = scenario("faults-restart", Verdict::Fail);
+        lost.faults = Some(FaultTally {
+            injected: 2,
+            acknowledged: 40,
+            lost: 1,
+        });
+        let mut kept = scenario("faults-pause", Verdict::Pass);
+        kept.faults = Some(FaultTally {
+            injected: 1,
+            acknowledged: 12,
+            lost: 0,
+        });
+        kept.warnings = vec!["cleanup: bucket <b> & co left".into()];
+        let mut skipped = scenario("faults-kill", Verdict::Skip);
+        skipped.warnings = vec!["w".into()];
+        let plain = scenario("plain", Verdict::Pass);
+        let errored = scenario("errored", Verdict::Error);
+        let xml = render(&report(vec![lost, kept, skipped, plain, errored]));
+        let outs = system_outs(&xml);
+        let out = |id: &str| {
+            outs.iter()
+                .find(|(name, _)| name.starts_with(&format!("{id} [")))
+                .unwrap_or_else(|| panic!("{id} is a test case: {xml}"))
+                .1
+                .clone()
+        };
+        assert_eq!(
+            out("faults-restart").as_deref(),
+            Some("faults injected 2, operations acknowledged 40, operations lost 1")
+        );
+        assert_eq!(
+            out("faults-pause").as_deref(),
+            Some(
+                "faults injected 1, operations acknowledged 12, operations lost 0\n\
+                 warning: cleanup: bucket <b> & co left"
+            )
+        );
+        assert_eq!(out("faults-kill").as_deref(), Some("warning: w"));
+        assert_eq!(out("plain"), None);
+        assert_eq!(out("errored"), None);
+        assert!(xml.contains(
+            "<testcase classname=\"keygate.faults\" name=\"plain [X4]\" time=\"0.001\"/>"
+        ));
+    }
 }
