@@ -627,6 +627,73 @@ mod tests {
         assert!(compared > 10_000);
     }
 
+    /// `aws:SourceIp` reaches conditions as an address from the lazy values (`Values::Ip`) and
+    /// as text from the up-front model: the `IpAddress` operators must decide the same on
+    /// both, for both families, inside and outside the range (the agreement test above only
+    /// compares the two as text).
+    #[test]
+    fn source_ip_conditions_decide_alike_on_the_address_and_its_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::state::for_tests(dir.path());
+        let parts = request(None, "/b/k", &[]);
+        let caller = authenticate_head(&state, &parts).unwrap();
+        let query = Query::parse("");
+        let policy = |op: &str, cidr: &str| {
+            keygate_policy::PolicyDocument::parse(&format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject",
+                "Resource":"arn:aws:s3:::b/*","Condition":{{"{op}":{{"aws:SourceIp":"{cidr}"}}}}}}]}}"#
+            ))
+            .unwrap()
+            .compile()
+        };
+        let mut decided = 0;
+        for (remote, inside, outside) in [
+            ("10.1.20.255:5000", "10.1.0.0/16", "10.2.0.0/16"),
+            ("[2001:db8::1]:5000", "2001:db8::/32", "2001:db9::/32"),
+        ] {
+            let ctx = AuthzRequest {
+                state: &state,
+                caller: &caller,
+                headers: &parts.headers,
+                query: &query,
+                remote: remote.parse().unwrap(),
+                secure: false,
+            };
+            let needs = KeyNeeds::of("aws:SourceIp");
+            let lazy = RequestValues::new(&ctx, Action::GetObject, needs);
+            let model = model(&ctx, Action::GetObject, needs, state.clock.now());
+            assert!(matches!(
+                lazy.get_known(ConditionKey::SourceIp),
+                Some(Values::Ip(_))
+            ));
+            for (op, cidr, allowed) in [
+                ("IpAddress", inside, true),
+                ("IpAddress", outside, false),
+                ("NotIpAddress", inside, false),
+                ("NotIpAddress", outside, true),
+            ] {
+                let compiled = policy(op, cidr);
+                let decide = |values: &dyn ConditionValues| {
+                    compiled
+                        .evaluate(&RequestContext {
+                            action: Action::GetObject,
+                            resource: "b/k",
+                            username: "",
+                            userid: "",
+                            principal_type: PrincipalType::User,
+                            values,
+                            profile: PROFILE,
+                        })
+                        .is_allowed()
+                };
+                assert_eq!(decide(&lazy), allowed, "{op} {cidr} from {remote}, address");
+                assert_eq!(decide(&model), allowed, "{op} {cidr} from {remote}, text");
+                decided += 1;
+            }
+        }
+        assert_eq!(decided, 8);
+    }
+
     /// A caller carries the policy of the snapshot it was authenticated with; after a wait
     /// (a buffered body, DeleteObjects' list) `refresh_policy` reads the policy as it is now,
     /// so a detach, or the user's deletion, applies to the request at once (S7).
