@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SigningSettings,
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignatureLocation, SigningSettings,
     UriPathNormalizationMode,
 };
 use keygate_server::{RunningServer, Server, ServerConfig};
@@ -234,6 +234,56 @@ impl Raw {
     }
 }
 
+/// `method target` signed by `keys` with aws-sigv4 as the tests send requests (single
+/// percent-encoding, no path normalisation; `x-amz-content-sha256` for `s3`), at `at`:
+/// in the headers, or presigned for five minutes. `headers` must start with `host`.
+/// Returns the target (with the presigned parameters appended) and the headers to send.
+pub fn sign_request(
+    keys: &Keys,
+    service: &str,
+    at: SystemTime,
+    (method, target): (&str, &str),
+    mut headers: Vec<(String, String)>,
+    body: SignableBody<'_>,
+    presign: bool,
+) -> (String, Vec<(String, String)>) {
+    let mut settings = SigningSettings::default();
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    settings.payload_checksum_kind = if service == "s3" {
+        PayloadChecksumKind::XAmzSha256
+    } else {
+        PayloadChecksumKind::NoHeader
+    };
+    if presign {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(Duration::from_secs(300));
+    }
+    let host = headers.first().map(|(_, v)| v.clone()).unwrap_or_default();
+    let unsigned: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let signed = aws_sign(
+        &keys.credentials(),
+        service,
+        settings,
+        at,
+        method,
+        &format!("http://{host}{target}"),
+        &unsigned,
+        body,
+    );
+    headers.extend(signed.headers);
+    let mut target = target.to_owned();
+    for (k, v) in &signed.params {
+        let sep = if target.contains('?') { '&' } else { '?' };
+        let v = percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC);
+        target = format!("{target}{sep}{k}={v}");
+    }
+    (target, headers)
+}
+
 impl TestServer {
     /// The server's clock as a `SystemTime` (moved by `advance_clock`).
     pub fn server_now(&self) -> SystemTime {
@@ -257,31 +307,18 @@ impl TestServer {
                 .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
                 .cloned(),
         );
-        let mut settings = SigningSettings::default();
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        settings.payload_checksum_kind = if call.service == "s3" {
-            PayloadChecksumKind::XAmzSha256
-        } else {
-            PayloadChecksumKind::NoHeader
-        };
-        let uri = format!("http://{host}{}", call.target);
-        let unsigned: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let signed = aws_sign(
-            &keys.credentials(),
+        let at = call.at.unwrap_or_else(|| self.server_now());
+        let body = SignableBody::Bytes(&call.body);
+        let (target, headers) = sign_request(
+            keys,
             call.service,
-            settings,
-            call.at.unwrap_or_else(|| self.server_now()),
-            call.method,
-            &uri,
-            &unsigned,
-            SignableBody::Bytes(&call.body),
+            at,
+            (call.method, &call.target),
+            headers,
+            body,
+            false,
         );
-        headers.extend(signed.headers);
-        self.send_unsigned(call.method, &call.target, &headers, call.body)
+        self.send_unsigned(call.method, &target, &headers, call.body)
             .await
     }
 
