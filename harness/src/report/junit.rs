@@ -167,23 +167,44 @@ mod tests {
     }
 
     /// Each test case's name and its `<system-out>` text (unescaped), reading the document
-    /// with a real XML parser (so it is also well formed).
+    /// with a real XML parser (so it is also well formed). Checks that `<system-out>` sits
+    /// inside its test case, after any `skipped`, `error` or `failure` (the schemas' order).
     fn system_outs(xml: &str) -> Vec<(String, Option<String>)> {
         let mut reader = quick_xml::Reader::from_str(xml);
-        let (mut cases, mut in_out) = (Vec::new(), false);
+        let mut cases: Vec<(String, Option<String>)> = Vec::new();
+        let (mut in_case, mut in_out) = (false, false);
         loop {
-            match reader.read_event().expect("well-formed JUnit XML") {
-                Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"testcase" => {
-                    let name = e
+            let event = reader.read_event().expect("well-formed JUnit XML");
+            let (start, name) = match &event {
+                Event::Start(e) => (true, e.name().as_ref().to_vec()),
+                Event::Empty(e) => (false, e.name().as_ref().to_vec()),
+                _ => (false, Vec::new()),
+            };
+            match event {
+                Event::Start(e) | Event::Empty(e) if name == b"testcase" => {
+                    let case = e
                         .try_get_attribute("name")
                         .unwrap()
                         .unwrap()
                         .unescape_value()
                         .unwrap()
                         .into_owned();
-                    cases.push((name, None));
+                    cases.push((case, None));
+                    in_case = start;
                 }
-                Event::Start(e) if e.name().as_ref() == b"system-out" => in_out = true,
+                Event::End(e) if e.name().as_ref() == b"testcase" => in_case = false,
+                Event::Start(_) | Event::Empty(_)
+                    if matches!(&name[..], b"skipped" | b"error" | b"failure") =>
+                {
+                    let (case, name) = (cases.last(), String::from_utf8_lossy(&name));
+                    let case = case.expect("inside a test case");
+                    assert!(in_case, "{name} outside a test case");
+                    assert!(case.1.is_none(), "{name} after system-out in {}", case.0);
+                }
+                Event::Start(_) if name == b"system-out" => {
+                    assert!(in_case, "system-out outside a test case");
+                    in_out = true;
+                }
                 Event::End(e) if e.name().as_ref() == b"system-out" => in_out = false,
                 // Text comes in runs between entity references.
                 Event::Text(t) if in_out => push_text(&mut cases, &t.decode().unwrap()),

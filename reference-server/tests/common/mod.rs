@@ -259,7 +259,10 @@ pub fn sign_request(
         settings.signature_location = SignatureLocation::QueryParams;
         settings.expires_in = Some(Duration::from_secs(300));
     }
-    let host = headers.first().map(|(_, v)| v.clone()).unwrap_or_default();
+    let host = match headers.first() {
+        Some((name, value)) if name.eq_ignore_ascii_case("host") => value.clone(),
+        _ => panic!("sign_request: the first header must be host: {headers:?}"),
+    };
     let unsigned: Vec<(&str, &str)> = headers
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
