@@ -1,9 +1,9 @@
 //! JUnit XML: one `<testsuite>` per area, one `<testcase>` per scenario; failures carry the
 //! expected-vs-actual lines of every failing step, errors the transport or provisioning reason,
 //! skips their reason. A fault scenario's ledger (faults injected, operations acknowledged and
-//! lost) and any cleanup warnings go to the test case's `<system-out>`, which CI viewers show
-//! beside the verdict, so a gate that reads only this file still sees them. Written by hand
-//! (the format is small), with XML escaping.
+//! lost) and any cleanup warnings go to the test case's `<system-out>`, so a gate that reads
+//! only this file still has them (some viewers show `system-out` for failed cases only).
+//! Written by hand (the format is small), with XML escaping.
 
 use super::{RunReport, Totals, Verdict};
 use std::collections::BTreeMap;
