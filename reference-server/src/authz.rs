@@ -646,7 +646,6 @@ mod tests {
             .unwrap()
             .compile()
         };
-        let mut decided = 0;
         for (remote, inside, outside) in [
             ("10.1.20.255:5000", "10.1.0.0/16", "10.2.0.0/16"),
             ("[2001:db8::1]:5000", "2001:db8::/32", "2001:db9::/32"),
@@ -688,10 +687,8 @@ mod tests {
                 };
                 assert_eq!(decide(&lazy), allowed, "{op} {cidr} from {remote}, address");
                 assert_eq!(decide(&model), allowed, "{op} {cidr} from {remote}, text");
-                decided += 1;
             }
         }
-        assert_eq!(decided, 8);
     }
 
     /// A caller carries the policy of the snapshot it was authenticated with; after a wait

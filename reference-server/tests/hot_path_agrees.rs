@@ -149,7 +149,6 @@ async fn the_hot_path_decides_as_the_served_request() {
             },
             Err("AccessDenied"),
         )]);
-    let mut compared = 0;
     for (head, expected) in cases {
         let what = format!("{} {} ({expected:?})", head.method, head.target);
         let decided = hot.check(&head.parts(), remote).map_err(|c| c.as_str());
@@ -167,7 +166,5 @@ async fn the_hot_path_decides_as_the_served_request() {
                 assert_eq!(served.code(), code, "{what}: served");
             }
         }
-        compared += 1;
     }
-    assert_eq!(compared, 20);
 }
