@@ -7,7 +7,8 @@
 //! `cargo run --release -p keygate-server --example hot_path_ratio [ROUNDS]`
 //!
 //! For profilers, `loop CASE N` checks one case N times and nothing else (CASE is a prefix of
-//! a case's name: `user r`, `user 2KB policy a`, `sts`, `service`, ...). Under valgrind build
+//! a case's name: `user r`, `user 2KB policy a`, `sts`, `service`, ...); `cases` prints every
+//! case's name, one a line, for scripts (`scripts/ratio-ab --instructions`). Under valgrind build
 //! with `RUSTFLAGS=--cfg=rustix_use_libc` (rustix's vDSO set-up crashes there).
 
 // Shared with the bench, which also uses what this example does not (`now`).
@@ -28,6 +29,9 @@ fn main() {
     let cases = cases::Cases::new();
     let denied = [("user 2KB policy deny", &cases.custom_denied)];
     let all = || cases.allowed().into_iter().chain(denied);
+    if args.first().map(String::as_str) == Some("cases") {
+        return all().for_each(|(name, _)| println!("{name}"));
+    }
     if let [cmd, case, n] = &args[..] {
         if cmd == "loop" {
             let Some((name, parts)) = all().find(|(name, _)| name.starts_with(case.as_str()))

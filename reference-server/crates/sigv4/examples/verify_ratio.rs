@@ -8,7 +8,8 @@
 //! times and nothing else: `header`, `presigned` (parse + verify), `parse-header`,
 //! `parse-presigned` (parse only), `signature-header`, `signature-presigned` (verify of one
 //! parsed request: key lookup, canonical request, signature), `floor-header`,
-//! `floor-presigned`. With callgrind, the
+//! `floor-presigned`; `cases` prints the cases `loop` takes, one a line, for scripts (`scripts/
+//! ratio-ab --instructions` counts each). With callgrind, the
 //! difference between two values of N divided by their difference is the cost of one call,
 //! set-up excluded (valgrind hides SHA-NI, so SHA-256 counts run the portable code).
 
@@ -25,6 +26,9 @@ use std::hint::black_box;
 use std::time::Instant;
 use timing::report;
 
+/// The request cases `loop` takes (each also with a `parse-`, `signature-` or `floor-` prefix).
+const LOOP_CASES: [&str; 2] = ["header", "presigned"];
+
 /// `loop WHAT N`: one case, N times, for a profiler.
 fn run_loop(what: &str, n: u64) {
     let (case, part) = match what.split_once('-') {
@@ -32,8 +36,8 @@ fn run_loop(what: &str, n: u64) {
         None => (what, "verify"),
     };
     let case = match case {
-        "header" => cases::header_get(),
-        "presigned" => cases::presigned_get(),
+        c if c == LOOP_CASES[0] => cases::header_get(),
+        c if c == LOOP_CASES[1] => cases::presigned_get(),
         _ => {
             eprintln!("loop: unknown case {what}");
             std::process::exit(2);
@@ -73,6 +77,9 @@ fn run_loop(what: &str, n: u64) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("cases") {
+        return LOOP_CASES.iter().for_each(|c| println!("{c}"));
+    }
     if let [cmd, what, n] = &args[..] {
         if cmd == "loop" {
             return run_loop(what, n.parse().unwrap_or(1_000_000));
