@@ -521,23 +521,27 @@ mod tests {
         }
     }
 
-    /// Every value of up to eleven bytes over a letter, a space, a tab and a CR (so both word
-    /// boundaries of the word-at-a-time check are crossed) against the rule as written: trim
-    /// ASCII whitespace, collapse runs of spaces and tabs to one space.
+    /// The trimming rule as written: trim ASCII whitespace, collapse runs of spaces and tabs
+    /// to one space.
+    fn trim_rule(v: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut in_blank = false;
+        for &c in v.trim_ascii() {
+            let blank = c == b' ' || c == b'\t';
+            if !(blank && in_blank) {
+                out.push(if blank { b' ' } else { c });
+            }
+            in_blank = blank;
+        }
+        out
+    }
+
+    /// Every value of up to eleven bytes over a letter, a space, a tab and a CR against the
+    /// rule. (All of them take the trim check's short path: its block boundaries are tested
+    /// in `swar`, and by the next test here.)
     #[test]
     fn trimming_agrees_with_the_rule_for_every_short_value() {
-        fn rule(v: &[u8]) -> Vec<u8> {
-            let mut out = Vec::new();
-            let mut in_blank = false;
-            for &c in v.trim_ascii() {
-                let blank = c == b' ' || c == b'\t';
-                if !(blank && in_blank) {
-                    out.push(if blank { b' ' } else { c });
-                }
-                in_blank = blank;
-            }
-            out
-        }
+        let rule = trim_rule;
         let alphabet = [b'a', b' ', b'\t', b'\r'];
         for len in 0..=11u32 {
             let count = if len <= 8 {
@@ -558,6 +562,24 @@ mod tests {
                 let mut out = Vec::new();
                 push_trimmed(&mut out, &v);
                 assert_eq!(out, rule(&v), "{v:?}");
+            }
+        }
+    }
+
+    /// Values either side of the trim check's 16-byte blocks, with blanks or a CR at every
+    /// position.
+    #[test]
+    fn trimming_agrees_with_the_rule_across_block_boundaries() {
+        for len in [15, 16, 17, 31, 32, 33, 47, 48, 49] {
+            for i in 0..len {
+                for piece in [&b"  "[..], b" \t", b"\t", b" ", b"\r", b"\t\t\t"] {
+                    let mut v = vec![b'a'; len];
+                    let end = (i + piece.len()).min(len);
+                    v[i..end].copy_from_slice(&piece[..end - i]);
+                    let mut out = Vec::new();
+                    push_trimmed(&mut out, &v);
+                    assert_eq!(out, trim_rule(&v), "{v:?}");
+                }
             }
         }
     }

@@ -13,7 +13,7 @@
 //! Modules: [`canonical`] (canonical request rules), [`mod@parse`] (secret-free checks),
 //! `prepared` (what parsing keeps for the canonical request: each signed header's value, the
 //! query's parameter spans), `verify` (signature), `sink` (a buffer, or SHA-256/HMAC fed
-//! through a stack buffer), `swar` (word-at-a-time byte scans), [`key`] (signing keys and
+//! through a stack buffer), `swar` (16-lane byte scans and word-wide compares), [`key`] (signing keys and
 //! their cache), `chunked` (aws-chunked framing), [`checksum`] (flexible checksums,
 //! `Content-MD5`), `secret` (redacted secret and constant-time signature types), `error` (the
 //! one error type and its wire codes).

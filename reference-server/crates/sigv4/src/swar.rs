@@ -69,6 +69,9 @@ pub(crate) fn find_byte(s: &[u8], b: u8) -> Option<usize> {
         }
     }
     let rest = chunks.remainder().len();
+    if rest == 0 {
+        return None;
+    }
     first(
         flags(block(&s[s.len() - 16..])) >> (16 - rest),
         s.len() - rest,
@@ -172,14 +175,17 @@ pub(crate) fn is_trimmed(s: &[u8]) -> bool {
     }
     let block = |w: &[u8]| <[u8; 16]>::try_from(w).unwrap_or([0; 16]);
     let (mut any, mut carry) = (0, 0);
-    for w in s.chunks_exact(16) {
+    let mut blocks = s.chunks_exact(16);
+    for w in &mut blocks {
         let (b, c) = bad(block(w), carry);
         any |= b;
         carry = c;
     }
     // The last sixteen bytes, overlapping the blocks before: every pair the blocks did not
     // see lies inside them (the last whole block ends at or after their start).
-    any |= bad(block(&s[s.len() - 16..]), 0).0;
+    if !blocks.remainder().is_empty() {
+        any |= bad(block(&s[s.len() - 16..]), 0).0;
+    }
     any == 0
 }
 
@@ -214,6 +220,58 @@ mod tests {
             assert_eq!(lane_mask(lanes), want, "{lanes:?}");
             // The fallback of other targets, checked here too.
             assert_eq!(lane_mask_portable(lanes), want, "{lanes:?}");
+        }
+    }
+
+    /// One or two bytes of interest at every position of every length across three blocks,
+    /// so that each block boundary, the short padded path and the overlapping last block
+    /// (whose lanes already seen must not be reported again) all meet a match.
+    #[test]
+    fn scans_find_bytes_at_every_position_and_block_boundary() {
+        for n in 0..=50 {
+            for i in 0..n {
+                for j in [None, Some(i + 1), Some(i + 7), Some(i + 16)] {
+                    let j = j.filter(|&j| j < n);
+                    let mut s = vec![b'a'; n];
+                    s[i] = b',';
+                    if let Some(j) = j {
+                        s[j] = b',';
+                    }
+                    let want: Vec<usize> = (0..n).filter(|&k| s[k] == b',').collect();
+                    let mut got = Vec::new();
+                    each_match(&s, |c| c == b',', |k| got.push(k));
+                    assert_eq!(got, want, "each_match, {n} bytes, at {i} and {j:?}");
+                    assert_eq!(find_byte(&s, b','), Some(i), "find_byte, {n} bytes, at {i}");
+                }
+            }
+            assert_eq!(find_byte(&vec![b'a'; n], b','), None, "{n} bytes, none");
+            let all = vec![b','; n];
+            let mut got = Vec::new();
+            each_match(&all, |c| c == b',', |k| got.push(k));
+            assert_eq!(got, (0..n).collect::<Vec<_>>(), "{n} bytes, all");
+        }
+    }
+
+    /// Two spaces in a row at every position of every length up to four blocks (a pair
+    /// across a block boundary is caught only by the carry between blocks), and one space,
+    /// tab or control byte anywhere.
+    #[test]
+    fn the_trim_check_sees_every_position() {
+        let rule = |s: &[u8]| {
+            s.first() != Some(&b' ')
+                && s.last() != Some(&b' ')
+                && !s.iter().any(|&c| c < b' ')
+                && !s.windows(2).any(|w| w == b"  ")
+        };
+        for n in 0..=66 {
+            for i in 0..n {
+                for (at, bytes) in [(i, &b"  "[..]), (i, b" "), (i, b"\t"), (i, b"\x1f")] {
+                    let mut s = vec![b'a'; n];
+                    let end = (at + bytes.len()).min(n);
+                    s[at..end].copy_from_slice(&bytes[..end - at]);
+                    assert_eq!(is_trimmed(&s), rule(&s), "{s:?}");
+                }
+            }
         }
     }
 
