@@ -61,10 +61,9 @@ pub(crate) fn find_byte(s: &[u8], b: u8) -> Option<usize> {
         w[..s.len()].copy_from_slice(s);
         return first(flags(w), 0);
     }
-    let block = |w: &[u8]| <[u8; 16]>::try_from(w).unwrap_or([0; 16]);
     let mut chunks = s.chunks_exact(16);
     for (k, w) in (&mut chunks).enumerate() {
-        if let Some(p) = first(flags(block(w)), k * 16) {
+        if let Some(p) = first(flags(block16(w)), k * 16) {
             return Some(p);
         }
     }
@@ -73,7 +72,7 @@ pub(crate) fn find_byte(s: &[u8], b: u8) -> Option<usize> {
         return None;
     }
     first(
-        flags(block(&s[s.len() - 16..])) >> (16 - rest),
+        flags(block16(&s[s.len() - 16..])) >> (16 - rest),
         s.len() - rest,
     )
 }
@@ -94,7 +93,6 @@ pub(crate) fn each_match(b: &[u8], hit: impl Fn(u8) -> bool, mut at: impl FnMut(
         }
         lane_mask(lanes)
     };
-    let block = |w: &[u8]| <[u8; 16]>::try_from(w).unwrap_or([0; 16]);
     let mut each = |mut m: u32, base: usize| {
         while m != 0 {
             at(base + m.trailing_zeros() as usize);
@@ -109,13 +107,19 @@ pub(crate) fn each_match(b: &[u8], hit: impl Fn(u8) -> bool, mut at: impl FnMut(
     }
     let mut chunks = b.chunks_exact(16);
     for (k, w) in (&mut chunks).enumerate() {
-        each(flags(block(w)), k * 16);
+        each(flags(block16(w)), k * 16);
     }
     let rest = chunks.remainder().len();
     if rest > 0 {
         let base = b.len() - 16;
-        each(flags(block(&b[base..])) >> (16 - rest), b.len() - rest);
+        each(flags(block16(&b[base..])) >> (16 - rest), b.len() - rest);
     }
+}
+
+/// Sixteen bytes of a scan as one block (`w` is sixteen bytes long: one load).
+#[inline(always)]
+fn block16(w: &[u8]) -> [u8; 16] {
+    <[u8; 16]>::try_from(w).unwrap_or([0; 16])
 }
 
 /// Bit `i` set for each lane `i` of `lanes` whose top bit is set: SSE2's `movemask`, one
@@ -173,18 +177,17 @@ pub(crate) fn is_trimmed(s: &[u8]) -> bool {
         w[..s.len()].copy_from_slice(s);
         return bad(w, 0).0 == 0;
     }
-    let block = |w: &[u8]| <[u8; 16]>::try_from(w).unwrap_or([0; 16]);
     let (mut any, mut carry) = (0, 0);
     let mut blocks = s.chunks_exact(16);
     for w in &mut blocks {
-        let (b, c) = bad(block(w), carry);
+        let (b, c) = bad(block16(w), carry);
         any |= b;
         carry = c;
     }
     // The last sixteen bytes, overlapping the blocks before: every pair the blocks did not
     // see lies inside them (the last whole block ends at or after their start).
     if !blocks.remainder().is_empty() {
-        any |= bad(block(&s[s.len() - 16..]), 0).0;
+        any |= bad(block16(&s[s.len() - 16..]), 0).0;
     }
     any == 0
 }
