@@ -541,7 +541,6 @@ mod tests {
     /// in `swar`, and by the next test here.)
     #[test]
     fn trimming_agrees_with_the_rule_for_every_short_value() {
-        let rule = trim_rule;
         let alphabet = [b'a', b' ', b'\t', b'\r'];
         for len in 0..=11u32 {
             let count = if len <= 8 {
@@ -561,7 +560,7 @@ mod tests {
                     .collect();
                 let mut out = Vec::new();
                 push_trimmed(&mut out, &v);
-                assert_eq!(out, rule(&v), "{v:?}");
+                assert_eq!(out, trim_rule(&v), "{v:?}");
             }
         }
     }

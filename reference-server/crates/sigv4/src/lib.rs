@@ -13,10 +13,10 @@
 //! Modules: [`canonical`] (canonical request rules), [`mod@parse`] (secret-free checks),
 //! `prepared` (what parsing keeps for the canonical request: each signed header's value, the
 //! query's parameter spans), `verify` (signature), `sink` (a buffer, or SHA-256/HMAC fed
-//! through a stack buffer), `swar` (16-lane byte scans and word-wide compares), [`key`] (signing keys and
-//! their cache), `chunked` (aws-chunked framing), [`checksum`] (flexible checksums,
-//! `Content-MD5`), `secret` (redacted secret and constant-time signature types), `error` (the
-//! one error type and its wire codes).
+//! through a stack buffer), `swar` (16-lane byte scans and word-wide compares), [`key`]
+//! (signing keys and their cache), `chunked` (aws-chunked framing), [`checksum`] (flexible
+//! checksums, `Content-MD5`), `secret` (redacted secret and constant-time signature types),
+//! `error` (the one error type and its wire codes).
 //!
 //! Cost: parsing reads each field once and keeps byte spans rather than copies; verification
 //! streams the canonical request into SHA-256 and the string to sign into the cached, already
