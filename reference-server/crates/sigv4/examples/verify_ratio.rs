@@ -26,8 +26,15 @@ use std::hint::black_box;
 use std::time::Instant;
 use timing::report;
 
-/// The request cases `loop` takes (each also with a `parse-`, `signature-` or `floor-` prefix).
-const LOOP_CASES: [&str; 2] = ["header", "presigned"];
+/// How a request case is made.
+type MakeCase = fn() -> cases::RequestCase;
+
+/// The request cases `loop` takes (each also with a `parse-`, `signature-` or `floor-` prefix),
+/// and how each is made.
+const LOOP_CASES: [(&str, MakeCase); 2] = [
+    ("header", cases::header_get),
+    ("presigned", cases::presigned_get),
+];
 
 /// `loop WHAT N`: one case, N times, for a profiler.
 fn run_loop(what: &str, n: u64) {
@@ -35,14 +42,11 @@ fn run_loop(what: &str, n: u64) {
         Some((part, case)) => (case, part),
         None => (what, "verify"),
     };
-    let case = match case {
-        c if c == LOOP_CASES[0] => cases::header_get(),
-        c if c == LOOP_CASES[1] => cases::presigned_get(),
-        _ => {
-            eprintln!("loop: unknown case {what}");
-            std::process::exit(2);
-        }
+    let Some(&(_, make)) = LOOP_CASES.iter().find(|(name, _)| *name == case) else {
+        eprintln!("loop: unknown case {what}");
+        std::process::exit(2);
     };
+    let case = make();
     let view = case.req.view();
     let pending = keygate_sigv4::parse(&view, cases::NOW, &case.cfg)
         .unwrap()
@@ -78,7 +82,7 @@ fn run_loop(what: &str, n: u64) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("cases") {
-        return LOOP_CASES.iter().for_each(|c| println!("{c}"));
+        return LOOP_CASES.iter().for_each(|(name, _)| println!("{name}"));
     }
     if let [cmd, what, n] = &args[..] {
         if cmd == "loop" {
