@@ -29,6 +29,9 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
+#[path = "../crates/sigv4/benches/support/floor.rs"]
+mod floor;
+
 #[path = "support/hot_cases.rs"]
 mod cases;
 

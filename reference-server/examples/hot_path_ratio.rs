@@ -11,6 +11,9 @@
 //! case's name, one a line, for scripts (`scripts/ratio-ab --instructions`). Under valgrind build
 //! with `RUSTFLAGS=--cfg=rustix_use_libc` (rustix's vDSO set-up crashes there).
 
+#[path = "../crates/sigv4/benches/support/floor.rs"]
+mod floor;
+
 // Shared with the bench, which also uses what this example does not (`now`).
 #[allow(dead_code)]
 #[path = "../benches/support/hot_cases.rs"]

@@ -8,9 +8,7 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
     PayloadChecksumKind, SignableBody, SignatureLocation, SigningSettings,
 };
-use hmac::{Hmac, Mac};
 use keygate_server::{HotPath, ServerConfig};
-use sha2::{Digest, Sha256};
 
 use crate::aws_sign::aws_sign;
 
@@ -52,23 +50,23 @@ pub fn signed_get(ak: &str, sk: &str, token: Option<&str>, path: &str) -> http::
     builder.body(()).expect("request").into_parts().0
 }
 
-/// The hashing no verifier can avoid: SHA-256 of the canonical request, one HMAC of the string
-/// to sign. Not inlined, so callgrind can count it alone (see the module header).
+/// The hashing no verifier can avoid (`floor.rs`): SHA-256 of the canonical request, one HMAC
+/// of the string to sign. Not inlined, so callgrind can count it alone (see the module header).
 ///
 /// The hex of the hash goes to the stack and the rest of the string to sign is a constant: the
 /// floor counts hashing, not allocation.
 #[inline(never)]
 pub fn floor(canonical: &str, key: &[u8; 32]) -> [u8; 32] {
-    let mut hex = [0u8; 64];
-    hex::encode_to_slice(Sha256::digest(canonical.as_bytes()), &mut hex).expect("64 bytes");
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("hmac");
-    mac.update(b"AWS4-HMAC-SHA256\n20261129T000000Z\n20261129/us-east-1/s3/aws4_request\n");
-    mac.update(&hex);
-    mac.finalize().into_bytes().into()
+    crate::floor::floor(key, STS_PREFIX, canonical.as_bytes())
 }
 
+/// The string to sign up to the hash, for the floor (its length is what counts).
+pub const STS_PREFIX: &[u8] =
+    b"AWS4-HMAC-SHA256\n20261129T000000Z\n20261129/us-east-1/s3/aws4_request\n";
+
 /// The canonical request of a signed head, as the server's verifier builds it (the requests
-/// are signed by `aws-sigv4` and checked by the server below, so it is the right one).
+/// are signed by `aws-sigv4` and checked by the server below, so it is the right one), after
+/// checking the floor's hashing of it.
 pub fn canonical_request(parts: &http::request::Parts) -> String {
     let view = keygate_sigv4::RequestView {
         method: &parts.method,
@@ -79,7 +77,10 @@ pub fn canonical_request(parts: &http::request::Parts) -> String {
     let pending = keygate_sigv4::parse(&view, now, &keygate_sigv4::Config::default())
         .expect("parses")
         .expect("signed");
-    String::from_utf8(pending.canonical_request(None)).expect("UTF-8")
+    let canonical = String::from_utf8(pending.canonical_request(None)).expect("UTF-8");
+    // Whoever times the floor over this request times the right hashing.
+    crate::floor::check(&[7; 32], STS_PREFIX, canonical.as_bytes());
+    canonical
 }
 
 /// A 2 KB custom policy: many statements, wildcards, conditions and a variable.

@@ -9,6 +9,9 @@
 //! swing; `cargo run --release -p keygate-sigv4 --example verify_ratio` times the same cases
 //! as the minimum of many interleaved batches.
 
+#[path = "support/floor.rs"]
+mod floor;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

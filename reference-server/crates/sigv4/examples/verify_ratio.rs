@@ -13,6 +13,9 @@
 //! difference between two values of N divided by their difference is the cost of one call,
 //! set-up excluded (valgrind hides SHA-NI, so SHA-256 counts run the portable code).
 
+#[path = "../benches/support/floor.rs"]
+mod floor;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -1,10 +1,9 @@
-//! The requests `benches/verify.rs` and `examples/verify_ratio.rs` measure, and the floor
-//! they are compared with (shared, so both time exactly the same work).
+//! The requests `benches/verify.rs` and `examples/verify_ratio.rs` measure, and the inputs of
+//! the floor they are compared with (`floor.rs`; shared, so both time exactly the same work).
 
 use crate::common::{hdrs, Req, Signer};
-use hmac::{Hmac, Mac};
+use crate::floor::{check, floor};
 use keygate_sigv4::{parse, Config, SecretKey, SigningKeyCache, Verified};
-use sha2::{Digest, Sha256};
 use std::hint::black_box;
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -12,19 +11,6 @@ use time::OffsetDateTime;
 pub const NOW: OffsetDateTime = datetime!(2025-01-15 10:00:00 UTC);
 const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const PATH: &str = "/bucket/photos/2025/cat.jpg";
-
-/// The unavoidable work: hash the canonical request, one HMAC (keyed from the 32-byte signing
-/// key) over the string to sign, whose last line is the hash in hex, written to the stack (no
-/// allocation: the floor counts hashing, not overhead).
-pub fn floor(key: &[u8; 32], sts_prefix: &[u8], creq: &[u8]) -> [u8; 32] {
-    let hash = Sha256::digest(creq);
-    let mut hex = [0u8; 64];
-    hex::encode_to_slice(hash, &mut hex).unwrap();
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    mac.update(sts_prefix);
-    mac.update(&hex);
-    mac.finalize().into_bytes().into()
-}
 
 /// A signed request, what verifying it needs, and the inputs of its floor.
 pub struct RequestCase {
@@ -54,6 +40,7 @@ impl RequestCase {
             cfg,
         };
         case.verify(); // signs correctly, and warms the key cache
+        check(&case.key, case.prefix.as_bytes(), &case.creq);
         case
     }
 
@@ -141,11 +128,13 @@ pub fn chunk_64k() -> ChunkCase {
         signer.date(),
         signer.scope()
     );
+    let key = signer.signing_key();
+    check(&key, prefix.as_bytes(), &data);
     ChunkCase {
         verified,
         first,
         data,
-        key: signer.signing_key(),
+        key,
         prefix,
     }
 }
