@@ -22,9 +22,9 @@
 
 use crate::checksum::{ChecksumAlgorithm, Checksummer};
 use crate::error::AuthError;
-use crate::key::{finish, SigningKey};
+use crate::key::SigningKey;
 use crate::secret::{hex_lower, Signature};
-use crate::sink::{BlockSink, Sink, BUF};
+use crate::sink::{Sink, BUF};
 use crate::verify::{put_scope, EMPTY_SHA256};
 use crate::Service;
 use sha2::{Digest, Sha256};
@@ -56,24 +56,19 @@ pub(crate) struct ChunkSigner {
 
 impl ChunkSigner {
     fn sign(&self, kind: &[u8], tail: &[&[u8]]) -> Signature {
-        let mut mac = self.key.mac();
-        let mut buf = [0; BUF];
-        {
-            let mut s = BlockSink::new(&mut mac, &mut buf);
+        self.key.sign_with(&mut [0; BUF], |s| {
             s.put(kind);
             s.byte(b'\n');
             s.put(&self.amz_date);
             s.byte(b'\n');
-            put_scope(&mut s, &self.scope_date, &self.region, self.service);
+            put_scope(s, &self.scope_date, &self.region, self.service);
             s.byte(b'\n');
             s.put(&self.prev.to_hex());
             for part in tail {
                 s.byte(b'\n');
                 s.put(part);
             }
-            s.flush();
-        }
-        finish(mac)
+        })
     }
 
     /// Checks a chunk's claimed signature and advances the chain.

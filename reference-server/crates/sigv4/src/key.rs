@@ -11,7 +11,9 @@
 //!
 //! Security: neither type prints secret material in `Debug`.
 
+use crate::hash::KeyedHmac;
 use crate::secret::{ct_eq_bytes, SecretKey, Signature};
+use crate::sink::{Block, BlockSink, Sink, BUF};
 use crate::swar::{half, same_bytes, word};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -20,30 +22,34 @@ use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::RwLock;
 
-pub(crate) type HmacSha256 = Hmac<Sha256>;
+type HmacSha256 = Hmac<Sha256>;
 
-/// A derived SigV4 signing key, held as a keyed HMAC-SHA256 state.
-#[derive(Clone)]
+/// A derived SigV4 signing key, held as HMAC-SHA256 already keyed with it (the hash states
+/// after its inner and outer key blocks: 64 bytes, copied without a call to `memcpy`).
+#[derive(Clone, Copy)]
 pub struct SigningKey {
-    mac: HmacSha256,
+    mac: KeyedHmac,
 }
 
 impl SigningKey {
-    /// A fresh HMAC keyed with this signing key, to absorb a string to sign piece by piece.
-    pub(crate) fn mac(&self) -> HmacSha256 {
-        self.mac.clone()
-    }
-
-    /// The keyed HMAC itself, for a last use of this key.
-    pub(crate) fn into_mac(self) -> HmacSha256 {
-        self.mac
+    /// The signature of what `write` puts into a sink: the string to sign, written straight
+    /// into the keyed hash through `buf` (the caller's, so that one buffer serves a request's
+    /// two hashes).
+    #[inline(always)]
+    pub(crate) fn sign_with(
+        &self,
+        buf: &mut Block,
+        write: impl FnOnce(&mut BlockSink),
+    ) -> Signature {
+        let mut sink = BlockSink::new(self.mac.inner(), buf);
+        write(&mut sink);
+        let inner = sink.finish();
+        Signature::from_bytes(self.mac.outer(&inner))
     }
 
     /// Signs a whole string to sign.
     pub fn sign(&self, string_to_sign: &[u8]) -> Signature {
-        let mut mac = self.mac();
-        mac.update(string_to_sign);
-        finish(mac)
+        self.sign_with(&mut [0; BUF], |s| s.put(string_to_sign))
     }
 }
 
@@ -51,11 +57,6 @@ impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SigningKey(<redacted>)")
     }
-}
-
-#[inline(always)]
-pub(crate) fn finish(mac: HmacSha256) -> Signature {
-    Signature::from_bytes(mac.finalize().into_bytes().into())
 }
 
 fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
@@ -81,8 +82,9 @@ pub fn derive_signing_key(
     let k_region = hmac(&k_date, region.as_bytes());
     let k_service = hmac(&k_region, service.as_bytes());
     let k_signing = hmac(&k_service, b"aws4_request");
-    let mac = HmacSha256::new_from_slice(&k_signing).unwrap_or_else(|_| unreachable!());
-    SigningKey { mac }
+    SigningKey {
+        mac: KeyedHmac::new(&k_signing),
+    }
 }
 
 struct Entry {
@@ -220,7 +222,7 @@ impl SigningKeyCache {
         if let Ok(map) = self.map.read() {
             if let Some(e) = map.get(&slot) {
                 if e.matches(secret, date, region, service) {
-                    return e.key.clone();
+                    return e.key;
                 }
             }
         }
@@ -240,7 +242,7 @@ impl SigningKeyCache {
                     date: *date,
                     region: region.into(),
                     service: service.into(),
-                    key: key.clone(),
+                    key,
                 },
             );
         }
@@ -277,7 +279,7 @@ mod tests {
             hex::decode_to_slice(expected, &mut kb).unwrap();
             let mut m = HmacSha256::new_from_slice(&kb).unwrap();
             m.update(b"x");
-            finish(m)
+            Signature::from_bytes(m.finalize().into_bytes().into())
         };
         assert!(k.sign(b"x").ct_eq(&via_raw));
     }

@@ -12,8 +12,9 @@
 //!
 //! Modules: [`canonical`] (canonical request rules), [`mod@parse`] (secret-free checks),
 //! `prepared` (what parsing keeps for the canonical request: each signed header's value, the
-//! query's parameter spans), `verify` (signature), `sink` (a buffer, or SHA-256/HMAC fed
-//! through a stack buffer), `swar` (16-lane byte scans and word-wide compares), [`key`]
+//! query's parameter spans), `verify` (signature), `sink` (a buffer, or SHA-256 fed through a
+//! stack buffer), `hash` (SHA-256 and keyed HMAC as bare states over `sha2`'s block function),
+//! `swar` (16-lane byte scans and word-wide compares), [`key`]
 //! (signing keys and their cache), `chunked` (aws-chunked framing), [`checksum`] (flexible
 //! checksums, `Content-MD5`), `secret` (redacted secret and constant-time signature types),
 //! `error` (the one error type and its wire codes).
@@ -28,6 +29,7 @@ pub mod canonical;
 pub mod checksum;
 mod chunked;
 mod error;
+mod hash;
 pub mod key;
 pub mod parse;
 mod prepared;

@@ -5,7 +5,7 @@
 //! Invariant: every sink sees the same byte sequence, because one generic writer feeds any of
 //! them; the tests pin the block sink against one-shot SHA-256 for every split.
 
-use sha2::digest::Update;
+use crate::hash::State;
 
 /// A byte sink for the canonical request writers.
 pub(crate) trait Sink {
@@ -33,39 +33,35 @@ pub(crate) const BUF: usize = 256;
 /// the canonical request and then the string to sign (zeroing it showed in profiles).
 pub(crate) type Block = [u8; BUF];
 
-/// A hash (SHA-256, or HMAC-SHA256) fed through a stack buffer of whole blocks: small writes
-/// are plain copies, and the hash sees block-aligned input (compressed in place, never
-/// re-buffered) until the final flush.
+/// A SHA-256 computation (of a canonical request, or the inner hash of an HMAC) fed through a
+/// stack buffer of whole blocks: small writes are plain copies, the hash sees only whole blocks
+/// (compressed in place, never re-buffered), and [`BlockSink::finish`] pads the tail where it
+/// lies.
 ///
-/// The sink borrows its hash and its buffer, so neither moves (a hash state and this buffer
-/// are a few hundred bytes, and moving them showed in profiles): write,
-/// [`BlockSink::flush`], then finalize the hash where it lives. Dropping it unflushed with
-/// bytes in the buffer is a bug (the hash would miss them): debug builds, and so every test,
-/// panic on it.
-pub(crate) struct BlockSink<'h, D> {
-    hasher: &'h mut D,
+/// The sink borrows its buffer (a few hundred bytes: moving or zeroing it showed in
+/// profiles); the hash state is 40 bytes and lives in the sink. Write, then
+/// [`BlockSink::finish`]. Dropping it unfinished with bytes in the buffer is a bug (the digest
+/// would never be taken): debug builds, and so every test, panic on it.
+pub(crate) struct BlockSink<'h> {
+    state: State,
     buf: &'h mut Block,
     len: usize,
 }
 
-impl<D> Drop for BlockSink<'_, D> {
+impl Drop for BlockSink<'_> {
     fn drop(&mut self) {
         debug_assert!(
             self.len == 0,
-            "BlockSink dropped with {} unflushed bytes",
+            "BlockSink dropped with {} unfinished bytes",
             self.len
         );
     }
 }
 
-impl<'h, D: Update> BlockSink<'h, D> {
-    /// A sink into `hasher` through `buf` (whatever it holds: it is written before read).
-    pub(crate) fn new(hasher: &'h mut D, buf: &'h mut Block) -> Self {
-        BlockSink {
-            hasher,
-            buf,
-            len: 0,
-        }
+impl<'h> BlockSink<'h> {
+    /// A sink into `state` through `buf` (whatever it holds: it is written before read).
+    pub(crate) fn new(state: State, buf: &'h mut Block) -> Self {
+        BlockSink { state, buf, len: 0 }
     }
 
     /// The buffer is full or `bytes` does not fit: hash what is whole, keep the tail.
@@ -73,19 +69,19 @@ impl<'h, D: Update> BlockSink<'h, D> {
     fn spill(&mut self, bytes: &[u8]) {
         let (head, rest) = bytes.split_at(BUF - self.len);
         self.buf[self.len..].copy_from_slice(head);
-        self.hasher.update(&self.buf[..]);
+        self.state.absorb(&self.buf[..]);
         let (whole, tail) = rest.split_at(rest.len() - rest.len() % BUF);
-        self.hasher.update(whole);
+        self.state.absorb(whole);
         self.buf[..tail.len()].copy_from_slice(tail);
         self.len = tail.len();
     }
 
-    /// Hands the buffered tail to the hash, which has then absorbed everything written.
-    /// (Taking `&mut self`, not `self`: a consuming flush moved the sink again.)
+    /// The digest of everything written. (Taking `&mut self`, not `self`: a consuming call
+    /// moved the sink again.) The sink is then empty and must not be written to again.
     #[inline]
-    pub(crate) fn flush(&mut self) {
-        self.hasher.update(&self.buf[..self.len]);
-        self.len = 0;
+    pub(crate) fn finish(&mut self) -> [u8; 32] {
+        let len = std::mem::take(&mut self.len);
+        self.state.finish_in(self.buf, len)
     }
 }
 
@@ -117,7 +113,7 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
     }
 }
 
-impl<D: Update> Sink for BlockSink<'_, D> {
+impl Sink for BlockSink<'_> {
     #[inline]
     fn put(&mut self, bytes: &[u8]) {
         match self.buf.get_mut(self.len..self.len + bytes.len()) {
@@ -146,25 +142,20 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     /// SHA-256 of what `write` puts into a block sink.
-    fn sha256(write: impl FnOnce(&mut BlockSink<Sha256>)) -> [u8; 32] {
-        let mut h = Sha256::new();
+    fn sha256(write: impl FnOnce(&mut BlockSink)) -> [u8; 32] {
         // Not zeroed: what a sink reads of its buffer it wrote first.
         let mut buf = [0xa5; BUF];
-        {
-            let mut s = BlockSink::new(&mut h, &mut buf);
-            write(&mut s);
-            s.flush();
-        }
-        h.finalize().into()
+        let mut s = BlockSink::new(State::new(), &mut buf);
+        write(&mut s);
+        s.finish()
     }
 
     #[test]
     #[cfg(debug_assertions)]
-    #[should_panic(expected = "unflushed")]
-    fn a_sink_dropped_before_its_flush_is_caught() {
-        let mut h = Sha256::new();
+    #[should_panic(expected = "unfinished")]
+    fn a_sink_dropped_before_its_finish_is_caught() {
         let mut buf = [0; BUF];
-        let mut s = BlockSink::new(&mut h, &mut buf);
+        let mut s = BlockSink::new(State::new(), &mut buf);
         s.put(b"lost");
     }
 

@@ -16,7 +16,8 @@ use crate::canonical::{canonical_headers_to, canonical_query_to, canonical_uri_t
 use crate::checksum::ChecksumAlgorithm;
 use crate::chunked::{ChunkDecoder, ChunkSigner};
 use crate::error::AuthError;
-use crate::key::{finish, HmacSha256, SigningKeyCache};
+use crate::hash::State;
+use crate::key::{SigningKey, SigningKeyCache};
 use crate::parse::Pending;
 use crate::secret::{hex_lower, SecretKey, Signature};
 use crate::sink::{Block, BlockSink, Sink, BUF};
@@ -95,25 +96,17 @@ impl Pending<'_> {
         out.put(&hex_lower(canonical_sha256));
     }
 
-    /// The signature, with `mac` the signing key's keyed HMAC (consumed). Inlined into its one
-    /// caller, so the state (a few hundred bytes) is not moved into this frame.
+    /// The signature under `key`. Inlined into its one caller.
     #[inline(always)]
-    fn compute_signature(&self, mut mac: HmacSha256, body_sha256: Option<[u8; 32]>) -> Signature {
-        let mut hasher = Sha256::new();
-        // One buffer for both: zeroed once.
+    fn compute_signature(&self, key: &SigningKey, body_sha256: Option<[u8; 32]>) -> Signature {
+        // One buffer for both hashes: zeroed once.
         let mut buf: Block = [0; BUF];
-        {
-            let mut creq = BlockSink::new(&mut hasher, &mut buf);
+        let hash = {
+            let mut creq = BlockSink::new(State::new(), &mut buf);
             self.write_canonical(&mut creq, body_sha256);
-            creq.flush();
-        }
-        let hash: [u8; 32] = hasher.finalize().into();
-        {
-            let mut sts = BlockSink::new(&mut mac, &mut buf);
-            self.write_string_to_sign(&mut sts, &hash);
-            sts.flush();
-        }
-        finish(mac)
+            creq.finish()
+        };
+        key.sign_with(&mut buf, |sts| self.write_string_to_sign(sts, &hash))
     }
 
     /// Checks the signature with the secret of [`Pending::access_key`]. `body_sha256` is the
@@ -131,22 +124,17 @@ impl Pending<'_> {
             self.region(),
             self.service.as_str(),
         );
+        let expected = self.compute_signature(&key, body_sha256);
+        if !expected.ct_eq(&self.signature) {
+            return Err(AuthError::SignatureDoesNotMatch);
+        }
         // Only signed aws-chunked bodies sign again, chunk by chunk, with the key and scope:
-        // one allocation for those uploads, and a small `Verified` for every other request
-        // (whose signature consumes the fetched key rather than a copy of it).
+        // one allocation for those uploads, and a small `Verified` for every other request.
         let chunked = matches!(
             self.payload,
             PayloadMode::StreamingSigned | PayloadMode::StreamingSignedTrailer
         );
-        let (mac, key) = match chunked {
-            true => (key.mac(), Some(key)),
-            false => (key.into_mac(), None),
-        };
-        let expected = self.compute_signature(mac, body_sha256);
-        if !expected.ct_eq(&self.signature) {
-            return Err(AuthError::SignatureDoesNotMatch);
-        }
-        let signer = key.map(|key| {
+        let signer = chunked.then(|| {
             Box::new(ChunkSigner {
                 key,
                 amz_date: self.amz_date,
