@@ -20,7 +20,7 @@
 //! ```sh
 //! valgrind --tool=callgrind --toggle-collect='keygate_server::hotpath::HotPath::check' \
 //!     target/release/deps/hot_path-* --bench 'user readwrite' --profile-time 1
-//! valgrind --tool=callgrind --toggle-collect='hot_path::floor' \
+//! valgrind --tool=callgrind --toggle-collect='hot_path::cases::floor' \
 //!     target/release/deps/hot_path-* --bench 'floor/user' --profile-time 1
 //! ```
 
