@@ -52,7 +52,6 @@ fn main() {
         }
     }
     let rounds = args.first().and_then(|r| r.parse().ok()).unwrap_or(200);
-    let key = [7u8; 32];
     for (name, parts) in all() {
         let canonical = cases::canonical_request(parts);
         timing::report(
@@ -63,7 +62,7 @@ fn main() {
                 let _ = black_box(cases.hot.check(black_box(parts), cases.remote));
             },
             &mut || {
-                black_box(cases::floor(black_box(&canonical), &key));
+                black_box(cases::floor(black_box(&canonical)));
             },
         );
     }

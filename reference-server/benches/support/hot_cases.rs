@@ -56,9 +56,12 @@ pub fn signed_get(ak: &str, sk: &str, token: Option<&str>, path: &str) -> http::
 /// The hex of the hash goes to the stack and the rest of the string to sign is a constant: the
 /// floor counts hashing, not allocation.
 #[inline(never)]
-pub fn floor(canonical: &str, key: &[u8; 32]) -> [u8; 32] {
-    crate::floor::floor(key, STS_PREFIX, canonical.as_bytes())
+pub fn floor(canonical: &str) -> [u8; 32] {
+    crate::floor::floor(&FLOOR_KEY, STS_PREFIX, canonical.as_bytes())
 }
+
+/// The floor's signing key (any 32 bytes: the hashing does not depend on them).
+const FLOOR_KEY: [u8; 32] = [7; 32];
 
 /// The string to sign up to the hash, for the floor (its length is what counts).
 pub const STS_PREFIX: &[u8] =
@@ -79,7 +82,7 @@ pub fn canonical_request(parts: &http::request::Parts) -> String {
         .expect("signed");
     let canonical = String::from_utf8(pending.canonical_request(None)).expect("UTF-8");
     // Whoever times the floor over this request times the right hashing.
-    crate::floor::check(&[7; 32], STS_PREFIX, canonical.as_bytes());
+    crate::floor::check(&FLOOR_KEY, STS_PREFIX, canonical.as_bytes());
     canonical
 }
 
