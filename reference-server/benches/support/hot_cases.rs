@@ -64,7 +64,7 @@ pub fn floor(canonical: &str) -> [u8; 32] {
 const FLOOR_KEY: [u8; 32] = [7; 32];
 
 /// The string to sign up to the hash, for the floor (its length is what counts).
-pub const STS_PREFIX: &[u8] =
+const STS_PREFIX: &[u8] =
     b"AWS4-HMAC-SHA256\n20261129T000000Z\n20261129/us-east-1/s3/aws4_request\n";
 
 /// The canonical request of a signed head, as the server's verifier builds it (the requests
