@@ -3,7 +3,10 @@
 //! * header-signed GET (cached signing key): parse + verify vs SHA-256 of the canonical
 //!   request + one HMAC of the string to sign;
 //! * presigned GET: the same;
-//! * one 64 KiB signed chunk: decoder + push vs SHA-256 of 64 KiB + one HMAC.
+//! * one 64 KiB signed chunk: decoder + push vs SHA-256 of 64 KiB + one HMAC;
+//! * a signing-key cache hit, from one thread and from two threads at once on one cache (what
+//!   a server's workers do: the per-thread front keeps the second thread from costing the
+//!   first).
 //!
 //! Goal: each verification within 1.3x of its floor. On a busy machine criterion's means
 //! swing; `cargo run --release -p keygate-sigv4 --example verify_ratio` times the same cases
@@ -20,8 +23,9 @@ mod cases;
 
 use cases::{RequestCase, NOW};
 use criterion::{criterion_group, criterion_main, Criterion};
-use keygate_sigv4::parse;
+use keygate_sigv4::{parse, SecretKey, SigningKeyCache};
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 fn bench_request(c: &mut Criterion, name: &str, case: &RequestCase) {
     let p = parse(&case.req.view(), NOW, &case.cfg).unwrap().unwrap();
@@ -59,5 +63,31 @@ fn chunk_64k(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, header_get, presigned_get, chunk_64k);
+fn key_cache(c: &mut Criterion) {
+    let cache = SigningKeyCache::new(64);
+    let secret = SecretKey::from("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".to_owned());
+    let get = || cache.get(black_box(&secret), b"20250115", "us-east-1", "s3");
+    let mut g = c.benchmark_group("signing_key_cache");
+    g.bench_function("hit", |b| b.iter(|| black_box(get())));
+    // Each of two threads does `iters` hits; the time is one thread's (both run at once).
+    g.bench_function("hit_two_threads", |b| {
+        b.iter_custom(|iters| {
+            let each = || {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    black_box(get());
+                }
+                t.elapsed()
+            };
+            std::thread::scope(|s| {
+                let other = s.spawn(each);
+                let mine = each();
+                mine.max(other.join().unwrap_or(Duration::ZERO))
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, header_get, presigned_get, chunk_64k, key_cache);
 criterion_main!(benches);

@@ -6,8 +6,14 @@
 //!
 //! The cache is keyed by (secret, date, region, service): a rotated secret misses, and an entry
 //! never serves another secret (the full key is compared, the secret in constant time; the
-//! 64-bit seeded hash only picks the slot). A hit takes a read lock, hashes and clones the
-//! keyed state: no allocation. When full, an arbitrary entry is evicted; keys are cheap to re-derive.
+//! 64-bit seeded hash only picks the slot). When full, an arbitrary entry is evicted; keys are
+//! cheap to re-derive.
+//!
+//! Cost: each thread keeps the entries it used last ([`RECENT`] slots, by reference to the
+//! shared entries), so a hit there hashes the scope, compares and copies the keyed state, and
+//! takes no lock: nothing shared is written, where the shared map's read lock is two atomic
+//! read-modify-writes on one cache line that every request on every core writes. A miss there
+//! takes the read lock (and on a miss of the map too, derives and inserts under the write lock).
 //!
 //! Security: neither type prints secret material in `Debug`.
 
@@ -17,10 +23,11 @@ use crate::sink::{Block, BlockSink, Sink, BUF};
 use crate::swar::{half, same_bytes, word};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -123,9 +130,38 @@ impl Hasher for IdentityHasher {
     }
 }
 
+/// How many entries each thread keeps in front of the shared map (a power of two), each scope
+/// in the one place [`recent_index`] gives it. An entry stays there until another scope takes
+/// its place, evicted from the map or not: a thread holds at most this many secrets beyond it.
+const RECENT: usize = 1 << 4;
+
+thread_local! {
+    /// The entries this thread used last, of any cache: an entry is right for any cache, as
+    /// a signing key depends only on the secret and scope it is checked against.
+    static RECENT_ENTRIES: RefCell<[Option<Arc<Entry>>; RECENT]> =
+        const { RefCell::new([const { None }; RECENT]) };
+}
+
+/// Where a thread keeps a scope's entry: a few words of the secret, the date and the service
+/// mixed by one multiply. Not seeded, unlike the shared map's slot: scopes sharing a place only
+/// evict each other from one thread's few entries, and every hit is checked in full.
+#[inline]
+fn recent_index(secret: &SecretKey, date: &[u8; 8], service: &str) -> usize {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let s = secret.expose().as_bytes();
+    let n = s.len();
+    let ends = match n {
+        8.. => word(&s[..8]) ^ word(&s[n - 8..]).rotate_left(29),
+        _ => s.iter().fold(0, |w, &c| w << 8 | u64::from(c)),
+    };
+    let mixed = ends ^ u64::from_le_bytes(*date).rotate_left(17) ^ (n as u64) << 1;
+    (mixed.wrapping_mul(K) ^ service.len() as u64).wrapping_mul(K) as usize
+        >> (usize::BITS - RECENT.trailing_zeros())
+}
+
 /// A bounded cache of derived signing keys, shared between threads.
 pub struct SigningKeyCache {
-    map: RwLock<HashMap<u64, Entry, BuildHasherDefault<IdentityHasher>>>,
+    map: RwLock<HashMap<u64, Arc<Entry>, BuildHasherDefault<IdentityHasher>>>,
     capacity: usize,
     /// Random per cache: where a scope's slot falls cannot be predicted from outside.
     seed: u64,
@@ -218,35 +254,58 @@ impl SigningKeyCache {
         region: &str,
         service: &str,
     ) -> SigningKey {
+        let recent = recent_index(secret, date, service);
+        let hit = RECENT_ENTRIES.with_borrow(|r| {
+            r[recent]
+                .as_ref()
+                .filter(|e| e.matches(secret, date, region, service))
+                .map(|e| e.key)
+        });
+        if let Some(key) = hit {
+            return key;
+        }
         let slot = self.slot(secret, date, region, service);
+        let entry = self.shared(slot, secret, date, region, service);
+        let key = entry.key;
+        RECENT_ENTRIES.with_borrow_mut(|r| r[recent] = Some(entry));
+        key
+    }
+
+    /// The shared map's entry for a scope, derived and inserted on a miss.
+    #[cold]
+    fn shared(
+        &self,
+        slot: u64,
+        secret: &SecretKey,
+        date: &[u8; 8],
+        region: &str,
+        service: &str,
+    ) -> Arc<Entry> {
         if let Ok(map) = self.map.read() {
             if let Some(e) = map.get(&slot) {
                 if e.matches(secret, date, region, service) {
-                    return e.key;
+                    return e.clone();
                 }
             }
         }
         // `date` is ASCII digits (checked by the parser); a lossy view is only a fallback.
         let date_str = std::str::from_utf8(date).unwrap_or("");
-        let key = derive_signing_key(secret, date_str, region, service);
+        let entry = Arc::new(Entry {
+            secret: secret.clone(),
+            date: *date,
+            region: region.into(),
+            service: service.into(),
+            key: derive_signing_key(secret, date_str, region, service),
+        });
         if let Ok(mut map) = self.map.write() {
             if map.len() >= self.capacity && !map.contains_key(&slot) {
                 if let Some(victim) = map.keys().next().copied() {
                     map.remove(&victim);
                 }
             }
-            map.insert(
-                slot,
-                Entry {
-                    secret: secret.clone(),
-                    date: *date,
-                    region: region.into(),
-                    service: service.into(),
-                    key,
-                },
-            );
+            map.insert(slot, entry.clone());
         }
-        key
+        entry
     }
 }
 
@@ -328,6 +387,62 @@ mod tests {
             base,
             SigningKeyCache::new(1).slot(&a, b"20150830", "us-east-1", "s3")
         );
+    }
+
+    fn same_key(a: &SigningKey, b: &SigningKey) -> bool {
+        a.sign(b"m").ct_eq(&b.sign(b"m"))
+    }
+
+    #[test]
+    fn a_thread_s_recent_entry_serves_only_its_own_secret_and_scope() {
+        // Same length, same first and last eight bytes: the same place among a thread's
+        // recent entries, so only the full comparison tells them apart.
+        let a = SecretKey::from("AAAAAAAA-one-middle-ZZZZZZZZ".to_owned());
+        let b = SecretKey::from("AAAAAAAA-two-middle-ZZZZZZZZ".to_owned());
+        let (d, r, s) = (b"20150830", "us-east-1", "s3");
+        assert_eq!(recent_index(&a, d, s), recent_index(&b, d, s));
+        let cache = SigningKeyCache::new(8);
+        for _ in 0..3 {
+            for secret in [&a, &b] {
+                let got = cache.get(secret, d, r, s);
+                assert!(same_key(
+                    &got,
+                    &derive_signing_key(secret, "20150830", r, s)
+                ));
+            }
+        }
+        // The region is not part of the place either.
+        let west = cache.get(&a, d, "us-west-2", s);
+        assert!(same_key(
+            &west,
+            &derive_signing_key(&a, "20150830", "us-west-2", s)
+        ));
+        assert!(!same_key(&west, &cache.get(&a, d, r, s)));
+        // Another cache (another seed) may be served from this thread's entries: still right.
+        let other = SigningKeyCache::new(1).get(&b, d, r, s);
+        assert!(same_key(&other, &derive_signing_key(&b, "20150830", r, s)));
+    }
+
+    #[test]
+    fn threads_sharing_a_cache_get_their_own_keys() {
+        let cache = SigningKeyCache::new(4);
+        let secrets: Vec<SecretKey> = (0..6)
+            .map(|i| SecretKey::from(format!("secret-number-{i}-of-six-secrets")))
+            .collect();
+        std::thread::scope(|scope| {
+            for t in 0..3 {
+                let (cache, secrets) = (&cache, &secrets);
+                scope.spawn(move || {
+                    for round in 0..200 {
+                        let secret = &secrets[(t + round) % secrets.len()];
+                        let got = cache.get(secret, b"20150830", "us-east-1", "s3");
+                        let want = derive_signing_key(secret, "20150830", "us-east-1", "s3");
+                        assert!(same_key(&got, &want), "thread {t} round {round}");
+                    }
+                });
+            }
+        });
+        assert!(cache.len() <= 4);
     }
 
     #[test]
