@@ -9,13 +9,18 @@
 //! 64-bit seeded hash only picks the slot). When full, an arbitrary entry is evicted; keys are
 //! cheap to re-derive.
 //!
-//! Cost: each thread keeps the entries it used last ([`RECENT`] slots, by reference to the
-//! shared entries), so a hit there hashes the scope, compares and copies the keyed state, and
-//! takes no lock: nothing shared is written, where the shared map's read lock is two atomic
-//! read-modify-writes on one cache line that every request on every core writes. A miss there
-//! takes the read lock (and on a miss of the map too, derives and inserts under the write lock).
+//! Cost: each thread keeps the entries it used last (16 places, by reference to the shared
+//! entries), so a hit there hashes a few words of the secret and the scope, compares the whole
+//! key and copies the keyed state, and takes no lock: nothing shared is written, where the
+//! shared map's read lock is two atomic read-modify-writes on one cache line that every
+//! request on every core writes. A miss there takes the read lock (and on a miss of the map
+//! too, derives the key and inserts it under the write lock).
 //!
-//! Security: neither type prints secret material in `Debug`.
+//! Security: neither type prints secret material in `Debug`. A thread's entries hold their
+//! secrets until other scopes take their places, past their eviction from the map and past
+//! the drop of the cache they came from: at most 16 per thread that ever verified a request
+//! (a server's workers live as long as it does). Secrets are not zeroed on drop, here or
+//! anywhere else they are held.
 
 use crate::hash::KeyedHmac;
 use crate::secret::{ct_eq_bytes, SecretKey, Signature};
@@ -131,32 +136,17 @@ impl Hasher for IdentityHasher {
 }
 
 /// How many entries each thread keeps in front of the shared map (a power of two), each scope
-/// in the one place [`recent_index`] gives it. An entry stays there until another scope takes
-/// its place, evicted from the map or not: a thread holds at most this many secrets beyond it.
+/// in the one place [`SigningKeyCache::recent_index`] gives it. An entry stays there until
+/// another scope takes its place, evicted from the map or not: a thread holds at most this
+/// many secrets beyond it.
 const RECENT: usize = 1 << 4;
+const _: () = assert!(RECENT.is_power_of_two() && RECENT > 1);
 
 thread_local! {
     /// The entries this thread used last, of any cache: an entry is right for any cache, as
     /// a signing key depends only on the secret and scope it is checked against.
     static RECENT_ENTRIES: RefCell<[Option<Arc<Entry>>; RECENT]> =
         const { RefCell::new([const { None }; RECENT]) };
-}
-
-/// Where a thread keeps a scope's entry: a few words of the secret, the date and the service
-/// mixed by one multiply. Not seeded, unlike the shared map's slot: scopes sharing a place only
-/// evict each other from one thread's few entries, and every hit is checked in full.
-#[inline]
-fn recent_index(secret: &SecretKey, date: &[u8; 8], service: &str) -> usize {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let s = secret.expose().as_bytes();
-    let n = s.len();
-    let ends = match n {
-        8.. => word(&s[..8]) ^ word(&s[n - 8..]).rotate_left(29),
-        _ => s.iter().fold(0, |w, &c| w << 8 | u64::from(c)),
-    };
-    let mixed = ends ^ u64::from_le_bytes(*date).rotate_left(17) ^ (n as u64) << 1;
-    (mixed.wrapping_mul(K) ^ service.len() as u64).wrapping_mul(K) as usize
-        >> (usize::BITS - RECENT.trailing_zeros())
 }
 
 /// A bounded cache of derived signing keys, shared between threads.
@@ -246,6 +236,26 @@ impl SigningKeyCache {
         fold(sum ^ self.seed, K)
     }
 
+    /// Where a thread keeps a scope's entry: the secret's first and last eight bytes and its
+    /// length, the date, the service's length and this cache's seed, mixed by two multiplies
+    /// (a cheaper hash than [`Self::slot`]'s: scopes sharing a place only evict each other
+    /// from one thread's few entries, and every hit is checked in full). The region is left
+    /// out: a server answers for one.
+    #[inline]
+    fn recent_index(&self, secret: &SecretKey, date: &[u8; 8], service: &str) -> usize {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let s = secret.expose().as_bytes();
+        let n = s.len();
+        let ends = match n {
+            8.. => word(&s[..8]) ^ word(&s[n - 8..]).rotate_left(29),
+            _ => s.iter().fold(0, |w, &c| w << 8 | u64::from(c)),
+        };
+        let mixed = ends ^ u64::from_le_bytes(*date).rotate_left(17) ^ (n as u64) << 1;
+        let h = (mixed.wrapping_mul(K) ^ service.len() as u64 ^ self.seed).wrapping_mul(K);
+        // The top bits, which the multiplies mixed most.
+        (h >> (u64::BITS - RECENT.trailing_zeros())) as usize
+    }
+
     /// The signing key for a scope, derived on a miss.
     pub fn get(
         &self,
@@ -254,25 +264,32 @@ impl SigningKeyCache {
         region: &str,
         service: &str,
     ) -> SigningKey {
-        let recent = recent_index(secret, date, service);
-        let hit = RECENT_ENTRIES.with_borrow(|r| {
+        let recent = self.recent_index(secret, date, service);
+        // `try_`: the thread's entries may be gone (a thread's last moments) or, in theory,
+        // borrowed; the map then answers alone.
+        let hit = RECENT_ENTRIES.try_with(|r| {
+            let r = r.try_borrow().ok()?;
             r[recent]
                 .as_ref()
                 .filter(|e| e.matches(secret, date, region, service))
                 .map(|e| e.key)
         });
-        if let Some(key) = hit {
+        if let Ok(Some(key)) = hit {
             return key;
         }
         let slot = self.slot(secret, date, region, service);
         let entry = self.shared(slot, secret, date, region, service);
         let key = entry.key;
-        RECENT_ENTRIES.with_borrow_mut(|r| r[recent] = Some(entry));
+        let _ = RECENT_ENTRIES.try_with(|r| {
+            if let Ok(mut r) = r.try_borrow_mut() {
+                r[recent] = Some(entry);
+            }
+        });
         key
     }
 
     /// The shared map's entry for a scope, derived and inserted on a miss.
-    #[cold]
+    #[inline(never)]
     fn shared(
         &self,
         slot: u64,
@@ -393,51 +410,69 @@ mod tests {
         a.sign(b"m").ct_eq(&b.sign(b"m"))
     }
 
+    fn derived(secret: &SecretKey, region: &str) -> SigningKey {
+        derive_signing_key(secret, "20150830", region, "s3")
+    }
+
     #[test]
-    fn a_thread_s_recent_entry_serves_only_its_own_secret_and_scope() {
+    fn a_thread_s_entries_answer_hits_without_the_map() {
+        let (cache, a) = (SigningKeyCache::new(8), secret());
+        let (d, r, s) = (b"20150830", "us-east-1", "s3");
+        cache.get(&a, d, r, s);
+        // Emptied, the map cannot answer: the thread's entry does, and the map stays empty
+        // (a miss there would have inserted).
+        cache.map.write().unwrap().clear();
+        for _ in 0..3 {
+            assert!(same_key(&cache.get(&a, d, r, s), &derived(&a, r)));
+        }
+        assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn a_thread_s_entry_serves_only_its_own_secret_and_scope() {
         // Same length, same first and last eight bytes: the same place among a thread's
-        // recent entries, so only the full comparison tells them apart.
+        // entries, so only the full comparison tells them apart.
         let a = SecretKey::from("AAAAAAAA-one-middle-ZZZZZZZZ".to_owned());
         let b = SecretKey::from("AAAAAAAA-two-middle-ZZZZZZZZ".to_owned());
         let (d, r, s) = (b"20150830", "us-east-1", "s3");
-        assert_eq!(recent_index(&a, d, s), recent_index(&b, d, s));
         let cache = SigningKeyCache::new(8);
-        for _ in 0..3 {
-            for secret in [&a, &b] {
-                let got = cache.get(secret, d, r, s);
-                assert!(same_key(
-                    &got,
-                    &derive_signing_key(secret, "20150830", r, s)
-                ));
+        assert_eq!(cache.recent_index(&a, d, s), cache.recent_index(&b, d, s));
+        // Each secret three times in a row (a miss, then hits), then the other (a miss that
+        // must not take the other's entry).
+        for secret in [&a, &b, &a, &b] {
+            for _ in 0..3 {
+                assert!(same_key(&cache.get(secret, d, r, s), &derived(secret, r)));
             }
         }
-        // The region is not part of the place either.
+        // Nor is the region part of the place: the entry for us-east-1 is where us-west-2's
+        // would be, and must not answer for it.
+        cache.get(&a, d, r, s);
         let west = cache.get(&a, d, "us-west-2", s);
-        assert!(same_key(
-            &west,
-            &derive_signing_key(&a, "20150830", "us-west-2", s)
-        ));
-        assert!(!same_key(&west, &cache.get(&a, d, r, s)));
-        // Another cache (another seed) may be served from this thread's entries: still right.
-        let other = SigningKeyCache::new(1).get(&b, d, r, s);
-        assert!(same_key(&other, &derive_signing_key(&b, "20150830", r, s)));
+        assert!(same_key(&west, &derived(&a, "us-west-2")));
+        assert!(!same_key(&west, &derived(&a, r)));
+        // Another cache, seeded apart, may find this thread's entries in other places or in
+        // the same ones: right either way.
+        let other = SigningKeyCache::new(1);
+        assert!(same_key(&other.get(&b, d, r, s), &derived(&b, r)));
+        assert!(same_key(&other.get(&a, d, r, s), &derived(&a, r)));
     }
 
     #[test]
     fn threads_sharing_a_cache_get_their_own_keys() {
         let cache = SigningKeyCache::new(4);
         let secrets: Vec<SecretKey> = (0..6)
-            .map(|i| SecretKey::from(format!("secret-number-{i}-of-six-secrets")))
+            .map(|i| SecretKey::from(format!("{i}-secret-number-{i}-of-six-{}", i * 7)))
             .collect();
         std::thread::scope(|scope| {
             for t in 0..3 {
                 let (cache, secrets) = (&cache, &secrets);
                 scope.spawn(move || {
-                    for round in 0..200 {
-                        let secret = &secrets[(t + round) % secrets.len()];
+                    // Each secret for three rounds in a row: hits in the thread's entries
+                    // between misses, while the others fill and evict the shared map.
+                    for round in 0..300 {
+                        let secret = &secrets[(t + round / 3) % secrets.len()];
                         let got = cache.get(secret, b"20150830", "us-east-1", "s3");
-                        let want = derive_signing_key(secret, "20150830", "us-east-1", "s3");
-                        assert!(same_key(&got, &want), "thread {t} round {round}");
+                        assert!(same_key(&got, &derived(secret, "us-east-1")), "{t} {round}");
                     }
                 });
             }
