@@ -8,7 +8,10 @@
 //!   cached signing key, routing, condition keys, policy evaluation) for a user holding
 //!   `readwrite`, a user holding a 2 KB custom policy, STS credentials (session token, session
 //!   policy intersected with the parent's) and a service account;
-//! - `assume_role`: issuing STS credentials (one SQLite transaction + snapshot swap).
+//! - `assume_role`: issuing STS credentials (one SQLite transaction + snapshot swap);
+//! - `metrics/per_request`: what the server records of one request (three stage times and
+//!   the request's count and total time), from one thread and from each of two threads at
+//!   once on one `Metrics` (as two workers do).
 //!
 //! Requests are signed once with AWS's own `aws-sigv4`, so the server's verifier is checked
 //! against an independent signer on every iteration.
@@ -25,7 +28,7 @@
 //! ```
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -39,6 +42,7 @@ mod cases;
 mod aws_sign;
 
 use cases::{canonical_request, floor, Cases};
+use keygate_server::metrics::{Metrics, OpLabel, Outcome, Stage};
 
 fn bench(c: &mut Criterion) {
     let cases = Cases::new();
@@ -84,5 +88,44 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// What `s3::serve` records of one HEAD request.
+fn record_request(m: &Metrics) {
+    m.stage(Stage::Sigv4, black_box(Duration::from_nanos(1_300)));
+    m.stage(Stage::Policy, black_box(Duration::from_nanos(100)));
+    m.stage(Stage::Storage, black_box(Duration::from_nanos(3_000)));
+    let op = OpLabel::S3(keygate_server::s3::router::Operation::HeadObject);
+    m.request(
+        op,
+        Outcome::Allowed,
+        black_box(Duration::from_micros(7)),
+        None,
+    );
+}
+
+fn metrics(c: &mut Criterion) {
+    let m = Metrics::default();
+    let mut g = c.benchmark_group("metrics");
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("per_request", |b| b.iter(|| record_request(&m)));
+    // Each of two new threads (as two workers: each takes a stripe of its own) records
+    // `iters` requests; the time is the slower thread's.
+    g.bench_function("per_request_two_threads", |b| {
+        b.iter_custom(|iters| {
+            let each = || {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    record_request(&m);
+                }
+                t.elapsed()
+            };
+            std::thread::scope(|s| {
+                let (one, two) = (s.spawn(each), s.spawn(each));
+                one.join().unwrap().max(two.join().unwrap())
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, metrics);
 criterion_main!(benches);
