@@ -69,7 +69,7 @@ fn key_cache(c: &mut Criterion) {
     let get = || cache.get(black_box(&secret), b"20250115", "us-east-1", "s3");
     let mut g = c.benchmark_group("signing_key_cache");
     g.bench_function("hit", |b| b.iter(|| black_box(get())));
-    // Each of two threads does `iters` hits; the time is one thread's (both run at once).
+    // Each of two threads does `iters` hits at once; the time is the slower thread's.
     g.bench_function("hit_two_threads", |b| {
         b.iter_custom(|iters| {
             let each = || {
