@@ -28,6 +28,7 @@
 //! ```
 
 use std::hint::black_box;
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -108,10 +109,12 @@ fn metrics(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(3));
     g.bench_function("per_request", |b| b.iter(|| record_request(&m)));
     // Each of two new threads (as two workers: each takes a stripe of its own) records
-    // `iters` requests; the time is the slower thread's.
+    // `iters` requests, both starting together; the time is the slower thread's.
     g.bench_function("per_request_two_threads", |b| {
         b.iter_custom(|iters| {
+            let start = Barrier::new(2);
             let each = || {
+                start.wait();
                 let t = Instant::now();
                 for _ in 0..iters {
                     record_request(&m);

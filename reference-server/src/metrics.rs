@@ -11,12 +11,14 @@
 //! Counts: requests by operation (S3 operations, `Admin`, `Sts`, `Unrouted` for requests that
 //! failed before routing) and errors by S3 error code. Everything is a fixed array of
 //! `AtomicU64` (relaxed): recording allocates nothing and takes no lock. The arrays are kept
-//! in eight copies (stripes) on cache lines of their own, and each thread adds to one stripe
-//! (its own while there are no more threads than stripes), so workers on different cores do
-//! not write the same cache lines: a request makes about ten adds, and a line written
-//! from two cores moves between them at each. A scrape sums the stripes. Scrapes of the
-//! metrics endpoint itself are not counted, so a load generator can compare what it sent
-//! with what the server saw.
+//! in several copies (stripes: one per CPU, at least 8 and at most 64) on cache lines of their
+//! own, and each thread adds to one stripe, so workers on different cores do not write the
+//! same cache lines: an S3 request makes about ten adds, and a line written from two cores
+//! moves between them at each. Threads take stripes in the order they first record, in the
+//! whole process, so a thread has one of its own while no more threads have recorded than
+//! there are stripes (a server records from its runtime's workers only, one per CPU by
+//! default). A scrape sums the stripes. Scrapes of the metrics endpoint itself are not
+//! counted, so a load generator can compare what it sent with what the server saw.
 //!
 //! Per operation and outcome (`allowed`, or `denied`: answered 403, refused by authentication
 //! or authorisation): the request count, and the thread CPU of a random sample of about 1 in
@@ -107,19 +109,20 @@ impl HistogramSum {
             sum_ns: 0,
         };
         for h in stripes {
+            // Wrapping, as each counter does on its own.
             for (t, b) in total.buckets.iter_mut().zip(&h.buckets) {
-                *t += b.load(Ordering::Relaxed);
+                *t = t.wrapping_add(b.load(Ordering::Relaxed));
             }
-            total.sum_ns += h.sum_ns.load(Ordering::Relaxed);
+            total.sum_ns = total.sum_ns.wrapping_add(h.sum_ns.load(Ordering::Relaxed));
         }
         total
     }
 
     fn render(&self, out: &mut String, name: &str, stage: &str) {
         use std::fmt::Write;
-        let mut cumulative = 0;
+        let mut cumulative = 0u64;
         for (i, b) in self.buckets.iter().enumerate() {
-            cumulative += b;
+            cumulative = cumulative.wrapping_add(*b);
             match BOUNDS_NS.get(i) {
                 Some(ns) => {
                     let le = *ns as f64 / 1e9;
@@ -291,8 +294,9 @@ struct OpCounters {
 const CODE_SLOTS: usize = 64;
 const OTHER_ERROR: usize = CODE_SLOTS - 1;
 
-/// How many copies of the counters there are (see the module's documentation).
-const STRIPES: usize = 8;
+/// How many copies of the counters there are at least and at most (see the module's
+/// documentation); between the two, one per CPU, rounded up to a power of two.
+const STRIPES: (usize, usize) = (8, 64);
 
 /// One copy of every counter. Aligned to 128 bytes: a stripe shares no cache line with
 /// another, nor the pair of lines some CPUs fetch together.
@@ -317,26 +321,23 @@ impl Default for Stripe {
     }
 }
 
-/// The stripe the next thread to record takes.
-static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+/// How many threads have recorded: the next one's number.
+static THREADS_RECORDING: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
-    /// This thread's stripe, taken in turn at its first record (`STRIPES`: not yet).
-    static THREAD_STRIPE: Cell<usize> = const { Cell::new(STRIPES) };
+    /// This thread's number among the threads that recorded (`usize::MAX`: not yet).
+    static THREAD_NUMBER: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
-/// This thread's stripe, the same in every `Metrics` (only this index is process-wide: the
-/// counters stay per server).
-fn stripe_index() -> usize {
-    THREAD_STRIPE
-        .try_with(|s| {
-            if s.get() >= STRIPES {
-                s.set(NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES);
-            }
-            s.get()
-        })
-        // A thread's last moments: any stripe counts the same.
-        .unwrap_or(0)
+/// This thread's number, which picks its stripe in every `Metrics` (only the numbering is
+/// process-wide: the counters stay per server).
+fn thread_number() -> usize {
+    THREAD_NUMBER.with(|n| {
+        if n.get() == usize::MAX {
+            n.set(THREADS_RECORDING.fetch_add(1, Ordering::Relaxed));
+        }
+        n.get()
+    })
 }
 
 /// All of one server's metrics (one per `AppState`).
@@ -352,7 +353,7 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
+            stripes: (0..stripe_count()).map(|_| Stripe::default()).collect(),
             error_names: std::array::from_fn(|_| OnceLock::new()),
             cpu_sample_every: cpu::sample_every_from_env(),
             cpu_overhead: cpu::Overhead::calibrate(),
@@ -360,18 +361,23 @@ impl Default for Metrics {
     }
 }
 
+/// One stripe per CPU, rounded up to a power of two, within [`STRIPES`].
+fn stripe_count() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cpus.next_power_of_two().clamp(STRIPES.0, STRIPES.1)
+}
+
 impl Metrics {
     /// This thread's stripe.
     fn mine(&self) -> &Stripe {
-        &self.stripes[stripe_index() % self.stripes.len()]
+        &self.stripes[thread_number() % self.stripes.len()]
     }
 
-    /// A counter summed over the stripes.
+    /// A counter summed over the stripes (wrapping, as each counter does on its own).
     fn total(&self, counter: impl Fn(&Stripe) -> &AtomicU64) -> u64 {
         self.stripes
             .iter()
-            .map(|s| counter(s).load(Ordering::Relaxed))
-            .sum()
+            .fold(0, |t, s| t.wrapping_add(counter(s).load(Ordering::Relaxed)))
     }
 
     pub fn stage(&self, stage: Stage, d: Duration) {
@@ -547,7 +553,7 @@ mod tests {
     #[test]
     fn counts_recorded_from_more_threads_than_stripes_are_all_rendered() {
         let m = Metrics::default();
-        let threads = STRIPES + 3;
+        let threads = m.stripes.len() + 3;
         std::thread::scope(|s| {
             for t in 0..threads {
                 let m = &m;
@@ -561,10 +567,17 @@ mod tests {
                             Some(1_000),
                         );
                         m.other_error();
+                        m.error(S3ErrorCode::AccessDenied);
                     }
                 });
             }
         });
+        // More than one stripe took counts (threads number themselves in turn).
+        let used = m
+            .stripes
+            .iter()
+            .filter(|s| s.ops.iter().any(|n| n.load(Ordering::Relaxed) > 0));
+        assert!(used.count() > 1);
         // Thread t recorded t + 1 of each.
         let n = threads * (threads + 1) / 2;
         let text = m.render();
@@ -583,6 +596,7 @@ mod tests {
                 "keygate_operation_cpu_seconds_count{{operation=\"Sts\",outcome=\"denied\"}} {n}"
             ),
             format!("keygate_errors_total{{code=\"Other\"}} {n}"),
+            format!("keygate_errors_total{{code=\"AccessDenied\"}} {n}"),
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }

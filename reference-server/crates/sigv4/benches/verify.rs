@@ -25,6 +25,7 @@ use cases::{RequestCase, NOW};
 use criterion::{criterion_group, criterion_main, Criterion};
 use keygate_sigv4::{parse, SecretKey, SigningKeyCache};
 use std::hint::black_box;
+use std::sync::Barrier;
 use std::time::Instant;
 
 fn bench_request(c: &mut Criterion, name: &str, case: &RequestCase) {
@@ -69,10 +70,13 @@ fn key_cache(c: &mut Criterion) {
     let get = || cache.get(black_box(&secret), b"20250115", "us-east-1", "s3");
     let mut g = c.benchmark_group("signing_key_cache");
     g.bench_function("hit", |b| b.iter(|| black_box(get())));
-    // Each of two threads does `iters` hits at once; the time is the slower thread's.
+    // Each of two threads does `iters` hits, both starting together; the time is the slower
+    // thread's.
     g.bench_function("hit_two_threads", |b| {
         b.iter_custom(|iters| {
+            let start = Barrier::new(2);
             let each = || {
+                start.wait();
                 let t = Instant::now();
                 for _ in 0..iters {
                     black_box(get());
