@@ -28,8 +28,7 @@
 //! ```
 
 use std::hint::black_box;
-use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -38,6 +37,9 @@ mod floor;
 
 #[path = "support/hot_cases.rs"]
 mod cases;
+
+#[path = "../crates/sigv4/benches/support/two_threads.rs"]
+mod two_threads;
 
 #[path = "../tests/common/aws_sign.rs"]
 mod aws_sign;
@@ -108,24 +110,9 @@ fn metrics(c: &mut Criterion) {
     let mut g = c.benchmark_group("metrics");
     g.measurement_time(Duration::from_secs(3));
     g.bench_function("per_request", |b| b.iter(|| record_request(&m)));
-    // Each of two new threads (as two workers: each takes a stripe of its own) records
-    // `iters` requests, both starting together; the time is the slower thread's.
+    // Two threads at once (as two workers: each takes a stripe of its own).
     g.bench_function("per_request_two_threads", |b| {
-        b.iter_custom(|iters| {
-            let start = Barrier::new(2);
-            let each = || {
-                start.wait();
-                let t = Instant::now();
-                for _ in 0..iters {
-                    record_request(&m);
-                }
-                t.elapsed()
-            };
-            std::thread::scope(|s| {
-                let (one, two) = (s.spawn(each), s.spawn(each));
-                one.join().unwrap().max(two.join().unwrap())
-            })
-        })
+        b.iter_custom(|iters| two_threads::each_of_two(iters, || record_request(&m)))
     });
     g.finish();
 }
