@@ -53,6 +53,27 @@ impl Owner {
 
 const KEY_LOCKS: usize = 64;
 
+/// How often a write starts again when a concurrent delete removed a directory it had just
+/// created (see [`Store::create_dirs`]). Each retry needs another delete to empty and remove
+/// the directory in a window of a few system calls, so a handful is plenty; the bound only
+/// keeps a pathological filesystem from looping forever.
+const DIR_RACE_RETRIES: u32 = 16;
+
+/// The lock of `locks` that `id` hashes to (a poisoned lock is taken all the same: what it
+/// guards is on disk, and every step there is a rename).
+fn lock_slot(locks: &[Mutex<()>], id: impl std::hash::Hash) -> MutexGuard<'_, ()> {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    let h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id);
+    locks[(h % locks.len() as u64) as usize]
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Whether `e` says a directory on the way is gone (removed by a concurrent delete).
+fn vanished(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
+}
+
 /// The filesystem object store.
 #[derive(Debug)]
 pub struct Store {
@@ -60,6 +81,10 @@ pub struct Store {
     sys: PathBuf,
     ownership: bool,
     key_locks: Vec<Mutex<()>>,
+    /// One per upload id's hash: a part's data and record are replaced, and an upload is
+    /// completed or aborted, under its upload's lock (see `multipart`). Apart from
+    /// `key_locks`, so completion can take a key's lock inside its upload's.
+    upload_locks: Vec<Mutex<()>>,
     meta_cache: meta_cache::MetaCache,
 }
 
@@ -80,6 +105,7 @@ impl Store {
             sys,
             ownership,
             key_locks: (0..KEY_LOCKS).map(|_| Mutex::new(())).collect(),
+            upload_locks: (0..KEY_LOCKS).map(|_| Mutex::new(())).collect(),
             meta_cache: meta_cache::MetaCache::default(),
         };
         store.recover_pending()?;
@@ -103,13 +129,11 @@ impl Store {
     }
 
     fn lock_key(&self, bucket: &str, key: &str) -> MutexGuard<'_, ()> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (bucket, key).hash(&mut h);
-        let slot = (h.finish() % KEY_LOCKS as u64) as usize;
-        self.key_locks[slot]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock_slot(&self.key_locks, (bucket, key))
+    }
+
+    fn lock_upload(&self, upload_id: &str) -> MutexGuard<'_, ()> {
+        lock_slot(&self.upload_locks, upload_id)
     }
 
     /// Chowns `path` to `owner` when ownership is on.
@@ -122,29 +146,47 @@ impl Store {
 
     /// Creates the missing directories between `base` (which exists) and `dir`, each owned
     /// by `owner` with mode 0755; existing directories are left alone (X3).
+    ///
+    /// A delete of another key removes the directories it leaves empty, and may remove one
+    /// of these between two steps (the next step then finds no parent): the walk starts again
+    /// from `base`, a bounded number of times ([`DIR_RACE_RETRIES`]).
     fn create_dirs(&self, base: &Path, dir: &Path, owner: Owner) -> S3Result<()> {
         let rel = dir.strip_prefix(base).map_err(S3Error::internal)?;
-        let mut cur = base.to_path_buf();
-        for part in rel.components() {
-            cur.push(part);
-            match fs::DirBuilder::new().mode(0o755).create(&cur) {
-                Ok(()) => {
-                    fs::set_permissions(&cur, fs::Permissions::from_mode(0o755))
-                        .map_err(S3Error::internal)?;
-                    self.own(&cur, owner).map_err(S3Error::internal)?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    if !cur.is_dir() {
+        let mut tries = 0;
+        'walk: loop {
+            let mut cur = base.to_path_buf();
+            for part in rel.components() {
+                cur.push(part);
+                match fs::DirBuilder::new().mode(0o755).create(&cur) {
+                    Ok(()) => {
+                        let owned = fs::set_permissions(&cur, fs::Permissions::from_mode(0o755))
+                            .and_then(|()| self.own(&cur, owner));
+                        match owned {
+                            Ok(()) => {}
+                            Err(e) if vanished(&e) && tries < DIR_RACE_RETRIES => {
+                                tries += 1;
+                                continue 'walk;
+                            }
+                            Err(e) => return Err(S3Error::internal(e)),
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        if !cur.is_dir() {
+                            return Err(S3Error::new(S3ErrorCode::ParentIsObject));
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
                         return Err(S3Error::new(S3ErrorCode::ParentIsObject));
                     }
+                    Err(e) if vanished(&e) && tries < DIR_RACE_RETRIES => {
+                        tries += 1;
+                        continue 'walk;
+                    }
+                    Err(e) => return Err(S3Error::internal(e)),
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
-                    return Err(S3Error::new(S3ErrorCode::ParentIsObject));
-                }
-                Err(e) => return Err(S3Error::internal(e)),
             }
+            return Ok(());
         }
-        Ok(())
     }
 
     // ---- buckets -------------------------------------------------------------------------
@@ -247,15 +289,30 @@ impl Store {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(bytes)?;
             f.sync_all()?;
-            if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent)?;
-            }
-            fs::rename(&tmp, path)
+            rename_creating_parent(&tmp, path)
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
         result.map_err(S3Error::internal)
+    }
+}
+
+/// Renames `from` to `to`, creating `to`'s missing parent directories (with default
+/// ownership: for the server's own files, never for objects). A delete of another key may
+/// remove a parent it left empty between the creation and the rename: both are tried again.
+fn rename_creating_parent(from: &Path, to: &Path) -> io::Result<()> {
+    let mut tries = 0;
+    loop {
+        let moved = match to.parent() {
+            Some(parent) => fs::create_dir_all(parent),
+            None => Ok(()),
+        }
+        .and_then(|()| fs::rename(from, to));
+        match moved {
+            Err(e) if vanished(&e) && tries < DIR_RACE_RETRIES && from.exists() => tries += 1,
+            done => return done,
+        }
     }
 }
 

@@ -2,9 +2,17 @@
 //!
 //! An upload lives in `<data>/.keygate/multipart/<upload-id>/`: `upload.json` (bucket, key,
 //! the metadata the object will get, initiation time) and one file per part with its own
-//! small JSON record. Upload ids are 32 hex characters generated here; any other string is
-//! refused before a path is built. Completion concatenates the listed parts into a temp file,
-//! fsyncs it, and commits it under the key with the owner of the completing request (X4).
+//! small JSON record (`part-NNNNN.json`) that names the part's data file
+//! (`part-NNNNN-<random>`) and holds its ETag. Upload ids are 32 hex characters generated here;
+//! any other string is refused before a path is built. Completion concatenates the listed
+//! parts into a temp file, fsyncs it, and commits it under the key with the owner of the
+//! completing request (X4).
+//!
+//! Concurrency: storing a part (its data file renamed in, its record written, the part it
+//! replaces removed), completing and aborting each hold the upload's lock, so a part's record
+//! always names the data its ETag was computed from, whichever of two uploads of one part
+//! number lands last, and a part whose body was still arriving when its upload was completed
+//! or aborted is refused with `NoSuchUpload` instead of landing in a removed directory.
 
 use std::fs;
 use std::io::{self, Write};
@@ -36,6 +44,19 @@ pub struct Part {
     pub etag: String,
     pub size: u64,
     pub modified_ms: i64,
+    /// The data file's name in the upload's directory; absent in records written before
+    /// parts had names of their own (their data is `part-NNNNN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+impl Part {
+    fn data_file(&self) -> String {
+        match &self.file {
+            Some(name) => name.clone(),
+            None => format!("part-{:05}", self.number),
+        }
+    }
 }
 
 impl Store {
@@ -94,7 +115,9 @@ impl Store {
         Ok(upload)
     }
 
-    /// Stores a finished temp object as part `number` of the upload, replacing an earlier one.
+    /// Stores a finished temp object as part `number` of the upload, replacing an earlier one
+    /// (blocking: fsyncs; call off the reactor). `NoSuchUpload` when the upload was completed
+    /// or aborted meanwhile.
     pub fn put_part(
         &self,
         upload_id: &str,
@@ -109,10 +132,20 @@ impl Store {
             etag: hex::encode(md5),
             size: tmp.size(),
             modified_ms: now_ms,
+            file: Some(format!("part-{number:05}-{}", random_name())),
         };
         let bytes = serde_json::to_vec(&part).map_err(S3Error::internal)?;
-        fs::rename(tmp.path(), dir.join(format!("part-{number:05}"))).map_err(S3Error::internal)?;
-        self.write_atomic(&dir.join(format!("part-{number:05}.json")), &bytes)?;
+        let record = dir.join(format!("part-{number:05}.json"));
+        let _guard = self.lock_upload(upload_id);
+        if !dir.join("upload.json").is_file() {
+            return Err(S3Error::new(S3ErrorCode::NoSuchUpload));
+        }
+        let replaced = read_part(&record).ok().map(|p| p.data_file());
+        fs::rename(tmp.path(), dir.join(part.data_file())).map_err(S3Error::internal)?;
+        self.write_atomic(&record, &bytes)?;
+        if let Some(old) = replaced {
+            let _ = fs::remove_file(dir.join(old));
+        }
         Ok(part)
     }
 
@@ -124,8 +157,7 @@ impl Store {
             let entry = entry.map_err(S3Error::internal)?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with("part-") && name.ends_with(".json") {
-                let bytes = fs::read(entry.path()).map_err(S3Error::internal)?;
-                parts.push(serde_json::from_slice::<Part>(&bytes).map_err(S3Error::internal)?);
+                parts.push(read_part(&entry.path())?);
             }
         }
         parts.sort_by_key(|p| p.number);
@@ -143,6 +175,7 @@ impl Store {
         owner: Owner,
         now_ms: i64,
     ) -> S3Result<ObjectMeta> {
+        let _guard = self.lock_upload(upload_id);
         let upload = self.upload(bucket, key, upload_id)?;
         let dir = self.upload_dir(upload_id)?;
         if requested.is_empty() {
@@ -172,7 +205,7 @@ impl Store {
             let mut out = fs::File::create(&tmp_path)?;
             let mut total = 0;
             for part in &chosen {
-                let mut src = fs::File::open(dir.join(format!("part-{:05}", part.number)))?;
+                let mut src = fs::File::open(dir.join(part.data_file()))?;
                 total += io::copy(&mut src, &mut out)?;
             }
             out.flush()?;
@@ -202,11 +235,13 @@ impl Store {
     }
 
     pub fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<()> {
+        let _guard = self.lock_upload(upload_id);
         self.upload(bucket, key, upload_id)?;
         fs::remove_dir_all(self.upload_dir(upload_id)?).map_err(S3Error::internal)
     }
 
-    /// Uploads in progress in `bucket`: (key, upload id, initiated ms), sorted by key then id.
+    /// Uploads in progress in `bucket`: (key, upload id, initiated ms), sorted by key, then
+    /// (as S3 does) by initiation time, then by id.
     pub fn list_uploads(&self, bucket: &str) -> S3Result<Vec<(String, String, i64)>> {
         self.require_bucket(bucket)?;
         let mut out = Vec::new();
@@ -223,11 +258,17 @@ impl Store {
                 out.push((upload.key, id, upload.initiated_ms));
             }
         }
-        out.sort();
+        out.sort_by(|(ka, ia, ta), (kb, ib, tb)| (ka, ta, ia).cmp(&(kb, tb, ib)));
         Ok(out)
     }
 
     pub(super) fn has_uploads(&self, bucket: &str) -> S3Result<bool> {
         Ok(!self.list_uploads(bucket)?.is_empty())
     }
+}
+
+/// A part's record.
+fn read_part(path: &std::path::Path) -> S3Result<Part> {
+    let bytes = fs::read(path).map_err(S3Error::internal)?;
+    serde_json::from_slice(&bytes).map_err(S3Error::internal)
 }

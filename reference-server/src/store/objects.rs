@@ -11,7 +11,9 @@ use tokio::io::AsyncWriteExt;
 
 use super::keys::{self, object_path};
 use super::meta_cache::Stamp;
-use super::{random_name, ObjectMeta, Owner, Store};
+use super::{
+    random_name, rename_creating_parent, vanished, ObjectMeta, Owner, Store, DIR_RACE_RETRIES,
+};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 
 /// An object being written: bytes go to a temp file while their MD5 is computed. Dropping it
@@ -166,15 +168,41 @@ impl Store {
             return Err(S3Error::new(S3ErrorCode::ObjectExistsAsDirectory).key(key));
         }
         self.write_atomic(&pending, &meta_bytes)?;
-        if let Err(e) = fs::rename(tmp.path(), &dest) {
+        if let Err(e) = self.rename_object(tmp.path(), &dest, &bucket_dir, meta.owner) {
             let _ = fs::remove_file(&pending);
-            return Err(S3Error::internal(e));
+            return Err(e);
         }
         let promoted = promote(&pending, &meta_path);
         self.meta_cache.invalidate(&dest);
         promoted.map_err(S3Error::internal)?;
         sync_dir(parent);
         Ok(())
+    }
+
+    /// Renames a finished file into the object tree at `dest`, whose directories below
+    /// `bucket_dir` exist unless a delete of another key removed them (it removes what it leaves
+    /// empty): then they are created again, owned by `owner`, and the rename retried.
+    fn rename_object(
+        &self,
+        from: &Path,
+        dest: &Path,
+        bucket_dir: &Path,
+        owner: Owner,
+    ) -> S3Result<()> {
+        let mut tries = 0;
+        loop {
+            match fs::rename(from, dest) {
+                Ok(()) => return Ok(()),
+                Err(e) if vanished(&e) && tries < DIR_RACE_RETRIES && from.exists() => {
+                    tries += 1;
+                    let parent = dest
+                        .parent()
+                        .ok_or_else(|| S3Error::internal("object path without parent"))?;
+                    self.create_dirs(bucket_dir, parent, owner)?;
+                }
+                Err(e) => return Err(S3Error::internal(e)),
+            }
+        }
     }
 
     pub(super) fn pending_path(&self, inode: u64) -> PathBuf {
@@ -320,17 +348,16 @@ impl Store {
             None => "",
         };
         let mut keys = Vec::new();
-        let start_dir = if walk_from.is_empty() {
-            bucket_dir.clone()
-        } else {
-            bucket_dir.join(walk_from)
-        };
-        if start_dir.starts_with(&bucket_dir)
-            && !walk_from.split('/').any(|s| s == ".." || s == ".")
-        {
+        // A prefix is only a filter: when the directory it names could not hold a key (a NUL,
+        // an empty, `.` or `..` segment, a segment or a path too long: X5), nothing matches,
+        // and no path is built from it.
+        if walk_from.is_empty() {
+            collect_keys(&bucket_dir, walk_from, &mut keys).map_err(S3Error::internal)?;
+        } else if let Ok(start_dir) = object_path(&bucket_dir, walk_from) {
             collect_keys(&start_dir, walk_from, &mut keys).map_err(S3Error::internal)?;
         }
-        keys.retain(|k| k.starts_with(q.prefix.as_str()));
+        // Files placed by other means under names no key can have are not objects.
+        keys.retain(|k| k.starts_with(q.prefix.as_str()) && keys::validate_key(k).is_ok());
         keys.sort_unstable();
 
         let mut page = ListPage::default();
@@ -456,7 +483,12 @@ fn collect_keys(dir: &Path, rel: &str, out: &mut Vec<String>) -> io::Result<()> 
         } else {
             format!("{rel}/{name}")
         };
-        let ft = entry.file_type()?;
+        let ft = match entry.file_type() {
+            Ok(ft) => ft,
+            // Deleted since the directory was read.
+            Err(e) if is_missing(&e) => continue,
+            Err(e) => return Err(e),
+        };
         if ft.is_dir() {
             collect_keys(&entry.path(), &key, out)?;
         } else if ft.is_file() {
@@ -478,10 +510,7 @@ fn remove_empty_parents(path: &Path, stop: &Path) {
 
 /// Renames a staged metadata record over the key's metadata, creating its directories.
 fn promote(pending: &Path, meta_path: &Path) -> io::Result<()> {
-    if let Some(parent) = meta_path.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    fs::rename(pending, meta_path)
+    rename_creating_parent(pending, meta_path)
 }
 
 /// Makes a rename durable by syncing its directory; best effort.
