@@ -19,6 +19,27 @@ const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
+/// Whether a listing's `encoding-type` asks for URL-encoded keys (only `url` exists).
+pub(super) fn url_encoding(encoding_type: Option<&str>) -> S3Result<bool> {
+    match encoding_type {
+        None => Ok(false),
+        Some("url") => Ok(true),
+        Some(_) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Invalid Encoding Method specified in Request",
+        )),
+    }
+}
+
+/// `s` as a listing returns it: URL-encoded when `url_encode`.
+pub(super) fn encode_if(url_encode: bool, s: &str) -> String {
+    if url_encode {
+        utf8_percent_encode(s, URL_ENCODE).to_string()
+    } else {
+        s.to_owned()
+    }
+}
+
 pub async fn list_objects(ctx: &mut Ctx, v2: bool) -> S3Result<Response<Body>> {
     let q = &ctx.query;
     let max_keys = match q.get("max-keys") {
@@ -35,23 +56,8 @@ pub async fn list_objects(ctx: &mut Ctx, v2: bool) -> S3Result<Response<Body>> {
             })?
             .min(1000) as usize,
     };
-    let url_encode = match q.get("encoding-type") {
-        None => false,
-        Some("url") => true,
-        Some(_) => {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidArgument,
-                "Invalid Encoding Method specified in Request",
-            ))
-        }
-    };
-    let enc = |s: &str| -> String {
-        if url_encode {
-            utf8_percent_encode(s, URL_ENCODE).to_string()
-        } else {
-            s.to_owned()
-        }
-    };
+    let url_encode = url_encoding(q.get("encoding-type"))?;
+    let enc = |s: &str| encode_if(url_encode, s);
     let prefix = q.get("prefix").unwrap_or("").to_owned();
     let delimiter = q
         .get("delimiter")

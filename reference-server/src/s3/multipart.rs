@@ -49,7 +49,11 @@ pub async fn upload_part(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let finished = body.finish()?;
     let md5 = tmp.finish().await?;
     let now = ctx.state.clock.now_ms();
-    let part = ctx.state.store.put_part(&id, number, tmp, md5, now)?;
+    let state = ctx.state.clone();
+    let part =
+        crate::metrics::cpu::offload(move || state.store.put_part(&id, number, tmp, md5, now))
+            .await
+            .map_err(S3Error::internal)??;
     let mut resp = http_util::empty(StatusCode::OK);
     set_header(&mut resp, "etag", &format!("\"{}\"", part.etag));
     if let Some((alg, value)) = finished.checksum {
@@ -141,32 +145,100 @@ pub async fn list_parts(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     Ok(http_util::xml(StatusCode::OK, w.finish()))
 }
 
+/// ListMultipartUploads (S3's paging): uploads in key order, a key's uploads in the order
+/// they were initiated; `key-marker` starts after that key, or, with `upload-id-marker`, after
+/// that upload of that key; `delimiter` rolls keys up into `CommonPrefixes` (each counted
+/// once against `max-uploads`); a truncated page names where the next one starts
+/// (`NextKeyMarker`, `NextUploadIdMarker`).
 pub async fn list_uploads(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let max = bounded(ctx, "max-uploads", 1000)?;
-    let prefix = ctx.query.get("prefix").unwrap_or("").to_owned();
-    let key_marker = ctx.query.get("key-marker").unwrap_or("").to_owned();
-    let uploads: Vec<_> = ctx
-        .state
-        .store
-        .list_uploads(ctx.bucket())?
-        .into_iter()
-        .filter(|(k, _, _)| k.starts_with(&prefix) && k.as_str() > key_marker.as_str())
-        .collect();
-    let truncated = uploads.len() > max;
+    let q = &ctx.query;
+    let url_encode = super::listing::url_encoding(q.get("encoding-type"))?;
+    let enc = |s: &str| super::listing::encode_if(url_encode, s);
+    let prefix = q.get("prefix").unwrap_or("").to_owned();
+    let delimiter = q
+        .get("delimiter")
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned);
+    let key_marker = q.get("key-marker").unwrap_or("").to_owned();
+    // Without a key marker, S3 ignores the upload-id marker.
+    let id_marker = match key_marker.as_str() {
+        "" => "",
+        _ => q.get("upload-id-marker").unwrap_or(""),
+    }
+    .to_owned();
+    let uploads = ctx.state.store.list_uploads(ctx.bucket())?;
+    let start = match (key_marker.as_str(), id_marker.as_str()) {
+        ("", _) => 0,
+        (km, id) => uploads
+            .iter()
+            .position(|(k, i, _)| k == km && i == id)
+            .map(|at| at + 1)
+            .unwrap_or_else(|| uploads.partition_point(|(k, _, _)| k.as_str() <= km)),
+    };
+    // A key marker that is a common prefix returned earlier skips the keys it rolled up.
+    let rolled_up_before = |key: &str| {
+        delimiter
+            .as_deref()
+            .is_some_and(|d| key_marker.ends_with(d) && key.starts_with(key_marker.as_str()))
+    };
+    let (mut listed, mut prefixes) = (Vec::new(), Vec::<String>::new());
+    let mut truncated = false;
+    let mut next: Option<(String, String)> = None;
+    for (key, id, initiated) in &uploads[start..] {
+        if !key.starts_with(&prefix) || rolled_up_before(key) {
+            continue;
+        }
+        let common = delimiter.as_deref().and_then(|d| {
+            let rest = &key[prefix.len()..];
+            rest.find(d)
+                .map(|i| key[..prefix.len() + i + d.len()].to_owned())
+        });
+        if common.is_some() && prefixes.last() == common.as_ref() {
+            continue;
+        }
+        if listed.len() + prefixes.len() >= max {
+            truncated = true;
+            break;
+        }
+        match common {
+            Some(cp) => {
+                next = Some((cp.clone(), String::new()));
+                prefixes.push(cp);
+            }
+            None => {
+                next = Some((key.clone(), id.clone()));
+                listed.push((key, id, *initiated));
+            }
+        }
+    }
     let mut w = XmlWriter::new("ListMultipartUploadsResult");
     w.elem("Bucket", ctx.bucket())
-        .elem("KeyMarker", &key_marker)
-        .elem("UploadIdMarker", "");
-    w.elem("Prefix", &prefix)
-        .elem("MaxUploads", &max.to_string());
+        .elem("KeyMarker", &enc(&key_marker))
+        .elem("UploadIdMarker", &id_marker);
+    if let Some((key, id)) = next.filter(|_| truncated) {
+        w.elem("NextKeyMarker", &enc(&key))
+            .elem("NextUploadIdMarker", &id);
+    }
+    w.elem("Prefix", &enc(&prefix));
+    if let Some(d) = &delimiter {
+        w.elem("Delimiter", &enc(d));
+    }
+    w.elem("MaxUploads", &max.to_string());
     w.elem("IsTruncated", if truncated { "true" } else { "false" });
-    for (key, id, initiated) in uploads.iter().take(max) {
+    for (key, id, initiated) in listed {
         w.open("Upload")
-            .elem("Key", key)
+            .elem("Key", &enc(key))
             .elem("UploadId", id)
-            .elem("Initiated", &xml::timestamp(*initiated))
+            .elem("Initiated", &xml::timestamp(initiated))
             .elem("StorageClass", "STANDARD")
             .close();
+    }
+    for cp in &prefixes {
+        w.open("CommonPrefixes").elem("Prefix", &enc(cp)).close();
+    }
+    if url_encode {
+        w.elem("EncodingType", "url");
     }
     Ok(http_util::xml(StatusCode::OK, w.finish()))
 }
