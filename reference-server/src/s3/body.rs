@@ -114,6 +114,13 @@ impl RequestBody {
         let mut checksum = None;
         for (name, value) in headers {
             if let Some(alg) = ChecksumAlgorithm::from_header_name(name.as_str()) {
+                // As S3: one checksum per request, never one checked and another ignored.
+                if checksum.is_some() {
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::InvalidRequest,
+                        "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+                    ));
+                }
                 let value = value
                     .to_str()
                     .map_err(|_| S3Error::new(S3ErrorCode::InvalidArgument))?;

@@ -184,6 +184,29 @@ async fn v2_unsigned_payload_still_checks_content_md5_and_checksum_headers() {
     );
     assert_ok(&r.send(&t).await);
     assert_error(&get_plain(&t, "/kv2/um").await, 404, "NoSuchKey");
+    // Two checksums: refused whichever comes first and whichever is wrong, as S3 does, and the
+    // object stays as it was (never stored with one checksum checked and the other ignored).
+    let wrong_sha = B64.encode([0u8; 32]);
+    for (first, second) in [
+        (
+            ("x-amz-checksum-sha256", &wrong_sha),
+            ("x-amz-checksum-crc32", &right_crc),
+        ),
+        (
+            ("x-amz-checksum-crc32", &right_crc),
+            ("x-amz-checksum-sha256", &wrong_sha),
+        ),
+    ] {
+        let (r, _) = signer.sign(
+            req(&t, "PUT", "/kv2/uc")
+                .header(first.0, first.1)
+                .header(second.0, second.1)
+                .body(b"changed".to_vec()),
+        );
+        assert_error(&r.send(&t).await, 400, "InvalidRequest");
+    }
+    let kept = get_plain(&t, "/kv2/uc").await;
+    assert_eq!(kept.body, b"payload");
 }
 
 #[tokio::test]
