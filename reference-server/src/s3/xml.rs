@@ -10,6 +10,28 @@ use super::error::{S3Error, S3ErrorCode, S3Result};
 
 pub const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
+/// Appends `text` as XML character data: the five markup characters as entities, and as
+/// character references the control characters an XML parser would not give back as sent
+/// (`\r`, which parsers turn into `\n`, and those XML 1.0 does not allow raw; keys may hold
+/// any of them). Tab and newline stay raw.
+fn push_escaped(out: &mut String, text: &str) {
+    use std::fmt::Write as _;
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' => out.push(c),
+            c if c < ' ' => {
+                let _ = write!(out, "&#x{:X};", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+}
+
 /// Builds an XML document as a string.
 #[derive(Debug)]
 pub struct XmlWriter {
@@ -66,7 +88,7 @@ impl XmlWriter {
         self.out.push('<');
         self.out.push_str(name);
         self.out.push('>');
-        self.out.push_str(&quick_xml::escape::escape(text));
+        push_escaped(&mut self.out, text);
         self.out.push_str("</");
         self.out.push_str(name);
         self.out.push('>');
@@ -233,6 +255,18 @@ pub fn tagging(tags: &[(String, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_escapes_markup_and_control_characters_and_reads_back_as_sent() {
+        let text = "a\rb\x01c\x1f<&>\"'\t\nz\u{7f}é";
+        let mut out = String::new();
+        push_escaped(&mut out, text);
+        assert_eq!(
+            out,
+            "a&#xD;b&#x1;c&#x1F;&lt;&amp;&gt;&quot;&apos;\t\nz\u{7f}é"
+        );
+        assert_eq!(quick_xml::escape::unescape(&out).unwrap(), text);
+    }
 
     #[test]
     fn request_bodies_parse_and_garbage_is_malformed_xml() {
