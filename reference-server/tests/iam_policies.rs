@@ -347,6 +347,10 @@ async fn p2_2048_bytes_accepted_2049_refused() {
     t.admin("PUT", "policies/over", big)
         .await
         .expect_error(400, "PolicyTooLarge");
+    // Also when the document is larger than any admin request body is read.
+    t.admin("PUT", "policies/over", padded_policy(70_000))
+        .await
+        .expect_error(400, "PolicyTooLarge");
     t.admin("GET", "policies/over", "")
         .await
         .expect_error(404, "NoSuchEntity");

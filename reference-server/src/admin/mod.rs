@@ -33,7 +33,7 @@ use crate::conn::TimedIncoming;
 use crate::http_util::{self, Body};
 use crate::iam::{IamCode, IamError, PrincipalKind};
 use crate::s3::body::RequestBody;
-use crate::s3::error::S3Error;
+use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::state::AppState;
 
 /// The reserved path prefix.
@@ -144,6 +144,17 @@ pub async fn serve(
     }
 }
 
+/// Whether the request's body is or holds a policy document (adding a policy, creating a
+/// service account).
+fn carries_policy(parts: &Parts) -> bool {
+    let path = parts.uri.path().strip_prefix(PREFIX).unwrap_or("");
+    match parts.method.as_str() {
+        "PUT" => path.starts_with("policies/"),
+        "POST" => path.trim_end_matches('/') == "service-accounts",
+        _ => false,
+    }
+}
+
 async fn dispatch(
     state: Arc<AppState>,
     parts: Parts,
@@ -156,8 +167,25 @@ async fn dispatch(
             "Admin API requests must be signed.",
         ));
     }
-    let body = RequestBody::new(source, &parts.headers, caller.verified(), MAX_BODY as u64)?;
-    let (body, _) = body.collect(MAX_BODY).await?;
+    // A policy document over the limit is `PolicyTooLarge` (P2) whatever its size, also when
+    // it is too large to read at all.
+    let too_large = |e: S3Error| match e.code {
+        S3ErrorCode::EntityTooLarge if carries_policy(&parts) => AdminError::new(
+            IamCode::PolicyTooLarge,
+            format!(
+                "Policy documents are limited to {} bytes; this request's body is over {MAX_BODY}.",
+                keygate_policy::MAX_POLICY_BYTES
+            ),
+        ),
+        S3ErrorCode::EntityTooLarge => AdminError::new(
+            IamCode::InvalidArgument,
+            format!("Admin request bodies are limited to {MAX_BODY} bytes."),
+        ),
+        _ => AdminError::from(e),
+    };
+    let body = RequestBody::new(source, &parts.headers, caller.verified(), MAX_BODY as u64)
+        .map_err(too_large)?;
+    let (body, _) = body.collect(MAX_BODY).await.map_err(too_large)?;
     let path = parts
         .uri
         .path()
