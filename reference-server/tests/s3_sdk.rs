@@ -371,6 +371,58 @@ async fn copy_delete_objects_and_tagging() {
         .unwrap_err();
     assert_eq!(code(&err.into_service_error()), "InvalidRequest");
 
+    // The source's conditions: each failing one is 412 and copies nothing; passing ones copy.
+    let source_etag = etag.clone();
+    let copy = || {
+        s3.copy_object()
+            .bucket("dst")
+            .key("guarded")
+            .copy_source("src/o")
+    };
+    let hour = Duration::from_secs(3600);
+    let later = aws_sdk_s3::primitives::DateTime::from(std::time::SystemTime::now() + hour);
+    let earlier = aws_sdk_s3::primitives::DateTime::from(std::time::SystemTime::now() - hour);
+    for (what, refused) in [
+        (
+            "if-match, other ETag",
+            copy().copy_source_if_match("\"0000\""),
+        ),
+        (
+            "if-none-match, its ETag",
+            copy().copy_source_if_none_match(&source_etag),
+        ),
+        (
+            "if-modified-since, later",
+            copy().copy_source_if_modified_since(later),
+        ),
+        (
+            "if-unmodified-since, earlier",
+            copy().copy_source_if_unmodified_since(earlier),
+        ),
+    ] {
+        let err = refused.send().await.unwrap_err();
+        assert_eq!(
+            code(&err.into_service_error()),
+            "PreconditionFailed",
+            "{what}"
+        );
+    }
+    let err = s3
+        .head_object()
+        .bucket("dst")
+        .key("guarded")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(404));
+    copy()
+        .copy_source_if_match(&source_etag)
+        .copy_source_if_none_match("\"0000\"")
+        .copy_source_if_unmodified_since(later)
+        .send()
+        .await
+        .unwrap();
+
     let tagging = Tagging::builder()
         .tag_set(Tag::builder().key("k").value("v").build().unwrap())
         .build()
@@ -496,7 +548,7 @@ async fn copy_delete_objects_and_tagging() {
         .iter()
         .filter_map(|o| o.key().map(str::to_owned))
         .collect();
-    assert_eq!(left, ["copy"]);
+    assert_eq!(left, ["copy", "guarded"]);
     // Directories emptied by deletes are removed from the filesystem.
     assert!(!t.server.data_dir().join("dst/x").exists());
 }

@@ -82,26 +82,39 @@ fn resolve_range(header: &str, size: u64) -> S3Result<Option<(u64, u64)>> {
 /// Evaluates If-Match / If-None-Match / If-(Un)Modified-Since: `Some(status)` to answer
 /// without the object.
 fn preconditions(ctx: &Ctx, meta: &ObjectMeta) -> Option<StatusCode> {
+    conditions(|name| ctx.header(name), "if-", meta)
+}
+
+/// The four conditions under `prefix` (`if-` for GET and HEAD, `x-amz-copy-source-if-` for
+/// CopyObject's source), in S3's precedence: a matching `…match` decides over its date
+/// condition. `Some(412)` when a match or unmodified condition fails, `Some(304)` when a
+/// none-match or modified one does.
+fn conditions<'h>(
+    header: impl Fn(&str) -> Option<&'h str>,
+    prefix: &str,
+    meta: &ObjectMeta,
+) -> Option<StatusCode> {
+    let get = |name: &str| header(&format!("{prefix}{name}"));
     let etag_matches = |list: &str| {
         list.split(',')
             .map(|t| t.trim().trim_matches('"'))
             .any(|t| t == "*" || t == meta.etag)
     };
     let modified = meta.modified_ms / 1000;
-    if let Some(v) = ctx.header("if-match") {
+    if let Some(v) = get("match") {
         if !etag_matches(v) {
             return Some(StatusCode::PRECONDITION_FAILED);
         }
-    } else if let Some(t) = ctx.header("if-unmodified-since").and_then(parse_http_date) {
+    } else if let Some(t) = get("unmodified-since").and_then(parse_http_date) {
         if modified > t {
             return Some(StatusCode::PRECONDITION_FAILED);
         }
     }
-    if let Some(v) = ctx.header("if-none-match") {
+    if let Some(v) = get("none-match") {
         if etag_matches(v) {
             return Some(StatusCode::NOT_MODIFIED);
         }
-    } else if let Some(t) = ctx.header("if-modified-since").and_then(parse_http_date) {
+    } else if let Some(t) = get("modified-since").and_then(parse_http_date) {
         if modified <= t {
             return Some(StatusCode::NOT_MODIFIED);
         }
@@ -277,10 +290,17 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let owner = ctx.owner();
     let now_ms = ctx.state.clock.now_ms();
     let state = ctx.state.clone();
+    let headers = ctx.parts.headers.clone();
     let meta = crate::metrics::cpu::offload(move || {
         state
             .store
             .copy_object(&src_bucket, &src_key, &bucket, &key, |src| {
+                // The source's conditions, against the very source copied: any failing one
+                // is 412 for a copy, the modified conditions included (S3).
+                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+                if conditions(header, "x-amz-copy-source-if-", src).is_some() {
+                    return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
+                }
                 let mut meta = match new_meta {
                     Some(mut m) => {
                         m.tags = src.tags.clone();
@@ -294,7 +314,7 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
                 meta.checksum = None;
                 meta.modified_ms = now_ms;
                 meta.owner = owner;
-                meta
+                Ok(meta)
             })
     })
     .await

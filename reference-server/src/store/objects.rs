@@ -522,18 +522,20 @@ fn sync_dir(dir: &Path) {
 
 impl Store {
     /// Copies `src_bucket/src_key` to `dst_bucket/dst_key` (blocking; call off the reactor).
-    /// `make_meta` receives the source's metadata and returns the destination's (without
-    /// ETag and size, which the copy sets).
+    /// `make_meta` receives the source's metadata, read with the bytes about to be copied, and
+    /// returns the destination's (without ETag and size, which the copy sets), or an error
+    /// that ends the copy before any byte is written.
     pub fn copy_object(
         &self,
         src_bucket: &str,
         src_key: &str,
         dst_bucket: &str,
         dst_key: &str,
-        make_meta: impl FnOnce(&ObjectMeta) -> ObjectMeta,
+        make_meta: impl FnOnce(&ObjectMeta) -> S3Result<ObjectMeta>,
     ) -> S3Result<ObjectMeta> {
         let mut src = self.open_object(src_bucket, src_key)?;
         self.require_bucket(dst_bucket)?;
+        let mut meta = make_meta(&src.meta)?;
         let path = self.tmp_dir().join(random_name());
         let written = (|| -> io::Result<(u64, [u8; 16])> {
             use std::io::{Read, Write};
@@ -561,7 +563,6 @@ impl Store {
             }
         };
         let tmp = TempObject::adopt(path, size);
-        let mut meta = make_meta(&src.meta);
         meta.etag = hex::encode(md5);
         meta.size = size;
         self.commit(tmp, dst_bucket, dst_key, &meta)?;
