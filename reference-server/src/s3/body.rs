@@ -56,18 +56,19 @@ impl RequestBody {
         limit: u64,
     ) -> S3Result<RequestBody> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let mode = verified
-            .map(|v| *v.payload())
-            .unwrap_or(PayloadMode::Unsigned);
+        // An anonymous request's declared payload is checked as a signed one's would be (a
+        // hex hash against the body, an unsigned aws-chunked body decoded), so what it stores
+        // is what it sent; only the signed chunk forms need a signature.
+        let mode = match verified {
+            Some(v) => *v.payload(),
+            None => keygate_sigv4::unsigned_payload_mode(
+                headers.get("x-amz-content-sha256").map(|v| v.as_bytes()),
+            )
+            .map_err(from_auth)?,
+        };
         let mut decoder = None;
         let mut sha256 = None;
-        let streaming = matches!(
-            mode,
-            PayloadMode::StreamingSigned
-                | PayloadMode::StreamingUnsignedTrailer
-                | PayloadMode::StreamingSignedTrailer
-        );
-        let expected_len = if streaming {
+        let expected_len = if mode.is_streaming() {
             let trailer = match header("x-amz-trailer") {
                 Some(name) => Some(ChecksumAlgorithm::from_header_name(name.trim()).ok_or_else(
                     || {
@@ -79,11 +80,8 @@ impl RequestBody {
                 )?),
                 None => None,
             };
-            let v = verified
-                .ok_or_else(|| S3Error::internal("streaming body without a verified signature"))?;
-            decoder = Some(v.chunk_decoder(trailer).map_err(from_auth)?);
-            match header("x-amz-decoded-content-length").map(str::parse::<u64>) {
-                Some(Ok(n)) => Some(n),
+            let decoded_len = match header("x-amz-decoded-content-length").map(str::parse::<u64>) {
+                Some(Ok(n)) => n,
                 Some(Err(_)) => {
                     return Err(S3Error::with_message(
                         S3ErrorCode::InvalidArgument,
@@ -91,7 +89,12 @@ impl RequestBody {
                     ))
                 }
                 None => return Err(S3Error::new(S3ErrorCode::MissingContentLength)),
-            }
+            };
+            decoder = Some(match verified {
+                Some(v) => v.chunk_decoder(trailer).map_err(from_auth)?,
+                None => ChunkDecoder::unsigned_trailer(trailer, Some(decoded_len)),
+            });
+            Some(decoded_len)
         } else {
             if let PayloadMode::Sha256(expected) = mode {
                 sha256 = Some((Sha256::new(), expected));

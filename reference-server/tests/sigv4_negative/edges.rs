@@ -349,3 +349,57 @@ async fn robustness_oversized_headers() {
     }
     still_serves(&t).await;
 }
+
+/// An anonymous write (allowed by a bucket policy) declares its payload as a signed one does,
+/// and the declaration is held to: a hex hash is checked against the body, an unsigned
+/// aws-chunked body is decoded (and its trailer checked) instead of stored with its framing,
+/// and a signed aws-chunked body, which has no signature to chain from, is refused.
+#[tokio::test]
+async fn v2_anonymous_bodies_are_checked_and_decoded() {
+    let t = TestServer::start().await;
+    bucket(&t, "anon").await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::anon/*"}]}"#;
+    t.root_s3()
+        .put_bucket_policy()
+        .bucket("anon")
+        .policy(policy)
+        .send()
+        .await
+        .unwrap();
+    let other = hex::encode(Sha256::digest(b"other"));
+    let r = req(&t, "PUT", "/anon/hashed")
+        .header("x-amz-content-sha256", &other)
+        .body(b"payload".to_vec());
+    assert_error(&r.send(&t).await, 400, "XAmzContentSHA256Mismatch");
+    assert_error(&get_plain(&t, "/anon/hashed").await, 404, "NoSuchKey");
+
+    let chunked = |crc: u32| {
+        let crc = B64.encode(crc.to_be_bytes());
+        req(&t, "PUT", "/anon/chunked")
+            .header("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+            .header("content-encoding", "aws-chunked")
+            .header("x-amz-trailer", "x-amz-checksum-crc32")
+            .header("x-amz-decoded-content-length", "5")
+            .body(format!("5\r\nhello\r\n0\r\nx-amz-checksum-crc32:{crc}\r\n\r\n").into_bytes())
+    };
+    assert_error(
+        &chunked(crc32(b"hello") ^ 1).send(&t).await,
+        400,
+        "BadDigest",
+    );
+    assert_error(&get_plain(&t, "/anon/chunked").await, 404, "NoSuchKey");
+    assert_ok(&chunked(crc32(b"hello")).send(&t).await);
+    assert_eq!(get_plain(&t, "/anon/chunked").await.body, b"hello");
+
+    let r = req(&t, "PUT", "/anon/signed-chunks")
+        .header("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+        .header("content-encoding", "aws-chunked")
+        .header("x-amz-decoded-content-length", "5")
+        .body(b"5;chunk-signature=00\r\nhello\r\n0;chunk-signature=00\r\n\r\n".to_vec());
+    assert_error(&r.send(&t).await, 400, "InvalidRequest");
+    assert_error(
+        &get_plain(&t, "/anon/signed-chunks").await,
+        404,
+        "NoSuchKey",
+    );
+}

@@ -162,6 +162,15 @@ impl ChunkDecoder {
         }
     }
 
+    /// A decoder for an unsigned request's `STREAMING-UNSIGNED-PAYLOAD-TRAILER` body: chunks
+    /// without signatures, then the trailer (checked when it is `expected_trailer`'s checksum).
+    pub fn unsigned_trailer(
+        expected_trailer: Option<ChecksumAlgorithm>,
+        expected_len: Option<u64>,
+    ) -> Self {
+        ChunkDecoder::new(None, true, expected_trailer, expected_len)
+    }
+
     /// Decoded payload bytes emitted so far.
     pub fn decoded_len(&self) -> u64 {
         self.decoded

@@ -42,7 +42,7 @@ pub use checksum::{content_md5_check, ChecksumAlgorithm, Checksummer};
 pub use chunked::{ChunkDecoder, Trailers};
 pub use error::AuthError;
 pub use key::{SigningKey, SigningKeyCache};
-pub use parse::{parse, Pending, Timestamp};
+pub use parse::{parse, unsigned_payload_mode, Pending, Timestamp};
 pub use secret::{ct_eq_bytes, SecretKey, Signature};
 pub use verify::Verified;
 

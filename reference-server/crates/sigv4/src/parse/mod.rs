@@ -276,6 +276,19 @@ fn check_coverage(c: &Coverage<'_>) -> Result<(), AuthError> {
     Ok(())
 }
 
+/// What an unsigned (anonymous) request's `x-amz-content-sha256` value declares: the same
+/// forms as a signed request's, but the signed aws-chunked ones, whose chunk signatures need a
+/// signing key, are refused (`NotChunked`). Without the header the body is unsigned.
+pub fn unsigned_payload_mode(value: Option<&[u8]>) -> Result<PayloadMode, AuthError> {
+    match value.map(payload_mode).transpose()?.map(|(mode, _)| mode) {
+        None => Ok(PayloadMode::Unsigned),
+        Some(PayloadMode::StreamingSigned | PayloadMode::StreamingSignedTrailer) => {
+            Err(AuthError::NotChunked)
+        }
+        Some(mode) => Ok(mode),
+    }
+}
+
 fn payload_mode(v: &[u8]) -> Result<(PayloadMode, Cow<'_, [u8]>), AuthError> {
     // Every GET, HEAD and DELETE an SDK sends declares the empty body's hash: compare, not decode.
     if same_bytes(v, crate::verify::EMPTY_SHA256_HEX) {
