@@ -68,11 +68,47 @@ fn strip(text: &str, keep: impl Fn(&Value) -> bool) -> S3Result<Option<String>> 
     Ok(Some(doc.to_string()))
 }
 
-/// Checks a submitted bucket policy (PutBucketPolicy).
-pub fn validate(text: &str) -> S3Result<()> {
+/// Checks a submitted bucket policy for `bucket` (PutBucketPolicy).
+pub fn validate(text: &str, bucket: &str) -> S3Result<()> {
     let stripped = strip(text, |_| true)?
         .ok_or_else(|| malformed("Statement: expected an object or a non-empty array."))?;
     PolicyDocument::parse(&stripped).map_err(|e| malformed(e.to_string()))?;
+    check_resources(&stripped, bucket)
+}
+
+/// Every resource a bucket policy names is in its bucket (`arn:aws:s3:::BUCKET` or
+/// `…:::BUCKET/…`, the bucket part possibly a wildcard that matches it, or `*`), as S3 and
+/// MinIO require: a statement about another bucket would be refused there, not stored to
+/// grant nothing.
+fn check_resources(doc: &str, bucket: &str) -> S3Result<()> {
+    let doc: Value =
+        serde_json::from_str(doc).map_err(|_| malformed("Policies must be valid JSON."))?;
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    };
+    for (i, st) in statements.into_iter().enumerate() {
+        for element in ["Resource", "NotResource"] {
+            let names: Vec<&str> = match st.get(element) {
+                Some(Value::String(s)) => vec![s],
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            for name in names {
+                let in_bucket = name == "*"
+                    || name.strip_prefix("arn:aws:s3:::").is_some_and(|rest| {
+                        let named = rest.split('/').next().unwrap_or_default();
+                        keygate_policy::wildcard_match(named, bucket)
+                    });
+                if !in_bucket {
+                    return Err(malformed(format!(
+                        "Policy has invalid resource: Statement[{i}].{element} {name:?} is not in bucket {bucket:?}."
+                    )));
+                }
+            }
+        }
+    }
     Ok(())
 }
 
@@ -96,7 +132,7 @@ mod tests {
 
     #[test]
     fn only_statements_for_everyone_apply_to_anonymous_callers() {
-        validate(PUBLIC_READ).unwrap();
+        validate(PUBLIC_READ, "pub").unwrap();
         let doc = anonymous_part(PUBLIC_READ).unwrap().unwrap();
         assert_eq!(doc.statement_count(), 1);
         let private = PUBLIC_READ.replace(
@@ -107,6 +143,22 @@ mod tests {
     }
 
     #[test]
+    fn resources_may_name_the_bucket_by_wildcard_or_be_everything() {
+        for resource in [
+            r#""arn:aws:s3:::pub""#,
+            r#"["arn:aws:s3:::pub","arn:aws:s3:::pub/a/*"]"#,
+            r#""arn:aws:s3:::p*/x""#,
+            r#""arn:aws:s3:::p?b/*""#,
+            r#""*""#,
+        ] {
+            let doc = format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":{resource}}}]}}"#
+            );
+            validate(&doc, "pub").unwrap_or_else(|e| panic!("{resource}: {e:?}"));
+        }
+    }
+
+    #[test]
     fn malformed_bucket_policies_are_refused() {
         for bad in [
             "not json",
@@ -114,9 +166,13 @@ mod tests {
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:Fly","Resource":"*"}]}"#,
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotPrincipal":"*","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#,
             r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#,
+            // Resources outside the bucket.
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}]}"#,
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":["arn:aws:s3:::pub/*","arn:aws:s3:::pubx/*"]}}"#,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","NotResource":"arn:aws:s3:::p?b2/*"}]}"#,
         ] {
             assert_eq!(
-                validate(bad).unwrap_err().code,
+                validate(bad, "pub").unwrap_err().code,
                 S3ErrorCode::MalformedPolicy,
                 "{bad}"
             );

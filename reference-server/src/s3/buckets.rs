@@ -137,7 +137,7 @@ pub async fn put_policy(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     }
     let text =
         std::str::from_utf8(&body).map_err(|_| S3Error::new(S3ErrorCode::MalformedPolicy))?;
-    super::bucket_policy::validate(text)?;
+    super::bucket_policy::validate(text, ctx.bucket())?;
     let store = &ctx.state.store;
     let mut meta = store.bucket_meta(ctx.bucket())?;
     meta.policy = Some(text.to_owned());

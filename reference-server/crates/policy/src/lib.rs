@@ -46,6 +46,7 @@ pub use evaluate::{evaluate_all, evaluate_all_indexed, CompiledPolicy, Decision}
 pub use values::{
     ConditionKey, ConditionMap, ConditionValues, Values, EXISTING_OBJECT_TAG, REQUEST_OBJECT_TAG,
 };
+pub use wildcard::wildcard_match;
 
 /// The largest policy document accepted, in bytes as submitted (P2, S4, A3).
 pub const MAX_POLICY_BYTES: usize = 2048;

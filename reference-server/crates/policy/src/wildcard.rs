@@ -266,8 +266,9 @@ fn prefix_len(text: &str, lit: &str, fold: bool) -> Option<usize> {
     Some(used)
 }
 
-/// Matches a plain wildcard pattern (no variables) against `text`; used for action patterns.
-pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
+/// Matches a plain wildcard pattern (`*`, `?`; no variables) against `text`: action patterns,
+/// and the bucket a bucket policy's resource names.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     match Pattern::compile(pattern, Syntax::WildcardsNoVars) {
         Ok(p) => p.matches(text, &NO_VARS),
         Err(UnclosedVariable) => false,
