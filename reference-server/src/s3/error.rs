@@ -31,6 +31,7 @@ pub enum S3ErrorCode {
     InvalidPartOrder,
     InvalidRange,
     InvalidRequest,
+    InvalidTag,
     InvalidTokenId,
     KeyTooLongError,
     MalformedPolicy,
@@ -77,6 +78,7 @@ impl S3ErrorCode {
             Self::InvalidPartOrder => "InvalidPartOrder",
             Self::InvalidRange => "InvalidRange",
             Self::InvalidRequest => "InvalidRequest",
+            Self::InvalidTag => "InvalidTag",
             Self::InvalidTokenId => "InvalidTokenId",
             Self::KeyTooLongError => "KeyTooLongError",
             Self::MalformedPolicy => "MalformedPolicy",
@@ -117,6 +119,7 @@ impl S3ErrorCode {
             | Self::InvalidPart
             | Self::InvalidPartOrder
             | Self::InvalidRequest
+            | Self::InvalidTag
             | Self::KeyTooLongError
             | Self::MalformedPolicy
             | Self::MalformedXML
@@ -171,6 +174,7 @@ impl S3ErrorCode {
             Self::InvalidPartOrder => "The list of parts was not in ascending order.",
             Self::InvalidRange => "The requested range is not satisfiable.",
             Self::InvalidRequest => "Invalid Request.",
+            Self::InvalidTag => "The tag provided was not a valid tag.",
             Self::InvalidTokenId => "The security token included in the request is invalid.",
             Self::KeyTooLongError => "Your key is too long.",
             Self::MalformedPolicy => "Policy has invalid resource.",

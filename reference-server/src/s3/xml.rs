@@ -126,8 +126,12 @@ pub fn timestamp(ms: i64) -> String {
     )
 }
 
-fn parse<'de, T: Deserialize<'de>>(body: &'de [u8]) -> S3Result<T> {
+/// A request body whose root element is `root` (any namespace), as `T`.
+fn parse<'de, T: Deserialize<'de>>(body: &'de [u8], root: &str) -> S3Result<T> {
     let text = std::str::from_utf8(body).map_err(|_| S3Error::new(S3ErrorCode::MalformedXML))?;
+    if root_name(text).as_deref() != Some(root) {
+        return Err(S3Error::new(S3ErrorCode::MalformedXML));
+    }
     // No S3 request body needs a document type declaration. Refusing one up front also keeps
     // quick-xml 0.38 from panicking on a DOCTYPE between two text runs of an element
     // (tafia/quick-xml#964; found by the xml_bodies fuzz target).
@@ -138,6 +142,23 @@ fn parse<'de, T: Deserialize<'de>>(body: &'de [u8]) -> S3Result<T> {
         return Err(S3Error::new(S3ErrorCode::MalformedXML));
     }
     quick_xml::de::from_str(text).map_err(|_| S3Error::new(S3ErrorCode::MalformedXML))
+}
+
+/// The local name of the document's root element (serde reads any root as the struct).
+fn root_name(text: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(text);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) => {
+                return std::str::from_utf8(e.local_name().as_ref())
+                    .ok()
+                    .map(str::to_owned)
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,7 +178,7 @@ struct DeleteObjectXml {
 
 /// The DeleteObjects request: quiet mode and the keys, at most 1000.
 pub fn parse_delete(body: &[u8]) -> S3Result<(bool, Vec<String>)> {
-    let d: DeleteXml = parse(body)?;
+    let d: DeleteXml = parse(body, "Delete")?;
     if d.object.is_empty() || d.object.len() > 1000 {
         return Err(S3Error::new(S3ErrorCode::MalformedXML));
     }
@@ -181,7 +202,7 @@ struct CompletePartXml {
 
 /// The CompleteMultipartUpload request: (part number, ETag) in the order given.
 pub fn parse_complete(body: &[u8]) -> S3Result<Vec<(u32, String)>> {
-    let c: CompleteXml = parse(body)?;
+    let c: CompleteXml = parse(body, "CompleteMultipartUpload")?;
     Ok(c.part
         .into_iter()
         .map(|p| (p.part_number, p.etag))
@@ -205,14 +226,14 @@ struct TagSetXml {
 #[serde(rename_all = "PascalCase")]
 struct TagXml {
     key: String,
-    #[serde(default)]
+    /// Required (S3's schema); `<Value/>` is the empty value.
     value: String,
 }
 
 /// A Tagging document, validated as S3 does: object tags at most 10, bucket tags at most 50,
 /// keys 1..=128 and values 0..=256 characters, keys unique.
 pub fn parse_tagging(body: &[u8], max_tags: usize) -> S3Result<Vec<(String, String)>> {
-    let t: TaggingXml = parse(body)?;
+    let t: TaggingXml = parse(body, "Tagging")?;
     let tags: Vec<(String, String)> = t
         .tag_set
         .tag
@@ -223,16 +244,30 @@ pub fn parse_tagging(body: &[u8], max_tags: usize) -> S3Result<Vec<(String, Stri
     Ok(tags)
 }
 
+/// S3's tag rules (AWS "User-defined tag restrictions"): keys of 1 to 128 and values of up to
+/// 256 characters, each made of letters, digits, spaces and `+ - = . _ : / @`; keys unique and
+/// not in the reserved `aws:` namespace. A broken rule is `InvalidTag`; too many tags is
+/// `InvalidArgument` (S3 names the limit).
 pub fn validate_tags(tags: &[(String, String)], max_tags: usize) -> S3Result<()> {
-    let invalid = |m: &'static str| Err(S3Error::with_message(S3ErrorCode::InvalidArgument, m));
+    let invalid = |m: &'static str| Err(S3Error::with_message(S3ErrorCode::InvalidTag, m));
     if tags.len() > max_tags {
-        return invalid("Too many tags.");
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            format!("At most {max_tags} tags are allowed."),
+        ));
     }
+    let allowed = |s: &str| {
+        s.chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || "+-=._:/@".contains(c))
+    };
     for (i, (k, v)) in tags.iter().enumerate() {
-        if k.is_empty() || k.chars().count() > 128 {
+        if k.is_empty() || k.chars().count() > 128 || !allowed(k) {
             return invalid("The TagKey you have provided is invalid.");
         }
-        if v.chars().count() > 256 {
+        if k.starts_with("aws:") {
+            return invalid("Your TagKey cannot be prefixed with aws:");
+        }
+        if v.chars().count() > 256 || !allowed(v) {
             return invalid("The TagValue you have provided is invalid.");
         }
         if tags[..i].iter().any(|(other, _)| other == k) {
@@ -255,6 +290,54 @@ pub fn tagging(tags: &[(String, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_follow_s3_rules_and_bodies_their_schema() {
+        let tagging = |tags: &str| {
+            parse_tagging(
+                format!("<Tagging><TagSet>{tags}</TagSet></Tagging>").as_bytes(),
+                10,
+            )
+        };
+        let tag = |k: &str, v: &str| format!("<Tag><Key>{k}</Key><Value>{v}</Value></Tag>");
+        assert_eq!(
+            tagging(&(tag("a b+-=._:/@é1", "") + &tag("k", "v w"))).unwrap(),
+            [
+                ("a b+-=._:/@é1".to_owned(), String::new()),
+                ("k".to_owned(), "v w".to_owned())
+            ]
+        );
+        assert_eq!(tagging("<Tag><Key>k</Key><Value/></Tag>").unwrap()[0].1, "");
+        for (bad, code) in [
+            (tag("aws:x", "v"), S3ErrorCode::InvalidTag),
+            (tag("a*", "v"), S3ErrorCode::InvalidTag),
+            (tag("k", "v;"), S3ErrorCode::InvalidTag),
+            (tag(&"k".repeat(129), "v"), S3ErrorCode::InvalidTag),
+            (tag("k", &"v".repeat(257)), S3ErrorCode::InvalidTag),
+            (tag("k", "1") + &tag("k", "2"), S3ErrorCode::InvalidTag),
+            (tag("k", "v").repeat(11), S3ErrorCode::InvalidArgument),
+            (
+                "<Tag><Key>k</Key></Tag>".to_owned(),
+                S3ErrorCode::MalformedXML,
+            ),
+        ] {
+            assert_eq!(tagging(&bad).unwrap_err().code, code, "{bad}");
+        }
+        for (body, root) in [
+            ("<Foo><Object><Key>a</Key></Object></Foo>", "Delete"),
+            ("<Tags><TagSet/></Tags>", "Tagging"),
+        ] {
+            let err = match root {
+                "Delete" => parse_delete(body.as_bytes()).unwrap_err(),
+                _ => parse_tagging(body.as_bytes(), 10).unwrap_err(),
+            };
+            assert_eq!(err.code, S3ErrorCode::MalformedXML, "{body}");
+        }
+        assert!(parse_complete(
+            b"<Other><Part><ETag>x</ETag><PartNumber>1</PartNumber></Part></Other>"
+        )
+        .is_err());
+    }
 
     #[test]
     fn text_escapes_markup_and_control_characters_and_reads_back_as_sent() {
