@@ -34,6 +34,30 @@ async fn bucket_lifecycle_and_listing() {
         .await
         .unwrap_err();
     assert_eq!(code(&err.into_service_error()), "InvalidBucketName");
+    // A location constraint: this server's region is accepted, another one refused.
+    let constraint = |region: &str| {
+        aws_sdk_s3::types::CreateBucketConfiguration::builder()
+            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+            .build()
+    };
+    let err = s3
+        .create_bucket()
+        .bucket("gamma")
+        .create_bucket_configuration(constraint("eu-west-1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&err.into_service_error()),
+        "IllegalLocationConstraintException"
+    );
+    s3.create_bucket()
+        .bucket("gamma")
+        .create_bucket_configuration(constraint("us-east-1"))
+        .send()
+        .await
+        .unwrap();
+    s3.delete_bucket().bucket("gamma").send().await.unwrap();
 
     let names: Vec<_> = s3
         .list_buckets()

@@ -47,10 +47,21 @@ pub async fn create_bucket(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let bucket = ctx.bucket().to_owned();
     let body = ctx.small_body().await?;
     if !body.is_empty() {
-        let text =
-            std::str::from_utf8(&body).map_err(|_| S3Error::new(S3ErrorCode::MalformedXML))?;
-        if !text.contains("CreateBucketConfiguration") {
-            return Err(S3Error::new(S3ErrorCode::MalformedXML));
+        // A bucket lives in this server's region: another one named here is refused, as S3
+        // refuses a constraint its endpoint cannot serve.
+        let wanted = xml::parse_bucket_configuration(&body)?;
+        if wanted
+            .as_deref()
+            .is_some_and(|r| r != ctx.state.config.region)
+        {
+            return Err(S3Error::with_message(
+                S3ErrorCode::IllegalLocationConstraintException,
+                format!(
+                    "The {} location constraint is incompatible for the region specific endpoint this request was sent to ({}).",
+                    wanted.unwrap_or_default(),
+                    ctx.state.config.region
+                ),
+            ));
         }
     }
     let now = ctx.state.clock.now();

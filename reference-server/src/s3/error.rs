@@ -21,6 +21,7 @@ pub enum S3ErrorCode {
     EntityTooLarge,
     EntityTooSmall,
     ExpiredToken,
+    IllegalLocationConstraintException,
     IncompleteBody,
     InternalError,
     InvalidAccessKeyId,
@@ -68,6 +69,7 @@ impl S3ErrorCode {
             Self::EntityTooLarge => "EntityTooLarge",
             Self::EntityTooSmall => "EntityTooSmall",
             Self::ExpiredToken => "ExpiredToken",
+            Self::IllegalLocationConstraintException => "IllegalLocationConstraintException",
             Self::IncompleteBody => "IncompleteBody",
             Self::InternalError => "InternalError",
             Self::InvalidAccessKeyId => "InvalidAccessKeyId",
@@ -112,6 +114,7 @@ impl S3ErrorCode {
             | Self::EntityTooSmall
             | Self::EntityTooLarge
             | Self::ExpiredToken
+            | Self::IllegalLocationConstraintException
             | Self::IncompleteBody
             | Self::InvalidArgument
             | Self::InvalidBucketName
@@ -164,6 +167,7 @@ impl S3ErrorCode {
             Self::EntityTooLarge => "Your proposed upload exceeds the maximum allowed object size.",
             Self::EntityTooSmall => "Your proposed upload is smaller than the minimum allowed object size.",
             Self::ExpiredToken => "The provided token has expired.",
+            Self::IllegalLocationConstraintException => "The location constraint is incompatible with this endpoint's region.",
             Self::IncompleteBody => "You did not provide the number of bytes specified by the Content-Length HTTP header.",
             Self::InternalError => "We encountered an internal error, please try again.",
             Self::InvalidAccessKeyId => "The Access Key Id you provided does not exist in our records.",

@@ -187,6 +187,19 @@ pub fn parse_delete(body: &[u8]) -> S3Result<(bool, Vec<String>)> {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+struct BucketConfigurationXml {
+    #[serde(default)]
+    location_constraint: Option<String>,
+}
+
+/// The region a CreateBucket body asks for (`None`: no constraint, or an empty one).
+pub fn parse_bucket_configuration(body: &[u8]) -> S3Result<Option<String>> {
+    let c: BucketConfigurationXml = parse(body, "CreateBucketConfiguration")?;
+    Ok(c.location_constraint.filter(|r| !r.is_empty()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct CompleteXml {
     #[serde(default)]
     part: Vec<CompletePartXml>,

@@ -17,7 +17,9 @@ pub const MAX_KEY_BYTES: usize = 1024;
 pub const MAX_SEGMENT_BYTES: usize = 255;
 
 /// S3 bucket-name rules: 3..=63 characters of lower-case letters, digits, `.` and `-`,
-/// starting and ending with a letter or digit, no `..`, not shaped like an IP address.
+/// starting and ending with a letter or digit, no `..`, not shaped like an IP address, and
+/// none of the prefixes and suffixes S3 reserves (`xn--`, `sthree-`, `amzn-s3-demo-`,
+/// `-s3alias`, `--ol-s3`, `.mrap`, `--x-s3`, `--table-s3`).
 pub fn validate_bucket(name: &str) -> S3Result<()> {
     let bytes = name.as_bytes();
     let ok_len = (3..=63).contains(&bytes.len());
@@ -28,7 +30,13 @@ pub fn validate_bucket(name: &str) -> S3Result<()> {
         && bytes[0].is_ascii_alphanumeric()
         && bytes[bytes.len() - 1].is_ascii_alphanumeric();
     let ip_like = name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok());
-    if ok_len && ok_chars && ok_ends && !name.contains("..") && !ip_like {
+    let reserved = ["xn--", "sthree-", "amzn-s3-demo-"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
+            .iter()
+            .any(|s| name.ends_with(s));
+    if ok_len && ok_chars && ok_ends && !name.contains("..") && !ip_like && !reserved {
         Ok(())
     } else {
         Err(S3Error::new(S3ErrorCode::InvalidBucketName).bucket(name))
@@ -85,7 +93,13 @@ mod tests {
 
     #[test]
     fn bucket_names_follow_s3_rules() {
-        for ok in ["abc", "my-bucket.1", "a".repeat(63).as_str()] {
+        for ok in [
+            "abc",
+            "my-bucket.1",
+            "a".repeat(63).as_str(),
+            "xn-abc",
+            "s3alias-abc",
+        ] {
             assert!(validate_bucket(ok).is_ok(), "{ok}");
         }
         for bad in [
@@ -98,6 +112,14 @@ mod tests {
             "192.168.1.1",
             "a_b",
             &"a".repeat(64),
+            "xn--abc",
+            "sthree-abc",
+            "amzn-s3-demo-abc",
+            "abc-s3alias",
+            "abc--ol-s3",
+            "abc.mrap",
+            "abc--x-s3",
+            "abc--table-s3",
         ] {
             assert!(validate_bucket(bad).is_err(), "{bad}");
         }
