@@ -86,7 +86,15 @@ pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
 
 pub async fn abort(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let id = upload_id(ctx);
-    ctx.state.store.abort_upload(ctx.bucket(), ctx.key(), &id)?;
+    let (state, bucket, key) = (
+        ctx.state.clone(),
+        ctx.bucket().to_owned(),
+        ctx.key().to_owned(),
+    );
+    // The upload's lock, which a completion holds while it assembles: off the reactor.
+    crate::metrics::cpu::offload(move || state.store.abort_upload(&bucket, &key, &id))
+        .await
+        .map_err(S3Error::internal)??;
     Ok(http_util::empty(StatusCode::NO_CONTENT))
 }
 
@@ -167,26 +175,19 @@ pub async fn list_uploads(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         _ => q.get("upload-id-marker").unwrap_or(""),
     }
     .to_owned();
+    // Sorted by key, then id (creation order): the page starts after the key marker, or,
+    // with an upload-id marker, after that id of that key (ended or not).
     let uploads = ctx.state.store.list_uploads(ctx.bucket())?;
     let start = match (key_marker.as_str(), id_marker.as_str()) {
         ("", _) => 0,
-        (km, id) => uploads
-            .iter()
-            .position(|(k, i, _)| k == km && i == id)
-            .map(|at| at + 1)
-            .unwrap_or_else(|| uploads.partition_point(|(k, _, _)| k.as_str() <= km)),
-    };
-    // A key marker that is a common prefix returned earlier skips the keys it rolled up.
-    let rolled_up_before = |key: &str| {
-        delimiter
-            .as_deref()
-            .is_some_and(|d| key_marker.ends_with(d) && key.starts_with(key_marker.as_str()))
+        (km, "") => uploads.partition_point(|(k, _, _)| k.as_str() <= km),
+        (km, im) => uploads.partition_point(|(k, i, _)| (k.as_str(), i.as_str()) <= (km, im)),
     };
     let (mut listed, mut prefixes) = (Vec::new(), Vec::<String>::new());
     let mut truncated = false;
     let mut next: Option<(String, String)> = None;
     for (key, id, initiated) in &uploads[start..] {
-        if !key.starts_with(&prefix) || rolled_up_before(key) {
+        if !key.starts_with(&prefix) {
             continue;
         }
         let common = delimiter.as_deref().and_then(|d| {
@@ -194,7 +195,12 @@ pub async fn list_uploads(ctx: &mut Ctx) -> S3Result<Response<Body>> {
             rest.find(d)
                 .map(|i| key[..prefix.len() + i + d.len()].to_owned())
         });
-        if common.is_some() && prefixes.last() == common.as_ref() {
+        // A key marker that is a common prefix returned earlier: its keys were rolled up.
+        let returned = |cp: &String| *cp == key_marker && id_marker.is_empty();
+        if common
+            .as_ref()
+            .is_some_and(|cp| returned(cp) || prefixes.last() == Some(cp))
+        {
             continue;
         }
         if listed.len() + prefixes.len() >= max {

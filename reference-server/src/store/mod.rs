@@ -16,6 +16,10 @@
 //! bytes with old metadata. Pairs read that way are cached in memory (`meta_cache`), keyed by
 //! the data file's stamp (inode, size, times); a later reader whose `stat` shows the same stamp
 //! reuses the metadata without the lock, and every write invalidates after it is on disk.
+//! A delete removes the directories its key leaves empty (in the data and the metadata tree)
+//! under its bucket's directory lock taken exclusively; writes create directories and rename
+//! into them under the same lock taken shared, so no directory vanishes between a write's
+//! creating it and its rename (and a bucket deleted meanwhile is `NoSuchBucket`).
 //! Files and implicitly created directories get the writer's uid/gid
 //! when ownership is on (X1–X3). Temp files are never visible as objects.
 
@@ -31,7 +35,7 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::{Deserialize, Serialize};
 
@@ -53,25 +57,19 @@ impl Owner {
 
 const KEY_LOCKS: usize = 64;
 
-/// How often a write starts again when a concurrent delete removed a directory it had just
-/// created (see [`Store::create_dirs`]). Each retry needs another delete to empty and remove
-/// the directory in a window of a few system calls, so a handful is plenty; the bound only
-/// keeps a pathological filesystem from looping forever.
-const DIR_RACE_RETRIES: u32 = 16;
-
 /// The lock of `locks` that `id` hashes to (a poisoned lock is taken all the same: what it
 /// guards is on disk, and every step there is a rename).
 fn lock_slot(locks: &[Mutex<()>], id: impl std::hash::Hash) -> MutexGuard<'_, ()> {
-    use std::hash::{BuildHasher, BuildHasherDefault};
-    let h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id);
-    locks[(h % locks.len() as u64) as usize]
+    locks[slot(locks.len(), id)]
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Whether `e` says a directory on the way is gone (removed by a concurrent delete).
-fn vanished(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::NotFound
+/// Which of `n` lock stripes `id` hashes to.
+fn slot(n: usize, id: impl std::hash::Hash) -> usize {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    let h = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id);
+    (h % n as u64) as usize
 }
 
 /// The filesystem object store.
@@ -85,6 +83,10 @@ pub struct Store {
     /// completed or aborted, under its upload's lock (see `multipart`). Apart from
     /// `key_locks`, so completion can take a key's lock inside its upload's.
     upload_locks: Vec<Mutex<()>>,
+    /// One per bucket name's hash: shared by writes while they create directories and
+    /// rename into them, exclusive while a delete removes emptied directories (see above).
+    /// Always the innermost lock: taken inside a key's or an upload's, never the reverse.
+    dir_locks: Vec<RwLock<()>>,
     meta_cache: meta_cache::MetaCache,
 }
 
@@ -106,6 +108,7 @@ impl Store {
             ownership,
             key_locks: (0..KEY_LOCKS).map(|_| Mutex::new(())).collect(),
             upload_locks: (0..KEY_LOCKS).map(|_| Mutex::new(())).collect(),
+            dir_locks: (0..KEY_LOCKS).map(|_| RwLock::new(())).collect(),
             meta_cache: meta_cache::MetaCache::default(),
         };
         store.recover_pending()?;
@@ -136,6 +139,20 @@ impl Store {
         lock_slot(&self.upload_locks, upload_id)
     }
 
+    /// The bucket's directory lock, shared: for creating directories and renaming into them.
+    fn dirs_shared(&self, bucket: &str) -> RwLockReadGuard<'_, ()> {
+        self.dir_locks[slot(self.dir_locks.len(), bucket)]
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The bucket's directory lock, exclusive: for removing directories.
+    fn dirs_exclusive(&self, bucket: &str) -> RwLockWriteGuard<'_, ()> {
+        self.dir_locks[slot(self.dir_locks.len(), bucket)]
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Chowns `path` to `owner` when ownership is on.
     fn own(&self, path: &Path, owner: Owner) -> io::Result<()> {
         if self.ownership {
@@ -145,48 +162,31 @@ impl Store {
     }
 
     /// Creates the missing directories between `base` (which exists) and `dir`, each owned
-    /// by `owner` with mode 0755; existing directories are left alone (X3).
-    ///
-    /// A delete of another key removes the directories it leaves empty, and may remove one
-    /// of these between two steps (the next step then finds no parent): the walk starts again
-    /// from `base`, a bounded number of times ([`DIR_RACE_RETRIES`]).
+    /// by `owner` with mode 0755; existing directories are left alone (X3). The caller holds
+    /// the bucket's directory lock (shared), so none of them is removed meanwhile.
     fn create_dirs(&self, base: &Path, dir: &Path, owner: Owner) -> S3Result<()> {
         let rel = dir.strip_prefix(base).map_err(S3Error::internal)?;
-        let mut tries = 0;
-        'walk: loop {
-            let mut cur = base.to_path_buf();
-            for part in rel.components() {
-                cur.push(part);
-                match fs::DirBuilder::new().mode(0o755).create(&cur) {
-                    Ok(()) => {
-                        let owned = fs::set_permissions(&cur, fs::Permissions::from_mode(0o755))
-                            .and_then(|()| self.own(&cur, owner));
-                        match owned {
-                            Ok(()) => {}
-                            Err(e) if vanished(&e) && tries < DIR_RACE_RETRIES => {
-                                tries += 1;
-                                continue 'walk;
-                            }
-                            Err(e) => return Err(S3Error::internal(e)),
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        if !cur.is_dir() {
-                            return Err(S3Error::new(S3ErrorCode::ParentIsObject));
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+        let mut cur = base.to_path_buf();
+        for part in rel.components() {
+            cur.push(part);
+            match fs::DirBuilder::new().mode(0o755).create(&cur) {
+                Ok(()) => {
+                    fs::set_permissions(&cur, fs::Permissions::from_mode(0o755))
+                        .map_err(S3Error::internal)?;
+                    self.own(&cur, owner).map_err(S3Error::internal)?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if !cur.is_dir() {
                         return Err(S3Error::new(S3ErrorCode::ParentIsObject));
                     }
-                    Err(e) if vanished(&e) && tries < DIR_RACE_RETRIES => {
-                        tries += 1;
-                        continue 'walk;
-                    }
-                    Err(e) => return Err(S3Error::internal(e)),
                 }
+                Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+                    return Err(S3Error::new(S3ErrorCode::ParentIsObject));
+                }
+                Err(e) => return Err(S3Error::internal(e)),
             }
-            return Ok(());
         }
+        Ok(())
     }
 
     // ---- buckets -------------------------------------------------------------------------
@@ -245,19 +245,24 @@ impl Store {
         self.write_atomic(&self.bucket_meta_path(bucket), &bytes)
     }
 
+    /// Deletes an empty bucket. Under its directory lock (exclusive), so no write lands in
+    /// it meanwhile (a write waiting on the lock then finds no bucket: `NoSuchBucket`); the
+    /// directory goes first, so a bucket is never left unlisted with its directory in place.
     pub fn delete_bucket(&self, bucket: &str) -> S3Result<()> {
+        let _dirs = self.dirs_exclusive(bucket);
         self.require_bucket(bucket)?;
         let dir = self.bucket_dir(bucket);
-        let empty = fs::read_dir(&dir)
-            .map_err(S3Error::internal)?
-            .next()
-            .is_none();
-        if !empty || self.has_uploads(bucket)? {
-            return Err(S3Error::new(S3ErrorCode::BucketNotEmpty).bucket(bucket));
+        let not_empty = || S3Error::new(S3ErrorCode::BucketNotEmpty).bucket(bucket);
+        if self.has_uploads(bucket)? {
+            return Err(not_empty());
+        }
+        match fs::remove_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => return Err(not_empty()),
+            Err(e) => return Err(S3Error::internal(e)),
         }
         fs::remove_file(self.bucket_meta_path(bucket)).map_err(S3Error::internal)?;
         self.meta_cache.clear();
-        fs::remove_dir(&dir).map_err(S3Error::internal)?;
         let _ = fs::remove_dir_all(self.sys.join("meta").join(bucket));
         Ok(())
     }
@@ -289,30 +294,15 @@ impl Store {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(bytes)?;
             f.sync_all()?;
-            rename_creating_parent(&tmp, path)
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::rename(&tmp, path)
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
         result.map_err(S3Error::internal)
-    }
-}
-
-/// Renames `from` to `to`, creating `to`'s missing parent directories (with default
-/// ownership: for the server's own files, never for objects). A delete of another key may
-/// remove a parent it left empty between the creation and the rename: both are tried again.
-fn rename_creating_parent(from: &Path, to: &Path) -> io::Result<()> {
-    let mut tries = 0;
-    loop {
-        let moved = match to.parent() {
-            Some(parent) => fs::create_dir_all(parent),
-            None => Ok(()),
-        }
-        .and_then(|()| fs::rename(from, to));
-        match moved {
-            Err(e) if vanished(&e) && tries < DIR_RACE_RETRIES && from.exists() => tries += 1,
-            done => return done,
-        }
     }
 }
 

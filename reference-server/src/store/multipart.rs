@@ -78,9 +78,11 @@ impl Store {
         template: ObjectMeta,
         now_ms: i64,
     ) -> S3Result<String> {
-        self.require_bucket(bucket)?;
         super::keys::validate_key(key)?;
-        let id = random_name();
+        // Not while the bucket is being deleted (which checks for uploads first).
+        let _dirs = self.dirs_shared(bucket);
+        self.require_bucket(bucket)?;
+        let id = new_upload_id(now_ms);
         let dir = self.upload_dir(&id)?;
         fs::create_dir_all(&dir).map_err(S3Error::internal)?;
         let upload = Upload {
@@ -241,7 +243,7 @@ impl Store {
     }
 
     /// Uploads in progress in `bucket`: (key, upload id, initiated ms), sorted by key, then
-    /// (as S3 does) by initiation time, then by id.
+    /// by id, which is the order they were created in (see [`new_upload_id`]).
     pub fn list_uploads(&self, bucket: &str) -> S3Result<Vec<(String, String, i64)>> {
         self.require_bucket(bucket)?;
         let mut out = Vec::new();
@@ -258,7 +260,7 @@ impl Store {
                 out.push((upload.key, id, upload.initiated_ms));
             }
         }
-        out.sort_by(|(ka, ia, ta), (kb, ib, tb)| (ka, ta, ia).cmp(&(kb, tb, ib)));
+        out.sort();
         Ok(out)
     }
 
@@ -271,4 +273,22 @@ impl Store {
 fn read_part(path: &std::path::Path) -> S3Result<Part> {
     let bytes = fs::read(path).map_err(S3Error::internal)?;
     serde_json::from_slice(&bytes).map_err(S3Error::internal)
+}
+
+/// A new upload id: 32 lower-case hex digits that sort in the order uploads were created (S3
+/// lists a key's uploads in that order and pages on "ids after the marker", which then holds
+/// even when the marker's upload has ended meanwhile): 16 digits of a stamp that only grows
+/// (milliseconds times 2^16, or one more than the last), then 16 random ones.
+fn new_upload_id(now_ms: i64) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let floor = u64::try_from(now_ms).unwrap_or(0).saturating_mul(1 << 16);
+    let mut stamp = LAST.load(Relaxed);
+    loop {
+        let next = floor.max(stamp.saturating_add(1));
+        match LAST.compare_exchange_weak(stamp, next, Relaxed, Relaxed) {
+            Ok(_) => break format!("{next:016x}{:016x}", rand::random::<u64>()),
+            Err(seen) => stamp = seen,
+        }
+    }
 }

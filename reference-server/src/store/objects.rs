@@ -11,9 +11,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::keys::{self, object_path};
 use super::meta_cache::Stamp;
-use super::{
-    random_name, rename_creating_parent, vanished, ObjectMeta, Owner, Store, DIR_RACE_RETRIES,
-};
+use super::{random_name, ObjectMeta, Owner, Store};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 
 /// An object being written: bytes go to a temp file while their MD5 is computed. Dropping it
@@ -157,52 +155,33 @@ impl Store {
         let parent = dest
             .parent()
             .ok_or_else(|| S3Error::internal("object path without parent"))?;
-        self.create_dirs(&bucket_dir, parent, meta.owner)
-            .map_err(|e| e.key(key))?;
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
             .map_err(S3Error::internal)?;
         self.own(tmp.path(), meta.owner)
             .map_err(S3Error::internal)?;
         let _guard = self.lock_key(bucket, key);
-        if dest.is_dir() {
-            return Err(S3Error::new(S3ErrorCode::ObjectExistsAsDirectory).key(key));
-        }
         self.write_atomic(&pending, &meta_bytes)?;
-        if let Err(e) = self.rename_object(tmp.path(), &dest, &bucket_dir, meta.owner) {
+        // Directories, data rename and metadata rename under the directory lock: a delete of
+        // another key cannot remove a directory on the way, nor the bucket go, meanwhile.
+        let dirs = self.dirs_shared(bucket);
+        let placed = self
+            .require_bucket(bucket)
+            .and_then(|()| self.create_dirs(&bucket_dir, parent, meta.owner))
+            .and_then(|()| match dest.is_dir() {
+                true => Err(S3Error::new(S3ErrorCode::ObjectExistsAsDirectory)),
+                false => fs::rename(tmp.path(), &dest).map_err(S3Error::internal),
+            });
+        if let Err(e) = placed {
+            drop(dirs);
             let _ = fs::remove_file(&pending);
-            return Err(e);
+            return Err(e.key(key));
         }
         let promoted = promote(&pending, &meta_path);
+        drop(dirs);
         self.meta_cache.invalidate(&dest);
         promoted.map_err(S3Error::internal)?;
         sync_dir(parent);
         Ok(())
-    }
-
-    /// Renames a finished file into the object tree at `dest`, whose directories below
-    /// `bucket_dir` exist unless a delete of another key removed them (it removes what it leaves
-    /// empty): then they are created again, owned by `owner`, and the rename retried.
-    fn rename_object(
-        &self,
-        from: &Path,
-        dest: &Path,
-        bucket_dir: &Path,
-        owner: Owner,
-    ) -> S3Result<()> {
-        let mut tries = 0;
-        loop {
-            match fs::rename(from, dest) {
-                Ok(()) => return Ok(()),
-                Err(e) if vanished(&e) && tries < DIR_RACE_RETRIES && from.exists() => {
-                    tries += 1;
-                    let parent = dest
-                        .parent()
-                        .ok_or_else(|| S3Error::internal("object path without parent"))?;
-                    self.create_dirs(bucket_dir, parent, owner)?;
-                }
-                Err(e) => return Err(S3Error::internal(e)),
-            }
-        }
     }
 
     pub(super) fn pending_path(&self, inode: u64) -> PathBuf {
@@ -310,29 +289,38 @@ impl Store {
         let (_, _, mut meta) = read_pair(&path, &meta_path, false).ok_or_else(no_such_key)??;
         f(&mut meta);
         let bytes = serde_json::to_vec(&meta).map_err(S3Error::internal)?;
-        let written = self.write_atomic(&meta_path, &bytes);
+        // Its directories in the metadata tree may be created: the directory lock, as a write.
+        let written = {
+            let _dirs = self.dirs_shared(bucket);
+            self.write_atomic(&meta_path, &bytes)
+        };
         self.meta_cache.invalidate(&path);
         written.map(|()| meta)
     }
 
     /// Deletes `bucket/key`; a missing key is not an error (S3 answers 204 either way).
-    /// Directories left empty by the delete are removed up to the bucket directory.
+    /// Directories left empty by the delete are removed up to the bucket directory, under
+    /// the bucket's directory lock (exclusive; after the key's lock is released, so the
+    /// directory lock stays innermost).
     pub fn delete_object(&self, bucket: &str, key: &str) -> S3Result<()> {
         self.require_bucket(bucket)?;
         let bucket_dir = self.bucket_dir(bucket);
         let path = object_path(&bucket_dir, key)?;
         let meta_path = self.meta_path(bucket, key)?;
-        let _guard = self.lock_key(bucket, key);
-        if path.is_dir() {
-            return Ok(());
+        {
+            let _guard = self.lock_key(bucket, key);
+            if path.is_dir() {
+                return Ok(());
+            }
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if is_missing(&e) => {}
+                Err(e) => return Err(S3Error::internal(e)),
+            }
+            let _ = fs::remove_file(&meta_path);
+            self.meta_cache.invalidate(&path);
         }
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if is_missing(&e) => {}
-            Err(e) => return Err(S3Error::internal(e)),
-        }
-        let _ = fs::remove_file(&meta_path);
-        self.meta_cache.invalidate(&path);
+        let _dirs = self.dirs_exclusive(bucket);
         remove_empty_parents(&path, &bucket_dir);
         remove_empty_parents(&meta_path, &self.sys.join("meta").join(bucket));
         Ok(())
@@ -363,18 +351,17 @@ impl Store {
         let mut page = ListPage::default();
         let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
         for key in keys {
-            if let Some(after) = q.start_after.as_deref() {
-                let inside_returned_prefix =
-                    delimiter.is_some_and(|d| after.ends_with(d)) && key.starts_with(after);
-                if key.as_str() <= after || inside_returned_prefix {
-                    continue;
-                }
-            }
             let common = delimiter.and_then(|d| {
                 let rest = &key[q.prefix.len()..];
                 rest.find(d)
                     .map(|i| key[..q.prefix.len() + i + d.len()].to_owned())
             });
+            if let Some(after) = q.start_after.as_deref() {
+                // After a returned common prefix, the keys it rolled up are skipped too.
+                if key.as_str() <= after || common.as_deref() == Some(after) {
+                    continue;
+                }
+            }
             if let Some(cp) = &common {
                 if page.common_prefixes.last() == Some(cp) {
                     continue;
@@ -510,7 +497,10 @@ fn remove_empty_parents(path: &Path, stop: &Path) {
 
 /// Renames a staged metadata record over the key's metadata, creating its directories.
 fn promote(pending: &Path, meta_path: &Path) -> io::Result<()> {
-    rename_creating_parent(pending, meta_path)
+    if let Some(parent) = meta_path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::rename(pending, meta_path)
 }
 
 /// Makes a rename durable by syncing its directory; best effort.
