@@ -351,6 +351,11 @@ async fn p2_2048_bytes_accepted_2049_refused() {
     t.admin("PUT", "policies/over", padded_policy(70_000))
         .await
         .expect_error(400, "PolicyTooLarge");
+    // Anyone else is refused as for any policy, whatever its size.
+    let user = t.user_with("notadmin", "readwrite").await;
+    t.admin_as(&user, "PUT", "policies/over", padded_policy(70_000))
+        .await
+        .expect_error(403, "AccessDenied");
     t.admin("GET", "policies/over", "")
         .await
         .expect_error(404, "NoSuchEntity");

@@ -144,15 +144,18 @@ pub async fn serve(
     }
 }
 
+/// Whether the request adds a policy (the admin's).
+fn policy_path(parts: &Parts) -> bool {
+    let path = parts.uri.path().strip_prefix(PREFIX).unwrap_or("");
+    parts.method == http::Method::PUT && path.starts_with("policies/")
+}
+
 /// Whether the request's body is or holds a policy document (adding a policy, creating a
 /// service account).
 fn carries_policy(parts: &Parts) -> bool {
     let path = parts.uri.path().strip_prefix(PREFIX).unwrap_or("");
-    match parts.method.as_str() {
-        "PUT" => path.starts_with("policies/"),
-        "POST" => path.trim_end_matches('/') == "service-accounts",
-        _ => false,
-    }
+    policy_path(parts)
+        || (parts.method == http::Method::POST && path.trim_end_matches('/') == "service-accounts")
 }
 
 async fn dispatch(
@@ -168,8 +171,13 @@ async fn dispatch(
         ));
     }
     // A policy document over the limit is `PolicyTooLarge` (P2) whatever its size, also when
-    // it is too large to read at all.
+    // it is too large to read at all; but only to a caller who may send one there (policies
+    // are the admin's: anyone else is refused as the route would refuse them).
+    let is_root = matches!(caller.principal(), Some(p) if p.kind == PrincipalKind::Root);
     let too_large = |e: S3Error| match e.code {
+        S3ErrorCode::EntityTooLarge if policy_path(&parts) && !is_root => {
+            AdminError::new(IamCode::AccessDenied, "Only the admin may do this.")
+        }
         S3ErrorCode::EntityTooLarge if carries_policy(&parts) => AdminError::new(
             IamCode::PolicyTooLarge,
             format!(
