@@ -83,6 +83,29 @@ async fn u2_posix_ids_default_to_zero_and_can_be_set() {
         .map(|u| u["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["alice", "bob"]);
+    // 4294967295 is chown's "unchanged": files would stay the server's (root's). Refused.
+    for body in [
+        json!({"name": "carol", "password": PW, "posix_uid": 4294967295u32}),
+        json!({"name": "carol", "password": PW, "posix_gid": 4294967295u32}),
+    ] {
+        t.admin("POST", "users", body.to_string())
+            .await
+            .expect_error(400, "InvalidArgument");
+    }
+    for field in ["posix_uid", "posix_gid"] {
+        t.admin(
+            "PATCH",
+            "users/bob",
+            json!({ field: 4294967295u32 }).to_string(),
+        )
+        .await
+        .expect_error(400, "InvalidArgument");
+    }
+    let shown = t.admin("GET", "users/bob", "").await.ok();
+    assert_eq!(
+        (shown["posix_uid"].clone(), shown["posix_gid"].clone()),
+        (json!(1001), json!(7))
+    );
 }
 
 #[tokio::test]
@@ -254,6 +277,19 @@ async fn u8_the_admin_cannot_be_deleted_or_shadowed() {
         .send()
         .await
         .expect("the admin still works");
+}
+
+#[tokio::test]
+async fn admin_requests_scoped_to_sts_are_refused() {
+    let t = TestServer::start().await;
+    let call = Call {
+        service: "sts",
+        ..Call::s3("GET", "/_keygate/admin/v1/users")
+    };
+    let r = t.send(&Keys::root(), call).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["Code"], "AuthorizationHeaderMalformed");
+    t.admin("GET", "users", "").await.ok();
 }
 
 #[tokio::test]

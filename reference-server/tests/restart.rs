@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{allow, config_in, outcome, try_get, try_put, Call, Keys, TestServer, PW};
+use common::{allow, config_in, outcome, try_get, try_put, Call, Keys, TestServer, PW, ROOT_SK};
 use keygate_server::Server;
 use serde_json::json;
 
@@ -120,6 +120,30 @@ async fn restart_keeps_identities_policies_sessions_and_objects() {
     t.send(&session, Call::s3("GET", "/bkt"))
         .await
         .expect_error(400, "ExpiredToken");
+}
+
+#[tokio::test]
+async fn restart_with_a_user_s_name_as_root_access_key_is_refused() {
+    let t = TestServer::start().await;
+    t.add_user("someone").await;
+    let TestServer { server, dir } = t;
+    server.shutdown().await;
+    let mut cfg = config_in(dir.path(), ROOT_SK);
+    cfg.root_access_key = Some("someone".into());
+    let err = Server::start(cfg)
+        .await
+        .expect_err("a user would shadow the admin's key");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("\"someone\"") && message.contains("existing S3 user"),
+        "not a clear error: {message}"
+    );
+    // With its own key again, the server starts and the user is there.
+    let t = TestServer {
+        server: Server::start(config_in(dir.path(), ROOT_SK)).await.unwrap(),
+        dir,
+    };
+    t.admin("GET", "users/someone", "").await.ok();
 }
 
 #[tokio::test]

@@ -183,6 +183,15 @@ impl Identities {
             }
         }
         let model = Model::load(&conn, &sealer, &tokens, root_access_key, root_secret)?;
+        // The admin's access key must be its own: a user or a generated key of that name
+        // would shadow it, and the admin API would refuse the admin (U8, the other way round).
+        if model.users.contains_key(root_access_key) || model.derived.contains_key(root_access_key)
+        {
+            anyhow::bail!(
+                "the root access key {root_access_key:?} is the name of an existing S3 user (or a generated key) in {}: start with another root access key, or with the one the data directory was used with",
+                path.display()
+            );
+        }
         let snapshot = model.snapshot();
         Ok(Identities {
             current: ArcSwap::from_pointee(snapshot),
@@ -230,6 +239,8 @@ impl Identities {
     ) -> IamResult<UserInfo> {
         validate::user_name(name)?;
         validate::password(password)?;
+        validate::posix_id("posix_uid", uid)?;
+        validate::posix_id("posix_gid", gid)?;
         if name == self.root_access_key {
             return Err(IamError::new(
                 IamCode::InvalidArgument,
@@ -281,6 +292,12 @@ impl Identities {
     pub fn update_user(&self, name: &str, update: &UserUpdate) -> IamResult<UserInfo> {
         if let Some(pw) = &update.password {
             validate::password(pw)?;
+        }
+        if let Some(uid) = update.posix_uid {
+            validate::posix_id("posix_uid", uid)?;
+        }
+        if let Some(gid) = update.posix_gid {
+            validate::posix_id("posix_gid", gid)?;
         }
         let mut w = self.writer();
         let current = w.model.user(name)?;

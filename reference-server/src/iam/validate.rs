@@ -21,12 +21,21 @@ pub fn user_name(name: &str) -> IamResult<()> {
 }
 
 /// U1: at least 8 characters with an upper-case letter, a lower-case letter, and a digit or
-/// special character.
+/// special character; at most 128 bytes (chosen).
 pub fn password(pw: &str) -> IamResult<()> {
     let upper = pw.chars().any(|c| c.is_uppercase());
     let lower = pw.chars().any(|c| c.is_lowercase());
     let digit_or_special = pw.chars().any(|c| !c.is_alphabetic());
-    if pw.chars().count() >= 8 && upper && lower && digit_or_special && pw.len() <= 128 {
+    if pw.len() > 128 {
+        return Err(IamError::new(
+            IamCode::InvalidArgument,
+            format!(
+                "Passwords are at most 128 bytes; this one has {}.",
+                pw.len()
+            ),
+        ));
+    }
+    if pw.chars().count() >= 8 && upper && lower && digit_or_special {
         Ok(())
     } else {
         Err(IamError::new(
@@ -34,6 +43,18 @@ pub fn password(pw: &str) -> IamResult<()> {
             "Passwords need at least 8 characters with an upper-case letter, a lower-case letter and a digit or special character.",
         ))
     }
+}
+
+/// X1: a POSIX id files can be owned by. 4294967295 is `(uid_t)-1`, which `chown` reads as
+/// "leave unchanged": files would keep the server's own owner (root) instead.
+pub fn posix_id(what: &str, id: u32) -> IamResult<()> {
+    if id == u32::MAX {
+        return Err(IamError::new(
+            IamCode::InvalidArgument,
+            format!("{what} 4294967295 is not a usable owner (chown reads it as \"unchanged\")."),
+        ));
+    }
+    Ok(())
 }
 
 /// Custom policy names: 1..=128 characters of letters, digits and `+=,.@-_`.
