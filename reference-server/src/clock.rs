@@ -6,6 +6,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::OffsetDateTime;
 
+/// The latest time a test clock may show, 9998-12-31T00:00:00Z: a year before the end of the
+/// calendar the server's times are kept in (9999-12-31), so what is computed from the clock (an
+/// STS expiry or a presigned URL's end, a week later at most) stays representable.
+pub const LATEST_UNIX_SECONDS: i64 = 253_370_678_400;
+
 #[derive(Debug)]
 pub struct Clock {
     offset_ms: AtomicI64,
@@ -57,15 +62,31 @@ impl Clock {
         (self.now().unix_timestamp_nanos() / 1_000_000) as i64
     }
 
-    /// Moves the clock forward by `seconds` (never backward). `None` if not adjustable or
-    /// the argument is negative.
+    /// Moves the clock forward by `seconds` (never backward). `None` if not adjustable, the
+    /// argument is negative, or the clock would pass [`LATEST_UNIX_SECONDS`] (then it stays
+    /// where it was).
     pub fn advance(&self, seconds: i64) -> Option<OffsetDateTime> {
         if !self.adjustable || seconds < 0 {
             return None;
         }
-        self.offset_ms
-            .fetch_add(seconds.saturating_mul(1000), Ordering::Relaxed);
-        Some(self.now())
+        let add = seconds.checked_mul(1000)?;
+        let mut offset = self.offset_ms.load(Ordering::Relaxed);
+        loop {
+            let next = offset.checked_add(add)?;
+            let wall_ms = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+            if wall_ms + i128::from(next) > i128::from(LATEST_UNIX_SECONDS) * 1000 {
+                return None;
+            }
+            match self.offset_ms.compare_exchange_weak(
+                offset,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(self.now()),
+                Err(seen) => offset = seen,
+            }
+        }
     }
 }
 
@@ -106,5 +127,24 @@ mod tests {
         assert!(clock.timestamp().unix_seconds() >= after.unix_timestamp());
         assert!(system.timestamp().unix_seconds() + 3000 < after.unix_timestamp());
         assert!(clock.advance(-1).is_none());
+    }
+
+    #[test]
+    fn a_test_clock_stops_short_of_the_calendar_s_end() {
+        let clock = Clock::adjustable();
+        let before = clock.now();
+        assert!(clock.advance(i64::MAX).is_none());
+        let to_latest = LATEST_UNIX_SECONDS - before.unix_timestamp();
+        assert!(clock.advance(to_latest + 10).is_none());
+        assert!(
+            clock.now() - before < time::Duration::seconds(60),
+            "unmoved"
+        );
+        // Up to the latest time it moves, and its times stay usable a week beyond.
+        let at = clock.advance(to_latest - 60).unwrap();
+        assert!(at.year() == 9998);
+        assert!((at + time::Duration::days(7)).year() == 9999);
+        assert!(clock.timestamp().unix_seconds() >= at.unix_timestamp());
+        assert!(clock.advance(3600).is_none());
     }
 }

@@ -148,7 +148,10 @@ pub fn advance_clock(req: &AdminRequest) -> AdminResult<Response<Body>> {
         ));
     }
     let now = req.state.clock.advance(a.seconds).ok_or_else(|| {
-        AdminError::new(IamCode::InvalidArgument, "The clock only moves forward.")
+        AdminError::new(
+            IamCode::InvalidArgument,
+            "The clock only moves forward, and not past 9998-12-31T00:00:00Z.",
+        )
     })?;
     let now = now
         .format(&time::format_description::well_known::Rfc3339)
