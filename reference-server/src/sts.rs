@@ -38,7 +38,20 @@ pub fn is_sts_request(parts: &Parts) -> bool {
         .uri
         .query()
         .is_some_and(|q| q.contains("%2Fsts%2Faws4_request") || q.contains("/sts/aws4_request"));
-    in_header || in_query
+    // A form POST to `/` is an STS call whatever signed it (S3 has no such operation; its
+    // browser uploads are multipart/form-data): unsigned or scoped to another service, it is
+    // answered as STS answers, in STS's envelope (S5, V4), not as an unknown S3 request.
+    let form = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    in_header || in_query || form
 }
 
 /// An STS failure: status, code, message.
@@ -110,6 +123,17 @@ async fn assume_role(
     request_id: &str,
 ) -> Result<Response<Body>, StsError> {
     let (caller, source) = authenticate(&state, &parts, incoming).await?;
+    // V4: a credential scope for another service is refused before anything is read.
+    if caller
+        .verified()
+        .is_some_and(|v| v.service() != keygate_sigv4::Service::Sts)
+    {
+        return Err(StsError::new(
+            400,
+            "AuthorizationHeaderMalformed",
+            "The credential scope must name service 'sts' for STS requests.",
+        ));
+    }
     let body = RequestBody::new(source, &parts.headers, caller.verified(), MAX_BODY as u64)?;
     let (body, _) = body.collect(MAX_BODY).await?;
     let form = std::str::from_utf8(&body)

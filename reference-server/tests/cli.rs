@@ -294,7 +294,10 @@ async fn failures_are_one_line() {
     let https = kg("https://127.0.0.1:9000", ROOT, &["policy", "list"])
         .await
         .err();
-    assert!(https.contains("https:// is not supported yet"), "{https}");
+    assert!(
+        https.contains("plain HTTP only") && https.contains("--tls-cert"),
+        "{https}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -280,6 +280,27 @@ async fn s5_malformed_requests_and_bad_signatures() {
     ] {
         sts_error(&t.send(&keys, Call::sts(FORM)).await, 403, "AccessDenied");
     }
+    // Unsigned, or signed for another service: answered as STS, in its envelope (S5, V4).
+    let headers = [
+        ("host".to_owned(), t.server.addr().to_string()),
+        (
+            "content-type".to_owned(),
+            "application/x-www-form-urlencoded".to_owned(),
+        ),
+    ];
+    let r = t
+        .send_unsigned("POST", "/", &headers, FORM.as_bytes().to_vec())
+        .await;
+    sts_error(&r, 403, "AccessDenied");
+    let as_s3 = Call {
+        service: "s3",
+        ..Call::sts(FORM)
+    };
+    sts_error(
+        &t.send(&alice, as_s3).await,
+        400,
+        "AuthorizationHeaderMalformed",
+    );
 }
 
 #[tokio::test]

@@ -164,6 +164,16 @@ async fn dispatch(
     incoming: TimedIncoming,
 ) -> AdminResult<Response<Body>> {
     let (caller, source) = authenticate(&state, &parts, incoming).await?;
+    // Admin requests are signed for `s3`, as S3's are; an `sts` scope is for STS only (V4).
+    if caller
+        .verified()
+        .is_some_and(|v| v.service() == keygate_sigv4::Service::Sts)
+    {
+        return Err(AdminError::from(S3Error::with_message(
+            S3ErrorCode::AuthorizationHeaderMalformed,
+            "The credential scope names service 'sts', which does not serve this request.",
+        )));
+    }
     if matches!(caller, Caller::Anonymous) {
         return Err(AdminError::new(
             IamCode::AccessDenied,

@@ -71,7 +71,7 @@ impl Endpoint {
             Some("http") => {}
             Some("https") => {
                 return Err(bad(
-                    "https:// is not supported yet (the server has no TLS); use http://",
+                    "this command line speaks plain HTTP only, so it cannot reach a server started with --tls-cert (not supported yet); use an http:// endpoint",
                 ))
             }
             _ => return Err(bad("expected http://HOST[:PORT]")),
