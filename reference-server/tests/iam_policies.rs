@@ -391,6 +391,11 @@ async fn p3_malformed_documents_name_the_element() {
             "Statement",
         ),
         (r#"{"Version":"2012-10-17"}"#.into(), "Statement"),
+        // A key given twice would be stored reading one way and act the other.
+        (
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#.into(),
+            "Statement[0].Effect",
+        ),
         (
             r#"{"Version":"2012-10-17","Statement":[],"Extra":1}"#.into(),
             "Extra",

@@ -28,6 +28,12 @@ impl PolicyDocument {
     pub fn parse(json: &str) -> Result<PolicyDocument, PolicyError> {
         let value: Value = serde_json::from_str(json)
             .map_err(|e| PolicyError::new("", format!("not valid JSON: {e}")))?;
+        if let Some(path) = crate::duplicates::duplicate_key(json) {
+            return Err(PolicyError::new(
+                path.as_str(),
+                "given twice in one object (only one may be)",
+            ));
+        }
         let Value::Object(doc) = value else {
             return Err(PolicyError::new("", "the policy must be a JSON object"));
         };

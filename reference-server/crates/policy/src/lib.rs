@@ -30,6 +30,7 @@ pub mod action;
 mod conditions;
 mod context;
 mod document;
+mod duplicates;
 mod error;
 mod evaluate;
 pub mod predefined;
