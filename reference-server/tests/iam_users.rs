@@ -292,6 +292,34 @@ async fn admin_requests_scoped_to_sts_are_refused() {
     t.admin("GET", "users", "").await.ok();
 }
 
+/// Admin bodies must be signed: with `UNSIGNED-PAYLOAD`, or through a presigned URL, whoever
+/// holds the signature could send any body with it (create another user than the one signed
+/// for).
+#[tokio::test]
+async fn admin_requests_must_sign_their_body() {
+    let t = TestServer::start().await;
+    let host = vec![("host".to_owned(), t.server.addr().to_string())];
+    let body = json!({"name": "mallory", "password": PW}).to_string();
+    for presign in [false, true] {
+        let (target, headers) = common::sign_request(
+            &Keys::root(),
+            "s3",
+            t.server_now(),
+            ("POST", "/_keygate/admin/v1/users"),
+            host.clone(),
+            aws_sigv4::http_request::SignableBody::UnsignedPayload,
+            presign,
+        );
+        let r = t
+            .send_unsigned("POST", &target, &headers, body.clone().into_bytes())
+            .await;
+        r.expect_error(403, "AccessDenied");
+    }
+    t.admin("GET", "users/mallory", "")
+        .await
+        .expect_error(404, "NoSuchEntity");
+}
+
 #[tokio::test]
 async fn user_api_duplicate_missing_and_non_admin_callers() {
     let t = TestServer::start().await;

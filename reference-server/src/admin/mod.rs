@@ -35,6 +35,7 @@ use crate::iam::{IamCode, IamError, PrincipalKind};
 use crate::s3::body::RequestBody;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::state::AppState;
+use keygate_sigv4::PayloadMode;
 
 /// The reserved path prefix.
 pub const PREFIX: &str = "/_keygate/admin/v1/";
@@ -178,6 +179,20 @@ async fn dispatch(
         return Err(AdminError::new(
             IamCode::AccessDenied,
             "Admin API requests must be signed.",
+        ));
+    }
+    // The body is the request's meaning (who to create, which policy): it must be signed too.
+    // `UNSIGNED-PAYLOAD` (and so any presigned URL) would let whoever holds a signature send
+    // another body with it.
+    if caller.verified().is_some_and(|v| {
+        matches!(
+            v.payload(),
+            PayloadMode::Unsigned | PayloadMode::StreamingUnsignedTrailer
+        )
+    }) {
+        return Err(AdminError::new(
+            IamCode::AccessDenied,
+            "Admin API requests must sign their body: send x-amz-content-sha256 with the body's SHA-256 (not UNSIGNED-PAYLOAD, nor a presigned URL).",
         ));
     }
     // A policy document over the limit is `PolicyTooLarge` (P2) whatever its size, also when
