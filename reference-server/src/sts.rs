@@ -38,9 +38,12 @@ pub fn is_sts_request(parts: &Parts) -> bool {
         .uri
         .query()
         .is_some_and(|q| q.contains("%2Fsts%2Faws4_request") || q.contains("/sts/aws4_request"));
-    // A form POST to `/` is an STS call whatever signed it (S3 has no such operation; its
-    // browser uploads are multipart/form-data): unsigned or scoped to another service, it is
-    // answered as STS answers, in STS's envelope (S5, V4), not as an unknown S3 request.
+    // An unsigned form POST to `/` without a query is an STS call too (S3 has no such
+    // operation: DeleteObjects has `?delete`, browser uploads are multipart/form-data), so it
+    // is refused as STS refuses it, in STS's envelope (S5), not as an unknown S3 request. A
+    // request signed for `s3` stays S3's, whatever its content type.
+    let unsigned = !parts.headers.contains_key(http::header::AUTHORIZATION)
+        && parts.uri.query().is_none_or(str::is_empty);
     let form = parts
         .headers
         .get(http::header::CONTENT_TYPE)
@@ -51,7 +54,7 @@ pub fn is_sts_request(parts: &Parts) -> bool {
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
             })
         });
-    in_header || in_query || form
+    in_header || in_query || (unsigned && form)
 }
 
 /// An STS failure: status, code, message.

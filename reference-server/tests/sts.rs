@@ -280,7 +280,7 @@ async fn s5_malformed_requests_and_bad_signatures() {
     ] {
         sts_error(&t.send(&keys, Call::sts(FORM)).await, 403, "AccessDenied");
     }
-    // Unsigned, or signed for another service: answered as STS, in its envelope (S5, V4).
+    // Unsigned: answered as STS, in its envelope (S5).
     let headers = [
         ("host".to_owned(), t.server.addr().to_string()),
         (
@@ -292,14 +292,15 @@ async fn s5_malformed_requests_and_bad_signatures() {
         .send_unsigned("POST", "/", &headers, FORM.as_bytes().to_vec())
         .await;
     sts_error(&r, 403, "AccessDenied");
+    // Signed for s3, the same form is an S3 request (for which `POST /` is no operation).
     let as_s3 = Call {
         service: "s3",
         ..Call::sts(FORM)
     };
-    sts_error(
-        &t.send(&alice, as_s3).await,
-        400,
-        "AuthorizationHeaderMalformed",
+    let r = t.send(&alice, as_s3).await;
+    assert!(
+        r.status >= 400 && !r.text().contains("<ErrorResponse"),
+        "{r:?}"
     );
 }
 

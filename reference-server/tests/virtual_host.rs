@@ -44,4 +44,19 @@ async fn bucket_in_the_host_name_under_domain() {
         .await;
     assert_eq!(other.status, 404, "{}", other.text());
     assert_eq!(other.code(), "NoSuchBucket");
+
+    // DeleteObjects on the bucket's host is `POST /?delete`; sent with a form content type
+    // (some HTTP clients' default) it is still S3's, not taken for an STS call.
+    let delete = t
+        .send(
+            &root,
+            Call::s3("POST", "/?delete")
+                .header("host", &vhost)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("<Delete><Object><Key>dir/obj.txt</Key></Object></Delete>"),
+        )
+        .await;
+    assert_eq!(delete.status, 200, "{}", delete.text());
+    assert_eq!(delete.xml("Key").as_deref(), Some("dir/obj.txt"));
+    assert!(!t.server.data_dir().join("vhb/dir/obj.txt").exists());
 }

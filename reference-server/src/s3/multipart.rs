@@ -16,10 +16,17 @@ fn upload_id(ctx: &Ctx) -> String {
 pub async fn create(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let template = meta_from_headers(&ctx.parts.headers)?;
     let now = ctx.state.clock.now_ms();
-    let id = ctx
-        .state
-        .store
-        .create_upload(ctx.bucket(), ctx.key(), template, now)?;
+    let (state, bucket, key) = (
+        ctx.state.clone(),
+        ctx.bucket().to_owned(),
+        ctx.key().to_owned(),
+    );
+    // Off the reactor: it fsyncs and takes the bucket's directory lock.
+    let id = crate::metrics::cpu::offload(move || {
+        state.store.create_upload(&bucket, &key, template, now)
+    })
+    .await
+    .map_err(S3Error::internal)??;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
     w.elem("Bucket", ctx.bucket())
         .elem("Key", ctx.key())

@@ -180,8 +180,24 @@ pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
 }
 
 pub async fn delete_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
-    ctx.state.store.delete_object(ctx.bucket(), ctx.key())?;
+    let (state, bucket, key) = (
+        ctx.state.clone(),
+        ctx.bucket().to_owned(),
+        ctx.key().to_owned(),
+    );
+    // Off the reactor: it may wait on the bucket's directory lock (see `store`).
+    offload(move || state.store.delete_object(&bucket, &key)).await?;
     Ok(http_util::empty(StatusCode::NO_CONTENT))
+}
+
+/// Runs blocking store work (file system calls, fsync, the store's locks) on the blocking
+/// pool, so a request waiting on a lock never holds a runtime worker.
+async fn offload<T: Send + 'static>(
+    work: impl FnOnce() -> S3Result<T> + Send + 'static,
+) -> S3Result<T> {
+    crate::metrics::cpu::offload(work)
+        .await
+        .map_err(S3Error::internal)?
 }
 
 pub async fn delete_objects(ctx: &mut Ctx) -> S3Result<Response<Body>> {
@@ -202,11 +218,28 @@ pub async fn delete_objects(ctx: &mut Ctx) -> S3Result<Response<Body>> {
             S3Error::new(S3ErrorCode::AccessDenied)
         });
     }
+    // Authorised here, deleted off the reactor (see `delete_object`).
+    let checked: Vec<(String, S3Result<()>)> = keys
+        .into_iter()
+        .map(|key| {
+            let allowed = validate_key(&key)
+                .and_then(|()| ctx.authorize(Action::DeleteObject, &format!("{bucket}/{key}")));
+            (key, allowed)
+        })
+        .collect();
+    let state = ctx.state.clone();
+    let outcomes = offload(move || {
+        Ok(checked
+            .into_iter()
+            .map(|(key, allowed)| {
+                let done = allowed.and_then(|()| state.store.delete_object(&bucket, &key));
+                (key, done)
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
     let mut w = XmlWriter::new("DeleteResult");
-    for key in &keys {
-        let outcome = validate_key(key)
-            .and_then(|()| ctx.authorize(Action::DeleteObject, &format!("{bucket}/{key}")))
-            .and_then(|()| ctx.state.store.delete_object(&bucket, key));
+    for (key, outcome) in &outcomes {
         match outcome {
             Ok(()) if quiet => {}
             Ok(()) => {
@@ -333,16 +366,22 @@ pub async fn get_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
 pub async fn put_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let body = ctx.small_body().await?;
     let tags = xml::parse_tagging(&body, 10)?;
-    ctx.state
-        .store
-        .update_meta(ctx.bucket(), ctx.key(), |m| m.tags = tags)?;
+    let (state, bucket, key) = (
+        ctx.state.clone(),
+        ctx.bucket().to_owned(),
+        ctx.key().to_owned(),
+    );
+    offload(move || state.store.update_meta(&bucket, &key, |m| m.tags = tags)).await?;
     Ok(http_util::empty(StatusCode::OK))
 }
 
 pub async fn delete_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
-    ctx.state
-        .store
-        .update_meta(ctx.bucket(), ctx.key(), |m| m.tags.clear())?;
+    let (state, bucket, key) = (
+        ctx.state.clone(),
+        ctx.bucket().to_owned(),
+        ctx.key().to_owned(),
+    );
+    offload(move || state.store.update_meta(&bucket, &key, |m| m.tags.clear())).await?;
     Ok(http_util::empty(StatusCode::NO_CONTENT))
 }
 

@@ -210,6 +210,9 @@ impl Store {
         now: time::OffsetDateTime,
     ) -> S3Result<()> {
         keys::validate_bucket(bucket)?;
+        // Not while a bucket of this name is being deleted (it removes the directory, then the
+        // metadata, which would be this bucket's).
+        let _dirs = self.dirs_exclusive(bucket);
         let dir = self.bucket_dir(bucket);
         match fs::DirBuilder::new().mode(0o755).create(&dir) {
             Ok(()) => {}
@@ -257,7 +260,9 @@ impl Store {
             return Err(not_empty());
         }
         match fs::remove_dir(&dir) {
+            // Gone already: a crash between the two removals left only the metadata.
             Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => return Err(not_empty()),
             Err(e) => return Err(S3Error::internal(e)),
         }
@@ -288,12 +293,25 @@ impl Store {
 
     /// Writes `bytes` to `path` through a temp file, fsync and rename.
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> S3Result<()> {
+        self.write_atomic_under(path, bytes, || ())
+    }
+
+    /// [`Store::write_atomic`], with `guard` held only around creating `path`'s directories
+    /// and the rename (the fsync before it runs without): for files in trees whose emptied
+    /// directories deletes remove (see [`Store::dirs_shared`]).
+    fn write_atomic_under<G>(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        guard: impl FnOnce() -> G,
+    ) -> S3Result<()> {
         use std::io::Write;
         let tmp = self.tmp_dir().join(random_name());
         let result = (|| -> io::Result<()> {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(bytes)?;
             f.sync_all()?;
+            let _held = guard();
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent)?;
             }

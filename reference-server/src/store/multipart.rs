@@ -79,8 +79,6 @@ impl Store {
         now_ms: i64,
     ) -> S3Result<String> {
         super::keys::validate_key(key)?;
-        // Not while the bucket is being deleted (which checks for uploads first).
-        let _dirs = self.dirs_shared(bucket);
         self.require_bucket(bucket)?;
         let id = new_upload_id(now_ms);
         let dir = self.upload_dir(&id)?;
@@ -92,7 +90,19 @@ impl Store {
             template,
         };
         let bytes = serde_json::to_vec(&upload).map_err(S3Error::internal)?;
-        self.write_atomic(&dir.join("upload.json"), &bytes)?;
+        // Written (and fsynced) under another name, then made visible under the bucket's
+        // directory lock: a bucket being deleted (which checks for uploads first) is not
+        // given one meanwhile.
+        let staged = dir.join("upload.json.new");
+        self.write_atomic(&staged, &bytes)?;
+        let _dirs = self.dirs_shared(bucket);
+        let visible = self
+            .require_bucket(bucket)
+            .and_then(|()| fs::rename(&staged, dir.join("upload.json")).map_err(S3Error::internal));
+        if let Err(e) = visible {
+            let _ = fs::remove_dir_all(&dir);
+            return Err(e);
+        }
         Ok(id)
     }
 

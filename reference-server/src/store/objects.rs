@@ -290,10 +290,7 @@ impl Store {
         f(&mut meta);
         let bytes = serde_json::to_vec(&meta).map_err(S3Error::internal)?;
         // Its directories in the metadata tree may be created: the directory lock, as a write.
-        let written = {
-            let _dirs = self.dirs_shared(bucket);
-            self.write_atomic(&meta_path, &bytes)
-        };
+        let written = self.write_atomic_under(&meta_path, &bytes, || self.dirs_shared(bucket));
         self.meta_cache.invalidate(&path);
         written.map(|()| meta)
     }
@@ -320,9 +317,12 @@ impl Store {
             let _ = fs::remove_file(&meta_path);
             self.meta_cache.invalidate(&path);
         }
-        let _dirs = self.dirs_exclusive(bucket);
-        remove_empty_parents(&path, &bucket_dir);
-        remove_empty_parents(&meta_path, &self.sys.join("meta").join(bucket));
+        // A key without `/` has no directory of its own to remove.
+        if key.contains('/') {
+            let _dirs = self.dirs_exclusive(bucket);
+            remove_empty_parents(&path, &bucket_dir);
+            remove_empty_parents(&meta_path, &self.sys.join("meta").join(bucket));
+        }
         Ok(())
     }
 
