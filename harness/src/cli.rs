@@ -6,6 +6,12 @@
 //! 2 usage error or a scenario / target file that does not validate;
 //! 3 the target could not be started or reached, or provisioning failed (no failure, but
 //!   scenarios in error: the run proves nothing).
+//!
+//! Everything the user gives is checked before a server starts: scenario files, `--filter` /
+//! `--tags` (selecting nothing is an error, not a green run), the target profile's file and
+//! `--report-dir` (created and written to once). A report that cannot be written after the
+//! run is exit 2 as well, never a warning beside exit 0. A closed stdout (`keygate list |
+//! head -1`) ends the output quietly; the exit code stands.
 
 use crate::report::{self, RunMeta, RunReport, Verdict};
 use crate::run::runner::{self, Plan};
@@ -142,6 +148,21 @@ pub fn default_reports() -> PathBuf {
     }
 }
 
+/// Write `text` to stdout. A reader that went away (`keygate list | head -1`) is no error: the
+/// text is dropped and `false` returned so the caller can stop printing; the exit code stands.
+pub fn out(text: &str) -> bool {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    match o.write_all(text.as_bytes()).and_then(|()| o.flush()) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => false,
+        Err(e) => {
+            eprintln!("error: writing to stdout: {e}");
+            false
+        }
+    }
+}
+
 fn print_errors(errors: &[LoadError]) {
     for e in errors {
         eprintln!("error: {e}");
@@ -183,7 +204,7 @@ pub async fn main(cli: Cli) -> ExitCode {
             };
             match load_paths(&paths) {
                 Ok(s) => {
-                    println!("{} scenario(s) valid", s.len());
+                    out(&format!("{} scenario(s) valid\n", s.len()));
                     EXIT_PASS
                 }
                 Err(e) => {
@@ -195,13 +216,16 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::List { scenarios } => match load_paths(&[scenarios]) {
             Ok(all) => {
                 for s in all {
-                    println!(
-                        "{:<40} {:<16} [{}] {}",
+                    let line = format!(
+                        "{:<40} {:<16} [{}] {}\n",
                         s.id(),
                         s.def.area,
                         s.def.rules.join(","),
                         s.def.tags.join(",")
                     );
+                    if !out(&line) {
+                        break;
+                    }
                 }
                 EXIT_PASS
             }
@@ -215,8 +239,8 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::Report(ReportCommand::Merge { dirs, report_dir }) => {
             match crate::load::merge::merge(&dirs, &report_dir) {
                 Ok((merged, dir)) => {
-                    print!("{}", crate::load::report::console(&merged));
-                    println!("wrote {}", dir.join("load.json").display());
+                    let _ = out(&crate::load::report::console(&merged))
+                        && out(&format!("wrote {}\n", dir.join("load.json").display()));
                     EXIT_PASS
                 }
                 Err(e) => {
@@ -292,6 +316,20 @@ pub async fn run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
+    if let Err(e) = check_selection(&args, &scenarios, filter.as_ref()) {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
+    if let Some(file) = &args.target {
+        if let Err(e) = target::check(file) {
+            eprintln!("error: target: {e:#}");
+            return EXIT_USAGE;
+        }
+    }
+    if let Err(e) = report::prepare_dir(&args.report_dir) {
+        eprintln!("error: {e:#}");
+        return EXIT_USAGE;
+    }
     let target = match open_target(&args).await {
         Ok(t) => t,
         Err(e) => {
@@ -302,6 +340,37 @@ pub async fn run(args: RunArgs) -> u8 {
     let code = run_on(&*target, &scenarios, &args, filter).await;
     target.shutdown().await;
     code
+}
+
+/// Refuse a run that would select nothing: an empty library, or a `--filter` / `--tags` that
+/// matches no scenario, would otherwise report "0 passed" and exit 0.
+fn check_selection(
+    args: &RunArgs,
+    scenarios: &[Scenario],
+    filter: Option<&regex::Regex>,
+) -> Result<(), String> {
+    if scenarios.is_empty() {
+        return Err(format!("no scenarios in {}", args.scenarios.display()));
+    }
+    if scenarios
+        .iter()
+        .any(|s| runner::matches(filter, &args.tags, s))
+    {
+        return Ok(());
+    }
+    let mut given = Vec::new();
+    if let Some(f) = &args.filter {
+        given.push(format!("--filter `{f}`"));
+    }
+    if !args.tags.is_empty() {
+        given.push(format!("--tags `{}`", args.tags.join(",")));
+    }
+    Err(format!(
+        "{} selects none of the {} scenario(s) in {}",
+        given.join(" with "),
+        scenarios.len(),
+        args.scenarios.display()
+    ))
 }
 
 /// Run on an open target and write reports; also used by the integration tests.
@@ -372,12 +441,20 @@ pub async fn run_on(
         tags: args.tags.clone(),
     };
     let report = RunReport::new(meta, results, &rules);
-    print!("{}", report::console::summary(&report));
+    out(&report::console::summary(&report));
     match report::write_all(&args.report_dir, &report) {
-        Ok(dir) => println!("reports: {}", dir.display()),
-        Err(e) => eprintln!("warning: writing reports: {e:#}"),
+        Ok(dir) => {
+            out(&format!("reports: {}\n", dir.display()));
+            exit_code(&report)
+        }
+        Err(e) => {
+            eprintln!(
+                "error: writing reports to {}: {e:#}",
+                args.report_dir.display()
+            );
+            EXIT_USAGE
+        }
     }
-    exit_code(&report)
 }
 
 pub fn exit_code(report: &RunReport) -> u8 {

@@ -118,3 +118,76 @@ fn matrix_expands_to_one_step_per_cell() {
     );
     assert_eq!(s.steps[1].origin, "matrix[0].cases[0] as anonymous");
 }
+
+fn paths_and_messages(e: &[LoadError]) -> Vec<(String, String)> {
+    e.iter()
+        .map(|e| (e.path.clone(), e.message.clone()))
+        .collect()
+}
+
+#[test]
+fn templates_and_bucket_references_must_resolve() {
+    let text = format!(
+        "{HEAD}[setup]\nbuckets = [\"data\"]\n\
+        [[setup.policies]]\nname = \"p\"\ndocument = '{{\"Resource\":\"arn:aws:s3:::{{{{bucket.x}}}}/*\"}}'\n\
+        [[setup.objects]]\nbucket = \"ghost\"\nkey = \"k\"\n\
+        [[steps]]\nop = \"get_object\"\nbucket = \"data\"\nkey = \"{{{{bucket.x}}}}/k\"\n\
+        [[steps]]\nop = \"get_object\"\nbucket = \"data\"\nkey = \"{{{{nonsense}}}}\"\n\
+        [[steps]]\nop = \"get_object\"\nbucket = \"data\"\nkey = \"{{{{bucket.data\"\n\
+        [[steps]]\nop = \"put_object\"\nbucket = \"nope\"\nkey = \"k\"\n\
+        [[steps]]\nop = \"get_object\"\nbucket = \"data\"\nkey = \"{{{{user.ghost}}}}\"\n"
+    );
+    let e = paths_and_messages(&errors(&text));
+    let has = |path: &str, needle: &str| {
+        assert!(
+            e.iter().any(|(p, m)| p == path && m.contains(needle)),
+            "no `{needle}` at {path} in {e:#?}"
+        )
+    };
+    has("setup.policies[0].document", "bucket `x` is not declared");
+    has(
+        "setup.objects[0].bucket",
+        "bucket `ghost` is not in `setup.buckets`",
+    );
+    has("steps[0].key", "bucket `x` is not declared");
+    has("steps[1].key", "`{{nonsense}}` is not a template");
+    has("steps[2].key", "unclosed `{{`");
+    has("steps[3].bucket", "bucket `nope` is not declared");
+    has("steps[4].key", "`ghost` is not a user");
+    assert_eq!(e.len(), 7, "{e:#?}");
+}
+
+#[test]
+fn a_missing_bucket_is_allowed_where_a_refusal_is_expected() {
+    let text = format!(
+        "{HEAD}[[steps]]\nop = \"head_bucket\"\nbucket = \"missing\"\nexpect = {{ status = 404 }}\n\
+        [[steps]]\nop = \"create_bucket\"\nbucket = \"made\"\n\
+        [[steps]]\nop = \"put_object\"\nbucket = \"made\"\nkey = \"{{{{bucket.made}}}}-{{{{region}}}}\"\n\
+        [[matrix]]\nas = [\"root\", \"anonymous\"]\n\
+        cases = [{{ op = \"list_objects_v2\", bucket = \"nothere\", outcome = [\"404\", \"AccessDenied\"] }}]\n"
+    );
+    scenario::parse(Path::new("ok.toml"), &text).unwrap_or_else(|e| panic!("{e:#?}"));
+    let text = format!(
+        "{HEAD}[[matrix]]\nas = [\"root\", \"anonymous\"]\n\
+        cases = [{{ op = \"list_objects_v2\", bucket = \"nothere\", outcome = [\"ok\", \"AccessDenied\"] }}]\n"
+    );
+    assert_eq!(errors(&text)[0].path, "matrix[0].cases[0].bucket");
+}
+
+#[test]
+fn toml_errors_give_line_and_column_and_name_a_duplicate_key() {
+    let e = errors(&format!(
+        "{HEAD}[[steps]]\nop = \"list_buckets\"\nname = \"a\"\nname = \"b\"\n"
+    ));
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].message, "line 9, column 1: duplicate key `name`");
+    let e = errors(&format!(
+        "{HEAD}[[steps]]\nop = \"list_buckets\"\nexpect = {{ status = }}\n"
+    ));
+    assert!(
+        e[0].message.starts_with("line 8, column "),
+        "{}",
+        e[0].message
+    );
+    assert!(!e[0].message.contains("byte"), "{}", e[0].message);
+}

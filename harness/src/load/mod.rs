@@ -167,8 +167,12 @@ impl Which {
 pub async fn main(args: LoadArgs) -> u8 {
     match run(&args).await {
         Ok((report, code)) => {
-            print!("{}", report::console(&report));
+            crate::cli::out(&report::console(&report));
             code
+        }
+        Err(e) if e.is::<BadInput>() => {
+            eprintln!("error: {e:#}");
+            crate::cli::EXIT_USAGE
         }
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -177,15 +181,39 @@ pub async fn main(args: LoadArgs) -> u8 {
     }
 }
 
+/// A mistake in what `load` was given (plan, arguments, target profile, baseline), found
+/// before anything starts: exit 2, not 3.
+#[derive(Debug)]
+pub struct BadInput(anyhow::Error);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
 pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
-    let plan = plan::load(&args.plan)?;
+    let plan = plan::load(&args.plan).map_err(BadInput)?;
     let users = args
         .users
         .unwrap_or_else(|| args.rate.map_or(8, open_loop::default_users));
-    anyhow::ensure!(
-        users >= 1 && args.repeat >= 1,
-        "--users and --repeat must be ≥ 1"
-    );
+    for (flag, n) in [("--users", users), ("--repeat", args.repeat)] {
+        if n == 0 {
+            return Err(BadInput(anyhow::anyhow!("{flag} must be at least 1")).into());
+        }
+    }
+    for w in [args.target.as_deref(), args.compare.as_deref()] {
+        if let Which::Remote(file) = Which::parse(w) {
+            crate::target::remote::open(&file, None)
+                .map_err(|e| BadInput(e.context("--target")))?;
+        }
+    }
+    let baseline = match &args.baseline {
+        Some(b) => Some((b, read_baseline(b).map_err(BadInput)?)),
+        None => None,
+    };
     // Applies to targets spawned here only (a remote target's CPUs are not ours to choose).
     let pin = if args.no_pin {
         None
@@ -286,24 +314,27 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
             code = crate::cli::EXIT_FAIL;
         }
     }
-    if let Some(b) = &args.baseline {
-        let text = std::fs::read_to_string(b)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", b.display()))?;
-        let base: LoadReport = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: not a load.json: {e}", b.display()))?;
-        let (text, bad) = report::gate(&report, &base, args.max_regression);
-        println!(
-            "baseline {} (max regression {:.0}%):\n{text}",
+    if let Some((b, base)) = &baseline {
+        let (text, bad) = report::gate(&report, base, args.max_regression);
+        crate::cli::out(&format!(
+            "baseline {} (max regression {:.0}%):\n{text}\n",
             b.display(),
             args.max_regression * 100.0
-        );
+        ));
         if !bad.is_empty() {
             eprintln!("regression beyond the threshold: {}", bad.join(", "));
             code = crate::cli::EXIT_FAIL;
         }
     }
-    println!("wrote {}", dir.join("load.json").display());
+    crate::cli::out(&format!("wrote {}\n", dir.join("load.json").display()));
     Ok((report, code))
+}
+
+fn read_baseline(b: &std::path::Path) -> anyhow::Result<LoadReport> {
+    let text = std::fs::read_to_string(b)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", b.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not a load.json: {e}", b.display()))
 }
 
 /// A point-in-time sample at a window edge.

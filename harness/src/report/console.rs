@@ -53,13 +53,74 @@ pub fn summary(report: &RunReport) -> String {
     }
     let covered = report.rules.iter().filter(|r| r.verdict.is_some()).count();
     let _ = writeln!(s, "rules covered: {covered}/{}", report.rules.len());
-    // The plain closing line CI tooling reads.
+    // The plain closing line CI tooling reads: the same four totals as the table, JSON and
+    // JUnit (an error proves nothing about a rule, so it is never counted as a failure).
     let _ = writeln!(
         s,
-        "{} passed, {} failed, {} skipped",
-        t.pass,
-        t.fail + t.error,
-        t.skip
+        "{} passed, {} failed, {} errors, {} skipped",
+        t.pass, t.fail, t.error, t.skip
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{RunMeta, ScenarioResult};
+    use crate::scenario::Profile;
+    use crate::target::{Capabilities, TargetInfo};
+
+    fn result(id: &str, verdict: Verdict) -> ScenarioResult {
+        ScenarioResult {
+            id: id.into(),
+            title: id.into(),
+            area: "s3".into(),
+            tags: Vec::new(),
+            rules: vec!["U1".into()],
+            file: "x.toml".into(),
+            verdict,
+            reason: Some("why".into()),
+            duration_ms: 0,
+            steps: Vec::new(),
+            warnings: Vec::new(),
+            faults: None,
+        }
+    }
+
+    #[test]
+    fn closing_line_keeps_errors_apart_from_failures() {
+        let meta = RunMeta {
+            run_id: "r".into(),
+            started_at: String::new(),
+            duration_ms: 0,
+            target: TargetInfo {
+                kind: "embedded".into(),
+                endpoint: "http://127.0.0.1:1".into(),
+                region: "us-east-1".into(),
+                profile: Profile::Reference,
+                capabilities: Capabilities {
+                    clock: false,
+                    posix: false,
+                    sts: false,
+                    service_accounts: false,
+                },
+            },
+            filter: None,
+            tags: Vec::new(),
+        };
+        let results = vec![
+            result("a", Verdict::Pass),
+            result("b", Verdict::Fail),
+            result("c", Verdict::Fail),
+            result("d", Verdict::Error),
+            result("e", Verdict::Skip),
+        ];
+        let report = RunReport::new(meta, results, &[]);
+        let s = summary(&report);
+        assert_eq!(
+            s.lines().last(),
+            Some("1 passed, 2 failed, 1 errors, 1 skipped"),
+            "{s}"
+        );
+    }
 }

@@ -175,6 +175,23 @@ impl RunReport {
     }
 }
 
+/// Make sure reports can be written into `dir` before anything runs: create it, and create and
+/// remove a file in it. Errors name the directory.
+pub fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
+    let at = |e: std::io::Error| {
+        anyhow::anyhow!(
+            "--report-dir {}: cannot write reports there: {e}",
+            dir.display()
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(at)?;
+    tempfile::Builder::new()
+        .prefix(".keygate-probe")
+        .tempfile_in(dir)
+        .map_err(at)?;
+    Ok(())
+}
+
 /// Write all report files into `dir/<run-id>/` and refresh `dir/latest/`.
 pub fn write_all(dir: &Path, report: &RunReport) -> anyhow::Result<PathBuf> {
     let out = dir.join(&report.run_id);

@@ -28,10 +28,14 @@ pub struct Plan {
 
 /// Whether a scenario is selected by the filter and tags.
 pub fn selected(plan: &Plan, s: &Scenario) -> bool {
-    plan.filter.as_ref().is_none_or(|re| re.is_match(s.id()))
-        && (plan.tags.is_empty()
-            || plan
-                .tags
+    matches(plan.filter.as_ref(), &plan.tags, s)
+}
+
+/// Whether a scenario's id matches `filter` and it has one of `tags` as a tag or its area.
+pub fn matches(filter: Option<&Regex>, tags: &[String], s: &Scenario) -> bool {
+    filter.is_none_or(|re| re.is_match(s.id()))
+        && (tags.is_empty()
+            || tags
                 .iter()
                 .any(|t| s.def.tags.contains(t) || &s.def.area == t))
 }

@@ -6,6 +6,7 @@
 //! files are read here, so a scenario carries everything it needs once loaded.
 
 pub mod model;
+pub mod refs;
 pub mod validate;
 
 use model::{Matrix, ScenarioFile, Step};
@@ -194,13 +195,23 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, Vec<LoadError>> {
             message,
         }]
     };
-    let de = toml::Deserializer::parse(text).map_err(|e| err(String::new(), one_line(&e)))?;
+    let de =
+        toml::Deserializer::parse(text).map_err(|e| err(String::new(), toml_error(text, &e)))?;
     let def: ScenarioFile = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        err(path, one_line(e.inner()))
+        err(path, toml_error(text, e.inner()))
     })?;
-    let documents = validate::validate(file, &def)?;
+    let (documents, mut errors) = match validate::validate(file, &def) {
+        Ok(d) => (d, Vec::new()),
+        Err(e) => (Vec::new(), e),
+    };
+    let raw: toml::Table =
+        toml::from_str(text).map_err(|e| err(String::new(), toml_error(text, &e)))?;
+    errors.extend(refs::check(file, &def, &raw, &documents));
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     let steps = expand(&def);
     Ok(Scenario {
         file: file.to_owned(),
@@ -210,12 +221,34 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, Vec<LoadError>> {
     })
 }
 
-fn one_line(e: &toml::de::Error) -> String {
+/// A TOML error on one line: `line L, column C: message`, the position taken from the error's
+/// span in `text` (columns count characters, from 1). A duplicate key is named.
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
     let mut msg = e.message().trim().to_owned();
-    if let Some(span) = e.span() {
-        msg.push_str(&format!(" (byte {})", span.start));
+    let Some(span) = e.span() else {
+        return msg;
+    };
+    if msg == "duplicate key" {
+        if let Some(key) = text.get(span.clone()).map(str::trim) {
+            if !key.is_empty() {
+                msg = format!("duplicate key `{key}`");
+            }
+        }
     }
-    msg
+    let (line, column) = line_column(text, span.start);
+    format!("line {line}, column {column}: {msg}")
+}
+
+/// The 1-based line and column (in characters) of byte `at` of `text`.
+pub fn line_column(text: &str, at: usize) -> (usize, usize) {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[start..].chars().count() + 1)
 }
 
 /// The plan of a scenario: its matrices first, since they state what the setup allows, then

@@ -287,18 +287,42 @@ pub async fn open(file: &Path, profile: Option<Profile>) -> anyhow::Result<Box<d
     }
 }
 
+/// Check a profile file as [`open`] would, without contacting, starting or running anything:
+/// a file that fails here is bad input (exit 2), not an unreachable target (exit 3).
+pub fn check(file: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
+    let table = toml::from_str::<toml::Table>(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}",
+            file.display(),
+            crate::scenario::toml_error(&text, &e)
+        )
+    })?;
+    match table.get("kind").and_then(|k| k.as_str()) {
+        Some("command") => command::check_file(file),
+        Some("container") => container::load_profile(file).map(drop),
+        _ => remote::open(file, None).map(drop),
+    }
+}
+
 /// Read a profile file strictly; errors name the file and the key path.
 pub(crate) fn parse_profile<T: serde::de::DeserializeOwned>(file: &Path) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
-    let de = toml::Deserializer::parse(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message()))?;
+    let de = toml::Deserializer::parse(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}",
+            file.display(),
+            crate::scenario::toml_error(&text, &e)
+        )
+    })?;
     serde_path_to_error::deserialize(de).map_err(|e| {
         anyhow::anyhow!(
             "{}: at `{}`: {}",
             file.display(),
             e.path(),
-            e.inner().message()
+            crate::scenario::toml_error(&text, e.inner())
         )
     })
 }

@@ -91,14 +91,19 @@ fn default_profile() -> Profile {
 pub fn load_profile(file: &Path) -> anyhow::Result<TargetProfile> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
-    let de = toml::Deserializer::parse(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message()))?;
+    let de = toml::Deserializer::parse(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}",
+            file.display(),
+            crate::scenario::toml_error(&text, &e)
+        )
+    })?;
     let p: TargetProfile = serde_path_to_error::deserialize(de).map_err(|e| {
         anyhow::anyhow!(
             "{}: at `{}`: {}",
             file.display(),
             e.path(),
-            e.inner().message()
+            crate::scenario::toml_error(&text, e.inner())
         )
     })?;
     if p.version != 1 {

@@ -276,6 +276,26 @@ type Vars = HashMap<&'static str, String>;
 
 /// Split a line into words: whitespace separates, '...' and "..." group (no escapes inside
 /// single quotes; `\"` and `\\` inside double quotes).
+/// Everything [`open`] checks before it runs a command: the profile, its templates, the root
+/// keys and the CA file. Nothing is run.
+pub fn check_file(file: &Path) -> anyhow::Result<()> {
+    let p = load_profile(file)?;
+    compile_all(file, &p)?;
+    secret(
+        file,
+        &p.root_access_key,
+        &p.root_access_key_env,
+        "root_access_key",
+    )?;
+    secret(
+        file,
+        &p.root_secret_key,
+        &p.root_secret_key_env,
+        "root_secret_key",
+    )?;
+    super::remote::tls_trust(file, &p.endpoint, p.ca_file.as_deref()).map(drop)
+}
+
 /// Build the adapter for a profile file and create its pre-defined policies.
 pub async fn open(file: &Path, profile_override: Option<Profile>) -> anyhow::Result<CommandTarget> {
     let p = load_profile(file)?;
