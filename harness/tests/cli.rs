@@ -25,6 +25,14 @@ fn keygate(args: &[&str]) -> Output {
         .expect("keygate runs")
 }
 
+/// `keygate run --no-progress --scenarios SCENARIOS ARGS…`.
+fn run(scenarios: &Path, args: &[&str]) -> Output {
+    let s = scenarios.to_str().expect("UTF-8 path");
+    let mut all = vec!["run", "--no-progress", "--scenarios", s];
+    all.extend_from_slice(args);
+    keygate(&all)
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -44,14 +52,7 @@ fn an_unwritable_report_dir_is_refused_before_the_run() {
     let file = tmp.path().join("a-file");
     std::fs::write(&file, "").unwrap();
     let dir = file.join("reports");
-    let o = keygate(&[
-        "run",
-        "--no-progress",
-        "--scenarios",
-        s.to_str().unwrap(),
-        "--report-dir",
-        dir.to_str().unwrap(),
-    ]);
+    let o = run(&s, &["--report-dir", dir.to_str().unwrap()]);
     refused(&o, &format!("--report-dir {}", dir.display()));
 }
 
@@ -63,14 +64,7 @@ fn a_report_that_cannot_be_written_after_the_run_is_not_exit_0() {
     std::fs::create_dir_all(&reports).unwrap();
     // `latest` must be a directory; a file there makes the final copy fail.
     std::fs::write(reports.join("latest"), "").unwrap();
-    let o = keygate(&[
-        "run",
-        "--no-progress",
-        "--scenarios",
-        s.to_str().unwrap(),
-        "--report-dir",
-        reports.to_str().unwrap(),
-    ]);
+    let o = run(&s, &["--report-dir", reports.to_str().unwrap()]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("error: writing reports to"), "{err}");
@@ -80,19 +74,13 @@ fn a_report_that_cannot_be_written_after_the_run_is_not_exit_0() {
 fn a_selection_of_nothing_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let s = library(tmp.path());
-    let s = s.to_str().unwrap();
-    let o = keygate(&["run", "--no-progress", "--scenarios", s, "--filter", "zzz"]);
+    let o = run(&s, &["--filter", "zzz"]);
     refused(&o, "--filter `zzz` selects none of the 1 scenario(s)");
-    let o = keygate(&["run", "--no-progress", "--scenarios", s, "--tags", "zzz"]);
+    let o = run(&s, &["--tags", "zzz"]);
     refused(&o, "--tags `zzz` selects none");
     let empty = tmp.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let o = keygate(&[
-        "run",
-        "--no-progress",
-        "--scenarios",
-        empty.to_str().unwrap(),
-    ]);
+    let o = run(&empty, &[]);
     refused(&o, "no scenarios in");
 }
 
@@ -121,25 +109,11 @@ fn bad_target_files_are_bad_input_not_an_unreachable_target() {
     for (name, text, needle) in cases {
         let f = tmp.path().join(name);
         std::fs::write(&f, text).unwrap();
-        let o = keygate(&[
-            "run",
-            "--no-progress",
-            "--scenarios",
-            s.to_str().unwrap(),
-            "--target",
-            f.to_str().unwrap(),
-        ]);
+        let o = run(&s, &["--target", f.to_str().unwrap()]);
         refused(&o, needle);
     }
     let missing = tmp.path().join("missing.toml");
-    let o = keygate(&[
-        "run",
-        "--no-progress",
-        "--scenarios",
-        s.to_str().unwrap(),
-        "--target",
-        missing.to_str().unwrap(),
-    ]);
+    let o = run(&s, &["--target", missing.to_str().unwrap()]);
     refused(&o, "cannot read");
 }
 

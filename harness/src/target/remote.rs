@@ -89,23 +89,7 @@ fn default_profile() -> Profile {
 
 /// Read and check a profile file; errors name the file and key path.
 pub fn load_profile(file: &Path) -> anyhow::Result<TargetProfile> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
-    let de = toml::Deserializer::parse(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: {}",
-            file.display(),
-            crate::scenario::toml_error(&text, &e)
-        )
-    })?;
-    let p: TargetProfile = serde_path_to_error::deserialize(de).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: at `{}`: {}",
-            file.display(),
-            e.path(),
-            crate::scenario::toml_error(&text, e.inner())
-        )
-    })?;
+    let p: TargetProfile = super::parse_profile(file)?;
     if p.version != 1 {
         anyhow::bail!(
             "{}: at `version`: expected 1, found {}",

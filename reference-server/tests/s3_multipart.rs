@@ -1,0 +1,301 @@
+//! Multipart uploads through the real `aws-sdk-s3` (default configuration, so its default CRC
+//! checksums are exercised) against the server in-process: create, upload part, complete,
+//! abort, list parts, and ListMultipartUploads' paging.
+
+mod common;
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use common::TestServer;
+use md5::{Digest, Md5};
+
+fn code<E: ProvideErrorMetadata>(e: &E) -> String {
+    e.code().unwrap_or("<none>").to_owned()
+}
+
+#[tokio::test]
+async fn multipart_upload_complete_abort_and_listings() {
+    let t = TestServer::start().await;
+    let s3 = t.root_s3();
+    s3.create_bucket().bucket("mpu").send().await.unwrap();
+    let created = s3
+        .create_multipart_upload()
+        .bucket("mpu")
+        .key("big/file")
+        .content_type("application/x-test")
+        .send()
+        .await
+        .unwrap();
+    let id = created.upload_id().unwrap().to_owned();
+    let part1 = vec![b'a'; 5 * 1024 * 1024];
+    let part2 = b"tail".to_vec();
+    let mut completed = Vec::new();
+    let mut md5s = Vec::new();
+    for (n, data) in [(1, &part1), (2, &part2)] {
+        let up = s3
+            .upload_part()
+            .bucket("mpu")
+            .key("big/file")
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .unwrap();
+        md5s.extend_from_slice(&Md5::digest(data));
+        completed.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(up.e_tag().unwrap())
+                .set_checksum_crc32(up.checksum_crc32().map(str::to_owned))
+                .build(),
+        );
+    }
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket("mpu")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploads.uploads()[0].upload_id(), Some(id.as_str()));
+    let parts = s3
+        .list_parts()
+        .bucket("mpu")
+        .key("big/file")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        parts
+            .parts()
+            .iter()
+            .map(|p| p.size().unwrap())
+            .collect::<Vec<_>>(),
+        [5 * 1024 * 1024, 4]
+    );
+    // Nothing is visible as an object before completion (X4).
+    assert!(s3
+        .list_objects_v2()
+        .bucket("mpu")
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .is_empty());
+
+    let done = s3
+        .complete_multipart_upload()
+        .bucket("mpu")
+        .key("big/file")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(completed))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let expected_etag = format!("\"{}-2\"", hex::encode(Md5::digest(&md5s)));
+    assert_eq!(done.e_tag(), Some(expected_etag.as_str()));
+    let got = s3
+        .get_object()
+        .bucket("mpu")
+        .key("big/file")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.content_type(), Some("application/x-test"));
+    let bytes = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(bytes.len(), part1.len() + part2.len());
+    assert!(bytes.ends_with(b"tail"));
+    assert!(s3
+        .list_multipart_uploads()
+        .bucket("mpu")
+        .send()
+        .await
+        .unwrap()
+        .uploads()
+        .is_empty());
+
+    let aborted = s3
+        .create_multipart_upload()
+        .bucket("mpu")
+        .key("gone")
+        .send()
+        .await
+        .unwrap();
+    let aid = aborted.upload_id().unwrap();
+    s3.abort_multipart_upload()
+        .bucket("mpu")
+        .key("gone")
+        .upload_id(aid)
+        .send()
+        .await
+        .unwrap();
+    let err = s3
+        .list_parts()
+        .bucket("mpu")
+        .key("gone")
+        .upload_id(aid)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err.into_service_error()), "NoSuchUpload");
+    let err = s3
+        .upload_part()
+        .bucket("mpu")
+        .key("gone")
+        .upload_id("../../etc")
+        .part_number(1)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err.into_service_error()), "NoSuchUpload");
+}
+
+/// ListMultipartUploads pages through every upload exactly once, one to a page, with the
+/// markers the SDK reads (`NextKeyMarker`, `NextUploadIdMarker`), a key's uploads in the order
+/// they were started; and a delimiter rolls keys up into one common prefix.
+#[tokio::test]
+async fn multipart_upload_listing_pages_and_rolls_up() {
+    let t = TestServer::start().await;
+    let s3 = t.root_s3();
+    s3.create_bucket().bucket("mpl").send().await.unwrap();
+    let mut started = Vec::new();
+    for key in ["k1", "k1", "k1", "k2", "dir/a", "dir/b"] {
+        let up = s3
+            .create_multipart_upload()
+            .bucket("mpl")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        started.push((key.to_owned(), up.upload_id().unwrap().to_owned()));
+    }
+    let mut seen = Vec::new();
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    for _ in 0..20 {
+        let page = s3
+            .list_multipart_uploads()
+            .bucket("mpl")
+            .max_uploads(1)
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
+            .send()
+            .await
+            .unwrap();
+        for u in page.uploads() {
+            seen.push((
+                u.key().unwrap().to_owned(),
+                u.upload_id().unwrap().to_owned(),
+            ));
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_owned);
+        id_marker = page.next_upload_id_marker().map(str::to_owned);
+        assert!(key_marker.is_some(), "a truncated page names the next key");
+    }
+    let mut expected = started.clone();
+    // Key order; within a key, the order they were started in.
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(seen, expected);
+
+    let rolled = s3
+        .list_multipart_uploads()
+        .bucket("mpl")
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
+    let prefixes: Vec<_> = rolled
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
+    assert_eq!(prefixes, ["dir/"]);
+    assert_eq!(rolled.uploads().len(), 4);
+    // Past the rolled-up prefix, paging goes on with the keys after it.
+    let after = s3
+        .list_multipart_uploads()
+        .bucket("mpl")
+        .delimiter("/")
+        .key_marker("dir/")
+        .send()
+        .await
+        .unwrap();
+    assert!(after.common_prefixes().is_empty());
+    let keys: Vec<_> = after.uploads().iter().filter_map(|u| u.key()).collect();
+    assert_eq!(keys, ["k1", "k1", "k1", "k2"]);
+
+    // The marker's upload ended between two pages (a cleanup loop aborting what it lists):
+    // the next page still starts right after it.
+    let page = |key_marker: Option<String>, id_marker: Option<String>| {
+        s3.list_multipart_uploads()
+            .bucket("mpl")
+            .prefix("k1")
+            .max_uploads(1)
+            .set_key_marker(key_marker)
+            .set_upload_id_marker(id_marker)
+            .send()
+    };
+    let first = page(None, None).await.unwrap();
+    let (key, id) = (
+        first.next_key_marker().unwrap(),
+        first.next_upload_id_marker().unwrap(),
+    );
+    s3.abort_multipart_upload()
+        .bucket("mpl")
+        .key(key)
+        .upload_id(id)
+        .send()
+        .await
+        .unwrap();
+    let second = page(Some(key.to_owned()), Some(id.to_owned()))
+        .await
+        .unwrap();
+    let k1: Vec<_> = started.iter().filter(|(k, _)| k == "k1").collect();
+    assert_eq!(second.uploads()[0].upload_id(), Some(k1[1].1.as_str()));
+
+    // A delimiter other than `/`: a marker key that ends with it is a key, not a prefix.
+    for key in ["ab", "abc"] {
+        s3.create_multipart_upload()
+            .bucket("mpl")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+    }
+    let (mut seen, mut markers) = (Vec::new(), (None::<String>, None::<String>));
+    loop {
+        let p = s3
+            .list_multipart_uploads()
+            .bucket("mpl")
+            .prefix("ab")
+            .delimiter("b")
+            .max_uploads(1)
+            .set_key_marker(markers.0.clone())
+            .set_upload_id_marker(markers.1.clone())
+            .send()
+            .await
+            .unwrap();
+        seen.extend(
+            p.uploads()
+                .iter()
+                .filter_map(|u| u.key().map(str::to_owned)),
+        );
+        if p.is_truncated() != Some(true) {
+            break;
+        }
+        markers = (
+            p.next_key_marker().map(str::to_owned),
+            p.next_upload_id_marker().map(str::to_owned),
+        );
+    }
+    assert_eq!(seen, ["ab", "abc"]);
+}
