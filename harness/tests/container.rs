@@ -39,6 +39,20 @@ async fn scenarios_against_the_reference_server_container() {
     );
     assert!(info.capabilities.posix && !info.capabilities.clock);
     let id = format!("{:?}", target.guard);
+    let cid = id
+        .trim_start_matches("Some(Container(")
+        .trim_end_matches("))")
+        .to_owned();
+    // Published on loopback only, never on every interface.
+    let ports = std::process::Command::new("docker")
+        .args(["port", &cid])
+        .output()
+        .unwrap();
+    let ports = String::from_utf8_lossy(&ports.stdout).into_owned();
+    assert!(
+        !ports.trim().is_empty() && ports.lines().all(|l| l.contains("-> 127.0.0.1:")),
+        "published beyond loopback: {ports}"
+    );
 
     let scenarios = cli::load_paths(&[root.join("scenarios")]).expect("library validates");
     let dir = tempfile::tempdir().unwrap();
@@ -69,9 +83,6 @@ async fn scenarios_against_the_reference_server_container() {
     assert_eq!(code, cli::EXIT_PASS);
 
     // The container is gone after shutdown.
-    let cid = id
-        .trim_start_matches("Some(Container(")
-        .trim_end_matches("))");
     let out = std::process::Command::new("docker")
         .args(["ps", "-aq", "--no-trunc", "--filter", &format!("id={cid}")])
         .output()

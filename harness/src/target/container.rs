@@ -238,6 +238,20 @@ pub async fn start(
         .with_env_var(&p.root_access_key_var, &root.access_key)
         .with_env_var(&p.root_secret_key_var, &root.secret_key)
         .with_mapped_port(host_port, p.port.tcp())
+        // The engine publishes a mapped port on every interface unless told an address: the
+        // server under test, with its generated root keys, is for this machine only.
+        .with_host_config_modifier(|host| {
+            for binding in host
+                .port_bindings
+                .iter_mut()
+                .flat_map(|b| b.values_mut())
+                .flatten()
+            {
+                for b in binding {
+                    b.host_ip = Some("127.0.0.1".to_owned());
+                }
+            }
+        })
         .with_startup_timeout(Duration::from_secs(p.ready.timeout_seconds));
     for (k, v) in &p.env {
         req = req.with_env_var(k, v);
