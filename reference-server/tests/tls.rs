@@ -135,6 +135,52 @@ async fn e9_secure_transport_is_true_exactly_over_tls() {
     drop(dir);
 }
 
+/// The command line administers an HTTPS server, trusting exactly the CA given with
+/// `--ca-file`: without one it says what is missing, with another CA the handshake fails.
+#[tokio::test]
+async fn the_command_line_reaches_an_https_server_through_its_ca() {
+    let pki = test_pki();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cfg = config_in(dir.path(), ROOT_SK);
+    cfg.tls = Some(TlsConfig::from_pem(pki.cert_pem, pki.key_pem));
+    let server = Server::start(cfg).await.expect("HTTPS server starts");
+    let endpoint = server.endpoint().to_owned();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let other_ca = dir.path().join("other-ca.pem");
+    std::fs::write(&other_ca, test_pki().ca_pem).unwrap();
+    let cli = move |extra: Vec<String>| {
+        let endpoint = endpoint.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_keygate-server"))
+                .env_clear()
+                .env("KEYGATE_ENDPOINT", endpoint)
+                .env("KEYGATE_ROOT_ACCESS_KEY", ROOT_AK)
+                .env("KEYGATE_ROOT_SECRET_KEY", ROOT_SK)
+                .args(["user", "add", "tlsuser", "--password", PW])
+                .args(extra)
+                .output()
+                .expect("runs")
+        })
+    };
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let out = cli(vec![]).await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success() && err.contains("--ca-file"), "{err}");
+    let out = cli(vec!["--ca-file".into(), path(&other_ca)])
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success() && err.contains("TLS"), "{err}");
+    let out = cli(vec!["--ca-file".into(), path(&ca)]).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn plain_http_to_the_tls_port_gets_no_s3_answer() {
     let pki = test_pki();

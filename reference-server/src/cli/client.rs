@@ -1,7 +1,8 @@
 //! A small signed HTTP/1.1 client for the admin API and STS of a running server.
 //!
-//! One request per connection (`hyper::client::conn::http1` over a tokio `TcpStream`), a
-//! 30-second deadline per call, `http://` endpoints only (TLS comes with the server's TLS).
+//! One request per connection (`hyper::client::conn::http1` over a tokio `TcpStream`, or over
+//! rustls for `https://` endpoints, trusting the CA given with `--ca-file`), a 30-second
+//! deadline per call.
 //! Failures become one [`Error`]: the server's own code and message when it answered (admin
 //! JSON `{"Code","Message"}`, S3 `<Error>` or STS `<ErrorResponse>` XML), otherwise what went
 //! wrong locally or on the way.
@@ -52,7 +53,7 @@ impl std::error::Error for Error {}
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// A parsed `http://host[:port]` endpoint.
+/// A parsed `http[s]://host[:port]` endpoint.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     /// As the user gave it, without a trailing `/` (for messages).
@@ -61,23 +62,21 @@ pub struct Endpoint {
     port: u16,
     /// The `Host` header value.
     authority: String,
+    /// `https://`.
+    tls: bool,
 }
 
 impl Endpoint {
     pub fn parse(s: &str) -> Result<Endpoint> {
         let bad = |why: &str| Error::Local(format!("invalid endpoint {s:?}: {why}"));
         let uri: http::Uri = s.parse().map_err(|_| bad("not a URL"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(bad(
-                    "this command line speaks plain HTTP only, so it cannot reach a server started with --tls-cert (not supported yet); use an http:// endpoint",
-                ))
-            }
-            _ => return Err(bad("expected http://HOST[:PORT]")),
-        }
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(bad("expected http[s]://HOST[:PORT]")),
+        };
         if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-            return Err(bad("expected no path, only http://HOST[:PORT]"));
+            return Err(bad("expected no path, only http[s]://HOST[:PORT]"));
         }
         let authority = uri.authority().ok_or_else(|| bad("no host"))?;
         let host = authority
@@ -87,8 +86,9 @@ impl Endpoint {
         Ok(Endpoint {
             display: s.trim_end_matches('/').to_owned(),
             host: host.to_owned(),
-            port: authority.port_u16().unwrap_or(80),
+            port: authority.port_u16().unwrap_or(if tls { 443 } else { 80 }),
             authority: authority.as_str().to_owned(),
+            tls,
         })
     }
 }
@@ -101,20 +101,78 @@ pub struct Answer {
 }
 
 /// Signs and sends requests to one server as one identity.
-#[derive(Debug)]
 pub struct Client {
     endpoint: Endpoint,
     region: String,
     creds: Credentials,
+    /// For an `https://` endpoint: a TLS client trusting the given CA only.
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("creds", &self.creds)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+/// A TLS client that trusts the certificates in the PEM file `ca_file` (and nothing else).
+fn tls_connector(ca_file: &std::path::Path) -> Result<tokio_rustls::TlsConnector> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let local = |why: String| Error::Local(format!("--ca-file {}: {why}", ca_file.display()));
+    let pem = std::fs::read(ca_file).map_err(|e| local(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|_| local("not a PEM certificate file".into()))?;
+        roots
+            .add(cert)
+            .map_err(|e| local(format!("unusable certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(local("holds no certificate".into()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| Error::Local(format!("TLS set-up: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        config,
+    )))
 }
 
 impl Client {
-    pub fn new(endpoint: Endpoint, region: String, creds: Credentials) -> Client {
-        Client {
+    /// A client for `endpoint`; an `https://` one needs `ca_file`, the CA (PEM) that signed the
+    /// server's certificate.
+    pub fn new(
+        endpoint: Endpoint,
+        region: String,
+        creds: Credentials,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Client> {
+        let tls = match (endpoint.tls, ca_file) {
+            (false, _) => None,
+            (true, Some(ca)) => Some(tls_connector(ca)?),
+            (true, None) => {
+                return Err(Error::Local(format!(
+                    "{} is https://: give --ca-file with the CA that signed the server's certificate (or KEYGATE_CA_FILE)",
+                    endpoint.display
+                )))
+            }
+        };
+        Ok(Client {
             endpoint,
             region,
             creds,
-        }
+            tls,
+        })
     }
 
     /// An admin API call; `path` is relative to the prefix, its segments already encoded.
@@ -226,6 +284,25 @@ impl Client {
             tokio::net::TcpStream::connect((self.endpoint.host.as_str(), self.endpoint.port))
                 .await
                 .map_err(|e| self.unreachable(e.to_string()))?;
+        match &self.tls {
+            None => self.over(stream, request).await,
+            Some(tls) => {
+                let name = rustls::pki_types::ServerName::try_from(self.endpoint.host.clone())
+                    .map_err(|e| Error::Local(format!("not a TLS server name: {e}")))?;
+                let stream = tls
+                    .connect(name, stream)
+                    .await
+                    .map_err(|e| self.unreachable(format!("TLS: {e}")))?;
+                self.over(stream, request).await
+            }
+        }
+    }
+
+    /// One request and its answer over a connected stream.
+    async fn over<S>(&self, stream: S, request: Request<Full<Bytes>>) -> Result<Answer>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| self.unreachable(e.to_string()))?;
@@ -354,7 +431,8 @@ mod tests {
         assert_eq!(e.display, "http://127.0.0.1:9000");
         let e = Endpoint::parse("http://[::1]").unwrap();
         assert_eq!((e.host.as_str(), e.port), ("::1", 80));
-        assert!(Endpoint::parse("https://x:9000").is_err());
+        let e = Endpoint::parse("https://x").unwrap();
+        assert!(e.tls && e.port == 443);
         assert!(Endpoint::parse("x:9000").is_err());
         assert!(Endpoint::parse("http://x:9000/bucket").is_err());
     }

@@ -34,7 +34,7 @@ use sign::Credentials;
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Connection")]
 pub struct Conn {
-    /// The server's S3 endpoint (http:// only for now).
+    /// The server's S3 endpoint: http://HOST[:PORT], or https:// with --ca-file.
     #[arg(
         long,
         env = "KEYGATE_ENDPOINT",
@@ -49,6 +49,10 @@ pub struct Conn {
     /// Print the server's JSON answer instead of text (nothing for calls that answer 204).
     #[arg(long, global = true)]
     pub json: bool,
+    /// For an https:// endpoint: the CA certificate (PEM) that signed the server's
+    /// certificate, the only one trusted.
+    #[arg(long, env = "KEYGATE_CA_FILE", global = true, value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// The admin's (root) keys, for user and policy commands. `Debug` never prints the secret.
@@ -127,11 +131,12 @@ impl std::fmt::Debug for UserKeys {
 
 impl Conn {
     fn client(&self, creds: Credentials) -> Result<Client> {
-        Ok(Client::new(
+        Client::new(
             Endpoint::parse(&self.endpoint)?,
             self.region.clone(),
             creds,
-        ))
+            self.ca_file.as_deref(),
+        )
     }
 }
 
