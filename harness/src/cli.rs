@@ -4,7 +4,8 @@
 //! 0 every selected scenario passed or was skipped with a reason;
 //! 1 at least one scenario failed (the target broke a rule);
 //! 2 usage error or a scenario / target file that does not validate;
-//! 3 the target could not be started or reached, or provisioning failed (no failure, but
+//! 3 the target could not be started or reached, refused the root keys or region, or is not
+//!   S3 (the preflight, before any scenario), or provisioning failed (no failure, but
 //!   scenarios in error: the run proves nothing).
 //!
 //! Everything the user gives is checked before a server starts: scenario files, `--filter` /
@@ -115,7 +116,7 @@ pub struct RunArgs {
     /// The scenario library.
     #[arg(long, default_value_os_t = default_scenarios())]
     pub scenarios: PathBuf,
-    /// No progress bar (CI logs).
+    /// No progress output (a bar on a terminal; otherwise one line per finished scenario).
     #[arg(long)]
     pub no_progress: bool,
     /// Serve the in-process reference server over HTTPS, on a certificate for 127.0.0.1 and
@@ -381,13 +382,19 @@ pub async fn run_on(
     filter: Option<regex::Regex>,
 ) -> u8 {
     let info = target.info();
-    let root = crate::run::clients::s3_client(target, Some(target.root()));
-    if let Err(e) = root.list_buckets().send().await {
-        let e = crate::run::outcome::sdk_target_error(e);
-        if matches!(e, target::TargetError::Transport(_)) {
-            eprintln!("error: target {} unreachable: {e}", info.endpoint);
-            return EXIT_TARGET;
-        }
+    let source = match &args.target {
+        Some(file) => file.display().to_string(),
+        None => format!("the {} target", info.kind),
+    };
+    let preflight = match target::http::HttpClient::trusting(&target.tls_trust()) {
+        Ok(http) => crate::run::preflight::check(target, &http, &source).await,
+        Err(e) => Err(crate::run::preflight::Problem::Unreachable(format!(
+            "{e:#}"
+        ))),
+    };
+    if let Err(problem) = preflight {
+        eprintln!("error: target {source}: {problem}");
+        return EXIT_TARGET;
     }
     let started = time::OffsetDateTime::now_utc();
     let nonce = nonce();

@@ -133,6 +133,18 @@ fn bad_load_inputs_are_bad_input() {
         (vec!["load", "--plan", bad.to_str().unwrap()], "bad.toml"),
         (vec!["load", "--plan", plan, "--users", "0"], "--users"),
         (vec!["load", "--plan", plan, "--repeat", "0"], "--repeat"),
+        (
+            vec!["load", "--plan", plan, "--duration", "0s"],
+            "--duration",
+        ),
+        (
+            vec!["load", "--plan", plan, "--duration", "1ms"],
+            "--duration",
+        ),
+        (
+            vec!["load", "--plan", plan, "--duration", "999ms"],
+            "at least 1s",
+        ),
     ] {
         let o = keygate(&args);
         let err = stderr(&o);
@@ -156,4 +168,63 @@ fn a_closed_stdout_ends_output_quietly() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_command_profile_whose_program_is_missing_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = library(tmp.path());
+    let profile = |name: &str, program: &str| {
+        let f = tmp.path().join(name);
+        let text = format!(
+            "version = 1\nkind = \"command\"\nendpoint = \"http://127.0.0.1:9\"\n\
+             root_access_key = \"a\"\nroot_secret_key = \"b\"\n[commands]\n\
+             user_add = \"{program} user add {{name}} s3 {{password}}\"\n"
+        );
+        std::fs::write(&f, text).unwrap();
+        f
+    };
+    let f = profile("missing.toml", "/nonexistent/weka");
+    let o = run(&s, &["--target", f.to_str().unwrap()]);
+    refused(
+        &o,
+        "missing.toml: at `commands.user_add`: the program `/nonexistent/weka` does not exist",
+    );
+    let f = profile("not-on-path.toml", "keygate-no-such-cli");
+    let o = run(&s, &["--target", f.to_str().unwrap()]);
+    refused(&o, "the program `keygate-no-such-cli` is not on PATH");
+    // A file that exists but cannot be run.
+    let plain = tmp.path().join("plain");
+    std::fs::write(&plain, "").unwrap();
+    let f = profile("not-exec.toml", plain.to_str().unwrap());
+    let o = run(&s, &["--target", f.to_str().unwrap()]);
+    refused(&o, "is not executable");
+}
+
+#[test]
+fn progress_without_a_terminal_is_one_plain_line_per_scenario() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = library(tmp.path());
+    let reports = tmp.path().join("reports");
+    // stderr is a pipe here, as in a CI log; no --no-progress.
+    let o = keygate(&[
+        "run",
+        "--scenarios",
+        s.to_str().unwrap(),
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("[1/1] "))
+        .unwrap_or_else(|| panic!("no progress line in: {err:?}"));
+    assert!(line.starts_with("[1/1] PASS cli-list ("), "{line}");
+    assert!(line.ends_with(" s)"), "{line}");
+    assert!(!err.contains(['\r', '\x1b']), "{err:?}");
+
+    let o = run(&s, &["--report-dir", reports.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(!err.contains("[1/1]"), "--no-progress prints none: {err}");
 }

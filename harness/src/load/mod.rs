@@ -34,6 +34,9 @@ use std::time::{Duration, Instant};
 
 /// Longest steady phase accepted (every loop is bounded).
 const MAX_DURATION: Duration = Duration::from_secs(3600);
+/// Shortest steady phase accepted: below it the window holds too few requests and CPU
+/// samples (`/proc` ticks are 10 ms) for any figure to mean something.
+pub const MIN_STEADY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
@@ -43,7 +46,7 @@ pub struct LoadArgs {
     pub target: Option<String>,
     #[arg(long, default_value_os_t = crate::cli::default_scenarios().join("load/hot-path.toml"))]
     pub plan: PathBuf,
-    /// Steady phase (e.g. `30s`, `500ms`, `2m`).
+    /// Steady phase (e.g. `30s`, `1500ms`, `2m`); at least 1 s.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub duration: Duration,
     /// Concurrent goose users, each with its own connection (default: 8; with --rate, enough
@@ -203,6 +206,14 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
         if n == 0 {
             return Err(BadInput(anyhow::anyhow!("{flag} must be at least 1")).into());
         }
+    }
+    if args.duration < MIN_STEADY {
+        return Err(BadInput(anyhow::anyhow!(
+            "--duration {:?} is too short: the steady phase must be at least {:?} to measure anything",
+            args.duration,
+            MIN_STEADY
+        ))
+        .into());
     }
     for w in [args.target.as_deref(), args.compare.as_deref()] {
         if let Which::Remote(file) = Which::parse(w) {

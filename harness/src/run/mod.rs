@@ -10,6 +10,7 @@ pub mod context;
 pub mod expect;
 pub mod faults;
 pub mod outcome;
+pub mod preflight;
 pub mod raw;
 pub mod runner;
 pub mod s3ops;

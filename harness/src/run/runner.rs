@@ -1,6 +1,10 @@
 //! Scheduling a run: which scenarios (filter, tags, capabilities, profile skips), in what
 //! order, how many at once, with live progress.
 //!
+//! Progress goes to stderr: a bar when stderr is a terminal; otherwise (a CI log) one plain
+//! line per finished scenario, `[12/59] PASS sigv4-presign-expiry (0.4 s)`, with no carriage
+//! return or escape sequence, so a long run is visibly alive; nothing with `--no-progress`.
+//!
 //! Scenarios that move the target's clock run alone, after the parallel batch, because a clock
 //! move is visible to every scenario sharing the target. `--fail-fast` stops scheduling new
 //! scenarios after the first fail or error; those not started are not reported.
@@ -13,7 +17,8 @@ use crate::target::Target;
 use futures_util::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use regex::Regex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// What to run and how.
 #[derive(Debug, Clone)]
@@ -85,18 +90,7 @@ pub async fn run_all(
 ) -> anyhow::Result<Vec<ScenarioResult>> {
     let http = HttpClient::trusting(&target.tls_trust())?;
     let chosen: Vec<&Scenario> = scenarios.iter().filter(|s| selected(plan, s)).collect();
-    let bar = if plan.progress {
-        let b = ProgressBar::new(chosen.len() as u64);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = Progress::new(plan.progress, chosen.len());
     let stop = AtomicBool::new(false);
     let mut results: Vec<(usize, ScenarioResult)> = Vec::new();
     let mut to_run = Vec::new();
@@ -104,8 +98,9 @@ pub async fn run_all(
     for (i, s) in chosen.iter().enumerate() {
         match skip_reason(target, plan.profile, s) {
             Some(reason) => {
-                results.push((i, skipped(s, reason)));
-                bar.inc(1);
+                let r = skipped(s, reason);
+                bar.finished(&r);
+                results.push((i, r));
             }
             None if s.exclusive() => exclusive.push((i, *s)),
             None => to_run.push((i, *s)),
@@ -130,7 +125,7 @@ pub async fn run_all(
             results.push(r);
         }
     }
-    bar.finish_and_clear();
+    bar.finish();
     results.sort_by_key(|(i, _)| *i);
     Ok(results.into_iter().map(|(_, r)| r).collect())
 }
@@ -141,7 +136,7 @@ struct Env<'a> {
     plan: &'a Plan,
     nonce: &'a str,
     http: &'a HttpClient,
-    bar: &'a ProgressBar,
+    bar: &'a Progress,
     stop: &'a AtomicBool,
 }
 
@@ -150,20 +145,135 @@ impl Env<'_> {
         if self.stop.load(Ordering::SeqCst) {
             return None;
         }
-        self.bar.set_message(s.id().to_owned());
+        self.bar.started(s.id());
         let r = run_scenario(self.target, s, self.nonce, self.plan.profile, self.http).await;
-        if matches!(r.verdict, Verdict::Fail | Verdict::Error) {
-            let reason = r.reason.clone().unwrap_or_default();
-            self.bar.println(format!(
-                "{} {}: {reason}",
-                r.verdict.as_str().to_uppercase(),
-                r.id
-            ));
-            if self.plan.fail_fast {
-                self.stop.store(true, Ordering::SeqCst);
-            }
+        if matches!(r.verdict, Verdict::Fail | Verdict::Error) && self.plan.fail_fast {
+            self.stop.store(true, Ordering::SeqCst);
         }
-        self.bar.inc(1);
+        self.bar.finished(&r);
         Some((i, r))
+    }
+}
+
+/// Live progress on stderr.
+enum Progress {
+    /// A terminal: a bar, failures and errors printed above it.
+    Bar(ProgressBar),
+    /// Not a terminal: one plain line per finished scenario.
+    Lines { total: usize, done: AtomicUsize },
+    /// `--no-progress`.
+    Off,
+}
+
+impl Progress {
+    fn new(enabled: bool, total: usize) -> Self {
+        if !enabled {
+            return Progress::Off;
+        }
+        if !std::io::stderr().is_terminal() {
+            return Progress::Lines {
+                total,
+                done: AtomicUsize::new(0),
+            };
+        }
+        let b = ProgressBar::new(total as u64);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Progress::Bar(b)
+    }
+
+    fn started(&self, id: &str) {
+        if let Progress::Bar(b) = self {
+            b.set_message(id.to_owned());
+        }
+    }
+
+    fn finished(&self, r: &ScenarioResult) {
+        match self {
+            Progress::Bar(b) => {
+                if matches!(r.verdict, Verdict::Fail | Verdict::Error) {
+                    let reason = r.reason.clone().unwrap_or_default();
+                    b.println(format!(
+                        "{} {}: {reason}",
+                        r.verdict.as_str().to_uppercase(),
+                        r.id
+                    ));
+                }
+                b.inc(1);
+            }
+            Progress::Lines { total, done } => {
+                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                eprintln!("{}", progress_line(n, *total, r));
+            }
+            Progress::Off => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Progress::Bar(b) = self {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// `[12/59] PASS id (0.4 s)`; a skip, failure or error adds its reason. One line, plain text:
+/// control characters in a reason (a target's answer may hold any) become spaces.
+fn progress_line(done: usize, total: usize, r: &ScenarioResult) -> String {
+    let mut line = format!(
+        "[{done}/{total}] {} {} ({:.1} s)",
+        r.verdict.as_str().to_uppercase(),
+        r.id,
+        r.duration_ms as f64 / 1000.0
+    );
+    if r.verdict != Verdict::Pass {
+        if let Some(reason) = &r.reason {
+            line.push_str(": ");
+            line.extend(reason.chars().map(|c| if c.is_control() { ' ' } else { c }));
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(verdict: Verdict, reason: Option<&str>) -> ScenarioResult {
+        ScenarioResult {
+            id: "sigv4-presign-expiry".into(),
+            title: String::new(),
+            area: "sigv4".into(),
+            tags: Vec::new(),
+            rules: Vec::new(),
+            file: "x.toml".into(),
+            verdict,
+            reason: reason.map(str::to_owned),
+            duration_ms: 412,
+            steps: Vec::new(),
+            warnings: Vec::new(),
+            faults: None,
+        }
+    }
+
+    #[test]
+    fn a_progress_line_is_one_plain_line() {
+        assert_eq!(
+            progress_line(12, 59, &result(Verdict::Pass, Some("ignored"))),
+            "[12/59] PASS sigv4-presign-expiry (0.4 s)"
+        );
+        let l = progress_line(
+            3,
+            59,
+            &result(Verdict::Fail, Some("step 2:\r\n\x1b[31mgot 403")),
+        );
+        assert_eq!(
+            l,
+            "[3/59] FAIL sigv4-presign-expiry (0.4 s): step 2:   [31mgot 403"
+        );
+        assert!(!l.contains(['\r', '\n', '\x1b']), "{l:?}");
     }
 }

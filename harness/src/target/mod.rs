@@ -233,6 +233,13 @@ pub trait Target: Send + Sync + fmt::Debug {
         Err(TargetError::Unsupported("posix"))
     }
 
+    /// One cheap root-signed read of the provisioning side, before any scenario (the
+    /// preflight, `run::preflight`): adapters with an admin API ask it something harmless so
+    /// that wrong root keys fail the run at once. Default: nothing to ask.
+    async fn check_admin(&self) -> Result<(), TargetError> {
+        Ok(())
+    }
+
     /// Stop whatever the adapter started. Called once, after the run.
     async fn shutdown(&self) {}
 

@@ -126,3 +126,61 @@ pub(super) fn compile_all(file: &Path, p: &CommandProfile) -> anyhow::Result<Com
         .map_err(|e| anyhow::anyhow!("{}: at `error_code`: {e}", file.display()))?;
     Ok((actions, error_code))
 }
+
+/// Check that the program of every command line exists and is executable, as the run would
+/// find it (a path with `/` from the working directory, else on `PATH`: the profile's
+/// `env.PATH` when it sets one, else ours). Errors name the file and the key. Lines whose
+/// program is a placeholder are left to the run.
+pub(super) fn check_programs(
+    file: &Path,
+    p: &CommandProfile,
+    actions: &HashMap<String, Action>,
+) -> anyhow::Result<()> {
+    let path = match p.env.get("PATH") {
+        Some(v) if !v.contains('{') => Some(std::ffi::OsString::from(v)),
+        _ => std::env::var_os("PATH"),
+    };
+    let mut names: Vec<&String> = actions.keys().collect();
+    names.sort();
+    for name in names {
+        for (i, line) in actions[name].lines.iter().enumerate() {
+            let Some(program) = line.words.first().filter(|w| !w.contains('{')) else {
+                continue;
+            };
+            if let Err(why) = find_program(program, path.as_deref()) {
+                let at = match &p.commands[name.as_str()] {
+                    CommandDef::Line(_) => format!("commands.{name}"),
+                    CommandDef::Full(CommandSpec {
+                        run: Lines::One(_), ..
+                    }) => format!("commands.{name}.run"),
+                    CommandDef::Full(_) => format!("commands.{name}.run[{i}]"),
+                };
+                anyhow::bail!("{}: at `{at}`: {why}", file.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn find_program(program: &str, path: Option<&std::ffi::OsStr>) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = Path::new(program);
+        return match std::fs::metadata(p) {
+            Err(_) => Err(format!("the program `{program}` does not exist")),
+            Ok(_) if !runnable(p) => Err(format!("the program `{program}` is not executable")),
+            Ok(_) => Ok(()),
+        };
+    }
+    let found = path
+        .map(|p| std::env::split_paths(p).any(|dir| runnable(&dir.join(program))))
+        .unwrap_or(false);
+    if found {
+        Ok(())
+    } else {
+        Err(format!("the program `{program}` is not on PATH"))
+    }
+}

@@ -276,11 +276,12 @@ type Vars = HashMap<&'static str, String>;
 
 /// Split a line into words: whitespace separates, '...' and "..." group (no escapes inside
 /// single quotes; `\"` and `\\` inside double quotes).
-/// Everything [`open`] checks before it runs a command: the profile, its templates, the root
-/// keys and the CA file. Nothing is run.
+/// Everything [`open`] checks before it runs a command: the profile, its templates, that each
+/// command's program exists and is executable, the root keys and the CA file. Nothing is run.
 pub fn check_file(file: &Path) -> anyhow::Result<()> {
     let p = load_profile(file)?;
-    compile_all(file, &p)?;
+    let (actions, _) = compile_all(file, &p)?;
+    compile::check_programs(file, &p, &actions)?;
     secret(
         file,
         &p.root_access_key,

@@ -175,6 +175,10 @@ impl Target for ContainerTarget {
     ) -> Result<(), TargetError> {
         self.admin.delete_service_account(caller, access_key).await
     }
+    async fn check_admin(&self) -> Result<(), TargetError> {
+        self.admin.check_admin().await
+    }
+
     async fn stat(&self, relative: &Path) -> Result<FileOwner, TargetError> {
         self.admin.stat(relative).await
     }

@@ -1,0 +1,181 @@
+//! The preflight of `keygate run --target FILE`: a misconfigured target ends the run before any
+//! scenario, with exit 3 and one line naming the file, the endpoint and the fix, instead of
+//! running the library into `SignatureDoesNotMatch` cells that read as conformance failures.
+//!
+//! The reference server runs in-process; `keygate` runs as a child process with remote
+//! profiles whose secret, access key or region is wrong. A tiny hyper server answering HTML
+//! stands for an endpoint that is not S3.
+#![cfg(feature = "embedded")]
+
+use keygate_server::{RunningServer, Server, ServerConfig};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn library() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+/// `keygate run --target PROFILE` on the whole library, off the async runtime (the server
+/// the child talks to runs on it).
+async fn run(profile: &Path, reports: &Path) -> Output {
+    let args = vec![
+        "run".to_owned(),
+        "--no-progress".to_owned(),
+        "--scenarios".to_owned(),
+        library().display().to_string(),
+        "--report-dir".to_owned(),
+        reports.display().to_string(),
+        "--target".to_owned(),
+        profile.display().to_string(),
+    ];
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_keygate"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("keygate runs")
+    })
+    .await
+    .expect("child joined")
+}
+
+fn profile(
+    dir: &Path,
+    name: &str,
+    endpoint: &str,
+    access: &str,
+    secret: &str,
+    region: &str,
+) -> PathBuf {
+    let file = dir.join(name);
+    let text = format!(
+        "version = 1\nkind = \"remote\"\nendpoint = \"{endpoint}\"\nregion = \"{region}\"\n\
+         root_access_key = \"{access}\"\nroot_secret_key = \"{secret}\"\n"
+    );
+    std::fs::write(&file, text).expect("profile written");
+    file
+}
+
+/// Exit 3 before any scenario, with one `error:` line holding each of `needles`.
+fn stopped_early(o: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "stderr: {err}\nstdout: {out}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error: target "))
+        .unwrap_or_else(|| panic!("no error line in: {err}"));
+    for n in needles {
+        assert!(line.contains(n), "no `{n}` in: {line}");
+    }
+    assert!(!out.contains("passed,"), "scenarios ran: {out}");
+    assert!(
+        !err.contains("keygate: remote target at"),
+        "the run started: {err}"
+    );
+}
+
+async fn server(dir: &Path) -> RunningServer {
+    Server::start(ServerConfig::new(dir.join("data")))
+        .await
+        .expect("server starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_root_keys_or_region_stop_the_run_with_the_fix() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = server(dir.path()).await;
+    let endpoint = server.endpoint().to_owned();
+    let (key, secret) = (server.root_access_key(), server.root_secret_key());
+    let reports = dir.path().join("reports");
+
+    let file = profile(
+        dir.path(),
+        "secret.toml",
+        &endpoint,
+        key,
+        "not-the-secret",
+        "us-east-1",
+    );
+    let o = run(&file, &reports).await;
+    let fix = format!(
+        "the root secret in {} does not match the server's",
+        file.display()
+    );
+    stopped_early(&o, &[&endpoint, "SignatureDoesNotMatch", &fix]);
+
+    let file = profile(
+        dir.path(),
+        "key.toml",
+        &endpoint,
+        "NOSUCHKEY",
+        secret,
+        "us-east-1",
+    );
+    let o = run(&file, &reports).await;
+    let fix = format!("the root access key in {} is unknown", file.display());
+    stopped_early(&o, &[&endpoint, "InvalidAccessKeyId", &fix]);
+
+    let file = profile(
+        dir.path(),
+        "region.toml",
+        &endpoint,
+        key,
+        secret,
+        "eu-west-1",
+    );
+    let o = run(&file, &reports).await;
+    let fix = format!(
+        "the region `eu-west-1` in {} is not the server's",
+        file.display()
+    );
+    stopped_early(&o, &[&endpoint, &fix]);
+    server.shutdown().await;
+}
+
+/// An HTTP server that answers every request with a 200 HTML page, as `python3 -m
+/// http.server` does for `GET /`.
+async fn html_server() -> (String, tokio::task::JoinHandle<()>) {
+    use http_body_util::Full;
+    use hyper::{body::Bytes, Response};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|_req| async {
+                    let page =
+                        "<!DOCTYPE HTML>\n<html><head><title>Directory listing for /</title>\
+                                </head><body><h1>Directory listing for /</h1></body></html>\n";
+                    Response::builder()
+                        .header("content-type", "text/html; charset=utf-8")
+                        .body(Full::new(Bytes::from(page)))
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, svc)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}"), task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_is_not_s3_stops_the_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (endpoint, task) = html_server().await;
+    let file = profile(dir.path(), "html.toml", &endpoint, "k", "s", "us-east-1");
+    let o = run(&file, &dir.path().join("reports")).await;
+    let said = format!("{endpoint} does not answer as S3 (got 200 text/html");
+    stopped_early(&o, &[&said, "Directory listing"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "one line, not a page per scenario: {err}"
+    );
+    task.abort();
+}
