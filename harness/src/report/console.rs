@@ -66,9 +66,7 @@ pub fn summary(report: &RunReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{RunMeta, ScenarioResult};
-    use crate::scenario::Profile;
-    use crate::target::{Capabilities, TargetInfo};
+    use crate::report::ScenarioResult;
 
     fn result(id: &str, verdict: Verdict) -> ScenarioResult {
         ScenarioResult {
@@ -89,25 +87,6 @@ mod tests {
 
     #[test]
     fn closing_line_keeps_errors_apart_from_failures() {
-        let meta = RunMeta {
-            run_id: "r".into(),
-            started_at: String::new(),
-            duration_ms: 0,
-            target: TargetInfo {
-                kind: "embedded".into(),
-                endpoint: "http://127.0.0.1:1".into(),
-                region: "us-east-1".into(),
-                profile: Profile::Reference,
-                capabilities: Capabilities {
-                    clock: false,
-                    posix: false,
-                    sts: false,
-                    service_accounts: false,
-                },
-            },
-            filter: None,
-            tags: Vec::new(),
-        };
         let results = vec![
             result("a", Verdict::Pass),
             result("b", Verdict::Fail),
@@ -115,7 +94,7 @@ mod tests {
             result("d", Verdict::Error),
             result("e", Verdict::Skip),
         ];
-        let report = RunReport::new(meta, results, &[]);
+        let report = crate::report::fixtures::report(results);
         let s = summary(&report);
         assert_eq!(
             s.lines().last(),

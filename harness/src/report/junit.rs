@@ -120,9 +120,7 @@ fn system_out(r: &super::ScenarioResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{FaultTally, RunMeta, ScenarioResult};
-    use crate::scenario::Profile;
-    use crate::target::{Capabilities, TargetInfo};
+    use crate::report::{FaultTally, ScenarioResult};
     use quick_xml::events::Event;
     use std::path::PathBuf;
 
@@ -144,26 +142,7 @@ mod tests {
     }
 
     fn report(scenarios: Vec<ScenarioResult>) -> RunReport {
-        let meta = RunMeta {
-            run_id: "r".into(),
-            started_at: "now".into(),
-            duration_ms: 1,
-            target: TargetInfo {
-                kind: "embedded".into(),
-                endpoint: "http://127.0.0.1:1".into(),
-                region: "us-east-1".into(),
-                profile: Profile::Reference,
-                capabilities: Capabilities {
-                    clock: true,
-                    posix: true,
-                    sts: true,
-                    service_accounts: true,
-                },
-            },
-            filter: None,
-            tags: Vec::new(),
-        };
-        RunReport::new(meta, scenarios, &[])
+        crate::report::fixtures::report(scenarios)
     }
 
     /// Each test case's name and its `<system-out>` text (unescaped), reading the document

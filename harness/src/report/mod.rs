@@ -209,3 +209,35 @@ pub fn write_all(dir: &Path, report: &RunReport) -> anyhow::Result<PathBuf> {
     }
     Ok(out)
 }
+
+/// What the reporters' unit tests build reports from.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{RunMeta, RunReport, ScenarioResult};
+    use crate::scenario::Profile;
+    use crate::target::{Capabilities, TargetInfo};
+
+    /// A report of `scenarios`, run against an embedded target with every capability.
+    pub(crate) fn report(scenarios: Vec<ScenarioResult>) -> RunReport {
+        let meta = RunMeta {
+            run_id: "r".into(),
+            started_at: "now".into(),
+            duration_ms: 1,
+            target: TargetInfo {
+                kind: "embedded".into(),
+                endpoint: "http://127.0.0.1:1".into(),
+                region: "us-east-1".into(),
+                profile: Profile::Reference,
+                capabilities: Capabilities {
+                    clock: true,
+                    posix: true,
+                    sts: true,
+                    service_accounts: true,
+                },
+            },
+            filter: None,
+            tags: Vec::new(),
+        };
+        RunReport::new(meta, scenarios, &[])
+    }
+}

@@ -67,9 +67,7 @@ pub async fn create_bucket(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let now = ctx.state.clock.now();
     let (state, owner, name) = (ctx.state.clone(), ctx.owner(), bucket.clone());
     // Off the reactor: it fsyncs under the bucket's directory lock.
-    crate::metrics::cpu::offload(move || state.store.create_bucket(&name, owner, now))
-        .await
-        .map_err(S3Error::internal)??;
+    super::offload(move || state.store.create_bucket(&name, owner, now)).await?;
     let mut resp = http_util::empty(StatusCode::OK);
     set_header(&mut resp, "location", &format!("/{bucket}"));
     Ok(resp)
@@ -85,9 +83,7 @@ pub async fn head_bucket(ctx: &mut Ctx) -> S3Result<Response<Body>> {
 pub async fn delete_bucket(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let (state, bucket) = (ctx.state.clone(), ctx.bucket().to_owned());
     // Off the reactor: it holds the bucket's directory lock while it checks for uploads.
-    crate::metrics::cpu::offload(move || state.store.delete_bucket(&bucket))
-        .await
-        .map_err(S3Error::internal)??;
+    super::offload(move || state.store.delete_bucket(&bucket)).await?;
     Ok(http_util::empty(StatusCode::NO_CONTENT))
 }
 

@@ -325,6 +325,16 @@ async fn handle(ctx: &mut Ctx) -> S3Result<Response<Body>> {
 }
 
 /// Renders an S3 error: XML body (none for HEAD), status from the code table.
+/// Runs blocking store work (file system calls, fsync, the store's locks) on the blocking
+/// pool, so a request waiting on a lock never holds a runtime worker.
+pub(crate) async fn offload<T: Send + 'static>(
+    work: impl FnOnce() -> S3Result<T> + Send + 'static,
+) -> S3Result<T> {
+    crate::metrics::cpu::offload(work)
+        .await
+        .map_err(S3Error::internal)?
+}
+
 pub fn error_response(e: &S3Error, path: &str, request_id: &str, is_head: bool) -> Response<Body> {
     let status =
         StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

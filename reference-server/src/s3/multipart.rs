@@ -22,11 +22,8 @@ pub async fn create(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         ctx.key().to_owned(),
     );
     // Off the reactor: it fsyncs and takes the bucket's directory lock.
-    let id = crate::metrics::cpu::offload(move || {
-        state.store.create_upload(&bucket, &key, template, now)
-    })
-    .await
-    .map_err(S3Error::internal)??;
+    let id =
+        super::offload(move || state.store.create_upload(&bucket, &key, template, now)).await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
     w.elem("Bucket", ctx.bucket())
         .elem("Key", ctx.key())
@@ -57,10 +54,7 @@ pub async fn upload_part(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let md5 = tmp.finish().await?;
     let now = ctx.state.clock.now_ms();
     let state = ctx.state.clone();
-    let part =
-        crate::metrics::cpu::offload(move || state.store.put_part(&id, number, tmp, md5, now))
-            .await
-            .map_err(S3Error::internal)??;
+    let part = super::offload(move || state.store.put_part(&id, number, tmp, md5, now)).await?;
     let mut resp = http_util::empty(StatusCode::OK);
     set_header(&mut resp, "etag", &format!("\"{}\"", part.etag));
     if let Some((alg, value)) = finished.checksum {
@@ -78,11 +72,8 @@ pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let now = ctx.state.clock.now_ms();
     let state = ctx.state.clone();
     let (b, k) = (bucket.clone(), key.clone());
-    let meta = crate::metrics::cpu::offload(move || {
-        state.store.complete_upload(&b, &k, &id, &parts, owner, now)
-    })
-    .await
-    .map_err(S3Error::internal)??;
+    let meta = super::offload(move || state.store.complete_upload(&b, &k, &id, &parts, owner, now))
+        .await?;
     let mut w = XmlWriter::new("CompleteMultipartUploadResult");
     w.elem("Location", &format!("/{bucket}/{key}"))
         .elem("Bucket", &bucket)
@@ -99,9 +90,7 @@ pub async fn abort(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         ctx.key().to_owned(),
     );
     // The upload's lock, which a completion holds while it assembles: off the reactor.
-    crate::metrics::cpu::offload(move || state.store.abort_upload(&bucket, &key, &id))
-        .await
-        .map_err(S3Error::internal)??;
+    super::offload(move || state.store.abort_upload(&bucket, &key, &id)).await?;
     Ok(http_util::empty(StatusCode::NO_CONTENT))
 }
 

@@ -39,9 +39,7 @@ pub async fn put_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         .map(|(alg, v)| (alg.header_name().to_owned(), v));
     // fsyncs and renames: off the worker thread, which serves other requests meanwhile.
     let (state, staged) = (ctx.state.clone(), meta.clone());
-    crate::metrics::cpu::offload(move || state.store.commit(tmp, &bucket, &key, &staged))
-        .await
-        .map_err(S3Error::internal)??;
+    super::offload(move || state.store.commit(tmp, &bucket, &key, &staged)).await?;
     let mut resp = http_util::empty(StatusCode::OK);
     set_header(&mut resp, "etag", &format!("\"{}\"", meta.etag));
     if let Some((name, value)) = &meta.checksum {
@@ -186,18 +184,8 @@ pub async fn delete_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         ctx.key().to_owned(),
     );
     // Off the reactor: it may wait on the bucket's directory lock (see `store`).
-    offload(move || state.store.delete_object(&bucket, &key)).await?;
+    super::offload(move || state.store.delete_object(&bucket, &key)).await?;
     Ok(http_util::empty(StatusCode::NO_CONTENT))
-}
-
-/// Runs blocking store work (file system calls, fsync, the store's locks) on the blocking
-/// pool, so a request waiting on a lock never holds a runtime worker.
-async fn offload<T: Send + 'static>(
-    work: impl FnOnce() -> S3Result<T> + Send + 'static,
-) -> S3Result<T> {
-    crate::metrics::cpu::offload(work)
-        .await
-        .map_err(S3Error::internal)?
 }
 
 pub async fn delete_objects(ctx: &mut Ctx) -> S3Result<Response<Body>> {
@@ -228,7 +216,7 @@ pub async fn delete_objects(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         })
         .collect();
     let state = ctx.state.clone();
-    let outcomes = offload(move || {
+    let outcomes = super::offload(move || {
         Ok(checked
             .into_iter()
             .map(|(key, allowed)| {
@@ -324,7 +312,7 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let now_ms = ctx.state.clock.now_ms();
     let state = ctx.state.clone();
     let headers = ctx.parts.headers.clone();
-    let meta = crate::metrics::cpu::offload(move || {
+    let meta = super::offload(move || {
         state
             .store
             .copy_object(&src_bucket, &src_key, &bucket, &key, |src| {
@@ -350,8 +338,7 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
                 Ok(meta)
             })
     })
-    .await
-    .map_err(S3Error::internal)??;
+    .await?;
     let mut w = XmlWriter::new("CopyObjectResult");
     w.elem("LastModified", &xml::timestamp(meta.modified_ms))
         .elem("ETag", &format!("\"{}\"", meta.etag));
@@ -371,7 +358,7 @@ pub async fn put_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         ctx.bucket().to_owned(),
         ctx.key().to_owned(),
     );
-    offload(move || state.store.update_meta(&bucket, &key, |m| m.tags = tags)).await?;
+    super::offload(move || state.store.update_meta(&bucket, &key, |m| m.tags = tags)).await?;
     Ok(http_util::empty(StatusCode::OK))
 }
 
@@ -381,7 +368,7 @@ pub async fn delete_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         ctx.bucket().to_owned(),
         ctx.key().to_owned(),
     );
-    offload(move || state.store.update_meta(&bucket, &key, |m| m.tags.clear())).await?;
+    super::offload(move || state.store.update_meta(&bucket, &key, |m| m.tags.clear())).await?;
     Ok(http_util::empty(StatusCode::NO_CONTENT))
 }
 
