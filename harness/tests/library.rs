@@ -191,3 +191,108 @@ fn toml_errors_give_line_and_column_and_name_a_duplicate_key() {
     );
     assert!(!e[0].message.contains("byte"), "{}", e[0].message);
 }
+
+#[test]
+fn expectations_no_response_could_meet_are_refused() {
+    let step =
+        |expect: &str| format!("{HEAD}[[steps]]\nop = \"list_buckets\"\nexpect = {expect}\n");
+    for (expect, path, says) in [
+        (
+            "{ status = 999 }",
+            "steps[0].expect.status",
+            "not an HTTP status",
+        ),
+        (
+            "{ status = 42 }",
+            "steps[0].expect.status",
+            "not an HTTP status",
+        ),
+        (
+            "{ ok = false }",
+            "steps[0].expect.ok",
+            "only `true` is meaningful",
+        ),
+        (
+            "{ ok = true, status = 403 }",
+            "steps[0].expect.ok",
+            "expects a 2xx",
+        ),
+        (
+            "{ status = 200, code = \"AccessDenied\" }",
+            "steps[0].expect.code",
+            "no error code",
+        ),
+        (
+            "{ ok = true, code = \"NoSuchKey\" }",
+            "steps[0].expect.code",
+            "no error code",
+        ),
+        (
+            "{ body_empty = true, body_contains = [\"x\"] }",
+            "steps[0].expect.body_empty",
+            "cannot also",
+        ),
+        (
+            "{ items = [\"a\"], items_include = [\"b\"] }",
+            "steps[0].expect.items_include",
+            "does not list `b`",
+        ),
+        (
+            "{ items = [\"a\"], items_exclude = [\"a\"] }",
+            "steps[0].expect.items_exclude",
+            "lists `a`",
+        ),
+        (
+            "{ items_include = [\"a\"], items_exclude = [\"a\"] }",
+            "steps[0].expect.items_exclude",
+            "both included and excluded",
+        ),
+        // Overrides are checked too, named by their path.
+        (
+            "{ status = 403, profile.aws = { ok = true, code = \"NoSuchKey\" } }",
+            "steps[0].expect.profile.aws.code",
+            "no error code",
+        ),
+        (
+            "{ status = 200, transport.https = { status = 700 } }",
+            "steps[0].expect.transport.https.status",
+            "not an HTTP status",
+        ),
+    ] {
+        let got = paths_and_messages(&errors(&step(expect)));
+        assert!(
+            got.iter().any(|(p, m)| p == path && m.contains(says)),
+            "{expect}: expected `{path}` saying {says:?}, got {got:?}"
+        );
+    }
+}
+
+#[test]
+fn consistent_expectations_pass() {
+    for expect in [
+        "{ status = 404, code = \"none\" }",
+        "{ status = 403, code = \"AccessDenied\", profile.aws = { ok = true } }",
+        "{ ok = true, items = [\"a\", \"b\"], items_include = [\"a\"], items_exclude = [\"c\"] }",
+        "{ status = 204, body_empty = true }",
+    ] {
+        let text = format!("{HEAD}[[steps]]\nop = \"list_buckets\"\nexpect = {expect}\n");
+        scenario::parse(Path::new("ok.toml"), &text).unwrap_or_else(|e| panic!("{expect}: {e:?}"));
+    }
+}
+
+#[test]
+fn matrix_cells_and_buckets_are_checked() {
+    let text = format!(
+        "{HEAD}[setup]\nbuckets = [\"data\", \"data\"]\n[[matrix]]\nas = [\"root\", \"anonymous\"]\n\
+        cases = [{{ op = \"list_buckets\", outcome = [\"999\", \"200:AccessDenied\"] }}]\n"
+    );
+    let got = paths_and_messages(&errors(&text));
+    let paths: Vec<&str> = got.iter().map(|(p, _)| p.as_str()).collect();
+    for p in [
+        "setup.buckets[1]",
+        "matrix[0].cases[0].outcome[0]",
+        "matrix[0].cases[0].outcome[1]",
+    ] {
+        assert!(paths.contains(&p), "missing {p} in {got:?}");
+    }
+}
