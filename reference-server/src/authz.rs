@@ -33,6 +33,10 @@ pub struct AuthzRequest<'a> {
     pub remote: std::net::SocketAddr,
     /// The request came over TLS.
     pub secure: bool,
+    /// PutObjectTagging's tags, read from its body before authorisation: its
+    /// `s3:RequestObjectTag/…` and `s3:RequestObjectTagKeys` (`None`: any other request, whose
+    /// tags are its `x-amz-tagging`, or a body that is no tag set, which the handler refuses).
+    pub body_tags: Option<&'a [(String, String)]>,
 }
 
 impl AuthzRequest<'_> {
@@ -107,6 +111,15 @@ pub fn decide(ctx: &AuthzRequest<'_>, action: Action, resource: &str) -> S3Resul
             }
         }
         Caller::Anonymous => {
+            // A bucket's policy is its owner's to read and change, whatever it grants (as
+            // S3, where only the owning account may): else one `Principal: "*"` grant would
+            // let anyone rewrite or remove the policy itself.
+            if matches!(
+                action,
+                Action::GetBucketPolicy | Action::PutBucketPolicy | Action::DeleteBucketPolicy
+            ) {
+                return denied();
+            }
             let Some(policy) = bucket_policy_for_anonymous(ctx, resource) else {
                 return denied();
             };
@@ -166,15 +179,22 @@ fn condition_values(
         }
     }
     if needs.request_tags {
-        if let Some(tagging) = ctx.header(&X_AMZ_TAGGING) {
-            if let Ok(tags) = crate::s3::headers::parse_tag_query(tagging) {
-                m.set_many(
-                    ConditionKey::RequestObjectTagKeys,
-                    tags.iter().map(|(k, _)| k.clone()).collect(),
-                );
-                for (k, v) in tags {
-                    m.request_object_tag(&k, v);
-                }
+        // The tags the request sets: PutObjectTagging's body, else the `x-amz-tagging` of a
+        // PutObject, CopyObject or CreateMultipartUpload (for their s3:PutObject and their
+        // s3:PutObjectTagging alike).
+        let tags = match ctx.body_tags {
+            Some(body) => Some(body.to_vec()),
+            None => ctx
+                .header(&X_AMZ_TAGGING)
+                .and_then(|t| crate::s3::headers::parse_tag_query(t).ok()),
+        };
+        if let Some(tags) = tags {
+            m.set_many(
+                ConditionKey::RequestObjectTagKeys,
+                tags.iter().map(|(k, _)| k.clone()).collect(),
+            );
+            for (k, v) in tags {
+                m.request_object_tag(&k, v);
             }
         }
     }
@@ -191,18 +211,26 @@ fn condition_values(
 }
 
 const X_AMZ_TAGGING: HeaderName = HeaderName::from_static("x-amz-tagging");
+const COPY_SOURCE: HeaderName = HeaderName::from_static("x-amz-copy-source");
 
-/// The request headers condition keys read, by key.
-static HEADER_KEYS: [(ConditionKey, HeaderName); 5] = [
+/// `s3:x-amz-copy-source` as AWS documents it: `bucket/key` of the object CopyObject reads,
+/// whichever way the header spells it (a leading `/`, percent-escapes, `?versionId=`), so a
+/// condition on the source cannot be dodged by another spelling of the same object. A header
+/// CopyObject cannot read (it answers 400 then) is given as sent.
+fn copy_source_value(raw: &str) -> String {
+    match crate::s3::parse_copy_source(raw) {
+        Ok((bucket, key)) => format!("{bucket}/{key}"),
+        Err(_) => raw.to_owned(),
+    }
+}
+
+/// The request headers condition keys read as sent, by key.
+static HEADER_KEYS: [(ConditionKey, HeaderName); 4] = [
     (ConditionKey::UserAgent, http::header::USER_AGENT),
     (ConditionKey::Referer, http::header::REFERER),
     (
         ConditionKey::ContentSha256,
         HeaderName::from_static("x-amz-content-sha256"),
-    ),
-    (
-        ConditionKey::CopySource,
-        HeaderName::from_static("x-amz-copy-source"),
     ),
     (
         ConditionKey::MetadataDirective,
@@ -225,6 +253,7 @@ struct RequestValues<'r, 'a> {
     current_time: OnceCell<Option<String>>,
     epoch_time: OnceCell<String>,
     signature_age: OnceCell<String>,
+    copy_source: OnceCell<Option<String>>,
 }
 
 impl<'r, 'a> RequestValues<'r, 'a> {
@@ -237,6 +266,7 @@ impl<'r, 'a> RequestValues<'r, 'a> {
             current_time: OnceCell::new(),
             epoch_time: OnceCell::new(),
             signature_age: OnceCell::new(),
+            copy_source: OnceCell::new(),
         }
     }
 
@@ -264,7 +294,11 @@ impl<'r, 'a> RequestValues<'r, 'a> {
                 self.epoch_time
                     .get_or_init(|| self.now().unix_timestamp().to_string()),
             ),
-            UserAgent | Referer | ContentSha256 | CopySource | MetadataDirective => {
+            CopySource => self
+                .copy_source
+                .get_or_init(|| ctx.header(&COPY_SOURCE).map(copy_source_value))
+                .as_deref(),
+            UserAgent | Referer | ContentSha256 | MetadataDirective => {
                 let (_, name) = HEADER_KEYS.iter().find(|(k, _)| *k == key)?;
                 ctx.header(name)
             }
@@ -438,12 +472,15 @@ mod tests {
             (ConditionKey::UserAgent, "user-agent"),
             (ConditionKey::Referer, "referer"),
             (ConditionKey::ContentSha256, "x-amz-content-sha256"),
-            (ConditionKey::CopySource, "x-amz-copy-source"),
             (ConditionKey::MetadataDirective, "x-amz-metadata-directive"),
         ] {
             if let (true, Some(v)) = (want(key), header(name)) {
                 m.set(key, v);
             }
+        }
+        if let (true, Some(v)) = (want(ConditionKey::CopySource), header("x-amz-copy-source")) {
+            let v = v.trim_start_matches('/').split('?').next().unwrap_or(v);
+            m.set(ConditionKey::CopySource, v);
         }
         if let Some(v) = ctx.caller.verified() {
             if want(ConditionKey::SignatureVersion) {
@@ -599,6 +636,7 @@ mod tests {
                             query: &query,
                             remote,
                             secure,
+                            body_tags: None,
                         };
                         for action in [Action::ListBucket, Action::GetObject] {
                             for &needs in &needs_list {
@@ -657,6 +695,7 @@ mod tests {
                 query: &query,
                 remote: remote.parse().unwrap(),
                 secure: false,
+                body_tags: None,
             };
             let needs = KeyNeeds::of("aws:SourceIp");
             let lazy = RequestValues::new(&ctx, Action::GetObject, needs);
@@ -715,6 +754,7 @@ mod tests {
                 query: &query,
                 remote: "127.0.0.1:5000".parse().unwrap(),
                 secure: false,
+                body_tags: None,
             };
             decide(&ctx, Action::DeleteObject, "b/k").is_ok()
         };

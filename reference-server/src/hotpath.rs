@@ -76,6 +76,7 @@ impl HotPath {
             query: &query,
             remote,
             secure: false,
+            body_tags: None,
         };
         crate::authz::decide(
             &request,

@@ -73,7 +73,49 @@ pub fn validate(text: &str, bucket: &str) -> S3Result<()> {
     let stripped = strip(text, |_| true)?
         .ok_or_else(|| malformed("Statement: expected an object or a non-empty array."))?;
     PolicyDocument::parse(&stripped).map_err(|e| malformed(e.to_string()))?;
+    check_actions(&stripped)?;
     check_resources(&stripped, bucket)
+}
+
+/// A bucket policy names its actions one by one (WEKA: "Wildcards (such as `s3:*`) are not
+/// allowed as an `Action`" in bucket policies; `s3:*` is for IAM policies only), so neither
+/// `*`/`?` in an action nor `NotAction`, which would grant anonymous callers everything else.
+fn check_actions(doc: &str) -> S3Result<()> {
+    let doc: Value =
+        serde_json::from_str(doc).map_err(|_| malformed("Policies must be valid JSON."))?;
+    for (i, st) in statements(&doc).into_iter().enumerate() {
+        if st.get("NotAction").is_some() {
+            return Err(malformed(format!(
+                "Statement[{i}].NotAction: not allowed in a bucket policy; list the actions."
+            )));
+        }
+        for action in strings(st.get("Action")) {
+            if action.contains(['*', '?']) {
+                return Err(malformed(format!(
+                    "Statement[{i}].Action {action:?}: wildcards are not allowed as an Action in a bucket policy."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A document's statements, one or many.
+fn statements(doc: &Value) -> Vec<&Value> {
+    match doc.get("Statement") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(one) => vec![one],
+        None => Vec::new(),
+    }
+}
+
+/// A policy element's strings, one or many.
+fn strings(element: Option<&Value>) -> Vec<&str> {
+    match element {
+        Some(Value::String(s)) => vec![s],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Every resource a bucket policy names is in its bucket (`arn:aws:s3:::BUCKET` or
@@ -83,19 +125,9 @@ pub fn validate(text: &str, bucket: &str) -> S3Result<()> {
 fn check_resources(doc: &str, bucket: &str) -> S3Result<()> {
     let doc: Value =
         serde_json::from_str(doc).map_err(|_| malformed("Policies must be valid JSON."))?;
-    let statements = match doc.get("Statement") {
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(one) => vec![one],
-        None => Vec::new(),
-    };
-    for (i, st) in statements.into_iter().enumerate() {
+    for (i, st) in statements(&doc).into_iter().enumerate() {
         for element in ["Resource", "NotResource"] {
-            let names: Vec<&str> = match st.get(element) {
-                Some(Value::String(s)) => vec![s],
-                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-                _ => Vec::new(),
-            };
-            for name in names {
+            for name in strings(st.get(element)) {
                 let in_bucket = name == "*"
                     || name.strip_prefix("arn:aws:s3:::").is_some_and(|rest| {
                         let named = rest.split('/').next().unwrap_or_default();
@@ -170,6 +202,11 @@ mod tests {
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}]}"#,
             r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":["arn:aws:s3:::pub/*","arn:aws:s3:::pubx/*"]}}"#,
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","NotResource":"arn:aws:s3:::p?b2/*"}]}"#,
+            // Wildcard actions and NotAction (WEKA: bucket policies list their actions).
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::pub/*"}]}"#,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:Get*"],"Resource":"arn:aws:s3:::pub/*"}]}"#,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObjec?","Resource":"arn:aws:s3:::pub/*"}]}"#,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","NotAction":"s3:DeleteBucket","Resource":"arn:aws:s3:::pub"}]}"#,
         ] {
             assert_eq!(
                 validate(bad, "pub").unwrap_err().code,

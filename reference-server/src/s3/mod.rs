@@ -13,6 +13,7 @@ pub mod headers;
 mod listing;
 mod multipart;
 mod objects;
+pub(crate) use objects::parse_copy_source;
 pub mod query;
 pub mod router;
 pub mod xml;
@@ -52,6 +53,11 @@ pub struct Ctx {
     /// The connection is TLS (`aws:SecureTransport`).
     pub secure: bool,
     source: Option<Source>,
+    /// A body read before authorisation (PutObjectTagging's, whose tags a policy may read),
+    /// or the error reading it gave, for the handler.
+    read_early: Option<S3Result<bytes::Bytes>>,
+    /// The tags of that body, when it is a tag set.
+    body_tags: Option<Vec<(String, String)>>,
     /// ListBuckets without s3:ListAllMyBuckets: list only buckets the caller may see (E6).
     pub filter_buckets: bool,
 }
@@ -77,6 +83,9 @@ impl Ctx {
 
     /// A small body (XML, JSON), read and checked.
     pub async fn small_body(&mut self) -> S3Result<bytes::Bytes> {
+        if let Some(read) = self.read_early.take() {
+            return read;
+        }
         let body = self.body(MAX_XML_BODY as u64)?;
         Ok(body.collect(MAX_XML_BODY).await?.0)
     }
@@ -107,6 +116,7 @@ impl Ctx {
             query: &self.query,
             remote: self.remote,
             secure: self.secure,
+            body_tags: self.body_tags.as_deref(),
         }
     }
 }
@@ -259,8 +269,21 @@ async fn dispatch(
         remote,
         secure,
         source: Some(source),
+        read_early: None,
+        body_tags: None,
         filter_buckets: false,
     };
+    if ctx.route.op == Operation::PutObjectTagging {
+        // Its tags are in the body, and `s3:RequestObjectTag/…` reads them (E9). A body that
+        // cannot be read or is no tag set leaves the keys missing; its error is the
+        // handler's to answer, after authorisation.
+        let read = ctx.small_body().await;
+        ctx.body_tags = read
+            .as_ref()
+            .ok()
+            .and_then(|b| xml::parse_tagging(b, 10).ok());
+        ctx.read_early = Some(read);
+    }
     let t1 = Instant::now();
     let authorized = crate::authz::authorize(
         &ctx.authz_request(),
@@ -284,9 +307,28 @@ async fn dispatch(
         }
         Err(e) => return Err(e),
     }
+    if sets_tags(&ctx) {
+        // Tags set with a write need s3:PutObjectTagging too, as in S3 and MinIO: else a
+        // Deny of it would be dodged by tagging through PutObject.
+        let resource = ctx.route.resource(ctx.parts.uri.path()).to_owned();
+        ctx.authorize(keygate_policy::Action::PutObjectTagging, &resource)?;
+    }
     let handled = handle(&mut ctx).await;
     ctx.state.metrics.stage(Stage::Storage, t2.elapsed());
     handled
+}
+
+/// Whether the request writes an object with tags it names (`x-amz-tagging` on PutObject,
+/// CreateMultipartUpload, or CopyObject replacing the source's tags).
+fn sets_tags(ctx: &Ctx) -> bool {
+    let tagged = || ctx.parts.headers.contains_key("x-amz-tagging");
+    match ctx.route.op {
+        Operation::PutObject | Operation::CreateMultipartUpload => tagged(),
+        Operation::CopyObject => {
+            tagged() && ctx.header("x-amz-tagging-directive") == Some("REPLACE")
+        }
+        _ => false,
+    }
 }
 
 async fn handle(ctx: &mut Ctx) -> S3Result<Response<Body>> {

@@ -246,7 +246,7 @@ pub async fn delete_objects(ctx: &mut Ctx) -> S3Result<Response<Body>> {
 }
 
 /// `x-amz-copy-source`: `[/]bucket/key[?versionId=...]`, URL-encoded.
-fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
+pub(crate) fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
     let raw = raw.split('?').next().unwrap_or(raw);
     let decoded = percent_encoding::percent_decode_str(raw)
         .decode_utf8()

@@ -109,6 +109,44 @@ pub const EXISTING_OBJECT_TAG: &str = "s3:existingobjecttag/";
 /// Prefix of the per-tag key on the request (`s3:RequestObjectTag/<k>`), lower-case.
 pub const REQUEST_OBJECT_TAG: &str = "s3:requestobjecttag/";
 
+/// A condition key's name as kept for look-up: lower-case (key names are case-insensitive),
+/// but for the tag key after `s3:ExistingObjectTag/` or `s3:RequestObjectTag/`, which stays
+/// as written: object tag keys are case-sensitive (`Class` and `class` are two tags), so a
+/// policy's `s3:RequestObjectTag/Class` reads the tag `Class` and never `class`.
+pub(crate) fn key_name(name: &str) -> String {
+    match tag_part(name) {
+        Some(at) => {
+            let mut out = name[..at].to_ascii_lowercase();
+            out.push_str(&name[at..]);
+            out
+        }
+        None => name.to_lowercase(),
+    }
+}
+
+/// Where the tag key starts in `name`, when `name` is a per-tag key.
+fn tag_part(name: &str) -> Option<usize> {
+    [EXISTING_OBJECT_TAG, REQUEST_OBJECT_TAG]
+        .into_iter()
+        .find(|p| {
+            name.get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p))
+        })
+        .map(str::len)
+}
+
+/// Whether `asked` names the key kept as `kept` (a [`key_name`]).
+fn same_key(kept: &str, asked: &str) -> bool {
+    match tag_part(kept) {
+        Some(at) => {
+            kept.len() == asked.len()
+                && asked.as_bytes()[..at].eq_ignore_ascii_case(&kept.as_bytes()[..at])
+                && asked.as_bytes()[at..] == kept.as_bytes()[at..]
+        }
+        None => kept.eq_ignore_ascii_case(asked),
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 enum Slot {
     #[default]
@@ -175,12 +213,13 @@ impl ConditionMap {
         self
     }
 
-    /// Sets any key by name (case-insensitive); well-known names go to their slot.
+    /// Sets any key by name (case-insensitive but for a tag key: see [`key_name`]);
+    /// well-known names go to their slot.
     pub fn insert(&mut self, name: &str, values: Vec<String>) -> &mut Self {
         if let Some(key) = ConditionKey::from_name(name) {
             return self.set_many(key, values);
         }
-        let name = name.to_lowercase();
+        let name = key_name(name);
         let slot = Slot::of(values);
         match self.other.iter_mut().find(|(k, _)| *k == name) {
             Some(entry) => entry.1 = slot,
@@ -209,7 +248,7 @@ impl ConditionValues for ConditionMap {
         }
         self.other
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .find(|(k, _)| same_key(k, key))
             .and_then(|(_, slot)| slot.get())
     }
 
@@ -257,13 +296,25 @@ mod tests {
         assert!(m.get_known(ConditionKey::Prefix).is_none());
         m.existing_object_tag("Project", "x");
         assert_eq!(
-            m.get("s3:existingobjecttag/project"),
+            m.get("s3:existingobjecttag/Project"),
             Some(Values::One("x"))
         );
         m.insert("S3:ExistingObjectTag/Project", vec!["y".into()]);
         assert_eq!(
-            m.get("s3:existingobjecttag/project"),
+            m.get("S3:EXISTINGOBJECTTAG/Project"),
             Some(Values::One("y"))
+        );
+        // Tag keys are case-sensitive: `project` is another tag, whichever comes first.
+        assert!(m.get("s3:existingobjecttag/project").is_none());
+        m.request_object_tag("class", "public");
+        m.request_object_tag("Class", "secret");
+        assert_eq!(
+            m.get("s3:RequestObjectTag/Class"),
+            Some(Values::One("secret"))
+        );
+        assert_eq!(
+            m.get("s3:requestobjecttag/class"),
+            Some(Values::One("public"))
         );
         m.insert("S3:PREFIX", vec!["p".into()]);
         assert_eq!(m.get_known(ConditionKey::Prefix), Some(Values::One("p")));

@@ -117,10 +117,25 @@ fn e8_condition_keys_are_case_insensitive() {
         .set(ConditionKey::Prefix, "a")
         .set(ConditionKey::SecureTransport, "true");
     assert!(r.on(&p).is_allowed());
-    let tag = when(r#"{"StringEquals":{"s3:ExistingObjectTag/Project":"x"}}"#);
+    // The key name is case-insensitive up to the tag key, which S3 keeps case-sensitive:
+    // `Project` and `project` are two tags, whichever the request lists first.
+    let tag = when(r#"{"StringEquals":{"S3:EXISTINGOBJECTTAG/Project":"x"}}"#);
+    let mut r = list();
+    r.values.existing_object_tag("Project", "x");
+    assert!(r.on(&tag).is_allowed());
+    for order in [
+        [("project", "y"), ("Project", "x")],
+        [("Project", "x"), ("project", "y")],
+    ] {
+        let mut r = list();
+        for (k, v) in order {
+            r.values.existing_object_tag(k, v);
+        }
+        assert!(r.on(&tag).is_allowed(), "{order:?}");
+    }
     let mut r = list();
     r.values.existing_object_tag("project", "x");
-    assert!(r.on(&tag).is_allowed());
+    assert!(!r.on(&tag).is_allowed());
 }
 
 #[test]

@@ -187,7 +187,8 @@ impl Operator {
 #[derive(Clone, Debug)]
 enum KeyRef {
     Known(ConditionKey),
-    /// Any other key, lower-case (`s3:existingobjecttag/<k>`, or a key Keygate never fills).
+    /// Any other key, as [`crate::values::key_name`] keeps it (`s3:existingobjecttag/<Tag>`,
+    /// or a key Keygate never fills).
     Other(Box<str>),
 }
 
@@ -195,7 +196,7 @@ impl KeyRef {
     fn of(name: &str) -> KeyRef {
         match ConditionKey::from_name(name) {
             Some(k) => KeyRef::Known(k),
-            None => KeyRef::Other(name.to_lowercase().into_boxed_str()),
+            None => KeyRef::Other(crate::values::key_name(name).into_boxed_str()),
         }
     }
 }
