@@ -6,7 +6,17 @@
 //! 2 usage error or a scenario / target file that does not validate;
 //! 3 the target could not be started or reached, refused the root keys or region, or is not
 //!   S3 (the preflight, before any scenario), or provisioning failed (no failure, but
-//!   scenarios in error: the run proves nothing).
+//!   scenarios in error: the run proves nothing);
+//! 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM (a CI timeout): the run stopped early,
+//!   whatever the scenarios that ran found. `run` starts no further scenario, abandons the
+//!   running ones (their cleanup still runs), shuts the target down (the in-process server's
+//!   temporary data directory removed, a container removed) and writes the reports, where
+//!   every selected scenario that did not finish is `not_run`; `load` stops its attack, stops
+//!   the target it spawned and writes no report. A second signal exits at once with the same
+//!   code, without cleanup.
+//!
+//! Under `--fail-fast` the scenarios never started are in the reports as `not_run`, with the
+//! scenario that stopped the run named in their reason.
 //!
 //! Everything the user gives is checked before a server starts: scenario files, `--filter` /
 //! `--tags` (selecting nothing is an error, not a green run), the target profile's file and
@@ -14,6 +24,7 @@
 //! run is exit 2 as well, never a warning beside exit 0. A closed stdout (`keygate list |
 //! head -1`) ends the output quietly; the exit code stands.
 
+use crate::interrupt::Interrupt;
 use crate::report::{self, RunMeta, RunReport, Verdict};
 use crate::run::runner::{self, Plan};
 use crate::scenario::{self, LoadError, Profile, Scenario, Transport};
@@ -27,11 +38,24 @@ pub const EXIT_FAIL: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_TARGET: u8 = 3;
 
+/// The exit codes, as `--help` shows them (the module documentation has the details).
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    every selected scenario passed or was skipped with a reason
+  1    at least one scenario failed (load: unexpected outcomes or a regression)
+  2    usage error, or a scenario, target or plan file that does not validate
+  3    the target could not be started or reached, is not S3, refused the root keys or
+       region, or provisioning failed
+  130  interrupted by SIGINT (Ctrl-C); 143 by SIGTERM. The target is shut down and
+       `run` writes its reports, listing the scenarios that did not run; a second signal
+       exits at once, without cleanup";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "keygate",
     version,
-    about = "Conformance runner: does an S3 service get identity and access right?"
+    about = "Conformance runner: does an S3 service get identity and access right?",
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -110,7 +134,8 @@ pub struct RunArgs {
     pub jobs: usize,
     #[arg(long, default_value_os_t = default_reports())]
     pub report_dir: PathBuf,
-    /// Stop scheduling after the first failure or error.
+    /// Stop scheduling after the first failure or error; the scenarios never started are
+    /// reported as not run.
     #[arg(long)]
     pub fail_fast: bool,
     /// The scenario library.
@@ -301,8 +326,17 @@ async fn start_embedded(
     anyhow::bail!("this keygate was built without the `embedded` feature: pass --target FILE")
 }
 
+/// What `run` prints on the first SIGINT or SIGTERM, after the signal's name.
+const RUN_NOTICE: &str = "stopping: no further scenario starts, the running ones are \
+    abandoned, then the target is shut down and the reports are written";
+
 /// `keygate run`: returns the exit code.
 pub async fn run(args: RunArgs) -> u8 {
+    // From here on SIGINT and SIGTERM end the run through the same teardown as its end.
+    let interrupt = Interrupt::listen(RUN_NOTICE).unwrap_or_else(|e| {
+        eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}): an interrupt will skip cleanup");
+        Interrupt::never()
+    });
     let scenarios = match load_paths(std::slice::from_ref(&args.scenarios)) {
         Ok(s) => s,
         Err(e) => {
@@ -331,16 +365,36 @@ pub async fn run(args: RunArgs) -> u8 {
         eprintln!("error: {e:#}");
         return EXIT_USAGE;
     }
+    if let Some(signal) = interrupt.received() {
+        eprintln!(
+            "keygate: interrupted by {} before the target started",
+            signal.name()
+        );
+        return signal.exit_code();
+    }
+    // Not raced with the interrupt: a target dropped half-started (a container being
+    // created) could not be torn down. One that starts is then shut down at once.
     let target = match open_target(&args).await {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: target: {e:#}");
-            return EXIT_TARGET;
+            return interrupt.received().map_or(EXIT_TARGET, |s| s.exit_code());
         }
     };
-    let code = run_on(&*target, &scenarios, &args, filter).await;
+    let code = run_on_until(&*target, &scenarios, &args, filter, &interrupt).await;
     target.shutdown().await;
-    code
+    match interrupt.received() {
+        Some(signal) => {
+            eprintln!(
+                "keygate: interrupted by {}: the {} target is shut down; exit {}",
+                signal.name(),
+                target.info().kind,
+                signal.exit_code()
+            );
+            signal.exit_code()
+        }
+        None => code,
+    }
 }
 
 /// Refuse a run that would select nothing: an empty library, or a `--filter` / `--tags` that
@@ -381,16 +435,37 @@ pub async fn run_on(
     args: &RunArgs,
     filter: Option<regex::Regex>,
 ) -> u8 {
+    run_on_until(target, scenarios, args, filter, &Interrupt::never()).await
+}
+
+/// [`run_on`], stopping early when `interrupt` comes: the reports are still written, with
+/// every selected scenario that did not finish as `not_run`, and the exit code is the
+/// signal's. Shutting the target down stays the caller's.
+pub async fn run_on_until(
+    target: &dyn Target,
+    scenarios: &[Scenario],
+    args: &RunArgs,
+    filter: Option<regex::Regex>,
+    interrupt: &Interrupt,
+) -> u8 {
     let info = target.info();
     let source = match &args.target {
         Some(file) => file.display().to_string(),
         None => format!("the {} target", info.kind),
     };
-    let preflight = match target::http::HttpClient::trusting(&target.tls_trust()) {
-        Ok(http) => crate::run::preflight::check(target, &http, &source).await,
-        Err(e) => Err(crate::run::preflight::Problem::Unreachable(format!(
-            "{e:#}"
-        ))),
+    let preflight = async {
+        match target::http::HttpClient::trusting(&target.tls_trust()) {
+            Ok(http) => crate::run::preflight::check(target, &http, &source).await,
+            Err(e) => Err(crate::run::preflight::Problem::Unreachable(format!(
+                "{e:#}"
+            ))),
+        }
+    };
+    // Interrupted before or during the preflight: no scenario runs, the reports say so.
+    let preflight = tokio::select! {
+        biased;
+        _ = interrupt.wait() => Ok(()),
+        p = preflight => p,
     };
     if let Err(problem) = preflight {
         eprintln!("error: target {source}: {problem}");
@@ -413,6 +488,7 @@ pub async fn run_on(
         fail_fast: args.fail_fast,
         profile: info.profile,
         progress: !args.no_progress,
+        interrupt: interrupt.clone(),
     };
     eprintln!(
         "keygate: {} target at {} (profile {}, transport {}), run {run_id}",
@@ -449,7 +525,7 @@ pub async fn run_on(
     };
     let report = RunReport::new(meta, results, &rules);
     out(&report::console::summary(&report));
-    match report::write_all(&args.report_dir, &report) {
+    let code = match report::write_all(&args.report_dir, &report) {
         Ok(dir) => {
             out(&format!("reports: {}\n", dir.display()));
             exit_code(&report)
@@ -461,6 +537,18 @@ pub async fn run_on(
             );
             EXIT_USAGE
         }
+    };
+    match interrupt.received() {
+        Some(signal) => {
+            eprintln!(
+                "keygate: interrupted by {}: {} of {} selected scenario(s) did not run",
+                signal.name(),
+                report.totals.not_run,
+                report.scenarios.len()
+            );
+            signal.exit_code()
+        }
+        None => code,
     }
 }
 

@@ -8,6 +8,13 @@
 //! transaction type from both, `server_cpu`), then stop the target. `--compare null` alternates target and ceiling; `--repeat N` repeats and judges
 //! medians; `--baseline` gates on them. All traffic is to 127.0.0.1 (or the profile's
 //! endpoint); every attack is bounded by its duration (goose's run time) and 10 s per request.
+//!
+//! Interrupts (`crate::interrupt`): SIGTERM at any time, and SIGINT until the first attack,
+//! drop the run at once, which kills the spawned target (its handle's `Drop`) and removes its
+//! temporary directory; the command exits 143 / 130 and writes no report (a cut attack
+//! measures nothing). Goose takes SIGINT over when an attack starts (its Ctrl-C handler ends
+//! the attack early, and a second Ctrl-C exits at once): an attack that goose reports as
+//! cancelled, or a cancel seen before the next attack, ends the run the same way.
 
 pub mod affinity;
 pub mod attack;
@@ -26,6 +33,7 @@ pub mod sign;
 use self::affinity::Pinning;
 use self::attack::{AttackSettings, Shared, OPS};
 use self::report::{LoadReport, RunResult, TxResult};
+use crate::interrupt::{Interrupt, Interrupted, Signal};
 use crate::target::http::{host_of, HttpClient};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -165,13 +173,34 @@ impl Which {
     }
 }
 
+/// What `load` prints on the first SIGINT or SIGTERM, after the signal's name.
+const LOAD_NOTICE: &str = "stopping the attack and the target it runs on; no report is written";
+
 /// `keygate load`; returns the exit code (0 ok, 1 regression or unexpected outcomes, 2 usage,
-/// 3 target).
+/// 3 target, 130 / 143 interrupted).
 pub async fn main(args: LoadArgs) -> u8 {
-    match run(&args).await {
+    let interrupt = Interrupt::listen(LOAD_NOTICE).unwrap_or_else(|e| {
+        eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}): an interrupt will skip cleanup");
+        Interrupt::never()
+    });
+    // The interrupt drops the run: a spawned target is killed and its directory removed.
+    let outcome = tokio::select! {
+        biased;
+        signal = interrupt.wait() => Err(Interrupted(signal).into()),
+        r = run(&args) => r,
+    };
+    match outcome {
         Ok((report, code)) => {
             crate::cli::out(&report::console(&report));
             code
+        }
+        Err(e) if e.is::<Interrupted>() => {
+            let signal = e.downcast_ref::<Interrupted>().map_or(Signal::Int, |i| i.0);
+            eprintln!(
+                "keygate: load {e}: the target it spawned is stopped, no report written; exit {}",
+                signal.exit_code()
+            );
+            signal.exit_code()
         }
         Err(e) if e.is::<BadInput>() => {
             eprintln!("error: {e:#}");
@@ -252,6 +281,10 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
                 users,
                 pin: pin.as_ref(),
             };
+            // A Ctrl-C that goose's handler caught after the last attack ended.
+            if goose::is_killswitch_triggered() {
+                return Err(Interrupted(Signal::Int).into());
+            }
             runs.push(attack_once(args, &plan, w, &tag, how).await?);
         }
     }
@@ -476,6 +509,10 @@ async fn attack_once(
     let goose = attack::execute(shared.clone(), &settings).await;
     drop(pinned);
     let goose = goose?;
+    // Goose's Ctrl-C handler cut the attack short: its figures would be wrong.
+    if goose::is_killswitch_triggered() {
+        return Err(Interrupted(Signal::Int).into());
+    }
     let (a, b) = sampler.await?;
     let open_loop = shared.pacer.as_ref().map(|p| p.finish(how.users));
     let revocation = match revoker {

@@ -1,6 +1,6 @@
 //! The console summary printed at the end of a run: totals, a per-area table, the failures
-//! and errors with their first mismatch, each fault scenario's ledger, and where the reports
-//! were written.
+//! and errors with their first mismatch, how many scenarios did not run and why, each fault
+//! scenario's ledger, and where the reports were written.
 
 use super::{RunReport, Totals, Verdict};
 use std::collections::BTreeMap;
@@ -15,22 +15,22 @@ pub fn summary(report: &RunReport) -> String {
     }
     let _ = writeln!(
         s,
-        "{:<20} {:>5} {:>5} {:>5} {:>5}",
-        "area", "pass", "fail", "skip", "error"
+        "{:<20} {:>5} {:>5} {:>5} {:>5} {:>7}",
+        "area", "pass", "fail", "skip", "error", "not run"
     );
     for (area, rs) in &areas {
         let t = Totals::of(rs.iter().copied());
         let _ = writeln!(
             s,
-            "{area:<20} {:>5} {:>5} {:>5} {:>5}",
-            t.pass, t.fail, t.skip, t.error
+            "{area:<20} {:>5} {:>5} {:>5} {:>5} {:>7}",
+            t.pass, t.fail, t.skip, t.error, t.not_run
         );
     }
     let t = &report.totals;
     let _ = writeln!(
         s,
-        "{:<20} {:>5} {:>5} {:>5} {:>5}",
-        "total", t.pass, t.fail, t.skip, t.error
+        "{:<20} {:>5} {:>5} {:>5} {:>5} {:>7}",
+        "total", t.pass, t.fail, t.skip, t.error, t.not_run
     );
     for r in report
         .scenarios
@@ -46,6 +46,20 @@ pub fn summary(report: &RunReport) -> String {
             r.reason.clone().unwrap_or_default()
         );
     }
+    // Scenarios that did not run, grouped by why (one stop reason covers most of them).
+    let mut not_run: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in report
+        .scenarios
+        .iter()
+        .filter(|r| r.verdict == Verdict::NotRun)
+    {
+        *not_run
+            .entry(r.reason.as_deref().unwrap_or("not run"))
+            .or_default() += 1;
+    }
+    for (reason, n) in not_run {
+        let _ = writeln!(s, "  NOT RUN {n} scenario(s): {reason}");
+    }
     for r in &report.scenarios {
         if let Some(f) = &r.faults {
             let _ = writeln!(s, "  faults {} ({}): {f}", r.id, r.verdict.as_str());
@@ -53,13 +67,19 @@ pub fn summary(report: &RunReport) -> String {
     }
     let covered = report.rules.iter().filter(|r| r.verdict.is_some()).count();
     let _ = writeln!(s, "rules covered: {covered}/{}", report.rules.len());
-    // The plain closing line CI tooling reads: the same four totals as the table, JSON and
-    // JUnit (an error proves nothing about a rule, so it is never counted as a failure).
-    let _ = writeln!(
+    // The plain closing line CI tooling reads: the same totals as the table, JSON and JUnit
+    // (an error proves nothing about a rule, so it is never counted as a failure). Scenarios
+    // that did not run are counted apart from the skipped ones, and only when there are some,
+    // so a complete run's line reads as it always has.
+    let _ = write!(
         s,
         "{} passed, {} failed, {} errors, {} skipped",
         t.pass, t.fail, t.error, t.skip
     );
+    if t.not_run > 0 {
+        let _ = write!(s, ", {} not run", t.not_run);
+    }
+    s.push('\n');
     s
 }
 
@@ -69,20 +89,7 @@ mod tests {
     use crate::report::ScenarioResult;
 
     fn result(id: &str, verdict: Verdict) -> ScenarioResult {
-        ScenarioResult {
-            id: id.into(),
-            title: id.into(),
-            area: "s3".into(),
-            tags: Vec::new(),
-            rules: vec!["U1".into()],
-            file: "x.toml".into(),
-            verdict,
-            reason: Some("why".into()),
-            duration_ms: 0,
-            steps: Vec::new(),
-            warnings: Vec::new(),
-            faults: None,
-        }
+        crate::report::fixtures::result(id, &["U1"], verdict)
     }
 
     #[test]
@@ -99,6 +106,41 @@ mod tests {
         assert_eq!(
             s.lines().last(),
             Some("1 passed, 2 failed, 1 errors, 1 skipped"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn scenarios_that_did_not_run_are_counted_apart_from_skips() {
+        let stopped = |id: &str| {
+            let mut r = result(id, Verdict::NotRun);
+            r.reason = Some("not run: --fail-fast stopped the run after `b` failed".into());
+            r
+        };
+        let results = vec![
+            result("a", Verdict::Pass),
+            result("b", Verdict::Fail),
+            stopped("c"),
+            stopped("d"),
+            result("e", Verdict::Skip),
+        ];
+        let report = crate::report::fixtures::report(results);
+        let s = summary(&report);
+        assert_eq!(
+            s.lines().last(),
+            Some("1 passed, 1 failed, 0 errors, 1 skipped, 2 not run"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "  NOT RUN 2 scenario(s): not run: --fail-fast stopped the run after `b` failed\n"
+            ),
+            "{s}"
+        );
+        let total = s.lines().find(|l| l.starts_with("total")).unwrap();
+        assert_eq!(
+            total.split_whitespace().collect::<Vec<_>>(),
+            ["total", "1", "1", "1", "0", "2"],
             "{s}"
         );
     }

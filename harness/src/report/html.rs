@@ -1,7 +1,8 @@
 //! `report.html`: one self-contained page (inline CSS, no scripts, no external assets) with the
-//! summary, per-area results, the fault scenarios' ledgers, the SPEC rule coverage table
-//! (uncovered rules listed) and every failure or error with its request and response
-//! excerpts, transport errors marked as such. All text is escaped.
+//! summary, per-area results (scenarios that did not run counted apart from skips), the fault
+//! scenarios' ledgers, the SPEC rule coverage table (uncovered rules listed) and every failure
+//! or error with its request and response excerpts, transport errors marked as such. All text
+//! is escaped.
 
 use super::junit::esc;
 use super::{RunReport, Totals, Verdict};
@@ -10,12 +11,16 @@ use std::fmt::Write;
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}\
 td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}\
-.pass{color:#176f2c}.fail{color:#b00020;font-weight:bold}.error{color:#a35200;font-weight:bold}.skip{color:#666}\
+.pass{color:#176f2c}.fail{color:#b00020;font-weight:bold}.error{color:#a35200;font-weight:bold}.skip{color:#666}.not_run{color:#666;font-style:italic}\
 .none{color:#999}pre{background:#f6f6f6;padding:.5em;overflow-x:auto;max-height:20em;font-size:85%}";
 
 fn verdict(v: Option<Verdict>) -> String {
     match v {
-        Some(v) => format!("<span class=\"{0}\">{0}</span>", v.as_str()),
+        Some(v) => format!(
+            "<span class=\"{}\">{}</span>",
+            v.as_str(),
+            v.as_str().replace('_', " ")
+        ),
         None => "<span class=\"none\">uncovered</span>".into(),
     }
 }
@@ -29,7 +34,7 @@ pub fn render(report: &RunReport) -> String {
 <h1>Keygate conformance report</h1><p>Run <code>{id}</code>, started {start}, {dur:.1} s. Target: {kind} at <code>{ep}</code> over <b>{transport}</b>, \
 region {region}, profile <b>{profile}</b>.</p>\
 <p><span class=\"pass\">{p} passed</span> · <span class=\"fail\">{f} failed</span> · <span class=\"error\">{e} errors</span> · \
-<span class=\"skip\">{sk} skipped</span></p>",
+<span class=\"skip\">{sk} skipped</span> · <span class=\"not_run\">{nr} not run</span></p>",
         id = esc(&report.run_id),
         start = esc(&report.started_at),
         dur = report.duration_ms as f64 / 1000.0,
@@ -42,23 +47,25 @@ region {region}, profile <b>{profile}</b>.</p>\
         f = t.fail,
         e = t.error,
         sk = t.skip,
+        nr = t.not_run,
     );
 
     let mut areas: BTreeMap<&str, Vec<&super::ScenarioResult>> = BTreeMap::new();
     for r in &report.scenarios {
         areas.entry(r.area.as_str()).or_default().push(r);
     }
-    s.push_str("<h2>By area</h2><table><tr><th>area</th><th>pass</th><th>fail</th><th>error</th><th>skip</th></tr>");
+    s.push_str("<h2>By area</h2><table><tr><th>area</th><th>pass</th><th>fail</th><th>error</th><th>skip</th><th>not run</th></tr>");
     for (area, rs) in &areas {
         let a = Totals::of(rs.iter().copied());
         let _ = write!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(area),
             a.pass,
             a.fail,
             a.error,
-            a.skip
+            a.skip,
+            a.not_run
         );
     }
     s.push_str("</table>");
@@ -179,4 +186,36 @@ fn faults(s: &mut String, report: &RunReport) {
         );
     }
     s.push_str("</table>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::ScenarioResult;
+
+    fn result(id: &str, verdict: Verdict) -> ScenarioResult {
+        crate::report::fixtures::result(id, &["U1"], verdict)
+    }
+
+    #[test]
+    fn scenarios_that_did_not_run_are_shown_and_counted_as_such() {
+        let report = crate::report::fixtures::report(vec![
+            result("a", Verdict::Pass),
+            result("b", Verdict::NotRun),
+        ]);
+        let html = render(&report);
+        assert!(
+            html.contains("<span class=\"not_run\">1 not run</span>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<tr><td>s3</td><td>1</td><td>0</td><td>0</td><td>0</td><td>1</td></tr>"),
+            "{html}"
+        );
+        // The rule both name is not shown as passing.
+        assert!(
+            html.contains("<tr><td>U1</td><td><span class=\"not_run\">not run</span></td>"),
+            "{html}"
+        );
+    }
 }

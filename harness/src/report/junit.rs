@@ -1,6 +1,8 @@
 //! JUnit XML: one `<testsuite>` per area, one `<testcase>` per scenario; failures carry the
 //! expected-vs-actual lines of every failing step, errors the transport or provisioning reason,
-//! skips their reason. A fault scenario's ledger (faults injected, operations acknowledged and
+//! skips their reason. Scenarios that did not run (the run stopped first: `--fail-fast`, an
+//! interrupt) are test cases too, `<skipped>` with their `not run: …` reason and counted in
+//! `skipped`, so a gate sees as many tests as were selected. A fault scenario's ledger (faults injected, operations acknowledged and
 //! lost) and any cleanup warnings go to the test case's `<system-out>`, so a gate that reads
 //! only this file still has them (some viewers show `system-out` for failed cases only).
 //! Written by hand (the format is small), with XML escaping.
@@ -36,7 +38,7 @@ pub fn render(report: &RunReport) -> String {
     let _ = writeln!(
         s,
         "<testsuites name=\"keygate\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-        report.scenarios.len(), t.fail, t.error, t.skip, report.duration_ms as f64 / 1000.0
+        report.scenarios.len(), t.fail, t.error, t.skip + t.not_run, report.duration_ms as f64 / 1000.0
     );
     for (area, rs) in areas {
         let at = Totals::of(rs.iter().copied());
@@ -44,7 +46,7 @@ pub fn render(report: &RunReport) -> String {
             writeln!(
             s,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
-            esc(area), rs.len(), at.fail, at.error, at.skip
+            esc(area), rs.len(), at.fail, at.error, at.skip + at.not_run
         );
         for r in rs {
             let _ = write!(
@@ -62,7 +64,8 @@ pub fn render(report: &RunReport) -> String {
                 Verdict::Pass => {
                     let _ = writeln!(s, ">\n{out}    </testcase>");
                 }
-                Verdict::Skip => {
+                // JUnit has no "not run": a skip whose message says why.
+                Verdict::Skip | Verdict::NotRun => {
                     let _ = writeln!(
                         s,
                         ">\n      <skipped message=\"{reason}\"/>\n{out}    </testcase>"
@@ -201,6 +204,35 @@ mod tests {
     fn push_text(cases: &mut [(String, Option<String>)], text: &str) {
         let case = cases.last_mut().expect("system-out inside a test case");
         case.1.get_or_insert_with(String::new).push_str(text);
+    }
+
+    #[test]
+    fn scenarios_that_did_not_run_are_skipped_test_cases() {
+        let mut stopped = scenario("later", Verdict::NotRun);
+        stopped.reason = Some("not run: interrupted by SIGINT".into());
+        let xml = render(&report(vec![
+            scenario("first", Verdict::Fail),
+            stopped,
+            scenario("skipped", Verdict::Skip),
+        ]));
+        assert!(
+            xml.contains("<testsuites name=\"keygate\" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"2\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                "<testsuite name=\"faults\" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"2\">"
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                "name=\"later [X4]\" time=\"0.001\">\n      <skipped message=\"not run: interrupted by SIGINT\"/>\n    </testcase>"
+            ),
+            "{xml}"
+        );
+        // Well formed, each `skipped` inside its test case.
+        assert_eq!(system_outs(&xml).len(), 3);
     }
 
     #[test]

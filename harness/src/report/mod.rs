@@ -1,9 +1,12 @@
 //! Run results and the sinks that write them: `report.json` (versioned), `junit.xml`,
 //! `report.html`, plus the console summary.
 //!
-//! A scenario's verdict is exactly one of pass, fail, skip (with a reason) or error (transport
-//! or provisioning, with a reason): an error is never counted as a failure of the rule, and a
-//! skip never as a pass. `report.json` carries `schema_version`; readers must check it.
+//! A scenario's verdict is exactly one of pass, fail, skip (with a reason), error (transport
+//! or provisioning, with a reason) or not run (with a reason: the run stopped before it, by
+//! `--fail-fast` or an interrupt): an error is never counted as a failure of the rule, and
+//! neither a skip nor a scenario that did not run ever as a pass. Every selected scenario is
+//! in the report, whether it ran or not. `report.json` carries `schema_version`; readers must
+//! check it (`not_run` and `totals.not_run` are additions, compatible with version 1).
 
 pub mod console;
 pub mod html;
@@ -19,12 +22,16 @@ use std::path::{Path, PathBuf};
 pub const SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
     Fail,
     Skip,
     Error,
+    /// Selected but never finished: the run stopped first (`--fail-fast` after a failure, or
+    /// an interrupt, which also abandons the scenarios running then). Not a skip decided by
+    /// the target's capabilities, and never a pass.
+    NotRun,
 }
 
 impl Verdict {
@@ -34,6 +41,7 @@ impl Verdict {
             Verdict::Fail => "fail",
             Verdict::Skip => "skip",
             Verdict::Error => "error",
+            Verdict::NotRun => "not_run",
         }
     }
 }
@@ -91,7 +99,7 @@ pub struct ScenarioResult {
     pub rules: Vec<String>,
     pub file: PathBuf,
     pub verdict: Verdict,
-    /// Why it was skipped or errored, or the first mismatch of a failure.
+    /// Why it was skipped, errored or not run, or the first mismatch of a failure.
     pub reason: Option<String>,
     pub duration_ms: u64,
     pub steps: Vec<StepResult>,
@@ -108,6 +116,7 @@ pub struct Totals {
     pub fail: usize,
     pub skip: usize,
     pub error: usize,
+    pub not_run: usize,
 }
 
 impl Totals {
@@ -119,6 +128,7 @@ impl Totals {
                 Verdict::Fail => t.fail += 1,
                 Verdict::Skip => t.skip += 1,
                 Verdict::Error => t.error += 1,
+                Verdict::NotRun => t.not_run += 1,
             }
         }
         t
@@ -239,5 +249,23 @@ pub(crate) mod fixtures {
             tags: Vec::new(),
         };
         RunReport::new(meta, scenarios, &[])
+    }
+
+    /// A scenario's result, for reporters' tests: `rules` covered, "why <id>" as its reason.
+    pub(crate) fn result(id: &str, rules: &[&str], verdict: super::Verdict) -> ScenarioResult {
+        ScenarioResult {
+            id: id.into(),
+            title: id.into(),
+            area: "s3".into(),
+            tags: Vec::new(),
+            rules: rules.iter().map(|r| r.to_string()).collect(),
+            file: "x.toml".into(),
+            verdict,
+            reason: Some(format!("why {id}")),
+            duration_ms: 0,
+            steps: Vec::new(),
+            warnings: Vec::new(),
+            faults: None,
+        }
     }
 }

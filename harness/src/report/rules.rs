@@ -65,7 +65,8 @@ pub struct RuleCoverage {
     pub rule: String,
     /// (scenario id, verdict)
     pub scenarios: Vec<(String, Verdict)>,
-    /// Worst verdict over its scenarios; `None` when no scenario covers it.
+    /// Worst verdict over its scenarios; `None` when no scenario covers it. A rule whose
+    /// scenarios passed but one did not run is `not_run`, never `pass`.
     pub verdict: Option<Verdict>,
 }
 
@@ -100,8 +101,9 @@ fn worst(vs: impl Iterator<Item = Verdict>) -> Option<Verdict> {
     let rank = |v: Verdict| match v {
         Verdict::Pass => 0,
         Verdict::Skip => 1,
-        Verdict::Error => 2,
-        Verdict::Fail => 3,
+        Verdict::NotRun => 2,
+        Verdict::Error => 3,
+        Verdict::Fail => 4,
     };
     vs.max_by_key(|v| rank(*v))
 }
@@ -117,5 +119,31 @@ mod tests {
         assert_eq!(parse_spec(spec), vec!["U1", "U2", "V8"]);
         assert!(is_rule_id("P12") && !is_rule_id("Q1") && !is_rule_id("U") && !is_rule_id("U1a"));
         assert_eq!(builtin().len(), 54);
+    }
+
+    use crate::report::fixtures::result;
+
+    #[test]
+    fn a_rule_with_a_scenario_that_did_not_run_is_not_passing() {
+        let results = [
+            result("a", &["U1", "U2"], Verdict::Pass),
+            result("b", &["U1"], Verdict::NotRun),
+            result("c", &["U2", "U3"], Verdict::Fail),
+            result("d", &["U3"], Verdict::NotRun),
+        ];
+        let rules = ["U1", "U2", "U3", "U4"].map(String::from);
+        let got: Vec<(String, Option<Verdict>)> = coverage(&rules, &results)
+            .into_iter()
+            .map(|c| (c.rule, c.verdict))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("U1".to_owned(), Some(Verdict::NotRun)),
+                ("U2".to_owned(), Some(Verdict::Fail)),
+                ("U3".to_owned(), Some(Verdict::Fail)),
+                ("U4".to_owned(), None),
+            ]
+        );
     }
 }

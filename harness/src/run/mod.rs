@@ -4,6 +4,11 @@
 //! Verdicts: a transport failure or a refused provisioning call makes the scenario `error` and
 //! stops it (later steps would test nothing); a mismatch makes it `fail` and the remaining steps
 //! still run, so a matrix reports every wrong cell. Cleanup is best effort and only warns.
+//!
+//! An interrupt (`crate::interrupt`) abandons a running scenario between or inside its steps:
+//! it is `not_run` unless a step already failed or errored (that verdict stands, the evidence
+//! is real), and its fault recovery and cleanup still run, so a remote target is left as clean
+//! as after a finished scenario.
 
 pub mod clients;
 pub mod context;
@@ -16,6 +21,7 @@ pub mod runner;
 pub mod s3ops;
 mod steps;
 
+use crate::interrupt::Interrupt;
 use crate::report::{ScenarioResult, Verdict};
 use crate::scenario::{Profile, Scenario};
 use crate::target::http::HttpClient;
@@ -32,13 +38,14 @@ pub fn default_password(seed: &str) -> String {
     )
 }
 
-/// Run one scenario against `target`.
+/// Run one scenario against `target`; abandon it when `interrupt` comes.
 pub async fn run_scenario(
     target: &dyn Target,
     scenario: &Scenario,
     nonce: &str,
     profile: Profile,
     http: &HttpClient,
+    interrupt: &Interrupt,
 ) -> ScenarioResult {
     let started = Instant::now();
     let def = &scenario.def;
@@ -57,29 +64,19 @@ pub async fn run_scenario(
         faults: None,
     };
     let ctx = Ctx::new(target, scenario, nonce);
-    if let Err(e) = provision(&ctx).await {
-        result.verdict = Verdict::Error;
-        result.reason = Some(format!("provisioning: {e}"));
-    } else {
-        for planned in &scenario.steps {
-            let step = steps::run_step(&ctx, planned, profile, http).await;
-            let verdict = step.verdict;
-            if verdict != Verdict::Pass && result.verdict == Verdict::Pass {
-                result.verdict = verdict;
-                result.reason = Some(format!(
-                    "{}: {}",
-                    step.origin,
-                    step.mismatches
-                        .first()
-                        .cloned()
-                        .unwrap_or_else(|| step.actual.clone())
-                ));
-            }
-            result.steps.push(step);
-            if verdict == Verdict::Error {
-                break;
-            }
-        }
+    let abandoned = tokio::select! {
+        biased;
+        () = play(&ctx, profile, http, &mut result) => None,
+        signal = interrupt.wait() => Some(signal),
+    };
+    if let Some(signal) = abandoned.filter(|_| result.verdict == Verdict::Pass) {
+        result.verdict = Verdict::NotRun;
+        result.reason = Some(format!(
+            "not run: interrupted by {} while running (abandoned after {} of {} step(s))",
+            signal.name(),
+            result.steps.len(),
+            scenario.steps.len()
+        ));
     }
     result.faults = ctx.with_ledger(|l| l.report());
     if let Some(f) = result.faults.filter(|f| f.lost > 0) {
@@ -93,6 +90,34 @@ pub async fn run_scenario(
     result.warnings.extend(recovered);
     result.duration_ms = started.elapsed().as_millis() as u64;
     result
+}
+
+/// Provision, then run the steps, recording them in `result`.
+async fn play(ctx: &Ctx<'_>, profile: Profile, http: &HttpClient, result: &mut ScenarioResult) {
+    if let Err(e) = provision(ctx).await {
+        result.verdict = Verdict::Error;
+        result.reason = Some(format!("provisioning: {e}"));
+        return;
+    }
+    for planned in &ctx.scenario.steps {
+        let step = steps::run_step(ctx, planned, profile, http).await;
+        let verdict = step.verdict;
+        if verdict != Verdict::Pass && result.verdict == Verdict::Pass {
+            result.verdict = verdict;
+            result.reason = Some(format!(
+                "{}: {}",
+                step.origin,
+                step.mismatches
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| step.actual.clone())
+            ));
+        }
+        result.steps.push(step);
+        if verdict == Verdict::Error {
+            break;
+        }
+    }
 }
 
 async fn provision(ctx: &Ctx<'_>) -> Result<(), String> {

@@ -6,10 +6,17 @@
 //! return or escape sequence, so a long run is visibly alive; nothing with `--no-progress`.
 //!
 //! Scenarios that move the target's clock run alone, after the parallel batch, because a clock
-//! move is visible to every scenario sharing the target. `--fail-fast` stops scheduling new
-//! scenarios after the first fail or error; those not started are not reported.
+//! move is visible to every scenario sharing the target.
+//!
+//! Stopping early: `--fail-fast` stops scheduling new scenarios after the first fail or error
+//! (those already running finish); an interrupt ([`Plan::interrupt`]) stops scheduling and
+//! abandons those running. Either way every selected scenario is in the results: the ones
+//! never started are `not_run` with the reason the run stopped (`not run: --fail-fast stopped
+//! the run after `x` failed`, `not run: interrupted by SIGINT`), so a report never has fewer
+//! test cases than were selected. They get no progress line (they never ran).
 
 use super::run_scenario;
+use crate::interrupt::Interrupt;
 use crate::report::{ScenarioResult, Verdict};
 use crate::scenario::{Profile, Scenario};
 use crate::target::http::HttpClient;
@@ -18,7 +25,8 @@ use futures_util::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use regex::Regex;
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// What to run and how.
 #[derive(Debug, Clone)]
@@ -29,6 +37,8 @@ pub struct Plan {
     pub fail_fast: bool,
     pub profile: Profile,
     pub progress: bool,
+    /// Stop when it comes ([`Interrupt::never`]: run to the end).
+    pub interrupt: Interrupt,
 }
 
 /// Whether a scenario is selected by the filter and tags.
@@ -65,6 +75,15 @@ fn skip_reason(target: &dyn Target, profile: Profile, s: &Scenario) -> Option<St
 }
 
 fn skipped(s: &Scenario, reason: String) -> ScenarioResult {
+    unstarted(s, Verdict::Skip, reason)
+}
+
+/// A scenario the run stopped before: `reason` says why (`not run: …`).
+fn not_run(s: &Scenario, reason: String) -> ScenarioResult {
+    unstarted(s, Verdict::NotRun, reason)
+}
+
+fn unstarted(s: &Scenario, verdict: Verdict, reason: String) -> ScenarioResult {
     ScenarioResult {
         id: s.def.id.clone(),
         title: s.def.title.clone(),
@@ -72,7 +91,7 @@ fn skipped(s: &Scenario, reason: String) -> ScenarioResult {
         tags: s.def.tags.clone(),
         rules: s.def.rules.clone(),
         file: s.file.clone(),
-        verdict: Verdict::Skip,
+        verdict,
         reason: Some(reason),
         duration_ms: 0,
         steps: Vec::new(),
@@ -81,7 +100,8 @@ fn skipped(s: &Scenario, reason: String) -> ScenarioResult {
     }
 }
 
-/// Run the selected scenarios; results come back in scenario order.
+/// Run the selected scenarios; results come back in scenario order, one for each selected
+/// scenario whether it ran or not.
 pub async fn run_all(
     target: &dyn Target,
     scenarios: &[Scenario],
@@ -91,7 +111,7 @@ pub async fn run_all(
     let http = HttpClient::trusting(&target.tls_trust())?;
     let chosen: Vec<&Scenario> = scenarios.iter().filter(|s| selected(plan, s)).collect();
     let bar = Progress::new(plan.progress, chosen.len());
-    let stop = AtomicBool::new(false);
+    let stop = Mutex::new(None);
     let mut results: Vec<(usize, ScenarioResult)> = Vec::new();
     let mut to_run = Vec::new();
     let mut exclusive = Vec::new();
@@ -119,11 +139,9 @@ pub async fn run_all(
         .buffer_unordered(plan.jobs.max(1))
         .collect()
         .await;
-    results.extend(parallel.into_iter().flatten());
-    for item in exclusive {
-        if let Some(r) = env.one(item.0, item.1).await {
-            results.push(r);
-        }
+    results.extend(parallel);
+    for (i, s) in exclusive {
+        results.push(env.one(i, s).await);
     }
     bar.finish();
     results.sort_by_key(|(i, _)| *i);
@@ -137,21 +155,51 @@ struct Env<'a> {
     nonce: &'a str,
     http: &'a HttpClient,
     bar: &'a Progress,
-    stop: &'a AtomicBool,
+    /// Why `--fail-fast` stopped the run (the first failure's), once it has.
+    stop: &'a Mutex<Option<String>>,
 }
 
 impl Env<'_> {
-    async fn one(&self, i: usize, s: &Scenario) -> Option<(usize, ScenarioResult)> {
-        if self.stop.load(Ordering::SeqCst) {
-            return None;
+    async fn one(&self, i: usize, s: &Scenario) -> (usize, ScenarioResult) {
+        if let Some(reason) = self.stopped() {
+            return (i, not_run(s, reason));
         }
         self.bar.started(s.id());
-        let r = run_scenario(self.target, s, self.nonce, self.plan.profile, self.http).await;
+        let r = run_scenario(
+            self.target,
+            s,
+            self.nonce,
+            self.plan.profile,
+            self.http,
+            &self.plan.interrupt,
+        )
+        .await;
         if matches!(r.verdict, Verdict::Fail | Verdict::Error) && self.plan.fail_fast {
-            self.stop.store(true, Ordering::SeqCst);
+            let what = match r.verdict {
+                Verdict::Fail => "failed",
+                _ => "ended in error",
+            };
+            if let Ok(mut stop) = self.stop.lock() {
+                stop.get_or_insert_with(|| {
+                    format!(
+                        "not run: --fail-fast stopped the run after `{}` {what}",
+                        r.id
+                    )
+                });
+            }
         }
         self.bar.finished(&r);
-        Some((i, r))
+        (i, r)
+    }
+
+    /// Why no further scenario starts, if the run has stopped: the first failure under
+    /// `--fail-fast`, or else an interrupt.
+    fn stopped(&self) -> Option<String> {
+        let fail_fast = self.stop.lock().ok().and_then(|s| s.clone());
+        fail_fast.or_else(|| {
+            let signal = self.plan.interrupt.received()?;
+            Some(format!("not run: interrupted by {}", signal.name()))
+        })
     }
 }
 

@@ -89,6 +89,7 @@ async fn run_against(mode: Mode, scenarios: &[Scenario]) -> RunReport {
         fail_fast: false,
         profile: Profile::Reference,
         progress: false,
+        interrupt: keygate::interrupt::Interrupt::never(),
     };
     let results = runner::run_all(&target, scenarios, &plan, "wt")
         .await

@@ -1,6 +1,9 @@
 //! The `keygate` binary's exit codes and messages for bad input, as README documents them: 2
 //! for usage, scenario or target file errors (found before any server starts), and quiet
-//! handling of a closed stdout.
+//! handling of a closed stdout. [`stopping`]: runs that stop early (`--fail-fast`, SIGINT,
+//! SIGTERM) still report every selected scenario and leave nothing behind.
+
+mod stopping;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
