@@ -133,6 +133,7 @@ pub async fn authenticate(
             .map_err(from_auth)?;
         (verified, Source::Stream(body))
     };
+    unexpired(&key, now)?;
     let mut caller = Caller::Signed { key, verified };
     if matches!(source, Source::Buffered(_)) {
         // Buffering the body waited; the policy is read again after it (S7).
@@ -168,7 +169,17 @@ pub fn authenticate_head(state: &AppState, parts: &Parts) -> S3Result<Caller> {
     let verified = pending
         .verify(&key.credential.secret, &state.key_cache, None)
         .map_err(from_auth)?;
+    unexpired(&key, now)?;
     Ok(Caller::Signed { key, verified })
+}
+
+/// STS credentials past their expiry at `now` (S6), for a request whose signature checked.
+fn unexpired(key: &KeyEntry, now: keygate_sigv4::Timestamp) -> S3Result<()> {
+    let expires = key.credential.principal.expires;
+    if expires.is_some_and(|e| e <= now.unix_seconds()) {
+        return Err(S3Error::new(S3ErrorCode::ExpiredToken));
+    }
+    Ok(())
 }
 
 /// Finds the credential (and its user's policy) for `access_key` at `now` (the time the
@@ -209,9 +220,8 @@ fn lookup(
             if !keygate_sigv4::ct_eq_bytes(t.as_bytes(), expected.as_bytes()) {
                 return Err(S3Error::new(S3ErrorCode::InvalidTokenId));
             }
-            if p.expires.is_some_and(|e| e <= now) {
-                return Err(S3Error::new(S3ErrorCode::ExpiredToken));
-            }
+            // Expiry is told only after the signature is checked (`unexpired`): a key and
+            // token alone must not learn whether the credentials still live.
             Ok(entry)
         }
         (_, Some(_)) => Err(S3Error::with_message(

@@ -15,7 +15,7 @@ use quick_xml::escape::escape;
 use crate::auth::{authenticate, Caller};
 use crate::conn::TimedIncoming;
 use crate::http_util::{self, Body};
-use crate::iam::{IamCode, PrincipalKind, MAX_STS_SECONDS, MIN_STS_SECONDS};
+use crate::iam::{IamCode, Parent, PrincipalKind, MAX_STS_SECONDS, MIN_STS_SECONDS};
 use crate::s3::body::RequestBody;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::query::Query;
@@ -34,10 +34,12 @@ pub fn is_sts_request(parts: &Parts) -> bool {
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("/sts/aws4_request"));
-    let in_query = parts
-        .uri
-        .query()
-        .is_some_and(|q| q.contains("%2Fsts%2Faws4_request") || q.contains("/sts/aws4_request"));
+    // Decoded: signers escape the credential's `/`, and some also its `-` and `_`.
+    let in_query = parts.uri.query().is_some_and(|q| {
+        Query::parse(q)
+            .get("X-Amz-Credential")
+            .is_some_and(|c| c.ends_with("/sts/aws4_request"))
+    });
     // An unsigned form POST to `/` without a query is an STS call too (S3 has no such
     // operation: DeleteObjects has `?delete`, browser uploads are multipart/form-data), so it
     // is refused as STS refuses it, in STS's envelope (S5), not as an unknown S3 request. A
@@ -86,10 +88,12 @@ impl StsError {
 impl From<S3Error> for StsError {
     fn from(e: S3Error) -> Self {
         match e.code {
-            // S5: authentication failures are AccessDenied on STS.
+            // S5: authentication failures are AccessDenied on STS, and so are expired STS
+            // credentials (S5: STS credentials may not assume a role, live or not).
             S3ErrorCode::SignatureDoesNotMatch
             | S3ErrorCode::InvalidAccessKeyId
-            | S3ErrorCode::InvalidTokenId => StsError::access_denied("Access denied."),
+            | S3ErrorCode::InvalidTokenId
+            | S3ErrorCode::ExpiredToken => StsError::access_denied("Access denied."),
             code => StsError::new(code.http_status(), code.as_str(), e.message.into_owned()),
         }
     }
@@ -200,14 +204,16 @@ async fn assume_role(
     };
     let now = state.clock.now().unix_timestamp();
     // A SQLite transaction (fsync): off the worker thread, which serves other requests.
-    let (iam, user, policy) = (
+    let (iam, credential, policy) = (
         state.clone(),
-        p.username.clone(),
+        key.credential.clone(),
         get("Policy").map(str::to_owned),
     );
     let issued = crate::metrics::cpu::offload(move || {
+        // For the user that signed: not another created under its name meanwhile (U5).
+        let parent = Parent::SignedBy(&credential.principal.username, &credential.secret);
         iam.identities
-            .assume_role(&user, seconds, policy.as_deref(), now)
+            .assume_role_as(parent, seconds, policy.as_deref(), now)
     })
     .await
     .map_err(|e| StsError::from(S3Error::internal(e)))?

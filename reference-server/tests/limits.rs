@@ -367,3 +367,39 @@ async fn connections_over_the_limit_wait_for_a_free_slot() {
     assert_eq!(status(&resp), 403, "{resp}");
     drop(held2);
 }
+
+/// A request refused before its body is read cannot leave the connection reusable: the
+/// answer says `Connection: close` (found by a probe: the connection was closed without it,
+/// and a client's next request on it failed). A refusal of a request without a body keeps
+/// the connection.
+#[tokio::test]
+async fn a_refused_request_with_an_unread_body_says_connection_close() {
+    let ts = TestServer::start().await;
+    ts.bucket("data").await;
+    let host = ts.server.addr().to_string();
+    let big = "x".repeat(200_000);
+    let head = format!(
+        "PUT /data/k HTTP/1.1\r\nhost: {host}\r\ncontent-length: {}\r\n\r\n",
+        big.len()
+    );
+    let (resp, _) = exchange(
+        &ts,
+        format!("{head}{big}").as_bytes(),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(status(&resp), 403, "{resp}");
+    let lower = resp.to_ascii_lowercase();
+    assert!(lower.contains("\r\nconnection: close\r\n"), "{resp}");
+    // No body: the refusal keeps the connection open for the next request.
+    let r = ts
+        .send_unsigned(
+            "GET",
+            "/data/k",
+            &[("host".into(), host.clone())],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.headers.get("connection").is_none(), "{:?}", r.headers);
+}

@@ -375,6 +375,15 @@ async fn s6_expiry_at_minus_5_and_plus_5_seconds() {
     t.send(&keys, Call::s3("GET", "/bkt"))
         .await
         .expect_error(400, "ExpiredToken");
+    // Expiry is told only to who proves the secret: key and token alone learn nothing.
+    let mut forged = keys.clone();
+    forged.sk = "not-the-secret-0123456789012345678901234".to_owned();
+    t.send(&forged, Call::s3("GET", "/bkt"))
+        .await
+        .expect_error(403, "SignatureDoesNotMatch");
+    // Expired STS credentials may not assume a role either (S5: AccessDenied, not expiry).
+    sts_error(&t.send(&keys, Call::sts(FORM)).await, 403, "AccessDenied");
+    sts_error(&t.send(&forged, Call::sts(FORM)).await, 403, "AccessDenied");
     // A fresh session of the same user works at the moved clock.
     let r = t.send(&alice, Call::sts(FORM)).await;
     let fresh = session_keys(&r);
@@ -461,4 +470,36 @@ async fn s8_live_sts_credentials_are_limited() {
     // Expired ones do not count.
     t.server.advance_clock(901);
     session_keys(&t.send(alice, Call::sts(FORM)).await);
+}
+
+/// V1 on STS: query auth works as AWS's signers do it for services other than S3, which sign
+/// the body's hash (boto3's `generate_presigned_url("assume_role")`), not `UNSIGNED-PAYLOAD`;
+/// and the credentials it gives work.
+#[tokio::test]
+async fn v1_presigned_assume_role_signs_the_body_hash() {
+    use aws_sigv4::http_request::SignableBody;
+    let t = TestServer::start().await;
+    t.bucket("bkt").await;
+    let alice = t.user_with("alice", "readwrite").await;
+    let host = vec![("host".to_owned(), t.server.addr().to_string())];
+    let sign = |body: SignableBody<'static>| {
+        common::sign_request(
+            &alice,
+            "sts",
+            t.server_now(),
+            ("POST", &format!("/?{FORM}&DurationSeconds=900")),
+            host.clone(),
+            body,
+            true,
+        )
+    };
+    let (target, headers) = sign(SignableBody::Bytes(b""));
+    assert!(target.contains("X-Amz-Signature="), "{target}");
+    let r = t.send_unsigned("POST", &target, &headers, Vec::new()).await;
+    let keys = session_keys(&r);
+    assert_eq!(try_put(&t.s3_as(&keys), "bkt", "k").await, "ok");
+    // S3's form does not sign STS requests: their body is part of what is signed.
+    let (target, headers) = sign(SignableBody::UnsignedPayload);
+    let r = t.send_unsigned("POST", &target, &headers, Vec::new()).await;
+    sts_error(&r, 403, "AccessDenied");
 }

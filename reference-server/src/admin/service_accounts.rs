@@ -5,8 +5,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{reply, AdminError, AdminRequest, AdminResult};
+use crate::auth::Caller;
 use crate::http_util::{self, Body};
-use crate::iam::{IamCode, PrincipalKind};
+use crate::iam::{IamCode, Parent, PrincipalKind};
 
 /// The calling S3 user's name; the admin, STS credentials and service accounts are refused (A1).
 fn calling_user(req: &AdminRequest) -> AdminResult<String> {
@@ -33,10 +34,15 @@ pub fn add(req: &AdminRequest) -> AdminResult<Response<Body>> {
     } else {
         req.json()?
     };
+    // For the user that signed: not another created under its name meanwhile (U5).
+    let parent = match &req.caller {
+        Caller::Signed { key, .. } => Parent::SignedBy(&user, &key.credential.secret),
+        Caller::Anonymous => Parent::Named(&user),
+    };
     let issued =
         req.state
             .identities
-            .add_service_account(&user, body.policy.as_deref(), req.now())?;
+            .add_service_account_as(parent, body.policy.as_deref(), req.now())?;
     reply(StatusCode::CREATED, &json!(issued))
 }
 

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use rusqlite::params;
 
 use super::error::{IamCode, IamError, IamResult};
-use super::model::{PrincipalKind, StoredPolicy};
+use super::model::{Model, PrincipalKind, StoredPolicy};
 use super::{
     random_string, validate, Identities, IssuedCredentials, ServiceAccountInfo, KEY_ALPHABET,
     SECRET_ALPHABET,
 };
+use keygate_sigv4::SecretKey;
 
 /// A session or embedded policy, validated like any policy (S4, A3).
 fn narrowing_policy(doc: Option<&str>) -> IamResult<Option<Arc<StoredPolicy>>> {
@@ -37,6 +38,40 @@ fn no_such_account(key: &str) -> IamError {
     )
 }
 
+/// Who asks for derived credentials: a user by name (provisioning), or the user whose secret
+/// a request was signed with ([`Identities::assume_role_as`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Parent<'a> {
+    Named(&'a str),
+    /// The user and the secret its request's signature was checked with. Between that check
+    /// and the writer lock the user may have been deleted and another created with its name
+    /// (U5: nothing of the old user may live on, nor be issued to the new one); its secret
+    /// tells them apart.
+    SignedBy(&'a str, &'a SecretKey),
+}
+
+impl Parent<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Parent::Named(n) | Parent::SignedBy(n, _) => n,
+        }
+    }
+
+    /// Whether the model's user of that name is this parent.
+    fn is_in(&self, model: &Model) -> bool {
+        let Some(user) = model.users.get(self.name()) else {
+            return false;
+        };
+        match self {
+            Parent::Named(_) => true,
+            Parent::SignedBy(_, secret) => keygate_sigv4::ct_eq_bytes(
+                user.credential.secret.expose().as_bytes(),
+                secret.expose().as_bytes(),
+            ),
+        }
+    }
+}
+
 impl Identities {
     /// Issues STS credentials for `parent` valid until `now + seconds`, narrowed by an
     /// already validated session policy (S1–S4, S8).
@@ -47,14 +82,27 @@ impl Identities {
         session_policy: Option<&str>,
         now: i64,
     ) -> IamResult<IssuedCredentials> {
+        self.assume_role_as(Parent::Named(parent), seconds, session_policy, now)
+    }
+
+    /// [`Identities::assume_role`] for a request: refused when `parent` is no longer the
+    /// user that signed it.
+    pub fn assume_role_as(
+        &self,
+        parent: Parent<'_>,
+        seconds: i64,
+        session_policy: Option<&str>,
+        now: i64,
+    ) -> IamResult<IssuedCredentials> {
         let own = narrowing_policy(session_policy)?;
         let mut w = self.writer();
-        if !w.model.users.contains_key(parent) {
+        if !parent.is_in(&w.model) {
             return Err(IamError::new(
                 IamCode::AccessDenied,
                 "Only S3 users may assume a role.",
             ));
         }
+        let parent = parent.name();
         let live = w
             .model
             .derived
@@ -126,14 +174,26 @@ impl Identities {
         policy: Option<&str>,
         now: i64,
     ) -> IamResult<IssuedCredentials> {
+        self.add_service_account_as(Parent::Named(parent), policy, now)
+    }
+
+    /// [`Identities::add_service_account`] for a request: refused when `parent` is no longer
+    /// the user that signed it.
+    pub fn add_service_account_as(
+        &self,
+        parent: Parent<'_>,
+        policy: Option<&str>,
+        now: i64,
+    ) -> IamResult<IssuedCredentials> {
         let own = narrowing_policy(policy)?;
         let mut w = self.writer();
-        if !w.model.users.contains_key(parent) {
+        if !parent.is_in(&w.model) {
             return Err(IamError::new(
                 IamCode::AccessDenied,
                 "Only S3 users may have service accounts.",
             ));
         }
+        let parent = parent.name();
         if w.model
             .derived_of(parent, PrincipalKind::ServiceAccount)
             .count()
@@ -219,5 +279,38 @@ impl Identities {
         w.model.derived.remove(key);
         self.publish(&w);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// U5: a request signed by a user that was deleted, and another created under its name
+    /// before the request reached the writer, gets nothing: neither STS credentials nor a
+    /// service account, which would otherwise live on as the new user's.
+    #[test]
+    fn u5_derived_credentials_go_only_to_the_user_that_signed() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::state::for_tests(dir.path());
+        let ids = &state.identities;
+        ids.add_user("alice", "Old-password1", 0, 0, 0).unwrap();
+        ids.attach("readwrite", "alice").unwrap();
+        let signed_by = ids.snapshot().key("alice").unwrap().credential.clone();
+        let parent = Parent::SignedBy("alice", &signed_by.secret);
+        ids.assume_role_as(parent, 900, None, 0).unwrap();
+        ids.delete_user("alice").unwrap();
+        ids.add_user("alice", "New-password2", 0, 0, 0).unwrap();
+        ids.attach("readwrite", "alice").unwrap();
+        let refused = ids.assume_role_as(parent, 900, None, 0).unwrap_err();
+        assert_eq!(refused.code, IamCode::AccessDenied);
+        let refused = ids.add_service_account_as(parent, None, 0).unwrap_err();
+        assert_eq!(refused.code, IamCode::AccessDenied);
+        assert!(ids.list_service_accounts("alice").is_empty());
+        // The new user, signing with its own secret, is served.
+        let now = ids.snapshot().key("alice").unwrap().credential.clone();
+        let parent = Parent::SignedBy("alice", &now.secret);
+        ids.assume_role_as(parent, 900, None, 0).unwrap();
+        ids.add_service_account_as(parent, None, 0).unwrap();
     }
 }

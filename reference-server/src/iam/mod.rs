@@ -8,6 +8,7 @@
 
 mod db;
 mod derived;
+pub use derived::Parent;
 pub mod error;
 mod model;
 mod seal;

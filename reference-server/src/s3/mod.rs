@@ -161,6 +161,7 @@ async fn serve_uncounted(
     let request_id = state.next_request_id();
     let is_head = req.method() == Method::HEAD;
     let path = req.uri().path().to_owned();
+    let declares_body = declares_body(req.headers());
     let (parts, incoming) = req.into_parts();
     let mut op = OpLabel::Unrouted;
     let mut resp = if path == crate::metrics::PATH {
@@ -196,6 +197,13 @@ async fn serve_uncounted(
     headers
         .entry("x-amz-id-2")
         .or_insert(HeaderValue::from_static("keygate"));
+    if declares_body && resp.status().as_u16() >= 400 {
+        // A refusal may leave the body unread, and then the connection cannot carry another
+        // request: say so (RFC 9112 §9.6) rather than close it under a client that would
+        // send its next request on it.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let counted = (path != crate::metrics::PATH).then_some(op);
     (resp, counted)
 }
@@ -316,6 +324,14 @@ async fn dispatch(
     let handled = handle(&mut ctx).await;
     ctx.state.metrics.stage(Stage::Storage, t2.elapsed());
     handled
+}
+
+/// Whether the request says a body follows (a non-zero length, or chunked framing).
+fn declares_body(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
 }
 
 /// Whether the request writes an object with tags it names (`x-amz-tagging` on PutObject,

@@ -152,7 +152,13 @@ impl Store {
         if !dir.join("upload.json").is_file() {
             return Err(S3Error::new(S3ErrorCode::NoSuchUpload));
         }
-        let replaced = read_part(&record).ok().map(|p| p.data_file());
+        // A part uploaded again replaces the earlier one, whose data file goes once the new
+        // record is in place. (Not `read_part`: a first upload has no record, which is no
+        // internal error to log.)
+        let replaced = fs::read(&record)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Part>(&b).ok())
+            .map(|p| p.data_file());
         fs::rename(tmp.path(), dir.join(part.data_file())).map_err(S3Error::internal)?;
         self.write_atomic(&record, &bytes)?;
         if let Some(old) = replaced {

@@ -401,6 +401,9 @@ fn parse_query<'a>(
             let (mode, _) = payload_mode(v.as_bytes())?;
             (mode, Cow::Owned(v.into_owned().into_bytes()))
         }
+        // S3's presigned URLs do not sign the body; every other service's (STS: boto3's
+        // `generate_presigned_url`, AWS's own SigV4 query signing) sign its hash.
+        (None, None) if service == Service::Sts => (PayloadMode::Absent, Cow::Borrowed(&b""[..])),
         (None, None) => (
             PayloadMode::Unsigned,
             Cow::Borrowed(&b"UNSIGNED-PAYLOAD"[..]),
