@@ -94,6 +94,11 @@ impl From<S3Error> for StsError {
             | S3ErrorCode::InvalidAccessKeyId
             | S3ErrorCode::InvalidTokenId
             | S3ErrorCode::ExpiredToken => StsError::access_denied("Access denied."),
+            // A scope for another region (or service) is an authentication failure too, as
+            // MinIO answers it (spec-notes 45), with S3's message saying what is wrong.
+            S3ErrorCode::AuthorizationHeaderMalformed => {
+                StsError::access_denied(e.message.into_owned())
+            }
             code => StsError::new(code.http_status(), code.as_str(), e.message.into_owned()),
         }
     }

@@ -503,3 +503,37 @@ async fn v1_presigned_assume_role_signs_the_body_hash() {
     let r = t.send_unsigned("POST", &target, &headers, Vec::new()).await;
     sts_error(&r, 403, "AccessDenied");
 }
+
+/// S5 with spec-notes 45: a scope for another region is an authentication failure on STS,
+/// 403 `AccessDenied` in the STS envelope (not S3's 400), saying what is wrong.
+#[tokio::test]
+async fn s5_a_scope_for_another_region_is_access_denied() {
+    use aws_sigv4::http_request::SignableBody;
+    let t = TestServer::start().await;
+    let alice = t.user_with("alice", "readwrite").await;
+    let host = vec![
+        ("host".to_owned(), t.server.addr().to_string()),
+        (
+            "content-type".to_owned(),
+            "application/x-www-form-urlencoded".to_owned(),
+        ),
+    ];
+    let (target, headers) = common::sign_request(
+        &alice,
+        "sts",
+        t.server_now(),
+        ("POST", "/"),
+        host,
+        SignableBody::Bytes(FORM.as_bytes()),
+        false,
+    );
+    let headers: Vec<(String, String)> = headers
+        .into_iter()
+        .map(|(k, v)| (k, v.replace("/us-east-1/", "/eu-west-1/")))
+        .collect();
+    let r = t
+        .send_unsigned("POST", &target, &headers, FORM.as_bytes().to_vec())
+        .await;
+    sts_error(&r, 403, "AccessDenied");
+    assert!(r.text().contains("region is wrong"), "{}", r.text());
+}
