@@ -184,8 +184,9 @@ fn unexpired(key: &KeyEntry, now: keygate_sigv4::Timestamp) -> S3Result<()> {
 
 /// Finds the credential (and its user's policy) for `access_key` at `now` (the time the
 /// signature was checked against: one clock read per request) and applies the session-token
-/// rules (SPEC S6, A6): an STS key needs its own token and must not be expired; any other key
-/// refuses a token.
+/// rules (SPEC S6, A6): an STS key needs its own token; any other key refuses a token. Expiry
+/// is checked after the signature ([`unexpired`]), but for credentials already purged, known
+/// only by their token (which carries its expiry in the clear).
 fn lookup(
     state: &AppState,
     now: keygate_sigv4::Timestamp,
@@ -220,8 +221,8 @@ fn lookup(
             if !keygate_sigv4::ct_eq_bytes(t.as_bytes(), expected.as_bytes()) {
                 return Err(S3Error::new(S3ErrorCode::InvalidTokenId));
             }
-            // Expiry is told only after the signature is checked (`unexpired`): a key and
-            // token alone must not learn whether the credentials still live.
+            // Expiry is told after the signature is checked (`unexpired`), so a bad
+            // signature is answered as one whether or not the credentials still live.
             Ok(entry)
         }
         (_, Some(_)) => Err(S3Error::with_message(

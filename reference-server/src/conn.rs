@@ -19,6 +19,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -88,6 +90,8 @@ pub struct TimedIncoming {
     idle: Duration,
     deadline: Instant,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// Set once the body has been read to its end, when someone watches ([`Self::watch_end`]).
+    ended: Option<Arc<AtomicBool>>,
 }
 
 impl TimedIncoming {
@@ -98,7 +102,18 @@ impl TimedIncoming {
             idle: limits.body_read_timeout,
             deadline: Instant::now() + limits.body_total_timeout,
             sleep: None,
+            ended: None,
         }
+    }
+
+    /// A flag that turns true when the body has been read to its end: a body left unread
+    /// means the connection cannot carry another request.
+    pub fn watch_end(&mut self) -> Arc<AtomicBool> {
+        let flag = self.ended.get_or_insert_with(Default::default).clone();
+        if self.inner.is_end_stream() {
+            flag.store(true, Ordering::Relaxed);
+        }
+        flag
     }
 }
 
@@ -118,6 +133,11 @@ impl Body for TimedIncoming {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.sleep = None;
+                if let Some(ended) = &this.ended {
+                    if frame.is_none() || this.inner.is_end_stream() {
+                        ended.store(true, Ordering::Relaxed);
+                    }
+                }
                 Poll::Ready(frame.map(|f| f.map_err(BodyError::Connection)))
             }
             Poll::Pending => {

@@ -216,12 +216,22 @@ async fn serve_connection<I>(
     let body_limits = limits.clone();
     let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let state = state.clone();
-        let req = req.map(|body| TimedIncoming::new(body, &body_limits));
+        let mut req = req.map(|body| TimedIncoming::new(body, &body_limits));
         let is_head = req.method() == http::Method::HEAD;
+        let body_end = declares_body(req.headers()).then(|| req.body_mut().watch_end());
         let ids = state.clone();
         let served = crate::s3::serve(state, req, remote, secure);
         async move {
-            let resp = answer_even_on_panic(served, || ids.next_request_id(), is_head).await;
+            let mut resp = answer_even_on_panic(served, || ids.next_request_id(), is_head).await;
+            if body_end.is_some_and(|ended| !ended.load(std::sync::atomic::Ordering::Relaxed)) {
+                // The answer left the body unread (a refusal, a panic), so the connection
+                // cannot carry another request: say so (RFC 9112 §9.6) rather than close it
+                // under a client that would send its next request on it.
+                resp.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
             Ok::<_, Infallible>(resp)
         }
     });
@@ -237,9 +247,17 @@ async fn serve_connection<I>(
     }
 }
 
+/// Whether the request says a body follows (a non-zero length, or chunked framing).
+fn declares_body(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(http::header::TRANSFER_ENCODING)
+        || headers
+            .get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+}
+
 /// Runs a request's handler; if it panics (a bug, or a library's), the client still gets an
 /// answer, a bare `InternalError` (500) whose body says nothing internal, instead of a dropped
-/// connection, and the connection stays usable.
+/// connection (which stays usable when the request's body was read).
 async fn answer_even_on_panic<F>(
     served: F,
     request_id: impl FnOnce() -> String,

@@ -370,8 +370,8 @@ async fn connections_over_the_limit_wait_for_a_free_slot() {
 
 /// A request refused before its body is read cannot leave the connection reusable: the
 /// answer says `Connection: close` (found by a probe: the connection was closed without it,
-/// and a client's next request on it failed). A refusal of a request without a body keeps
-/// the connection.
+/// and a client's next request on it failed). A refusal of a request without a body, or
+/// after reading all of it, keeps the connection.
 #[tokio::test]
 async fn a_refused_request_with_an_unread_body_says_connection_close() {
     let ts = TestServer::start().await;
@@ -401,5 +401,11 @@ async fn a_refused_request_with_an_unread_body_says_connection_close() {
         )
         .await;
     assert_eq!(r.status, 403);
+    assert!(r.headers.get("connection").is_none(), "{:?}", r.headers);
+    // A refusal after the whole body was read: an STS form with a bad duration.
+    let alice = ts.user_with("alice", "readwrite").await;
+    let call = Call::sts("Action=AssumeRole&Version=2011-06-15&DurationSeconds=1");
+    let r = ts.send(&alice, call).await;
+    assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.headers.get("connection").is_none(), "{:?}", r.headers);
 }

@@ -537,3 +537,40 @@ async fn s5_a_scope_for_another_region_is_access_denied() {
     sts_error(&r, 403, "AccessDenied");
     assert!(r.text().contains("region is wrong"), "{}", r.text());
 }
+
+/// STS signs the body whatever the request declares (spec-notes 75): a signature over
+/// `UNSIGNED-PAYLOAD` does not cover an AssumeRole body, which could otherwise be swapped
+/// in transit (a longer session, no session policy).
+#[tokio::test]
+async fn s1_an_sts_body_is_always_signed() {
+    use aws_sigv4::http_request::SignableBody;
+    let t = TestServer::start().await;
+    let alice = t.user_with("alice", "readwrite").await;
+    for presign in [false, true] {
+        let headers = vec![
+            ("host".to_owned(), t.server.addr().to_string()),
+            (
+                "content-type".to_owned(),
+                "application/x-www-form-urlencoded".to_owned(),
+            ),
+            (
+                "x-amz-content-sha256".to_owned(),
+                "UNSIGNED-PAYLOAD".to_owned(),
+            ),
+        ];
+        let (target, headers) = common::sign_request(
+            &alice,
+            "sts",
+            t.server_now(),
+            ("POST", "/"),
+            headers,
+            SignableBody::UnsignedPayload,
+            presign,
+        );
+        let swapped = format!("{FORM}&DurationSeconds=604800");
+        let r = t
+            .send_unsigned("POST", &target, &headers, swapped.into_bytes())
+            .await;
+        sts_error(&r, 403, "AccessDenied");
+    }
+}

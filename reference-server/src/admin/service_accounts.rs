@@ -35,10 +35,14 @@ pub fn add(req: &AdminRequest) -> AdminResult<Response<Body>> {
         req.json()?
     };
     // For the user that signed: not another created under its name meanwhile (U5).
-    let parent = match &req.caller {
-        Caller::Signed { key, .. } => Parent::SignedBy(&user, &key.credential.secret),
-        Caller::Anonymous => Parent::Named(&user),
+    let Caller::Signed { key, .. } = &req.caller else {
+        // `calling_user` let no unsigned caller through; refuse rather than trust the name.
+        return Err(AdminError::new(
+            IamCode::AccessDenied,
+            "Only an S3 user may manage its own service accounts.",
+        ));
     };
+    let parent = Parent::SignedBy(&user, &key.credential.secret);
     let issued =
         req.state
             .identities

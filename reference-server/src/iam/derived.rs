@@ -57,6 +57,17 @@ impl Parent<'_> {
         }
     }
 
+    /// Why it is refused when it is not in the model: `otherwise` for a name that is no user.
+    fn refused(&self, otherwise: &'static str) -> IamError {
+        let message = match self {
+            Parent::Named(_) => otherwise,
+            Parent::SignedBy(..) => {
+                "The user that signed this request was deleted or its password changed meanwhile."
+            }
+        };
+        IamError::new(IamCode::AccessDenied, message)
+    }
+
     /// Whether the model's user of that name is this parent.
     fn is_in(&self, model: &Model) -> bool {
         let Some(user) = model.users.get(self.name()) else {
@@ -97,10 +108,7 @@ impl Identities {
         let own = narrowing_policy(session_policy)?;
         let mut w = self.writer();
         if !parent.is_in(&w.model) {
-            return Err(IamError::new(
-                IamCode::AccessDenied,
-                "Only S3 users may assume a role.",
-            ));
+            return Err(parent.refused("Only S3 users may assume a role."));
         }
         let parent = parent.name();
         let live = w
@@ -188,10 +196,7 @@ impl Identities {
         let own = narrowing_policy(policy)?;
         let mut w = self.writer();
         if !parent.is_in(&w.model) {
-            return Err(IamError::new(
-                IamCode::AccessDenied,
-                "Only S3 users may have service accounts.",
-            ));
+            return Err(parent.refused("Only S3 users may have service accounts."));
         }
         let parent = parent.name();
         if w.model

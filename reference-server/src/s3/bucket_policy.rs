@@ -145,12 +145,17 @@ fn check_resources(doc: &str, bucket: &str) -> S3Result<()> {
 }
 
 /// The part of a stored bucket policy that applies to anonymous requests.
+/// A policy stored before PutBucketPolicy refused wildcard actions grants nothing until it is
+/// put again (`check_actions`), rather than everything it names.
 pub fn anonymous_part(text: &str) -> S3Result<Option<PolicyDocument>> {
     match strip(text, names_everyone)? {
         None => Ok(None),
-        Some(doc) => PolicyDocument::parse(&doc)
-            .map(Some)
-            .map_err(|e| malformed(e.to_string())),
+        Some(doc) => {
+            check_actions(&doc)?;
+            PolicyDocument::parse(&doc)
+                .map(Some)
+                .map_err(|e| malformed(e.to_string()))
+        }
     }
 }
 
@@ -188,6 +193,13 @@ mod tests {
             );
             validate(&doc, "pub").unwrap_or_else(|e| panic!("{resource}: {e:?}"));
         }
+    }
+
+    #[test]
+    fn a_stored_policy_with_wildcard_actions_grants_anonymous_callers_nothing() {
+        let old = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::pub/*"}]}"#;
+        assert!(anonymous_part(old).is_err());
+        assert!(anonymous_part(PUBLIC_READ).unwrap().is_some());
     }
 
     #[test]

@@ -161,7 +161,6 @@ async fn serve_uncounted(
     let request_id = state.next_request_id();
     let is_head = req.method() == Method::HEAD;
     let path = req.uri().path().to_owned();
-    let declares_body = declares_body(req.headers());
     let (parts, incoming) = req.into_parts();
     let mut op = OpLabel::Unrouted;
     let mut resp = if path == crate::metrics::PATH {
@@ -197,13 +196,6 @@ async fn serve_uncounted(
     headers
         .entry("x-amz-id-2")
         .or_insert(HeaderValue::from_static("keygate"));
-    if declares_body && resp.status().as_u16() >= 400 {
-        // A refusal may leave the body unread, and then the connection cannot carry another
-        // request: say so (RFC 9112 §9.6) rather than close it under a client that would
-        // send its next request on it.
-        resp.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
     let counted = (path != crate::metrics::PATH).then_some(op);
     (resp, counted)
 }
@@ -291,6 +283,9 @@ async fn dispatch(
             .ok()
             .and_then(|b| xml::parse_tagging(b, 10).ok());
         ctx.read_early = Some(read);
+        // Reading waited; the policy is read again after it (S7), as for buffered bodies.
+        let state = ctx.state.clone();
+        ctx.caller.refresh_policy(&state);
     }
     let t1 = Instant::now();
     let authorized = crate::authz::authorize(
@@ -315,36 +310,9 @@ async fn dispatch(
         }
         Err(e) => return Err(e),
     }
-    if sets_tags(&ctx) {
-        // Tags set with a write need s3:PutObjectTagging too, as in S3 and MinIO: else a
-        // Deny of it would be dodged by tagging through PutObject.
-        let resource = ctx.route.resource(ctx.parts.uri.path()).to_owned();
-        ctx.authorize(keygate_policy::Action::PutObjectTagging, &resource)?;
-    }
     let handled = handle(&mut ctx).await;
     ctx.state.metrics.stage(Stage::Storage, t2.elapsed());
     handled
-}
-
-/// Whether the request says a body follows (a non-zero length, or chunked framing).
-fn declares_body(headers: &http::HeaderMap) -> bool {
-    headers.contains_key(header::TRANSFER_ENCODING)
-        || headers
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() != b"0")
-}
-
-/// Whether the request writes an object with tags it names (`x-amz-tagging` on PutObject,
-/// CreateMultipartUpload, or CopyObject replacing the source's tags).
-fn sets_tags(ctx: &Ctx) -> bool {
-    let tagged = || ctx.parts.headers.contains_key("x-amz-tagging");
-    match ctx.route.op {
-        Operation::PutObject | Operation::CreateMultipartUpload => tagged(),
-        Operation::CopyObject => {
-            tagged() && ctx.header("x-amz-tagging-directive") == Some("REPLACE")
-        }
-        _ => false,
-    }
 }
 
 async fn handle(ctx: &mut Ctx) -> S3Result<Response<Body>> {

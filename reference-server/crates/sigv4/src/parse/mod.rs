@@ -182,6 +182,9 @@ fn parse_header<'a>(
     check_coverage(&coverage)?;
     let (payload, payload_text) = match h.content_sha256 {
         None => (PayloadMode::Absent, Cow::Borrowed(&b""[..])),
+        // STS signs the body's hash whatever the header declares (spec-notes 75: MinIO
+        // ignores it there), so an STS body can never go unsigned.
+        Some(_) if service == Service::Sts => (PayloadMode::Absent, Cow::Borrowed(&b""[..])),
         Some(v) => payload_mode(v)?,
     };
     let session_token = match h.token {
@@ -395,15 +398,15 @@ fn parse_query<'a>(
     let region_span = span_in(&cred, scope.region);
     check_coverage(&coverage)?;
     let (payload, payload_text) = match (h.content_sha256, q.content_sha256) {
+        // S3's presigned URLs do not sign the body; STS signs its hash, whatever the request
+        // declares (as with header auth, above).
+        _ if service == Service::Sts => (PayloadMode::Absent, Cow::Borrowed(&b""[..])),
         (Some(v), _) => payload_mode(v)?,
         (None, Some(v)) => {
             let v = v.decode().ok_or(AuthError::InvalidContentSha256)?;
             let (mode, _) = payload_mode(v.as_bytes())?;
             (mode, Cow::Owned(v.into_owned().into_bytes()))
         }
-        // S3's presigned URLs do not sign the body; every other service's (STS: boto3's
-        // `generate_presigned_url`, AWS's own SigV4 query signing) sign its hash.
-        (None, None) if service == Service::Sts => (PayloadMode::Absent, Cow::Borrowed(&b""[..])),
         (None, None) => (
             PayloadMode::Unsigned,
             Cow::Borrowed(&b"UNSIGNED-PAYLOAD"[..]),
