@@ -1,6 +1,9 @@
 //! `keygate load` end to end, short and bounded (loopback only, seconds): the counts the
 //! server saw (its `/_keygate/metrics`) equal the counts the load report claims, and a planted
-//! slowdown in the null target makes the regression gate fail.
+//! slowdown in the null target makes the regression gate fail. Then what `load` and `report
+//! merge` refuse before any attack (exit 2, naming the flag, file or shard): a report
+//! directory that cannot be written, `--max-regression` without a baseline, `--target-workers
+//! 0`, a profile of another kind, a baseline of another plan, a shard given twice or missing.
 //!
 //! Needs the `keygate-server` binary next to the test executable's directory, as
 //! `cargo test --workspace` builds it (`cargo build -p keygate-server` otherwise).
@@ -26,7 +29,7 @@ fn args(plan: &str, report_dir: &std::path::Path) -> LoadArgs {
         compare: None,
         repeat: 1,
         baseline: None,
-        max_regression: 0.10,
+        max_regression: None,
         worker: None,
         no_pin: false,
         target_workers: None,
@@ -91,9 +94,10 @@ async fn the_server_counts_exactly_what_the_load_report_claims() {
         load::report::decode(&back.runs[0].histogram).unwrap().len(),
         run.requests
     );
-    // Two shards of the same run merge into twice the counts, histograms added exactly.
-    let shard = dir.path().join(&report.run_id);
-    let (merged, _) = load::merge::merge(&[shard.clone(), shard], dir.path()).unwrap();
+    // Two shards of a run (here the same figures, recorded as shards 0/2 and 1/2) merge into
+    // twice the counts, histograms added exactly.
+    let shards = [0, 1].map(|i| shard_of(&back, dir.path(), (i, 2), &format!("w{i}of2")));
+    let (merged, _) = load::merge::merge(&shards, dir.path()).unwrap();
     let m = &merged.runs[0];
     assert_eq!(m.requests, 2 * run.requests);
     assert_eq!(
@@ -104,6 +108,27 @@ async fn the_server_counts_exactly_what_the_load_report_claims() {
         m.sent_by_operation["GetObject"],
         2 * run.sent_by_operation["GetObject"]
     );
+}
+
+/// `report` recorded as shard `index` of `of` under run id `<its id>-<tag>`, written to
+/// `dir/<that id>/load.json`; returns the directory.
+fn shard_of(
+    report: &load::report::LoadReport,
+    dir: &std::path::Path,
+    (index, of): (u64, u64),
+    tag: &str,
+) -> PathBuf {
+    let mut r = report.clone();
+    r.run_id = format!("{}-{tag}", report.run_id);
+    r.settings["worker"] = serde_json::json!({"index": index, "of": of});
+    let shard = dir.join(&r.run_id);
+    std::fs::create_dir_all(&shard).unwrap();
+    std::fs::write(
+        shard.join("load.json"),
+        serde_json::to_vec_pretty(&r).unwrap(),
+    )
+    .unwrap();
+    shard
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,4 +196,234 @@ async fn revoked_users_keys_are_refused_at_once_and_nothing_fails() {
     for t in victims {
         assert!(t.ok > 0 && t.errors.values().sum::<u64>() > 0, "{t:?}");
     }
+}
+
+/// A report of `plan` with one run of `requests` requests (no attack).
+fn recorded(plan: &str, requests: u64) -> load::report::LoadReport {
+    let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+    for _ in 0..requests {
+        h.record(100).unwrap();
+    }
+    let runs = vec![load::report::RunResult {
+        target: "remote".into(),
+        steady_seconds: 1.0,
+        requests,
+        throughput_rps: requests as f64,
+        histogram: load::report::encode(&h),
+        ..Default::default()
+    }];
+    load::report::LoadReport {
+        version: load::report::LOAD_REPORT_VERSION,
+        run_id: "load-1-1".into(),
+        plan: plan.into(),
+        settings: serde_json::json!({"users": 2, "duration_s": 1.5, "warmup_s": 0.3,
+            "repeat": 1, "rate": null}),
+        machine: serde_json::json!({"generator_build": "debug"}),
+        summary: load::report::summarize(&runs),
+        runs,
+        ratios: None,
+    }
+}
+
+#[test]
+fn merge_refuses_a_shard_twice_a_missing_shard_and_the_same_report_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("merged");
+    let r = recorded("auth-only", 10);
+    let s0 = shard_of(&r, dir.path(), (0, 2), "a");
+    let s0_again = shard_of(&r, dir.path(), (0, 2), "b");
+    let s1 = shard_of(&r, dir.path(), (1, 2), "c");
+    let s1_of_3 = shard_of(&r, dir.path(), (1, 3), "d");
+    let error = |dirs: &[PathBuf]| {
+        format!(
+            "{:#}",
+            load::merge::merge(dirs, &out).expect_err("merge refused")
+        )
+    };
+
+    let e = error(&[s0.clone(), s0_again.clone(), s1.clone()]);
+    assert!(
+        e.contains("shard 0/2 is given twice")
+            && e.contains(&s0.display().to_string())
+            && e.contains(&s0_again.display().to_string()),
+        "{e}"
+    );
+    let e = error(std::slice::from_ref(&s0));
+    assert!(
+        e.contains("incomplete: shard(s) 1 of 2 missing (given: 0)"),
+        "{e}"
+    );
+    let e = error(&[s0.clone(), s0.clone()]);
+    assert!(e.contains("are the same report"), "{e}");
+    let e = error(&[s0.clone(), s1_of_3]);
+    assert!(e.contains("shard 1/3") && e.contains("of 2"), "{e}");
+    assert!(!out.exists(), "a refused merge wrote a report");
+
+    // The whole set merges: counts add up once each.
+    let (merged, _) = load::merge::merge(&[s1, s0], &out).unwrap();
+    assert_eq!(merged.runs[0].requests, 20);
+}
+
+/// `keygate ARGS`, off the async runtime; (exit code, stderr).
+fn keygate(args: &[&str]) -> (Option<i32>, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_keygate"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("keygate runs");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn plan_file(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/load")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// `keygate load --target null` with a short run and `extra` arguments.
+fn load_null(reports: &std::path::Path, extra: &[&str]) -> (Option<i32>, String) {
+    let plan = plan_file("auth-only.toml");
+    let mut args = vec![
+        "load",
+        "--plan",
+        &plan,
+        "--duration",
+        "1s",
+        "--warmup",
+        "0s",
+        "--users",
+        "1",
+        "--no-pin",
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    keygate(&args)
+}
+
+#[test]
+fn a_report_dir_that_cannot_be_written_is_refused_before_the_attack() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let reports = file.join("reports");
+    let (code, err) = load_null(&reports, &["--target", "null"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: --report-dir {}: cannot write reports there",
+            reports.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn max_regression_without_a_baseline_and_zero_target_workers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, err) = load_null(dir.path(), &["--target", "null", "--max-regression", "5%"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--max-regression 5% needs --baseline"),
+        "{err}"
+    );
+    let (code, err) = load_null(dir.path(), &["--target", "null", "--target-workers", "0"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--target-workers must be at least 1"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "a report was written"
+    );
+}
+
+#[test]
+fn a_command_profile_and_an_unreadable_compare_are_refused_naming_their_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../targets/keygate-cli.toml");
+    let (code, err) = load_null(dir.path(), &["--target", cli.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--target: ")
+            && err.contains("is a `kind = \"command\"` profile")
+            && err.contains("supports only `kind = \"remote\"` targets"),
+        "{err}"
+    );
+    let (code, err) = load_null(dir.path(), &["--target", "null", "--compare", "nosuch"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.starts_with("error: --compare: nosuch: cannot read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_baseline_of_another_plan_is_refused_and_other_settings_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    let base = dir.path().join("base.json");
+    let mut recorded = recorded("hot-path", 10);
+    std::fs::write(&base, serde_json::to_vec(&recorded).unwrap()).unwrap();
+    let (code, err) = load_null(
+        &reports,
+        &["--target", "null", "--baseline", base.to_str().unwrap()],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("was recorded with plan `hot-path`, this run's plan is `auth-only`"),
+        "{err}"
+    );
+
+    // Same plan, other settings: a warning names each, before the target is contacted (here
+    // a remote endpoint that refuses connections, so the run stops at its preflight).
+    recorded.plan = "auth-only".into();
+    recorded.settings["users"] = 8.into();
+    recorded.settings["duration_s"] = 30.0.into();
+    let (here, there) = if cfg!(debug_assertions) {
+        ("debug", "release")
+    } else {
+        ("release", "debug")
+    };
+    recorded.machine["generator_build"] = there.into();
+    std::fs::write(&base, serde_json::to_vec(&recorded).unwrap()).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let profile = dir.path().join("closed.toml");
+    std::fs::write(
+        &profile,
+        format!("version = 1\nkind = \"remote\"\nendpoint = \"{endpoint}\"\nroot_access_key = \"k\"\nroot_secret_key = \"s\"\n"),
+    )
+    .unwrap();
+    let (code, err) = load_null(
+        &reports,
+        &[
+            "--target",
+            profile.to_str().unwrap(),
+            "--baseline",
+            base.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(3), "{err}");
+    let warning = err
+        .lines()
+        .find(|l| l.starts_with("warning: --baseline"))
+        .unwrap_or_else(|| panic!("no warning: {err}"));
+    for said in [
+        "duration 30.0 s there, 1.0 s here",
+        "warmup 0.3 s there, 0.0 s here",
+        "users 8 there, 1 here",
+    ] {
+        assert!(warning.contains(said), "no `{said}` in: {warning}");
+    }
+    assert!(
+        warning.contains(&format!("build {there} there, {here} here")),
+        "{warning}"
+    );
+    assert!(err.contains(&format!("{endpoint} unreachable")), "{err}");
 }

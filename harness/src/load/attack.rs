@@ -3,12 +3,14 @@
 //! Goose schedules the users, weighs the transactions and (closed loop) keeps its
 //! coordinated-omission figures; every request goes through goose's reqwest client with the
 //! SigV4 headers of the harness's lean signer added to its `RequestBuilder`, freshly signed
-//! per request. Latency is measured here around the whole exchange (response body read) and
-//! recorded in microsecond HDR histograms, only for requests started inside the steady window
-//! (warm-up excluded). With `--rate` (open loop, see `open_loop`) each transaction first takes
-//! a slot of the schedule and its latency runs from the slot's intended start. Every request
-//! sent is also counted by the S3 operation the server will count it as (and, when answered
-//! 403, as denied), so a run can be checked against the server's own counts.
+//! per request for the target's region. When the target's profile names a CA, each user first
+//! replaces its client with one that trusts only that CA. Latency is measured here around the
+//! whole exchange (response body read) and recorded in microsecond HDR histograms, only for
+//! requests started inside the steady window (warm-up excluded). With `--rate` (open loop, see
+//! `open_loop`) each transaction first takes a slot of the schedule and its latency runs from
+//! the slot's intended start. Every request sent is also counted by the S3 operation the
+//! server will count it as (and, when answered 403, as denied), so a run can be checked
+//! against the server's own counts.
 
 use super::plan::{Op, Plan, Refresh};
 use super::setup::{Ident, Provisioned};
@@ -77,6 +79,9 @@ pub struct Shared {
     pub plan: Plan,
     pub prov: Provisioned,
     pub host: String,
+    /// The region every request is signed for (the target profile's; `us-east-1` for a
+    /// spawned target).
+    pub region: String,
     pub steady_from: Instant,
     pub steady_until: Instant,
     /// Indexed like `plan.transactions`, plus one for STS refreshes.
@@ -104,6 +109,7 @@ impl Shared {
             plan,
             prov,
             host,
+            region: "us-east-1".to_owned(),
             steady_from: from,
             steady_until: until,
             stats: (0..n).map(|_| Mutex::new(TxStats::new())).collect(),
@@ -320,7 +326,7 @@ async fn assume(
         &parent.access_key,
         &parent.secret_key,
         None,
-        "us-east-1",
+        &sh.region,
         "sts",
     );
     let body = sts_body(ident.duration_seconds, ident.session_policy.as_deref());
@@ -406,7 +412,7 @@ async fn run_tx(user: &mut GooseUser, sh: Arc<Shared>, t: usize) -> TransactionR
     let mut held = match user.get_session_data_unchecked::<UserState>().held.get(who) {
         Some(h) => h.clone(),
         None => Held {
-            signer: signer_for(&ident.creds),
+            signer: signer_for(&ident.creds, &sh.region),
             expires: ident
                 .duration_seconds
                 .map(|d| Instant::now() + Duration::from_secs(d.max(0) as u64)),
@@ -425,7 +431,7 @@ async fn run_tx(user: &mut GooseUser, sh: Arc<Shared>, t: usize) -> TransactionR
             let expect = refresh_expect(refresh, left, &a);
             record(&sh, slot, started, &a, &expect, &held.ident.user);
             if let Some(c) = creds {
-                held.signer = signer_for(&c);
+                held.signer = signer_for(&c, &sh.region);
                 held.ident.creds = c;
                 held.expires = held
                     .ident
@@ -497,12 +503,12 @@ async fn run_tx(user: &mut GooseUser, sh: Arc<Shared>, t: usize) -> TransactionR
     Ok(())
 }
 
-fn signer_for(c: &crate::target::Credentials) -> Signer {
+fn signer_for(c: &crate::target::Credentials, region: &str) -> Signer {
     Signer::new(
         &c.access_key,
         &c.secret_key,
         c.session_token.as_deref(),
-        "us-east-1",
+        region,
         "s3",
     )
 }
@@ -516,6 +522,28 @@ pub struct AttackSettings {
     /// Open loop (`--rate`): the schedule paces the users, so goose's coordinated-omission
     /// backfill (which would read the waits for a slot as stalls) is off.
     pub open_loop: bool,
+    /// A target whose profile names a CA: what the users' https connections trust (only that
+    /// CA, from `TlsTrust::rustls_config`); `None`: goose's client and the platform's roots.
+    pub tls: Option<rustls::ClientConfig>,
+}
+
+/// Request timeout of every goose user (goose's `--timeout`).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A transaction run once by each user before any other: its client trusts only `tls`.
+fn trusting(tls: rustls::ClientConfig) -> Transaction {
+    let f: TransactionFunction = Arc::new(move |user| {
+        let builder = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .tls_backend_preconfigured(tls.clone());
+        Box::pin(async move {
+            user.set_client_builder(builder).await?;
+            Ok(())
+        })
+    });
+    Transaction::new(f)
+        .set_name("trust the target's CA")
+        .set_on_start()
 }
 
 /// Runs the attack; returns goose's metrics (for the coordinated-omission figures).
@@ -532,6 +560,9 @@ pub async fn execute(sh: Arc<Shared>, s: &AttackSettings) -> anyhow::Result<Goos
             .set_weight(tx.weight)?;
         scenario = scenario.register_transaction(tr);
     }
+    if let Some(tls) = &s.tls {
+        scenario = scenario.register_transaction(trusting(tls.clone()));
+    }
     let mut config = GooseConfiguration::default();
     config.host = Some(s.endpoint.clone());
     config.users = Some(s.users);
@@ -541,7 +572,7 @@ pub async fn execute(sh: Arc<Shared>, s: &AttackSettings) -> anyhow::Result<Goos
     config.no_print_metrics = true;
     config.no_error_summary = true;
     config.no_telnet = true;
-    config.timeout = Some("10".into());
+    config.timeout = Some(REQUEST_TIMEOUT.as_secs().to_string());
     config.co_mitigation = Some(if s.open_loop {
         GooseCoordinatedOmissionMitigation::Disabled
     } else {

@@ -6,6 +6,12 @@
 //! the steady window is the longest shard's. CPU per request (also per transaction type) and
 //! the open-loop schedule figures are only kept when a single shard measured them (a remote
 //! target's CPU is not visible to the workers).
+//!
+//! The set is checked first (exit 2 from the command line): all of one plan, no report given
+//! twice (a run id seen twice, the same directory or a copy), and, for the shards of a
+//! `--worker I/N` run, every index from 0 to N-1 exactly once, all of the same N; a shard
+//! given twice would double the throughput, a missing one understate it. Reports without
+//! `--worker` (separate invocations) merge as they are, but not mixed with shards.
 
 use super::report::{self, decode, encode, LoadReport, RunResult, TxResult};
 use std::collections::BTreeMap;
@@ -86,15 +92,88 @@ fn add_tx(into: &mut TxResult, t: &TxResult) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--worker I/N` as a report's settings record it.
+fn worker_of(r: &LoadReport) -> Option<(u64, u64)> {
+    let w = r.settings.get("worker")?;
+    Some((w.get("index")?.as_u64()?, w.get("of")?.as_u64()?))
+}
+
+/// Refuse a set of reports that does not add up to one run (see the module header).
+fn check_set(dirs: &[PathBuf], shards: &[LoadReport]) -> anyhow::Result<()> {
+    let name = |i: usize| dirs[i].display().to_string();
+    let plan = &shards[0].plan;
+    if let Some(i) = shards.iter().position(|s| &s.plan != plan) {
+        anyhow::bail!(
+            "the shards ran different plans: `{plan}` ({}) and `{}` ({})",
+            name(0),
+            shards[i].plan,
+            name(i)
+        );
+    }
+    let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, s) in shards.iter().enumerate() {
+        if let Some(first) = ids.insert(&s.run_id, i) {
+            anyhow::bail!(
+                "{} and {} are the same report (run {}): give each shard once",
+                name(first),
+                name(i),
+                s.run_id
+            );
+        }
+    }
+    let workers: Vec<Option<(u64, u64)>> = shards.iter().map(worker_of).collect();
+    let Some(first) = workers.iter().position(Option::is_some) else {
+        return Ok(());
+    };
+    let (_, n) = workers[first].unwrap_or_default();
+    let mut by_index: BTreeMap<u64, usize> = BTreeMap::new();
+    for (i, w) in workers.iter().enumerate() {
+        let Some((index, of)) = *w else {
+            anyhow::bail!(
+                "{} is not a shard (no --worker) but {} is shard {}/{n}: merge the shards of one \
+                 --worker run",
+                name(i),
+                name(first),
+                workers[first].unwrap_or_default().0
+            );
+        };
+        anyhow::ensure!(
+            of == n,
+            "{} is shard {index}/{of} but {} is of {n}: merge the shards of one --worker run",
+            name(i),
+            name(first)
+        );
+        if let Some(j) = by_index.insert(index, i) {
+            anyhow::bail!(
+                "shard {index}/{n} is given twice: {} and {}",
+                name(j),
+                name(i)
+            );
+        }
+    }
+    let missing: Vec<String> = (0..n)
+        .filter(|i| !by_index.contains_key(i))
+        .map(|i| i.to_string())
+        .collect();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "incomplete: shard(s) {} of {n} missing (given: {})",
+        missing.join(", "),
+        by_index
+            .keys()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
 /// Merges the shards in `dirs` into `report_dir/<merged id>/`; returns the merged report.
 pub fn merge(dirs: &[PathBuf], report_dir: &Path) -> anyhow::Result<(LoadReport, PathBuf)> {
     anyhow::ensure!(!dirs.is_empty(), "nothing to merge");
     let shards: Vec<LoadReport> = dirs.iter().map(|d| read(d)).collect::<Result<_, _>>()?;
+    check_set(dirs, &shards)?;
     let plan = shards[0].plan.clone();
-    anyhow::ensure!(
-        shards.iter().all(|s| s.plan == plan),
-        "the shards ran different plans"
-    );
     let mut by_target: BTreeMap<String, RunResult> = BTreeMap::new();
     for s in &shards {
         for r in &s.runs {

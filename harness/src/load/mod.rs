@@ -1,44 +1,55 @@
 //! `keygate load`: SigV4 + policy load on a target, CPU per request as the headline figure.
 //!
 //! Phases of one attack: spawn the target as its own process (the reference server from its
-//! built binary, or `keygate null-server`, the ceiling; pinned to its own CPU, `affinity`),
-//! provision the plan (`setup`), run the goose attack (`attack`; open loop with `--rate`,
-//! `open_loop`) for warm-up + steady phase, sample the target's and the generator's CPU
-//! (`/proc`) and the server's `/_keygate/metrics` at the steady window's edges (server CPU per
-//! transaction type from both, `server_cpu`), then stop the target. `--compare null` alternates target and ceiling; `--repeat N` repeats and judges
-//! medians; `--baseline` gates on them. All traffic is to 127.0.0.1 (or the profile's
-//! endpoint); every attack is bounded by its duration (goose's run time) and 10 s per request.
+//! built binary, or `keygate null-server`, the ceiling; pinned to its own CPU, `affinity`), or
+//! open a remote profile and preflight it (`remote`: its region, root keys and CA, as `keygate
+//! run` reads them), provision the plan (`setup`), run the goose attack (`attack`; open loop
+//! with `--rate`, `open_loop`) for warm-up + steady phase, sample the target's and the
+//! generator's CPU (`/proc`) and the server's `/_keygate/metrics` at the steady window's edges
+//! (server CPU per transaction type from both, `server_cpu`), remove what provisioning created
+//! on a remote target (`teardown`), then stop a spawned target. `--compare null` alternates
+//! target and ceiling; `--repeat N` repeats and judges medians; `--baseline` gates on them
+//! (`baseline`: another plan's is refused, other settings named in a warning). All traffic is
+//! to 127.0.0.1 (or the profile's endpoint); every attack is bounded by its duration (goose's
+//! run time) and 10 s per request.
+//!
+//! Everything given is checked before any target starts (exit 2): the plan, the numbers, the
+//! `--target` / `--compare` profiles (remote ones only), `--report-dir` (created and written to
+//! once, as `run` checks it) and the `--baseline` file.
 //!
 //! Interrupts (`crate::interrupt`): SIGTERM at any time, and SIGINT until the first attack,
-//! drop the run at once, which kills the spawned target (its handle's `Drop`) and removes its
-//! temporary directory; the command exits 143 / 130 and writes no report (a cut attack
-//! measures nothing). Goose takes SIGINT over when an attack starts (its Ctrl-C handler ends
-//! the attack early, and a second Ctrl-C exits at once): an attack that goose reports as
-//! cancelled, or a cancel seen before the next attack, ends the run the same way.
+//! stop the phase under way; goose takes SIGINT over when an attack starts (its Ctrl-C handler
+//! ends the attack early, and a second Ctrl-C exits at once), and a SIGTERM during an attack
+//! ends it through goose's killswitch. Either way what provisioning created on a remote target
+//! is removed, as after a failed attack, a spawned target is killed (its handle's `Drop`) and
+//! its temporary directory removed; the command exits 143 / 130 and writes no report (a cut
+//! attack measures nothing).
 
 pub mod affinity;
 pub mod attack;
+pub mod baseline;
 pub mod console;
 pub mod html;
 pub mod merge;
 pub mod null;
+mod once;
 pub mod open_loop;
 pub mod plan;
 pub mod procs;
+pub mod remote;
 pub mod report;
 pub mod server_cpu;
 pub mod setup;
 pub mod sign;
+pub mod teardown;
 
 use self::affinity::Pinning;
-use self::attack::{AttackSettings, Shared, OPS};
-use self::report::{LoadReport, RunResult, TxResult};
+use self::once::{attack_once, How};
+use self::report::LoadReport;
 use crate::interrupt::{Interrupt, Interrupted, Signal};
-use crate::target::http::{host_of, HttpClient};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Longest steady phase accepted (every loop is bounded).
 const MAX_DURATION: Duration = Duration::from_secs(3600);
@@ -48,8 +59,10 @@ pub const MIN_STEADY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
-    /// `null` (the ceiling) or a remote target profile (TOML); default: the reference server,
-    /// spawned as its own process from its built binary.
+    /// `null` (the ceiling) or a `kind = "remote"` target profile (TOML; its endpoint, region,
+    /// root keys and `ca_file` are used); default: the reference server, spawned as its own
+    /// process from its built binary. What load creates on a remote target (a bucket, users,
+    /// policies) is removed after each attack, also when it fails or is interrupted.
     #[arg(long)]
     pub target: Option<String>,
     #[arg(long, default_value_os_t = crate::cli::default_scenarios().join("load/hot-path.toml"))]
@@ -74,18 +87,21 @@ pub struct LoadArgs {
     pub warmup: Duration,
     #[arg(long, default_value_os_t = crate::cli::default_reports())]
     pub report_dir: PathBuf,
-    /// Also run the same plan against `null` (alternating) and report the ratios.
+    /// Also run the same plan against `null` (or a remote profile), alternating, and report
+    /// the ratios.
     #[arg(long)]
     pub compare: Option<String>,
     /// Runs per target; figures are medians.
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
-    /// A saved `load.json` to compare medians with.
+    /// A saved `load.json` of the same plan to compare medians with (a warning names the
+    /// settings it was recorded with that differ from this run's).
     #[arg(long)]
     pub baseline: Option<PathBuf>,
-    /// Largest accepted regression of a median (throughput down, CPU per request up).
-    #[arg(long, default_value = "10%", value_parser = parse_percent)]
-    pub max_regression: f64,
+    /// Largest accepted regression of a median (throughput down, CPU per request up); only
+    /// with --baseline. Default: 10%.
+    #[arg(long, value_parser = parse_percent)]
+    pub max_regression: Option<f64>,
     /// Run shard I of N (0-based) of a distributed run: identities and bucket are made unique
     /// per shard; `keygate report merge` combines the shards' `load.json`. Each shard runs
     /// `--users` users, so the whole run has N × users.
@@ -95,7 +111,8 @@ pub struct LoadArgs {
     /// runs on the last one with one runtime worker thread and the generator on the others).
     #[arg(long)]
     pub no_pin: bool,
-    /// Runtime worker threads of a pinned target (default: one per CPU it is given).
+    /// Runtime worker threads of a pinned target (default: one per CPU it is given); at
+    /// least 1.
     #[arg(long, value_name = "N")]
     pub target_workers: Option<usize>,
     /// Test only: the null target burns this many µs of CPU per request.
@@ -139,6 +156,9 @@ fn parse_worker(s: &str) -> Result<(usize, usize), String> {
     }
 }
 
+/// `--max-regression` when none is given.
+pub const DEFAULT_MAX_REGRESSION: f64 = 0.10;
+
 fn parse_percent(s: &str) -> Result<f64, String> {
     let v: f64 = s
         .trim_end_matches('%')
@@ -173,8 +193,18 @@ impl Which {
     }
 }
 
+/// The targets each repeat attacks, in turn: `--target`, then `--compare`'s.
+fn targets_of(args: &LoadArgs) -> Vec<Which> {
+    let mut targets = vec![Which::parse(args.target.as_deref())];
+    if let Some(c) = &args.compare {
+        targets.push(Which::parse(Some(c)));
+    }
+    targets
+}
+
 /// What `load` prints on the first SIGINT or SIGTERM, after the signal's name.
-const LOAD_NOTICE: &str = "stopping the attack and the target it runs on; no report is written";
+const LOAD_NOTICE: &str = "stopping the attack, removing what it created on a remote target and \
+    stopping a target it spawned; no report is written";
 
 /// `keygate load`; returns the exit code (0 ok, 1 regression or unexpected outcomes, 2 usage,
 /// 3 target, 130 / 143 interrupted).
@@ -183,21 +213,26 @@ pub async fn main(args: LoadArgs) -> u8 {
         eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}): an interrupt will skip cleanup");
         Interrupt::never()
     });
-    // The interrupt drops the run: a spawned target is killed and its directory removed.
-    let outcome = tokio::select! {
-        biased;
-        signal = interrupt.wait() => Err(Interrupted(signal).into()),
-        r = run(&args) => r,
-    };
-    match outcome {
+    match run_until(&args, &interrupt).await {
         Ok((report, code)) => {
             crate::cli::out(&report::console(&report));
             code
         }
         Err(e) if e.is::<Interrupted>() => {
             let signal = e.downcast_ref::<Interrupted>().map_or(Signal::Int, |i| i.0);
+            let targets = targets_of(&args);
+            let remote = targets.iter().any(|w| matches!(w, Which::Remote(_)));
+            let spawned = targets.iter().any(|w| !matches!(w, Which::Remote(_)));
+            let mut done = Vec::new();
+            if spawned {
+                done.push("the target it spawned is stopped");
+            }
+            if remote {
+                done.push("what it created on the remote target is removed");
+            }
             eprintln!(
-                "keygate: load {e}: the target it spawned is stopped, no report written; exit {}",
+                "keygate: load {e}: {}, no report written; exit {}",
+                done.join(", "),
                 signal.exit_code()
             );
             signal.exit_code()
@@ -213,8 +248,9 @@ pub async fn main(args: LoadArgs) -> u8 {
     }
 }
 
-/// A mistake in what `load` was given (plan, arguments, target profile, baseline), found
-/// before anything starts: exit 2, not 3.
+/// A mistake in what `load` was given (plan, arguments, target profile, baseline, a report
+/// directory that cannot be written), found before anything starts: exit 2, not 3. A report
+/// that cannot be written after the attacks is exit 2 as well, as for `run`.
 #[derive(Debug)]
 pub struct BadInput(anyhow::Error);
 
@@ -226,44 +262,114 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+fn bad(message: String) -> anyhow::Error {
+    BadInput(anyhow::anyhow!(message)).into()
+}
+
+/// `f`, unless an interrupt comes first (then `f` is dropped where it stands).
+async fn unless_interrupted<T>(
+    interrupt: &Interrupt,
+    f: impl Future<Output = T>,
+) -> Result<T, Interrupted> {
+    tokio::select! {
+        biased;
+        signal = interrupt.wait() => Err(Interrupted(signal)),
+        v = f => Ok(v),
+    }
+}
+
+/// [`run_until`] without interrupts (library callers and tests).
 pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
+    run_until(args, &Interrupt::never()).await
+}
+
+/// Check what `load` was given, before anything starts: `Err` is a [`BadInput`].
+fn check_args(args: &LoadArgs, users: usize) -> anyhow::Result<()> {
+    for (flag, n) in [
+        ("--users", Some(users)),
+        ("--repeat", Some(args.repeat)),
+        ("--target-workers", args.target_workers),
+    ] {
+        if n == Some(0) {
+            return Err(bad(format!("{flag} must be at least 1")));
+        }
+    }
+    if args.duration < MIN_STEADY {
+        return Err(bad(format!(
+            "--duration {:?} is too short: the steady phase must be at least {:?} to measure anything",
+            args.duration, MIN_STEADY
+        )));
+    }
+    if let (Some(m), None) = (args.max_regression, &args.baseline) {
+        return Err(bad(format!(
+            "--max-regression {:.0}% needs --baseline FILE: without a baseline nothing is gated",
+            m * 100.0
+        )));
+    }
+    for (flag, w) in [
+        ("--target", args.target.as_deref()),
+        ("--compare", args.compare.as_deref()),
+    ] {
+        if let Which::Remote(file) = Which::parse(w) {
+            remote::check(flag, &file).map_err(BadInput)?;
+        }
+    }
+    crate::report::prepare_dir(&args.report_dir).map_err(BadInput)?;
+    Ok(())
+}
+
+/// `keygate load`, stopping when `interrupt` comes (see the module header).
+pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result<(LoadReport, u8)> {
     let plan = plan::load(&args.plan).map_err(BadInput)?;
     let users = args
         .users
         .unwrap_or_else(|| args.rate.map_or(8, open_loop::default_users));
-    for (flag, n) in [("--users", users), ("--repeat", args.repeat)] {
-        if n == 0 {
-            return Err(BadInput(anyhow::anyhow!("{flag} must be at least 1")).into());
-        }
-    }
-    if args.duration < MIN_STEADY {
-        return Err(BadInput(anyhow::anyhow!(
-            "--duration {:?} is too short: the steady phase must be at least {:?} to measure anything",
-            args.duration,
-            MIN_STEADY
-        ))
-        .into());
-    }
-    for w in [args.target.as_deref(), args.compare.as_deref()] {
-        if let Which::Remote(file) = Which::parse(w) {
-            crate::target::remote::open(&file, None)
-                .map_err(|e| BadInput(e.context("--target")))?;
-        }
-    }
-    let baseline = match &args.baseline {
-        Some(b) => Some((b, read_baseline(b).map_err(BadInput)?)),
-        None => None,
-    };
+    check_args(args, users)?;
     // Applies to targets spawned here only (a remote target's CPUs are not ours to choose).
     let pin = if args.no_pin {
         None
     } else {
         Pinning::split().map(|p| p.with_workers(args.target_workers))
     };
-    let mut targets = vec![Which::parse(args.target.as_deref())];
-    if let Some(c) = &args.compare {
-        targets.push(Which::parse(Some(c)));
-    }
+    let targets = targets_of(args);
+    let settings = serde_json::json!({
+        "users": users, "duration_s": args.duration.as_secs_f64(),
+        "warmup_s": args.warmup.as_secs_f64(), "repeat": args.repeat,
+        "load": match args.rate {
+            Some(r) => format!("open loop at {r}/s (latency from intended start times)"),
+            None => "closed loop (each user sends when answered)".to_owned(),
+        },
+        "rate": args.rate,
+        "pin": match &pin {
+            Some(p) => serde_json::json!({
+                "target_cpus": p.target_cpus(), "generator_cpus": p.generator_cpus(),
+                "target_worker_threads": p.workers(),
+                "applies_to": "spawned targets (server, null)",
+            }),
+            None if args.no_pin => "off (--no-pin)".into(),
+            None => "off (fewer than 2 CPUs)".into(),
+        },
+        "targets": targets.iter().map(Which::label).collect::<Vec<_>>(),
+        "worker": args.worker.map(|(i, n)| serde_json::json!({"index": i, "of": n})),
+    });
+    let build = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let baseline = match &args.baseline {
+        Some(b) => {
+            let base = baseline::read(b).map_err(BadInput)?;
+            let differ =
+                baseline::comparable(b, &base, &plan.id, &settings, build).map_err(BadInput)?;
+            if !differ.is_empty() {
+                eprintln!("{}", baseline::warning(b, &differ));
+            }
+            Some((b, base))
+        }
+        None => None,
+    };
+    let max_regression = args.max_regression.unwrap_or(DEFAULT_MAX_REGRESSION);
     let shard = args
         .worker
         .map_or(String::new(), |(i, n)| format!("-w{i}of{n}"));
@@ -281,12 +387,19 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
                 users,
                 pin: pin.as_ref(),
             };
+            if let Some(signal) = interrupt.received() {
+                return Err(Interrupted(signal).into());
+            }
             // A Ctrl-C that goose's handler caught after the last attack ended.
             if goose::is_killswitch_triggered() {
                 return Err(Interrupted(Signal::Int).into());
             }
-            runs.push(attack_once(args, &plan, w, &tag, how).await?);
+            runs.push(attack_once(args, &plan, w, &tag, how, interrupt).await?);
         }
+    }
+    // Interrupted after the last attack: no report either.
+    if let Some(signal) = interrupt.received() {
+        return Err(Interrupted(signal).into());
     }
     let summary = report::summarize(&runs);
     let ratios = (targets.len() == 2).then(|| {
@@ -304,29 +417,10 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
         version: report::LOAD_REPORT_VERSION,
         run_id: run_id.clone(),
         plan: plan.id.clone(),
-        settings: serde_json::json!({
-            "users": users, "duration_s": args.duration.as_secs_f64(),
-            "warmup_s": args.warmup.as_secs_f64(), "repeat": args.repeat,
-            "load": match args.rate {
-                Some(r) => format!("open loop at {r}/s (latency from intended start times)"),
-                None => "closed loop (each user sends when answered)".to_owned(),
-            },
-            "rate": args.rate,
-            "pin": match &pin {
-                Some(p) => serde_json::json!({
-                    "target_cpus": p.target_cpus(), "generator_cpus": p.generator_cpus(),
-                    "target_worker_threads": p.workers(),
-                    "applies_to": "spawned targets (server, null)",
-                }),
-                None if args.no_pin => "off (--no-pin)".into(),
-                None => "off (fewer than 2 CPUs)".into(),
-            },
-            "targets": targets.iter().map(Which::label).collect::<Vec<_>>(),
-            "worker": args.worker.map(|(i, n)| serde_json::json!({"index": i, "of": n})),
-        }),
+        settings,
         machine: serde_json::json!({
             "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
-            "generator_build": if cfg!(debug_assertions) { "debug" } else { "release" },
+            "generator_build": build,
             "loadavg_at_end": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         }),
         runs,
@@ -334,10 +428,12 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
         ratios,
     };
     let dir = args.report_dir.join(&run_id);
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("load.json"), serde_json::to_vec_pretty(&report)?)?;
-    std::fs::write(dir.join("summary.txt"), report::console(&report))?;
-    std::fs::write(dir.join("load.html"), html::render(&report))?;
+    write_report(&dir, &report).map_err(|e| {
+        BadInput(anyhow::anyhow!(
+            "writing the load report to {}: {e:#}",
+            dir.display()
+        ))
+    })?;
     let mut code = 0;
     if report
         .runs
@@ -359,11 +455,11 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
         }
     }
     if let Some((b, base)) = &baseline {
-        let (text, bad) = report::gate(&report, base, args.max_regression);
+        let (text, bad) = report::gate(&report, base, max_regression);
         crate::cli::out(&format!(
             "baseline {} (max regression {:.0}%):\n{text}\n",
             b.display(),
-            args.max_regression * 100.0
+            max_regression * 100.0
         ));
         if !bad.is_empty() {
             eprintln!("regression beyond the threshold: {}", bad.join(", "));
@@ -374,280 +470,10 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<(LoadReport, u8)> {
     Ok((report, code))
 }
 
-fn read_baseline(b: &std::path::Path) -> anyhow::Result<LoadReport> {
-    let text = std::fs::read_to_string(b)
-        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", b.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{}: not a load.json: {e}", b.display()))
-}
-
-/// A point-in-time sample at a window edge.
-struct Sample {
-    server_cpu: Option<u64>,
-    own_cpu: Option<u64>,
-    server_wait: Option<u64>,
-    own_wait: Option<u64>,
-    metrics: Option<String>,
-    at: Instant,
-}
-
-async fn sample(pid: Option<u32>, http: &HttpClient, endpoint: &str) -> Sample {
-    Sample {
-        server_cpu: pid.and_then(procs::cpu_us),
-        own_cpu: procs::cpu_us(std::process::id()),
-        server_wait: pid.and_then(procs::runqueue_wait_us),
-        own_wait: procs::runqueue_wait_us(std::process::id()),
-        metrics: procs::scrape(http, endpoint).await,
-        at: Instant::now(),
-    }
-}
-
-/// How each attack runs (resolved from the arguments once).
-#[derive(Debug, Clone, Copy)]
-struct How<'a> {
-    users: usize,
-    pin: Option<&'a Pinning>,
-}
-
-/// Pins the generator while alive; gives its threads their CPUs back when dropped.
-struct PinnedGenerator<'a>(Option<&'a Pinning>);
-
-impl<'a> PinnedGenerator<'a> {
-    fn new(pin: Option<&'a Pinning>) -> anyhow::Result<Self> {
-        if let Some(p) = pin {
-            p.pin_generator()
-                .map_err(|e| anyhow::anyhow!("pinning the generator: {e}"))?;
-        }
-        Ok(PinnedGenerator(pin))
-    }
-}
-
-impl Drop for PinnedGenerator<'_> {
-    fn drop(&mut self) {
-        if let Some(p) = self.0 {
-            let _ = p.restore_generator();
-        }
-    }
-}
-
-async fn attack_once(
-    args: &LoadArgs,
-    plan: &plan::Plan,
-    which: &Which,
-    tag: &str,
-    how: How<'_>,
-) -> anyhow::Result<RunResult> {
-    let pin = match which {
-        Which::Server | Which::Null => how.pin,
-        Which::Remote(_) => None,
-    };
-    let (spawned, endpoint, root) = match which {
-        Which::Server => {
-            let s = procs::spawn_server(pin).await?;
-            let (e, r) = (s.endpoint.clone(), Some(s.root.clone()));
-            (Some(s), e, r)
-        }
-        Which::Null => {
-            let s = procs::spawn_null(args.null_spin_us, pin).await?;
-            let e = s.endpoint.clone();
-            (Some(s), e, None)
-        }
-        Which::Remote(file) => {
-            let t = crate::target::remote::open(file, None)?;
-            let root = (t.root.access_key.clone(), t.root.secret_key.clone());
-            (None, t.info.endpoint.clone(), Some(root))
-        }
-    };
-    let pid = spawned.as_ref().map(procs::Spawned::pid);
-    let prov = setup::provision(plan, &endpoint, root.as_ref(), tag).await?;
-    let http = HttpClient::new()?;
-    let before = procs::scrape(&http, &endpoint).await;
-    let ramp = Duration::from_secs(1);
-    let t0 = Instant::now();
-    let from = t0 + ramp + args.warmup;
-    let until = from + args.duration;
-    let mut shared = Shared::new(plan.clone(), prov, host_of(&endpoint), from, until);
-    shared.check_expect = *which != Which::Null;
-    shared.pacer = args.rate.map(|rate| {
-        let schedule = open_loop::Schedule::new(t0 + ramp, rate);
-        open_loop::Pacer::start(schedule, until, from, until)
-    });
-    let revoke = match (&plan.revoke, &root) {
-        (Some(r), Some(root)) => {
-            let users: Vec<String> = shared.prov.identities[&r.identity]
-                .iter()
-                .map(|i| i.user.clone())
-                .collect();
-            shared.revoked_users = users.clone();
-            let at = from + args.duration.mul_f64(r.at);
-            Some((users, at, setup::admin_target(&endpoint, root)?))
-        }
-        _ => None,
-    };
-    let shared = Arc::new(shared);
-    let revoker = revoke.map(|(users, at, admin)| {
-        let shared = shared.clone();
-        tokio::spawn(async move { revoke_users(&shared, &admin, &users, at).await })
-    });
-    let sampler = {
-        let (http, endpoint) = (http.clone(), endpoint.clone());
-        tokio::spawn(async move {
-            tokio::time::sleep_until(from.into()).await;
-            let a = sample(pid, &http, &endpoint).await;
-            tokio::time::sleep_until(until.into()).await;
-            let b = sample(pid, &http, &endpoint).await;
-            (a, b)
-        })
-    };
-    let settings = AttackSettings {
-        endpoint: endpoint.clone(),
-        users: how.users,
-        run_time: ramp + args.warmup + args.duration + Duration::from_secs(1),
-        open_loop: args.rate.is_some(),
-    };
-    let pinned = PinnedGenerator::new(pin)?;
-    let goose = attack::execute(shared.clone(), &settings).await;
-    drop(pinned);
-    let goose = goose?;
-    // Goose's Ctrl-C handler cut the attack short: its figures would be wrong.
-    if goose::is_killswitch_triggered() {
-        return Err(Interrupted(Signal::Int).into());
-    }
-    let (a, b) = sampler.await?;
-    let open_loop = shared.pacer.as_ref().map(|p| p.finish(how.users));
-    let revocation = match revoker {
-        Some(h) => Some(h.await??),
-        None => None,
-    };
-    let after = procs::scrape(&http, &endpoint).await;
-    drop(spawned);
-
-    // Server CPU over the steady window: per operation and outcome, and the process's split.
-    let server_ops = match (&a.metrics, &b.metrics) {
-        (Some(x), Some(y)) => Some(server_cpu::window(x, y)).filter(|o| !o.is_empty()),
-        _ => None,
-    };
-    let attribution = match (&server_ops, a.server_cpu, b.server_cpu) {
-        (Some(ops), Some(x), Some(y)) => server_cpu::attribute(ops, y.saturating_sub(x) as f64),
-        _ => None,
-    };
-    let mut all = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    let mut transactions = Vec::new();
-    let mut requests = 0;
-    for (i, st) in shared.stats.iter().enumerate() {
-        let st = st.lock().expect("stats lock");
-        let count = st.hist.len();
-        if count == 0 && i == plan.transactions.len() {
-            continue;
-        }
-        requests += count;
-        all.add(&st.hist)?;
-        let op = plan
-            .transactions
-            .get(i)
-            .map_or(plan::Op::AssumeRole, |t| t.op);
-        let server_cpu = match (&server_ops, &attribution) {
-            (Some(ops), Some(at)) => {
-                let allowed = count.saturating_sub(st.denied);
-                server_cpu::for_tx(ops, at, attack::op_name(op), allowed, st.denied)
-            }
-            _ => None,
-        };
-        transactions.push(TxResult {
-            name: shared.tx_name(i).to_owned(),
-            count,
-            ok: st.ok,
-            denied: st.denied,
-            unexpected: st.unexpected,
-            errors: st.errors.clone(),
-            latency_us: report::Latency::of(&st.hist),
-            histogram: report::encode(&st.hist),
-            server_cpu,
-        });
-    }
-    let secs = (b.at - a.at).as_secs_f64().max(1e-3);
-    let per_req = |x: Option<u64>, y: Option<u64>| match (x, y) {
-        (Some(x), Some(y)) if requests > 0 => Some(y.saturating_sub(x) as f64 / requests as f64),
-        _ => None,
-    };
-    let co = goose
-        .coordinated_omission_metrics
-        .as_ref()
-        .map(|c| report::CoResult {
-            actual_requests: c.actual_requests,
-            synthetic_requests: c.synthetic_requests,
-            synthetic_percentage: c.synthetic_percentage,
-            events: c.co_events.len(),
-        });
-    Ok(RunResult {
-        target: which.label().into(),
-        steady_seconds: secs,
-        requests,
-        throughput_rps: requests as f64 / secs,
-        server_cpu_us_per_request: per_req(a.server_cpu, b.server_cpu),
-        generator_cpu_us_per_request: per_req(a.own_cpu, b.own_cpu),
-        server_runqueue_wait_us_per_request: per_req(a.server_wait, b.server_wait),
-        generator_runqueue_wait_us_per_request: per_req(a.own_wait, b.own_wait),
-        latency_us: report::Latency::of(&all),
-        histogram: report::encode(&all),
-        transactions,
-        sent_by_operation: by_op(&shared.sent),
-        denied_by_operation: by_op(&shared.denied),
-        server_counted: match (&before, &after) {
-            (Some(x), Some(y)) => Some(procs::counted_between(x, y, None)),
-            _ => None,
-        },
-        server_counted_denied: match (&before, &after) {
-            (Some(x), Some(y)) if y.contains("keygate_operation_requests_total") => {
-                Some(procs::counted_between(x, y, Some("denied")))
-            }
-            _ => None,
-        },
-        stages: match (&a.metrics, &b.metrics) {
-            (Some(x), Some(y)) => Some(procs::stage_means(x, y)),
-            _ => None,
-        },
-        server_operations: server_ops,
-        cpu_attribution: attribution,
-        open_loop,
-        // Open loop corrects coordinated omission itself (goose's backfill is off).
-        coordinated_omission: co.filter(|_| args.rate.is_none()),
-        revocation,
-        per_second: shared
-            .per_second
-            .iter()
-            .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
-            .collect(),
-    })
-}
-
-/// Counters by [`OPS`] slot, named.
-fn by_op(counters: &[std::sync::atomic::AtomicU64; OPS.len()]) -> BTreeMap<String, u64> {
-    OPS.iter()
-        .zip(counters)
-        .map(|(op, n)| (op.to_string(), n.load(std::sync::atomic::Ordering::Relaxed)))
-        .collect()
-}
-
-/// Deletes `users` at `at`, marking when the deletion began and ended.
-async fn revoke_users(
-    shared: &Shared,
-    admin: &crate::target::admin::AdminTarget,
-    users: &[String],
-    at: Instant,
-) -> anyhow::Result<serde_json::Value> {
-    use crate::target::Target;
-    tokio::time::sleep_until(at.into()).await;
-    let begin = Instant::now();
-    *shared.revocation.lock().expect("revocation lock") = Some((begin, None));
-    for u in users {
-        admin.delete_user(u).await?;
-    }
-    let end = Instant::now();
-    *shared.revocation.lock().expect("revocation lock") = Some((begin, Some(end)));
-    Ok(serde_json::json!({
-        "users_deleted": users.len(),
-        "at_s_into_steady": (begin - shared.steady_from).as_secs_f64(),
-        "delete_ms": (end - begin).as_secs_f64() * 1e3,
-    }))
+fn write_report(dir: &Path, report: &LoadReport) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("load.json"), serde_json::to_vec_pretty(report)?)?;
+    std::fs::write(dir.join("summary.txt"), report::console(report))?;
+    std::fs::write(dir.join("load.html"), html::render(report))?;
+    Ok(())
 }

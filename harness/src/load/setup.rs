@@ -2,6 +2,13 @@
 //! users, STS sessions and service accounts through the harness's [`AdminTarget`] (the admin
 //! API and `aws-sdk-sts`, as the conformance runner provisions). The null target gets the same
 //! identities with made-up keys, so the generator does the same signing work against it.
+//!
+//! Everything is named after the attack's tag (`load-<tag>`, `lt<tag>-<name>-<i>`, policies
+//! `lt<tag>-<name>`), so attacks and the shards of a distributed run never share anything, and
+//! each name is written into a [`Created`] ledger *before* it is asked for: whatever becomes
+//! of provisioning (an error, an interrupt that drops it mid-request), the ledger holds every
+//! bucket, user and policy that may exist, which `teardown` then removes. A name the target
+//! refused is taken off again: it was never ours.
 
 use super::plan::{IdentityKind, Plan};
 use super::sign::{Signer, ToSign, EMPTY_SHA256};
@@ -9,7 +16,7 @@ use crate::scenario::Profile;
 use crate::target::admin::AdminTarget;
 use crate::target::http::{host_of, HttpClient};
 use crate::target::{
-    Capabilities, Credentials, NewUser, RoleRequest, SharedClock, Target, TargetInfo,
+    Capabilities, Credentials, NewUser, RoleRequest, SharedClock, Target, TargetError, TargetInfo,
 };
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -37,6 +44,23 @@ pub struct Provisioned {
     pub identities: HashMap<String, Vec<Ident>>,
 }
 
+/// What provisioning may have created on a target, for `teardown`. STS credentials and
+/// service accounts are not listed: they go with their user (SPEC: deleting a user revokes
+/// them).
+#[derive(Debug, Clone, Default)]
+pub struct Created {
+    pub bucket: Option<String>,
+    pub users: Vec<String>,
+    pub policies: Vec<String>,
+}
+
+impl Created {
+    pub fn is_empty(&self) -> bool {
+        self.bucket.is_none() && self.users.is_empty() && self.policies.is_empty()
+    }
+}
+
+/// The admin side of a target spawned here (the reference server, region `us-east-1`).
 pub fn admin_target(endpoint: &str, root: &(String, String)) -> anyhow::Result<AdminTarget> {
     Ok(AdminTarget {
         info: TargetInfo {
@@ -59,14 +83,31 @@ pub fn admin_target(endpoint: &str, root: &(String, String)) -> anyhow::Result<A
     })
 }
 
-/// A signed PUT (bucket or object) with the lean signer.
+/// Why a signed PUT did not succeed: the target said no, or never answered.
+#[derive(Debug)]
+enum PutError {
+    Refused(String),
+    Transport(String),
+}
+
+impl std::fmt::Display for PutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PutError::Refused(m) | PutError::Transport(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for PutError {}
+
+/// A signed PUT (bucket or object) with the lean signer, as the target's root.
 async fn put(
-    http: &HttpClient,
-    endpoint: &str,
+    target: &AdminTarget,
     signer: &mut Signer,
     path: &str,
     body: Bytes,
-) -> anyhow::Result<()> {
+) -> Result<(), PutError> {
+    let endpoint = &target.info.endpoint;
     let host = host_of(endpoint);
     let hash = if body.is_empty() {
         EMPTY_SHA256.to_owned()
@@ -88,23 +129,37 @@ async fn put(
         .header("authorization", s.authorization)
         .header("x-amz-date", s.amz_date)
         .header("x-amz-content-sha256", s.payload_sha256)
-        .body(body)?;
-    let resp = http.send(req).await.map_err(|e| anyhow::anyhow!(e))?;
-    anyhow::ensure!(
-        (200..300).contains(&resp.status),
-        "PUT {path}: {} {}",
-        resp.status,
-        resp.text()
-    );
-    Ok(())
+        .body(body)
+        .map_err(|e| PutError::Transport(format!("PUT {path}: {e}")))?;
+    let resp = target
+        .http
+        .send(req)
+        .await
+        .map_err(|e| PutError::Transport(format!("PUT {path}: {e}")))?;
+    if (200..300).contains(&resp.status) {
+        return Ok(());
+    }
+    let text = resp.text();
+    let code = crate::run::outcome::xml_tag(&text, "Code");
+    let message = crate::run::outcome::xml_tag(&text, "Message").unwrap_or_default();
+    Err(PutError::Refused(match code {
+        Some(code) => format!("PUT {path}: {} {code}: {message}", resp.status),
+        None => format!("PUT {path}: {}", resp.status),
+    }))
 }
 
-/// Provisions `plan` on the target at `endpoint` (`root: None`: the null target).
+/// Whether the target answered a provisioning call with a refusal (nothing was created).
+fn refused(e: &TargetError) -> bool {
+    matches!(e, TargetError::Rejected { .. })
+}
+
+/// Provisions `plan` on `target` (`None`: the null target), writing what it creates into
+/// `created` as it goes (see the module header).
 pub async fn provision(
     plan: &Plan,
-    endpoint: &str,
-    root: Option<&(String, String)>,
+    target: Option<&AdminTarget>,
     run_tag: &str,
+    created: &mut Created,
 ) -> anyhow::Result<Provisioned> {
     let bucket = format!("load-{run_tag}");
     let expand = |doc: &str| doc.replace("{{bucket}}", &bucket);
@@ -114,7 +169,7 @@ pub async fn provision(
             .find(|p| p.name == name)
             .map(|p| expand(&p.document))
     };
-    let Some(root) = root else {
+    let Some(target) = target else {
         // Null target: same identities, made-up keys.
         let mut identities = HashMap::new();
         for id in &plan.identities {
@@ -137,32 +192,52 @@ pub async fn provision(
         }
         return Ok(Provisioned { bucket, identities });
     };
-    let target = admin_target(endpoint, root)?;
-    let mut root_signer = Signer::new(&root.0, &root.1, None, "us-east-1", "s3");
-    put(
-        &target.http,
-        endpoint,
+    let root = &target.root;
+    let mut root_signer = Signer::new(
+        &root.access_key,
+        &root.secret_key,
+        None,
+        &target.info.region,
+        "s3",
+    );
+    created.bucket = Some(bucket.clone());
+    if let Err(e) = put(
+        target,
         &mut root_signer,
         &format!("/{bucket}"),
         Bytes::new(),
     )
-    .await?;
+    .await
+    {
+        if let PutError::Refused(_) = e {
+            created.bucket = None;
+        }
+        return Err(e.into());
+    }
     for o in &plan.objects {
         let body = Bytes::from(vec![b'x'; o.size]);
         for i in 0..o.count {
             let path = format!("/{bucket}/{}{i}", o.prefix);
-            put(
-                &target.http,
-                endpoint,
-                &mut root_signer,
-                &path,
-                body.clone(),
-            )
-            .await?;
+            put(target, &mut root_signer, &path, body.clone()).await?;
         }
     }
+    // The plan's policies under names of this attack's own.
+    let policy_name = |name: &str| {
+        if plan.policies.iter().any(|p| p.name == name) {
+            format!("lt{run_tag}-{name}")
+        } else {
+            name.to_owned()
+        }
+    };
     for p in &plan.policies {
-        target.put_policy(&p.name, &expand(&p.document)).await?;
+        let name = policy_name(&p.name);
+        created.policies.push(name.clone());
+        if let Err(e) = target.put_policy(&name, &expand(&p.document)).await {
+            if refused(&e) {
+                created.policies.pop();
+            }
+            return Err(anyhow::anyhow!("policy {name}: {e}"));
+        }
     }
     let mut identities: HashMap<String, Vec<Ident>> = HashMap::new();
     // Users first: the others need their parents.
@@ -175,16 +250,24 @@ pub async fn provision(
         for i in 0..id.count {
             let name = format!("lt{run_tag}-{}-{i}", id.name);
             let password = format!("Load-secret-{run_tag}-{i}-0123456789");
-            target
-                .create_user(&NewUser {
-                    name: name.clone(),
-                    password: password.clone(),
-                    uid: Some(2000 + i as u32),
-                    gid: Some(2000),
-                })
-                .await?;
+            created.users.push(name.clone());
+            let user = NewUser {
+                name: name.clone(),
+                password: password.clone(),
+                uid: Some(2000 + i as u32),
+                gid: Some(2000),
+            };
+            if let Err(e) = target.create_user(&user).await {
+                if refused(&e) {
+                    created.users.pop();
+                }
+                return Err(anyhow::anyhow!("user {name}: {e}"));
+            }
             if let Some(p) = &id.policy {
-                target.attach_policy(&name, p).await?;
+                target
+                    .attach_policy(&name, &policy_name(p))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("user {name}: attaching {p}: {e}"))?;
             }
             v.push(Ident {
                 kind: id.kind,
