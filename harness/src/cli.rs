@@ -9,8 +9,9 @@
 //!   scenarios in error: the run proves nothing);
 //! 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM (a CI timeout): the run stopped early,
 //!   whatever the scenarios that ran found. `run` starts no further scenario, abandons the
-//!   running ones (their cleanup still runs), shuts the target down (the in-process server's
-//!   temporary data directory removed, a container removed) and writes the reports, where
+//!   running ones (their cleanup still runs), stops what it started (the in-process server,
+//!   its temporary data directory removed; a container, removed; a remote or command target
+//!   keeps running, and the last line says so) and writes the reports, where
 //!   every selected scenario that did not finish is `not_run`; `load` stops its attack, stops
 //!   the target it spawned and writes no report. A second signal exits at once with the same
 //!   code, without cleanup.
@@ -19,10 +20,16 @@
 //! scenario that stopped the run named in their reason.
 //!
 //! Everything the user gives is checked before a server starts: scenario files, `--filter` /
-//! `--tags` (selecting nothing is an error, not a green run), the target profile's file and
-//! `--report-dir` (created and written to once). A report that cannot be written after the
-//! run is exit 2 as well, never a warning beside exit 0. A closed stdout (`keygate list |
-//! head -1`) ends the output quietly; the exit code stands.
+//! `--tags` (selecting nothing is an error, not a green run; `list` selects as `run` does and
+//! refuses the same way, and `validate` refuses an empty library too), `--jobs` (at least 1),
+//! the target profile's file and `--report-dir` (created and written to once; its `latest`
+//! must be a directory or absent). A report that cannot be written after the run is exit 2
+//! as well, never a warning beside exit 0. A closed stdout (`keygate list | head -1`) ends
+//! the output quietly; the exit code stands.
+//!
+//! A target that outlives the run (any but the in-process server) keeps the clock the run's
+//! clock scenarios moved: the run ends with a warning to restart it, and `report.json` has
+//! the total as `target.clock_advanced_s`.
 
 use crate::interrupt::Interrupt;
 use crate::report::{self, RunMeta, RunReport, Verdict};
@@ -66,12 +73,15 @@ pub struct Cli {
 pub enum Command {
     /// Run scenarios against a target (default: the reference server, in-process).
     Run(RunArgs),
-    /// List scenarios: id, area, tags, rule ids.
+    /// List scenarios: id, area, rule ids, tags (with --filter / --tags: what `run` selects).
     List {
         #[arg(long, default_value_os_t = default_scenarios())]
         scenarios: PathBuf,
+        #[command(flatten)]
+        select: Select,
     },
-    /// Parse and validate scenario files (default: the whole library).
+    /// Parse and validate scenario files (default: the whole library); finding none is an
+    /// error, as for `run`.
     Validate { paths: Vec<PathBuf> },
     /// SigV4 + policy load on a target; server CPU per request is the headline figure.
     Load(crate::load::LoadArgs),
@@ -115,6 +125,17 @@ impl From<ProfileArg> for Profile {
     }
 }
 
+/// Which scenarios `run` and `list` take.
+#[derive(Debug, clap::Args, Default, Clone)]
+pub struct Select {
+    /// Only scenario ids matching this regular expression.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Only scenarios with one of these tags or areas (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+}
+
 #[derive(Debug, clap::Args, Default)]
 pub struct RunArgs {
     /// A target profile (TOML); without it the reference server is started in-process.
@@ -129,7 +150,7 @@ pub struct RunArgs {
     /// The behaviour profile to expect (overrides the target profile's).
     #[arg(long, value_enum)]
     pub profile: Option<ProfileArg>,
-    /// Scenarios run at once.
+    /// Scenarios run at once (at least 1).
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
     #[arg(long, default_value_os_t = default_reports())]
@@ -229,6 +250,12 @@ pub async fn main(cli: Cli) -> ExitCode {
                 paths
             };
             match load_paths(&paths) {
+                Ok(s) if s.is_empty() => {
+                    let names: Vec<String> =
+                        paths.iter().map(|p| p.display().to_string()).collect();
+                    eprintln!("error: no scenarios in {}", names.join(", "));
+                    EXIT_USAGE
+                }
                 Ok(s) => {
                     out(&format!("{} scenario(s) valid\n", s.len()));
                     EXIT_PASS
@@ -239,27 +266,7 @@ pub async fn main(cli: Cli) -> ExitCode {
                 }
             }
         }
-        Command::List { scenarios } => match load_paths(&[scenarios]) {
-            Ok(all) => {
-                for s in all {
-                    let line = format!(
-                        "{:<40} {:<16} [{}] {}\n",
-                        s.id(),
-                        s.def.area,
-                        s.def.rules.join(","),
-                        s.def.tags.join(",")
-                    );
-                    if !out(&line) {
-                        break;
-                    }
-                }
-                EXIT_PASS
-            }
-            Err(e) => {
-                print_errors(&e);
-                EXIT_USAGE
-            }
-        },
+        Command::List { scenarios, select } => list(&scenarios, &select),
         Command::Run(args) => run(args).await,
         Command::Load(args) => crate::load::main(args).await,
         Command::Report(ReportCommand::Merge { dirs, report_dir }) => {
@@ -328,7 +335,8 @@ async fn start_embedded(
 
 /// What `run` prints on the first SIGINT or SIGTERM, after the signal's name.
 const RUN_NOTICE: &str = "stopping: no further scenario starts, the running ones are \
-    abandoned, then the target is shut down and the reports are written";
+    abandoned and cleaned up, then what the run started is stopped (the in-process server, \
+    a container; a remote server keeps running) and the reports are written";
 
 /// `keygate run`: returns the exit code.
 pub async fn run(args: RunArgs) -> u8 {
@@ -337,22 +345,16 @@ pub async fn run(args: RunArgs) -> u8 {
         eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}): an interrupt will skip cleanup");
         Interrupt::never()
     });
-    let scenarios = match load_paths(std::slice::from_ref(&args.scenarios)) {
+    let choice = Select {
+        filter: args.filter.clone(),
+        tags: args.tags.clone(),
+    };
+    let (scenarios, filter) = match select(&args.scenarios, &choice) {
         Ok(s) => s,
-        Err(e) => {
-            print_errors(&e);
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
-    let filter = match args.filter.as_deref().map(regex::Regex::new).transpose() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: --filter: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    if let Err(e) = check_selection(&args, &scenarios, filter.as_ref()) {
-        eprintln!("error: {e}");
+    if args.jobs == 0 {
+        eprintln!("error: --jobs must be at least 1");
         return EXIT_USAGE;
     }
     if let Some(file) = &args.target {
@@ -386,9 +388,9 @@ pub async fn run(args: RunArgs) -> u8 {
     match interrupt.received() {
         Some(signal) => {
             eprintln!(
-                "keygate: interrupted by {}: the {} target is shut down; exit {}",
+                "keygate: interrupted by {}: {}; exit {}",
                 signal.name(),
-                target.info().kind,
+                released(&target.info().kind),
                 signal.exit_code()
             );
             signal.exit_code()
@@ -397,35 +399,71 @@ pub async fn run(args: RunArgs) -> u8 {
     }
 }
 
-/// Refuse a run that would select nothing: an empty library, or a `--filter` / `--tags` that
-/// matches no scenario, would otherwise report "0 passed" and exit 0.
-fn check_selection(
-    args: &RunArgs,
-    scenarios: &[Scenario],
-    filter: Option<&regex::Regex>,
-) -> Result<(), String> {
-    if scenarios.is_empty() {
-        return Err(format!("no scenarios in {}", args.scenarios.display()));
+/// What [`Target::shutdown`] did, by target kind: only what the harness started is stopped;
+/// a vendor's server (remote, command) keeps running, with this run's identities and
+/// buckets removed by each scenario's cleanup.
+fn released(kind: &str) -> String {
+    match kind {
+        "embedded" => "the embedded server is stopped and its data directory removed".into(),
+        "container" => "the container is stopped and removed".into(),
+        other => {
+            format!("cleaned up what this run created on the {other} target, which keeps running")
+        }
     }
-    if scenarios
+}
+
+/// Load the library and apply `--filter` / `--tags` as `run` does; errors are printed and
+/// come back as the exit code.
+fn select(library: &Path, choice: &Select) -> Result<(Vec<Scenario>, Option<regex::Regex>), u8> {
+    let scenarios = load_paths(&[library.to_owned()]).map_err(|e| {
+        print_errors(&e);
+        EXIT_USAGE
+    })?;
+    let filter = choice
+        .filter
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|e| {
+            eprintln!("error: --filter: {e}");
+            EXIT_USAGE
+        })?;
+    runner::check_selection(
+        library,
+        choice.filter.as_deref(),
+        &choice.tags,
+        &scenarios,
+        filter.as_ref(),
+    )
+    .map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_USAGE
+    })?;
+    Ok((scenarios, filter))
+}
+
+/// `keygate list`: the scenarios `run` would select with the same `--filter` / `--tags`.
+fn list(library: &Path, choice: &Select) -> u8 {
+    let (all, filter) = match select(library, choice) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    for s in all
         .iter()
-        .any(|s| runner::matches(filter, &args.tags, s))
+        .filter(|s| runner::matches(filter.as_ref(), &choice.tags, s))
     {
-        return Ok(());
+        let line = format!(
+            "{:<40} {:<16} [{}] {}\n",
+            s.id(),
+            s.def.area,
+            s.def.rules.join(","),
+            s.def.tags.join(",")
+        );
+        if !out(&line) {
+            break;
+        }
     }
-    let mut given = Vec::new();
-    if let Some(f) = &args.filter {
-        given.push(format!("--filter `{f}`"));
-    }
-    if !args.tags.is_empty() {
-        given.push(format!("--tags `{}`", args.tags.join(",")));
-    }
-    Err(format!(
-        "{} selects none of the {} scenario(s) in {}",
-        given.join(" with "),
-        scenarios.len(),
-        args.scenarios.display()
-    ))
+    EXIT_PASS
 }
 
 /// Run on an open target and write reports; also used by the integration tests.
@@ -450,12 +488,15 @@ pub async fn run_on_until(
 ) -> u8 {
     let info = target.info();
     let source = match &args.target {
-        Some(file) => file.display().to_string(),
-        None => format!("the {} target", info.kind),
+        Some(file) => crate::run::preflight::Source {
+            file: file.display().to_string(),
+            env: target::RootKeyEnv::of(file),
+        },
+        None => crate::run::preflight::Source::file(format!("the {} target", info.kind)),
     };
     let preflight = async {
         match target::http::HttpClient::trusting(&target.tls_trust()) {
-            Ok(http) => crate::run::preflight::check(target, &http, &source).await,
+            Ok(http) => crate::run::preflight::check_from(target, &http, &source).await,
             Err(e) => Err(crate::run::preflight::Problem::Unreachable(format!(
                 "{e:#}"
             ))),
@@ -468,7 +509,7 @@ pub async fn run_on_until(
         p = preflight => p,
     };
     if let Err(problem) = preflight {
-        eprintln!("error: target {source}: {problem}");
+        eprintln!("error: target {}: {problem}", source.file);
         return EXIT_TARGET;
     }
     let started = time::OffsetDateTime::now_utc();
@@ -522,9 +563,13 @@ pub async fn run_on_until(
         target: info,
         filter: args.filter.clone(),
         tags: args.tags.clone(),
+        clock_advanced_s: target.clock().advanced_s(),
     };
     let report = RunReport::new(meta, results, &rules);
     out(&report::console::summary(&report));
+    if let Some(warning) = clock_warning(&report, &source.file) {
+        eprintln!("{warning}");
+    }
     let code = match report::write_all(&args.report_dir, &report) {
         Ok(dir) => {
             out(&format!("reports: {}\n", dir.display()));
@@ -550,6 +595,20 @@ pub async fn run_on_until(
         }
         None => code,
     }
+}
+
+/// A target that outlives the run keeps its clock where the run's clock scenarios moved it,
+/// and the next run's preflight then fails with `RequestTimeTooSkewed`: say so at the end.
+/// (The in-process server goes away with the run.)
+fn clock_warning(report: &RunReport, source: &str) -> Option<String> {
+    let moved = report.target.clock_advanced_s;
+    (moved != 0 && report.target.info.kind != "embedded").then(|| {
+        format!(
+            "warning: the target's clock was moved forward by {moved} s; restart it before the \
+             next run (clock scenarios ran because {source} sets `clock = true`; until the \
+             restart the next run fails its preflight with RequestTimeTooSkewed)"
+        )
+    })
 }
 
 pub fn exit_code(report: &RunReport) -> u8 {

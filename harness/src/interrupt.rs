@@ -3,7 +3,8 @@
 //!
 //! After the first signal the command stops starting work, tears its target down (the
 //! in-process server's temporary data directory, which holds root credentials, removed; a
-//! container stopped and removed; a spawned process killed), writes what it can report, and
+//! container stopped and removed; a spawned process killed; a remote target, which keeps
+//! running, rid of what the run created on it), writes what it can report, and
 //! exits with 128 + the signal's number: [`Signal::exit_code`], 130 for SIGINT, 143 for
 //! SIGTERM, apart from every other exit code. A second signal exits at once with that code,
 //! without cleanup, for when the cleanup itself hangs.

@@ -18,19 +18,34 @@ fn library() -> PathBuf {
 /// `keygate run --target PROFILE` on the whole library, off the async runtime (the server
 /// the child talks to runs on it).
 async fn run(profile: &Path, reports: &Path) -> Output {
+    run_with(&library(), profile, reports, &[]).await
+}
+
+/// `keygate run --target PROFILE` on `scenarios`, with `env` added to its environment.
+async fn run_with(
+    scenarios: &Path,
+    profile: &Path,
+    reports: &Path,
+    env: &[(&str, &str)],
+) -> Output {
     let args = vec![
         "run".to_owned(),
         "--no-progress".to_owned(),
         "--scenarios".to_owned(),
-        library().display().to_string(),
+        scenarios.display().to_string(),
         "--report-dir".to_owned(),
         reports.display().to_string(),
         "--target".to_owned(),
         profile.display().to_string(),
     ];
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_keygate"))
             .args(&args)
+            .envs(env)
             .stdin(Stdio::null())
             .output()
             .expect("keygate runs")
@@ -130,6 +145,102 @@ async fn wrong_root_keys_or_region_stop_the_run_with_the_fix() {
         file.display()
     );
     stopped_early(&o, &[&endpoint, &fix]);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_from_the_environment_names_the_variable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = server(dir.path()).await;
+    let endpoint = server.endpoint().to_owned();
+    let file = dir.path().join("remote.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "version = 1\nkind = \"remote\"\nendpoint = \"{endpoint}\"\n\
+             root_access_key = \"{}\"\nroot_secret_key_env = \"KEYGATE_TEST_ROOT_SECRET\"\n",
+            server.root_access_key()
+        ),
+    )
+    .expect("profile written");
+    let reports = dir.path().join("reports");
+    let env = [("KEYGATE_TEST_ROOT_SECRET", "not-the-secret")];
+    let o = run_with(&library(), &file, &reports, &env).await;
+    let fix = format!(
+        "the root secret in $KEYGATE_TEST_ROOT_SECRET (`root_secret_key_env` in {}) does not \
+         match the server's",
+        file.display()
+    );
+    stopped_early(&o, &[&endpoint, "SignatureDoesNotMatch", &fix]);
+    server.shutdown().await;
+}
+
+/// A remote target with `clock = true` keeps the clock the run moved: the run says so at the
+/// end and records it in report.json, and the next run's preflight names that as the likely
+/// cause of `RequestTimeTooSkewed` rather than this host's clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clock_moved_on_a_remote_target_is_reported_and_explains_the_next_preflight() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cfg = ServerConfig::new(dir.path().join("data"));
+    cfg.test_clock = true;
+    let server = Server::start(cfg).await.expect("server starts");
+    let endpoint = server.endpoint().to_owned();
+    let file = dir.path().join("clock.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "version = 1\nkind = \"remote\"\nendpoint = \"{endpoint}\"\n\
+             root_access_key = \"{}\"\nroot_secret_key = \"{}\"\n\
+             [capabilities]\nclock = true\n",
+            server.root_access_key(),
+            server.root_secret_key()
+        ),
+    )
+    .expect("profile written");
+    let lib = dir.path().join("scenarios");
+    std::fs::create_dir_all(lib.join("sts")).unwrap();
+    std::fs::write(
+        lib.join("sts/clock.toml"),
+        "version = 1\nid = \"clock-moves\"\ntitle = \"t\"\narea = \"sts\"\nrules = [\"S1\"]\n\
+         [[steps]]\nop = \"advance_clock\"\nseconds = 3600\n\
+         [[steps]]\nop = \"list_buckets\"\n",
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+
+    let o = run_with(&lib, &file, &reports, &[]).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "warning: the target's clock was moved forward by 3600 s; restart it before the \
+             next run"
+        ),
+        "{err}"
+    );
+    assert!(err.contains(&file.display().to_string()), "{err}");
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(reports.join("latest/report.json")).expect("report.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        json["target"]["clock_advanced_s"], 3600,
+        "{}",
+        json["target"]
+    );
+    assert_eq!(json["target"]["kind"], "remote");
+
+    // The server still runs an hour ahead: the next run stops at the preflight, saying why.
+    let o = run_with(&lib, &file, &reports, &[]).await;
+    stopped_early(
+        &o,
+        &[
+            &endpoint,
+            "RequestTimeTooSkewed",
+            "a previous run with `clock = true`",
+            "restart the server",
+        ],
+    );
     server.shutdown().await;
 }
 

@@ -65,8 +65,9 @@ pub fn summary(report: &RunReport) -> String {
             let _ = writeln!(s, "  faults {} ({}): {f}", r.id, r.verdict.as_str());
         }
     }
-    let covered = report.rules.iter().filter(|r| r.verdict.is_some()).count();
-    let _ = writeln!(s, "rules covered: {covered}/{}", report.rules.len());
+    // A rule counts as verified only when every scenario naming it passed; the same counts
+    // as `rule_totals` and each rule's `status` in report.json.
+    let _ = writeln!(s, "{}", report.rule_totals);
     // The plain closing line CI tooling reads: the same totals as the table, JSON and JUnit
     // (an error proves nothing about a rule, so it is never counted as a failure). Scenarios
     // that did not run are counted apart from the skipped ones, and only when there are some,
@@ -108,6 +109,25 @@ mod tests {
             Some("1 passed, 2 failed, 1 errors, 1 skipped"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn rules_are_counted_as_verified_only_when_their_scenarios_passed() {
+        let results = vec![
+            crate::report::fixtures::result("a", &["U1", "U2"], Verdict::Pass),
+            crate::report::fixtures::result("b", &["U2"], Verdict::Fail),
+            crate::report::fixtures::result("c", &["U3"], Verdict::Skip),
+            crate::report::fixtures::result("d", &["U4"], Verdict::NotRun),
+        ];
+        let report = crate::report::fixtures::report(results);
+        let s = summary(&report);
+        assert!(
+            s.contains(
+                "\nrules: 1 verified, 1 failed, 2 unverified (skipped, not run or in error)\n"
+            ),
+            "{s}"
+        );
+        assert!(!s.contains("rules covered"), "{s}");
     }
 
     #[test]

@@ -38,17 +38,30 @@ region {region}, profile <b>{profile}</b>.</p>\
         id = esc(&report.run_id),
         start = esc(&report.started_at),
         dur = report.duration_ms as f64 / 1000.0,
-        kind = esc(&report.target.kind),
-        ep = esc(&report.target.endpoint),
+        kind = esc(&report.target.info.kind),
+        ep = esc(&report.target.info.endpoint),
         transport = report.transport.as_str(),
-        region = esc(&report.target.region),
-        profile = report.target.profile.as_str(),
+        region = esc(&report.target.info.region),
+        profile = report.target.info.profile.as_str(),
         p = t.pass,
         f = t.fail,
         e = t.error,
         sk = t.skip,
         nr = t.not_run,
     );
+
+    if report.target.clock_advanced_s != 0 {
+        let _ = write!(
+            s,
+            "<p>The run moved the target's clock forward by <b>{} s</b>{}.</p>",
+            report.target.clock_advanced_s,
+            if report.target.info.kind == "embedded" {
+                ""
+            } else {
+                "; restart the target before the next run"
+            }
+        );
+    }
 
     let mut areas: BTreeMap<&str, Vec<&super::ScenarioResult>> = BTreeMap::new();
     for r in &report.scenarios {
@@ -86,9 +99,12 @@ region {region}, profile <b>{profile}</b>.</p>\
     s.push_str("</table>");
 
     faults(&mut s, report);
-    s.push_str(
-        "<h2>SPEC rule coverage</h2><table><tr><th>rule</th><th>result</th><th>scenarios</th></tr>",
+    let _ = write!(
+        s,
+        "<h2>SPEC rule coverage</h2><p>{}</p>",
+        esc(&report.rule_totals.to_string())
     );
+    s.push_str("<table><tr><th>rule</th><th>result</th><th>scenarios</th></tr>");
     for c in &report.rules {
         let list: Vec<String> = c
             .scenarios
@@ -212,9 +228,15 @@ mod tests {
             html.contains("<tr><td>s3</td><td>1</td><td>0</td><td>0</td><td>0</td><td>1</td></tr>"),
             "{html}"
         );
-        // The rule both name is not shown as passing.
+        // The rule both name is not shown as passing, nor counted as verified.
         assert!(
             html.contains("<tr><td>U1</td><td><span class=\"not_run\">not run</span></td>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<p>rules: 0 verified, 0 failed, 1 unverified (skipped, not run or in error)</p>"
+            ),
             "{html}"
         );
     }

@@ -143,7 +143,7 @@ pub struct RunReport {
     pub harness_version: &'static str,
     pub started_at: String,
     pub duration_ms: u64,
-    pub target: TargetInfo,
+    pub target: TargetReport,
     /// `http` or `https`: how the harness reached the target (from its endpoint's scheme).
     pub transport: Transport,
     pub filter: Option<String>,
@@ -152,6 +152,20 @@ pub struct RunReport {
     pub scenarios: Vec<ScenarioResult>,
     /// Rule id -> scenario ids, for every rule the contract names.
     pub rules: Vec<rules::RuleCoverage>,
+    /// How many rules are verified, failed, unverified and uncovered (each entry of `rules`
+    /// counted once, by its `status`).
+    pub rule_totals: rules::RuleTotals,
+}
+
+/// The target as `report.json` records it: its facts, and what the run did to it that
+/// outlasts the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetReport {
+    #[serde(flatten)]
+    pub info: TargetInfo,
+    /// Seconds the run moved the target's clock forward (scenarios that `advance_clock`);
+    /// a target that outlives the run keeps that offset until it is restarted.
+    pub clock_advanced_s: i64,
 }
 
 /// Run-level facts gathered by the runner.
@@ -163,10 +177,14 @@ pub struct RunMeta {
     pub target: TargetInfo,
     pub filter: Option<String>,
     pub tags: Vec<String>,
+    /// The target clock's total advance over the run ([`crate::target::SharedClock::advanced_s`]).
+    pub clock_advanced_s: i64,
 }
 
 impl RunReport {
     pub fn new(meta: RunMeta, scenarios: Vec<ScenarioResult>, spec_rules: &[String]) -> Self {
+        let rules = rules::coverage(spec_rules, &scenarios);
+        let rule_totals = rules::RuleTotals::of(&rules);
         Self {
             schema: "keygate-report",
             schema_version: SCHEMA_VERSION,
@@ -175,18 +193,23 @@ impl RunReport {
             started_at: meta.started_at,
             duration_ms: meta.duration_ms,
             transport: Transport::of(&meta.target.endpoint),
-            target: meta.target,
+            target: TargetReport {
+                info: meta.target,
+                clock_advanced_s: meta.clock_advanced_s,
+            },
             filter: meta.filter,
             tags: meta.tags,
             totals: Totals::of(&scenarios),
-            rules: rules::coverage(spec_rules, &scenarios),
+            rules,
+            rule_totals,
             scenarios,
         }
     }
 }
 
-/// Make sure reports can be written into `dir` before anything runs: create it, and create and
-/// remove a file in it. Errors name the directory.
+/// Make sure reports can be written into `dir` before anything runs: create it, create and
+/// remove a file in it, and check that its `latest` can be replaced. Errors name the
+/// directory.
 pub fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
     let at = |e: std::io::Error| {
         anyhow::anyhow!(
@@ -199,7 +222,8 @@ pub fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
         .prefix(".keygate-probe")
         .tempfile_in(dir)
         .map_err(at)?;
-    Ok(())
+    check_latest(&dir.join("latest"))
+        .map_err(|e| anyhow::anyhow!("--report-dir {}: {e:#}", dir.display()))
 }
 
 /// Write all report files into `dir/<run-id>/` and refresh `dir/latest/`.
@@ -210,6 +234,8 @@ pub fn write_all(dir: &Path, report: &RunReport) -> anyhow::Result<PathBuf> {
     std::fs::write(out.join("junit.xml"), junit::render(report))?;
     std::fs::write(out.join("report.html"), html::render(report))?;
     let latest = dir.join("latest");
+    check_latest(&latest)
+        .map_err(|e| anyhow::anyhow!("{e:#}; this run's reports are in {}", out.display()))?;
     if latest.is_dir() {
         std::fs::remove_dir_all(&latest)?;
     }
@@ -218,6 +244,20 @@ pub fn write_all(dir: &Path, report: &RunReport) -> anyhow::Result<PathBuf> {
         std::fs::copy(out.join(f), latest.join(f))?;
     }
     Ok(out)
+}
+
+/// `latest` is replaced by every run, so it must be a directory or absent; anything else
+/// (a file, a link to one) is the user's, and is neither removed nor written through.
+fn check_latest(latest: &Path) -> anyhow::Result<()> {
+    match std::fs::symlink_metadata(latest) {
+        Ok(md) if md.is_dir() => Ok(()),
+        Ok(_) => anyhow::bail!(
+            "{} is not a directory: keygate replaces `latest` with each run's reports; \
+             remove or rename it",
+            latest.display()
+        ),
+        Err(_) => Ok(()),
+    }
 }
 
 /// What the reporters' unit tests build reports from.
@@ -247,6 +287,7 @@ pub(crate) mod fixtures {
             },
             filter: None,
             tags: Vec::new(),
+            clock_advanced_s: 0,
         };
         RunReport::new(meta, scenarios, &[])
     }
@@ -267,5 +308,44 @@ pub(crate) mod fixtures {
             warnings: Vec::new(),
             faults: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_latest_that_is_not_a_directory_is_named_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("latest"), "mine").unwrap();
+        let e = prepare_dir(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("latest is not a directory") && e.contains("remove or rename it"),
+            "{e}"
+        );
+        // After a run: the reports are written under the run id, and the message says where.
+        let report = fixtures::report(vec![fixtures::result("a", &["U1"], Verdict::Pass)]);
+        let e = write_all(dir.path(), &report).unwrap_err().to_string();
+        assert!(e.contains("latest is not a directory"), "{e}");
+        let run = dir.path().join(&report.run_id);
+        assert!(
+            e.contains(&format!("this run's reports are in {}", run.display())),
+            "{e}"
+        );
+        assert!(run.join("report.json").is_file());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("latest")).unwrap(),
+            "mine"
+        );
+    }
+
+    #[test]
+    fn report_json_records_the_clock_advance_beside_the_target() {
+        let mut report = fixtures::report(Vec::new());
+        report.target.clock_advanced_s = 4500;
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["target"]["clock_advanced_s"], 4500);
+        assert_eq!(json["target"]["kind"], "embedded");
     }
 }

@@ -68,6 +68,74 @@ pub struct RuleCoverage {
     /// Worst verdict over its scenarios; `None` when no scenario covers it. A rule whose
     /// scenarios passed but one did not run is `not_run`, never `pass`.
     pub verdict: Option<Verdict>,
+    /// What the run established about the rule (from `verdict`).
+    pub status: RuleStatus,
+}
+
+/// What a run established about a rule. Only a rule every one of whose scenarios passed is
+/// verified: one skipped, not run or in error leaves it unverified, whatever the others did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleStatus {
+    /// Every scenario naming it ran and passed.
+    Verified,
+    /// A scenario naming it failed: the target broke it.
+    Failed,
+    /// No failure, but a scenario naming it was skipped, did not run or ended in error.
+    Unverified,
+    /// No selected scenario names it.
+    Uncovered,
+}
+
+impl RuleStatus {
+    pub fn of(verdict: Option<Verdict>) -> Self {
+        match verdict {
+            Some(Verdict::Pass) => RuleStatus::Verified,
+            Some(Verdict::Fail) => RuleStatus::Failed,
+            Some(Verdict::Skip | Verdict::NotRun | Verdict::Error) => RuleStatus::Unverified,
+            None => RuleStatus::Uncovered,
+        }
+    }
+}
+
+/// Rules counted by [`RuleStatus`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RuleTotals {
+    pub verified: usize,
+    pub failed: usize,
+    pub unverified: usize,
+    pub uncovered: usize,
+}
+
+impl RuleTotals {
+    pub fn of(rules: &[RuleCoverage]) -> Self {
+        let mut t = Self::default();
+        for c in rules {
+            match c.status {
+                RuleStatus::Verified => t.verified += 1,
+                RuleStatus::Failed => t.failed += 1,
+                RuleStatus::Unverified => t.unverified += 1,
+                RuleStatus::Uncovered => t.uncovered += 1,
+            }
+        }
+        t
+    }
+}
+
+impl std::fmt::Display for RuleTotals {
+    /// `rules: 50 verified, 1 failed, 3 unverified (skipped, not run or in error)`, then
+    /// `, 2 uncovered` when some are.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rules: {} verified, {} failed, {} unverified (skipped, not run or in error)",
+            self.verified, self.failed, self.unverified
+        )?;
+        if self.uncovered > 0 {
+            write!(f, ", {} uncovered", self.uncovered)?;
+        }
+        Ok(())
+    }
 }
 
 /// Coverage of `rules` by `results`; rules named by scenarios but absent from SPEC are appended.
@@ -92,6 +160,7 @@ pub fn coverage(rules: &[String], results: &[ScenarioResult]) -> Vec<RuleCoverag
                 rule,
                 scenarios,
                 verdict,
+                status: RuleStatus::of(verdict),
             }
         })
         .collect()
@@ -145,5 +214,32 @@ mod tests {
                 ("U4".to_owned(), None),
             ]
         );
+    }
+
+    #[test]
+    fn only_rules_whose_scenarios_all_passed_are_verified() {
+        let results = [
+            result("a", &["U1", "U2", "U3"], Verdict::Pass),
+            result("b", &["U2"], Verdict::Skip),
+            result("c", &["U3"], Verdict::Fail),
+            result("d", &["U4"], Verdict::NotRun),
+            result("e", &["U5"], Verdict::Error),
+            result("f", &["U6"], Verdict::Skip),
+        ];
+        let rules = ["U1", "U2", "U3", "U4", "U5", "U6", "U7"].map(String::from);
+        let cov = coverage(&rules, &results);
+        let status: Vec<RuleStatus> = cov.iter().map(|c| c.status).collect();
+        use RuleStatus::*;
+        assert_eq!(
+            status,
+            [Verified, Unverified, Failed, Unverified, Unverified, Unverified, Uncovered]
+        );
+        let totals = RuleTotals::of(&cov);
+        assert_eq!(
+            totals.to_string(),
+            "rules: 1 verified, 1 failed, 4 unverified (skipped, not run or in error), 1 uncovered"
+        );
+        let json = serde_json::to_value(&cov[1]).unwrap();
+        assert_eq!(json["status"], "unverified", "{json}");
     }
 }

@@ -95,6 +95,18 @@ pub fn describe(e: &Expect) -> String {
     parts.join(" ")
 }
 
+/// The mismatch of a 5xx the expectation did not name: `unexpected 500 InternalError:
+/// internal failures are bugs` (without a code when the answer had none).
+fn unexpected_5xx(e: &Expect, o: &Outcome) -> Option<String> {
+    let s = o.status.filter(|s| *s >= 500 && e.status != Some(*s))?;
+    let code = o
+        .code
+        .as_deref()
+        .map(|c| format!(" {c}"))
+        .unwrap_or_default();
+    Some(format!("unexpected {s}{code}: internal failures are bugs"))
+}
+
 /// Check `o` against `e`; returns the mismatches (empty = pass).
 pub async fn check(
     ctx: &Ctx<'_>,
@@ -105,13 +117,8 @@ pub async fn check(
 ) -> Vec<String> {
     let mut bad = Vec::new();
     let verdict_given = e.status.is_some() || e.code.is_some() || e.ok.is_some();
-    if let Some(s) = o.status {
-        if s >= 500 && e.status != Some(s) {
-            bad.push(format!(
-                "unexpected {s} {}: internal failures are bugs",
-                o.code.as_deref().unwrap_or("")
-            ));
-        }
+    if let Some(m) = unexpected_5xx(e, o) {
+        bad.push(m);
     }
     if let Some(s) = e.status {
         // A target without HTTP statuses (a CLI adapter) is judged on success and code.
@@ -223,4 +230,32 @@ pub async fn check(
         }
     }
     bad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unexpected_5xx_reads_well_with_or_without_a_code() {
+        let answer = |code: Option<&str>| Outcome {
+            status: Some(500),
+            code: code.map(str::to_owned),
+            ..Default::default()
+        };
+        let none = Expect::default();
+        assert_eq!(
+            unexpected_5xx(&none, &answer(None)).as_deref(),
+            Some("unexpected 500: internal failures are bugs")
+        );
+        assert_eq!(
+            unexpected_5xx(&none, &answer(Some("InternalError"))).as_deref(),
+            Some("unexpected 500 InternalError: internal failures are bugs")
+        );
+        let expected = Expect {
+            status: Some(500),
+            ..Default::default()
+        };
+        assert_eq!(unexpected_5xx(&expected, &answer(None)), None);
+    }
 }

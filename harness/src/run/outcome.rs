@@ -70,24 +70,24 @@ impl Outcome {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A one-line summary for progress output and JUnit.
+    /// A one-line summary for progress output and JUnit: `403 AccessDenied (message)`, `200`;
+    /// from a target without HTTP statuses (a command adapter) the code alone,
+    /// `InvalidTokenId (message)`, or `success`.
     pub fn summary(&self) -> String {
         if let Some(t) = &self.transport_error {
             return format!("transport error: {t}");
         }
-        let status = self
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "-".into());
-        match &self.code {
-            Some(c) => format!(
-                "{status} {c}{}",
-                self.message
-                    .as_ref()
-                    .map(|m| format!(" ({m})"))
-                    .unwrap_or_default()
-            ),
-            None => status,
+        let message = self
+            .message
+            .as_deref()
+            .filter(|m| !m.is_empty())
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default();
+        match (self.status, &self.code) {
+            (Some(s), Some(c)) => format!("{s} {c}{message}"),
+            (None, Some(c)) => format!("{c}{message}"),
+            (Some(s), None) => s.to_string(),
+            (None, None) => "success".into(),
         }
     }
 
@@ -111,6 +111,10 @@ impl Outcome {
             },
             TargetError::Unsupported(what) => Outcome {
                 transport_error: Some(format!("unsupported by the target: {what}")),
+                ..Default::default()
+            },
+            TargetError::Local(why) => Outcome {
+                transport_error: Some(format!("local file inspection: {why}")),
                 ..Default::default()
             },
         }
@@ -353,6 +357,33 @@ where
 
 #[cfg(test)]
 mod tests {
+    use super::Outcome;
+
+    #[test]
+    fn summaries_read_well_without_a_status() {
+        let coded = |status, message: Option<&str>| Outcome {
+            status,
+            code: Some("InvalidTokenId".into()),
+            message: message.map(str::to_owned),
+            ..Default::default()
+        };
+        assert_eq!(
+            coded(None, Some("bad token")).summary(),
+            "InvalidTokenId (bad token)"
+        );
+        assert_eq!(coded(None, Some("")).summary(), "InvalidTokenId");
+        assert_eq!(
+            coded(Some(403), Some("bad token")).summary(),
+            "403 InvalidTokenId (bad token)"
+        );
+        assert_eq!(Outcome::default().summary(), "success");
+        let status_only = Outcome {
+            status: Some(200),
+            ..Default::default()
+        };
+        assert_eq!(status_only.summary(), "200");
+    }
+
     #[test]
     fn a_presigned_session_token_is_cut_in_reports() {
         let r = super::render_request(

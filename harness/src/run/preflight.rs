@@ -14,11 +14,16 @@
 //! will say what they find. An admin API that is missing (404) or answers garbage is
 //! [`Problem::NotS3`] too. All three end the run with exit 3 before a scenario starts.
 //!
+//! Fixes name where the setting came from ([`Source`]): the file, or the environment variable
+//! a root key was read from. `RequestTimeTooSkewed` names the likeliest cause first: a
+//! previous run with `clock = true` left the server's test clock ahead (nothing moves it
+//! back until the server restarts).
+//!
 //! Security: messages carry the endpoint, the file and the target's error code and message,
 //! never a key or a secret.
 
 use crate::target::http::{host_of, sign_request, HttpClient, HttpResponse, SignSpec};
-use crate::target::{Target, TargetError};
+use crate::target::{RootKeyEnv, Target, TargetError};
 use aws_sigv4::http_request::SignatureLocation;
 use bytes::Bytes;
 
@@ -41,9 +46,53 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// Where a target's settings come from, for the fix a message names.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    /// The `--target` file, or "the embedded target".
+    pub file: String,
+    /// The environment variables the root keys were read from, if they were.
+    pub env: RootKeyEnv,
+}
+
+impl Source {
+    /// Settings that all come from `file` (or a description such as "the embedded target").
+    pub fn file(file: impl Into<String>) -> Self {
+        Self {
+            file: file.into(),
+            env: RootKeyEnv::default(),
+        }
+    }
+
+    /// Where the root secret came from: `$VAR (\`root_secret_key_env\` in FILE)` or `FILE`.
+    fn secret(&self) -> String {
+        self.key(self.env.secret_key.as_deref(), "root_secret_key_env")
+    }
+
+    fn access_key(&self) -> String {
+        self.key(self.env.access_key.as_deref(), "root_access_key_env")
+    }
+
+    fn key(&self, var: Option<&str>, setting: &str) -> String {
+        match var {
+            Some(var) => format!("${var} (`{setting}` in {})", self.file),
+            None => self.file.clone(),
+        }
+    }
+}
+
 /// Check `target` once. `source` names where its settings come from (the `--target` file, or
 /// "the embedded target") for the fix in the message.
 pub async fn check(target: &dyn Target, http: &HttpClient, source: &str) -> Result<(), Problem> {
+    check_from(target, http, &Source::file(source)).await
+}
+
+/// [`check`], naming in its fixes the environment variables the root keys were read from.
+pub async fn check_from(
+    target: &dyn Target,
+    http: &HttpClient,
+    source: &Source,
+) -> Result<(), Problem> {
     let endpoint = target.endpoint().trim_end_matches('/');
     let resp = list_buckets(target, http, endpoint).await?;
     classify_s3(&resp, endpoint, target.region(), source)?;
@@ -71,7 +120,7 @@ pub async fn check(target: &dyn Target, http: &HttpClient, source: &str) -> Resu
         Err(TargetError::Transport(e)) => Err(Problem::NotS3(format!(
             "{endpoint} does not answer Keygate's admin API as expected: {e}"
         ))),
-        Err(TargetError::Unsupported(_)) => Ok(()),
+        Err(TargetError::Unsupported(_) | TargetError::Local(_)) => Ok(()),
     }
 }
 
@@ -109,16 +158,17 @@ pub fn classify_s3(
     resp: &HttpResponse,
     endpoint: &str,
     region: &str,
-    source: &str,
+    source: &Source,
 ) -> Result<(), Problem> {
     let text = resp.text();
     let body = text.trim_start();
     let content_type = resp.header("content-type").unwrap_or("no content-type");
     let not_s3 = || {
         Problem::NotS3(format!(
-            "{endpoint} does not answer as S3 (got {} {content_type}: {}); check `endpoint` in {source}",
+            "{endpoint} does not answer as S3 (got {} {content_type}: {}); check `endpoint` in {}",
             resp.status,
-            excerpt(body)
+            excerpt(body),
+            source.file
         ))
     };
     // Judged by the body: some S3 implementations (moto) label their XML `text/html`.
@@ -153,23 +203,30 @@ pub fn classify_s3(
 }
 
 /// The fix for an error code that means the root keys or their region are wrong, if it is one.
-fn credentials_fix(code: &str, message: &str, region: &str, source: &str) -> Option<String> {
+fn credentials_fix(code: &str, message: &str, region: &str, source: &Source) -> Option<String> {
+    let file = &source.file;
     Some(match code {
         "SignatureDoesNotMatch" => {
-            format!("the root secret in {source} does not match the server's")
+            format!(
+                "the root secret in {} does not match the server's",
+                source.secret()
+            )
         }
-        "InvalidAccessKeyId" | "InvalidClientTokenId" => {
-            format!("the root access key in {source} is unknown to the server")
-        }
+        "InvalidAccessKeyId" | "InvalidClientTokenId" => format!(
+            "the root access key in {} is unknown to the server",
+            source.access_key()
+        ),
         "AccessDenied" => {
-            format!("the root keys in {source} are not the server's root (access denied)")
+            format!("the root keys in {file} are not the server's root (access denied)")
         }
         "AuthorizationHeaderMalformed" if message.to_ascii_lowercase().contains("region") => {
-            format!("the region `{region}` in {source} is not the server's")
+            format!("the region `{region}` in {file} is not the server's")
         }
-        "RequestTimeTooSkewed" => {
-            "this host's clock and the server's differ by more than SigV4 allows".to_owned()
-        }
+        "RequestTimeTooSkewed" => "this host's clock and the server's differ by more than \
+            SigV4 allows (15 minutes); a previous run with `clock = true` (under \
+            `[capabilities]`) may have moved the server's clock forward: restart the server \
+            to reset it, else check this host's clock"
+            .to_owned(),
         _ => return None,
     })
 }
@@ -213,7 +270,7 @@ mod tests {
     }
 
     fn judge(r: &HttpResponse) -> Result<(), Problem> {
-        classify_s3(r, "http://h:1", "eu-west-1", "t.toml")
+        classify_s3(r, "http://h:1", "eu-west-1", &Source::file("t.toml"))
     }
 
     fn error(code: &str, message: &str) -> HttpResponse {
@@ -254,12 +311,49 @@ mod tests {
             m.contains("the region `eu-west-1` in t.toml is not the server's"),
             "{m}"
         );
+        let skew = error("RequestTimeTooSkewed", "too far");
+        let Err(Problem::Credentials(m)) = judge(&skew) else {
+            panic!("not a credentials problem");
+        };
+        assert!(
+            m.contains("a previous run with `clock = true`") && m.contains("restart the server"),
+            "{m}"
+        );
         for code in ["InvalidAccessKeyId", "AccessDenied"] {
             assert!(
                 matches!(judge(&error(code, "x")), Err(Problem::Credentials(_))),
                 "{code}"
             );
         }
+    }
+
+    #[test]
+    fn keys_read_from_the_environment_name_the_variable() {
+        let source = Source {
+            file: "remote.toml".into(),
+            env: RootKeyEnv {
+                access_key: Some("KG_ACCESS".into()),
+                secret_key: Some("KG_SECRET".into()),
+            },
+        };
+        let judge = |r: &HttpResponse| classify_s3(r, "http://h:1", "us-east-1", &source);
+        let Err(Problem::Credentials(m)) = judge(&error("SignatureDoesNotMatch", "bad")) else {
+            panic!("not a credentials problem");
+        };
+        assert!(
+            m.contains(
+                "the root secret in $KG_SECRET (`root_secret_key_env` in remote.toml) does not \
+                 match the server's"
+            ),
+            "{m}"
+        );
+        let Err(Problem::Credentials(m)) = judge(&error("InvalidAccessKeyId", "who")) else {
+            panic!("not a credentials problem");
+        };
+        assert!(
+            m.contains("the root access key in $KG_ACCESS (`root_access_key_env` in remote.toml)"),
+            "{m}"
+        );
     }
 
     #[test]

@@ -55,6 +55,37 @@ pub fn matches(filter: Option<&Regex>, tags: &[String], s: &Scenario) -> bool {
                 .any(|t| s.def.tags.contains(t) || &s.def.area == t))
 }
 
+/// Refuse a selection of nothing: an empty library, or a `--filter` / `--tags` that matches no
+/// scenario, would otherwise report "0 passed" and exit 0. `filter_text` is the `--filter` as
+/// given, `filter` the same compiled; errors name the options and `library`.
+pub fn check_selection(
+    library: &std::path::Path,
+    filter_text: Option<&str>,
+    tags: &[String],
+    scenarios: &[Scenario],
+    filter: Option<&Regex>,
+) -> Result<(), String> {
+    if scenarios.is_empty() {
+        return Err(format!("no scenarios in {}", library.display()));
+    }
+    if scenarios.iter().any(|s| matches(filter, tags, s)) {
+        return Ok(());
+    }
+    let mut given = Vec::new();
+    if let Some(f) = filter_text {
+        given.push(format!("--filter `{f}`"));
+    }
+    if !tags.is_empty() {
+        given.push(format!("--tags `{}`", tags.join(",")));
+    }
+    Err(format!(
+        "{} selects none of the {} scenario(s) in {}",
+        given.join(" with "),
+        scenarios.len(),
+        library.display()
+    ))
+}
+
 fn skip_reason(target: &dyn Target, profile: Profile, s: &Scenario) -> Option<String> {
     if let Some(why) = s.def.skip_profiles.get(&profile) {
         return Some(format!("profile {}: {why}", profile.as_str()));

@@ -158,6 +158,10 @@ pub enum TargetError {
     /// The target does not offer this capability.
     #[error("unsupported by this target: {0}")]
     Unsupported(&'static str),
+    /// Inspecting the target's files on this host (under `posix_root`) failed: a fact about
+    /// the local path, not about reaching the target.
+    #[error("local file inspection: {0}")]
+    Local(String),
 }
 
 /// A clock offset shared by everything that signs for one target: after `advance_clock`, the
@@ -177,6 +181,12 @@ impl SharedClock {
 
     pub fn advance(&self, seconds: i64) {
         self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    /// The total the target's clock was moved by [`SharedClock::advance`] (seconds): what a
+    /// target that outlives the run keeps (a remote server's test clock is not reset).
+    pub fn advanced_s(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -279,17 +289,63 @@ pub enum Fault {
     Unpause,
 }
 
+/// The `kind`s a target profile file may name; `remote` is the default. (Without `--target`
+/// the reference server runs in-process: the `embedded` target, which no file describes.)
+pub const KINDS: &[&str] = &["remote", "command", "container"];
+
+/// A profile's `kind`, checked against [`KINDS`]; `None` (no `kind`) is `remote`.
+fn kind_of(file: &Path, table: &toml::Table) -> anyhow::Result<&'static str> {
+    match table.get("kind") {
+        None => Ok("remote"),
+        Some(toml::Value::String(k)) => match KINDS.iter().find(|known| *known == k) {
+            Some(known) => Ok(known),
+            None => Err(unknown_kind(file, k)),
+        },
+        Some(other) => anyhow::bail!(
+            "{}: at `kind`: expected a string, found {}; {}",
+            file.display(),
+            other.type_str(),
+            expected_kinds()
+        ),
+    }
+}
+
+fn expected_kinds() -> String {
+    let list: Vec<String> = KINDS.iter().map(|k| format!("`{k}`")).collect();
+    format!(
+        "expected one of {} (`remote` is the default; without --target the embedded \
+         reference server runs)",
+        list.join(", ")
+    )
+}
+
+/// The error for a `kind` that is none of [`KINDS`].
+pub(crate) fn unknown_kind(file: &Path, kind: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}: at `kind`: unknown kind `{kind}`; {}",
+        file.display(),
+        expected_kinds()
+    )
+}
+
+fn read_table(file: &Path) -> anyhow::Result<toml::Table> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
+    toml::from_str::<toml::Table>(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}",
+            file.display(),
+            crate::scenario::toml_error(&text, &e)
+        )
+    })
+}
+
 /// Open the target a profile file describes (`kind`: `remote`, the default, `command` or
 /// `container`, which starts it).
 pub async fn open(file: &Path, profile: Option<Profile>) -> anyhow::Result<Box<dyn Target>> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
-    let kind = toml::from_str::<toml::Table>(&text)
-        .ok()
-        .and_then(|t| t.get("kind").and_then(|k| k.as_str()).map(str::to_owned));
-    match kind.as_deref() {
-        Some("command") => Ok(Box::new(command::open(file, profile).await?)),
-        Some("container") => Ok(Box::new(container::start(file, profile).await?)),
+    match kind_of(file, &read_table(file)?)? {
+        "command" => Ok(Box::new(command::open(file, profile).await?)),
+        "container" => Ok(Box::new(container::start(file, profile).await?)),
         _ => Ok(Box::new(remote::open(file, profile)?)),
     }
 }
@@ -297,19 +353,75 @@ pub async fn open(file: &Path, profile: Option<Profile>) -> anyhow::Result<Box<d
 /// Check a profile file as [`open`] would, without contacting, starting or running anything:
 /// a file that fails here is bad input (exit 2), not an unreachable target (exit 3).
 pub fn check(file: &Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
-    let table = toml::from_str::<toml::Table>(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: {}",
-            file.display(),
-            crate::scenario::toml_error(&text, &e)
-        )
-    })?;
-    match table.get("kind").and_then(|k| k.as_str()) {
-        Some("command") => command::check_file(file),
-        Some("container") => container::load_profile(file).map(drop),
+    match kind_of(file, &read_table(file)?)? {
+        "command" => command::check_file(file),
+        "container" => container::load_profile(file).map(drop),
         _ => remote::open(file, None).map(drop),
+    }
+}
+
+/// Where a profile's root keys come from when an environment variable holds them: the
+/// variable's name (`root_access_key_env`, `root_secret_key_env`), unless the key itself is
+/// in the file (which wins, as when the target opens). For messages that name the fix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RootKeyEnv {
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+}
+
+impl RootKeyEnv {
+    /// Read from a profile file; a file that cannot be read names no variable.
+    pub fn of(file: &Path) -> Self {
+        let Ok(table) = read_table(file) else {
+            return Self::default();
+        };
+        let var = |what: &str| {
+            if table.contains_key(what) {
+                return None;
+            }
+            table
+                .get(&format!("{what}_env"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        Self {
+            access_key: var("root_access_key"),
+            secret_key: var("root_secret_key"),
+        }
+    }
+}
+
+/// An endpoint must name its scheme: `127.0.0.1:9000` would otherwise be taken for a URL
+/// with scheme `127.0.0.1` and fail only when the run starts, as an unreachable target.
+pub(crate) fn check_endpoint(file: &Path, endpoint: &str) -> anyhow::Result<()> {
+    if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{}: at `endpoint`: endpoint must start with http:// or https:// (found `{endpoint}`)",
+        file.display()
+    )
+}
+
+/// A `posix_root` must be an existing directory on this host: owner checks stat files below
+/// it, and a wrong path would otherwise fail every such scenario as if the target broke a rule.
+pub(crate) fn check_posix_root(file: &Path, root: Option<&Path>) -> anyhow::Result<()> {
+    let Some(root) = root else {
+        return Ok(());
+    };
+    let at = |why: String| {
+        anyhow::anyhow!(
+            "{}: at `posix_root`: `{}` {why} (the directory on this host that holds the \
+             target's buckets, for owner checks; remove the key to skip them)",
+            file.display(),
+            root.display()
+        )
+    };
+    match std::fs::metadata(root) {
+        Ok(md) if md.is_dir() => Ok(()),
+        Ok(_) => Err(at("is not a directory".into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(at("does not exist".into())),
+        Err(e) => Err(at(format!("cannot be read: {e}"))),
     }
 }
 
@@ -339,10 +451,36 @@ pub fn stat_local(root: &Path, relative: &Path) -> Result<FileOwner, TargetError
     use std::os::unix::fs::MetadataExt;
     let path = root.join(relative);
     let md = std::fs::symlink_metadata(&path)
-        .map_err(|e| TargetError::Transport(format!("stat {}: {e}", path.display())))?;
+        .map_err(|e| TargetError::Local(format!("stat {}: {e}", path.display())))?;
     Ok(FileOwner {
         uid: md.uid(),
         gid: md.gid(),
         mode: md.mode() & 0o7777,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_cannot_be_inspected_is_a_local_error_not_transport() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = stat_local(dir.path(), Path::new("bucket/missing")).unwrap_err();
+        assert!(matches!(err, TargetError::Local(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("local file inspection: stat ") && text.contains("bucket/missing"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_clock_remembers_how_far_it_was_moved() {
+        let clock = SharedClock::default();
+        assert_eq!(clock.advanced_s(), 0);
+        clock.advance(3600);
+        clock.advance(900);
+        assert_eq!(clock.advanced_s(), 4500);
+    }
 }

@@ -11,14 +11,22 @@
 //! ca_file = "ca.pem"                                # optional, https only: trust only this CA
 //! profile = "reference"                             # reference | minio | aws
 //! [capabilities]                                    # optional, these are the defaults
-//! clock = false
+//! clock = false                                   # true: the harness moves the server's clock
 //! sts = true
 //! service_accounts = true
 //! ```
 //! Secrets are best given through environment variables so profiles can be committed.
 //! `ca_file` (PEM, relative to the profile file) replaces the platform's roots for the
 //! endpoint's certificate, for the SDK calls and the admin API alike; it needs `https://`.
-//! Parsing is strict like scenario files: unknown keys are refused with their key path.
+//! Parsing is strict like scenario files: unknown keys are refused with their key path; so are
+//! an `endpoint` without `http://` or `https://`, a `posix_root` that is not an existing
+//! directory, and a root key that is empty (in the file or in the variable it names).
+//!
+//! `clock = true` lets clock scenarios move the server's test clock forward (the reference
+//! server's `--test-clock`). Nothing moves it back: the run reports the total it moved
+//! (`target.clock_advanced_s` in `report.json`, and a warning at the end), and the server must
+//! be restarted before the next run, whose preflight would otherwise fail with
+//! `RequestTimeTooSkewed`.
 
 use super::admin::AdminTarget;
 use super::http::HttpClient;
@@ -99,15 +107,16 @@ pub fn load_profile(file: &Path) -> anyhow::Result<TargetProfile> {
     }
     if let Some(k) = &p.kind {
         if k != "remote" {
-            anyhow::bail!(
-                "{}: at `kind`: `{k}` is not supported yet; expected `remote`",
-                file.display()
-            );
+            return Err(super::unknown_kind(file, k));
         }
     }
+    super::check_endpoint(file, &p.endpoint)?;
+    super::check_posix_root(file, p.posix_root.as_deref())?;
     Ok(p)
 }
 
+/// A root key from the profile (`what`) or from the environment variable it names
+/// (`what_env`); an empty value, in either place, is refused like a missing one.
 pub(crate) fn secret(
     file: &Path,
     direct: &Option<String>,
@@ -115,15 +124,23 @@ pub(crate) fn secret(
     what: &str,
 ) -> anyhow::Result<String> {
     if let Some(v) = direct {
+        if v.is_empty() {
+            anyhow::bail!("{}: at `{what}`: empty", file.display());
+        }
         return Ok(v.clone());
     }
     if let Some(var) = env {
-        return std::env::var(var).map_err(|_| {
-            anyhow::anyhow!(
+        return match std::env::var(var) {
+            Ok(v) if !v.is_empty() => Ok(v),
+            Ok(_) => Err(anyhow::anyhow!(
+                "{}: `{what}_env` names ${var}, which is set but empty",
+                file.display()
+            )),
+            Err(_) => Err(anyhow::anyhow!(
                 "{}: `{what}_env` names ${var}, which is not set",
                 file.display()
-            )
-        });
+            )),
+        };
     }
     anyhow::bail!("{}: expected `{what}` or `{what}_env`", file.display())
 }

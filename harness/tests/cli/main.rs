@@ -60,17 +60,46 @@ fn an_unwritable_report_dir_is_refused_before_the_run() {
 }
 
 #[test]
-fn a_report_that_cannot_be_written_after_the_run_is_not_exit_0() {
+fn a_latest_that_is_not_a_directory_is_refused_before_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     let s = library(tmp.path());
     let reports = tmp.path().join("reports");
     std::fs::create_dir_all(&reports).unwrap();
-    // `latest` must be a directory; a file there makes the final copy fail.
+    // `latest` is replaced by each run: a file there is the user's, and is named with the fix.
     std::fs::write(reports.join("latest"), "").unwrap();
     let o = run(&s, &["--report-dir", reports.to_str().unwrap()]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("error: writing reports to"), "{err}");
+    refused(
+        &o,
+        &format!(
+            "{} is not a directory: keygate replaces `latest` with each run's reports; remove \
+             or rename it",
+            reports.join("latest").display()
+        ),
+    );
+    assert!(!stderr(&o).contains("os error"), "{}", stderr(&o));
+}
+
+/// A report that cannot be written once the run is over (here `latest` turned into a file
+/// after the directory was checked) ends the run with exit 2, never a warning beside exit 0.
+#[cfg(feature = "embedded")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_that_cannot_be_written_after_the_run_is_not_exit_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = library(tmp.path());
+    let reports = tmp.path().join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    std::fs::write(reports.join("latest"), "").unwrap();
+    let scenarios = keygate::cli::load_paths(&[s]).unwrap();
+    let target = keygate::target::embedded::start(None).await.unwrap();
+    let args = keygate::cli::RunArgs {
+        jobs: 1,
+        report_dir: reports.clone(),
+        no_progress: true,
+        ..Default::default()
+    };
+    let code = keygate::cli::run_on(&target, &scenarios, &args, None).await;
+    keygate::target::Target::shutdown(&target).await;
+    assert_eq!(code, 2);
 }
 
 #[test]
@@ -108,6 +137,25 @@ fn bad_target_files_are_bad_input_not_an_unreachable_target() {
             "version = 1\nkind = \"bogus\"\nendpoint = \"http://127.0.0.1:1\"\n",
             "at `kind`",
         ),
+        (
+            "remot.toml",
+            "version = 1\nkind = \"remot\"\nendpoint = \"http://127.0.0.1:1\"\n",
+            "remot.toml: at `kind`: unknown kind `remot`; expected one of `remote`, `command`, \
+             `container`",
+        ),
+        (
+            "scheme.toml",
+            "version = 1\nendpoint = \"127.0.0.1:19000\"\n\
+             root_access_key = \"a\"\nroot_secret_key = \"b\"\n",
+            "scheme.toml: at `endpoint`: endpoint must start with http:// or https:// \
+             (found `127.0.0.1:19000`)",
+        ),
+        (
+            "empty-secret.toml",
+            "version = 1\nendpoint = \"http://127.0.0.1:1\"\n\
+             root_access_key = \"a\"\nroot_secret_key = \"\"\n",
+            "at `root_secret_key`: empty",
+        ),
     ];
     for (name, text, needle) in cases {
         let f = tmp.path().join(name);
@@ -118,6 +166,164 @@ fn bad_target_files_are_bad_input_not_an_unreachable_target() {
     let missing = tmp.path().join("missing.toml");
     let o = run(&s, &["--target", missing.to_str().unwrap()]);
     refused(&o, "cannot read");
+    let o = run(
+        &s,
+        &["--target", tmp.path().join("remot.toml").to_str().unwrap()],
+    );
+    assert!(!stderr(&o).contains("not supported yet"), "{}", stderr(&o));
+}
+
+/// A command profile naming `endpoint` without a scheme is refused the same way.
+#[test]
+fn a_command_profile_endpoint_needs_a_scheme() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = library(tmp.path());
+    let f = tmp.path().join("cmd.toml");
+    std::fs::write(
+        &f,
+        "version = 1\nkind = \"command\"\nendpoint = \"weka01:9000\"\n\
+         root_access_key = \"a\"\nroot_secret_key = \"b\"\n[commands]\n",
+    )
+    .unwrap();
+    let o = run(&s, &["--target", f.to_str().unwrap()]);
+    refused(
+        &o,
+        "at `endpoint`: endpoint must start with http:// or https://",
+    );
+}
+
+#[test]
+fn a_posix_root_that_is_not_a_directory_is_refused_naming_key_and_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = library(tmp.path());
+    let plain = tmp.path().join("plain-file");
+    std::fs::write(&plain, "").unwrap();
+    let missing = tmp.path().join("no-such-dir");
+    for (kind, extra) in [("remote", ""), ("command", "[commands]\n")] {
+        for (root, why) in [(&missing, "does not exist"), (&plain, "is not a directory")] {
+            let f = tmp.path().join(format!("{kind}.toml"));
+            std::fs::write(
+                &f,
+                format!(
+                    "version = 1\nkind = \"{kind}\"\nendpoint = \"http://127.0.0.1:1\"\n\
+                     root_access_key = \"a\"\nroot_secret_key = \"b\"\n\
+                     posix_root = \"{}\"\n{extra}",
+                    root.display()
+                ),
+            )
+            .unwrap();
+            let o = run(&s, &["--target", f.to_str().unwrap()]);
+            refused(&o, &format!("at `posix_root`: `{}` {why}", root.display()));
+        }
+    }
+}
+
+/// A root key variable that is set but empty is refused like an unset one.
+#[test]
+fn an_empty_root_key_variable_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = library(tmp.path());
+    let f = tmp.path().join("env.toml");
+    std::fs::write(
+        &f,
+        "version = 1\nendpoint = \"http://127.0.0.1:1\"\n\
+         root_access_key = \"a\"\nroot_secret_key_env = \"KEYGATE_TEST_EMPTY_SECRET\"\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_keygate"))
+        .args(["run", "--no-progress", "--scenarios", s.to_str().unwrap()])
+        .args(["--target", f.to_str().unwrap()])
+        .env("KEYGATE_TEST_EMPTY_SECRET", "")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    refused(
+        &o,
+        "`root_secret_key_env` names $KEYGATE_TEST_EMPTY_SECRET, which is set but empty",
+    );
+}
+
+#[test]
+fn list_selects_as_run_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = tmp.path().join("scenarios");
+    for (id, area, tags) in [
+        ("sts-a", "sts", "[\"matrix\"]"),
+        ("sts-b", "sts", "[]"),
+        ("s3-c", "s3", "[\"matrix\"]"),
+    ] {
+        std::fs::create_dir_all(s.join(area)).unwrap();
+        std::fs::write(
+            s.join(format!("{area}/{id}.toml")),
+            format!(
+                "version = 1\nid = \"{id}\"\ntitle = \"t\"\narea = \"{area}\"\n\
+                 tags = {tags}\nrules = [\"U1\"]\n[[steps]]\nop = \"list_buckets\"\n"
+            ),
+        )
+        .unwrap();
+    }
+    let ids = |args: &[&str]| {
+        let mut all = vec!["list", "--scenarios", s.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let o = keygate(&all);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let mut ids: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| l.split_whitespace().next().unwrap_or_default().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&[]), ["s3-c", "sts-a", "sts-b"]);
+    assert_eq!(ids(&["--filter", "^sts-"]), ["sts-a", "sts-b"]);
+    // A tag or an area, as `run --tags`.
+    assert_eq!(ids(&["--tags", "matrix"]), ["s3-c", "sts-a"]);
+    assert_eq!(ids(&["--tags", "s3,sts"]), ["s3-c", "sts-a", "sts-b"]);
+    assert_eq!(ids(&["--filter", "sts", "--tags", "matrix"]), ["sts-a"]);
+    // Selecting nothing is refused as `run` refuses it.
+    let o = keygate(&[
+        "list",
+        "--scenarios",
+        s.to_str().unwrap(),
+        "--filter",
+        "zzz",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--filter `zzz` selects none of the 3 scenario(s)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn validate_and_list_refuse_an_empty_library_as_run_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let e = empty.to_str().unwrap();
+    for args in [vec!["validate", e], vec!["list", "--scenarios", e]] {
+        let o = keygate(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("no scenarios in {e}")),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+        assert!(!String::from_utf8_lossy(&o.stdout).contains("valid"));
+    }
+    let s = library(tmp.path());
+    let o = keygate(&["validate", s.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "1 scenario(s) valid\n");
+}
+
+#[test]
+fn jobs_zero_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = library(tmp.path());
+    let o = run(&s, &["--jobs", "0"]);
+    refused(&o, "--jobs must be at least 1");
 }
 
 #[test]
@@ -230,4 +436,13 @@ fn progress_without_a_terminal_is_one_plain_line_per_scenario() {
     let o = run(&s, &["--report-dir", reports.to_str().unwrap()]);
     let err = stderr(&o);
     assert!(!err.contains("[1/1]"), "--no-progress prints none: {err}");
+}
+
+#[test]
+fn the_shipped_remote_profile_loads() {
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("../targets/remote.toml");
+    let p = keygate::target::remote::load_profile(&f).expect("targets/remote.toml loads");
+    assert_eq!(p.endpoint, "http://127.0.0.1:9000");
+    // Moving a vendor's clock is opt-in: the file documents what `true` does.
+    assert!(!p.capabilities.expect("[capabilities]").clock);
 }

@@ -57,13 +57,22 @@ fn verdicts(json: &Value) -> Vec<(String, String, String)> {
 }
 
 fn rule_verdict(json: &Value, rule: &str) -> String {
+    let v = rule_field(json, rule, "verdict");
+    if v.is_empty() {
+        "uncovered".to_owned()
+    } else {
+        v
+    }
+}
+
+fn rule_field(json: &Value, rule: &str, field: &str) -> String {
     let c = json["rules"]
         .as_array()
         .unwrap()
         .iter()
         .find(|c| c["rule"] == rule)
         .unwrap_or_else(|| panic!("{rule} in the coverage"));
-    c["verdict"].as_str().unwrap_or("uncovered").to_owned()
+    c[field].as_str().unwrap_or_default().to_owned()
 }
 
 #[test]
@@ -134,6 +143,28 @@ fn fail_fast_reports_the_scenarios_it_did_not_run() {
     assert_eq!(rule_verdict(&json, "U1"), "not_run");
     assert_eq!(rule_verdict(&json, "U2"), "fail");
     assert_eq!(rule_verdict(&json, "U3"), "not_run");
+    // Nor a verified one, in the JSON as on the console.
+    assert_eq!(rule_field(&json, "U1", "status"), "unverified");
+    assert_eq!(rule_field(&json, "U2", "status"), "failed");
+    assert_eq!(rule_field(&json, "U3", "status"), "unverified");
+    let rt = &json["rule_totals"];
+    assert_eq!(
+        (&rt["verified"], &rt["failed"]),
+        (&0.into(), &1.into()),
+        "{rt}"
+    );
+    let unverified = rt["unverified"].as_u64().unwrap();
+    let uncovered = rt["uncovered"].as_u64().unwrap();
+    assert!(
+        out.contains(&format!(
+            "rules: 0 verified, 1 failed, {unverified} unverified (skipped, not run or in error)"
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        unverified + uncovered + 1,
+        json["rules"].as_array().unwrap().len() as u64
+    );
 
     let xml = junit(&reports);
     assert!(
@@ -141,10 +172,14 @@ fn fail_fast_reports_the_scenarios_it_did_not_run() {
         "{xml}"
     );
     for id in ["ff-c-later", "ff-d-later"] {
+        let rule = if id == "ff-c-later" { 1 } else { 3 };
+        let file = lib.join(format!("s3/{id}.toml"));
         assert!(
             xml.contains(&format!(
-                "name=\"{id} [U{}]\" time=\"0.000\">\n      <skipped message=\"{why}\"/>",
-                if id == "ff-c-later" { 1 } else { 3 }
+                "name=\"{id}\" file=\"{}\" time=\"0.000\">\n      <properties>\n        \
+                 <property name=\"rules\" value=\"U{rule}\"/>\n      </properties>\n      \
+                 <skipped message=\"{why}\"/>",
+                file.display()
             )),
             "{id}: {xml}"
         );
@@ -327,7 +362,8 @@ fn interrupted_run(signal: &str, name: &str, code: i32) {
     );
     assert!(
         err.contains(&format!(
-            "keygate: interrupted by {name}: the embedded target is shut down; exit {code}"
+            "keygate: interrupted by {name}: the embedded server is stopped and its data \
+             directory removed; exit {code}"
         )),
         "{err}"
     );
@@ -365,6 +401,102 @@ fn interrupted_run(signal: &str, name: &str, code: i32) {
         2,
         "{xml}"
     );
+}
+
+/// On a target the harness did not start (a remote server), an interrupt cleans up what the
+/// run created and says so; it never claims to have shut the vendor's server down, and the
+/// server keeps answering.
+#[cfg(feature = "embedded")]
+#[test]
+fn sigterm_on_a_remote_target_cleans_up_without_claiming_to_stop_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(keygate_server::Server::start(
+            keygate_server::ServerConfig::new(tmp.path().join("data")),
+        ))
+        .expect("server starts");
+    let profile = tmp.path().join("remote.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "version = 1\nkind = \"remote\"\nendpoint = \"{}\"\n\
+             root_access_key = \"{}\"\nroot_secret_key = \"{}\"\n",
+            server.endpoint(),
+            server.root_access_key(),
+            server.root_secret_key()
+        ),
+    )
+    .unwrap();
+    let lib = tmp.path().join("scenarios");
+    scenario(&lib, "rint-a-quick", "\"U1\"", LIST);
+    scenario(
+        &lib,
+        "rint-b-slow",
+        "\"U2\"",
+        "[setup]\nbuckets = [\"held\"]\n[[steps]]\nop = \"sleep\"\nmillis = 600000\n",
+    );
+    let reports = tmp.path().join("reports");
+    let tmpdir = tmp.path().join("tmp");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let mut child = Watched::spawn(
+        &[
+            "run",
+            "--jobs",
+            "1",
+            "--scenarios",
+            lib.to_str().unwrap(),
+            "--report-dir",
+            reports.to_str().unwrap(),
+            "--target",
+            profile.to_str().unwrap(),
+        ],
+        &tmpdir,
+    );
+    let first = child.line("[1/2] ");
+    assert!(first.starts_with("[1/2] PASS rint-a-quick"), "{first}");
+    send("TERM", child.child.id());
+    let (status, out, err) = child.finish();
+    assert_eq!(
+        status.code(),
+        Some(143),
+        "{status}\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    assert!(
+        err.contains(
+            "keygate: interrupted by SIGTERM: cleaned up what this run created on the remote \
+             target, which keeps running; exit 143"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("shut down"), "{err}");
+    assert!(err.contains("a remote server keeps running"), "{err}");
+    // Still up, and the slow scenario's bucket was removed by its cleanup.
+    let buckets = rt.block_on(async {
+        let creds = aws_credential_types::Credentials::new(
+            server.root_access_key(),
+            server.root_secret_key(),
+            None,
+            None,
+            "test",
+        );
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .endpoint_url(server.endpoint())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+            .list_buckets()
+            .send()
+            .await
+            .expect("the remote server still answers")
+            .buckets()
+            .len()
+    });
+    assert_eq!(buckets, 0, "the run's buckets were cleaned up");
+    rt.block_on(server.shutdown());
 }
 
 #[test]

@@ -102,6 +102,7 @@ async fn run_against(mode: Mode, scenarios: &[Scenario]) -> RunReport {
         target: target.info(),
         filter: None,
         tags: Vec::new(),
+        clock_advanced_s: target.clock().advanced_s(),
     };
     RunReport::new(meta, results, &report::rules::builtin())
 }

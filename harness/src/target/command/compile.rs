@@ -84,6 +84,8 @@ pub fn load_profile(file: &Path) -> anyhow::Result<CommandProfile> {
     if p.kind != "command" {
         anyhow::bail!("{}: at `kind`: expected `command`", file.display());
     }
+    crate::target::check_endpoint(file, &p.endpoint)?;
+    crate::target::check_posix_root(file, p.posix_root.as_deref())?;
     Ok(p)
 }
 
