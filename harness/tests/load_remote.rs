@@ -18,6 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/html_server.rs"]
+mod html_server;
+use html_server::html_server;
+
 static ONE_ATTACK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn plan(name: &str) -> PathBuf {
@@ -324,32 +328,6 @@ async fn sigterm_or_sigint_during_a_remote_attack_removes_what_it_created() {
         );
     }
     server.shutdown().await;
-}
-
-/// An HTTP server that answers every request with a 200 HTML page.
-async fn html_server() -> (String, tokio::task::JoinHandle<()>) {
-    use http_body_util::Full;
-    use hyper::{body::Bytes, Response};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(|_req| async {
-                    Response::builder()
-                        .header("content-type", "text/html; charset=utf-8")
-                        .body(Full::new(Bytes::from(
-                            "<!DOCTYPE HTML>\n<html><body><h1>Directory listing</h1></body></html>\n",
-                        )))
-                });
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(io, svc)
-                    .await;
-            });
-        }
-    });
-    (format!("http://{addr}"), task)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
