@@ -26,7 +26,8 @@ fn malformed(message: impl Into<String>) -> S3Error {
     S3Error::with_message(S3ErrorCode::MalformedPolicy, message.into())
 }
 
-/// Rebuilds the document keeping the statements `keep` selects, without their principals.
+/// Rebuilds the document keeping the statements `keep` selects, without their principals;
+/// each kept statement lists its actions ([`check_actions`]).
 fn strip(text: &str, keep: impl Fn(&Value) -> bool) -> S3Result<Option<String>> {
     let mut doc: Value =
         serde_json::from_str(text).map_err(|_| malformed("Policies must be valid JSON."))?;
@@ -58,6 +59,7 @@ fn strip(text: &str, keep: impl Fn(&Value) -> bool) -> S3Result<Option<String>> 
             ))
         })?;
         if keep(&principal) {
+            check_actions(i, &st)?;
             kept.push(st);
         }
     }
@@ -73,28 +75,24 @@ pub fn validate(text: &str, bucket: &str) -> S3Result<()> {
     let stripped = strip(text, |_| true)?
         .ok_or_else(|| malformed("Statement: expected an object or a non-empty array."))?;
     PolicyDocument::parse(&stripped).map_err(|e| malformed(e.to_string()))?;
-    check_actions(&stripped)?;
     check_resources(&stripped, bucket)
 }
 
 /// A bucket policy names its actions one by one (WEKA: "Wildcards (such as `s3:*`) are not
 /// allowed as an `Action`" in bucket policies; `s3:*` is for IAM policies only), so neither
 /// `*`/`?` in an action nor `NotAction`, which would grant anonymous callers everything else.
-fn check_actions(doc: &str) -> S3Result<()> {
-    let doc: Value =
-        serde_json::from_str(doc).map_err(|_| malformed("Policies must be valid JSON."))?;
-    for (i, st) in statements(&doc).into_iter().enumerate() {
-        if st.get("NotAction").is_some() {
+/// `st` is statement `i`.
+fn check_actions(i: usize, st: &Value) -> S3Result<()> {
+    if st.get("NotAction").is_some() {
+        return Err(malformed(format!(
+            "Statement[{i}].NotAction: not allowed in a bucket policy; list the actions."
+        )));
+    }
+    for action in strings(st.get("Action")) {
+        if action.contains(['*', '?']) {
             return Err(malformed(format!(
-                "Statement[{i}].NotAction: not allowed in a bucket policy; list the actions."
+                "Statement[{i}].Action {action:?}: wildcards are not allowed as an Action in a bucket policy."
             )));
-        }
-        for action in strings(st.get("Action")) {
-            if action.contains(['*', '?']) {
-                return Err(malformed(format!(
-                    "Statement[{i}].Action {action:?}: wildcards are not allowed as an Action in a bucket policy."
-                )));
-            }
         }
     }
     Ok(())
@@ -146,16 +144,13 @@ fn check_resources(doc: &str, bucket: &str) -> S3Result<()> {
 
 /// The part of a stored bucket policy that applies to anonymous requests.
 /// A policy stored before PutBucketPolicy refused wildcard actions grants nothing until it is
-/// put again (`check_actions`), rather than everything it names.
+/// put again (`strip` checks the actions), rather than everything it names.
 pub fn anonymous_part(text: &str) -> S3Result<Option<PolicyDocument>> {
     match strip(text, names_everyone)? {
         None => Ok(None),
-        Some(doc) => {
-            check_actions(&doc)?;
-            PolicyDocument::parse(&doc)
-                .map(Some)
-                .map_err(|e| malformed(e.to_string()))
-        }
+        Some(doc) => PolicyDocument::parse(&doc)
+            .map(Some)
+            .map_err(|e| malformed(e.to_string())),
     }
 }
 
