@@ -217,6 +217,23 @@ struct Watched {
 }
 
 impl Watched {
+    /// `keygate run --jobs 1` of the library `lib` into `reports`, with `extra` arguments, its
+    /// temporary files under `tmpdir` (made here).
+    fn run_one_at_a_time(lib: &Path, reports: &Path, tmpdir: &Path, extra: &[&str]) -> Self {
+        std::fs::create_dir_all(tmpdir).unwrap();
+        let mut args = vec![
+            "run",
+            "--jobs",
+            "1",
+            "--scenarios",
+            lib.to_str().unwrap(),
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        Self::spawn(&args, tmpdir)
+    }
+
     fn spawn(args: &[&str], tmpdir: &Path) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_keygate"))
             .args(args)
@@ -328,21 +345,8 @@ fn interrupted_run(signal: &str, name: &str, code: i32) {
         "[setup]\nbuckets = [\"held\"]\n[[steps]]\nop = \"sleep\"\nmillis = 600000\n",
     );
     scenario(&lib, "int-c-never", "\"U1\"", LIST);
-    let reports = tmp.path().join("reports");
-    let tmpdir = tmp.path().join("tmp");
-    std::fs::create_dir_all(&tmpdir).unwrap();
-    let mut child = Watched::spawn(
-        &[
-            "run",
-            "--jobs",
-            "1",
-            "--scenarios",
-            lib.to_str().unwrap(),
-            "--report-dir",
-            reports.to_str().unwrap(),
-        ],
-        &tmpdir,
-    );
+    let (reports, tmpdir) = (tmp.path().join("reports"), tmp.path().join("tmp"));
+    let mut child = Watched::run_one_at_a_time(&lib, &reports, &tmpdir, &[]);
     let first = child.line("[1/3] ");
     assert!(first.starts_with("[1/3] PASS int-a-quick"), "{first}");
     // The in-process server's data directory (root credentials inside) is where we look.
@@ -436,23 +440,9 @@ fn sigterm_on_a_remote_target_cleans_up_without_claiming_to_stop_it() {
         "\"U2\"",
         "[setup]\nbuckets = [\"held\"]\n[[steps]]\nop = \"sleep\"\nmillis = 600000\n",
     );
-    let reports = tmp.path().join("reports");
-    let tmpdir = tmp.path().join("tmp");
-    std::fs::create_dir_all(&tmpdir).unwrap();
-    let mut child = Watched::spawn(
-        &[
-            "run",
-            "--jobs",
-            "1",
-            "--scenarios",
-            lib.to_str().unwrap(),
-            "--report-dir",
-            reports.to_str().unwrap(),
-            "--target",
-            profile.to_str().unwrap(),
-        ],
-        &tmpdir,
-    );
+    let (reports, tmpdir) = (tmp.path().join("reports"), tmp.path().join("tmp"));
+    let target = ["--target", profile.to_str().unwrap()];
+    let mut child = Watched::run_one_at_a_time(&lib, &reports, &tmpdir, &target);
     let first = child.line("[1/2] ");
     assert!(first.starts_with("[1/2] PASS rint-a-quick"), "{first}");
     send("TERM", child.child.id());
