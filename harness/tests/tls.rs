@@ -23,7 +23,10 @@ fn library() -> PathBuf {
 
 fn args(report_dir: &Path) -> RunArgs {
     RunArgs {
-        filter: Some(SLICE.to_owned()),
+        select: keygate::cli::Select {
+            filter: Some(SLICE.to_owned()),
+            ..Default::default()
+        },
         jobs: 4,
         report_dir: report_dir.to_owned(),
         scenarios: library(),
