@@ -68,7 +68,27 @@ impl Interrupt {
     /// `notice` is printed to stderr after the signal's name and [`Interrupt::received`] turns
     /// `Some`; a second signal prints one line and exits the process at once.
     pub fn listen(notice: &'static str) -> std::io::Result<Self> {
-        let mut int = unix::signal(SignalKind::interrupt())?;
+        let int = Sigint::Tokio(unix::signal(SignalKind::interrupt())?);
+        Self::start(notice, int)
+    }
+
+    /// [`Interrupt::listen`] for a process that runs goose attacks (`keygate load`). Goose
+    /// installs a Ctrl-C handler of its own through the `ctrlc` crate when an attack starts,
+    /// replacing whatever caught SIGINT before: it ends the attack on the first Ctrl-C and
+    /// exits 1 on the second, which is the code for a regression, leaving the target
+    /// provisioned. `ctrlc` takes one handler per process, so claiming it first leaves goose's
+    /// attempt refused (goose logs it and goes on) and SIGINT keeps the contract: the first
+    /// stops the attack through the same path as SIGTERM, the second exits 130.
+    pub fn listen_before_goose(notice: &'static str) -> std::io::Result<Self> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        ctrlc::set_handler(move || {
+            let _ = tx.send(());
+        })
+        .map_err(std::io::Error::other)?;
+        Self::start(notice, Sigint::CtrlC(rx))
+    }
+
+    fn start(notice: &'static str, mut int: Sigint) -> std::io::Result<Self> {
         let mut term = unix::signal(SignalKind::terminate())?;
         let (tx, rx) = watch::channel(None);
         tokio::spawn(async move {
@@ -108,9 +128,28 @@ impl Interrupt {
     }
 }
 
-async fn next(int: &mut unix::Signal, term: &mut unix::Signal) -> Signal {
+/// Where SIGINT arrives from: tokio's signal stream, or the `ctrlc` crate's handler thread.
+enum Sigint {
+    Tokio(unix::Signal),
+    CtrlC(tokio::sync::mpsc::UnboundedReceiver<()>),
+}
+
+impl Sigint {
+    async fn recv(&mut self) {
+        let got = match self {
+            Sigint::Tokio(s) => s.recv().await,
+            Sigint::CtrlC(rx) => rx.recv().await,
+        };
+        if got.is_none() {
+            // The source is gone (cannot happen while the process runs): never again.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn next(int: &mut Sigint, term: &mut unix::Signal) -> Signal {
     tokio::select! {
-        _ = int.recv() => Signal::Int,
+        () = int.recv() => Signal::Int,
         _ = term.recv() => Signal::Term,
     }
 }

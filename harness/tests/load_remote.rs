@@ -232,8 +232,19 @@ async fn a_provisioning_that_fails_half_way_leaves_nothing_behind() {
 
 /// `keygate load --target FILE` as a child process with `extra` arguments.
 fn spawn_load(file: &Path, reports: &Path, extra: &[&str]) -> std::process::Child {
+    spawn_load_env(file, reports, extra, &[])
+}
+
+/// [`spawn_load`] with environment variables set for the child.
+fn spawn_load_env(
+    file: &Path,
+    reports: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Child {
     let plan = plan("hot-path.toml");
     Command::new(env!("CARGO_BIN_EXE_keygate"))
+        .envs(env.iter().copied())
         .args([
             "load",
             "--target",
@@ -281,37 +292,46 @@ async fn sigterm_or_sigint_during_a_remote_attack_removes_what_it_created() {
     let file = profile(dir.path(), "vendor.toml", &server, "");
     let t = keygate::target::remote::open(&file, None).unwrap();
     let s3 = keygate::run::clients::s3_client(&t, Some(&t.root));
-    for (signal, code) in [("TERM", 143), ("INT", 130)] {
-        let reports = dir.path().join(format!("reports-{signal}"));
-        // Phases far longer than the test: the signal comes while the attack runs.
-        let child = spawn_load(&file, &reports, &["--warmup", "10m", "--duration", "10m"]);
-        // The attack runs once it has PUT an object of its own (`put/…`) into the bucket.
-        let until = Instant::now() + Duration::from_secs(60);
-        'attacking: loop {
-            assert!(Instant::now() < until, "the attack did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            let buckets = s3.list_buckets().send().await.unwrap();
-            for b in buckets.buckets() {
-                let name = b.name().unwrap_or_default();
-                if !name.starts_with("load-") {
-                    continue;
-                }
-                let listed = s3
-                    .list_objects_v2()
-                    .bucket(name)
-                    .prefix("put/")
-                    .send()
-                    .await;
-                if listed.is_ok_and(|l| l.key_count().unwrap_or(0) > 0) {
-                    break 'attacking;
+    // The attack runs once it has PUT an object of its own (`put/…`) into its bucket.
+    let attacking = || {
+        let s3 = s3.clone();
+        async move {
+            let until = Instant::now() + Duration::from_secs(60);
+            loop {
+                assert!(Instant::now() < until, "the attack did not start");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let buckets = s3.list_buckets().send().await.unwrap();
+                for b in buckets.buckets() {
+                    let name = b.name().unwrap_or_default();
+                    if !name.starts_with("load-") {
+                        continue;
+                    }
+                    let listed = s3
+                        .list_objects_v2()
+                        .bucket(name)
+                        .prefix("put/")
+                        .send()
+                        .await;
+                    if listed.is_ok_and(|l| l.key_count().unwrap_or(0) > 0) {
+                        return;
+                    }
                 }
             }
         }
+    };
+    let kill = |signal: &str, child: &std::process::Child| {
         let sent = Command::new("kill")
             .args([format!("-{signal}"), child.id().to_string()])
             .status()
             .unwrap();
         assert!(sent.success());
+    };
+    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+        let reports = dir.path().join(format!("reports-{signal}"));
+        // Phases far longer than the test: the signal comes while the attack runs.
+        let child = spawn_load(&file, &reports, &["--warmup", "10m", "--duration", "10m"]);
+        attacking().await;
+        kill(signal, &child);
         let (exit, err) = finish(child, Duration::from_secs(60)).await;
         assert_eq!(exit, Some(code), "SIG{signal}: {err}");
         assert!(
@@ -327,6 +347,21 @@ async fn sigterm_or_sigint_during_a_remote_attack_removes_what_it_created() {
             "a report was written"
         );
     }
+    // Ctrl-C twice during an attack is 130, whether the second comes during the cleanup (exit
+    // at once) or after it: goose's own handler, had it taken SIGINT over, would stop the
+    // attack on the first and exit 1 (the code for a regression) on the second.
+    let reports = dir.path().join("reports-INT-twice");
+    let child = spawn_load(&file, &reports, &["--warmup", "10m", "--duration", "10m"]);
+    attacking().await;
+    kill("INT", &child);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    kill("INT", &child);
+    let (exit, err) = finish(child, Duration::from_secs(60)).await;
+    assert_eq!(exit, Some(130), "SIGINT twice: {err}");
+    assert!(
+        err.contains("keygate: SIGINT received: stopping the attack"),
+        "SIGINT twice: {err}"
+    );
     server.shutdown().await;
 }
 
@@ -379,6 +414,32 @@ async fn a_wrong_secret_region_or_a_non_s3_endpoint_is_one_line_and_exit_3() {
         );
     }
     task.abort();
+    // A secret read from the environment: the fix names the variable, not the file.
+    let from_env = dir.path().join("env.toml");
+    std::fs::write(
+        &from_env,
+        format!(
+            "version = 1\nkind = \"remote\"\nendpoint = \"{endpoint}\"\n\
+             root_access_key = \"{}\"\nroot_secret_key_env = \"KG_LOAD_TEST_SECRET\"\n",
+            server.root_access_key()
+        ),
+    )
+    .unwrap();
+    let child = spawn_load_env(
+        &from_env,
+        &dir.path().join("reports"),
+        &["--duration", "1s", "--warmup", "0s"],
+        &[("KG_LOAD_TEST_SECRET", "not-the-secret")],
+    );
+    let (code, err) = finish(child, Duration::from_secs(30)).await;
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the root secret in $KG_LOAD_TEST_SECRET (`root_secret_key_env` in {}) does not match",
+            from_env.display()
+        )),
+        "{err}"
+    );
     let t =
         keygate::target::remote::open(&write("root.toml", &endpoint, secret, "us-east-1"), None)
             .unwrap();

@@ -74,7 +74,7 @@ pub async fn run(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     }
-    if let Err(e) = report::prepare_dir(&args.report_dir) {
+    if let Err(e) = report::prepare_run_dir(&args.report_dir) {
         eprintln!("error: {e:#}");
         return EXIT_USAGE;
     }

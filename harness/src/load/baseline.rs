@@ -7,6 +7,11 @@
 //! accepted, since a vendor may mean it, but a warning names every difference: a debug
 //! generator against a release baseline, or 2 users against 8, is a regression by
 //! construction.
+//!
+//! Refused too (exit 2), since the gate would pass or fail on nothing: a baseline that did not
+//! measure every target this run measures (a `null` baseline for a remote run would leave
+//! nothing compared, and the gate green), and a baseline merged from several shards, whose
+//! throughput is the sum of several generators against one run's.
 
 use super::report::LoadReport;
 use serde_json::Value;
@@ -62,6 +67,44 @@ pub fn comparable(
         file.display(),
         base.plan
     );
+    if let Some(n) = base
+        .settings
+        .get("shards")
+        .and_then(Value::as_array)
+        .map(Vec::len)
+        .filter(|&n| n > 1)
+    {
+        anyhow::bail!(
+            "--baseline {} is merged from {n} shards: its throughput is the sum of {n} \
+             generators, this run's is one; gate a single run on a single run's load.json",
+            file.display()
+        );
+    }
+    let ours: Vec<&str> = settings
+        .get("targets")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let missing: Vec<&str> = ours
+        .iter()
+        .copied()
+        .filter(|t| !base.summary.contains_key(*t))
+        .collect();
+    if !missing.is_empty() {
+        let theirs: Vec<&str> = base.summary.keys().map(String::as_str).collect();
+        anyhow::bail!(
+            "--baseline {} measured {}, this run measures {}: {} would be compared with \
+             nothing",
+            file.display(),
+            if theirs.is_empty() {
+                "no target".to_owned()
+            } else {
+                theirs.join(", ")
+            },
+            ours.join(", "),
+            missing.join(", ")
+        );
+    }
     let theirs = if base.settings.get("shards").is_some() {
         first_shard(&base.settings, "shards")
     } else {
@@ -115,13 +158,14 @@ mod tests {
             settings,
             machine: json!({"generator_build": build}),
             runs: Vec::new(),
-            summary: Default::default(),
+            summary: [("server".to_owned(), Default::default())].into(),
             ratios: None,
         }
     }
 
     fn settings(duration: f64, users: u64, rate: Option<u64>) -> Value {
-        json!({"duration_s": duration, "warmup_s": 5.0, "rate": rate, "users": users, "repeat": 3})
+        json!({"duration_s": duration, "warmup_s": 5.0, "rate": rate, "users": users, "repeat": 3,
+               "targets": ["server"]})
     }
 
     #[test]
@@ -174,13 +218,36 @@ mod tests {
     }
 
     #[test]
-    fn a_merged_baseline_is_compared_by_its_first_shard() {
+    fn a_merged_baseline_is_refused_naming_its_shards() {
         let mut base = report(
             "p",
             json!({"merged_from": ["a", "b"], "shards": [settings(30.0, 8, None), settings(30.0, 8, None)]}),
             "release",
         );
         base.machine = json!([{"generator_build": "release"}, {"generator_build": "release"}]);
+        let e = comparable(
+            Path::new("b.json"),
+            &base,
+            "p",
+            &settings(30.0, 8, None),
+            "release",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("b.json is merged from 2 shards") && e.contains("sum of 2 generators"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_merge_of_one_shard_is_compared_by_it() {
+        let mut base = report(
+            "p",
+            json!({"merged_from": ["a"], "shards": [settings(30.0, 4, None)]}),
+            "release",
+        );
+        base.machine = json!([{"generator_build": "release"}]);
         let differ = comparable(
             Path::new("b.json"),
             &base,
@@ -189,6 +256,24 @@ mod tests {
             "release",
         )
         .unwrap();
-        assert!(differ.is_empty(), "{differ:?}");
+        assert_eq!(differ, ["users 4 there, 8 here"]);
+    }
+
+    #[test]
+    fn a_baseline_without_this_runs_targets_is_refused() {
+        let mut base = report("p", settings(30.0, 8, None), "release");
+        base.summary = [("null".to_owned(), Default::default())].into();
+        let mut ours = settings(30.0, 8, None);
+        ours["targets"] = json!(["remote", "null"]);
+        let e = comparable(Path::new("b.json"), &base, "p", &ours, "release")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "b.json measured null, this run measures remote, null: remote would be \
+                        compared with nothing"
+            ),
+            "{e}"
+        );
     }
 }

@@ -120,7 +120,17 @@ pub fn console(report: &LoadReport) -> String {
         );
     }
     if let Some(r) = &report.ratios {
-        let _ = writeln!(o, "ratios (target / null ceiling): {r}");
+        let names: Vec<&str> = report
+            .settings
+            .get("targets")
+            .and_then(serde_json::Value::as_array)
+            .map(|a| a.iter().filter_map(serde_json::Value::as_str).collect())
+            .unwrap_or_default();
+        let what = match names.as_slice() {
+            [a, b] => format!("{a} / {b}"),
+            _ => "target / compared".to_owned(),
+        };
+        let _ = writeln!(o, "ratios ({what}): {r}");
     }
     o
 }

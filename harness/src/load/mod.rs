@@ -17,13 +17,18 @@
 //! `--target` / `--compare` profiles (remote ones only), `--report-dir` (created and written to
 //! once, as `run` checks it) and the `--baseline` file.
 //!
-//! Interrupts (`crate::interrupt`): SIGTERM at any time, and SIGINT until the first attack,
-//! stop the phase under way; goose takes SIGINT over when an attack starts (its Ctrl-C handler
-//! ends the attack early, and a second Ctrl-C exits at once), and a SIGTERM during an attack
-//! ends it through goose's killswitch. Either way what provisioning created on a remote target
-//! is removed, as after a failed attack, a spawned target is killed (its handle's `Drop`) and
-//! its temporary directory removed; the command exits 143 / 130 and writes no report (a cut
-//! attack measures nothing).
+//! Interrupts (`crate::interrupt`): SIGINT or SIGTERM stops the phase under way (an attack
+//! through goose's killswitch; goose's own Ctrl-C handler, which would exit 1 on a second
+//! Ctrl-C, is kept out by [`Interrupt::listen_before_goose`]). What provisioning created on a
+//! remote target is removed, as after a failed attack, a spawned target is killed (its
+//! handle's `Drop`) and its temporary directory removed; the command exits 130 / 143 and
+//! writes no report (a cut attack measures nothing). A second signal exits at once with the
+//! same code, without cleanup.
+//!
+//! What load creates on a target is named after the shard, the repeat, the target's place and
+//! a random tag drawn once per invocation (also in the run id): two generators never share a
+//! bucket or a user, even in containers where every process is pid 1, and a run killed
+//! without cleanup leaves names the next run does not collide with.
 
 pub mod affinity;
 pub mod attack;
@@ -193,6 +198,31 @@ impl Which {
     }
 }
 
+/// What each target is called in the report: its kind, except when `--target` and
+/// `--compare` are both remote profiles, which are then told apart by file name (or, when the
+/// names are the same, by path), so their figures are never pooled under one name.
+fn labels(targets: &[Which]) -> Vec<String> {
+    let remotes: Vec<&Path> = targets
+        .iter()
+        .filter_map(|w| match w {
+            Which::Remote(p) => Some(p.as_path()),
+            _ => None,
+        })
+        .collect();
+    let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned());
+    let by_stem = remotes.len() > 1 && remotes.iter().all(|p| stem(p) != stem(remotes[0]));
+    targets
+        .iter()
+        .map(|w| match w {
+            Which::Remote(p) if remotes.len() > 1 && by_stem => {
+                format!("remote:{}", stem(p).unwrap_or_default())
+            }
+            Which::Remote(p) if remotes.len() > 1 => format!("remote:{}", p.display()),
+            w => w.label().to_owned(),
+        })
+        .collect()
+}
+
 /// The targets each repeat attacks, in turn: `--target`, then `--compare`'s.
 fn targets_of(args: &LoadArgs) -> Vec<Which> {
     let mut targets = vec![Which::parse(args.target.as_deref())];
@@ -209,7 +239,7 @@ const LOAD_NOTICE: &str = "stopping the attack, removing what it created on a re
 /// `keygate load`; returns the exit code (0 ok, 1 regression or unexpected outcomes, 2 usage,
 /// 3 target, 130 / 143 interrupted).
 pub async fn main(args: LoadArgs) -> u8 {
-    let interrupt = Interrupt::listen(LOAD_NOTICE).unwrap_or_else(|e| {
+    let interrupt = Interrupt::listen_before_goose(LOAD_NOTICE).unwrap_or_else(|e| {
         eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}): an interrupt will skip cleanup");
         Interrupt::never()
     });
@@ -314,7 +344,6 @@ fn check_args(args: &LoadArgs, users: usize) -> anyhow::Result<()> {
             remote::check(flag, &file).map_err(BadInput)?;
         }
     }
-    crate::report::prepare_dir(&args.report_dir).map_err(BadInput)?;
     Ok(())
 }
 
@@ -332,6 +361,7 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
         Pinning::split().map(|p| p.with_workers(args.target_workers))
     };
     let targets = targets_of(args);
+    let labels = labels(&targets);
     let settings = serde_json::json!({
         "users": users, "duration_s": args.duration.as_secs_f64(),
         "warmup_s": args.warmup.as_secs_f64(), "repeat": args.repeat,
@@ -349,7 +379,7 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
             None if args.no_pin => "off (--no-pin)".into(),
             None => "off (fewer than 2 CPUs)".into(),
         },
-        "targets": targets.iter().map(Which::label).collect::<Vec<_>>(),
+        "targets": labels,
         "worker": args.worker.map(|(i, n)| serde_json::json!({"index": i, "of": n})),
     });
     let build = if cfg!(debug_assertions) {
@@ -369,20 +399,22 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
         }
         None => None,
     };
+    // Last of the checks, so that a refused baseline leaves no empty directory behind.
+    crate::report::prepare_dir(&args.report_dir).map_err(BadInput)?;
     let max_regression = args.max_regression.unwrap_or(DEFAULT_MAX_REGRESSION);
     let shard = args
         .worker
         .map_or(String::new(), |(i, n)| format!("-w{i}of{n}"));
+    let nonce = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
     let run_id = format!(
-        "load-{}-{}{shard}",
+        "load-{}-{nonce}{shard}",
         time::OffsetDateTime::now_utc().unix_timestamp(),
-        std::process::id()
     );
     let mut runs = Vec::new();
     for r in 0..args.repeat {
-        for (k, w) in targets.iter().enumerate() {
+        for (k, (w, label)) in targets.iter().zip(&labels).enumerate() {
             let shard = args.worker.map_or(0, |(i, _)| i);
-            let tag = format!("w{shard}p{}r{r}k{k}", std::process::id() % 100_000);
+            let tag = format!("w{shard}{nonce}r{r}k{k}");
             let how = How {
                 users,
                 pin: pin.as_ref(),
@@ -390,11 +422,7 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
             if let Some(signal) = interrupt.received() {
                 return Err(Interrupted(signal).into());
             }
-            // A Ctrl-C that goose's handler caught after the last attack ended.
-            if goose::is_killswitch_triggered() {
-                return Err(Interrupted(Signal::Int).into());
-            }
-            runs.push(attack_once(args, &plan, w, &tag, how, interrupt).await?);
+            runs.push(attack_once(args, &plan, (w, label), &tag, how, interrupt).await?);
         }
     }
     // Interrupted after the last attack: no report either.
@@ -403,7 +431,7 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
     }
     let summary = report::summarize(&runs);
     let ratios = (targets.len() == 2).then(|| {
-        let (a, b) = (&summary[targets[0].label()], &summary[targets[1].label()]);
+        let (a, b) = (&summary[&labels[0]], &summary[&labels[1]]);
         serde_json::json!({
             "server_cpu_per_request": match (a.server_cpu_us_per_request, b.server_cpu_us_per_request) {
                 (Some(x), Some(y)) if y > 0.0 => Some(x / y),

@@ -122,7 +122,7 @@ async fn open(args: &LoadArgs, which: &Which, pin: Option<&Pinning>) -> anyhow::
 pub(super) async fn attack_once(
     args: &LoadArgs,
     plan: &plan::Plan,
-    which: &Which,
+    (which, label): (&Which, &str),
     tag: &str,
     how: How<'_>,
     interrupt: &Interrupt,
@@ -142,7 +142,7 @@ pub(super) async fn attack_once(
     )
     .await;
     let result = match provisioned {
-        Ok(Ok(prov)) => attack(args, plan, which, &opened, prov, how, interrupt).await,
+        Ok(Ok(prov)) => attack(args, plan, (which, label), &opened, prov, how, interrupt).await,
         Ok(Err(e)) => Err(e.context(format!(
             "provisioning plan `{}` on {}",
             plan.id, opened.endpoint
@@ -178,7 +178,7 @@ const STOP_GRACE: Duration = Duration::from_secs(15);
 async fn attack(
     args: &LoadArgs,
     plan: &plan::Plan,
-    which: &Which,
+    (which, label): (&Which, &str),
     opened: &Opened,
     prov: setup::Provisioned,
     how: How<'_>,
@@ -246,9 +246,8 @@ async fn attack(
         tokio::select! {
             biased;
             signal = interrupt.wait() => {
-                // SIGTERM (or a SIGINT before goose took it over): goose's killswitch stops
-                // its users. Pulled again until the attack ends, since goose clears it when
-                // an attack starts.
+                // Goose's killswitch stops its users. Pulled again until the attack ends,
+                // since goose clears it when an attack starts.
                 let stop = async {
                     loop {
                         goose::trigger_killswitch(signal.name());
@@ -270,7 +269,8 @@ async fn attack(
     };
     drop(pinned);
     let goose = goose?;
-    // Goose's Ctrl-C handler cut the attack short: its figures would be wrong.
+    // The killswitch cut the attack short (goose's own Ctrl-C handler, where claiming SIGINT
+    // first failed and load went on without catching signals): its figures would be wrong.
     if goose::is_killswitch_triggered() {
         return Err(Interrupted(Signal::Int).into());
     }
@@ -340,7 +340,7 @@ async fn attack(
             events: c.co_events.len(),
         });
     Ok(RunResult {
-        target: which.label().into(),
+        target: label.into(),
         steady_seconds: secs,
         requests,
         throughput_rps: requests as f64 / secs,

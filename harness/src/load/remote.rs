@@ -2,20 +2,24 @@
 //! before anything starts, then opened and preflighted before each attack.
 //!
 //! The profile is a `kind = "remote"` file as `keygate run` reads it, parsed by the same code
-//! (`target::remote::open`): its endpoint, region, root keys and `ca_file`, so the load
-//! generator signs for the profile's region and trusts only its CA, as `run` does. Other kinds
+//! (`target::remote::open_without_posix`): its endpoint, region, root keys and `ca_file`, so
+//! the load generator signs for the profile's region and trusts only its CA, as `run` does.
+//! Its `posix_root` is not read: it names a directory on the server's host, which a load
+//! generator (a shard on another machine) need not see. Other kinds
 //! (`command`, `container`) are refused by name: load provisions through the admin API and
 //! measures a target it did not start.
 //!
-//! The preflight is `run`'s (`run::preflight::check`: one root-signed ListBuckets and one
-//! admin API read), bounded here by [`PREFLIGHT_TIMEOUT`] like every load request, so a wrong
+//! The preflight is `run`'s (`run::preflight::check_from`: one root-signed ListBuckets and
+//! one admin API read; a refused key or secret is blamed on the environment variable it came
+//! from when the profile names one), bounded here by [`PREFLIGHT_TIMEOUT`] like every load request, so a wrong
 //! secret, a region the server does not serve, an endpoint that is not S3 or one that never
 //! answers ends the run with one line (exit 3) before anything is provisioned.
 //!
 //! Security: messages name the file and the endpoint, never a key or a secret.
 
+use crate::run::preflight::Source;
 use crate::target::admin::AdminTarget;
-use crate::target::Target;
+use crate::target::{RootKeyEnv, Target};
 use std::path::Path;
 use std::time::Duration;
 
@@ -40,7 +44,7 @@ pub fn check(flag: &str, file: &Path) -> anyhow::Result<()> {
             file.display()
         );
     }
-    crate::target::remote::open(file, None)
+    crate::target::remote::open_without_posix(file)
         .map(drop)
         .map_err(at)
 }
@@ -48,16 +52,21 @@ pub fn check(flag: &str, file: &Path) -> anyhow::Result<()> {
 /// Open the profile (as [`check`] accepted it) and preflight the target: `Err` is one line
 /// naming the file, the endpoint and the fix.
 pub async fn open(file: &Path) -> anyhow::Result<AdminTarget> {
-    let target = crate::target::remote::open(file, None)?;
-    preflight(&target, &file.display().to_string(), PREFLIGHT_TIMEOUT).await?;
+    let target = crate::target::remote::open_without_posix(file)?;
+    preflight(&target, file, PREFLIGHT_TIMEOUT).await?;
     Ok(target)
 }
 
-/// `run`'s preflight on `target`, given `limit` to answer.
-pub async fn preflight(target: &AdminTarget, source: &str, limit: Duration) -> anyhow::Result<()> {
+/// `run`'s preflight on `target`, opened from `file`, given `limit` to answer.
+pub async fn preflight(target: &AdminTarget, file: &Path, limit: Duration) -> anyhow::Result<()> {
+    let from = Source {
+        file: file.display().to_string(),
+        env: RootKeyEnv::of(file),
+    };
+    let source = &from.file;
     let checked = tokio::time::timeout(
         limit,
-        crate::run::preflight::check(target, &target.http, source),
+        crate::run::preflight::check_from(target, &target.http, &from),
     )
     .await;
     match checked {
@@ -94,10 +103,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = profile(dir.path(), &endpoint);
         let target = crate::target::remote::open(&file, None).unwrap();
-        let e = preflight(&target, "silent.toml", Duration::from_millis(300))
-            .await
-            .unwrap_err()
-            .to_string();
+        let e = preflight(
+            &target,
+            Path::new("silent.toml"),
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             e,
             format!(
@@ -105,6 +118,24 @@ mod tests {
                  right, and the server up?)"
             )
         );
+    }
+
+    #[test]
+    fn a_posix_root_on_the_servers_host_only_is_no_error_for_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = profile(dir.path(), "http://127.0.0.1:1");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let elsewhere = dir.path().join("on-the-server-host");
+        std::fs::write(
+            &file,
+            format!("{text}posix_root = \"{}\"\n", elsewhere.display()),
+        )
+        .unwrap();
+        // `run` reads the files there, so it refuses a missing directory; load never does.
+        assert!(crate::target::remote::open(&file, None).is_err());
+        check("--target", &file).unwrap();
+        let t = crate::target::remote::open_without_posix(&file).unwrap();
+        assert!(!t.info.capabilities.posix);
     }
 
     #[test]

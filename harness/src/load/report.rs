@@ -152,7 +152,7 @@ pub struct LoadReport {
     pub machine: serde_json::Value,
     pub runs: Vec<RunResult>,
     pub summary: BTreeMap<String, Summary>,
-    /// `--compare`: target / ceiling, CPU per request and throughput.
+    /// `--compare`: the first target's figures over the second's (CPU per request, throughput).
     pub ratios: Option<serde_json::Value>,
 }
 
@@ -199,7 +199,10 @@ pub fn gate(report: &LoadReport, baseline: &LoadReport, max: f64) -> (String, Ve
     let mut bad = Vec::new();
     for (t, now) in &report.summary {
         let Some(base) = baseline.summary.get(t) else {
+            // `baseline::comparable` refuses such a baseline before the run; should one get
+            // here, a target compared with nothing is no pass.
             let _ = writeln!(text, "  {t}: not in the baseline");
+            bad.push(format!("{t} not in the baseline"));
             continue;
         };
         let mut check = |what: &str, new: f64, old: f64, higher_is_worse: bool| {

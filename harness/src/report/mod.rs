@@ -207,9 +207,16 @@ impl RunReport {
     }
 }
 
+/// Make sure `run`'s reports can be written into `dir` before anything runs:
+/// [`prepare_dir`], and check that its `latest` can be replaced. Errors name the directory.
+pub fn prepare_run_dir(dir: &Path) -> anyhow::Result<()> {
+    prepare_dir(dir)?;
+    check_latest(&dir.join("latest"))
+        .map_err(|e| anyhow::anyhow!("--report-dir {}: {e:#}", dir.display()))
+}
+
 /// Make sure reports can be written into `dir` before anything runs: create it, create and
-/// remove a file in it, and check that its `latest` can be replaced. Errors name the
-/// directory.
+/// remove a file in it. Errors name the directory.
 pub fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
     let at = |e: std::io::Error| {
         anyhow::anyhow!(
@@ -222,8 +229,7 @@ pub fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
         .prefix(".keygate-probe")
         .tempfile_in(dir)
         .map_err(at)?;
-    check_latest(&dir.join("latest"))
-        .map_err(|e| anyhow::anyhow!("--report-dir {}: {e:#}", dir.display()))
+    Ok(())
 }
 
 /// Write all report files into `dir/<run-id>/` and refresh `dir/latest/`.
@@ -251,6 +257,11 @@ pub fn write_all(dir: &Path, report: &RunReport) -> anyhow::Result<PathBuf> {
 fn check_latest(latest: &Path) -> anyhow::Result<()> {
     match std::fs::symlink_metadata(latest) {
         Ok(md) if md.is_dir() => Ok(()),
+        Ok(md) if md.is_symlink() => anyhow::bail!(
+            "{} is a symbolic link: keygate replaces `latest` with a directory of each run's \
+             reports and neither removes links nor writes through them; remove it",
+            latest.display()
+        ),
         Ok(_) => anyhow::bail!(
             "{} is not a directory: keygate replaces `latest` with each run's reports; \
              remove or rename it",
@@ -319,7 +330,8 @@ mod tests {
     fn a_latest_that_is_not_a_directory_is_named_with_the_fix() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("latest"), "mine").unwrap();
-        let e = prepare_dir(dir.path()).unwrap_err().to_string();
+        prepare_dir(dir.path()).expect("load writes no `latest`");
+        let e = prepare_run_dir(dir.path()).unwrap_err().to_string();
         assert!(
             e.contains("latest is not a directory") && e.contains("remove or rename it"),
             "{e}"
@@ -336,6 +348,26 @@ mod tests {
         assert!(run.join("report.json").is_file());
         assert_eq!(
             std::fs::read_to_string(dir.path().join("latest")).unwrap(),
+            "mine"
+        );
+    }
+
+    #[test]
+    fn a_latest_that_links_to_a_directory_is_named_as_a_link_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("r1")).unwrap();
+        std::fs::write(dir.path().join("r1/keep"), "mine").unwrap();
+        std::os::unix::fs::symlink("r1", dir.path().join("latest")).unwrap();
+        let e = prepare_run_dir(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("latest is a symbolic link"), "{e}");
+        let report = fixtures::report(Vec::new());
+        let e = write_all(dir.path(), &report).unwrap_err().to_string();
+        assert!(e.contains("latest is a symbolic link"), "{e}");
+        assert!(std::fs::symlink_metadata(dir.path().join("latest"))
+            .unwrap()
+            .is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("r1/keep")).unwrap(),
             "mine"
         );
     }

@@ -97,6 +97,13 @@ fn default_profile() -> Profile {
 
 /// Read and check a profile file; errors name the file and key path.
 pub fn load_profile(file: &Path) -> anyhow::Result<TargetProfile> {
+    let p = read_profile(file)?;
+    super::check_posix_root(file, p.posix_root.as_deref())?;
+    Ok(p)
+}
+
+/// [`load_profile`] but for `posix_root`, which names a directory on the server's host.
+fn read_profile(file: &Path) -> anyhow::Result<TargetProfile> {
     let p: TargetProfile = super::parse_profile(file)?;
     if p.version != 1 {
         anyhow::bail!(
@@ -111,7 +118,6 @@ pub fn load_profile(file: &Path) -> anyhow::Result<TargetProfile> {
         }
     }
     super::check_endpoint(file, &p.endpoint)?;
-    super::check_posix_root(file, p.posix_root.as_deref())?;
     Ok(p)
 }
 
@@ -147,7 +153,23 @@ pub(crate) fn secret(
 
 /// Build the adapter for a profile file. Nothing is contacted yet.
 pub fn open(file: &Path, profile_override: Option<Profile>) -> anyhow::Result<AdminTarget> {
-    let p = load_profile(file)?;
+    adapter(file, load_profile(file)?, profile_override)
+}
+
+/// [`open`] for `keygate load`, which never reads the files behind objects: `posix_root` is
+/// neither checked nor used, since a load generator (a shard on another host, say) need not
+/// see the server's data directory that `run`'s POSIX scenarios read.
+pub fn open_without_posix(file: &Path) -> anyhow::Result<AdminTarget> {
+    let mut p = read_profile(file)?;
+    p.posix_root = None;
+    adapter(file, p, None)
+}
+
+fn adapter(
+    file: &Path,
+    p: TargetProfile,
+    profile_override: Option<Profile>,
+) -> anyhow::Result<AdminTarget> {
     let root = Credentials::new(
         secret(
             file,
