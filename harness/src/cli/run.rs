@@ -4,6 +4,7 @@
 
 use super::{select, workspace_root, RunArgs, EXIT_FAIL, EXIT_PASS, EXIT_TARGET, EXIT_USAGE};
 use crate::interrupt::Interrupt;
+use crate::report::known::KnownFailures;
 use crate::report::{self, RunMeta, RunReport, Verdict};
 use crate::run::runner::{self, Plan};
 use crate::scenario::{Profile, Scenario, Transport};
@@ -71,6 +72,12 @@ pub async fn run(args: RunArgs) -> u8 {
     if let Some(file) = &args.target {
         if let Err(e) = target::check(file) {
             eprintln!("error: target: {e:#}");
+            return EXIT_USAGE;
+        }
+    }
+    if let Some(file) = &args.known_failures {
+        if let Err(e) = KnownFailures::load(file, &scenarios) {
+            eprintln!("error: {e:#}");
             return EXIT_USAGE;
         }
     }
@@ -198,13 +205,26 @@ pub async fn run_on_until(
     if let Some(ca) = target.tls_trust().ca_file() {
         eprintln!("keygate: trusting only the CA in {}", ca.display());
     }
-    let results = match runner::run_all(target, scenarios, &plan, &nonce).await {
+    let known = match &args.known_failures {
+        Some(file) => match KnownFailures::load(file, scenarios) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return EXIT_USAGE;
+            }
+        },
+        None => None,
+    };
+    let mut results = match runner::run_all(target, scenarios, &plan, &nonce).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e:#}");
             return EXIT_TARGET;
         }
     };
+    if let Some(k) = &known {
+        k.apply(&mut results);
+    }
     let spec_candidates = [
         workspace_root().join("../shared/SPEC.md"),
         PathBuf::from("../shared/SPEC.md"),
@@ -221,6 +241,7 @@ pub async fn run_on_until(
         filter: args.select.filter.clone(),
         tags: args.select.tags.clone(),
         clock_advanced_s: target.clock().advanced_s(),
+        known_failures: args.known_failures.clone(),
     };
     let report = RunReport::new(meta, results, &rules);
     super::out(&report::console::summary(&report));
@@ -270,7 +291,11 @@ fn clock_warning(report: &RunReport, source: &str) -> Option<String> {
 
 pub fn exit_code(report: &RunReport) -> u8 {
     let any = |v| report.scenarios.iter().any(|r| r.verdict == v);
-    if any(Verdict::Fail) {
+    let failed = report.scenarios.iter().any(|r| {
+        (r.verdict == Verdict::Fail && !report::known::is_known(r))
+            || report::known::is_unexpected_pass(r)
+    });
+    if failed {
         EXIT_FAIL
     } else if any(Verdict::Error) {
         EXIT_TARGET

@@ -1,8 +1,9 @@
 //! The console summary printed at the end of a run: totals, a per-area table, the failures
-//! and errors with their first mismatch, how many scenarios did not run and why, each fault
+//! and errors with their first mismatch (a known failure marked so, with why), the unexpected
+//! passes, how many scenarios did not run and why, each fault
 //! scenario's ledger, and where the reports were written.
 
-use super::{RunReport, Totals, Verdict};
+use super::{known, RunReport, Totals, Verdict};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -37,13 +38,36 @@ pub fn summary(report: &RunReport) -> String {
         .iter()
         .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error))
     {
+        let (what, known) = match &r.known_failure {
+            Some(why) if known::is_known(r) => {
+                ("KNOWN FAIL".to_owned(), format!(" (known: {why})"))
+            }
+            _ => (r.verdict.as_str().to_uppercase(), String::new()),
+        };
         let _ = writeln!(
             s,
-            "  {} {} [{}]: {}",
-            r.verdict.as_str().to_uppercase(),
+            "  {what} {} [{}]: {}{known}",
             r.id,
             r.rules.join(","),
             r.reason.clone().unwrap_or_default()
+        );
+    }
+    let list = report.known_failures.as_ref().map_or_else(
+        || "--known-failures".to_owned(),
+        |f| f.display().to_string(),
+    );
+    for r in report
+        .scenarios
+        .iter()
+        .filter(|r| known::is_unexpected_pass(r))
+    {
+        let _ = writeln!(
+            s,
+            "  UNEXPECTED PASS {} [{}]: listed in {list} as a known failure ({}), it passes \
+             now: delete its line",
+            r.id,
+            r.rules.join(","),
+            r.known_failure.as_deref().unwrap_or_default()
         );
     }
     // Scenarios that did not run, grouped by why (one stop reason covers most of them).
@@ -72,13 +96,20 @@ pub fn summary(report: &RunReport) -> String {
     // (an error proves nothing about a rule, so it is never counted as a failure). Scenarios
     // that did not run are counted apart from the skipped ones, and only when there are some,
     // so a complete run's line reads as it always has.
+    let known = match t.known_failures {
+        0 => String::new(),
+        n => format!(" ({n} known)"),
+    };
     let _ = write!(
         s,
-        "{} passed, {} failed, {} errors, {} skipped",
+        "{} passed, {} failed{known}, {} errors, {} skipped",
         t.pass, t.fail, t.error, t.skip
     );
     if t.not_run > 0 {
         let _ = write!(s, ", {} not run", t.not_run);
+    }
+    if t.unexpected_passes > 0 {
+        let _ = write!(s, ", {} unexpectedly passed", t.unexpected_passes);
     }
     s.push('\n');
     s
@@ -107,6 +138,36 @@ mod tests {
         assert_eq!(
             s.lines().last(),
             Some("1 passed, 2 failed, 1 errors, 1 skipped"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn known_failures_and_unexpected_passes_are_named_and_counted() {
+        let listed = |id: &str, verdict| {
+            let mut r = result(id, verdict);
+            r.known_failure = Some(format!("VENDOR-{id}"));
+            r
+        };
+        let mut report = crate::report::fixtures::report(vec![
+            listed("a", Verdict::Fail),
+            listed("b", Verdict::Pass),
+            result("c", Verdict::Fail),
+        ]);
+        report.known_failures = Some("known.toml".into());
+        let s = summary(&report);
+        assert!(
+            s.contains("\n  KNOWN FAIL a [U1]: why a (known: VENDOR-a)\n")
+                && s.contains("\n  FAIL c [U1]: why c\n")
+                && s.contains(
+                    "\n  UNEXPECTED PASS b [U1]: listed in known.toml as a known failure \
+                     (VENDOR-b), it passes now: delete its line\n"
+                ),
+            "{s}"
+        );
+        assert_eq!(
+            s.lines().last(),
+            Some("1 passed, 2 failed (1 known), 0 errors, 0 skipped, 1 unexpectedly passed"),
             "{s}"
         );
     }

@@ -25,6 +25,20 @@ fn verdict(v: Option<Verdict>) -> String {
     }
 }
 
+/// What `--known-failures` says of a scenario, after its verdict.
+fn listed(r: &super::ScenarioResult) -> String {
+    let why = esc(r.known_failure.as_deref().unwrap_or_default());
+    if super::known::is_known(r) {
+        format!(" <small>(known failure: {why})</small>")
+    } else if super::known::is_unexpected_pass(r) {
+        format!(
+            " <span class=\"fail\">but listed as a known failure ({why}): delete its line</span>"
+        )
+    } else {
+        String::new()
+    }
+}
+
 pub fn render(report: &RunReport) -> String {
     let mut s = String::new();
     let t = &report.totals;
@@ -87,12 +101,13 @@ region {region}, profile <b>{profile}</b>.</p>\
     for r in &report.scenarios {
         let _ = write!(
             s,
-            "<tr><td><a href=\"#{id}\">{id}</a><br><small>{title}</small></td><td>{area}</td><td>{rules}</td><td>{v}</td><td>{reason}</td></tr>",
+            "<tr><td><a href=\"#{id}\">{id}</a><br><small>{title}</small></td><td>{area}</td><td>{rules}</td><td>{v}{listed}</td><td>{reason}</td></tr>",
             id = esc(&r.id),
             title = esc(&r.title),
             area = esc(&r.area),
             rules = esc(&r.rules.join(" ")),
             v = verdict(Some(r.verdict)),
+            listed = listed(r),
             reason = esc(r.reason.as_deref().unwrap_or_default()),
         );
     }
@@ -141,9 +156,10 @@ region {region}, profile <b>{profile}</b>.</p>\
     {
         let _ = write!(
             s,
-            "<h3 id=\"{id}\">{id} — {v}</h3><p>{file} · rules {rules}<br>{reason}</p>",
+            "<h3 id=\"{id}\">{id} — {v}{listed}</h3><p>{file} · rules {rules}<br>{reason}</p>",
             id = esc(&r.id),
             v = verdict(Some(r.verdict)),
+            listed = listed(r),
             file = esc(&r.file.display().to_string()),
             rules = esc(&r.rules.join(" ")),
             reason = esc(r.reason.as_deref().unwrap_or_default()),
@@ -211,6 +227,31 @@ mod tests {
 
     fn result(id: &str, verdict: Verdict) -> ScenarioResult {
         crate::report::fixtures::result(id, &["U1"], verdict)
+    }
+
+    #[test]
+    fn known_failures_and_listed_passes_are_marked() {
+        let listed = |id: &str, verdict| {
+            let mut r = result(id, verdict);
+            r.known_failure = Some(format!("T-{id}"));
+            r
+        };
+        let html = render(&crate::report::fixtures::report(vec![
+            listed("a", Verdict::Fail),
+            listed("b", Verdict::Pass),
+        ]));
+        assert!(
+            html.contains(
+                "<h3 id=\"a\">a — <span class=\"fail\">fail</span> <small>(known failure: T-a)</small></h3>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<span class=\"pass\">pass</span> <span class=\"fail\">but listed as a known failure (T-b): delete its line</span>"
+            ),
+            "{html}"
+        );
     }
 
     #[test]

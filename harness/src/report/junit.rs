@@ -16,8 +16,12 @@
 //! test's history; the rules are a `rules` property of the case, the scenario file its `file`
 //! attribute, and each suite's `<properties>` carry the run id (`run_id`), target and
 //! transport. Written by hand (the format is small), with XML escaping.
+//!
+//! With `--known-failures`, a listed scenario that failed is a `<skipped>` whose message gives
+//! why it is listed (its steps are the element's text), and one that passed is a `<failure>`
+//! saying the list is stale, so the counts agree with the exit code.
 
-use super::{RunReport, ScenarioResult, StepResult, Totals, Verdict};
+use super::{known, RunReport, ScenarioResult, StepResult, Totals, Verdict};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -51,7 +55,7 @@ pub fn render(report: &RunReport) -> String {
     let _ = writeln!(
         s,
         "<testsuites name=\"keygate\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-        report.scenarios.len(), t.fail, t.error, t.skip + t.not_run, report.duration_ms as f64 / 1000.0
+        report.scenarios.len(), failures(t), t.error, skipped(t), report.duration_ms as f64 / 1000.0
     );
     let properties = suite_properties(report);
     for (area, rs) in areas {
@@ -60,7 +64,7 @@ pub fn render(report: &RunReport) -> String {
             writeln!(
             s,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
-            esc(area), rs.len(), at.fail, at.error, at.skip + at.not_run
+            esc(area), rs.len(), failures(&at), at.error, skipped(&at)
         );
         s.push_str(&properties);
         for r in rs {
@@ -70,6 +74,16 @@ pub fn render(report: &RunReport) -> String {
     }
     s.push_str("</testsuites>\n");
     s
+}
+
+/// `<failure>` elements: failures not on the known-failures list, and listed passes.
+fn failures(t: &Totals) -> usize {
+    t.fail - t.known_failures + t.unexpected_passes
+}
+
+/// `<skipped>` elements: skips, scenarios that did not run, and known failures.
+fn skipped(t: &Totals) -> usize {
+    t.skip + t.not_run + t.known_failures
 }
 
 /// A suite's `<properties>`: the run id, the target and the transport.
@@ -111,7 +125,27 @@ fn testcase(s: &mut String, area: &str, r: &ScenarioResult) {
         );
     }
     let reason = esc(r.reason.as_deref().unwrap_or_default());
+    if let Some(why) = r.known_failure.as_deref() {
+        // Shown as the exit code judges it: a known failure as a skip (its steps follow in
+        // the message's text), a listed scenario that passed as a failure.
+        if known::is_known(r) {
+            let _ = writeln!(
+                inner,
+                "      <skipped message=\"known failure ({}): {reason}\">{}</skipped>",
+                esc(why),
+                esc(&steps_text(r))
+            );
+        } else if known::is_unexpected_pass(r) {
+            let _ = writeln!(
+                inner,
+                "      <failure message=\"listed as a known failure ({}), but passed: delete \
+                 its line from the list\"/>",
+                esc(why)
+            );
+        }
+    }
     match r.verdict {
+        _ if known::is_known(r) || known::is_unexpected_pass(r) => {}
         Verdict::Pass => {}
         // JUnit has no "not run": a skip whose message says why.
         Verdict::Skip | Verdict::NotRun => {
@@ -259,6 +293,7 @@ mod tests {
             steps: Vec::new(),
             warnings: Vec::new(),
             faults: None,
+            known_failure: None,
         }
     }
 
@@ -322,6 +357,42 @@ mod tests {
     fn push_text(cases: &mut [(String, Option<String>)], text: &str) {
         let case = cases.last_mut().expect("system-out inside a test case");
         case.1.get_or_insert_with(String::new).push_str(text);
+    }
+
+    #[test]
+    fn known_failures_are_skips_and_listed_passes_are_failures() {
+        let listed = |id: &str, verdict| {
+            let mut r = scenario(id, verdict);
+            r.known_failure = Some(format!("VENDOR <{id}>"));
+            r
+        };
+        let xml = render(&report(vec![
+            listed("known", Verdict::Fail),
+            listed("fixed", Verdict::Pass),
+            scenario("plain", Verdict::Fail),
+        ]));
+        assert!(
+            xml.contains("<testsuites name=\"keygate\" tests=\"3\" failures=\"2\" errors=\"0\" skipped=\"1\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                "<skipped message=\"known failure (VENDOR &lt;known&gt;): why known\"></skipped>"
+            ) && xml.contains(
+                "<failure message=\"listed as a known failure (VENDOR &lt;fixed&gt;), but \
+                 passed: delete its line from the list\"/>"
+            ) && xml.contains("<failure message=\"why plain\"/>"),
+            "{xml}"
+        );
+        assert!(!xml.contains("<failure message=\"why known\""), "{xml}");
+        // Well-formed.
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        loop {
+            match reader.read_event().expect("well-formed XML") {
+                Event::Eof => break,
+                _ => continue,
+            }
+        }
     }
 
     #[test]

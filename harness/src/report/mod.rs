@@ -11,6 +11,7 @@
 pub mod console;
 pub mod html;
 pub mod junit;
+pub mod known;
 pub mod rules;
 
 use crate::scenario::Transport;
@@ -108,15 +109,24 @@ pub struct ScenarioResult {
     /// Scenarios that inject faults: what was injected, acknowledged and lost.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub faults: Option<FaultTally>,
+    /// Listed in `--known-failures` with this reason: a known failure when the verdict is
+    /// `fail`, an unexpected pass (which fails the run) when it is `pass` (`known`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_failure: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Totals {
     pub pass: usize,
+    /// Every failure, known ones included.
     pub fail: usize,
     pub skip: usize,
     pub error: usize,
     pub not_run: usize,
+    /// Of `fail`, those listed in `--known-failures`.
+    pub known_failures: usize,
+    /// Of `pass`, those listed in `--known-failures` (each fails the run).
+    pub unexpected_passes: usize,
 }
 
 impl Totals {
@@ -130,6 +140,8 @@ impl Totals {
                 Verdict::Error => t.error += 1,
                 Verdict::NotRun => t.not_run += 1,
             }
+            t.known_failures += usize::from(known::is_known(r));
+            t.unexpected_passes += usize::from(known::is_unexpected_pass(r));
         }
         t
     }
@@ -149,6 +161,9 @@ pub struct RunReport {
     pub filter: Option<String>,
     pub tags: Vec<String>,
     pub totals: Totals,
+    /// The `--known-failures` file the run was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_failures: Option<PathBuf>,
     pub scenarios: Vec<ScenarioResult>,
     /// Rule id -> scenario ids, for every rule the contract names.
     pub rules: Vec<rules::RuleCoverage>,
@@ -179,6 +194,8 @@ pub struct RunMeta {
     pub tags: Vec<String>,
     /// The target clock's total advance over the run ([`crate::target::SharedClock::advanced_s`]).
     pub clock_advanced_s: i64,
+    /// The `--known-failures` file, if the run was given one.
+    pub known_failures: Option<PathBuf>,
 }
 
 impl RunReport {
@@ -200,6 +217,7 @@ impl RunReport {
             filter: meta.filter,
             tags: meta.tags,
             totals: Totals::of(&scenarios),
+            known_failures: meta.known_failures,
             rules,
             rule_totals,
             scenarios,
@@ -239,6 +257,11 @@ pub fn write_all(dir: &Path, report: &RunReport) -> anyhow::Result<PathBuf> {
     std::fs::write(out.join("report.json"), serde_json::to_vec_pretty(report)?)?;
     std::fs::write(out.join("junit.xml"), junit::render(report))?;
     std::fs::write(out.join("report.html"), html::render(report))?;
+    let mut files = vec!["report.json", "junit.xml", "report.html"];
+    if let Some(list) = known::template(report) {
+        std::fs::write(out.join(known::TEMPLATE), list)?;
+        files.push(known::TEMPLATE);
+    }
     let latest = dir.join("latest");
     check_latest(&latest)
         .map_err(|e| anyhow::anyhow!("{e:#}; this run's reports are in {}", out.display()))?;
@@ -246,7 +269,7 @@ pub fn write_all(dir: &Path, report: &RunReport) -> anyhow::Result<PathBuf> {
         std::fs::remove_dir_all(&latest)?;
     }
     std::fs::create_dir_all(&latest)?;
-    for f in ["report.json", "junit.xml", "report.html"] {
+    for f in files {
         std::fs::copy(out.join(f), latest.join(f))?;
     }
     Ok(out)
@@ -299,6 +322,7 @@ pub(crate) mod fixtures {
             filter: None,
             tags: Vec::new(),
             clock_advanced_s: 0,
+            known_failures: None,
         };
         RunReport::new(meta, scenarios, &[])
     }
@@ -318,6 +342,7 @@ pub(crate) mod fixtures {
             steps: Vec::new(),
             warnings: Vec::new(),
             faults: None,
+            known_failure: None,
         }
     }
 }

@@ -62,6 +62,7 @@ pub async fn run_scenario(
         steps: Vec::new(),
         warnings: Vec::new(),
         faults: None,
+        known_failure: None,
     };
     let ctx = Ctx::new(target, scenario, nonce);
     let abandoned = tokio::select! {

@@ -128,6 +128,7 @@ fn unstarted(s: &Scenario, verdict: Verdict, reason: String) -> ScenarioResult {
         steps: Vec::new(),
         warnings: Vec::new(),
         faults: None,
+        known_failure: None,
     }
 }
 
@@ -335,6 +336,7 @@ mod tests {
             steps: Vec::new(),
             warnings: Vec::new(),
             faults: None,
+            known_failure: None,
         }
     }
 

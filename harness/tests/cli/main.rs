@@ -1,8 +1,10 @@
 //! The `keygate` binary's exit codes and messages for bad input, as README documents them: 2
 //! for usage, scenario or target file errors (found before any server starts), and quiet
 //! handling of a closed stdout. [`stopping`]: runs that stop early (`--fail-fast`, SIGINT,
-//! SIGTERM) still report every selected scenario and leave nothing behind.
+//! SIGTERM) still report every selected scenario and leave nothing behind. [`known`]:
+//! `--known-failures`.
 
+mod known;
 mod stopping;
 
 use std::path::{Path, PathBuf};

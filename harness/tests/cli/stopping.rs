@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 const HUNG: Duration = Duration::from_secs(120);
 
 /// A scenario of area `s3`.
-fn scenario(dir: &Path, id: &str, rules: &str, body: &str) {
+pub(super) fn scenario(dir: &Path, id: &str, rules: &str, body: &str) {
     let text = format!(
         "version = 1\nid = \"{id}\"\ntitle = \"t\"\narea = \"s3\"\nrules = [{rules}]\n{body}"
     );
@@ -32,9 +32,9 @@ fn scenario(dir: &Path, id: &str, rules: &str, body: &str) {
     std::fs::write(dir.join(format!("s3/{id}.toml")), text).unwrap();
 }
 
-const LIST: &str = "[[steps]]\nop = \"list_buckets\"\n";
+pub(super) const LIST: &str = "[[steps]]\nop = \"list_buckets\"\n";
 
-fn report_json(reports: &Path) -> Value {
+pub(super) fn report_json(reports: &Path) -> Value {
     let text = std::fs::read(reports.join("latest/report.json")).expect("report.json written");
     serde_json::from_slice(&text).unwrap()
 }

@@ -103,6 +103,7 @@ async fn run_against(mode: Mode, scenarios: &[Scenario]) -> RunReport {
         filter: None,
         tags: Vec::new(),
         clock_advanced_s: target.clock().advanced_s(),
+        known_failures: None,
     };
     RunReport::new(meta, results, &report::rules::builtin())
 }
