@@ -84,6 +84,36 @@ fn op_parameters_are_checked() {
 }
 
 #[test]
+fn a_setup_policy_that_is_not_json_is_a_scenario_error_not_a_target_one() {
+    let policy = |doc: &str, register: bool| {
+        format!(
+            "{HEAD}[setup]\nbuckets = [\"data\"]\n[[setup.policies]]\nname = \"p\"\n\
+             document = '{doc}'\nregister = {register}\n\
+             [[steps]]\nop = \"list_buckets\"\n"
+        )
+    };
+    let e = errors(&policy("{not json", true));
+    assert_eq!(e[0].path, "setup.policies[0].document");
+    assert!(
+        e[0].message.starts_with("not a JSON document ("),
+        "{}",
+        e[0].message
+    );
+    // Templates inside strings are JSON as they stand; an unregistered document (a session
+    // policy) may be malformed on purpose.
+    let ok = policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"arn:aws:s3:::{{bucket.data}}"}]}"#,
+        true,
+    );
+    scenario::parse(Path::new("scenarios/x/ok.toml"), &ok).expect("valid");
+    scenario::parse(
+        Path::new("scenarios/x/ok.toml"),
+        &policy("{not json", false),
+    )
+    .expect("unregistered documents are not checked");
+}
+
+#[test]
 fn identities_must_be_defined() {
     let e = errors(&format!(
         "{HEAD}[[steps]]\nop = \"list_buckets\"\nas = \"mallory\"\n"

@@ -134,9 +134,18 @@ pub struct Select {
     /// Only scenario ids matching this regular expression.
     #[arg(long)]
     pub filter: Option<String>,
-    /// Only scenarios with one of these tags or areas (comma-separated).
-    #[arg(long, value_delimiter = ',')]
+    /// Only scenarios with one of these tags or areas (comma-separated; each must be a tag or
+    /// area of some scenario in the library).
+    #[arg(long, value_delimiter = ',', value_parser = tag)]
     pub tags: Vec<String>,
+}
+
+/// One `--tags` entry, without the blanks around it (`--tags 'sts, iam'`).
+fn tag(s: &str) -> Result<String, String> {
+    match s.trim() {
+        "" => Err("an empty tag (a stray comma?)".to_owned()),
+        t => Ok(t.to_owned()),
+    }
 }
 
 #[derive(Debug, clap::Args, Default)]
@@ -194,6 +203,19 @@ pub fn default_scenarios() -> PathBuf {
     }
 }
 
+/// Say so when `library` is the shipped library because there is no `./scenarios`: someone in
+/// the wrong directory would otherwise validate or list another library than they think.
+/// (`run` names its library in the line it starts with.)
+fn note_library(library: &Path) {
+    if !Path::new("scenarios").is_dir() && library == workspace_root().join("scenarios") {
+        eprintln!(
+            "keygate: no ./scenarios here: using the library shipped with this build, {} \
+             (--scenarios DIR to choose)",
+            library.display()
+        );
+    }
+}
+
 pub fn default_reports() -> PathBuf {
     if Path::new("scenarios").is_dir() {
         PathBuf::from("reports")
@@ -240,6 +262,10 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Scenario>, Vec<LoadError>> {
             files.push(p.clone());
         }
     }
+    // A file named twice (`validate a.toml a.toml`, a directory and a file in it) is one file,
+    // not two scenarios with the same id.
+    let mut seen = std::collections::BTreeSet::new();
+    files.retain(|f| seen.insert(f.canonicalize().unwrap_or_else(|_| f.clone())));
     scenario::load_all(&files)
 }
 
@@ -252,7 +278,9 @@ pub async fn main(cli: Cli) -> ExitCode {
     })) {
         Command::Validate { paths } => {
             let paths = if paths.is_empty() {
-                vec![default_scenarios()]
+                let library = default_scenarios();
+                note_library(&library);
+                vec![library]
             } else {
                 paths
             };
@@ -264,7 +292,13 @@ pub async fn main(cli: Cli) -> ExitCode {
                     EXIT_USAGE
                 }
                 Ok(s) => {
-                    out(&format!("{} scenario(s) valid\n", s.len()));
+                    let names: Vec<String> =
+                        paths.iter().map(|p| p.display().to_string()).collect();
+                    out(&format!(
+                        "{} scenario(s) valid in {}\n",
+                        s.len(),
+                        names.join(", ")
+                    ));
                     EXIT_PASS
                 }
                 Err(e) => {
@@ -334,6 +368,7 @@ fn select(library: &Path, choice: &Select) -> Result<(Vec<Scenario>, Option<rege
 
 /// `keygate list`: the scenarios `run` would select with the same `--filter` / `--tags`.
 fn list(library: &Path, choice: &Select) -> u8 {
+    note_library(library);
     let (all, filter) = match select(library, choice) {
         Ok(s) => s,
         Err(code) => return code,

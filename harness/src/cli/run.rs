@@ -196,11 +196,12 @@ pub async fn run_on_until(
         interrupt: interrupt.clone(),
     };
     eprintln!(
-        "keygate: {} target at {} (profile {}, transport {}), run {run_id}",
+        "keygate: {} target at {} (profile {}, transport {}), run {run_id}, library {}",
         info.kind,
         info.endpoint,
         info.profile.as_str(),
-        Transport::of(&info.endpoint).as_str()
+        Transport::of(&info.endpoint).as_str(),
+        args.scenarios.display()
     );
     if let Some(ca) = target.tls_trust().ca_file() {
         eprintln!("keygate: trusting only the CA in {}", ca.display());

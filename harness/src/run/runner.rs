@@ -68,6 +68,33 @@ pub fn check_selection(
     if scenarios.is_empty() {
         return Err(format!("no scenarios in {}", library.display()));
     }
+    // A tag no scenario has is a typo: selecting by the other tags alone would quietly run
+    // less than the gate means to.
+    let known = |t: &String| {
+        scenarios
+            .iter()
+            .any(|s| s.def.tags.contains(t) || &s.def.area == t)
+    };
+    let unknown: Vec<&str> = tags
+        .iter()
+        .filter(|t| !known(t))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        let mut all: Vec<&str> = scenarios
+            .iter()
+            .flat_map(|s| s.def.tags.iter().chain(std::iter::once(&s.def.area)))
+            .map(String::as_str)
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        return Err(format!(
+            "--tags: no scenario in {} has the tag or area `{}` (known: {})",
+            library.display(),
+            unknown.join("`, `"),
+            all.join(", ")
+        ));
+    }
     if scenarios.iter().any(|s| matches(filter, tags, s)) {
         return Ok(());
     }

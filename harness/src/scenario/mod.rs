@@ -334,25 +334,41 @@ impl Step {
     }
 }
 
-/// Every `*.toml` under `dir`, sorted, skipping `load/` (load profiles are not scenarios).
+/// The folders directly under a library's root that hold files other than scenarios: load
+/// plans (`keygate load --plan`) and per-target expectations. Folders of these names deeper
+/// down are scenario folders like any other.
+pub const NOT_SCENARIOS: [&str; 2] = ["load", "expectations"];
+
+/// Every `*.toml` under `dir`, sorted, but for the top-level [`NOT_SCENARIOS`] folders. A
+/// folder reached twice (a symbolic link back up the tree, or two links to one folder) is
+/// read once: a loop would otherwise list the same files under ever longer paths.
 pub fn discover(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    walk(dir, &mut out)?;
+    let mut seen = std::collections::BTreeSet::new();
+    walk(dir, true, &mut seen, &mut out)?;
     out.sort();
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn walk(
+    dir: &Path,
+    top: bool,
+    seen: &mut std::collections::BTreeSet<PathBuf>,
+    out: &mut Vec<PathBuf>,
+) -> std::io::Result<()> {
+    if !seen.insert(dir.canonicalize()?) {
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() {
-            if path
-                .file_name()
-                .is_some_and(|n| n == "load" || n == "policies" || n == "expectations")
-            {
-                continue;
+            let skipped = top
+                && path
+                    .file_name()
+                    .is_some_and(|n| NOT_SCENARIOS.iter().any(|s| n == *s));
+            if !skipped {
+                walk(&path, false, seen, out)?;
             }
-            walk(&path, out)?;
         } else if path.extension().is_some_and(|e| e == "toml") {
             out.push(path);
         }
@@ -388,5 +404,55 @@ pub fn load_all(files: &[PathBuf]) -> Result<Vec<Scenario>, Vec<LoadError>> {
         Ok(ok)
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "").unwrap();
+    }
+
+    #[test]
+    fn only_the_top_level_load_and_expectations_folders_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for f in [
+            "load/plan.toml",
+            "expectations/moto.toml",
+            "s3/a.toml",
+            "policies/b.toml",
+            "iam/load/c.toml",
+            "iam/expectations/d.toml",
+        ] {
+            touch(&root.join(f));
+        }
+        let found: Vec<String> = discover(root)
+            .unwrap()
+            .iter()
+            .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "iam/expectations/d.toml",
+                "iam/load/c.toml",
+                "policies/b.toml",
+                "s3/a.toml"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_symbolic_link_loop_is_walked_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        touch(&root.join("s3/a.toml"));
+        std::os::unix::fs::symlink("..", root.join("s3/up")).unwrap();
+        let found = discover(root).unwrap();
+        assert_eq!(found, [root.join("s3/a.toml")]);
     }
 }

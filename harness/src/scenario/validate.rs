@@ -329,6 +329,21 @@ fn setup(c: &mut Checker<'_>, def: &ScenarioFile) -> Vec<(String, String)> {
             }
         };
         if let Some(doc) = doc {
+            // A registered policy is provisioned before the first step: a target refusing it
+            // would read as the target's fault (exit 3). Malformed documents belong in steps.
+            if p.register {
+                if let Err(e) = serde_json::from_str::<serde_json::Value>(&doc) {
+                    let key = if p.file.is_some() { "file" } else { "document" };
+                    c.err(
+                        format!("{path}.{key}"),
+                        format!(
+                            "not a JSON document ({e}); a setup policy is provisioned before \
+                             the first step, so a malformed one belongs in a step's `document` \
+                             (or give `register = false`)"
+                        ),
+                    );
+                }
+            }
             if let Some(n) = p.pad_to {
                 if doc.trim_end().len() > n || !doc.trim_end().ends_with('}') {
                     c.err(

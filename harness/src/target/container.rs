@@ -23,7 +23,8 @@
 //!
 //! Readiness: the log line (stdout or stderr) if given, then any HTTP answer on `path`. The
 //! container's own clock cannot be moved (the reference server allows that from loopback
-//! only, and the harness is not loopback to it), so `clock` is off.
+//! only, and the harness is not loopback to it), so `clock` is off, and `clock = true` is
+//! refused when the profile is loaded. So is an empty `region`.
 //!
 //! Faults (capability `faults`, [`ContainerTarget`]): the harness restarts, SIGKILLs and
 //! pauses the container it started. The S3 port is published on a host port picked free at
@@ -125,6 +126,14 @@ pub fn load_profile(file: &Path) -> anyhow::Result<ContainerProfile> {
     }
     if p.kind != "container" {
         anyhow::bail!("{}: at `kind`: expected `container`", file.display());
+    }
+    super::check_region(file, &p.region)?;
+    if p.capabilities.as_ref().and_then(|c| c.clock) == Some(true) {
+        anyhow::bail!(
+            "{}: at `capabilities.clock`: a container target cannot move the server's clock \
+             (the reference server allows that from loopback only); remove the key",
+            file.display()
+        );
     }
     Ok(p)
 }
@@ -294,8 +303,8 @@ pub async fn start(
             capabilities: Capabilities {
                 clock: false,
                 posix: posix_root.is_some(),
-                sts: caps.sts,
-                service_accounts: caps.service_accounts,
+                sts: caps.sts(),
+                service_accounts: caps.service_accounts(),
             },
         },
         root,
@@ -320,5 +329,35 @@ async fn wait_ready(http: &HttpClient, endpoint: &str, ready: &Ready) -> anyhow:
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(extra: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "version = 1\nkind = \"container\"\nimage = \"x\"\nport = 9000\n\
+                 root_access_key_var = \"A\"\nroot_secret_key_var = \"B\"\n{extra}"
+            ),
+        )
+        .unwrap();
+        format!("{:#}", load_profile(&file).expect_err("refused"))
+    }
+
+    #[test]
+    fn an_empty_region_and_a_clock_it_cannot_move_are_refused() {
+        let e = refusal("region = \"\"\n");
+        assert!(e.contains("c.toml: at `region`: empty"), "{e}");
+        let e = refusal("[capabilities]\nclock = true\n");
+        assert!(
+            e.contains("c.toml: at `capabilities.clock`: a container target cannot move"),
+            "{e}"
+        );
     }
 }

@@ -362,7 +362,8 @@ pub fn check(file: &Path) -> anyhow::Result<()> {
 
 /// Where a profile's root keys come from when an environment variable holds them: the
 /// variable's name (`root_access_key_env`, `root_secret_key_env`), unless the key itself is
-/// in the file (which wins, as when the target opens). For messages that name the fix.
+/// in the file (a file with both is refused when the target opens). For messages that name
+/// the fix.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RootKeyEnv {
     pub access_key: Option<String>,
@@ -391,16 +392,54 @@ impl RootKeyEnv {
     }
 }
 
-/// An endpoint must name its scheme: `127.0.0.1:9000` would otherwise be taken for a URL
-/// with scheme `127.0.0.1` and fail only when the run starts, as an unreachable target.
+/// An endpoint must name its scheme and a host: `127.0.0.1:9000` would otherwise be taken for
+/// a URL with scheme `127.0.0.1`, and `http://` for one with no host; both would fail only when
+/// the run starts, as an unreachable target.
 pub(crate) fn check_endpoint(file: &Path, endpoint: &str) -> anyhow::Result<()> {
-    if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
-        return Ok(());
+    let at = |why: String| {
+        anyhow::anyhow!(
+            "{}: at `endpoint`: {why} (found `{endpoint}`)",
+            file.display()
+        )
+    };
+    let Some(rest) = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"))
+    else {
+        return Err(at("endpoint must start with http:// or https://".into()));
+    };
+    if rest.trim_end_matches('/').is_empty() {
+        return Err(at("endpoint names no host".into()));
     }
-    anyhow::bail!(
-        "{}: at `endpoint`: endpoint must start with http:// or https:// (found `{endpoint}`)",
-        file.display()
-    )
+    match endpoint.parse::<::http::Uri>() {
+        Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(_) => Err(at("endpoint names no host".into())),
+        Err(e) => Err(at(format!("not a URL: {e}"))),
+    }
+}
+
+/// A region is part of every signature: an empty one would pass the file check and then fail
+/// every scenario's request, as if the target refused them.
+pub(crate) fn check_region(file: &Path, region: &str) -> anyhow::Result<()> {
+    if region.trim().is_empty() {
+        anyhow::bail!(
+            "{}: at `region`: empty (the region requests are signed for, e.g. `us-east-1`; \
+             remove the key for that default)",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+/// A `*_seconds` or count that must be at least 1 (0 has no meaning: no time, no slot).
+pub(crate) fn check_at_least_one(file: &Path, key: &str, value: u64) -> anyhow::Result<()> {
+    if value == 0 {
+        anyhow::bail!(
+            "{}: at `{key}`: must be at least 1, found 0",
+            file.display()
+        );
+    }
+    Ok(())
 }
 
 /// A `posix_root` must be an existing directory on this host: owner checks stat files below
@@ -472,6 +511,50 @@ mod tests {
         assert!(
             text.starts_with("local file inspection: stat ") && text.contains("bucket/missing"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn an_endpoint_needs_a_scheme_and_a_host() {
+        let f = Path::new("targets/x.toml");
+        for ok in [
+            "http://127.0.0.1:9000",
+            "https://s3.example.internal/",
+            "http://[::1]:9000",
+        ] {
+            check_endpoint(f, ok).unwrap();
+        }
+        for (bad, why) in [
+            (
+                "127.0.0.1:9000",
+                "endpoint must start with http:// or https://",
+            ),
+            ("http://", "endpoint names no host"),
+            ("https:///", "endpoint names no host"),
+            ("http://:9000", "at `endpoint`"),
+            ("http://host name", "not a URL"),
+        ] {
+            let e = check_endpoint(f, bad).unwrap_err().to_string();
+            assert!(e.starts_with("targets/x.toml: at `endpoint`: "), "{e}");
+            assert!(e.contains(why) && e.contains(&format!("`{bad}`")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_region_must_not_be_empty_and_counts_start_at_one() {
+        let f = Path::new("targets/x.toml");
+        check_region(f, "us-east-1").unwrap();
+        for bad in ["", "  "] {
+            let e = check_region(f, bad).unwrap_err().to_string();
+            assert!(e.starts_with("targets/x.toml: at `region`: empty"), "{e}");
+        }
+        check_at_least_one(f, "max_parallel", 1).unwrap();
+        let e = check_at_least_one(f, "max_parallel", 0)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "targets/x.toml: at `max_parallel`: must be at least 1, found 0"
         );
     }
 

@@ -19,8 +19,9 @@
 //! `ca_file` (PEM, relative to the profile file) replaces the platform's roots for the
 //! endpoint's certificate, for the SDK calls and the admin API alike; it needs `https://`.
 //! Parsing is strict like scenario files: unknown keys are refused with their key path; so are
-//! an `endpoint` without `http://` or `https://`, a `posix_root` that is not an existing
-//! directory, and a root key that is empty (in the file or in the variable it names).
+//! an `endpoint` without `http://` or `https://` or without a host, an empty `region`, a
+//! `posix_root` that is not an existing directory, a root key that is empty (in the file or in
+//! the variable it names), and a root key given both in the file and by `*_env`.
 //!
 //! `clock = true` lets clock scenarios move the server's test clock forward (the reference
 //! server's `--test-clock`). Nothing moves it back: the run reports the total it moved
@@ -64,30 +65,35 @@ pub struct TargetProfile {
     pub capabilities: Option<CapabilitiesDef>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A profile's `[capabilities]`; `None` is a key the file does not set (see the accessors for
+/// the defaults), so that adapters can refuse a capability asked for explicitly that they
+/// cannot provide rather than turn it off in silence.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CapabilitiesDef {
     #[serde(default)]
-    pub clock: bool,
-    #[serde(default = "yes")]
-    pub sts: bool,
-    #[serde(default = "yes")]
-    pub service_accounts: bool,
+    pub clock: Option<bool>,
+    #[serde(default)]
+    pub sts: Option<bool>,
+    #[serde(default)]
+    pub service_accounts: Option<bool>,
 }
 
-impl Default for CapabilitiesDef {
-    fn default() -> Self {
-        Self {
-            clock: false,
-            sts: true,
-            service_accounts: true,
-        }
+impl CapabilitiesDef {
+    /// Default off.
+    pub fn clock(&self) -> bool {
+        self.clock.unwrap_or(false)
+    }
+    /// Default on.
+    pub fn sts(&self) -> bool {
+        self.sts.unwrap_or(true)
+    }
+    /// Default on.
+    pub fn service_accounts(&self) -> bool {
+        self.service_accounts.unwrap_or(true)
     }
 }
 
-fn yes() -> bool {
-    true
-}
 fn default_region() -> String {
     "us-east-1".into()
 }
@@ -118,17 +124,26 @@ fn read_profile(file: &Path) -> anyhow::Result<TargetProfile> {
         }
     }
     super::check_endpoint(file, &p.endpoint)?;
+    super::check_region(file, &p.region)?;
     Ok(p)
 }
 
 /// A root key from the profile (`what`) or from the environment variable it names
-/// (`what_env`); an empty value, in either place, is refused like a missing one.
+/// (`what_env`); an empty value, in either place, is refused like a missing one, and so is a
+/// file giving both (which of the two the target expects is ambiguous).
 pub(crate) fn secret(
     file: &Path,
     direct: &Option<String>,
     env: &Option<String>,
     what: &str,
 ) -> anyhow::Result<String> {
+    if direct.is_some() && env.is_some() {
+        anyhow::bail!(
+            "{}: at `{what}`: both `{what}` and `{what}_env` are set, so which key is meant is \
+             ambiguous; keep one",
+            file.display()
+        );
+    }
     if let Some(v) = direct {
         if v.is_empty() {
             anyhow::bail!("{}: at `{what}`: empty", file.display());
@@ -193,10 +208,10 @@ fn adapter(
             region: p.region,
             profile: profile_override.unwrap_or(p.profile),
             capabilities: Capabilities {
-                clock: caps.clock,
+                clock: caps.clock(),
                 posix: p.posix_root.is_some(),
-                sts: caps.sts,
-                service_accounts: caps.service_accounts,
+                sts: caps.sts(),
+                service_accounts: caps.service_accounts(),
             },
         },
         root,
@@ -227,4 +242,62 @@ pub(crate) fn tls_trust(
     let path =
         std::path::absolute(file.parent().unwrap_or(Path::new("")).join(ca)).map_err(|e| at(&e))?;
     TlsTrust::from_file(&path).map_err(|e| at(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Open a remote profile with `body` after its version; the error text if it is refused.
+    fn refusal(body: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.toml");
+        std::fs::write(&file, format!("version = 1\n{body}")).unwrap();
+        let e = open(&file, None).expect_err("refused");
+        let e = format!("{e:#}");
+        assert!(e.starts_with(&format!("{}: at `", file.display())), "{e}");
+        e
+    }
+
+    const KEYS: &str = "root_access_key = \"a\"\nroot_secret_key = \"b\"\n";
+
+    #[test]
+    fn an_endpoint_without_host_and_an_empty_region_are_refused_at_their_key() {
+        let e = refusal(&format!("endpoint = \"http://\"\n{KEYS}"));
+        assert!(e.contains("at `endpoint`: endpoint names no host"), "{e}");
+        let e = refusal(&format!(
+            "endpoint = \"http://127.0.0.1:1\"\nregion = \"\"\n{KEYS}"
+        ));
+        assert!(e.contains("at `region`: empty"), "{e}");
+    }
+
+    #[test]
+    fn a_root_key_both_in_the_file_and_in_a_variable_is_ambiguous() {
+        for what in ["root_access_key", "root_secret_key"] {
+            let e = refusal(&format!(
+                "endpoint = \"http://127.0.0.1:1\"\n{KEYS}{what}_env = \"HOME\"\n"
+            ));
+            assert!(
+                e.contains(&format!(
+                    "at `{what}`: both `{what}` and `{what}_env` are set"
+                )) && e.contains("ambiguous"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn capabilities_left_out_keep_their_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("r.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "version = 1\nendpoint = \"http://127.0.0.1:1\"\n{KEYS}[capabilities]\nclock = true\n"
+            ),
+        )
+        .unwrap();
+        let caps = crate::target::Target::info(&open(&file, None).unwrap()).capabilities;
+        assert!(caps.clock && caps.sts && caps.service_accounts, "{caps:?}");
+    }
 }

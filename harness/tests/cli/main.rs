@@ -110,8 +110,21 @@ fn a_selection_of_nothing_is_refused() {
     let s = library(tmp.path());
     let o = run(&s, &["--filter", "zzz"]);
     refused(&o, "--filter `zzz` selects none of the 1 scenario(s)");
-    let o = run(&s, &["--tags", "zzz"]);
-    refused(&o, "--tags `zzz` selects none");
+    // A tag no scenario has is a typo, named with the tags there are, even beside good ones.
+    for tags in ["zzz", "s3,zzz"] {
+        let o = run(&s, &["--tags", tags]);
+        refused(
+            &o,
+            &format!(
+                "--tags: no scenario in {} has the tag or area `zzz` (known: s3)",
+                s.display()
+            ),
+        );
+    }
+    let o = run(&s, &["--filter", "zzz", "--tags", "s3"]);
+    refused(&o, "--filter `zzz` with --tags `s3` selects none");
+    let o = run(&s, &["--tags", "s3,"]);
+    refused(&o, "an empty tag (a stray comma?)");
     let empty = tmp.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let o = run(&empty, &[]);
@@ -157,6 +170,47 @@ fn bad_target_files_are_bad_input_not_an_unreachable_target() {
             "version = 1\nendpoint = \"http://127.0.0.1:1\"\n\
              root_access_key = \"a\"\nroot_secret_key = \"\"\n",
             "at `root_secret_key`: empty",
+        ),
+        (
+            "no-host.toml",
+            "version = 1\nendpoint = \"http://\"\n\
+             root_access_key = \"a\"\nroot_secret_key = \"b\"\n",
+            "no-host.toml: at `endpoint`: endpoint names no host (found `http://`)",
+        ),
+        (
+            "empty-region.toml",
+            "version = 1\nendpoint = \"http://127.0.0.1:1\"\nregion = \"\"\n\
+             root_access_key = \"a\"\nroot_secret_key = \"b\"\n",
+            "empty-region.toml: at `region`: empty",
+        ),
+        (
+            "both-keys.toml",
+            "version = 1\nendpoint = \"http://127.0.0.1:1\"\n\
+             root_access_key = \"a\"\nroot_secret_key = \"b\"\n\
+             root_secret_key_env = \"HOME\"\n",
+            "at `root_secret_key`: both `root_secret_key` and `root_secret_key_env` are set",
+        ),
+        (
+            "cmd-group.toml",
+            "version = 1\nkind = \"command\"\nendpoint = \"http://127.0.0.1:1\"\n\
+             root_access_key = \"a\"\nroot_secret_key = \"b\"\n\
+             [commands.assume_role]\nrun = \"true\"\nregex = '(?P<acess_key>\\S+)'\n",
+            "at `commands.assume_role.regex`: no named group `access_key`",
+        ),
+        (
+            "cmd-key.toml",
+            "version = 1\nkind = \"command\"\nendpoint = \"http://127.0.0.1:1\"\n\
+             root_access_key = \"a\"\nroot_secret_key = \"b\"\n\
+             [commands.user_add]\nrun = \"true\"\ntimeout = 5\n",
+            "at `commands.user_add.timeout`: line 8, column 1: unknown field `timeout`, \
+             expected one of `run`, `env`, `json`, `regex`",
+        ),
+        (
+            "cmd-clock.toml",
+            "version = 1\nkind = \"command\"\nendpoint = \"http://127.0.0.1:1\"\n\
+             root_access_key = \"a\"\nroot_secret_key = \"b\"\n\
+             [capabilities]\nclock = true\n[commands]\n",
+            "at `capabilities.clock`: a command target cannot move the server's clock",
         ),
     ];
     for (name, text, needle) in cases {
@@ -281,6 +335,7 @@ fn list_selects_as_run_does() {
     // A tag or an area, as `run --tags`.
     assert_eq!(ids(&["--tags", "matrix"]), ["s3-c", "sts-a"]);
     assert_eq!(ids(&["--tags", "s3,sts"]), ["s3-c", "sts-a", "sts-b"]);
+    assert_eq!(ids(&["--tags", "s3, sts"]), ["s3-c", "sts-a", "sts-b"]);
     assert_eq!(ids(&["--filter", "sts", "--tags", "matrix"]), ["sts-a"]);
     // Selecting nothing is refused as `run` refuses it.
     let o = keygate(&[
@@ -317,7 +372,55 @@ fn validate_and_list_refuse_an_empty_library_as_run_does() {
     let s = library(tmp.path());
     let o = keygate(&["validate", s.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "1 scenario(s) valid\n");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("1 scenario(s) valid in {}\n", s.display())
+    );
+}
+
+#[test]
+fn the_shipped_library_is_named_when_there_is_no_scenarios_folder_here() {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [&["validate"][..], &["list", "--tags", "smoke"][..]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_keygate"))
+            .args(args)
+            .current_dir(tmp.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("keygate runs");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(
+                "keygate: no ./scenarios here: using the library shipped with this build"
+            ),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    // In a directory with its own library, nothing is said.
+    library(tmp.path());
+    let o = Command::new(env!("CARGO_BIN_EXE_keygate"))
+        .arg("validate")
+        .current_dir(tmp.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("keygate runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("no ./scenarios"), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "1 scenario(s) valid in scenarios\n"
+    );
+}
+
+#[test]
+fn a_file_named_twice_is_one_scenario() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = library(tmp.path());
+    let file = s.join("s3/list.toml");
+    let o = keygate(&["validate", s.to_str().unwrap(), file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("1 scenario(s) valid"));
 }
 
 #[test]
@@ -446,5 +549,5 @@ fn the_shipped_remote_profile_loads() {
     let p = keygate::target::remote::load_profile(&f).expect("targets/remote.toml loads");
     assert_eq!(p.endpoint, "http://127.0.0.1:9000");
     // Moving a vendor's clock is opt-in: the file documents what `true` does.
-    assert!(!p.capabilities.expect("[capabilities]").clock);
+    assert!(!p.capabilities.expect("[capabilities]").clock());
 }

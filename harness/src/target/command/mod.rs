@@ -27,24 +27,29 @@
 //! `policy_remove`, `policy_attach`, `policy_detach`, `assume_role`, `service_account_add`,
 //! `service_account_remove`) is a template or a table `{ run, env, json, regex }`; `run` is one
 //! line or a list of lines, each a string or `{ run, when = "PLACEHOLDER", ignore_failure }`.
-//! A missing action is reported as unsupported (`clock` always is). Keys, secrets and tokens
-//! are read from the last line's standard output, by JSON pointers (`json = { access_key =
-//! "/AccessKey/AccessKeyId" }`) or regexes with named groups (`access_key`, `secret_key`,
-//! `session_token`, `expiration`). A user whose `user_add` reads no keys signs with its name and
-//! password (WEKA's model).
+//! A missing action is reported as unsupported (`clock` always is); a `[capabilities]` key set to
+//! `true` that the profile cannot provide (`clock`; `sts` without `assume_role`;
+//! `service_accounts` without `service_account_add`) is refused when loading. Keys, secrets and
+//! tokens are read from the last line's standard output, by JSON pointers (`json = { access_key
+//! = "/AccessKey/AccessKeyId" }`) or regexes with named groups (`access_key`, `secret_key`,
+//! `session_token`, `expiration`), never both for one action. Loading checks that each action
+//! reads what it needs and nothing else (`compile::output_fields`). A user whose `user_add`
+//! reads no keys signs with its name and password (WEKA's model).
 //!
 //! Lines are split into words (with '...' and "..." quoting) BEFORE placeholders are
 //! expanded, and run without a shell, so a value is always one argument and is never
 //! interpreted. `{x?}` makes a word optional: it is dropped when `x` has no value. `{{`/`}}` are
 //! literal braces. Policy documents go through a temporary file (`{policy_file}`). Unknown
 //! placeholders are refused when the profile is loaded, naming the file and key path. At most
-//! `max_parallel` (default 4) commands run at once, each bounded by `timeout_seconds`.
+//! `max_parallel` (default 4) commands run at once, each bounded by `timeout_seconds` (default
+//! 60); both must be at least 1.
 //!
 //! Security: secrets reach the commands as arguments or environment (as the vendors' CLIs
 //! take them), so they are visible to other local users through `/proc`; run vendor CLIs only
 //! on machines you trust. Failure reports carry the command's output, never its arguments.
 
 mod compile;
+mod de;
 mod run;
 mod template;
 
@@ -179,9 +184,9 @@ fn default_max_parallel() -> usize {
     4
 }
 
-/// An action: a bare template or a table.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+/// An action: a bare template or a table (deserialised in `de`, so that a wrong key names
+/// itself and the allowed ones).
+#[derive(Debug, Clone)]
 pub enum CommandDef {
     Line(String),
     Full(CommandSpec),
@@ -201,29 +206,27 @@ pub struct CommandSpec {
     pub regex: OneOrMany,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+/// One line or a list of lines (deserialised in `de`).
+#[derive(Debug, Clone)]
 pub enum Lines {
     One(String),
     Many(Vec<LineDef>),
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+/// A line: a bare template or a table `{ run, when, ignore_failure }` (deserialised in `de`).
+#[derive(Debug, Clone)]
 pub enum LineDef {
     Plain(String),
     Full {
         run: String,
         /// Run only when this placeholder has a value.
-        #[serde(default)]
         when: Option<String>,
-        #[serde(default)]
         ignore_failure: bool,
     },
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(untagged)]
+/// One regex or a list (deserialised in `de`).
+#[derive(Debug, Clone, Default)]
 pub enum OneOrMany {
     #[default]
     None,
@@ -327,8 +330,8 @@ pub async fn open(file: &Path, profile_override: Option<Profile>) -> anyhow::Res
             capabilities: Capabilities {
                 clock: false,
                 posix: p.posix_root.is_some(),
-                sts: caps.sts && has("assume_role"),
-                service_accounts: caps.service_accounts && has("service_account_add"),
+                sts: caps.sts() && has("assume_role"),
+                service_accounts: caps.service_accounts() && has("service_account_add"),
             },
         },
         root,
@@ -337,8 +340,8 @@ pub async fn open(file: &Path, profile_override: Option<Profile>) -> anyhow::Res
         trust,
         attach_replaces: p.attach_replaces,
         error_code,
-        timeout: Duration::from_secs(p.timeout_seconds.max(1)),
-        running: tokio::sync::Semaphore::new(p.max_parallel.max(1)),
+        timeout: Duration::from_secs(p.timeout_seconds),
+        running: tokio::sync::Semaphore::new(p.max_parallel),
         env: p.env,
         actions,
         users: Mutex::new(HashMap::new()),
