@@ -4,12 +4,15 @@
 //! `keygate_sigv4::parse` (skew before the key is looked up), then the key is looked up
 //! (unknown: `InvalidAccessKeyId`), then the signature is verified with the key's secret.
 //! When the client sent no `x-amz-content-sha256` (STS clients never do) the body is buffered
-//! and hashed first, because the signature covers its hash (V2).
+//! and hashed first, because the signature covers its hash (V2). A declared hex hash is held
+//! to even where no handler reads the body: with no body it must be the empty body's hash, and
+//! a body sent with a GET, HEAD or DELETE is read and checked here.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::request::Parts;
+use http_body::Body as _;
 use http_body_util::BodyExt;
 use keygate_sigv4::{AuthError, PayloadMode, RequestView, Verified};
 use sha2::{Digest, Sha256};
@@ -131,7 +134,20 @@ pub async fn authenticate(
         let verified = pending
             .verify(&credential.secret, &state.key_cache, None)
             .map_err(from_auth)?;
-        (verified, Source::Stream(body))
+        let source = match *pending.payload() {
+            // What every SDK's GET, HEAD and DELETE declares, with no body: one compare.
+            PayloadMode::Sha256(declared) if body.is_end_stream() => {
+                if declared != EMPTY_SHA256 {
+                    return Err(S3Error::new(S3ErrorCode::XAmzContentSHA256Mismatch));
+                }
+                Source::Stream(body)
+            }
+            PayloadMode::Sha256(declared) if reads_no_body(&parts.method) => {
+                Source::Buffered(Some(checked_unread_body(body, declared).await?))
+            }
+            _ => Source::Stream(body),
+        };
+        (verified, source)
     };
     unexpired(&key, now)?;
     let mut caller = Caller::Signed { key, verified };
@@ -140,6 +156,33 @@ pub async fn authenticate(
         caller.refresh_policy(state);
     }
     Ok((caller, source))
+}
+
+/// The SHA-256 of the empty string.
+const EMPTY_SHA256: [u8; 32] = [
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+];
+
+/// Methods whose handlers never read a body (no S3 operation takes one with them), so a
+/// declared payload hash would go unchecked there.
+fn reads_no_body(method: &http::Method) -> bool {
+    matches!(
+        *method,
+        http::Method::GET | http::Method::HEAD | http::Method::DELETE
+    )
+}
+
+/// A body no handler will read, sent with a declared hex hash (V2): read (up to
+/// [`MAX_BUFFERED_BODY`]) and checked here, as the handler of a PUT would.
+#[cold]
+async fn checked_unread_body(body: TimedIncoming, declared: [u8; 32]) -> S3Result<Bytes> {
+    let bytes = read_limited(body, MAX_BUFFERED_BODY).await?;
+    let hash: [u8; 32] = Sha256::digest(&bytes).into();
+    if hash != declared {
+        return Err(S3Error::new(S3ErrorCode::XAmzContentSHA256Mismatch));
+    }
+    Ok(bytes)
 }
 
 /// Authenticates a request whose signature does not cover a body hash the server must
@@ -248,4 +291,14 @@ async fn read_limited(mut body: TimedIncoming, max: usize) -> S3Result<Bytes> {
         }
     }
     Ok(Bytes::from(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_empty_hash_is_the_hash_of_nothing() {
+        assert_eq!(EMPTY_SHA256, <[u8; 32]>::from(Sha256::digest(b"")));
+    }
 }

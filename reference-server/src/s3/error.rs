@@ -34,6 +34,7 @@ pub enum S3ErrorCode {
     InvalidRequest,
     InvalidTag,
     InvalidTokenId,
+    InvalidURI,
     KeyTooLongError,
     MalformedPolicy,
     MalformedXML,
@@ -82,6 +83,7 @@ impl S3ErrorCode {
             Self::InvalidRequest => "InvalidRequest",
             Self::InvalidTag => "InvalidTag",
             Self::InvalidTokenId => "InvalidTokenId",
+            Self::InvalidURI => "InvalidURI",
             Self::KeyTooLongError => "KeyTooLongError",
             Self::MalformedPolicy => "MalformedPolicy",
             Self::MalformedXML => "MalformedXML",
@@ -123,6 +125,7 @@ impl S3ErrorCode {
             | Self::InvalidPartOrder
             | Self::InvalidRequest
             | Self::InvalidTag
+            | Self::InvalidURI
             | Self::KeyTooLongError
             | Self::MalformedPolicy
             | Self::MalformedXML
@@ -180,6 +183,7 @@ impl S3ErrorCode {
             Self::InvalidRequest => "Invalid Request.",
             Self::InvalidTag => "The tag provided was not a valid tag.",
             Self::InvalidTokenId => "The security token included in the request is invalid.",
+            Self::InvalidURI => "Couldn't parse the specified URI.",
             Self::KeyTooLongError => "Your key is too long.",
             Self::MalformedPolicy => "Policy has invalid resource.",
             Self::MalformedXML => "The XML you provided was not well-formed or did not validate against our published schema.",

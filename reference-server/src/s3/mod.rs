@@ -81,6 +81,19 @@ impl Ctx {
         RequestBody::new(source, &self.parts.headers, self.caller.verified(), limit)
     }
 
+    /// For PutObject and UploadPart: the body's length must be declared, by `Content-Length`
+    /// or chunked framing; without either a request has no body, and AWS answers 411
+    /// `MissingContentLength` rather than store an empty object.
+    pub fn require_length(&self) -> S3Result<()> {
+        let headers = &self.parts.headers;
+        if headers.contains_key(header::CONTENT_LENGTH)
+            || headers.contains_key(header::TRANSFER_ENCODING)
+        {
+            return Ok(());
+        }
+        Err(S3Error::new(S3ErrorCode::MissingContentLength))
+    }
+
     /// A small body (XML, JSON), read and checked.
     pub async fn small_body(&mut self) -> S3Result<bytes::Bytes> {
         if let Some(read) = self.read_early.take() {
@@ -367,11 +380,18 @@ pub fn error_response(e: &S3Error, path: &str, request_id: &str, is_head: bool) 
     if is_head {
         return http_util::empty(status);
     }
+    // The request's own text (key, path) may hold characters XML 1.0 forbids even as
+    // references; replaced, so that any client can parse the body and read the code.
     let mut w = xml::XmlWriter::bare("Error");
-    w.elem("Code", e.code.as_str()).elem("Message", &e.message);
-    w.opt("BucketName", e.bucket.as_deref())
-        .opt("Key", e.key.as_deref());
-    w.elem("Resource", path)
+    w.elem("Code", e.code.as_str())
+        .elem_lossy("Message", &e.message);
+    if let Some(bucket) = e.bucket.as_deref() {
+        w.elem_lossy("BucketName", bucket);
+    }
+    if let Some(key) = e.key.as_deref() {
+        w.elem_lossy("Key", key);
+    }
+    w.elem_lossy("Resource", path)
         .elem("RequestId", request_id)
         .elem("HostId", "keygate");
     http_util::xml(status, w.finish())
@@ -404,5 +424,26 @@ mod tests {
                 && text.contains("<RequestId>RID</RequestId>")
         );
         assert!(!text.contains("fire") && !text.contains("/secret"));
+    }
+
+    /// Regression: a key with control characters was echoed as `&#x0;`/`&#x1;`, which XML 1.0
+    /// forbids, so XML 1.0 parsers (boto3's) failed on the body and lost the code.
+    #[tokio::test]
+    async fn error_bodies_carry_only_characters_xml_1_0_allows() {
+        let e = S3Error::new(S3ErrorCode::NoSuchKey)
+            .bucket("b\u{1}")
+            .key("a\u{0}b\u{1}c\u{ffff}\r");
+        let resp = error_response(&e, "/b%01/a\u{0}b", "RID", false);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            text.contains("<Key>a\u{fffd}b\u{fffd}c\u{fffd}&#xd;</Key>")
+                && text.contains("<BucketName>b\u{fffd}</BucketName>")
+                && text.contains("<Resource>/b%01/a\u{fffd}b</Resource>"),
+            "{text}"
+        );
+        assert!(!text.contains("&#x0;") && !text.contains("&#x1;"), "{text}");
+        assert!(!text.chars().any(|c| c < ' ' && c != '\n'), "{text}");
+        assert!(text.contains("<Code>NoSuchKey</Code>"));
     }
 }

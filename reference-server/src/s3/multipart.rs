@@ -32,6 +32,7 @@ pub async fn create(ctx: &mut Ctx) -> S3Result<Response<Body>> {
 }
 
 pub async fn upload_part(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    ctx.require_length()?;
     let number = ctx
         .query
         .get("partNumber")

@@ -14,6 +14,7 @@ use crate::store::keys::validate_key;
 use crate::store::ObjectMeta;
 
 pub async fn put_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    ctx.require_length()?;
     let (bucket, key) = (ctx.bucket().to_owned(), ctx.key().to_owned());
     validate_key(&key)?;
     ctx.state.store.bucket_meta(&bucket)?;

@@ -193,6 +193,10 @@ fn bucket_and_key<'a>(
         if !s.contains('%') {
             return Ok(Cow::Borrowed(s));
         }
+        // Every `%` must start an escape (`percent_decode_str` would keep `%zz` as text).
+        if !well_escaped(s.as_bytes()) {
+            return Err(S3Error::new(S3ErrorCode::InvalidURI));
+        }
         percent_encoding::percent_decode_str(s)
             .decode_utf8()
             .map_err(|_| {
@@ -241,6 +245,19 @@ fn bucket_and_key<'a>(
             in_path,
         )),
     }
+}
+
+/// Whether every `%` in `s` is followed by two hex digits (AWS: 400 `InvalidURI` otherwise).
+fn well_escaped(s: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(at) = s[i..].iter().position(|&b| b == b'%') {
+        let at = i + at;
+        match s.get(at + 1..at + 3) {
+            Some([h, l]) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => i = at + 3,
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// The operation of a request by method, bucket and key, query and the copy-source header.
@@ -746,6 +763,29 @@ mod tests {
             assert_eq!(got.resource(p), want.resource(""), "{path}");
             assert_eq!((got.bucket(p), got.key(p)), (bucket, key), "{path}");
             assert_eq!(matches!(got.text, Text::Path { .. }), in_place, "{path}");
+        }
+    }
+
+    #[test]
+    fn malformed_percent_escapes_are_invalid_uri() {
+        for (domain, host, path) in [
+            (None, "h", "/bkt/bad%zz"),
+            (None, "h", "/bkt/a%"),
+            (None, "h", "/bkt/a%2"),
+            (None, "h", "/bkt/%2x"),
+            (None, "h", "/b%g1/k"),
+            (Some("s3.test"), "bkt.s3.test", "/k%zz"),
+        ] {
+            let (parts, ()) = http::Request::get(path)
+                .header("host", host)
+                .body(())
+                .unwrap()
+                .into_parts();
+            let err = route_request(domain, &parts, &Query::parse("")).unwrap_err();
+            assert_eq!(err.code, S3ErrorCode::InvalidURI, "{path}");
+        }
+        for ok in ["", "a", "%41", "a%2Fb%7e", "%25zz", "x%ff"] {
+            assert!(well_escaped(ok.as_bytes()), "{ok}");
         }
     }
 }

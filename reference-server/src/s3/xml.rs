@@ -17,6 +17,17 @@ pub const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 /// parsers refuse a reference to the latter too, so clients list such keys with
 /// `encoding-type=url`. Tab and newline stay raw.
 fn push_escaped(out: &mut String, text: &str) {
+    push_text(out, text, false);
+}
+
+/// [`push_escaped`], but the characters XML 1.0 does not allow (control characters other than
+/// tab, LF and CR; U+FFFE, U+FFFF) become U+FFFD, as MinIO writes them: for error bodies, which
+/// every client must be able to parse to read the code, while a listing's keys must round-trip.
+fn push_escaped_lossy(out: &mut String, text: &str) {
+    push_text(out, text, true);
+}
+
+fn push_text(out: &mut String, text: &str, replace_forbidden: bool) {
     use std::fmt::Write as _;
     for c in text.chars() {
         match c {
@@ -26,6 +37,12 @@ fn push_escaped(out: &mut String, text: &str) {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\t' | '\n' => out.push(c),
+            c if replace_forbidden
+                && c != '\r'
+                && (c < ' ' || c == '\u{fffe}' || c == '\u{ffff}') =>
+            {
+                out.push('\u{fffd}');
+            }
             c if c < ' ' || c == '\u{fffe}' || c == '\u{ffff}' => {
                 let _ = write!(out, "&#x{:x};", u32::from(c));
             }
@@ -101,6 +118,19 @@ impl XmlWriter {
         if let Some(t) = text {
             self.elem(name, t);
         }
+        self
+    }
+
+    /// `<name>text</name>` for an error body: escaped, and what XML 1.0 cannot carry even as
+    /// a reference replaced by U+FFFD (see [`push_escaped_lossy`]).
+    pub fn elem_lossy(&mut self, name: &str, text: &str) -> &mut Self {
+        self.out.push('<');
+        self.out.push_str(name);
+        self.out.push('>');
+        push_escaped_lossy(&mut self.out, text);
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
         self
     }
 
@@ -366,6 +396,16 @@ mod tests {
         // quick-xml (which does not hold to XML 1.0's character set) reads every reference
         // back; a CR alone is well-formed XML 1.0 and survives any parser's line-end handling.
         assert_eq!(quick_xml::escape::unescape(&out).unwrap(), text);
+        // For error bodies: only what XML 1.0 allows, the rest as U+FFFD; CR still a reference.
+        let mut lossy = String::new();
+        push_escaped_lossy(
+            &mut lossy,
+            "a\rb\x01c\x00\x1b<\t\n\u{7f}é\u{fffe}\u{ffff}\u{fffd}",
+        );
+        assert_eq!(
+            lossy,
+            "a&#xd;b\u{fffd}c\u{fffd}\u{fffd}&lt;\t\n\u{7f}é\u{fffd}\u{fffd}\u{fffd}"
+        );
     }
 
     #[test]

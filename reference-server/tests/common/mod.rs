@@ -345,6 +345,14 @@ impl TestServer {
         for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
         }
+        // hyper sends no length for an empty body; S3 clients send `Content-Length: 0` with a
+        // PUT or POST (without it, PutObject is 411 MissingContentLength).
+        let framed = headers.iter().any(|(k, _)| {
+            k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding")
+        });
+        if !framed && (method == "PUT" || method == "POST") {
+            req = req.header("content-length", body.len());
+        }
         let req = req
             .body(http_body_util::Full::new(bytes::Bytes::from(body)))
             .expect("request");

@@ -1,6 +1,7 @@
 //! Robustness: malformed framing and garbage never cause a panic or a 5xx.
 
 use super::v2::*;
+use super::v5::amz_dates;
 use super::*;
 
 /// A streaming-signed PUT whose framing is replaced by `body`; the head is correctly signed.
@@ -221,4 +222,112 @@ fn helpers_round_trip() {
     .unwrap();
     assert_eq!((resp.status, resp.body.as_slice()), (200, &b"abcde"[..]));
     assert_eq!(resp.header("X-Amz-Request-Id"), Some("1"));
+}
+
+/// A header authentication reads, sent twice: refused (400) whichever value is the valid one,
+/// never checked by its first value while the signature covers both. `Host` twice or not at
+/// all is refused the same way (RFC 9112 §3.2; AWS answers 400).
+#[tokio::test]
+async fn repeated_authentication_headers_and_a_missing_host_are_400() {
+    let t = TestServer::start().await;
+    bucket(&t, "krb").await;
+    let (signed, _) = root().sign(req(&t, "GET", "/krb"));
+    assert_ok(&signed.send(&t).await);
+    let auth = signed.get("authorization").unwrap().to_owned();
+    for (first, second) in [(auth.as_str(), "garbage"), ("garbage", auth.as_str())] {
+        let r = signed
+            .clone()
+            .replace("authorization", first)
+            .header("authorization", second);
+        assert_error(&r.send(&t).await, 400, "AuthorizationHeaderMalformed");
+    }
+    let skewed = {
+        let (later, _) = amz_dates(shifted(3600, false));
+        later
+    };
+    for (name, value) in [
+        ("x-amz-date", skewed.as_str()),
+        ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        ("x-amz-security-token", "token"),
+        ("host", "other.example"),
+    ] {
+        // Twice more: the token, which the request lacked, then comes twice too.
+        let resp = signed
+            .clone()
+            .header(name, value)
+            .header(name, value)
+            .send(&t)
+            .await;
+        assert_error(&resp, 400, "InvalidArgument");
+        assert!(resp.text().contains(name), "{name}: {}", resp.text());
+    }
+    // A PUT whose payload is declared twice stores nothing.
+    let signer = Signer {
+        payload: Payload::Declared("UNSIGNED-PAYLOAD"),
+        ..root()
+    };
+    let (r, _) = signer.sign(req(&t, "PUT", "/krb/twice").body(b"data".to_vec()));
+    let hash = hex::encode(Sha256::digest(b"data"));
+    let resp = r.header("x-amz-content-sha256", &hash).send(&t).await;
+    assert_error(&resp, 400, "InvalidArgument");
+    assert_error(&get_plain(&t, "/krb/twice").await, 404, "NoSuchKey");
+    // No Host: signed with it, sent without (the server would sign it as empty).
+    let resp = signed.clone().without("host").send(&t).await;
+    assert_error(&resp, 400, "InvalidArgument");
+    let r = req(&t, "GET", "/krb");
+    let url = with_query("/krb", &root().presign(&r, 300), None);
+    assert_ok(&req(&t, "GET", &url).send(&t).await);
+    let resp = Req::new("GET", url).send(&t).await;
+    assert_error(&resp, 400, "InvalidArgument");
+    still_serves(&t).await;
+}
+
+/// A malformed percent-escape in the path is AWS's 400 `InvalidURI`, not a literal key; valid
+/// escapes (which SigV4 signs as sent) still work.
+#[tokio::test]
+async fn malformed_percent_escapes_in_the_path_are_invalid_uri() {
+    let t = TestServer::start().await;
+    bucket(&t, "krb").await;
+    // Anonymous: aws-sigv4 cannot sign such a path as sent (it re-encodes the `%`), and a
+    // bucket policy may open a bucket to anonymous writes.
+    for target in ["/krb/bad%zz", "/krb/a%", "/krb/a%2", "/krb/%g0x"] {
+        let resp = req(&t, "PUT", target).body(b"p".to_vec()).send(&t).await;
+        assert_error(&resp, 400, "InvalidURI");
+        assert!(
+            resp.text().contains("parse the specified URI."),
+            "{}",
+            resp.text()
+        );
+        assert_error(&req(&t, "GET", target).send(&t).await, 400, "InvalidURI");
+    }
+    let list = get_plain(&t, "/krb?list-type=2").await;
+    assert!(!list.text().contains("<Key>"), "{}", list.text());
+    assert_ok(&put_plain(&t, "/krb/good%20key%2Bplus%25", b"v").await);
+    let got = get_plain(&t, "/krb/good%20key%2Bplus%25").await;
+    assert_eq!((got.status, got.body.as_slice()), (200, &b"v"[..]));
+    assert!(get_plain(&t, "/krb?list-type=2")
+        .await
+        .text()
+        .contains("<Key>good key+plus%</Key>"));
+}
+
+/// Regression: a key with control characters was echoed in the error body as `&#x1;`, which
+/// XML 1.0 forbids, so boto3 could not parse the body and lost the error code. Such
+/// characters are replaced with U+FFFD in error bodies.
+#[tokio::test]
+async fn error_bodies_replace_characters_xml_1_0_forbids() {
+    let t = TestServer::start().await;
+    bucket(&t, "krb").await;
+    let resp = get_plain(&t, "/krb/a%01b%1Fc").await;
+    assert_error(&resp, 404, "NoSuchKey");
+    let text = resp.text();
+    assert!(
+        !text.contains("&#x1;") && !text.contains("&#x1f;"),
+        "{text}"
+    );
+    assert!(
+        !text.chars().any(|c| c < ' ' && c != '\n' && c != '\t'),
+        "{text:?}"
+    );
+    assert!(text.contains("a\u{fffd}b\u{fffd}c"), "{text}");
 }

@@ -238,3 +238,81 @@ async fn v2_malformed_content_md5_is_invalid_digest() {
         assert_error(&resp, 400, "InvalidDigest");
     }
 }
+
+/// V2 on requests whose handler reads no body: a declared hex hash is still held to. Without
+/// a body it must be the empty body's hash; a body sent with a GET, HEAD or DELETE is read
+/// and checked against it.
+#[tokio::test]
+async fn v2_declared_hash_is_checked_on_requests_without_a_read_body() {
+    let t = TestServer::start().await;
+    bucket(&t, "kv2").await;
+    assert_ok(&put_plain(&t, "/kv2/k", b"kept").await);
+    let wrong = Signer {
+        payload: Payload::Hex(hex::encode(Sha256::digest(b"not empty"))),
+        ..root()
+    };
+    for (method, target) in [
+        ("GET", "/kv2/k"),
+        ("GET", "/kv2"),
+        ("DELETE", "/kv2/k"),
+        ("DELETE", "/kv2"),
+    ] {
+        let (r, _) = wrong.sign(req(&t, method, target));
+        assert_error(&r.send(&t).await, 400, "XAmzContentSHA256Mismatch");
+    }
+    let (r, _) = wrong.sign(req(&t, "HEAD", "/kv2/k"));
+    let resp = r.send(&t).await;
+    assert_eq!((resp.status, resp.body.len()), (400, 0), "{resp:?}");
+    assert_eq!(get_plain(&t, "/kv2/k").await.body, b"kept");
+    // The empty body's hash, and a body that matches its declared hash: accepted.
+    let (r, _) = root().sign(req(&t, "GET", "/kv2/k").body(b"abc".to_vec()));
+    assert_eq!(r.get("x-amz-content-sha256").map(str::len), Some(64));
+    assert_eq!(r.send(&t).await.body, b"kept");
+    // A body that does not match: the empty hash declared over three bytes.
+    let empty = Signer {
+        payload: Payload::Declared(EMPTY_SHA256),
+        ..root()
+    };
+    let (r, _) = empty.sign(req(&t, "DELETE", "/kv2/k").body(b"abc".to_vec()));
+    assert_error(&r.send(&t).await, 400, "XAmzContentSHA256Mismatch");
+    assert_eq!(get_plain(&t, "/kv2/k").await.body, b"kept");
+    let (r, _) = root().sign(req(&t, "DELETE", "/kv2/k"));
+    assert_eq!(r.send(&t).await.status, 204);
+}
+
+/// A signed request head sent with no `Content-Length` and no `Transfer-Encoding`.
+fn without_length(r: &Req) -> Vec<u8> {
+    assert!(r.body.is_empty());
+    let head = String::from_utf8(r.head_bytes()).unwrap();
+    let head = head.replace("content-length: 0\r\n", "");
+    assert!(!head.to_ascii_lowercase().contains("content-length"));
+    head.into_bytes()
+}
+
+/// A PUT of an object or a part without `Content-Length` (or chunked framing) is AWS's 411
+/// `MissingContentLength`, not an empty object.
+#[tokio::test]
+async fn v2_put_without_content_length_is_missing_content_length() {
+    let t = TestServer::start().await;
+    bucket(&t, "kv2").await;
+    let (r, _) = root().sign(req(&t, "PUT", "/kv2/nolen"));
+    let resp = exchange(&t, &without_length(&r), b"", false).await.unwrap();
+    assert_error(&resp, 411, "MissingContentLength");
+    assert_error(&get_plain(&t, "/kv2/nolen").await, 404, "NoSuchKey");
+    let upload = t
+        .root_s3()
+        .create_multipart_upload()
+        .bucket("kv2")
+        .key("mp")
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let target = format!("/kv2/mp?partNumber=1&uploadId={}", enc(id));
+    let (r, _) = root().sign(req(&t, "PUT", &target));
+    let resp = exchange(&t, &without_length(&r), b"", false).await.unwrap();
+    assert_error(&resp, 411, "MissingContentLength");
+    // With a length, even zero, both are accepted.
+    assert_ok(&put_plain(&t, "/kv2/nolen", b"").await);
+    assert_ok(&put_plain(&t, &target, b"part").await);
+}

@@ -49,7 +49,7 @@ async fn v6_expires_out_of_range_is_authorization_query_parameters_error() {
     let t = TestServer::start().await;
     presign_setup(&t).await;
     let r = req(&t, "GET", "/kv6/k");
-    for expires in ["0", "604801", "-1", "abc", ""] {
+    for expires in ["0", "604801", "-1", "abc", "", "+5", " 5", "5.0"] {
         let params: Vec<(String, String)> = root()
             .presign(&r, 300)
             .into_iter()
@@ -123,4 +123,95 @@ async fn v6_presigned_dated_over_15_minutes_ahead_is_access_denied() {
         let resp = req(&t, "GET", &url).send(&t).await;
         assert_error(&resp, 403, "AccessDenied");
     }
+}
+
+/// V6: what header auth answers as `InvalidRequest` (algorithm), `AuthorizationHeaderMalformed`
+/// (scope) or `AccessDenied` (unparseable date) is, in a presigned URL, a bad query parameter:
+/// 400 `AuthorizationQueryParametersError` naming it (spec-notes 76, as AWS answers).
+#[tokio::test]
+async fn v6_bad_algorithm_scope_or_date_is_authorization_query_parameters_error() {
+    let t = TestServer::start().await;
+    presign_setup(&t).await;
+    let r = req(&t, "GET", "/kv6/k");
+    let edit = |signer: &Signer, name: &str, f: &dyn Fn(&str) -> String| {
+        let params: Vec<(String, String)> = signer
+            .presign(&r, 300)
+            .into_iter()
+            .map(|(k, v)| {
+                if k == name {
+                    let v = f(&v);
+                    (k, v)
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        with_query("/kv6/k", &params, None)
+    };
+    let scope_part = |i: usize, to: &'static str| {
+        move |v: &str| {
+            let mut parts: Vec<&str> = v.split('/').collect();
+            parts[i] = to;
+            parts.join("/")
+        }
+    };
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "X-Amz-Algorithm",
+            edit(&root(), "X-Amz-Algorithm", &|_| "AWS4-HMAC-SHA512".into()),
+        ),
+        (
+            "X-Amz-Credential",
+            edit(
+                &Signer {
+                    region: "eu-west-1",
+                    ..root()
+                },
+                "",
+                &|v| v.to_owned(),
+            ),
+        ),
+        (
+            "X-Amz-Credential",
+            edit(
+                &Signer {
+                    service: "iam",
+                    ..root()
+                },
+                "",
+                &|v| v.to_owned(),
+            ),
+        ),
+        (
+            "X-Amz-Credential",
+            edit(&root(), "X-Amz-Credential", &scope_part(1, "20200101")),
+        ),
+        (
+            "X-Amz-Credential",
+            edit(&root(), "X-Amz-Credential", &scope_part(4, "aws5_request")),
+        ),
+        (
+            "X-Amz-Date",
+            edit(&root(), "X-Amz-Date", &|_| "2024-01-01T00:00:00Z".into()),
+        ),
+    ];
+    for (param, url) in cases {
+        let resp = req(&t, "GET", &url).send(&t).await;
+        assert_error(&resp, 400, "AuthorizationQueryParametersError");
+        assert!(
+            resp.text().contains(param) && !resp.text().contains("authorization header"),
+            "{url}: {}",
+            resp.text()
+        );
+    }
+    // Header auth keeps its codes (V3, V4).
+    let (h, _) = Signer {
+        region: "eu-west-1",
+        ..root()
+    }
+    .sign(req(&t, "GET", "/kv6/k"));
+    assert_error(&h.send(&t).await, 400, "AuthorizationHeaderMalformed");
+    let (h, _) = root().sign(req(&t, "GET", "/kv6/k"));
+    let bad_date = h.replace("x-amz-date", "2024-01-01T00:00:00Z");
+    assert_error(&bad_date.send(&t).await, 403, "AccessDenied");
 }

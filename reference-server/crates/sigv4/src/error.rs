@@ -29,6 +29,15 @@ pub enum AuthError {
     WrongService,
     /// A presigned URL lacks one of the six `X-Amz-*` parameters or has a bad one.
     MalformedPresign(&'static str),
+    /// A presigned URL's `X-Amz-Algorithm`, `X-Amz-Credential` scope or `X-Amz-Date` is wrong
+    /// (what header auth answers as `InvalidRequest`, `AuthorizationHeaderMalformed` or
+    /// `AccessDenied`): the whole message, naming the parameter.
+    BadPresignParameter(String),
+    /// A header authentication reads (`x-amz-date`, `x-amz-content-sha256`, …) was sent more
+    /// than once: its name.
+    RepeatedHeader(&'static str),
+    /// A signed request without a `Host` header.
+    MissingHost,
     /// Neither `X-Amz-Date` nor `Date` is present.
     MissingDate,
     /// The request date cannot be parsed.
@@ -75,7 +84,9 @@ impl AuthError {
             AuthError::MalformedAuthorization(_)
             | AuthError::WrongRegion { .. }
             | AuthError::WrongService => "AuthorizationHeaderMalformed",
-            AuthError::MalformedPresign(_) => "AuthorizationQueryParametersError",
+            AuthError::MalformedPresign(_) | AuthError::BadPresignParameter(_) => {
+                "AuthorizationQueryParametersError"
+            }
             AuthError::MissingDate
             | AuthError::MalformedDate
             | AuthError::PresignExpired
@@ -83,7 +94,9 @@ impl AuthError {
             | AuthError::HostNotSigned
             | AuthError::UnsignedAmzHeader => "AccessDenied",
             AuthError::RequestTimeTooSkewed => "RequestTimeTooSkewed",
-            AuthError::InvalidContentSha256 => "InvalidArgument",
+            AuthError::InvalidContentSha256
+            | AuthError::RepeatedHeader(_)
+            | AuthError::MissingHost => "InvalidArgument",
             AuthError::SignatureDoesNotMatch => "SignatureDoesNotMatch",
             AuthError::ContentSha256Mismatch => "XAmzContentSHA256Mismatch",
             AuthError::BadDigest => "BadDigest",
@@ -102,6 +115,9 @@ impl AuthError {
             | AuthError::WrongRegion { .. }
             | AuthError::WrongService
             | AuthError::MalformedPresign(_)
+            | AuthError::BadPresignParameter(_)
+            | AuthError::RepeatedHeader(_)
+            | AuthError::MissingHost
             | AuthError::InvalidContentSha256
             | AuthError::ContentSha256Mismatch
             | AuthError::BadDigest
@@ -147,6 +163,11 @@ impl AuthError {
             AuthError::MalformedPresign(why) => {
                 format!("Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters; {why}.")
             }
+            AuthError::BadPresignParameter(message) => message.clone(),
+            AuthError::RepeatedHeader(name) => {
+                format!("The {name} header must be sent only once.")
+            }
+            AuthError::MissingHost => "The request has no Host header.".to_owned(),
             AuthError::MissingDate => {
                 "AWS authentication requires a valid Date or x-amz-date header".to_owned()
             }

@@ -151,8 +151,12 @@ impl std::fmt::Debug for Case {
 /// What the model says `parse` does with a case.
 #[derive(PartialEq, Eq)]
 enum Expect {
+    /// A header authentication reads was sent more than once.
+    Repeated,
     /// The list is not a valid `SignedHeaders` list.
     Malformed,
+    /// No `Host` header, and no authority in the URI to stand for it.
+    MissingHost,
     HostNotSigned,
     UnsignedAmz,
     /// Accepted, with this canonical request.
@@ -162,7 +166,9 @@ enum Expect {
 impl std::fmt::Debug for Expect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Expect::Repeated => f.write_str("Repeated"),
             Expect::Malformed => f.write_str("Malformed"),
+            Expect::MissingHost => f.write_str("MissingHost"),
             Expect::HostNotSigned => f.write_str("HostNotSigned"),
             Expect::UnsignedAmz => f.write_str("UnsignedAmz"),
             Expect::Accept(c) => write!(f, "Accept({:?})", String::from_utf8_lossy(c)),
@@ -224,7 +230,21 @@ fn values_of<'c>(case: &'c Case, name: &'c str) -> impl Iterator<Item = &'c [u8]
         .map(|(_, v)| v.as_slice())
 }
 
+/// The headers whose value authentication reads: each must come at most once.
+const READ_ONCE: &[&str] = &[
+    "authorization",
+    "host",
+    "date",
+    "x-amz-date",
+    "x-amz-content-sha256",
+    "x-amz-security-token",
+    "x-amz-decoded-content-length",
+];
+
 fn model(case: &Case) -> Expect {
+    if READ_ONCE.iter().any(|n| values_of(case, n).count() > 1) {
+        return Expect::Repeated;
+    }
     let list = &case.signed;
     if list.is_empty()
         || list
@@ -232,6 +252,9 @@ fn model(case: &Case) -> Expect {
             .any(|n| n.is_empty() || !n.bytes().all(is_token_byte))
     {
         return Expect::Malformed;
+    }
+    if values_of(case, "host").next().is_none() && case.authority.is_none() {
+        return Expect::MissingHost;
     }
     let names: Vec<String> = list.split(';').map(str::to_ascii_lowercase).collect();
     if !names.iter().any(|n| n == "host") {
@@ -364,6 +387,8 @@ fn crate_outcome(
 
 #[derive(Debug, Default)]
 struct Stats {
+    repeated: usize,
+    missing_host: usize,
     malformed: usize,
     host_not_signed: usize,
     unsigned_amz: usize,
@@ -383,6 +408,8 @@ fn agree(case: &Case, sig: &str, signed_creq: &[u8], cache: &SigningKeyCache) ->
         (Expect::Malformed, Err(AuthError::MalformedAuthorization(_))) if !case.presigned => {}
         (Expect::Malformed, Err(AuthError::MalformedPresign(_))) if case.presigned => {}
         (Expect::HostNotSigned, Err(AuthError::HostNotSigned)) => {}
+        (Expect::Repeated, Err(AuthError::RepeatedHeader(_))) => {}
+        (Expect::MissingHost, Err(AuthError::MissingHost)) => {}
         (Expect::UnsignedAmz, Err(AuthError::UnsignedAmzHeader)) => {}
         (Expect::Accept(model_creq), Ok((creq, verified))) => {
             assert_eq!(
@@ -646,6 +673,8 @@ fn coverage_and_canonical_headers_agree_with_the_model() {
         let case = gen_case(&mut rng);
         let (creq, sig) = signed_as_the_model_says(&case, &key);
         match agree(&case, &sig, &creq, &cache) {
+            Expect::Repeated => stats.repeated += 1,
+            Expect::MissingHost => stats.missing_host += 1,
             Expect::Malformed => stats.malformed += 1,
             Expect::HostNotSigned => stats.host_not_signed += 1,
             Expect::UnsignedAmz => stats.unsigned_amz += 1,
@@ -669,6 +698,8 @@ fn coverage_and_canonical_headers_agree_with_the_model() {
     // Every outcome, both canonical-header paths and both mutant outcomes are exercised.
     let least = cases / 50;
     for (what, n) in [
+        ("repeated", stats.repeated),
+        ("missing host", stats.missing_host),
         ("malformed", stats.malformed),
         ("host not signed", stats.host_not_signed),
         ("unsigned x-amz-*", stats.unsigned_amz),

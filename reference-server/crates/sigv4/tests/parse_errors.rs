@@ -245,11 +245,19 @@ fn sigv2_algorithm_and_duplicate_auth_are_invalid_request() {
         *a = a.replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA512");
     });
     assert_eq!(code(&alg, NOW), ("InvalidRequest", 400));
-    let url = presigned(&signer, 60).replace(
-        "X-Amz-Algorithm=AWS4-HMAC-SHA256",
-        "X-Amz-Algorithm=AWS4-ECDSA-P256-SHA256",
-    );
-    assert_eq!(code(&query_req(&url), NOW), ("InvalidRequest", 400));
+    // Presigned, the algorithm is a query parameter like the others (V6).
+    for alg in ["AWS4-ECDSA-P256-SHA256", "AWS4-HMAC-SHA512"] {
+        let url = presigned(&signer, 60).replace(
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+            &format!("X-Amz-Algorithm={alg}"),
+        );
+        let e = outcome(&query_req(&url), NOW).unwrap_err();
+        assert_eq!(
+            (e.code(), e.http_status()),
+            ("AuthorizationQueryParametersError", 400)
+        );
+        assert!(e.message().contains("X-Amz-Algorithm"), "{e}");
+    }
     let both = header_req(&signer, &presigned(&signer, 60), |_| {});
     assert_eq!(code(&both, NOW), ("InvalidRequest", 400));
 }
@@ -296,9 +304,15 @@ fn region_and_service_must_be_ours() {
         ("AuthorizationHeaderMalformed", 400)
     );
     assert!(e.message().contains("us-east-1"));
+    // Presigned, the scope is the X-Amz-Credential parameter's.
+    let e = outcome(&query_req(&presigned(&signer, 60)), NOW).unwrap_err();
     assert_eq!(
-        code(&query_req(&presigned(&signer, 60)), NOW),
-        ("AuthorizationHeaderMalformed", 400)
+        (e.code(), e.http_status()),
+        ("AuthorizationQueryParametersError", 400)
+    );
+    assert!(
+        e.message().contains("X-Amz-Credential") && e.message().contains("us-east-1"),
+        "{e}"
     );
     let mut signer = Signer::s3(NOW);
     signer.service = "ec2".into();
@@ -306,6 +320,14 @@ fn region_and_service_must_be_ours() {
         code(&header_req(&signer, "/b/k", |_| {}), NOW),
         ("AuthorizationHeaderMalformed", 400)
     );
+    let e = outcome(&query_req(&presigned(&signer, 60)), NOW).unwrap_err();
+    assert_eq!(e.code(), "AuthorizationQueryParametersError");
+    assert!(e.message().contains("X-Amz-Credential"), "{e}");
+    // A scope date other than X-Amz-Date's day.
+    let url = presigned(&Signer::s3(NOW), 60).replace("%2F20250115%2F", "%2F20250114%2F");
+    let e = outcome(&query_req(&url), NOW).unwrap_err();
+    assert_eq!(e.code(), "AuthorizationQueryParametersError");
+    assert!(e.message().contains("X-Amz-Credential"), "{e}");
     // Another configured region is honoured.
     let cfg = Config {
         region: "eu-west-1".into(),
@@ -373,8 +395,17 @@ fn dates_skew_and_presign_window() {
     );
     let e = outcome(&query_req(&url), NOW - Duration::minutes(16)).unwrap_err();
     assert_eq!(e.code(), "AccessDenied");
-    let bad = url.replace("X-Amz-Date=20250115T100000Z", "X-Amz-Date=notadate");
-    assert_eq!(code(&query_req(&bad), NOW), ("AccessDenied", 403));
+    // Unparseable: 403 in a header (V3), but a bad parameter in a presigned URL (V6).
+    for date in ["notadate", "2025-01-15T10:00:00Z", "20250115T100000"] {
+        let bad = url.replace("X-Amz-Date=20250115T100000Z", &format!("X-Amz-Date={date}"));
+        let e = outcome(&query_req(&bad), NOW).unwrap_err();
+        assert_eq!(
+            (e.code(), e.http_status()),
+            ("AuthorizationQueryParametersError", 400),
+            "{date}"
+        );
+        assert!(e.message().contains("X-Amz-Date"), "{e}");
+    }
     // The far edge of the calendar neither panics nor passes.
     let url = presigned(&signer, 604_800)
         .replace("X-Amz-Date=20250115T100000Z", "X-Amz-Date=99991231T235959Z");
@@ -409,7 +440,17 @@ fn presign_parameters() {
             "without {name}"
         );
     }
-    for expires in ["0", "604801", "-1", "abc", ""] {
+    for expires in [
+        "0",
+        "604801",
+        "-1",
+        "abc",
+        "",
+        "+5",
+        "%2B5",
+        "5%20",
+        "99999999999999999999",
+    ] {
         let bad = url.replace("X-Amz-Expires=60", &format!("X-Amz-Expires={expires}"));
         assert_eq!(
             code(&query_req(&bad), NOW),
@@ -418,10 +459,107 @@ fn presign_parameters() {
         );
     }
     let bad = url.replace("%2Faws4_request", "%2Fbad");
+    let e = outcome(&query_req(&bad), NOW).unwrap_err();
     assert_eq!(
-        code(&query_req(&bad), NOW),
+        (e.code(), e.http_status()),
         ("AuthorizationQueryParametersError", 400)
     );
+    assert!(e.message().contains("X-Amz-Credential"), "{e}");
+}
+
+/// A header the checks read sent twice is refused, not read by its first value while the
+/// signature covers both joined: whichever value is valid, and signed as sent.
+#[test]
+fn headers_read_for_authentication_come_once() {
+    let signer = Signer::s3(NOW);
+    // Two more values: a header the request had is then sent thrice, another twice.
+    let twice = |name: &str, value: &str| {
+        header_req(&signer, "/b/k", |h| {
+            h.push((name.to_owned(), value.to_owned()));
+            h.push((name.to_owned(), value.to_owned()));
+        })
+    };
+    let good = header_req(&signer, "/b/k", |_| {});
+    outcome(&good, NOW).unwrap();
+    let e = outcome(&twice("authorization", "garbage"), NOW).unwrap_err();
+    assert_eq!(
+        (e.code(), e.http_status()),
+        ("AuthorizationHeaderMalformed", 400)
+    );
+    // The valid one second.
+    let second = header_req(&signer, "/b/k", |h| {
+        h.insert(h.len() - 1, ("authorization".into(), "garbage".into()));
+    });
+    assert_eq!(code(&second, NOW), ("AuthorizationHeaderMalformed", 400));
+    for (name, value) in [
+        ("x-amz-date", "20250115T110000Z"),
+        ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        ("x-amz-security-token", "t"),
+        ("x-amz-decoded-content-length", "5"),
+        ("host", "other"),
+        ("date", "Wed, 15 Jan 2025 10:00:00 GMT"),
+    ] {
+        let e = outcome(&twice(name, value), NOW).unwrap_err();
+        assert_eq!(
+            (e.code(), e.http_status()),
+            ("InvalidArgument", 400),
+            "{name}"
+        );
+        assert!(e.message().contains(name), "{e}");
+    }
+    // Signed over both values (as a client joining them would), still refused.
+    let mut headers = hdrs(&[
+        ("host", "bucket.s3.amazonaws.com"),
+        ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        ("x-amz-content-sha256", EMPTY),
+    ]);
+    signer.sign_headers("PUT", "/b/k", &mut headers, "UNSIGNED-PAYLOAD", None);
+    let e = outcome(&Req::new("PUT", "/b/k", &headers), NOW).unwrap_err();
+    assert_eq!(e, AuthError::RepeatedHeader("x-amz-content-sha256"));
+    // Presigned too.
+    let url = presigned(&signer, 60);
+    let req = Req::new(
+        "GET",
+        &url,
+        &hdrs(&[("host", "bucket.s3.amazonaws.com"), ("host", "b")]),
+    );
+    assert_eq!(code(&req, NOW), ("InvalidArgument", 400));
+    // Other headers may repeat.
+    outcome(
+        &header_req(&signer, "/b/k", |h| {
+            h.push(("user-agent".into(), "a".into()));
+            h.push(("user-agent".into(), "b".into()));
+        }),
+        NOW,
+    )
+    .unwrap();
+}
+
+/// A signed request without `Host` would be checked with `host` signed as empty.
+#[test]
+fn a_signed_request_needs_a_host_header() {
+    let signer = Signer::s3(NOW);
+    // Signed without one, `host` still in the list; the general reading of the list
+    // (uppercase names) agrees.
+    for list in [
+        "host;x-amz-content-sha256;x-amz-date",
+        "Host;x-amz-content-sha256;x-amz-date",
+    ] {
+        let mut headers = hdrs(&[("x-amz-content-sha256", EMPTY)]);
+        signer.sign_headers("GET", "/b/k", &mut headers, EMPTY, Some(list));
+        let req = Req::new("GET", "/b/k", &headers);
+        assert_eq!(
+            outcome(&req, NOW).unwrap_err(),
+            AuthError::MissingHost,
+            "{list}"
+        );
+    }
+    // Not signed and not sent: still the missing header (400), not the unsigned one.
+    let req = header_req(&signer, "/b/k", |h| h.retain(|(n, _)| n != "host"));
+    assert_eq!(code(&req, NOW), ("InvalidArgument", 400));
+    // Presigned.
+    let req = Req::new("GET", &presigned(&signer, 60), &[]);
+    assert_eq!(outcome(&req, NOW).unwrap_err(), AuthError::MissingHost);
 }
 
 #[test]
@@ -514,6 +652,9 @@ fn every_error_has_a_wire_code_and_status() {
         },
         AuthError::WrongService,
         AuthError::MalformedPresign("x"),
+        AuthError::BadPresignParameter("x".into()),
+        AuthError::RepeatedHeader("x-amz-date"),
+        AuthError::MissingHost,
         AuthError::MissingDate,
         AuthError::MalformedDate,
         AuthError::RequestTimeTooSkewed,

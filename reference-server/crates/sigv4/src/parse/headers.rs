@@ -25,6 +25,8 @@ pub(crate) struct Coverage<'a> {
     pub host: bool,
     /// Every `x-amz-*` header present is signed.
     pub all_amz: bool,
+    /// A `Host` header was sent (else the signed `host` would be empty).
+    pub host_sent: bool,
     /// The value of each signed header, when the request fits the prepared form.
     pub values: Option<SignedValues<'a>>,
 }
@@ -114,7 +116,43 @@ pub(crate) struct HeaderScan<'a> {
     pub content_sha256: Option<&'a [u8]>,
     pub token: Option<&'a [u8]>,
     pub decoded_length: Option<&'a [u8]>,
+    /// The first header authentication reads (see [`watched`]) that was sent more than once:
+    /// the checks would read its first value while the signature covers all of them joined.
+    pub repeated: Option<&'static str>,
     headers: &'a HeaderMap,
+}
+
+/// The first header authentication reads that was sent more than once, if any: a second walk,
+/// only for a request with some header sent twice.
+#[cold]
+fn first_repeated(headers: &HeaderMap) -> Option<&'static str> {
+    let mut last: Option<&HeaderName> = None;
+    for name in headers.iter().map(|(name, _)| name) {
+        if same_entry(last, name) {
+            if let Some(w) = watched(name) {
+                return Some(w);
+            }
+        }
+        last = Some(name);
+    }
+    None
+}
+
+/// The headers whose value authentication reads, which must therefore come once: `name`'s
+/// spelling if it is one of them.
+fn watched(name: &HeaderName) -> Option<&'static str> {
+    use http::header::{AUTHORIZATION, DATE, HOST};
+    [
+        AUTHORIZATION.as_str(),
+        HOST.as_str(),
+        DATE.as_str(),
+        "x-amz-date",
+        "x-amz-content-sha256",
+        "x-amz-security-token",
+        "x-amz-decoded-content-length",
+    ]
+    .into_iter()
+    .find(|w| *w == name.as_str())
 }
 
 impl<'a> HeaderScan<'a> {
@@ -127,12 +165,15 @@ impl<'a> HeaderScan<'a> {
             content_sha256: None,
             token: None,
             decoded_length: None,
+            repeated: None,
             headers,
         };
-        let mut last: Option<&HeaderName> = None;
+        let (mut last, mut repeats): (Option<&HeaderName>, _) = (None, false);
         for (name, value) in headers.iter() {
-            // Values of one name come together: the first one counts.
+            // Values of one name come together: a second one is noted (and refused for the
+            // headers read here), never read.
             if same_entry(last, name) {
+                repeats = true;
                 continue;
             }
             last = Some(name);
@@ -152,6 +193,9 @@ impl<'a> HeaderScan<'a> {
             } else if name == http::header::DATE {
                 s.date = v;
             }
+        }
+        if repeats {
+            s.repeated = first_repeated(headers);
         }
         s
     }
@@ -185,6 +229,8 @@ impl<'a> HeaderScan<'a> {
         // A 64-bit filter of the names' first words, and whether a name is listed twice.
         let (mut filter, mut repeated) = (0u64, false);
         let (mut fits, mut no_empty, mut host) = (true, !b.is_empty(), false);
+        // The bit of `matched` (below) that says a `Host` header was found for `host`.
+        let mut host_bit = 0u32;
         // One pass finds every `;` and any `"` (see above).
         let (mut ends, mut n, mut quote) = ([0usize; crate::prepared::MAX_SIGNED], 0, false);
         each_match(
@@ -205,7 +251,9 @@ impl<'a> HeaderScan<'a> {
             let end = ends.get(k).filter(|_| k < n).copied().unwrap_or(b.len());
             let name = &b[start..end];
             no_empty &= !name.is_empty();
-            host |= name == b"host";
+            let is_host = name == b"host";
+            host |= is_host;
+            host_bit |= u32::from(is_host) << values.len().min(31);
             let w = head_word(name);
             let bit = filter_bit(w);
             // A name whose filter bit is not yet set was not listed before.
@@ -255,10 +303,16 @@ impl<'a> HeaderScan<'a> {
         if !(fits && no_empty && bits & (BAD | UPPER) == 0) || quote {
             return self.general_coverage(signed);
         }
+        // Unsigned, `host` is refused anyway; the look-up only decides which error.
+        let host_sent = match host {
+            true => matched & host_bit != 0,
+            false => self.headers.contains_key(http::header::HOST),
+        };
         Coverage {
             valid: true,
             host,
             all_amz,
+            host_sent,
             values: Some(values),
         }
     }
@@ -279,6 +333,7 @@ impl<'a> HeaderScan<'a> {
             valid,
             host,
             all_amz,
+            host_sent: self.headers.contains_key(http::header::HOST),
             values: None,
         }
     }
@@ -331,6 +386,12 @@ mod tests {
         assert_eq!(s.amz_date, Some(&b"1"[..]));
         assert_eq!(s.authorization, Some(&b"a"[..]));
         assert_eq!(s.token, None);
+        // ... and notes the repeat, which `parse` refuses.
+        assert_eq!(s.repeated, Some("x-amz-date"));
+        let h = map(&[("host", "h"), ("user-agent", "1"), ("user-agent", "2")]);
+        assert_eq!(HeaderScan::scan(&h).repeated, None);
+        let h = map(&[("user-agent", "1"), ("host", "h"), ("host", "h2")]);
+        assert_eq!(HeaderScan::scan(&h).repeated, Some("host"));
         // Only the exact names count.
         let h = map(&[
             ("x-amz-", "a"),

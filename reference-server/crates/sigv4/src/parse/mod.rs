@@ -4,7 +4,10 @@
 //! "Using Query Parameters". Order: SigV2 -> algorithm -> header/scope shape (presigned: the six
 //! parameters, `X-Amz-Expires` range) -> date present and parseable -> clock skew (header) or
 //! validity window (presigned) -> region and service -> scope date -> `host` and every `x-amz-*`
-//! header signed -> `x-amz-content-sha256` form.
+//! header signed -> `x-amz-content-sha256` form. Before all of it, a signed request with a
+//! header these checks read sent twice is refused (400), as is one without `Host` once the
+//! signed list is read. Presigned URLs answer a bad algorithm, scope or date with
+//! `AuthorizationQueryParametersError` naming the parameter, as AWS does.
 //!
 //! Invariants: nothing here sees a secret, and `Debug` of a [`Pending`] leaves out the headers,
 //! the query and the session token, so it is safe to log; the access key, scope and
@@ -140,9 +143,22 @@ pub fn parse<'a>(
     }
     match (h.authorization, q.present()) {
         (None, false) => Ok(None),
+        _ if h.repeated.is_some() => Err(repeated(h.repeated)),
         (Some(_), true) => Err(AuthError::DuplicateAuth),
         (Some(v), false) => parse_header(req, &h, &q, v, now, cfg).map(Some),
         (None, true) => parse_query(req, &h, &q, now, cfg).map(Some),
+    }
+}
+
+/// A signed request with a header it reads sent twice (see `HeaderScan::repeated`).
+#[cold]
+fn repeated(name: Option<&'static str>) -> AuthError {
+    match name {
+        Some("authorization") => {
+            AuthError::MalformedAuthorization("the Authorization header is repeated")
+        }
+        Some(name) => AuthError::RepeatedHeader(name),
+        None => AuthError::MalformedAuthorization("a header is repeated"),
     }
 }
 
@@ -167,6 +183,9 @@ fn parse_header<'a>(
     let coverage = h.coverage(f.signed_headers);
     if !coverage.valid {
         return Err(malformed("SignedHeaders is mal-formed"));
+    }
+    if !coverage.host_sent && req.uri.authority().is_none() {
+        return Err(AuthError::MissingHost);
     }
     let signature = match signature {
         Some(s) => s,
@@ -351,7 +370,9 @@ fn parse_query<'a>(
         return Err(bad("a parameter is repeated"));
     }
     if alg.decode().as_deref() != Some(ALGORITHM) {
-        return Err(AuthError::UnsupportedAlgorithm);
+        return Err(AuthError::BadPresignParameter(format!(
+            "X-Amz-Algorithm only supports \"{ALGORITHM}\""
+        )));
     }
     let (cred, plain) = match cred.plain_scope() {
         Some((raw, scope)) => (Cow::Borrowed(raw), Some(scope)),
@@ -364,8 +385,8 @@ fn parse_query<'a>(
         Some(scope) => scope,
         None => parse_scope(&cred).ok_or(bad("X-Amz-Credential is mal-formed"))?,
     };
-    let expires = match expires.decode().as_deref().map(str::parse::<i64>) {
-        Some(Ok(n)) if (1..=MAX_PRESIGN_EXPIRES).contains(&n) => n,
+    let expires = match expires.decode().as_deref().and_then(presign_expires) {
+        Some(n) if (1..=MAX_PRESIGN_EXPIRES).contains(&n) => n,
         _ => return Err(bad("X-Amz-Expires must be a number from 1 to 604800")),
     };
     let signed = signed
@@ -375,13 +396,16 @@ fn parse_query<'a>(
     if !coverage.valid {
         return Err(bad("X-Amz-SignedHeaders is mal-formed"));
     }
+    if !coverage.host_sent && req.uri.authority().is_none() {
+        return Err(AuthError::MissingHost);
+    }
     let signature = sig
         .decode()
         .and_then(|s| Signature::from_hex(s.as_bytes()))
         .ok_or(bad("X-Amz-Signature is not 64 hex digits"))?;
 
-    let date = date.decode().ok_or(AuthError::MalformedDate)?;
-    let signed_at = amz_date_seconds(date.as_bytes()).ok_or(AuthError::MalformedDate)?;
+    let date = date.decode().ok_or_else(bad_presign_date)?;
+    let signed_at = amz_date_seconds(date.as_bytes()).ok_or_else(bad_presign_date)?;
     // A strictly parsed date is already the string-to-sign spelling.
     let amz_date: [u8; 16] = date.as_bytes().try_into().unwrap_or_default();
     // How far the signing time is ahead of now. Expired: now is past the signing time plus
@@ -393,7 +417,7 @@ fn parse_query<'a>(
     if ahead > cfg.max_skew.whole_nanoseconds() {
         return Err(AuthError::PresignNotYetValid);
     }
-    let service = check_scope(&scope, &amz_date, cfg)?;
+    let service = check_scope(&scope, &amz_date, cfg).map_err(|e| bad_presign_scope(e, &scope))?;
     let (access_key_len, scope_date) = (scope.access_key.len(), scope.date);
     let region_span = span_in(&cred, scope.region);
     check_coverage(&coverage)?;
@@ -440,4 +464,43 @@ fn parse_query<'a>(
         canonical_values,
         query: q.spans,
     })
+}
+
+/// `X-Amz-Expires` as a number: ASCII digits only (no sign, no spaces), as AWS reads it.
+fn presign_expires(v: &str) -> Option<i64> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Too many digits to be a valid lifetime: out of range, not unparseable.
+    Some(v.parse::<i64>().unwrap_or(i64::MAX))
+}
+
+/// A presigned URL's `X-Amz-Date` that is not `yyyymmddThhmmssZ` (a header's answers
+/// [`AuthError::MalformedDate`], 403 `AccessDenied`, instead: SPEC V3).
+#[cold]
+fn bad_presign_date() -> AuthError {
+    AuthError::BadPresignParameter(
+        "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"".to_owned(),
+    )
+}
+
+/// A scope error of [`check_scope`] as a presigned URL's: about the `X-Amz-Credential`
+/// parameter, not the authorization header (the wording AWS uses).
+#[cold]
+fn bad_presign_scope(e: AuthError, scope: &Scope<'_>) -> AuthError {
+    let why = match e {
+        AuthError::WrongRegion { expected } => format!(
+            "the region '{}' is wrong; expecting '{expected}'",
+            scope.region
+        ),
+        AuthError::WrongService => format!(
+            "incorrect service \"{}\"; expecting \"s3\" or \"sts\"",
+            scope.service
+        ),
+        AuthError::MalformedAuthorization(why) => why.to_owned(),
+        other => return other,
+    };
+    AuthError::BadPresignParameter(format!(
+        "Error parsing the X-Amz-Credential parameter; {why}"
+    ))
 }
