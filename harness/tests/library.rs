@@ -114,6 +114,24 @@ fn a_setup_policy_that_is_not_json_is_a_scenario_error_not_a_target_one() {
 }
 
 #[test]
+fn counts_that_cannot_add_up_and_endless_sleeps_are_refused() {
+    let e = errors(&format!(
+        "{HEAD}[[steps]]\nop = \"list_buckets\"\nparallel = 10\n\
+         expect_counts = {{ ok = 3, Bogus = 2 }}\n"
+    ));
+    assert_eq!(e[0].path, "steps[0].expect_counts");
+    assert!(
+        e[0].message.contains("add up to 5, but `parallel` runs 10"),
+        "{}",
+        e[0].message
+    );
+    let e = errors(&format!(
+        "{HEAD}[[steps]]\nop = \"sleep\"\nmillis = 999999999\n"
+    ));
+    assert_eq!(e[0].path, "steps[0].millis");
+}
+
+#[test]
 fn identities_must_be_defined() {
     let e = errors(&format!(
         "{HEAD}[[steps]]\nop = \"list_buckets\"\nas = \"mallory\"\n"

@@ -78,6 +78,7 @@ pub enum Command {
     Run(RunArgs),
     /// List scenarios: id, area, rule ids, tags (with --filter / --tags: what `run` selects).
     List {
+        /// The scenario library (default: ./scenarios, else the one shipped with this build).
         #[arg(long, default_value_os_t = default_scenarios())]
         scenarios: PathBuf,
         #[command(flatten)]
@@ -85,7 +86,10 @@ pub enum Command {
     },
     /// Parse and validate scenario files (default: the whole library); finding none is an
     /// error, as for `run`.
-    Validate { paths: Vec<PathBuf> },
+    Validate {
+        /// Scenario files or directories (default: the library, as `run` takes it).
+        paths: Vec<PathBuf>,
+    },
     /// SigV4 + policy load on a target; server CPU per request is the headline figure.
     Load(crate::load::LoadArgs),
     /// Load reports: `merge DIR...` combines the shards of `load --worker I/N`.
@@ -105,7 +109,9 @@ pub enum Command {
 pub enum ReportCommand {
     /// Merge the `load.json` of several shards (directories or files) into one report.
     Merge {
+        /// The shards' report directories (or their `load.json` files), one per `--worker`.
         dirs: Vec<PathBuf>,
+        /// Where the merged report goes (`<DIR>/<merged run id>/`).
         #[arg(long, default_value_os_t = default_reports())]
         report_dir: PathBuf,
     },

@@ -242,6 +242,13 @@ pub fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
             dir.display()
         )
     };
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!(
+            "--report-dir {}: is a file, not a directory: give a directory (it is created if \
+             missing)",
+            dir.display()
+        );
+    }
     std::fs::create_dir_all(dir).map_err(at)?;
     tempfile::Builder::new()
         .prefix(".keygate-probe")
@@ -375,6 +382,21 @@ mod tests {
             std::fs::read_to_string(dir.path().join("latest")).unwrap(),
             "mine"
         );
+    }
+
+    #[test]
+    fn a_report_dir_that_is_a_file_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("reports");
+        std::fs::write(&file, "mine").unwrap();
+        let e = prepare_dir(&file).unwrap_err().to_string();
+        assert!(
+            e.ends_with(
+                "reports: is a file, not a directory: give a directory (it is created if missing)"
+            ),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
     }
 
     #[test]

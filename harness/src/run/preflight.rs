@@ -148,9 +148,26 @@ async fn list_buckets(
         },
     )
     .map_err(|e| Problem::Unreachable(format!("target {endpoint}: signing: {e}")))?;
-    http.send(req)
-        .await
-        .map_err(|e| Problem::Unreachable(format!("target {endpoint} unreachable: {e}")))
+    http.send(req).await.map_err(|e| {
+        let e = format!("{e:#}");
+        Problem::Unreachable(format!(
+            "target {endpoint} unreachable: {e}{}",
+            tls_hint(endpoint, &e)
+        ))
+    })
+}
+
+/// A hint for the TLS failures whose messages do not say what is wrong: an `https://` endpoint
+/// whose server speaks plain HTTP (rustls: "corrupt message of type InvalidContentType"), and
+/// the reverse.
+fn tls_hint(endpoint: &str, error: &str) -> &'static str {
+    if endpoint.starts_with("https://")
+        && (error.contains("InvalidContentType") || error.contains("corrupt message"))
+    {
+        " (the server answered in plain HTTP: is the endpoint http://?)"
+    } else {
+        ""
+    }
 }
 
 /// Judge a root-signed ListBuckets answer.
@@ -259,6 +276,34 @@ fn excerpt(body: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn https_to_a_plain_http_server_says_so() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Answers whatever comes in plain HTTP, as a server without TLS does.
+        let task = tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                use tokio::io::AsyncWriteExt;
+                let _ = sock
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let endpoint = format!("https://{addr}");
+        let http = super::HttpClient::new().unwrap();
+        let req = http::Request::get(format!("{endpoint}/"))
+            .body(bytes::Bytes::new())
+            .unwrap();
+        let e = format!("{:#}", http.send(req).await.unwrap_err());
+        assert_eq!(
+            super::tls_hint(&endpoint, &e),
+            " (the server answered in plain HTTP: is the endpoint http://?)",
+            "the hint matches what the TLS client says: {e}"
+        );
+        assert_eq!(super::tls_hint(&format!("http://{addr}"), &e), "");
+        task.abort();
+    }
+
     use super::*;
 
     fn resp(status: u16, content_type: &str, body: &str) -> HttpResponse {

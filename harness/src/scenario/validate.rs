@@ -300,6 +300,9 @@ fn check_cells(c: &mut Checker<'_>, path: String, cells: &[String], want: usize)
     }
 }
 
+/// The longest `sleep` step.
+const MAX_SLEEP_MS: u64 = 600_000;
+
 fn setup(c: &mut Checker<'_>, def: &ScenarioFile) -> Vec<(String, String)> {
     let mut documents = Vec::new();
     let dir = c.file.parent().unwrap_or(Path::new(".")).to_owned();
@@ -476,6 +479,22 @@ fn check_step(c: &mut Checker<'_>, path: &str, step: &Step) {
     }
     if step.parallel == Some(0) {
         c.err(format!("{path}.parallel"), "expected at least 1");
+    }
+    // Every copy has exactly one outcome: counts that do not add up can never match.
+    if let (Some(n), Some(counts)) = (step.parallel, &step.expect_counts) {
+        let sum: usize = counts.values().sum();
+        if sum != n {
+            c.err(
+                format!("{path}.expect_counts"),
+                format!("the counts add up to {sum}, but `parallel` runs {n} copies"),
+            );
+        }
+    }
+    if step.millis.is_some_and(|ms| ms > MAX_SLEEP_MS) {
+        c.err(
+            format!("{path}.millis"),
+            format!("at most {MAX_SLEEP_MS} (10 minutes): a run must end"),
+        );
     }
     if step.body.is_some() && step.size.is_some() {
         c.err(
