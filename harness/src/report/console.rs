@@ -7,6 +7,14 @@ use super::{known, RunReport, Totals, Verdict};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+/// `text` on one plain line: control characters (a target's answer may hold any, and a
+/// terminal would act on them) become spaces, as in the progress lines.
+fn plain(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// Render the end-of-run summary.
 pub fn summary(report: &RunReport) -> String {
     let mut s = String::new();
@@ -49,7 +57,7 @@ pub fn summary(report: &RunReport) -> String {
             "  {what} {} [{}]: {}{known}",
             r.id,
             r.rules.join(","),
-            r.reason.clone().unwrap_or_default()
+            plain(r.reason.as_deref().unwrap_or_default())
         );
     }
     let list = report.known_failures.as_ref().map_or_else(
@@ -139,6 +147,17 @@ mod tests {
             s.lines().last(),
             Some("1 passed, 2 failed, 1 errors, 1 skipped"),
             "{s}"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_a_reason_do_not_reach_the_terminal() {
+        let mut r = result("a", Verdict::Fail);
+        r.reason = Some("got \u{1b}[2Jgarbage\u{7}\r\nmore".into());
+        let s = summary(&crate::report::fixtures::report(vec![r]));
+        assert!(
+            s.contains("  FAIL a [U1]: got  [2Jgarbage   more\n"),
+            "{s:?}"
         );
     }
 
