@@ -25,8 +25,6 @@ pub(crate) struct Coverage<'a> {
     pub host: bool,
     /// Every `x-amz-*` header present is signed.
     pub all_amz: bool,
-    /// A `Host` header was sent (else the signed `host` would be empty).
-    pub host_sent: bool,
     /// The value of each signed header, when the request fits the prepared form.
     pub values: Option<SignedValues<'a>>,
 }
@@ -116,6 +114,8 @@ pub(crate) struct HeaderScan<'a> {
     pub content_sha256: Option<&'a [u8]>,
     pub token: Option<&'a [u8]>,
     pub decoded_length: Option<&'a [u8]>,
+    /// A `Host` header was sent (else a signed `host` would be signed as empty).
+    pub host_sent: bool,
     /// The first header authentication reads (see [`watched`]) that was sent more than once:
     /// the checks would read its first value while the signature covers all of them joined.
     pub repeated: Option<&'static str>,
@@ -165,6 +165,7 @@ impl<'a> HeaderScan<'a> {
             content_sha256: None,
             token: None,
             decoded_length: None,
+            host_sent: false,
             repeated: None,
             headers,
         };
@@ -188,6 +189,8 @@ impl<'a> HeaderScan<'a> {
                     b"decoded-content-length" => s.decoded_length = v,
                     _ => {}
                 }
+            } else if name == http::header::HOST {
+                s.host_sent = true;
             } else if name == http::header::AUTHORIZATION {
                 s.authorization = v;
             } else if name == http::header::DATE {
@@ -229,8 +232,6 @@ impl<'a> HeaderScan<'a> {
         // A 64-bit filter of the names' first words, and whether a name is listed twice.
         let (mut filter, mut repeated) = (0u64, false);
         let (mut fits, mut no_empty, mut host) = (true, !b.is_empty(), false);
-        // The bit of `matched` (below) that says a `Host` header was found for `host`.
-        let mut host_bit = 0u32;
         // One pass finds every `;` and any `"` (see above).
         let (mut ends, mut n, mut quote) = ([0usize; crate::prepared::MAX_SIGNED], 0, false);
         each_match(
@@ -251,9 +252,7 @@ impl<'a> HeaderScan<'a> {
             let end = ends.get(k).filter(|_| k < n).copied().unwrap_or(b.len());
             let name = &b[start..end];
             no_empty &= !name.is_empty();
-            let is_host = name == b"host";
-            host |= is_host;
-            host_bit |= u32::from(is_host) << values.len().min(31);
+            host |= name == b"host";
             let w = head_word(name);
             let bit = filter_bit(w);
             // A name whose filter bit is not yet set was not listed before.
@@ -303,16 +302,10 @@ impl<'a> HeaderScan<'a> {
         if !(fits && no_empty && bits & (BAD | UPPER) == 0) || quote {
             return self.general_coverage(signed);
         }
-        // Unsigned, `host` is refused anyway; the look-up only decides which error.
-        let host_sent = match host {
-            true => matched & host_bit != 0,
-            false => self.headers.contains_key(http::header::HOST),
-        };
         Coverage {
             valid: true,
             host,
             all_amz,
-            host_sent,
             values: Some(values),
         }
     }
@@ -333,7 +326,6 @@ impl<'a> HeaderScan<'a> {
             valid,
             host,
             all_amz,
-            host_sent: self.headers.contains_key(http::header::HOST),
             values: None,
         }
     }

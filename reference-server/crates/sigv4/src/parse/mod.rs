@@ -184,7 +184,7 @@ fn parse_header<'a>(
     if !coverage.valid {
         return Err(malformed("SignedHeaders is mal-formed"));
     }
-    if !coverage.host_sent && req.uri.authority().is_none() {
+    if !h.host_sent && req.uri.authority().is_none() {
         return Err(AuthError::MissingHost);
     }
     let signature = match signature {
@@ -396,7 +396,7 @@ fn parse_query<'a>(
     if !coverage.valid {
         return Err(bad("X-Amz-SignedHeaders is mal-formed"));
     }
-    if !coverage.host_sent && req.uri.authority().is_none() {
+    if !h.host_sent && req.uri.authority().is_none() {
         return Err(AuthError::MissingHost);
     }
     let signature = sig
