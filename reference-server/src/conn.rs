@@ -46,7 +46,9 @@ pub struct ConnLimits {
     pub body_total_timeout: Duration,
     /// Largest request head (request line and headers) in bytes.
     pub max_header_bytes: usize,
-    /// Most headers in one request.
+    /// Most headers in one request. Above hyper's 100 so that a PUT carrying many small
+    /// `x-amz-meta-*` headers within the 2 KB metadata limit still reaches S3 code (its
+    /// parse buffers are then allocated per request head rather than kept on the stack).
     pub max_headers: usize,
 }
 
@@ -58,7 +60,7 @@ impl Default for ConnLimits {
             body_read_timeout: Duration::from_secs(30),
             body_total_timeout: Duration::from_secs(60 * 60),
             max_header_bytes: 64 * 1024,
-            max_headers: 100,
+            max_headers: 300,
         }
     }
 }

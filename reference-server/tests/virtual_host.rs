@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Call, Keys, TestServer};
+use common::{content_md5, Call, Keys, TestServer};
 
 #[tokio::test]
 async fn bucket_in_the_host_name_under_domain() {
@@ -47,13 +47,15 @@ async fn bucket_in_the_host_name_under_domain() {
 
     // DeleteObjects on the bucket's host is `POST /?delete`; sent with a form content type
     // (some HTTP clients' default) it is still S3's, not taken for an STS call.
+    let body = "<Delete><Object><Key>dir/obj.txt</Key></Object></Delete>";
     let delete = t
         .send(
             &root,
             Call::s3("POST", "/?delete")
                 .header("host", &vhost)
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body("<Delete><Object><Key>dir/obj.txt</Key></Object></Delete>"),
+                .header("content-md5", &content_md5(body.as_bytes()))
+                .body(body),
         )
         .await;
     assert_eq!(delete.status, 200, "{}", delete.text());

@@ -221,6 +221,8 @@ pub struct S3Error {
     pub message: Cow<'static, str>,
     pub bucket: Option<String>,
     pub key: Option<String>,
+    /// Headers the error response carries besides the usual ones (416's `Content-Range`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl S3Error {
@@ -230,6 +232,7 @@ impl S3Error {
             message: Cow::Borrowed(code.default_message()),
             bucket: None,
             key: None,
+            headers: Vec::new(),
         }
     }
 
@@ -239,6 +242,7 @@ impl S3Error {
             message: message.into(),
             bucket: None,
             key: None,
+            headers: Vec::new(),
         }
     }
 
@@ -255,6 +259,12 @@ impl S3Error {
 
     pub fn key(mut self, key: &str) -> Self {
         self.key = Some(key.to_owned());
+        self
+    }
+
+    /// Adds a header to the error response.
+    pub fn header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
         self
     }
 }

@@ -81,7 +81,10 @@ pub async fn list_objects(ctx: &mut Ctx, v2: bool) -> S3Result<Response<Body>> {
         start_after,
         max_keys,
     };
-    let page = ctx.state.store.list_objects(ctx.bucket(), &query)?;
+    let mut page = ctx.state.store.list_objects(ctx.bucket(), &query)?;
+    // A page of no keys is not a truncated listing: with nothing returned there is no
+    // marker to go on from (S3 answers `false`, ceph's test_bucket_list_maxkeys_zero).
+    page.is_truncated &= max_keys > 0;
 
     let mut w = XmlWriter::new("ListBucketResult");
     w.elem("Name", ctx.bucket()).elem("Prefix", &enc(&prefix));
@@ -139,15 +142,33 @@ fn encode_token(last: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last.as_bytes())
 }
 
+/// The key a continuation token goes on after. We never hand out an empty one, so an empty
+/// token is as incorrect as garbage (not "from the start", which would drop `start-after`).
 fn decode_token(token: &str) -> S3Result<String> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
+        .filter(|last| !last.is_empty())
         .ok_or_else(|| {
             S3Error::with_message(
                 S3ErrorCode::InvalidArgument,
                 "The continuation token provided is incorrect.",
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_empty_or_garbage_ones_are_refused() {
+        assert_eq!(decode_token(&encode_token("a/b")).unwrap(), "a/b");
+        for bad in ["", "!!", "%%%"] {
+            let e = decode_token(bad).unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::InvalidArgument, "{bad:?}");
+            assert_eq!(e.message, "The continuation token provided is incorrect.");
+        }
+    }
 }

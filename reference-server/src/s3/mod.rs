@@ -330,6 +330,9 @@ async fn dispatch(
 
 async fn handle(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     use Operation::*;
+    if !ctx.query.is_empty() && ctx.route.op.takes_version_id() {
+        objects::check_version_id(ctx.query.get("versionId"))?;
+    }
     match ctx.route.op {
         ListBuckets => buckets::list_buckets(ctx).await,
         CreateBucket => buckets::create_bucket(ctx).await,
@@ -359,7 +362,23 @@ async fn handle(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         CompleteMultipartUpload => multipart::complete(ctx).await,
         AbortMultipartUpload => multipart::abort(ctx).await,
         ListParts => multipart::list_parts(ctx).await,
-        NotImplemented(_) => Err(S3Error::new(S3ErrorCode::NotImplemented)),
+        NotImplemented(_) => Err(ctx.route.not_implemented()),
+    }
+}
+
+impl Operation {
+    /// The operations whose object a `versionId` parameter may name.
+    fn takes_version_id(self) -> bool {
+        use Operation::*;
+        matches!(
+            self,
+            GetObject
+                | HeadObject
+                | DeleteObject
+                | GetObjectTagging
+                | PutObjectTagging
+                | DeleteObjectTagging
+        )
     }
 }
 
@@ -377,9 +396,19 @@ pub(crate) async fn offload<T: Send + 'static>(
 pub fn error_response(e: &S3Error, path: &str, request_id: &str, is_head: bool) -> Response<Body> {
     let status =
         StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if is_head {
-        return http_util::empty(status);
+    let mut resp = if is_head {
+        http_util::empty(status)
+    } else {
+        error_body(e, path, request_id, status)
+    };
+    for (name, value) in &e.headers {
+        http_util::set_header(&mut resp, name, value);
     }
+    resp
+}
+
+/// The XML body of an S3 error.
+fn error_body(e: &S3Error, path: &str, request_id: &str, status: StatusCode) -> Response<Body> {
     // The request's own text (key, path) may hold characters XML 1.0 forbids even as
     // references; replaced, so that any client can parse the body and read the code.
     let mut w = xml::XmlWriter::bare("Error");

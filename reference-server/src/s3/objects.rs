@@ -138,7 +138,9 @@ pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
         return Ok(resp);
     }
     let range = match ctx.header("range") {
-        Some(r) => resolve_range(r, meta.size)?,
+        // RFC 7233 §4.4: a 416 names the current length.
+        Some(r) => resolve_range(r, meta.size)
+            .map_err(|e| e.header("content-range", format!("bytes */{}", meta.size)))?,
         None => None,
     };
     let checksum_mode = ctx
@@ -189,16 +191,48 @@ pub async fn delete_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     Ok(http_util::empty(StatusCode::NO_CONTENT))
 }
 
+/// The server keeps no versions. As S3 on an unversioned bucket: `null`, the version id of
+/// every object there, names the current object; any other id is 400 `InvalidArgument`.
+pub(super) fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
+    match version_id {
+        None | Some("null") => Ok(()),
+        Some(_) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Invalid version id specified",
+        )),
+    }
+}
+
+/// DeleteObjects must carry an integrity check of its body (S3, MinIO): `Content-MD5`, an
+/// `x-amz-checksum-*` header, or a checksum trailer announced in `x-amz-trailer`.
+fn require_body_checksum(ctx: &Ctx) -> S3Result<()> {
+    let headers = &ctx.parts.headers;
+    let checksum_header = headers
+        .keys()
+        .any(|name| name.as_str().starts_with("x-amz-checksum-"));
+    if headers.contains_key("content-md5")
+        || checksum_header
+        || headers.contains_key("x-amz-trailer")
+    {
+        return Ok(());
+    }
+    Err(S3Error::with_message(
+        S3ErrorCode::InvalidRequest,
+        "Missing required header for this request: Content-MD5",
+    ))
+}
+
 pub async fn delete_objects(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    require_body_checksum(ctx)?;
     let body = ctx.small_body().await?;
     // Each key is authorised after the body arrived: with the policy as it is now (S7).
     ctx.caller.refresh_policy(&ctx.state);
-    let (quiet, keys) = xml::parse_delete(&body)?;
+    let (quiet, objects) = xml::parse_delete(&body)?;
     let bucket = ctx.bucket().to_owned();
     if let Err(e) = ctx.state.store.bucket_meta(&bucket) {
         // E7: a caller who may delete none of the keys learns nothing about the bucket.
-        let may_delete_some = keys.iter().any(|k| {
-            ctx.authorize(Action::DeleteObject, &format!("{bucket}/{k}"))
+        let may_delete_some = objects.iter().any(|o| {
+            ctx.authorize(Action::DeleteObject, &format!("{bucket}/{}", o.key))
                 .is_ok()
         });
         return Err(if may_delete_some {
@@ -208,37 +242,43 @@ pub async fn delete_objects(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         });
     }
     // Authorised here, deleted off the reactor (see `delete_object`).
-    let checked: Vec<(String, S3Result<()>)> = keys
+    let checked: Vec<(xml::ObjectToDelete, S3Result<()>)> = objects
         .into_iter()
-        .map(|key| {
-            let allowed = validate_key(&key)
-                .and_then(|()| ctx.authorize(Action::DeleteObject, &format!("{bucket}/{key}")));
-            (key, allowed)
+        .map(|o| {
+            let allowed = validate_key(&o.key)
+                .and_then(|()| ctx.authorize(Action::DeleteObject, &format!("{bucket}/{}", o.key)))
+                .and_then(|()| check_version_id(o.version_id.as_deref()));
+            (o, allowed)
         })
         .collect();
     let state = ctx.state.clone();
     let outcomes = super::offload(move || {
         Ok(checked
             .into_iter()
-            .map(|(key, allowed)| {
-                let done = allowed.and_then(|()| state.store.delete_object(&bucket, &key));
-                (key, done)
+            .map(|(o, allowed)| {
+                let done = allowed.and_then(|()| state.store.delete_object(&bucket, &o.key));
+                (o, done)
             })
             .collect::<Vec<_>>())
     })
     .await?;
     let mut w = XmlWriter::new("DeleteResult");
-    for (key, outcome) in &outcomes {
+    for (o, outcome) in &outcomes {
         match outcome {
             Ok(()) if quiet => {}
             Ok(()) => {
-                w.open("Deleted").elem("Key", key).close();
+                w.open("Deleted").elem("Key", &o.key);
+                w.opt("VersionId", o.version_id.as_deref()).close();
             }
             Err(e) => {
-                w.open("Error")
-                    .elem("Key", key)
-                    .elem("Code", e.code.as_str())
-                    .elem("Message", &e.message)
+                // An error body: what XML 1.0 forbids is replaced, so every client can read
+                // the codes (see `error_response`).
+                w.open("Error").elem_lossy("Key", &o.key);
+                if let Some(v) = &o.version_id {
+                    w.elem_lossy("VersionId", v);
+                }
+                w.elem("Code", e.code.as_str())
+                    .elem_lossy("Message", &e.message)
                     .close();
             }
         }
@@ -267,10 +307,20 @@ pub(crate) fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
     }
 }
 
+/// The `versionId` of an `x-amz-copy-source` header, if it names one.
+fn copy_source_version(raw: &str) -> Option<String> {
+    let (_, query) = raw.split_once('?')?;
+    super::query::Query::parse(query)
+        .get("versionId")
+        .map(str::to_owned)
+}
+
 pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
-    let (src_bucket, src_key) = parse_copy_source(ctx.header("x-amz-copy-source").unwrap_or(""))?;
+    let source = ctx.header("x-amz-copy-source").unwrap_or("");
+    let (src_bucket, src_key) = parse_copy_source(source)?;
     validate_key(&src_key)?;
     ctx.authorize(Action::GetObject, &format!("{src_bucket}/{src_key}"))?;
+    check_version_id(copy_source_version(source).as_deref())?;
     let (bucket, key) = (ctx.bucket().to_owned(), ctx.key().to_owned());
     validate_key(&key)?;
     let replace_meta = match ctx.header("x-amz-metadata-directive") {
@@ -413,5 +463,25 @@ mod tests {
         );
         assert!(parse_copy_source("b").is_err());
         assert!(parse_copy_source("%ff%fe/x").is_err());
+        assert_eq!(
+            copy_source_version("/b/k?versionId=abc").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            copy_source_version("/b/k?versionId=null").as_deref(),
+            Some("null")
+        );
+        assert_eq!(copy_source_version("/b/k"), None);
+    }
+
+    #[test]
+    fn only_the_null_version_id_names_an_object() {
+        assert!(check_version_id(None).is_ok());
+        assert!(check_version_id(Some("null")).is_ok());
+        for bad in ["abc", "", "NULL", "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"] {
+            let e = check_version_id(Some(bad)).unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::InvalidArgument, "{bad}");
+            assert_eq!(e.message, "Invalid version id specified");
+        }
     }
 }

@@ -34,6 +34,11 @@ impl Query {
         Query { pairs }
     }
 
+    /// No parameters at all (the common case: checks that look at parameters skip it).
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.pairs.iter().any(|(k, _)| k == name)
     }

@@ -3,6 +3,13 @@
 //! `operation` is pure: method, bucket, key and query in, [`Operation`] out; `route_request`
 //! adds the resource. The table in the tests pins operation, action and resource per request
 //! shape (SPEC E2, E5), so the policy engine always sees the resource S3 would name.
+//!
+//! Query parameters are an allow-list per plain operation (the ones S3 tells apart by method
+//! and path alone: bucket create/head/delete, listings, object put/copy/get/head/delete). A
+//! parameter such an operation does not know most likely names an operation this server does
+//! not serve (`DELETE /b?publicAccessBlock` is DeletePublicAccessBlock, not DeleteBucket), so
+//! the request routes to `NotImplemented` rather than to the plain operation, authorised as
+//! the plain operation's action. A request without a query string is not checked at all.
 
 use std::borrow::Cow;
 
@@ -80,6 +87,63 @@ impl Operation {
     }
 }
 
+/// What a request named that this server does not serve: said in the 501's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unserved {
+    /// An S3 subresource (`?publicAccessBlock`, `?versioning`).
+    Subresource(String),
+    /// A query parameter the operation does not take.
+    Parameter(String),
+}
+
+impl Unserved {
+    /// `name` as a subresource when S3 has one of that name, else as a parameter.
+    fn of(name: &str) -> Unserved {
+        if UNSERVED_SUBRESOURCES.contains(&name) {
+            Unserved::Subresource(name.to_owned())
+        } else {
+            Unserved::Parameter(name.to_owned())
+        }
+    }
+}
+
+/// S3 subresources (query parameters that name an operation) this server does not serve.
+const UNSERVED_SUBRESOURCES: &[&str] = &[
+    "abac",
+    "accelerate",
+    "acl",
+    "analytics",
+    "attributes",
+    "cors",
+    "encryption",
+    "intelligent-tiering",
+    "inventory",
+    "legal-hold",
+    "lifecycle",
+    "logging",
+    "metadataConfiguration",
+    "metadataInventoryTable",
+    "metadataJournalTable",
+    "metadataTable",
+    "metrics",
+    "notification",
+    "object-lock",
+    "ownershipControls",
+    "policyStatus",
+    "publicAccessBlock",
+    "renameObject",
+    "replication",
+    "requestPayment",
+    "restore",
+    "retention",
+    "select",
+    "session",
+    "torrent",
+    "versioning",
+    "versions",
+    "website",
+];
+
 /// A routed request. Bucket and key are read back as slices of one resource string (the
 /// text the policy is matched against): for a path-style URL with nothing percent-encoded,
 /// the request's own path (no copy: pass its `uri.path()` to the accessors); otherwise a
@@ -92,6 +156,8 @@ pub struct Route {
     /// Where the bucket ends in the resource (`None`: no bucket).
     bucket_end: Option<usize>,
     has_key: bool,
+    /// For `NotImplemented`: what the request named that is not served, when known.
+    unserved: Option<Unserved>,
 }
 
 /// Where a route's resource text is.
@@ -144,6 +210,20 @@ impl Route {
             _ => None,
         }
     }
+
+    /// The 501 a `NotImplemented` route answers, naming what is not served when known.
+    pub(crate) fn not_implemented(&self) -> S3Error {
+        let message = match &self.unserved {
+            Some(Unserved::Subresource(name)) => {
+                format!("This server does not implement the `{name}` subresource.")
+            }
+            Some(Unserved::Parameter(name)) => {
+                format!("This server does not implement the query parameter `{name}`.")
+            }
+            None => return S3Error::new(S3ErrorCode::NotImplemented),
+        };
+        S3Error::with_message(S3ErrorCode::NotImplemented, message)
+    }
 }
 
 /// A request's bucket and key as found in its URL, decoded (borrowed if nothing was encoded),
@@ -166,7 +246,7 @@ pub fn route_request(
         && parts.method == http::Method::PUT
         && parts.headers.contains_key(COPY_SOURCE);
     let (bucket, key) = (bucket.as_deref(), key.as_deref());
-    let op = operation(&parts.method, bucket, key, q, copy_source)?;
+    let (op, unserved) = operation(&parts.method, bucket, key, q, copy_source)?;
     Ok(match (in_path, bucket) {
         // `bucket`, `bucket/` or `bucket/key`, read where it is: no copy.
         (Some(start), Some(b)) => Route {
@@ -178,8 +258,9 @@ pub fn route_request(
             },
             bucket_end: Some(b.len()),
             has_key: key.is_some(),
+            unserved,
         },
-        _ => owned_route(op, bucket, key),
+        _ => owned_route(op, unserved, bucket, key),
     })
 }
 
@@ -260,28 +341,105 @@ fn well_escaped(s: &[u8]) -> bool {
     true
 }
 
-/// The operation of a request by method, bucket and key, query and the copy-source header.
+/// The operation of a request by method, bucket and key, query and the copy-source header;
+/// for `NotImplemented`, what the request named that is not served.
 fn operation(
     method: &http::Method,
     bucket: Option<&str>,
     key: Option<&str>,
     q: &Query,
     copy_source: bool,
-) -> S3Result<Operation> {
+) -> S3Result<(Operation, Option<Unserved>)> {
     use Operation::*;
     let m = method.as_str();
-    Ok(match (bucket, key) {
+    let op = match (bucket, key) {
         (None, _) => match m {
             "GET" => ListBuckets,
             _ => return Err(S3Error::new(S3ErrorCode::MethodNotAllowed)),
         },
         (Some(_), None) => bucket_op(m, q)?,
         (Some(_), Some(_)) => object_op(m, q, copy_source)?,
+    };
+    // The common case, a request without a query string, is not looked at further.
+    if q.is_empty() {
+        return Ok((op, None));
+    }
+    Ok(match op {
+        NotImplemented(_) => {
+            let named = q
+                .pairs()
+                .iter()
+                .find(|(k, _)| UNSERVED_SUBRESOURCES.contains(&k.as_str()));
+            (op, named.map(|(k, _)| Unserved::Subresource(k.clone())))
+        }
+        // Parts are not kept apart once an upload completes: a part of an object cannot be
+        // read on its own.
+        GetObject | HeadObject if q.has("partNumber") => (
+            NotImplemented(op.action()),
+            Some(Unserved::Parameter("partNumber".to_owned())),
+        ),
+        _ => match unknown_parameter(op, q) {
+            Some(name) => (NotImplemented(op.action()), Some(Unserved::of(name))),
+            None => (op, None),
+        },
+    })
+}
+
+/// The first query parameter a plain operation does not take (`None` for the operations
+/// named by a subresource, which are not checked). Always allowed: the presigned `X-Amz-*`
+/// parameters (any case) and `x-id`, which current AWS SDKs add (`?x-id=PutObject`).
+fn unknown_parameter(op: Operation, q: &Query) -> Option<&str> {
+    use Operation::*;
+    const LIST_V1: &[&str] = &[
+        "delimiter",
+        "encoding-type",
+        "list-type",
+        "marker",
+        "max-keys",
+        "prefix",
+    ];
+    const LIST_V2: &[&str] = &[
+        "continuation-token",
+        "delimiter",
+        "encoding-type",
+        "fetch-owner",
+        "list-type",
+        "max-keys",
+        "prefix",
+        "start-after",
+    ];
+    const GET_OBJECT: &[&str] = &[
+        "partNumber",
+        "response-cache-control",
+        "response-content-disposition",
+        "response-content-encoding",
+        "response-content-language",
+        "response-content-type",
+        "response-expires",
+        "versionId",
+    ];
+    let known: &[&str] = match op {
+        CreateBucket | DeleteBucket | HeadBucket | PutObject | CopyObject => &[],
+        ListObjects => LIST_V1,
+        ListObjectsV2 => LIST_V2,
+        GetObject | HeadObject => GET_OBJECT,
+        DeleteObject => &["versionId"],
+        _ => return None,
+    };
+    q.pairs().iter().map(|(k, _)| k.as_str()).find(|k| {
+        !(known.contains(k)
+            || k.eq_ignore_ascii_case("x-id")
+            || k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-")))
     })
 }
 
 /// A route whose resource is its own copy of bucket and key.
-fn owned_route(op: Operation, bucket: Option<&str>, key: Option<&str>) -> Route {
+fn owned_route(
+    op: Operation,
+    unserved: Option<Unserved>,
+    bucket: Option<&str>,
+    key: Option<&str>,
+) -> Route {
     let (text, bucket_end, has_key) = match (bucket, key) {
         (None, _) => (Text::All, None, false),
         (Some(b), None) => (Text::Owned(b.to_owned()), Some(b.len()), false),
@@ -298,6 +456,7 @@ fn owned_route(op: Operation, bucket: Option<&str>, key: Option<&str>) -> Route 
         text,
         bucket_end,
         has_key,
+        unserved,
     }
 }
 
@@ -318,6 +477,14 @@ fn bucket_op(m: &str, q: &Query) -> S3Result<Operation> {
         ("accelerate", Action::GetBucketPolicy),
         ("requestPayment", Action::GetBucketPolicy),
         ("ownershipControls", Action::GetBucketPolicy),
+        ("publicAccessBlock", Action::GetBucketPolicy),
+        ("metrics", Action::GetBucketPolicy),
+        ("analytics", Action::GetBucketPolicy),
+        ("inventory", Action::GetBucketPolicy),
+        ("intelligent-tiering", Action::GetBucketPolicy),
+        ("metadataTable", Action::GetBucketPolicy),
+        ("metadataConfiguration", Action::GetBucketPolicy),
+        ("abac", Action::GetBucketPolicy),
     ];
     let op = match m {
         "GET" if q.has("location") => GetBucketLocation,
@@ -402,8 +569,8 @@ mod tests {
         q: &Query,
         copy_source: bool,
     ) -> S3Result<Route> {
-        let op = operation(method, bucket, key, q, copy_source)?;
-        Ok(owned_route(op, bucket, key))
+        let (op, unserved) = operation(method, bucket, key, q, copy_source)?;
+        Ok(owned_route(op, unserved, bucket, key))
     }
 
     fn r(method: &str, path: &str, query: &str, copy: bool) -> (Operation, Action, String) {
@@ -692,6 +859,286 @@ mod tests {
                 (*op, *action, resource.to_string()),
                 "{m} {path}?{q}"
             );
+        }
+    }
+
+    /// Regression: a parameter the plain operation does not know fell through to it, so
+    /// `DELETE /b?publicAccessBlock` deleted the bucket and `PUT /b/k?torrent` overwrote the
+    /// object. Such requests are 501, authorised as before; the ones clients send still route.
+    #[test]
+    fn unknown_parameters_and_unserved_subresources_are_not_implemented() {
+        use Operation::*;
+        use Unserved::{Parameter, Subresource};
+        let sub = |n: &str| Some(Subresource(n.to_owned()));
+        let param = |n: &str| Some(Parameter(n.to_owned()));
+        /// Method, path, query, copy source, operation, what is not served.
+        type Case<'a> = (&'a str, &'a str, &'a str, bool, Operation, Option<Unserved>);
+        let table: &[Case<'_>] = &[
+            (
+                "DELETE",
+                "/b",
+                "publicAccessBlock",
+                false,
+                NotImplemented(Action::GetBucketPolicy),
+                sub("publicAccessBlock"),
+            ),
+            (
+                "GET",
+                "/b",
+                "publicAccessBlock",
+                false,
+                NotImplemented(Action::GetBucketPolicy),
+                sub("publicAccessBlock"),
+            ),
+            (
+                "DELETE",
+                "/b",
+                "metrics&id=m",
+                false,
+                NotImplemented(Action::GetBucketPolicy),
+                sub("metrics"),
+            ),
+            (
+                "DELETE",
+                "/b",
+                "analytics&id=a",
+                false,
+                NotImplemented(Action::GetBucketPolicy),
+                sub("analytics"),
+            ),
+            (
+                "DELETE",
+                "/b",
+                "inventory&id=i",
+                false,
+                NotImplemented(Action::GetBucketPolicy),
+                sub("inventory"),
+            ),
+            (
+                "DELETE",
+                "/b",
+                "intelligent-tiering&id=t",
+                false,
+                NotImplemented(Action::GetBucketPolicy),
+                sub("intelligent-tiering"),
+            ),
+            (
+                "DELETE",
+                "/b",
+                "metadataTableConfiguration",
+                false,
+                NotImplemented(Action::DeleteBucket),
+                param("metadataTableConfiguration"),
+            ),
+            (
+                "DELETE",
+                "/b",
+                "anything=1",
+                false,
+                NotImplemented(Action::DeleteBucket),
+                param("anything"),
+            ),
+            (
+                "PUT",
+                "/b",
+                "foo",
+                false,
+                NotImplemented(Action::CreateBucket),
+                param("foo"),
+            ),
+            (
+                "HEAD",
+                "/b",
+                "foo",
+                false,
+                NotImplemented(Action::ListBucket),
+                param("foo"),
+            ),
+            (
+                "GET",
+                "/b",
+                "list-type=2&foo",
+                false,
+                NotImplemented(Action::ListBucket),
+                param("foo"),
+            ),
+            (
+                "GET",
+                "/b",
+                "start-after=a",
+                false,
+                NotImplemented(Action::ListBucket),
+                param("start-after"),
+            ),
+            (
+                "PUT",
+                "/b/k",
+                "torrent",
+                false,
+                NotImplemented(Action::PutObject),
+                sub("torrent"),
+            ),
+            (
+                "PUT",
+                "/b/k",
+                "uploadId=u",
+                false,
+                NotImplemented(Action::PutObject),
+                param("uploadId"),
+            ),
+            (
+                "PUT",
+                "/b/k",
+                "foo=1",
+                true,
+                NotImplemented(Action::PutObject),
+                param("foo"),
+            ),
+            (
+                "GET",
+                "/b/k",
+                "torrent",
+                false,
+                NotImplemented(Action::GetObject),
+                sub("torrent"),
+            ),
+            (
+                "HEAD",
+                "/b/k",
+                "versions",
+                false,
+                NotImplemented(Action::GetObject),
+                sub("versions"),
+            ),
+            (
+                "DELETE",
+                "/b/k",
+                "anything",
+                false,
+                NotImplemented(Action::DeleteObject),
+                param("anything"),
+            ),
+            (
+                "GET",
+                "/b/k",
+                "partNumber=1",
+                false,
+                NotImplemented(Action::GetObject),
+                param("partNumber"),
+            ),
+            (
+                "HEAD",
+                "/b/k",
+                "partNumber=1&versionId=null",
+                false,
+                NotImplemented(Action::GetObject),
+                param("partNumber"),
+            ),
+            (
+                "GET",
+                "/b",
+                "versioning",
+                false,
+                NotImplemented(Action::ListBucket),
+                sub("versioning"),
+            ),
+            // What clients send routes as before.
+            ("PUT", "/b", "x-id=CreateBucket", false, CreateBucket, None),
+            ("PUT", "/b/k", "x-id=PutObject", false, PutObject, None),
+            ("PUT", "/b/k", "x-id=CopyObject", true, CopyObject, None),
+            (
+                "GET",
+                "/b/k",
+                "X-Amz-Algorithm=AWS4-HMAC-SHA256&x-amz-date=1&X-AMZ-SIGNATURE=s&x-id=GetObject",
+                false,
+                GetObject,
+                None,
+            ),
+            (
+                "GET",
+                "/b/k",
+                "versionId=null&response-content-type=a&response-content-disposition=b\
+                 &response-content-encoding=c&response-content-language=d\
+                 &response-cache-control=e&response-expires=f",
+                false,
+                GetObject,
+                None,
+            ),
+            ("HEAD", "/b/k", "versionId=x", false, HeadObject, None),
+            (
+                "DELETE",
+                "/b/k",
+                "versionId=null",
+                false,
+                DeleteObject,
+                None,
+            ),
+            (
+                "GET",
+                "/b",
+                "list-type=2&continuation-token=t&start-after=a&fetch-owner=true\
+                 &encoding-type=url&max-keys=1&prefix=p&delimiter=%2F",
+                false,
+                ListObjectsV2,
+                None,
+            ),
+            (
+                "GET",
+                "/b",
+                "marker=m&encoding-type=url&max-keys=1&prefix=p&delimiter=%2F",
+                false,
+                ListObjects,
+                None,
+            ),
+            ("HEAD", "/b", "x-id=HeadBucket", false, HeadBucket, None),
+            (
+                "DELETE",
+                "/b",
+                "x-id=DeleteBucket",
+                false,
+                DeleteBucket,
+                None,
+            ),
+            // Operations named by a subresource keep their own parameters.
+            (
+                "GET",
+                "/b",
+                "uploads&prefix=p&key-marker=k",
+                false,
+                ListMultipartUploads,
+                None,
+            ),
+            (
+                "GET",
+                "/b/k",
+                "uploadId=u&max-parts=2",
+                false,
+                ListParts,
+                None,
+            ),
+        ];
+        for (m, path, query, copy, op, unserved) in table {
+            let (bucket, key) = match path.trim_start_matches('/').split_once('/') {
+                Some((b, k)) => (Some(b), Some(k)),
+                None => (Some(path.trim_start_matches('/')), None),
+            };
+            let q = Query::parse(query);
+            let method = Method::from_bytes(m.as_bytes()).unwrap();
+            let got = route(&method, bucket, key, &q, *copy).unwrap();
+            assert_eq!(
+                (got.op, &got.unserved),
+                (*op, unserved),
+                "{m} {path}?{query}"
+            );
+            if let NotImplemented(_) = op {
+                let e = got.not_implemented();
+                assert_eq!(e.code, S3ErrorCode::NotImplemented);
+                let name = match unserved {
+                    Some(Subresource(n) | Parameter(n)) => n,
+                    None => unreachable!(),
+                };
+                assert!(e.message.contains(&format!("`{name}`")), "{}", e.message);
+            }
         }
     }
 

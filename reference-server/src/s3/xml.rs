@@ -206,15 +206,33 @@ struct DeleteXml {
 #[serde(rename_all = "PascalCase")]
 struct DeleteObjectXml {
     key: String,
+    #[serde(default)]
+    version_id: Option<String>,
 }
 
-/// The DeleteObjects request: quiet mode and the keys, at most 1000.
-pub fn parse_delete(body: &[u8]) -> S3Result<(bool, Vec<String>)> {
+/// One `<Object>` of a DeleteObjects request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectToDelete {
+    pub key: String,
+    /// `<VersionId>`, when given.
+    pub version_id: Option<String>,
+}
+
+/// The DeleteObjects request: quiet mode and the objects, at most 1000.
+pub fn parse_delete(body: &[u8]) -> S3Result<(bool, Vec<ObjectToDelete>)> {
     let d: DeleteXml = parse(body, "Delete")?;
     if d.object.is_empty() || d.object.len() > 1000 {
         return Err(S3Error::new(S3ErrorCode::MalformedXML));
     }
-    Ok((d.quiet, d.object.into_iter().map(|o| o.key).collect()))
+    let objects = d
+        .object
+        .into_iter()
+        .map(|o| ObjectToDelete {
+            key: o.key,
+            version_id: o.version_id,
+        })
+        .collect();
+    Ok((d.quiet, objects))
 }
 
 #[derive(Debug, Deserialize)]
@@ -410,12 +428,16 @@ mod tests {
 
     #[test]
     fn request_bodies_parse_and_garbage_is_malformed_xml() {
-        let (quiet, keys) = parse_delete(
-            br#"<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key></Object></Delete>"#,
+        let (quiet, objects) = parse_delete(
+            br#"<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object><Object><Key>c</Key><VersionId>v1</VersionId></Object></Delete>"#,
         )
         .unwrap();
         assert!(quiet);
-        assert_eq!(keys, ["a&b", "c"]);
+        let keys: Vec<_> = objects
+            .iter()
+            .map(|o| (o.key.as_str(), o.version_id.as_deref()))
+            .collect();
+        assert_eq!(keys, [("a&b", None), ("c", Some("v1"))]);
         let parts = parse_complete(
             br#"<CompleteMultipartUpload><Part><ETag>"x"</ETag><PartNumber>1</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part></CompleteMultipartUpload>"#,
         )

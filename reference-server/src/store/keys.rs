@@ -17,7 +17,7 @@ pub const MAX_KEY_BYTES: usize = 1024;
 pub const MAX_SEGMENT_BYTES: usize = 255;
 
 /// S3 bucket-name rules: 3..=63 characters of lower-case letters, digits, `.` and `-`,
-/// starting and ending with a letter or digit, no `..`, not shaped like an IP address, and
+/// starting and ending with a letter or digit, no `..`, `.-` or `-.`, not shaped like an IP address, and
 /// none of the prefixes and suffixes S3 reserves (`xn--`, `sthree-`, `amzn-s3-demo-`,
 /// `-s3alias`, `--ol-s3`, `.mrap`, `--x-s3`, `--table-s3`).
 pub fn validate_bucket(name: &str) -> S3Result<()> {
@@ -36,7 +36,9 @@ pub fn validate_bucket(name: &str) -> S3Result<()> {
         || ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
             .iter()
             .any(|s| name.ends_with(s));
-    if ok_len && ok_chars && ok_ends && !name.contains("..") && !ip_like && !reserved {
+    // A dot next to a hyphen (`a.-b`, `a-.b`) is no valid DNS label edge: S3 and MinIO refuse it.
+    let bad_dots = name.contains("..") || name.contains(".-") || name.contains("-.");
+    if ok_len && ok_chars && ok_ends && !bad_dots && !ip_like && !reserved {
         Ok(())
     } else {
         Err(S3Error::new(S3ErrorCode::InvalidBucketName).bucket(name))
@@ -99,6 +101,8 @@ mod tests {
             "a".repeat(63).as_str(),
             "xn-abc",
             "s3alias-abc",
+            "a-b.c-d",
+            "a--b",
         ] {
             assert!(validate_bucket(ok).is_ok(), "{ok}");
         }
@@ -108,6 +112,9 @@ mod tests {
             "-abc",
             "abc-",
             "a..b",
+            "x.-y",
+            "x-.y",
+            "a.b-.c",
             ".keygate",
             "192.168.1.1",
             "a_b",

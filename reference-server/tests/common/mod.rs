@@ -618,3 +618,10 @@ impl TestServer {
             .to_owned()
     }
 }
+
+/// The `Content-MD5` header value of `body` (base64 of its MD5), which DeleteObjects requires.
+pub fn content_md5(body: &[u8]) -> String {
+    use base64::Engine as _;
+    use md5::{Digest, Md5};
+    base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
+}
