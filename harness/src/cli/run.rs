@@ -186,6 +186,16 @@ pub async fn run_on_until(
             ))
             .unwrap_or_default()
     );
+    let known = match &args.known_failures {
+        Some(file) => match KnownFailures::load(file, scenarios) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return EXIT_USAGE;
+            }
+        },
+        None => None,
+    };
     let plan = Plan {
         filter,
         tags: args.select.tags.clone(),
@@ -194,6 +204,7 @@ pub async fn run_on_until(
         profile: info.profile,
         progress: !args.no_progress,
         interrupt: interrupt.clone(),
+        known: known.clone(),
     };
     eprintln!(
         "keygate: {} target at {} (profile {}, transport {}), run {run_id}, library {}",
@@ -206,16 +217,6 @@ pub async fn run_on_until(
     if let Some(ca) = target.tls_trust().ca_file() {
         eprintln!("keygate: trusting only the CA in {}", ca.display());
     }
-    let known = match &args.known_failures {
-        Some(file) => match KnownFailures::load(file, scenarios) {
-            Ok(k) => Some(k),
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                return EXIT_USAGE;
-            }
-        },
-        None => None,
-    };
     let mut results = match runner::run_all(target, scenarios, &plan, &nonce).await {
         Ok(r) => r,
         Err(e) => {

@@ -186,10 +186,12 @@ pub fn merge(dirs: &[PathBuf], report_dir: &Path) -> anyhow::Result<(LoadReport,
         }
     }
     let runs: Vec<RunResult> = by_target.into_values().collect();
+    // A random tag, not the pid: two merges in one second (in containers, all pid 1) must not
+    // write into one directory.
     let run_id = format!(
-        "merged-{}-{}",
+        "merged-{}-{:06x}",
         time::OffsetDateTime::now_utc().unix_timestamp(),
-        std::process::id()
+        rand::random::<u32>() & 0xff_ffff
     );
     let merged = LoadReport {
         version: report::LOAD_REPORT_VERSION,

@@ -210,7 +210,8 @@ fn labels(targets: &[Which]) -> Vec<String> {
         })
         .collect();
     let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned());
-    let by_stem = remotes.len() > 1 && remotes.iter().all(|p| stem(p) != stem(remotes[0]));
+    let stems: std::collections::BTreeSet<_> = remotes.iter().map(|p| stem(p)).collect();
+    let by_stem = stems.len() == remotes.len();
     targets
         .iter()
         .map(|w| match w {
@@ -239,10 +240,20 @@ const LOAD_NOTICE: &str = "stopping the attack, removing what it created on a re
 /// `keygate load`; returns the exit code (0 ok, 1 regression or unexpected outcomes, 2 usage,
 /// 3 target, 130 / 143 interrupted).
 pub async fn main(args: LoadArgs) -> u8 {
-    let interrupt = Interrupt::listen_before_goose(LOAD_NOTICE).unwrap_or_else(|e| {
-        eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}): an interrupt will skip cleanup");
-        Interrupt::never()
-    });
+    // Where SIGINT cannot be claimed from goose (its one handler already taken), SIGTERM and,
+    // until an attack starts, SIGINT still stop the run cleanly.
+    let interrupt = Interrupt::listen_before_goose(LOAD_NOTICE)
+        .or_else(|e| {
+            eprintln!(
+                "warning: cannot claim SIGINT before goose ({e}): a Ctrl-C during an attack is \
+                 goose's (a second one exits 1 without cleanup)"
+            );
+            Interrupt::listen(LOAD_NOTICE)
+        })
+        .unwrap_or_else(|e| {
+            eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}): an interrupt will skip cleanup");
+            Interrupt::never()
+        });
     match run_until(&args, &interrupt).await {
         Ok((report, code)) => {
             crate::cli::out(&report::console(&report));
@@ -335,6 +346,26 @@ fn check_args(args: &LoadArgs, users: usize) -> anyhow::Result<()> {
             "--max-regression {:.0}% needs --baseline FILE: without a baseline nothing is gated",
             m * 100.0
         )));
+    }
+    if let Some(c) = &args.compare {
+        let same = |a: &Which, b: &Which| match (a, b) {
+            (Which::Remote(x), Which::Remote(y)) => {
+                x == y
+                    || x.canonicalize()
+                        .ok()
+                        .is_some_and(|x| y.canonicalize().ok() == Some(x))
+            }
+            (a, b) => a == b,
+        };
+        if same(
+            &Which::parse(args.target.as_deref()),
+            &Which::parse(Some(c)),
+        ) {
+            return Err(bad(format!(
+                "--compare {c} is the target itself: its figures would be pooled with the \
+                 target's under one name; compare with `null` or another target"
+            )));
+        }
     }
     for (flag, w) in [
         ("--target", args.target.as_deref()),
@@ -504,4 +535,27 @@ fn write_report(dir: &Path, report: &LoadReport) -> anyhow::Result<()> {
     std::fs::write(dir.join("summary.txt"), report::console(report))?;
     std::fs::write(dir.join("load.html"), html::render(report))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_remote_profiles_are_told_apart_by_name_else_by_path() {
+        let remote = |p: &str| Which::Remote(PathBuf::from(p));
+        assert_eq!(labels(&[Which::Server, Which::Null]), ["server", "null"]);
+        assert_eq!(
+            labels(&[remote("a/x.toml"), Which::Null]),
+            ["remote", "null"]
+        );
+        assert_eq!(
+            labels(&[remote("/etc/a.toml"), remote("b/b.toml")]),
+            ["remote:a", "remote:b"]
+        );
+        assert_eq!(
+            labels(&[remote("a/x.toml"), remote("b/x.toml")]),
+            ["remote:a/x.toml", "remote:b/x.toml"]
+        );
+    }
 }

@@ -17,6 +17,7 @@
 
 use super::run_scenario;
 use crate::interrupt::Interrupt;
+use crate::report::known::{self, KnownFailures};
 use crate::report::{ScenarioResult, Verdict};
 use crate::scenario::{Profile, Scenario};
 use crate::target::http::HttpClient;
@@ -39,6 +40,10 @@ pub struct Plan {
     pub progress: bool,
     /// Stop when it comes ([`Interrupt::never`]: run to the end).
     pub interrupt: Interrupt,
+    /// `--known-failures`: marked on each result as it finishes, so that `fail_fast` stops on
+    /// what fails the run (a failure not listed, a listed scenario that passes), not on a
+    /// known failure.
+    pub known: Option<KnownFailures>,
 }
 
 /// Whether a scenario is selected by the filter and tags.
@@ -224,7 +229,7 @@ impl Env<'_> {
             return (i, not_run(s, reason));
         }
         self.bar.started(s.id());
-        let r = run_scenario(
+        let mut r = run_scenario(
             self.target,
             s,
             self.nonce,
@@ -233,11 +238,17 @@ impl Env<'_> {
             &self.plan.interrupt,
         )
         .await;
-        if matches!(r.verdict, Verdict::Fail | Verdict::Error) && self.plan.fail_fast {
-            let what = match r.verdict {
-                Verdict::Fail => "failed",
-                _ => "ended in error",
-            };
+        if let Some(k) = &self.plan.known {
+            k.apply(std::slice::from_mut(&mut r));
+        }
+        let stops = match r.verdict {
+            Verdict::Fail if known::is_known(&r) => None,
+            Verdict::Fail => Some("failed"),
+            Verdict::Error => Some("ended in error"),
+            _ if known::is_unexpected_pass(&r) => Some("passed though listed as a known failure"),
+            _ => None,
+        };
+        if let Some(what) = stops.filter(|_| self.plan.fail_fast) {
             if let Ok(mut stop) = self.stop.lock() {
                 stop.get_or_insert_with(|| {
                     format!(

@@ -85,7 +85,18 @@ impl HttpClient {
 
     /// Send `req`; any error before a status line is a transport error.
     pub async fn send(&self, req: http::Request<Bytes>) -> Result<HttpResponse, String> {
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        // hyper sends no length for an empty body, and S3 answers a PUT or POST without one
+        // 411 MissingContentLength (as AWS does): say it is 0, as the SDKs do.
+        if body.is_empty()
+            && matches!(parts.method, http::Method::PUT | http::Method::POST)
+            && !parts.headers.contains_key(http::header::CONTENT_LENGTH)
+        {
+            parts.headers.insert(
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from_static("0"),
+            );
+        }
         let req = http::Request::from_parts(parts, Full::new(body));
         let fut = async {
             let resp = self

@@ -97,6 +97,60 @@ fn a_listed_failure_passes_the_gate_and_a_listed_pass_fails_it() {
 }
 
 #[test]
+fn fail_fast_does_not_stop_on_a_known_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = library(tmp.path());
+    let list = tmp.path().join("known.toml");
+    std::fs::write(&list, "version = 1\n[known_failures]\nk-fail = \"T-1\"\n").unwrap();
+    let reports = tmp.path().join("reports");
+    // One at a time, the known failure (`k-fail`) first.
+    let o = run(
+        &lib,
+        &[
+            "--fail-fast",
+            "--jobs",
+            "1",
+            "--report-dir",
+            reports.to_str().unwrap(),
+            "--known-failures",
+            list.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        last_line(&o.stdout),
+        "1 passed, 1 failed (1 known), 0 errors, 0 skipped"
+    );
+    // A listed scenario that passes stops it, as a failure does.
+    std::fs::write(
+        &list,
+        "version = 1\n[known_failures]\nk-fail = \"T-1\"\nk-pass = \"T-2\"\n",
+    )
+    .unwrap();
+    scenario(&lib, "k-zz-later", "\"U1\"", LIST);
+    let o = run(
+        &lib,
+        &[
+            "--fail-fast",
+            "--jobs",
+            "1",
+            "--report-dir",
+            reports.to_str().unwrap(),
+            "--known-failures",
+            list.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(
+            "--fail-fast stopped the run after `k-pass` passed though listed as a known failure"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_list_naming_an_unknown_scenario_is_refused_before_the_run() {
     let tmp = tempfile::tempdir().unwrap();
     let lib = library(tmp.path());

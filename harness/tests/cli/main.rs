@@ -459,6 +459,18 @@ fn bad_load_inputs_are_bad_input() {
             vec!["load", "--plan", plan, "--duration", "999ms"],
             "at least 1s",
         ),
+        (
+            vec![
+                "load",
+                "--plan",
+                plan,
+                "--target",
+                "null",
+                "--compare",
+                "null",
+            ],
+            "--compare null is the target itself",
+        ),
     ] {
         let o = keygate(&args);
         let err = stderr(&o);

@@ -90,6 +90,7 @@ async fn run_against(mode: Mode, scenarios: &[Scenario]) -> RunReport {
         profile: Profile::Reference,
         progress: false,
         interrupt: keygate::interrupt::Interrupt::never(),
+        known: None,
     };
     let results = runner::run_all(&target, scenarios, &plan, "wt")
         .await

@@ -102,9 +102,9 @@ fn list(names: &[&str]) -> String {
         .join(", ")
 }
 
-/// An action's `json` and `regex` must read what it needs ([`output_fields`]) and nothing it
-/// does not read (a misspelt group would otherwise surface only at run time, as a missing
-/// key, or not at all); `json` and `regex` together are ambiguous.
+/// An action's `json` and `regex` must read what it needs ([`output_fields`]) and, where it
+/// reads fields, nothing else (a misspelt group would otherwise surface only at run time, as a
+/// missing key, or not at all); `json` and `regex` together are ambiguous.
 fn check_outputs(
     action: &str,
     at: &str,
@@ -164,7 +164,10 @@ fn check_outputs(
     if let Some(k) = json.keys().find(|k| !known(k)) {
         anyhow::bail!("at `{at}.json.{k}`: {}", unknown(k));
     }
-    for (i, re) in regex.iter().enumerate() {
+    // A regex of an action that reads nothing is a must-match check, whose named groups
+    // (kept for readability) are harmless; where fields are read, a stray group is a typo.
+    let reads_fields = !(needed.is_empty() && optional.is_empty());
+    for (i, re) in regex.iter().enumerate().filter(|_| reads_fields) {
         if let Some(n) = groups(re).iter().find(|n| !known(n)) {
             anyhow::bail!(
                 "at `{}`: named group `{n}`: {}",
@@ -417,10 +420,12 @@ mod tests {
              json = { access_key = \"/a\", secret_key = \"/b\" }\nregex = '(?P<access_key>a)'",
             &["at `commands.service_account_add`: both `json` and `regex`"],
         );
-        // A `user_add` reading no keys is WEKA's model; an unnamed regex only has to match.
+        // A `user_add` reading no keys is WEKA's model; the regex of an action that reads
+        // nothing only has to match, named groups or not.
         check_text(
             "",
-            "[commands]\nuser_add = \"x\"\nuser_delete = { run = \"x\", regex = 'ok' }",
+            "[commands]\nuser_add = \"x\"\nuser_delete = { run = \"x\", regex = 'ok' }\n\
+             policy_remove = { run = \"x\", regex = '(?P<ok>done)' }",
         )
         .unwrap();
     }
