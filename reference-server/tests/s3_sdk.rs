@@ -868,6 +868,10 @@ async fn unserved_subresources_and_unknown_parameters_are_501_and_change_nothing
         got.body.collect().await.unwrap().into_bytes().as_ref(),
         b"original"
     );
+    // Reads ignore parameters they do not take, as S3 does (a cache-buster on a URL).
+    let resp = t.send(&root, Call::s3("GET", "/keep/k?v=2")).await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.body, b"original");
     // Authorisation first: a reader may not delete the bucket, whatever the parameter.
     let reader = t.user_with("reader", "readonly").await;
     t.send(&reader, Call::s3("DELETE", "/keep?anything"))

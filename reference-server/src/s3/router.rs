@@ -4,12 +4,14 @@
 //! adds the resource. The table in the tests pins operation, action and resource per request
 //! shape (SPEC E2, E5), so the policy engine always sees the resource S3 would name.
 //!
-//! Query parameters are an allow-list per plain operation (the ones S3 tells apart by method
-//! and path alone: bucket create/head/delete, listings, object put/copy/get/head/delete). A
-//! parameter such an operation does not know most likely names an operation this server does
-//! not serve (`DELETE /b?publicAccessBlock` is DeletePublicAccessBlock, not DeleteBucket), so
-//! the request routes to `NotImplemented` rather than to the plain operation, authorised as
-//! the plain operation's action. A request without a query string is not checked at all.
+//! Query parameters of the plain operations (the ones S3 tells apart by method and path
+//! alone): a write or delete (bucket create/delete, object put/copy/delete) takes an
+//! allow-list, since a parameter it does not know most likely names an operation this server
+//! does not serve (`DELETE /b?publicAccessBlock` is DeletePublicAccessBlock, not
+//! DeleteBucket); a read (listings, object get/head, bucket head) refuses the S3 subresources
+//! not served and ignores other parameters, as S3 does. Either way the request routes to
+//! `NotImplemented` rather than to the plain operation, authorised as the plain operation's
+//! action. A request without a query string is not checked at all.
 
 use std::borrow::Cow;
 
@@ -388,6 +390,11 @@ fn operation(
 /// The first query parameter a plain operation does not take (`None` for the operations
 /// named by a subresource, which are not checked). Always allowed: the presigned `X-Amz-*`
 /// parameters (any case) and `x-id`, which current AWS SDKs add (`?x-id=PutObject`).
+///
+/// Reads (listings, GetObject, HeadObject, HeadBucket) refuse only the subresources S3 has
+/// and this server does not serve: S3 ignores other parameters there, and clients rely on it
+/// (a cache-busting `?v=2` on a presigned or public URL). Writes and deletes refuse anything
+/// they do not take, since there a parameter most likely names another operation.
 fn unknown_parameter(op: Operation, q: &Query) -> Option<&str> {
     use Operation::*;
     const LIST_V1: &[&str] = &[
@@ -418,18 +425,23 @@ fn unknown_parameter(op: Operation, q: &Query) -> Option<&str> {
         "response-expires",
         "versionId",
     ];
-    let known: &[&str] = match op {
-        CreateBucket | DeleteBucket | HeadBucket | PutObject | CopyObject => &[],
-        ListObjects => LIST_V1,
-        ListObjectsV2 => LIST_V2,
-        GetObject | HeadObject => GET_OBJECT,
-        DeleteObject => &["versionId"],
+    let (known, reads): (&[&str], bool) = match op {
+        CreateBucket | DeleteBucket | PutObject | CopyObject => (&[], false),
+        DeleteObject => (&["versionId"], false),
+        HeadBucket => (&[], true),
+        ListObjects => (LIST_V1, true),
+        ListObjectsV2 => (LIST_V2, true),
+        GetObject | HeadObject => (GET_OBJECT, true),
         _ => return None,
     };
     q.pairs().iter().map(|(k, _)| k.as_str()).find(|k| {
-        !(known.contains(k)
-            || k.eq_ignore_ascii_case("x-id")
-            || k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-")))
+        if reads {
+            UNSERVED_SUBRESOURCES.contains(k)
+        } else {
+            !(known.contains(k)
+                || k.eq_ignore_ascii_case("x-id")
+                || k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-")))
+        }
     })
 }
 
@@ -946,30 +958,12 @@ mod tests {
                 NotImplemented(Action::CreateBucket),
                 param("foo"),
             ),
-            (
-                "HEAD",
-                "/b",
-                "foo",
-                false,
-                NotImplemented(Action::ListBucket),
-                param("foo"),
-            ),
-            (
-                "GET",
-                "/b",
-                "list-type=2&foo",
-                false,
-                NotImplemented(Action::ListBucket),
-                param("foo"),
-            ),
-            (
-                "GET",
-                "/b",
-                "start-after=a",
-                false,
-                NotImplemented(Action::ListBucket),
-                param("start-after"),
-            ),
+            // Reads ignore parameters they do not take, as S3 does (a cache-buster).
+            ("HEAD", "/b", "foo", false, HeadBucket, None),
+            ("GET", "/b", "list-type=2&foo", false, ListObjectsV2, None),
+            ("GET", "/b", "start-after=a", false, ListObjects, None),
+            ("GET", "/b/k", "v=2", false, GetObject, None),
+            ("HEAD", "/b/k", "download=1", false, HeadObject, None),
             (
                 "PUT",
                 "/b/k",
