@@ -221,8 +221,9 @@ pub struct S3Error {
     pub message: Cow<'static, str>,
     pub bucket: Option<String>,
     pub key: Option<String>,
-    /// Headers the error response carries besides the usual ones (416's `Content-Range`).
-    pub headers: Vec<(&'static str, String)>,
+    /// A header the error response carries besides the usual ones (416's `Content-Range`);
+    /// boxed, since a result carrying an error is moved on every request's path.
+    pub header: Option<Box<(&'static str, String)>>,
 }
 
 impl S3Error {
@@ -232,7 +233,7 @@ impl S3Error {
             message: Cow::Borrowed(code.default_message()),
             bucket: None,
             key: None,
-            headers: Vec::new(),
+            header: None,
         }
     }
 
@@ -242,7 +243,7 @@ impl S3Error {
             message: message.into(),
             bucket: None,
             key: None,
-            headers: Vec::new(),
+            header: None,
         }
     }
 
@@ -262,9 +263,9 @@ impl S3Error {
         self
     }
 
-    /// Adds a header to the error response.
+    /// Sets a header of the error response.
     pub fn header(mut self, name: &'static str, value: String) -> Self {
-        self.headers.push((name, value));
+        self.header = Some(Box::new((name, value)));
         self
     }
 }

@@ -362,7 +362,7 @@ async fn handle(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         CompleteMultipartUpload => multipart::complete(ctx).await,
         AbortMultipartUpload => multipart::abort(ctx).await,
         ListParts => multipart::list_parts(ctx).await,
-        NotImplemented(_) => Err(ctx.route.not_implemented()),
+        NotImplemented(_) => Err(ctx.route.not_implemented(&ctx.query)),
     }
 }
 
@@ -401,7 +401,7 @@ pub fn error_response(e: &S3Error, path: &str, request_id: &str, is_head: bool) 
     } else {
         error_body(e, path, request_id, status)
     };
-    for (name, value) in &e.headers {
+    if let Some((name, value)) = e.header.as_deref() {
         http_util::set_header(&mut resp, name, value);
     }
     resp

@@ -158,8 +158,9 @@ pub struct Route {
     /// Where the bucket ends in the resource (`None`: no bucket).
     bucket_end: Option<usize>,
     has_key: bool,
-    /// For `NotImplemented`: what the request named that is not served, when known.
-    unserved: Option<Unserved>,
+    /// For `NotImplemented`: which of the query's pairs names what is not served, when one
+    /// does (an index, not the name: a route stays small on the hot path).
+    unserved: Option<u16>,
 }
 
 /// Where a route's resource text is.
@@ -213,9 +214,15 @@ impl Route {
         }
     }
 
+    /// What the request named that is not served, read from its query `q`.
+    pub(crate) fn unserved(&self, q: &Query) -> Option<Unserved> {
+        let (name, _) = q.pairs().get(usize::from(self.unserved?))?;
+        Some(Unserved::of(name))
+    }
+
     /// The 501 a `NotImplemented` route answers, naming what is not served when known.
-    pub(crate) fn not_implemented(&self) -> S3Error {
-        let message = match &self.unserved {
+    pub(crate) fn not_implemented(&self, q: &Query) -> S3Error {
+        let message = match &self.unserved(q) {
             Some(Unserved::Subresource(name)) => {
                 format!("This server does not implement the `{name}` subresource.")
             }
@@ -344,14 +351,14 @@ fn well_escaped(s: &[u8]) -> bool {
 }
 
 /// The operation of a request by method, bucket and key, query and the copy-source header;
-/// for `NotImplemented`, what the request named that is not served.
+/// for `NotImplemented`, which query pair names what is not served.
 fn operation(
     method: &http::Method,
     bucket: Option<&str>,
     key: Option<&str>,
     q: &Query,
     copy_source: bool,
-) -> S3Result<(Operation, Option<Unserved>)> {
+) -> S3Result<(Operation, Option<u16>)> {
     use Operation::*;
     let m = method.as_str();
     let op = match (bucket, key) {
@@ -366,22 +373,23 @@ fn operation(
     if q.is_empty() {
         return Ok((op, None));
     }
+    let at = |i: usize| u16::try_from(i).ok();
+    let pairs = q.pairs();
     Ok(match op {
         NotImplemented(_) => {
-            let named = q
-                .pairs()
+            let named = pairs
                 .iter()
-                .find(|(k, _)| UNSERVED_SUBRESOURCES.contains(&k.as_str()));
-            (op, named.map(|(k, _)| Unserved::Subresource(k.clone())))
+                .position(|(k, _)| UNSERVED_SUBRESOURCES.contains(&k.as_str()));
+            (op, named.and_then(at))
         }
         // Parts are not kept apart once an upload completes: a part of an object cannot be
         // read on its own.
-        GetObject | HeadObject if q.has("partNumber") => (
-            NotImplemented(op.action()),
-            Some(Unserved::Parameter("partNumber".to_owned())),
-        ),
+        GetObject | HeadObject if q.has("partNumber") => {
+            let named = pairs.iter().position(|(k, _)| k == "partNumber");
+            (NotImplemented(op.action()), named.and_then(at))
+        }
         _ => match unknown_parameter(op, q) {
-            Some(name) => (NotImplemented(op.action()), Some(Unserved::of(name))),
+            Some(i) => (NotImplemented(op.action()), at(i)),
             None => (op, None),
         },
     })
@@ -395,7 +403,7 @@ fn operation(
 /// and this server does not serve: S3 ignores other parameters there, and clients rely on it
 /// (a cache-busting `?v=2` on a presigned or public URL). Writes and deletes refuse anything
 /// they do not take, since there a parameter most likely names another operation.
-fn unknown_parameter(op: Operation, q: &Query) -> Option<&str> {
+fn unknown_parameter(op: Operation, q: &Query) -> Option<usize> {
     use Operation::*;
     const LIST_V1: &[&str] = &[
         "delimiter",
@@ -434,11 +442,11 @@ fn unknown_parameter(op: Operation, q: &Query) -> Option<&str> {
         GetObject | HeadObject => (GET_OBJECT, true),
         _ => return None,
     };
-    q.pairs().iter().map(|(k, _)| k.as_str()).find(|k| {
+    q.pairs().iter().map(|(k, _)| k.as_str()).position(|k| {
         if reads {
-            UNSERVED_SUBRESOURCES.contains(k)
+            UNSERVED_SUBRESOURCES.contains(&k)
         } else {
-            !(known.contains(k)
+            !(known.contains(&k)
                 || k.eq_ignore_ascii_case("x-id")
                 || k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-")))
         }
@@ -448,7 +456,7 @@ fn unknown_parameter(op: Operation, q: &Query) -> Option<&str> {
 /// A route whose resource is its own copy of bucket and key.
 fn owned_route(
     op: Operation,
-    unserved: Option<Unserved>,
+    unserved: Option<u16>,
     bucket: Option<&str>,
     key: Option<&str>,
 ) -> Route {
@@ -1120,12 +1128,12 @@ mod tests {
             let method = Method::from_bytes(m.as_bytes()).unwrap();
             let got = route(&method, bucket, key, &q, *copy).unwrap();
             assert_eq!(
-                (got.op, &got.unserved),
+                (got.op, &got.unserved(&q)),
                 (*op, unserved),
                 "{m} {path}?{query}"
             );
             if let NotImplemented(_) = op {
-                let e = got.not_implemented();
+                let e = got.not_implemented(&q);
                 assert_eq!(e.code, S3ErrorCode::NotImplemented);
                 let name = match unserved {
                     Some(Subresource(n) | Parameter(n)) => n,
