@@ -1050,33 +1050,58 @@ async fn version_ids_other_than_null_are_refused_and_delete_nothing() {
     assert!(e.into_service_error().is_not_found());
 }
 
-/// Parts are not kept apart once an upload completes, so a read of one part (`partNumber`)
-/// cannot be answered: 501, not the whole object as if no part had been asked for.
+/// Parts are not kept apart once an upload completes, so every object is one part, as S3
+/// counts an object not uploaded in parts: part 1 is the whole object (the AWS transfer
+/// managers and the CRT start every download with `partNumber=1`), a higher part is 416
+/// `InvalidPartNumber`, a part number that is no number 400.
 #[tokio::test]
-async fn part_number_reads_are_not_implemented() {
+async fn every_object_is_one_part() {
     let t = TestServer::start().await;
     let s3 = t.root_s3();
     s3.create_bucket().bucket("parts").send().await.unwrap();
     t.object("parts", "k", b"whole object").await;
-    let e = s3
+    let got = s3
         .get_object()
         .bucket("parts")
         .key("k")
         .part_number(1)
         .send()
         .await
-        .unwrap_err();
-    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(501));
-    assert_eq!(code(&e.into_service_error()), "NotImplemented");
-    let e = s3
-        .head_object()
+        .unwrap();
+    assert_eq!(got.parts_count(), None, "one part: no count");
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"whole object"
+    );
+    s3.head_object()
         .bucket("parts")
         .key("k")
         .part_number(1)
         .send()
         .await
+        .unwrap();
+    let e = s3
+        .get_object()
+        .bucket("parts")
+        .key("k")
+        .part_number(2)
+        .send()
+        .await
         .unwrap_err();
-    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(501));
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(416));
+    assert_eq!(code(&e.into_service_error()), "InvalidPartNumber");
+    let e = s3
+        .head_object()
+        .bucket("parts")
+        .key("k")
+        .part_number(3)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(416));
+    t.send(&Keys::root(), Call::s3("GET", "/parts/k?partNumber=x"))
+        .await
+        .expect_error(400, "InvalidArgument");
 }
 
 /// Regression: a 416 did not say the object's length (RFC 7233 §4.4: `Content-Range:
@@ -1176,6 +1201,22 @@ async fn delete_objects_wants_a_checksum_and_writes_errors_xml_1_0_parsers_read(
         .await;
     resp.expect_error(400, "InvalidRequest");
     assert!(resp.text().contains("Content-MD5"), "{}", resp.text());
+    // Headers that name no checksum, and a trailer on a body that has none, are no check.
+    for (name, value) in [
+        ("x-amz-checksum-mode", "ENABLED"),
+        ("x-amz-checksum-type", "FULL_OBJECT"),
+        ("x-amz-trailer", "x-amz-checksum-crc32"),
+    ] {
+        let resp = t
+            .send(
+                &root,
+                Call::s3("POST", "/del?delete")
+                    .body(body)
+                    .header(name, value),
+            )
+            .await;
+        resp.expect_error(400, "InvalidRequest");
+    }
     s3.head_object()
         .bucket("del")
         .key("k")

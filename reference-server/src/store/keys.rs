@@ -36,13 +36,24 @@ pub fn validate_bucket(name: &str) -> S3Result<()> {
         || ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
             .iter()
             .any(|s| name.ends_with(s));
-    // A dot next to a hyphen (`a.-b`, `a-.b`) is no valid DNS label edge: S3 and MinIO refuse it.
-    let bad_dots = name.contains("..") || name.contains(".-") || name.contains("-.");
+    let bad_dots = name.contains("..");
     if ok_len && ok_chars && ok_ends && !bad_dots && !ip_like && !reserved {
         Ok(())
     } else {
         Err(S3Error::new(S3ErrorCode::InvalidBucketName).bucket(name))
     }
+}
+
+/// [`validate_bucket`] for a bucket about to be created, which also refuses a dot next to a
+/// hyphen (`a.-b`, `a-.b`: no valid DNS label edge; S3 and MinIO refuse it). Only at creation:
+/// a bucket an earlier version created under such a name stays readable, listable and
+/// deletable.
+pub fn validate_new_bucket(name: &str) -> S3Result<()> {
+    validate_bucket(name)?;
+    if name.contains(".-") || name.contains("-.") {
+        return Err(S3Error::new(S3ErrorCode::InvalidBucketName).bucket(name));
+    }
+    Ok(())
 }
 
 /// Checks an object key against SPEC X5.
@@ -105,6 +116,12 @@ mod tests {
             "a--b",
         ] {
             assert!(validate_bucket(ok).is_ok(), "{ok}");
+            assert!(validate_new_bucket(ok).is_ok(), "{ok}");
+        }
+        // Refused at creation only: an earlier version created such buckets.
+        for new_only in ["x.-y", "x-.y", "a.b-.c"] {
+            assert!(validate_bucket(new_only).is_ok(), "{new_only}");
+            assert!(validate_new_bucket(new_only).is_err(), "{new_only}");
         }
         for bad in [
             "ab",
@@ -112,9 +129,6 @@ mod tests {
             "-abc",
             "abc-",
             "a..b",
-            "x.-y",
-            "x-.y",
-            "a.b-.c",
             ".keygate",
             "192.168.1.1",
             "a_b",
@@ -129,6 +143,7 @@ mod tests {
             "abc--table-s3",
         ] {
             assert!(validate_bucket(bad).is_err(), "{bad}");
+            assert!(validate_new_bucket(bad).is_err(), "{bad}");
         }
     }
 

@@ -209,7 +209,7 @@ impl Store {
         owner: Owner,
         now: time::OffsetDateTime,
     ) -> S3Result<()> {
-        keys::validate_bucket(bucket)?;
+        keys::validate_new_bucket(bucket)?;
         // Not while a bucket of this name is being deleted (it removes the directory, then the
         // metadata, which would be this bucket's).
         let _dirs = self.dirs_exclusive(bucket);

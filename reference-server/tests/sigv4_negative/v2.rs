@@ -276,6 +276,19 @@ async fn v2_declared_hash_is_checked_on_requests_without_a_read_body() {
     let (r, _) = empty.sign(req(&t, "DELETE", "/kv2/k").body(b"abc".to_vec()));
     assert_error(&r.send(&t).await, 400, "XAmzContentSHA256Mismatch");
     assert_eq!(get_plain(&t, "/kv2/k").await.body, b"kept");
+    // Operations that take no body, with one that does not match its declared hash.
+    for (method, target, copy) in [
+        ("PUT", "/kv2/copy", true),
+        ("POST", "/kv2/up?uploads", false),
+    ] {
+        let mut q = req(&t, method, target).body(b"junkjunk".to_vec());
+        if copy {
+            q = q.header("x-amz-copy-source", "/kv2/k");
+        }
+        let (r, _) = empty.sign(q);
+        assert_error(&r.send(&t).await, 400, "XAmzContentSHA256Mismatch");
+    }
+    assert_eq!(get_plain(&t, "/kv2/copy").await.status, 404);
     let (r, _) = root().sign(req(&t, "DELETE", "/kv2/k"));
     assert_eq!(r.send(&t).await.status, 204);
 }
