@@ -220,7 +220,8 @@ pub(super) fn check_part_number(part: Option<&str>) -> S3Result<()> {
 }
 
 /// DeleteObjects must carry an integrity check of its body (S3, MinIO): `Content-MD5`, an
-/// `x-amz-checksum-*` header, or a checksum trailer announced in `x-amz-trailer`.
+/// `x-amz-checksum-<algorithm>` header, or a checksum trailer (`x-amz-trailer`) on an
+/// aws-chunked body.
 fn require_body_checksum(ctx: &Ctx) -> S3Result<()> {
     let headers = &ctx.parts.headers;
     // A checksum itself: not `x-amz-checksum-mode` or `-type`, which name none.
