@@ -17,6 +17,14 @@ fn code<E: ProvideErrorMetadata>(e: &E) -> String {
     e.code().unwrap_or("<none>").to_owned()
 }
 
+/// An SDK call that must fail with `NotImplemented`.
+macro_rules! assert_not_implemented {
+    ($call:expr) => {
+        let e = $call.send().await.unwrap_err();
+        assert_eq!(code(&e.into_service_error()), "NotImplemented");
+    };
+}
+
 /// The HTTP status of a failed call (0 when no response came).
 fn status_code<E>(e: &aws_sdk_s3::error::SdkError<E>) -> u16 {
     e.raw_response().map_or(0, |r| r.status().as_u16())
@@ -50,53 +58,24 @@ async fn unserved_subresources_and_unknown_parameters_are_501_and_change_nothing
     let e = err.into_service_error();
     assert_eq!(code(&e), "NotImplemented");
     assert!(e.message().unwrap_or("").contains("`publicAccessBlock`"));
-    let err = s3
-        .get_public_access_block()
-        .bucket("keep")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&err.into_service_error()), "NotImplemented");
-    let e = s3
+    assert_not_implemented!(s3.get_public_access_block().bucket("keep"));
+    assert_not_implemented!(s3
         .delete_bucket_metrics_configuration()
         .bucket("keep")
-        .id("m")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&e.into_service_error()), "NotImplemented");
-    let e = s3
+        .id("m"));
+    assert_not_implemented!(s3
         .delete_bucket_analytics_configuration()
         .bucket("keep")
-        .id("a")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&e.into_service_error()), "NotImplemented");
-    let e = s3
+        .id("a"));
+    assert_not_implemented!(s3
         .delete_bucket_inventory_configuration()
         .bucket("keep")
-        .id("i")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&e.into_service_error()), "NotImplemented");
-    let e = s3
+        .id("i"));
+    assert_not_implemented!(s3
         .delete_bucket_intelligent_tiering_configuration()
         .bucket("keep")
-        .id("t")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&e.into_service_error()), "NotImplemented");
-    let e = s3
-        .get_object_torrent()
-        .bucket("keep")
-        .key("k")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&e.into_service_error()), "NotImplemented");
+        .id("t"));
+    assert_not_implemented!(s3.get_object_torrent().bucket("keep").key("k"));
 
     let root = Keys::root();
     for (method, target, name) in [

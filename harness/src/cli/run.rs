@@ -152,10 +152,7 @@ pub async fn run_on_until(
 ) -> u8 {
     let info = target.info();
     let source = match &args.target {
-        Some(file) => crate::run::preflight::Source {
-            file: file.display().to_string(),
-            env: target::RootKeyEnv::of(file),
-        },
+        Some(file) => crate::run::preflight::Source::profile(file),
         None => crate::run::preflight::Source::file(format!("the {} target", info.kind)),
     };
     let preflight = async {

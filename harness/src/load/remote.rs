@@ -19,7 +19,7 @@
 
 use crate::run::preflight::Source;
 use crate::target::admin::AdminTarget;
-use crate::target::{RootKeyEnv, Target};
+use crate::target::Target;
 use std::path::Path;
 use std::time::Duration;
 
@@ -59,10 +59,7 @@ pub async fn open(file: &Path) -> anyhow::Result<AdminTarget> {
 
 /// `run`'s preflight on `target`, opened from `file`, given `limit` to answer.
 pub async fn preflight(target: &AdminTarget, file: &Path, limit: Duration) -> anyhow::Result<()> {
-    let from = Source {
-        file: file.display().to_string(),
-        env: RootKeyEnv::of(file),
-    };
+    let from = Source::profile(file);
     let source = &from.file;
     let checked = tokio::time::timeout(
         limit,

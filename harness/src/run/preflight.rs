@@ -64,6 +64,14 @@ impl Source {
         }
     }
 
+    /// Settings read from the profile `file`, with the variables its root keys name.
+    pub fn profile(file: &std::path::Path) -> Self {
+        Self {
+            file: file.display().to_string(),
+            env: RootKeyEnv::of(file),
+        }
+    }
+
     /// Where the root secret came from: `$VAR (\`root_secret_key_env\` in FILE)` or `FILE`.
     fn secret(&self) -> String {
         self.key(self.env.secret_key.as_deref(), "root_secret_key_env")

@@ -103,19 +103,22 @@ fn fail_fast_does_not_stop_on_a_known_failure() {
     let list = tmp.path().join("known.toml");
     std::fs::write(&list, "version = 1\n[known_failures]\nk-fail = \"T-1\"\n").unwrap();
     let reports = tmp.path().join("reports");
-    // One at a time, the known failure (`k-fail`) first.
-    let o = run(
-        &lib,
-        &[
-            "--fail-fast",
-            "--jobs",
-            "1",
-            "--report-dir",
-            reports.to_str().unwrap(),
-            "--known-failures",
-            list.to_str().unwrap(),
-        ],
-    );
+    // One at a time, in id order: the known failure (`k-fail`) first.
+    let fail_fast = || {
+        run(
+            &lib,
+            &[
+                "--fail-fast",
+                "--jobs",
+                "1",
+                "--report-dir",
+                reports.to_str().unwrap(),
+                "--known-failures",
+                list.to_str().unwrap(),
+            ],
+        )
+    };
+    let o = fail_fast();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         last_line(&o.stdout),
@@ -128,18 +131,7 @@ fn fail_fast_does_not_stop_on_a_known_failure() {
     )
     .unwrap();
     scenario(&lib, "k-zz-later", "\"U1\"", LIST);
-    let o = run(
-        &lib,
-        &[
-            "--fail-fast",
-            "--jobs",
-            "1",
-            "--report-dir",
-            reports.to_str().unwrap(),
-            "--known-failures",
-            list.to_str().unwrap(),
-        ],
-    );
+    let o = fail_fast();
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
