@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::conn::TimedIncoming;
 use crate::iam::{KeyEntry, Principal, PrincipalKind};
-use crate::s3::body::Source;
+use crate::s3::body::{RequestBody, Source};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 use crate::state::AppState;
 
@@ -142,8 +142,17 @@ pub async fn authenticate(
                 }
                 Source::Stream(body)
             }
-            PayloadMode::Sha256(declared) if reads_no_body(&parts.method) => {
-                Source::Buffered(Some(checked_unread_body(body, declared).await?))
+            // A body no handler will read, but which the request claims something of (a hex
+            // hash, aws-chunked framing and chunk signatures): read and checked here.
+            PayloadMode::Sha256(_)
+            | PayloadMode::StreamingSigned
+            | PayloadMode::StreamingUnsignedTrailer
+            | PayloadMode::StreamingSignedTrailer
+                if reads_no_body(&parts.method) =>
+            {
+                Source::Buffered(Some(
+                    checked_unread_body(body, &parts.headers, &verified).await?,
+                ))
             }
             _ => Source::Stream(body),
         };
@@ -173,15 +182,18 @@ fn reads_no_body(method: &http::Method) -> bool {
     )
 }
 
-/// A body no handler will read, sent with a declared hex hash (V2): read (up to
-/// [`MAX_BUFFERED_BODY`]) and checked here, as the handler of a PUT would.
+/// A body no handler will read, sent with a declared payload (V2: a hex hash, or aws-chunked
+/// with its chunk signatures and trailer): read (up to [`MAX_BUFFERED_BODY`]) and checked
+/// here, as the handler of a PUT would.
 #[cold]
-async fn checked_unread_body(body: TimedIncoming, declared: [u8; 32]) -> S3Result<Bytes> {
-    let bytes = read_limited(body, MAX_BUFFERED_BODY).await?;
-    let hash: [u8; 32] = Sha256::digest(&bytes).into();
-    if hash != declared {
-        return Err(S3Error::new(S3ErrorCode::XAmzContentSHA256Mismatch));
-    }
+async fn checked_unread_body(
+    body: TimedIncoming,
+    headers: &http::HeaderMap,
+    verified: &Verified,
+) -> S3Result<Bytes> {
+    let limit = MAX_BUFFERED_BODY as u64;
+    let body = RequestBody::new(Source::Stream(body), headers, Some(verified), limit)?;
+    let (bytes, _) = body.collect(MAX_BUFFERED_BODY).await?;
     Ok(bytes)
 }
 

@@ -80,12 +80,22 @@ pub(crate) fn chunked_len(chunks: &[&[u8]]) -> usize {
 /// A `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` PUT of `chunks`: the signed request and the chunk
 /// signatures (the last one for the final empty chunk).
 pub(crate) fn streaming_put(t: &TestServer, target: &str, chunks: &[&[u8]]) -> (Req, Vec<String>) {
+    streaming(t, "PUT", target, chunks)
+}
+
+/// [`streaming_put`] with any method.
+fn streaming(
+    t: &TestServer,
+    method: &'static str,
+    target: &str,
+    chunks: &[&[u8]],
+) -> (Req, Vec<String>) {
     let decoded: usize = chunks.iter().map(|c| c.len()).sum();
     let signer = Signer {
         payload: Payload::Declared("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
         ..root()
     };
-    let r = req(t, "PUT", target)
+    let r = req(t, method, target)
         .header("content-encoding", "aws-chunked")
         .header("content-length", chunked_len(chunks).to_string())
         .header("x-amz-decoded-content-length", decoded.to_string());
@@ -291,6 +301,32 @@ async fn v2_declared_hash_is_checked_on_requests_without_a_read_body() {
     assert_eq!(get_plain(&t, "/kv2/copy").await.status, 404);
     let (r, _) = root().sign(req(&t, "DELETE", "/kv2/k"));
     assert_eq!(r.send(&t).await.status, 204);
+}
+
+/// Regression: an aws-chunked body sent with a GET or DELETE went unread, so a DELETE whose
+/// chunk signatures were garbage deleted the object. Every chunk signature is checked (V2)
+/// whether or not the operation takes a body.
+#[tokio::test]
+async fn v2_chunk_signatures_are_checked_on_requests_without_a_read_body() {
+    let t = TestServer::start().await;
+    bucket(&t, "kv2").await;
+    assert_ok(&put_plain(&t, "/kv2/k", b"kept").await);
+    let chunks: [&[u8]; 1] = [b"ignored"];
+    for method in ["GET", "DELETE"] {
+        let (r, mut sigs) = streaming(&t, method, "/kv2/k", &chunks);
+        let flipped = if sigs[0].starts_with('0') { "1" } else { "0" };
+        sigs[0].replace_range(0..1, flipped);
+        let resp = r.body(chunked_body(&chunks, &sigs)).send(&t).await;
+        assert_error(&resp, 403, "SignatureDoesNotMatch");
+    }
+    assert_eq!(get_plain(&t, "/kv2/k").await.body, b"kept");
+    // Control: the same DELETE with its chunks signed as they are.
+    let (r, sigs) = streaming(&t, "DELETE", "/kv2/k", &chunks);
+    assert_eq!(
+        r.body(chunked_body(&chunks, &sigs)).send(&t).await.status,
+        204
+    );
+    assert_eq!(get_plain(&t, "/kv2/k").await.status, 404);
 }
 
 /// A signed request head sent with no `Content-Length` and no `Transfer-Encoding`.
