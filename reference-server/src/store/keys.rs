@@ -17,7 +17,7 @@ pub const MAX_KEY_BYTES: usize = 1024;
 pub const MAX_SEGMENT_BYTES: usize = 255;
 
 /// S3 bucket-name rules: 3..=63 characters of lower-case letters, digits, `.` and `-`,
-/// starting and ending with a letter or digit, no `..`, `.-` or `-.`, not shaped like an IP address, and
+/// starting and ending with a letter or digit, no `..`, not shaped like an IP address, and
 /// none of the prefixes and suffixes S3 reserves (`xn--`, `sthree-`, `amzn-s3-demo-`,
 /// `-s3alias`, `--ol-s3`, `.mrap`, `--x-s3`, `--table-s3`).
 pub fn validate_bucket(name: &str) -> S3Result<()> {

@@ -389,8 +389,8 @@ fn operation(
     })
 }
 
-/// The first query parameter a plain operation does not take (`None` for the operations
-/// named by a subresource, which are not checked). Always allowed: the presigned `X-Amz-*`
+/// The first query parameter a plain operation does not take (for the operations a
+/// subresource names, the first unserved subresource beside it). Always allowed: the presigned `X-Amz-*`
 /// parameters (any case) and `x-id`, which current AWS SDKs add (`?x-id=PutObject`).
 ///
 /// Reads (listings, GetObject, HeadObject, HeadBucket) refuse only the subresources S3 has
@@ -399,51 +399,18 @@ fn operation(
 /// they do not take, since there a parameter most likely names another operation.
 fn unknown_parameter(op: Operation, q: &Query) -> Option<usize> {
     use Operation::*;
-    const LIST_V1: &[&str] = &[
-        "delimiter",
-        "encoding-type",
-        "list-type",
-        "marker",
-        "max-keys",
-        "prefix",
-    ];
-    const LIST_V2: &[&str] = &[
-        "continuation-token",
-        "delimiter",
-        "encoding-type",
-        "fetch-owner",
-        "list-type",
-        "max-keys",
-        "prefix",
-        "start-after",
-    ];
-    const GET_OBJECT: &[&str] = &[
-        "partNumber",
-        "response-cache-control",
-        "response-content-disposition",
-        "response-content-encoding",
-        "response-content-language",
-        "response-content-type",
-        "response-expires",
-        "versionId",
-    ];
-    let (known, reads): (&[&str], bool) = match op {
-        CreateBucket | DeleteBucket | PutObject | CopyObject => (&[], false),
-        DeleteObject => (&["versionId"], false),
-        HeadBucket => (&[], true),
-        ListObjects => (LIST_V1, true),
-        ListObjectsV2 => (LIST_V2, true),
-        GetObject | HeadObject => (GET_OBJECT, true),
-        _ => return None,
+    let mut keys = q.pairs().iter().map(|(k, _)| k.as_str());
+    let known: &[&str] = match op {
+        CreateBucket | DeleteBucket | PutObject | CopyObject => &[],
+        DeleteObject => &["versionId"],
+        // Reads, and the operations a served subresource names (`?tagging`, `?uploads`, …):
+        // an unserved one beside it (`?tagging&acl`) would be run as the served one.
+        _ => return keys.position(|k| UNSERVED_SUBRESOURCES.contains(&k)),
     };
-    q.pairs().iter().map(|(k, _)| k.as_str()).position(|k| {
-        if reads {
-            UNSERVED_SUBRESOURCES.contains(&k)
-        } else {
-            !(known.contains(&k)
-                || k.eq_ignore_ascii_case("x-id")
-                || k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-")))
-        }
+    keys.position(|k| {
+        !(known.contains(&k)
+            || k.eq_ignore_ascii_case("x-id")
+            || k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-")))
     })
 }
 

@@ -442,7 +442,32 @@ fn unknown_parameters_and_unserved_subresources_are_not_implemented() {
             NotImplemented(Action::DeleteObject),
             param("anything"),
         ),
-        // A part number is the handler's to judge (every object is one part).
+        // An unserved subresource beside a served one is not run as the served one.
+        (
+            "DELETE",
+            "/b",
+            "tagging&publicAccessBlock",
+            false,
+            NotImplemented(Action::PutBucketTagging),
+            sub("publicAccessBlock"),
+        ),
+        (
+            "PUT",
+            "/b/k",
+            "tagging&retention",
+            false,
+            NotImplemented(Action::PutObjectTagging),
+            sub("retention"),
+        ),
+        (
+            "GET",
+            "/b/k",
+            "tagging&versionId=null",
+            false,
+            GetObjectTagging,
+            None,
+        ),
+        // A part number is the handler's to judge.
         ("GET", "/b/k", "partNumber=1", false, GetObject, None),
         (
             "HEAD",
