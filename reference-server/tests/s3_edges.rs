@@ -297,16 +297,34 @@ async fn version_ids_other_than_null_are_refused_and_delete_nothing() {
     assert!(e.into_service_error().is_not_found());
 }
 
-/// Parts are not kept apart once an upload completes, so every object is one part, as S3
-/// counts an object not uploaded in parts: part 1 is the whole object (the AWS transfer
-/// managers and the CRT start every download with `partNumber=1`), a higher part is 416
-/// `InvalidPartNumber`, a part number that is no number 400.
+/// `partNumber` on GetObject and HeadObject, as S3 answers it: 206 with the part's
+/// `Content-Range` (the CRT's first request of every download is `partNumber=1`, and it needs
+/// the range to learn the object's size). An object not uploaded in parts is one part; an
+/// object completed from a multipart upload has its parts, counted in
+/// `x-amz-mp-parts-count`. Beyond the last part 416 `InvalidPartNumber`; a part number that
+/// is not 1 to 10000 in digits, or one with a `Range`, 400; a missing object 404.
 #[tokio::test]
-async fn every_object_is_one_part() {
+async fn part_numbers_serve_the_parts() {
     let t = TestServer::start().await;
     let s3 = t.root_s3();
+    let root = Keys::root();
     s3.create_bucket().bucket("parts").send().await.unwrap();
     t.object("parts", "k", b"whole object").await;
+    t.object("parts", "empty", b"").await;
+    for method in ["GET", "HEAD"] {
+        let one = t
+            .send(&root, Call::s3(method, "/parts/k?partNumber=1"))
+            .await;
+        assert_eq!(one.status, 206, "{method} {one:?}");
+        assert_eq!(one.headers["content-range"], "bytes 0-11/12");
+        assert_eq!(one.headers["content-length"], "12");
+        assert!(!one.headers.contains_key("x-amz-mp-parts-count"));
+        let empty = t
+            .send(&root, Call::s3(method, "/parts/empty?partNumber=1"))
+            .await;
+        assert_eq!(empty.status, 200, "{method} {empty:?}");
+        assert!(!empty.headers.contains_key("content-range"));
+    }
     let got = s3
         .get_object()
         .bucket("parts")
@@ -320,23 +338,119 @@ async fn every_object_is_one_part() {
         got.body.collect().await.unwrap().into_bytes().as_ref(),
         b"whole object"
     );
-    s3.head_object()
+
+    // Three parts: 5 MiB of 'a', 5 MiB of 'b', "tail".
+    let mib5 = 5 * 1024 * 1024;
+    let parts = [vec![b'a'; mib5], vec![b'b'; mib5], b"tail".to_vec()];
+    let id = s3
+        .create_multipart_upload()
         .bucket("parts")
-        .key("k")
-        .part_number(1)
+        .key("mp")
+        .send()
+        .await
+        .unwrap()
+        .upload_id
+        .unwrap();
+    let mut completed = Vec::new();
+    for (n, data) in (1..).zip(&parts) {
+        let up = s3
+            .upload_part()
+            .bucket("parts")
+            .key("mp")
+            .upload_id(&id)
+            .part_number(n)
+            .body(data.clone().into())
+            .send()
+            .await
+            .unwrap();
+        completed.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(n)
+                .e_tag(up.e_tag().unwrap())
+                .build(),
+        );
+    }
+    s3.complete_multipart_upload()
+        .bucket("parts")
+        .key("mp")
+        .upload_id(&id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(completed))
+                .build(),
+        )
         .send()
         .await
         .unwrap();
-    let e = s3
-        .get_object()
+    let total = 2 * mib5 + 4;
+    let mut start = 0;
+    for (n, data) in (1..).zip(&parts) {
+        let got = s3
+            .get_object()
+            .bucket("parts")
+            .key("mp")
+            .part_number(n)
+            .send()
+            .await
+            .unwrap();
+        let end = start + data.len() - 1;
+        assert_eq!(got.parts_count(), Some(3), "part {n}");
+        let range = format!("bytes {start}-{end}/{total}");
+        assert_eq!(got.content_range(), Some(range.as_str()), "part {n}");
+        assert_eq!(got.content_length(), Some(data.len() as i64), "part {n}");
+        assert!(
+            got.body.collect().await.unwrap().into_bytes() == data[..],
+            "part {n}"
+        );
+        let head = s3
+            .head_object()
+            .bucket("parts")
+            .key("mp")
+            .part_number(n)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.content_length(), Some(data.len() as i64), "part {n}");
+        assert_eq!(head.parts_count(), Some(3), "part {n}");
+        start = end + 1;
+    }
+    // A copy is written whole: one part again.
+    s3.copy_object()
         .bucket("parts")
-        .key("k")
-        .part_number(2)
+        .key("copy")
+        .copy_source("parts/mp")
         .send()
         .await
-        .unwrap_err();
-    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(416));
-    assert_eq!(code(&e.into_service_error()), "InvalidPartNumber");
+        .unwrap();
+    let copy = t
+        .send(&root, Call::s3("HEAD", "/parts/copy?partNumber=1"))
+        .await;
+    assert_eq!(copy.status, 206);
+    assert_eq!(
+        copy.headers["content-range"],
+        format!("bytes 0-{}/{total}", total - 1)
+    );
+    assert!(!copy.headers.contains_key("x-amz-mp-parts-count"));
+    t.send(&root, Call::s3("GET", "/parts/copy?partNumber=2"))
+        .await
+        .expect_error(416, "InvalidPartNumber");
+
+    for (target, status, code) in [
+        ("/parts/k?partNumber=2", 416, "InvalidPartNumber"),
+        ("/parts/mp?partNumber=4", 416, "InvalidPartNumber"),
+        ("/parts/k?partNumber=x", 400, "InvalidArgument"),
+        ("/parts/k?partNumber=%2B1", 400, "InvalidArgument"),
+        ("/parts/k?partNumber=0", 400, "InvalidArgument"),
+        ("/parts/k?partNumber=10001", 400, "InvalidArgument"),
+        ("/parts/missing?partNumber=2", 404, "NoSuchKey"),
+    ] {
+        let got = t.send(&root, Call::s3("GET", target)).await;
+        assert_eq!(
+            (got.status, got.code()),
+            (status, code.to_owned()),
+            "{target}"
+        );
+    }
     let e = s3
         .head_object()
         .bucket("parts")
@@ -345,10 +459,13 @@ async fn every_object_is_one_part() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(416));
-    t.send(&Keys::root(), Call::s3("GET", "/parts/k?partNumber=x"))
-        .await
-        .expect_error(400, "InvalidArgument");
+    assert_eq!(status_code(&e), 416);
+    t.send(
+        &root,
+        Call::s3("GET", "/parts/k?partNumber=1").header("range", "bytes=0-1"),
+    )
+    .await
+    .expect_error(400, "InvalidRequest");
 }
 
 /// Regression: a 416 did not say the object's length (RFC 7233 §4.4: `Content-Range:

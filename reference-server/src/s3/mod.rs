@@ -332,9 +332,6 @@ async fn handle(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     use Operation::*;
     if !ctx.query.is_empty() && ctx.route.op.takes_version_id() {
         objects::check_version_id(ctx.query.get("versionId"))?;
-        if matches!(ctx.route.op, GetObject | HeadObject) {
-            objects::check_part_number(ctx.query.get("partNumber"))?;
-        }
     }
     match ctx.route.op {
         ListBuckets => buckets::list_buckets(ctx).await,

@@ -122,6 +122,13 @@ fn conditions<'h>(
 }
 
 pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
+    let part = part_number(ctx.query.get("partNumber"))?;
+    if part.is_some() && ctx.header("range").is_some() {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter",
+        ));
+    }
     // HEAD needs only the metadata: the data file is not opened.
     let (file, meta) = if head {
         (None, ctx.state.store.head_object(ctx.bucket(), ctx.key())?)
@@ -137,15 +144,20 @@ pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
         set_header(&mut resp, "etag", &format!("\"{}\"", meta.etag));
         return Ok(resp);
     }
-    let range = match ctx.header("range") {
+    let range = match (part, ctx.header("range")) {
+        (Some(n), _) => part_range(&meta, n)?,
         // RFC 7233 §4.4: a 416 names the current length.
-        Some(r) => resolve_range(r, meta.size)
+        (None, Some(r)) => resolve_range(r, meta.size)
             .map_err(|e| e.header("content-range", format!("bytes */{}", meta.size)))?,
-        None => None,
+        (None, None) => None,
     };
-    let checksum_mode = ctx
-        .header("x-amz-checksum-mode")
-        .is_some_and(|m| m.eq_ignore_ascii_case("enabled"));
+    // The stored checksum is the whole object's: sent only with the whole object.
+    let whole = range.is_none_or(|(s, e)| s == 0 && e + 1 == meta.size);
+    let with_checksum = whole
+        && ctx.header("range").is_none()
+        && ctx
+            .header("x-amz-checksum-mode")
+            .is_some_and(|m| m.eq_ignore_ascii_case("enabled"));
     let (status, start, len) = match range {
         Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
         None => (StatusCode::OK, 0, meta.size),
@@ -163,12 +175,14 @@ pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
-    object_headers(
-        &mut resp,
-        &meta,
-        &ctx.query,
-        checksum_mode && range.is_none(),
-    );
+    object_headers(&mut resp, &meta, &ctx.query, with_checksum);
+    if part.is_some() && !meta.parts.is_empty() {
+        set_header(
+            &mut resp,
+            "x-amz-mp-parts-count",
+            &meta.parts.len().to_string(),
+        );
+    }
     set_header(&mut resp, "content-length", &len.to_string());
     if let Some((s, e)) = range {
         set_header(
@@ -203,19 +217,35 @@ pub(super) fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
     }
 }
 
-/// `partNumber` on GetObject and HeadObject. Parts are not kept apart once an upload
-/// completes, so every object is one part, as S3 and MinIO count an object not uploaded in
-/// parts: part 1 is the whole object (answered without `x-amz-mp-parts-count`, which clients
-/// read as one part: the AWS transfer managers and the CRT start every download with
-/// `partNumber=1`), a higher part is 416 `InvalidPartNumber`, anything else 400.
-pub(super) fn check_part_number(part: Option<&str>) -> S3Result<()> {
-    match part.map(str::parse::<u32>) {
-        None | Some(Ok(1)) => Ok(()),
-        Some(Ok(2..=10_000)) => Err(S3Error::new(S3ErrorCode::InvalidPartNumber)),
-        Some(_) => Err(S3Error::with_message(
+/// `partNumber` on GetObject and HeadObject: 1 to 10000, digits only, else 400.
+fn part_number(part: Option<&str>) -> S3Result<Option<u32>> {
+    let Some(part) = part else { return Ok(None) };
+    match part.parse::<u32>() {
+        Ok(n @ 1..=10_000) if part.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
+        _ => Err(S3Error::with_message(
             S3ErrorCode::InvalidArgument,
             "Part number must be an integer between 1 and 10000, inclusive",
         )),
+    }
+}
+
+/// The bytes (first, last) of part `n`, as S3 serves `?partNumber=N` (206 with their
+/// `Content-Range`). An object completed from a multipart upload has the parts it was
+/// assembled from; any other is one part, the whole object (the AWS transfer managers and
+/// the CRT start every download with `partNumber=1`). A part beyond the last is 416
+/// `InvalidPartNumber`; an empty part is served as an empty 200 (no range names it).
+fn part_range(meta: &ObjectMeta, n: u32) -> S3Result<Option<(u64, u64)>> {
+    let n = n as usize;
+    let (start, len) = if meta.parts.is_empty() {
+        (0, if n == 1 { meta.size } else { u64::MAX })
+    } else {
+        let start = meta.parts.iter().take(n - 1).sum();
+        (start, meta.parts.get(n - 1).copied().unwrap_or(u64::MAX))
+    };
+    match len {
+        u64::MAX => Err(S3Error::new(S3ErrorCode::InvalidPartNumber)),
+        0 => Ok(None),
+        len => Ok(Some((start, start + len - 1))),
     }
 }
 

@@ -46,6 +46,10 @@ pub struct ObjectMeta {
     #[serde(default)]
     pub checksum: Option<(String, String)>,
     pub owner: Owner,
+    /// Sizes of the parts a multipart upload assembled the object from, in part order; empty
+    /// for an object not uploaded in parts. GetObject and HeadObject `?partNumber=N` serve them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<u64>,
     /// The inode of the data file this metadata describes, set by `commit`. Metadata whose
     /// inode is not the data file's (a file replaced by other means than S3) is not used.
     /// Absent in metadata written before the field existed: then it is trusted.

@@ -245,6 +245,7 @@ impl Store {
         let mut meta = upload.template;
         meta.etag = format!("{}-{}", hex::encode(md5s.finalize()), chosen.len());
         meta.size = size;
+        meta.parts = chosen.iter().map(|p| p.size).collect();
         meta.modified_ms = now_ms;
         meta.owner = owner;
         self.commit(tmp, bucket, key, &meta)?;

@@ -555,6 +555,8 @@ impl Store {
         let tmp = TempObject::adopt(path, size);
         meta.etag = hex::encode(md5);
         meta.size = size;
+        // A copy is written whole: one part, whatever the source was uploaded in.
+        meta.parts = Vec::new();
         self.commit(tmp, dst_bucket, dst_key, &meta)?;
         Ok(meta)
     }
