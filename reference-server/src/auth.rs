@@ -22,6 +22,7 @@ use crate::iam::{KeyEntry, Principal, PrincipalKind};
 use crate::s3::body::{RequestBody, Source};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 use crate::state::AppState;
+use crate::store::Owner;
 
 /// Bodies that must be hashed before the signature can be checked are buffered up to this.
 pub const MAX_BUFFERED_BODY: usize = 16 * 1024 * 1024;
@@ -77,11 +78,17 @@ impl Caller {
             let snapshot = state.identities.snapshot();
             let now = snapshot.key(&key.credential.principal.access_key);
             *key = match now {
-                // The same credential: the snapshot's entry is exactly the new answer.
-                Some(now) if Arc::ptr_eq(&now.credential, &key.credential) => now.clone(),
+                // The same credential and owner: the snapshot's entry is exactly the new answer.
+                Some(now)
+                    if Arc::ptr_eq(&now.credential, &key.credential) && now.owner == key.owner =>
+                {
+                    now.clone()
+                }
+                // The owner stays the one the request was authenticated with (X3, U5).
                 _ => Arc::new(KeyEntry {
                     credential: key.credential.clone(),
                     policy: now.and_then(|k| k.policy.clone()),
+                    owner: key.owner,
                 }),
             };
         }
@@ -91,6 +98,18 @@ impl Caller {
         match self {
             Caller::Anonymous => None,
             Caller::Signed { verified, .. } => Some(verified),
+        }
+    }
+
+    /// Who owns the files this caller writes (X1, X2): the key's owner as authenticated;
+    /// anonymous writes (a bucket policy's) 65534:65534.
+    pub fn owner(&self) -> Owner {
+        match self {
+            Caller::Anonymous => Owner {
+                uid: 65534,
+                gid: 65534,
+            },
+            Caller::Signed { key, .. } => key.owner,
         }
     }
 

@@ -309,13 +309,19 @@ impl Model {
             users.insert(name.clone(), (policy, user.owner));
         }
         let entry = |credential: &Arc<Credential>| {
+            let principal = &credential.principal;
+            let user = users.get(&principal.username);
             Arc::new(KeyEntry {
                 credential: credential.clone(),
-                policy: match credential.principal.kind {
+                policy: match principal.kind {
                     PrincipalKind::Root => None,
-                    _ => users
-                        .get(&credential.principal.username)
-                        .and_then(|(p, _)| p.clone()),
+                    _ => user.and_then(|(p, _)| p.clone()),
+                },
+                owner: match principal.kind {
+                    PrincipalKind::Root | PrincipalKind::User => principal.owner,
+                    PrincipalKind::Sts | PrincipalKind::ServiceAccount => {
+                        user.map(|(_, o)| *o).unwrap_or_default()
+                    }
                 },
             })
         };
@@ -339,6 +345,11 @@ impl Model {
 pub struct KeyEntry {
     pub credential: Arc<Credential>,
     pub policy: Option<Arc<StoredPolicy>>,
+    /// Who owns the files this key writes (X1, X2: the parent's uid/gid for STS credentials
+    /// and service accounts), as of this snapshot. A request keeps the owner it was
+    /// authenticated with, so a write in flight when its user changes uid or is deleted
+    /// finishes as that user (X3, U5).
+    pub owner: Owner,
 }
 
 /// The snapshot's maps, looked up on every request: foldhash (seeded at random per process)
@@ -368,19 +379,6 @@ impl Snapshot {
     /// The policy attached to `user`, read live (S7).
     pub fn user_policy(&self, user: &str) -> Option<&StoredPolicy> {
         self.users.get(user).and_then(|(p, _)| p.as_deref())
-    }
-
-    /// The uid/gid a principal's writes get: a user's own, a derived credential's parent's
-    /// as it is now (X2, X3), the admin's 0:0.
-    pub fn owner_of(&self, principal: &Principal) -> Owner {
-        match principal.kind {
-            PrincipalKind::Root | PrincipalKind::User => principal.owner,
-            PrincipalKind::Sts | PrincipalKind::ServiceAccount => self
-                .users
-                .get(&principal.username)
-                .map(|(_, o)| *o)
-                .unwrap_or_default(),
-        }
     }
 }
 

@@ -105,13 +105,7 @@ impl Ctx {
 
     /// Owner of what this request writes (X1, X2: anonymous writes get 65534:65534).
     pub fn owner(&self) -> Owner {
-        match self.caller.principal() {
-            Some(p) => self.state.identities.snapshot().owner_of(p),
-            None => Owner {
-                uid: 65534,
-                gid: 65534,
-            },
-        }
+        self.caller.owner()
     }
 
     /// Authorises `action` on `resource` for this caller (used for CopyObject's source and
