@@ -111,7 +111,7 @@ async fn s3_duration_bounds() {
         (format!("{FORM}&DurationSeconds=604800"), 604_800),
         (FORM.to_owned(), 3600),
         (
-            format!("{FORM}&DurationSeconds=1000&RoleArn=x&RoleSessionName=y"),
+            format!("{FORM}&DurationSeconds=1000&RoleArn=x&RoleSessionName=ci"),
             1000,
         ),
     ] {
@@ -250,6 +250,32 @@ async fn s5_only_s3_users_with_a_policy_may_assume_a_role() {
         assert_eq!(t.assume_role_refused(keys).await, "AccessDenied", "{who}");
         // … and raw, with the envelope checked.
         sts_error(&t.send(keys, Call::sts(FORM)).await, 403, "AccessDenied");
+    }
+}
+
+/// Regression: `RoleSessionName` went into the answer's ARN unchecked, so control characters
+/// made XML no parser accepts. It is held to AWS's constraint (2 to 64 of `[\w+=,.@-]`): 400
+/// `ValidationError`.
+#[tokio::test]
+async fn s1_role_session_name_is_held_to_the_aws_constraint() {
+    let t = TestServer::start().await;
+    let alice = t.user_with("alice", "readwrite").await;
+    let form = |name: &str| Call::sts(&format!("{FORM}&RoleSessionName={}", enc(name)));
+    for bad in [
+        "\u{0}\u{1}",
+        "a",
+        &"n".repeat(65),
+        "has space",
+        "a<b",
+        "é-é",
+    ] {
+        sts_error(&t.send(&alice, form(bad)).await, 400, "ValidationError");
+    }
+    for ok in ["ci-run_42+a=b,c.d@e", "ab", &"n".repeat(64)] {
+        let r = t.send(&alice, form(ok)).await;
+        session_keys(&r);
+        let arn = r.xml("Arn").expect("Arn");
+        assert!(arn.ends_with(&format!("assumed-role/alice/{ok}")), "{arn}");
     }
 }
 
