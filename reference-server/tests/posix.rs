@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
-use common::{is_root, try_put, Keys, TestServer};
+use common::{is_root, try_put, InFlight, Keys, TestServer};
 use serde_json::json;
 
 /// Skips the calling test (with the reason printed) when ownership cannot be checked.
@@ -219,59 +219,6 @@ async fn x3_a_uid_change_applies_to_later_writes_only() {
     assert_eq!(stat(&t, "bkt/newdir/after"), file((1500, ALICE.1)));
 }
 
-/// A PUT whose head has been authenticated and whose body is still to come.
-struct InFlight {
-    stream: tokio::net::TcpStream,
-    body: Vec<u8>,
-}
-
-impl InFlight {
-    /// Sends a signed PUT of 64 KiB to `target` with `Expect: 100-continue` and waits for the
-    /// `100 Continue`, which the server sends only once it reads the body: past
-    /// authentication and authorisation.
-    async fn start(t: &TestServer, keys: &Keys, target: &str) -> InFlight {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let body = vec![b'x'; 64 * 1024];
-        let headers = vec![
-            ("host".to_owned(), t.server.addr().to_string()),
-            ("content-length".to_owned(), body.len().to_string()),
-            ("expect".to_owned(), "100-continue".to_owned()),
-        ];
-        let unsigned = aws_sigv4::http_request::SignableBody::UnsignedPayload;
-        let at = t.server_now();
-        let (target, headers) =
-            common::sign_request(keys, "s3", at, ("PUT", target), headers, unsigned, false);
-        let mut head = format!("PUT {target} HTTP/1.1\r\n");
-        for (k, v) in &headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("connection: close\r\n\r\n");
-        let mut stream = tokio::net::TcpStream::connect(t.server.addr())
-            .await
-            .unwrap();
-        stream.write_all(head.as_bytes()).await.unwrap();
-        let mut got = Vec::new();
-        while !got.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8];
-            assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "closed: {got:?}");
-            got.push(byte[0]);
-        }
-        let got = String::from_utf8_lossy(&got);
-        assert!(got.starts_with("HTTP/1.1 100"), "{got}");
-        InFlight { stream, body }
-    }
-
-    /// Sends the body; the response's status.
-    async fn finish(mut self) -> u16 {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        self.stream.write_all(&self.body).await.unwrap();
-        let mut resp = Vec::new();
-        self.stream.read_to_end(&mut resp).await.unwrap();
-        let resp = String::from_utf8_lossy(&resp);
-        resp.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0)
-    }
-}
-
 /// Regression: a write in flight when its user changed uid or was deleted took the parent's
 /// uid/gid at commit for STS credentials and service accounts: the new ids, or 0:0 with the
 /// parent gone. A request keeps the owner it was authenticated with (X2, X3; U5 lets it
@@ -285,7 +232,7 @@ async fn x2_x3_a_write_in_flight_keeps_the_owner_it_was_authenticated_with() {
     let sts = t.assume_role(&alice, None).await;
     let sa = t.add_service_account(&bob, None).await;
 
-    let put = InFlight::start(&t, &sts, "/bkt/sts/obj").await;
+    let put = InFlight::start(&t, &sts, "/bkt/sts/obj", &[]).await;
     let patch = json!({"posix_uid": 3001, "posix_gid": 3002}).to_string();
     t.admin("PATCH", "users/alice", patch).await.ok();
     assert_eq!(put.finish().await, 200);
@@ -293,8 +240,8 @@ async fn x2_x3_a_write_in_flight_keeps_the_owner_it_was_authenticated_with() {
     assert_eq!(stat(&t, "bkt/sts"), dir(ALICE));
 
     // Bob deleted while his service account and he himself are each writing.
-    let by_sa = InFlight::start(&t, &sa, "/bkt/sa/obj").await;
-    let by_bob = InFlight::start(&t, &bob, "/bkt/bob/obj").await;
+    let by_sa = InFlight::start(&t, &sa, "/bkt/sa/obj", &[]).await;
+    let by_bob = InFlight::start(&t, &bob, "/bkt/bob/obj", &[]).await;
     t.delete_user("bob").await;
     assert_eq!(by_sa.finish().await, 200);
     assert_eq!(by_bob.finish().await, 200);

@@ -7,7 +7,7 @@ use super::headers::meta_from_headers;
 use super::xml::{self, XmlWriter};
 use super::Ctx;
 use crate::http_util::{self, set_header, Body};
-use crate::store::multipart::{MAX_PART_NUMBER, MAX_PART_SIZE};
+use crate::store::multipart::{Completion, MAX_PART_NUMBER, MAX_PART_SIZE};
 
 fn upload_id(ctx: &Ctx) -> String {
     ctx.query.get("uploadId").unwrap_or_default().to_owned()
@@ -75,8 +75,17 @@ pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let now = ctx.state.clock.now_ms();
     let state = ctx.state.clone();
     let (b, k) = (bucket.clone(), key.clone());
-    let meta = super::offload(move || state.store.complete_upload(&b, &k, &id, &parts, owner, now))
-        .await?;
+    let precondition = super::objects::write_precondition(ctx)?;
+    let meta = super::offload(move || {
+        let store = &state.store;
+        let by = Completion {
+            owner,
+            now_ms: now,
+            precondition: &precondition,
+        };
+        store.complete_upload(&b, &k, &id, &parts, by)
+    })
+    .await?;
     let mut w = XmlWriter::new("CompleteMultipartUploadResult");
     w.elem("Location", &format!("/{bucket}/{key}"))
         .elem("Bucket", &bucket)

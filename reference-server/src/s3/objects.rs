@@ -11,17 +11,23 @@ use super::xml::{self, XmlWriter};
 use super::{Ctx, MAX_PUT_SIZE};
 use crate::http_util::{self, set_header, Body};
 use crate::store::keys::validate_key;
-use crate::store::ObjectMeta;
+use crate::store::{ObjectMeta, Precondition};
 
 pub async fn put_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     ctx.require_length()?;
     let (bucket, key) = (ctx.bucket().to_owned(), ctx.key().to_owned());
     validate_key(&key)?;
     ctx.state.store.bucket_meta(&bucket)?;
-    if ctx.header("if-none-match").map(str::trim) == Some("*")
-        && ctx.state.store.object_meta(&bucket, &key).is_ok()
-    {
-        return Err(S3Error::new(S3ErrorCode::PreconditionFailed).key(&key));
+    let precondition = write_precondition(ctx)?;
+    // Answered before the body is read when it already fails; checked again as the write
+    // takes effect.
+    if precondition != Precondition::NONE {
+        let current = match ctx.state.store.object_meta(&bucket, &key) {
+            Ok(meta) => Some(meta),
+            Err(e) if e.code == S3ErrorCode::NoSuchKey => None,
+            Err(e) => return Err(e),
+        };
+        precondition.check(current.as_ref(), &key)?;
     }
     let mut meta = meta_from_headers(&ctx.parts.headers)?;
     let mut body = ctx.body(MAX_PUT_SIZE)?;
@@ -40,7 +46,12 @@ pub async fn put_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         .map(|(alg, v)| (alg.header_name().to_owned(), v));
     // fsyncs and renames: off the worker thread, which serves other requests meanwhile.
     let (state, staged) = (ctx.state.clone(), meta.clone());
-    super::offload(move || state.store.commit(tmp, &bucket, &key, &staged)).await?;
+    super::offload(move || {
+        state
+            .store
+            .commit(tmp, &bucket, &key, &staged, &precondition)
+    })
+    .await?;
     let mut resp = http_util::empty(StatusCode::OK);
     set_header(&mut resp, "etag", &format!("\"{}\"", meta.etag));
     if let Some((name, value)) = &meta.checksum {
@@ -201,7 +212,12 @@ pub async fn delete_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         ctx.key().to_owned(),
     );
     // Off the reactor: it may wait on the bucket's directory lock (see `store`).
-    super::offload(move || state.store.delete_object(&bucket, &key)).await?;
+    // `If-Match` only: S3 takes no `If-None-Match` on a delete.
+    let precondition = Precondition {
+        absent: false,
+        etag_in: ctx.header("if-match").map(str::to_owned),
+    };
+    super::offload(move || state.store.delete_object(&bucket, &key, &precondition)).await?;
     Ok(http_util::empty(StatusCode::NO_CONTENT))
 }
 
@@ -215,6 +231,27 @@ pub(super) fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
             "Invalid version id specified",
         )),
     }
+}
+
+/// `If-None-Match: *` and `If-Match` on a write (PutObject, CopyObject's destination,
+/// CompleteMultipartUpload), as S3 takes them; S3 implements no other `If-None-Match` on a
+/// write (501).
+pub(super) fn write_precondition(ctx: &Ctx) -> S3Result<Precondition> {
+    let absent = match ctx.header("if-none-match").map(str::trim) {
+        None => false,
+        Some("*") => true,
+        Some(_) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::NotImplemented,
+                "A header you provided implies functionality that is not implemented: \
+                 If-None-Match other than * on a write",
+            ))
+        }
+    };
+    Ok(Precondition {
+        absent,
+        etag_in: ctx.header("if-match").map(str::to_owned),
+    })
 }
 
 /// `partNumber` on GetObject and HeadObject: 1 to 10000, digits only, else 400.
@@ -312,7 +349,11 @@ pub async fn delete_objects(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         Ok(checked
             .into_iter()
             .map(|(o, allowed)| {
-                let done = allowed.and_then(|()| state.store.delete_object(&bucket, &o.key));
+                let done = allowed.and_then(|()| {
+                    state
+                        .store
+                        .delete_object(&bucket, &o.key, &Precondition::NONE)
+                });
                 (o, done)
             })
             .collect::<Vec<_>>())
@@ -421,10 +462,14 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let now_ms = ctx.state.clock.now_ms();
     let state = ctx.state.clone();
     let headers = ctx.parts.headers.clone();
+    let precondition = write_precondition(ctx)?;
     let meta = super::offload(move || {
-        state
-            .store
-            .copy_object(&src_bucket, &src_key, &bucket, &key, |src| {
+        state.store.copy_object(
+            &src_bucket,
+            &src_key,
+            &bucket,
+            &key,
+            |src| {
                 // The source's conditions, against the very source copied: any failing one
                 // is 412 for a copy, the modified conditions included (S3).
                 let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -445,7 +490,9 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
                 meta.modified_ms = now_ms;
                 meta.owner = owner;
                 Ok(meta)
-            })
+            },
+            &precondition,
+        )
     })
     .await?;
     let mut w = XmlWriter::new("CopyObjectResult");

@@ -40,7 +40,7 @@ use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde::{Deserialize, Serialize};
 
 pub use meta::{BucketMeta, ObjectMeta};
-pub use objects::{ListPage, ListQuery, ListedObject, ObjectReader, TempObject};
+pub use objects::{ListPage, ListQuery, ListedObject, ObjectReader, Precondition, TempObject};
 
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 

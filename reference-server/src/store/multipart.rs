@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
-use super::{random_name, ObjectMeta, Owner, Store, TempObject};
+use super::{random_name, ObjectMeta, Owner, Precondition, Store, TempObject};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 
 /// S3's limits on parts.
@@ -182,7 +182,8 @@ impl Store {
         Ok(parts)
     }
 
-    /// Assembles the listed parts into `bucket/key`, owned by `owner`. Returns the metadata
+    /// Assembles the listed parts into `bucket/key`, owned by `by.owner`, if the key meets
+    /// `by.precondition`. Returns the metadata
     /// of the new object, whose ETag is `hex(md5(concat(md5 of each part)))-N`.
     pub fn complete_upload(
         &self,
@@ -190,9 +191,13 @@ impl Store {
         key: &str,
         upload_id: &str,
         requested: &[(u32, String)],
-        owner: Owner,
-        now_ms: i64,
+        by: Completion<'_>,
     ) -> S3Result<ObjectMeta> {
+        let Completion {
+            owner,
+            now_ms,
+            precondition,
+        } = by;
         let _guard = self.lock_upload(upload_id);
         let upload = self.upload(bucket, key, upload_id)?;
         let dir = self.upload_dir(upload_id)?;
@@ -248,7 +253,8 @@ impl Store {
         meta.parts = chosen.iter().map(|p| p.size).collect();
         meta.modified_ms = now_ms;
         meta.owner = owner;
-        self.commit(tmp, bucket, key, &meta)?;
+        // A failed condition leaves the upload in place, to be completed or aborted.
+        self.commit(tmp, bucket, key, &meta, precondition)?;
         let _ = fs::remove_dir_all(&dir);
         Ok(meta)
     }
@@ -308,4 +314,13 @@ fn new_upload_id(now_ms: i64) -> String {
             Err(seen) => stamp = seen,
         }
     }
+}
+
+/// Who completes an upload (the new object's owner, X4), when, and on what condition of the
+/// key's current object.
+#[derive(Debug)]
+pub struct Completion<'a> {
+    pub owner: Owner,
+    pub now_ms: i64,
+    pub precondition: &'a Precondition,
 }

@@ -65,6 +65,57 @@ impl TempObject {
     }
 }
 
+/// What a conditional write or delete requires of the key's current object (S3's
+/// `If-None-Match: *` and `If-Match`), checked under the key's lock as the write or delete
+/// takes effect: of concurrent create-only writes exactly one succeeds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Precondition {
+    /// `If-None-Match: *`: no object at the key.
+    pub absent: bool,
+    /// `If-Match`: an object whose ETag is in this list (`*`: any object).
+    pub etag_in: Option<String>,
+}
+
+impl Precondition {
+    /// No condition.
+    pub const NONE: Precondition = Precondition {
+        absent: false,
+        etag_in: None,
+    };
+
+    /// Whether `current` (`None`: no object) meets it: 412 `PreconditionFailed` if not, 404
+    /// `NoSuchKey` for an `If-Match` on no object.
+    pub fn check(&self, current: Option<&ObjectMeta>, key: &str) -> S3Result<()> {
+        if self.absent && current.is_some() {
+            return Err(S3Error::new(S3ErrorCode::PreconditionFailed).key(key));
+        }
+        let Some(list) = &self.etag_in else {
+            return Ok(());
+        };
+        let Some(meta) = current else {
+            return Err(S3Error::new(S3ErrorCode::NoSuchKey).key(key));
+        };
+        let matches = list
+            .split(',')
+            .map(|t| t.trim().trim_matches('"'))
+            .any(|t| t == "*" || t == meta.etag);
+        if !matches {
+            return Err(S3Error::new(S3ErrorCode::PreconditionFailed).key(key));
+        }
+        Ok(())
+    }
+
+    /// Checks it against the object at `path` (its metadata at `meta_path`); the caller
+    /// holds the key's lock. No condition reads nothing.
+    fn check_at(&self, path: &Path, meta_path: &Path, key: &str) -> S3Result<()> {
+        if *self == Precondition::NONE {
+            return Ok(());
+        }
+        let current = read_pair(path, meta_path, false).transpose()?;
+        self.check(current.as_ref().map(|(_, _, meta)| meta), key)
+    }
+}
+
 impl Drop for TempObject {
     fn drop(&mut self) {
         // After a successful commit the path no longer exists and this is a no-op.
@@ -139,6 +190,7 @@ impl Store {
         bucket: &str,
         key: &str,
         meta: &ObjectMeta,
+        precondition: &Precondition,
     ) -> S3Result<()> {
         self.require_bucket(bucket)?;
         let bucket_dir = self.bucket_dir(bucket);
@@ -160,6 +212,7 @@ impl Store {
         self.own(tmp.path(), meta.owner)
             .map_err(S3Error::internal)?;
         let _guard = self.lock_key(bucket, key);
+        precondition.check_at(&dest, &meta_path, key)?;
         self.write_atomic(&pending, &meta_bytes)?;
         // Directories, data rename and metadata rename under the directory lock: a delete of
         // another key cannot remove a directory on the way, nor the bucket go, meanwhile.
@@ -299,13 +352,19 @@ impl Store {
     /// Directories left empty by the delete are removed up to the bucket directory, under
     /// the bucket's directory lock (exclusive; after the key's lock is released, so the
     /// directory lock stays innermost).
-    pub fn delete_object(&self, bucket: &str, key: &str) -> S3Result<()> {
+    pub fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        precondition: &Precondition,
+    ) -> S3Result<()> {
         self.require_bucket(bucket)?;
         let bucket_dir = self.bucket_dir(bucket);
         let path = object_path(&bucket_dir, key)?;
         let meta_path = self.meta_path(bucket, key)?;
         {
             let _guard = self.lock_key(bucket, key);
+            precondition.check_at(&path, &meta_path, key)?;
             if path.is_dir() {
                 return Ok(());
             }
@@ -522,6 +581,7 @@ impl Store {
         dst_bucket: &str,
         dst_key: &str,
         make_meta: impl FnOnce(&ObjectMeta) -> S3Result<ObjectMeta>,
+        precondition: &Precondition,
     ) -> S3Result<ObjectMeta> {
         let mut src = self.open_object(src_bucket, src_key)?;
         self.require_bucket(dst_bucket)?;
@@ -557,7 +617,7 @@ impl Store {
         meta.size = size;
         // A copy is written whole: one part, whatever the source was uploaded in.
         meta.parts = Vec::new();
-        self.commit(tmp, dst_bucket, dst_key, &meta)?;
+        self.commit(tmp, dst_bucket, dst_key, &meta, precondition)?;
         Ok(meta)
     }
 }

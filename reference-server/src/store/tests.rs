@@ -12,6 +12,13 @@ use md5::{Digest, Md5};
 
 use super::*;
 
+/// The root completing an upload at time 0, unconditionally.
+const ROOT_NOW: multipart::Completion<'static> = multipart::Completion {
+    owner: Owner::ROOT,
+    now_ms: 0,
+    precondition: &Precondition::NONE,
+};
+
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path(), false).expect("store");
@@ -30,7 +37,9 @@ async fn put(store: &Store, key: &str, bytes: &[u8]) -> ObjectMeta {
         size: bytes.len() as u64,
         ..ObjectMeta::default()
     };
-    store.commit(tmp, "bkt", key, &meta).expect("commit");
+    store
+        .commit(tmp, "bkt", key, &meta, &Precondition::NONE)
+        .expect("commit");
     meta
 }
 
@@ -72,7 +81,9 @@ async fn a_read_after_a_write_sees_the_write() {
         (bytes.as_slice(), reader.meta.tags.len()),
         (&b"second version"[..], 1)
     );
-    store.delete_object("bkt", "k").unwrap();
+    store
+        .delete_object("bkt", "k", &Precondition::NONE)
+        .unwrap();
     assert_eq!(
         no_such_key(store.head_object("bkt", "k")),
         S3ErrorCode::NoSuchKey
@@ -106,7 +117,9 @@ async fn a_missing_bucket_is_checked_before_the_cache() {
     let (dir, store) = store();
     put(&store, "k", b"x").await;
     store.head_object("bkt", "k").unwrap();
-    store.delete_object("bkt", "k").unwrap();
+    store
+        .delete_object("bkt", "k", &Precondition::NONE)
+        .unwrap();
     store.delete_bucket("bkt").unwrap();
     // A directory made by other means is not a bucket, whatever it holds.
     fs::create_dir(dir.path().join("bkt")).unwrap();
@@ -269,10 +282,12 @@ async fn writes_land_while_sibling_deletes_empty_their_directory() {
                     size: key.len() as u64,
                     ..ObjectMeta::default()
                 };
-                if let Err(e) = store.commit(tmp, "bkt", &key, &meta) {
+                if let Err(e) = store.commit(tmp, "bkt", &key, &meta, &Precondition::NONE) {
                     failed.push(format!("{key}: {:?} {}", e.code, e.message));
                 }
-                store.delete_object("bkt", &key).expect("delete");
+                store
+                    .delete_object("bkt", &key, &Precondition::NONE)
+                    .expect("delete");
             }
             failed
         }));
@@ -396,7 +411,7 @@ async fn a_part_landing_after_its_upload_ended_is_no_such_upload() {
         let (late, late_md5) = part(&store, b"late").await;
         if complete {
             store
-                .complete_upload("bkt", "k", &id, &[(1, first.etag)], Owner::ROOT, 0)
+                .complete_upload("bkt", "k", &id, &[(1, first.etag)], ROOT_NOW)
                 .unwrap();
         } else {
             store.abort_upload("bkt", "k", &id).unwrap();
@@ -439,7 +454,7 @@ async fn concurrent_uploads_of_one_part_keep_its_bytes_and_etag_together() {
         assert_eq!(parts.len(), 1);
         let etag = parts[0].etag.clone();
         let done = store
-            .complete_upload("bkt", "k", &id, &[(1, etag.clone())], Owner::ROOT, 0)
+            .complete_upload("bkt", "k", &id, &[(1, etag.clone())], ROOT_NOW)
             .unwrap();
         let mut bytes = Vec::new();
         store

@@ -625,3 +625,64 @@ pub fn content_md5(body: &[u8]) -> String {
     use md5::{Digest, Md5};
     base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
 }
+
+/// A PUT whose head has been authenticated and whose body is still to come.
+#[derive(Debug)]
+pub struct InFlight {
+    stream: tokio::net::TcpStream,
+    body: Vec<u8>,
+}
+
+impl InFlight {
+    /// Sends a signed PUT of 64 KiB to `target` (with the `extra` headers beside `host` and
+    /// `content-length`) and `Expect: 100-continue`, and waits for the `100 Continue`, which
+    /// the server sends only once it reads the body: past authentication, authorisation and
+    /// the checks made before the body.
+    pub async fn start(
+        t: &TestServer,
+        keys: &Keys,
+        target: &str,
+        extra: &[(&str, &str)],
+    ) -> InFlight {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let body = vec![b'x'; 64 * 1024];
+        let mut headers = vec![
+            ("host".to_owned(), t.server.addr().to_string()),
+            ("content-length".to_owned(), body.len().to_string()),
+            ("expect".to_owned(), "100-continue".to_owned()),
+        ];
+        headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let unsigned = aws_sigv4::http_request::SignableBody::UnsignedPayload;
+        let at = t.server_now();
+        let (target, headers) =
+            sign_request(keys, "s3", at, ("PUT", target), headers, unsigned, false);
+        let mut head = format!("PUT {target} HTTP/1.1\r\n");
+        for (k, v) in &headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("connection: close\r\n\r\n");
+        let mut stream = tokio::net::TcpStream::connect(t.server.addr())
+            .await
+            .unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut got = Vec::new();
+        while !got.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8];
+            assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "closed: {got:?}");
+            got.push(byte[0]);
+        }
+        let got = String::from_utf8_lossy(&got);
+        assert!(got.starts_with("HTTP/1.1 100"), "{got}");
+        InFlight { stream, body }
+    }
+
+    /// Sends the body; the response's status.
+    pub async fn finish(mut self) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.stream.write_all(&self.body).await.unwrap();
+        let mut resp = Vec::new();
+        self.stream.read_to_end(&mut resp).await.unwrap();
+        let resp = String::from_utf8_lossy(&resp);
+        resp.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0)
+    }
+}
