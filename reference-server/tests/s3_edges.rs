@@ -766,3 +766,38 @@ async fn conditional_writes_and_deletes() {
     let e = delete.if_match(wrong).send().await;
     assert_eq!(status_code(&e.unwrap_err()), 404);
 }
+
+/// One storage class is kept. As MinIO, `STANDARD` and `REDUCED_REDUNDANCY` are taken; any
+/// other class is 400 `InvalidStorageClass`, not silently stored as standard.
+#[tokio::test]
+async fn storage_classes_other_than_standard_are_refused() {
+    use aws_sdk_s3::types::StorageClass;
+    let t = TestServer::start().await;
+    let s3 = t.root_s3();
+    t.bucket("classes").await;
+    for class in [StorageClass::Standard, StorageClass::ReducedRedundancy] {
+        let put = s3
+            .put_object()
+            .bucket("classes")
+            .key("k")
+            .storage_class(class);
+        put.send().await.unwrap();
+    }
+    let put = s3.put_object().bucket("classes").key("cold");
+    let e = put.storage_class(StorageClass::Glacier).send().await;
+    assert_eq!(
+        code(&e.unwrap_err().into_service_error()),
+        "InvalidStorageClass"
+    );
+    let create = s3.create_multipart_upload().bucket("classes").key("cold");
+    let e = create.storage_class(StorageClass::DeepArchive).send().await;
+    assert_eq!(status_code(&e.unwrap_err()), 400);
+    t.send(
+        &Keys::root(),
+        Call::s3("PUT", "/classes/cold").header("x-amz-storage-class", "BOGUS"),
+    )
+    .await
+    .expect_error(400, "InvalidStorageClass");
+    let listed = s3.list_objects_v2().bucket("classes").send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(1), "only k");
+}

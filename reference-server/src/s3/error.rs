@@ -32,6 +32,7 @@ pub enum S3ErrorCode {
     InvalidPartOrder,
     InvalidRange,
     InvalidPartNumber,
+    InvalidStorageClass,
     InvalidRequest,
     InvalidTag,
     InvalidTokenId,
@@ -82,6 +83,7 @@ impl S3ErrorCode {
             Self::InvalidPartOrder => "InvalidPartOrder",
             Self::InvalidRange => "InvalidRange",
             Self::InvalidPartNumber => "InvalidPartNumber",
+            Self::InvalidStorageClass => "InvalidStorageClass",
             Self::InvalidRequest => "InvalidRequest",
             Self::InvalidTag => "InvalidTag",
             Self::InvalidTokenId => "InvalidTokenId",
@@ -126,6 +128,7 @@ impl S3ErrorCode {
             | Self::InvalidPart
             | Self::InvalidPartOrder
             | Self::InvalidRequest
+            | Self::InvalidStorageClass
             | Self::InvalidTag
             | Self::InvalidURI
             | Self::KeyTooLongError
@@ -183,6 +186,7 @@ impl S3ErrorCode {
             Self::InvalidPartOrder => "The list of parts was not in ascending order.",
             Self::InvalidRange => "The requested range is not satisfiable.",
             Self::InvalidPartNumber => "The requested partnumber is not satisfiable.",
+            Self::InvalidStorageClass => "The storage class you specified is not valid.",
             Self::InvalidRequest => "Invalid Request.",
             Self::InvalidTag => "The tag provided was not a valid tag.",
             Self::InvalidTokenId => "The security token included in the request is invalid.",

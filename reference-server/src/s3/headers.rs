@@ -13,6 +13,13 @@ pub const MAX_USER_META: usize = 2048;
 
 /// Reads the stored metadata a PUT (or CreateMultipartUpload, or a REPLACE copy) carries.
 pub fn meta_from_headers(headers: &HeaderMap) -> S3Result<ObjectMeta> {
+    // One storage class is kept; as MinIO, the two it answers as standard are taken, any
+    // other refused rather than silently stored as standard.
+    if let Some(class) = headers.get("x-amz-storage-class") {
+        if !matches!(class.as_bytes(), b"STANDARD" | b"REDUCED_REDUNDANCY") {
+            return Err(S3Error::new(S3ErrorCode::InvalidStorageClass));
+        }
+    }
     let get = |name: &str| {
         headers
             .get(name)
