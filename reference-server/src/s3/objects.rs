@@ -71,11 +71,16 @@ fn resolve_range(header: &str, size: u64) -> S3Result<Option<(u64, u64)>> {
     let Some((a, b)) = spec.split_once('-') else {
         return Ok(None);
     };
+    // RFC 9110's positions are digits without bound: one past u64 is as good as u64::MAX.
+    let number = |s: &str| {
+        let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        digits.then(|| s.parse::<u64>().unwrap_or(u64::MAX))
+    };
     let (a, b) = (a.trim(), b.trim());
-    let range = match (a.parse::<u64>(), b.parse::<u64>()) {
-        (Ok(start), Ok(end)) if start <= end => (start, end.min(size.saturating_sub(1))),
-        (Ok(start), Err(_)) if b.is_empty() => (start, size.saturating_sub(1)),
-        (Err(_), Ok(n)) if a.is_empty() => {
+    let range = match (number(a), number(b)) {
+        (Some(start), Some(end)) if start <= end => (start, end.min(size.saturating_sub(1))),
+        (Some(start), None) if b.is_empty() => (start, size.saturating_sub(1)),
+        (None, Some(n)) if a.is_empty() => {
             if n == 0 {
                 return Err(S3Error::new(S3ErrorCode::InvalidRange));
             }
@@ -550,9 +555,22 @@ mod tests {
         assert_eq!(resolve_range("bytes=5-2", 100).unwrap(), None);
         assert_eq!(resolve_range("bytes=0-1,4-5", 100).unwrap(), None);
         assert_eq!(resolve_range("items=0-1", 100).unwrap(), None);
+        assert_eq!(resolve_range("bytes=+1-2", 100).unwrap(), None);
+        // Positions past u64: a start beyond any object, an end or suffix past its end.
         assert_eq!(
-            resolve_range("bytes=99999999999999999999-", 100).unwrap(),
-            None
+            resolve_range("bytes=99999999999999999999-", 100)
+                .unwrap_err()
+                .code,
+            S3ErrorCode::InvalidRange
+        );
+        let huge = "18446744073709551616";
+        assert_eq!(
+            resolve_range(&format!("bytes=0-{huge}"), 100).unwrap(),
+            Some((0, 99))
+        );
+        assert_eq!(
+            resolve_range(&format!("bytes=-{huge}"), 100).unwrap(),
+            Some((0, 99))
         );
     }
 
