@@ -207,20 +207,6 @@ async fn assume_role(
             .filter(|s| (MIN_STS_SECONDS..=MAX_STS_SECONDS).contains(s))
             .ok_or_else(|| StsError::invalid(format!("DurationSeconds must be an integer from {MIN_STS_SECONDS} to {MAX_STS_SECONDS}.")))?,
     };
-    // Accepted and otherwise ignored (S1), but echoed in the response's ARN: held to AWS's
-    // constraint, so the answer stays well-formed XML.
-    let session = get("RoleSessionName").unwrap_or("keygate");
-    let session_ok = (2..=64).contains(&session.len())
-        && session
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
-    if !session_ok {
-        return Err(StsError::new(
-            400,
-            "ValidationError",
-            "RoleSessionName must be 2 to 64 characters of [A-Za-z0-9_+=,.@-].",
-        ));
-    }
     let now = state.clock.now().unix_timestamp();
     // A SQLite transaction (fsync): off the worker thread, which serves other requests.
     let (iam, credential, policy) = (
@@ -253,13 +239,16 @@ async fn assume_role(
         expiration.minute(),
         expiration.second()
     );
+    // Accepted and ignored (S1), but echoed in the ARN: what XML 1.0 cannot hold is
+    // replaced, so the answer stays well-formed.
+    let session = crate::s3::xml::escape_lossy(get("RoleSessionName").unwrap_or("keygate"));
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<AssumeRoleResponse xmlns=\"{NS}\"><AssumeRoleResult>\
          <AssumedRoleUser><Arn>arn:aws:sts::000000000000:assumed-role/{user}/{session}</Arn><AssumedRoleId>{ak}:{session}</AssumedRoleId></AssumedRoleUser>\
          <Credentials><AccessKeyId>{ak}</AccessKeyId><SecretAccessKey>{sk}</SecretAccessKey><SessionToken>{token}</SessionToken><Expiration>{expiration}</Expiration></Credentials>\
          </AssumeRoleResult><ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata></AssumeRoleResponse>",
         user = escape(&p.username),
-        session = escape(session),
+        session = session,
         ak = escape(&issued.access_key),
         sk = escape(&issued.secret_key),
         token = escape(issued.session_token.as_deref().unwrap_or_default()),

@@ -27,6 +27,13 @@ fn push_escaped_lossy(out: &mut String, text: &str) {
     push_text(out, text, true);
 }
 
+/// `text` escaped as [`push_escaped_lossy`] does, for bodies not written by an [`XmlWriter`].
+pub(crate) fn escape_lossy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    push_escaped_lossy(&mut out, text);
+    out
+}
+
 fn push_text(out: &mut String, text: &str, replace_forbidden: bool) {
     use std::fmt::Write as _;
     for c in text.chars() {
@@ -208,6 +215,8 @@ struct DeleteObjectXml {
     key: String,
     #[serde(default)]
     version_id: Option<String>,
+    #[serde(default, rename = "ETag")]
+    etag: Option<String>,
 }
 
 /// One `<Object>` of a DeleteObjects request.
@@ -216,6 +225,8 @@ pub struct ObjectToDelete {
     pub key: String,
     /// `<VersionId>`, when given.
     pub version_id: Option<String>,
+    /// `<ETag>`, when given: delete only an object with this ETag (a conditional delete).
+    pub etag: Option<String>,
 }
 
 /// The DeleteObjects request: quiet mode and the objects, at most 1000.
@@ -230,6 +241,7 @@ pub fn parse_delete(body: &[u8]) -> S3Result<(bool, Vec<ObjectToDelete>)> {
         .map(|o| ObjectToDelete {
             key: o.key,
             version_id: o.version_id,
+            etag: o.etag,
         })
         .collect();
     Ok((d.quiet, objects))
