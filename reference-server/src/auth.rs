@@ -105,10 +105,7 @@ impl Caller {
     /// anonymous writes (a bucket policy's) 65534:65534.
     pub fn owner(&self) -> Owner {
         match self {
-            Caller::Anonymous => Owner {
-                uid: 65534,
-                gid: 65534,
-            },
+            Caller::Anonymous => Owner::NOBODY,
             Caller::Signed { key, .. } => key.owner,
         }
     }

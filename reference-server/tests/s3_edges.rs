@@ -798,6 +798,151 @@ async fn storage_classes_other_than_standard_are_refused() {
     )
     .await
     .expect_error(400, "InvalidStorageClass");
+    // A copy's class too, whatever its metadata directive.
+    let copy = s3
+        .copy_object()
+        .bucket("classes")
+        .key("cold")
+        .copy_source("classes/k");
+    let e = copy.storage_class(StorageClass::Glacier).send().await;
+    assert_eq!(
+        code(&e.unwrap_err().into_service_error()),
+        "InvalidStorageClass"
+    );
     let listed = s3.list_objects_v2().bucket("classes").send().await.unwrap();
     assert_eq!(listed.key_count(), Some(1), "only k");
+}
+
+/// Regression: an empty last part of a multipart object (`?partNumber=N` of it) was answered
+/// with the whole object, so a downloader joining the parts wrote it twice.
+#[tokio::test]
+async fn an_empty_part_is_served_empty() {
+    let t = TestServer::start().await;
+    let s3 = t.root_s3();
+    t.bucket("empty-part").await;
+    let id = s3
+        .create_multipart_upload()
+        .bucket("empty-part")
+        .key("k")
+        .send()
+        .await
+        .unwrap()
+        .upload_id
+        .unwrap();
+    let mut parts = Vec::new();
+    for (n, data) in [(1, vec![b'a'; 5 * 1024 * 1024]), (2, Vec::new())] {
+        let up = s3
+            .upload_part()
+            .bucket("empty-part")
+            .key("k")
+            .upload_id(&id)
+            .part_number(n)
+            .body(data.into())
+            .send()
+            .await
+            .unwrap();
+        let part = aws_sdk_s3::types::CompletedPart::builder().part_number(n);
+        parts.push(part.e_tag(up.e_tag.unwrap()).build());
+    }
+    let upload = aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts));
+    s3.complete_multipart_upload()
+        .bucket("empty-part")
+        .key("k")
+        .upload_id(&id)
+        .multipart_upload(upload.build())
+        .send()
+        .await
+        .unwrap();
+    let root = Keys::root();
+    let got = t
+        .send(&root, Call::s3("GET", "/empty-part/k?partNumber=2"))
+        .await;
+    assert_eq!((got.status, got.body.len()), (200, 0), "{got:?}");
+    assert_eq!(got.headers["content-length"], "0");
+    assert_eq!(got.headers["x-amz-mp-parts-count"], "2");
+    let one = t
+        .send(&root, Call::s3("HEAD", "/empty-part/k?partNumber=1"))
+        .await;
+    assert_eq!(one.status, 206);
+    assert_eq!(one.headers["content-length"], (5 * 1024 * 1024).to_string());
+}
+
+/// DeleteObjects' `<ETag>` makes that key's delete conditional (as `If-Match`): a stale one
+/// is a per-key `PreconditionFailed` and the object stays. An `If-Match` (or `<ETag>`) tells
+/// whether the object exists, so, as AWS, it also needs `s3:GetObject` on the key.
+#[tokio::test]
+async fn conditional_deletes_in_delete_objects_and_their_authorisation() {
+    let t = TestServer::start().await;
+    let s3 = t.root_s3();
+    t.bucket("cdel").await;
+    t.object("cdel", "a", b"a").await;
+    t.object("cdel", "b", b"b").await;
+    let etag_b = s3.head_object().bucket("cdel").key("b").send().await;
+    let etag_b = etag_b.unwrap().e_tag.unwrap();
+    let object = |key: &str, etag: &str| {
+        ObjectIdentifier::builder()
+            .key(key)
+            .e_tag(etag)
+            .build()
+            .unwrap()
+    };
+    let delete = Delete::builder()
+        .objects(object("a", "\"0123456789abcdef0123456789abcdef\""))
+        .objects(object("b", &etag_b))
+        .build()
+        .unwrap();
+    let out = s3
+        .delete_objects()
+        .bucket("cdel")
+        .delete(delete)
+        .send()
+        .await
+        .unwrap();
+    let deleted: Vec<_> = out.deleted().iter().filter_map(|d| d.key()).collect();
+    assert_eq!(deleted, ["b"]);
+    let errors: Vec<_> = out.errors().iter().map(|e| (e.key(), e.code())).collect();
+    assert_eq!(errors, [(Some("a"), Some("PreconditionFailed"))]);
+    s3.head_object()
+        .bucket("cdel")
+        .key("a")
+        .send()
+        .await
+        .unwrap();
+
+    // Write and delete, but not read: no condition on an ETag.
+    let doc = common::allow(
+        &["s3:PutObject", "s3:DeleteObject"],
+        &["arn:aws:s3:::cdel/*"],
+    );
+    let writer = t.s3_as(&t.user_with_doc("writer", &doc).await);
+    let e = writer
+        .delete_object()
+        .bucket("cdel")
+        .key("a")
+        .if_match("\"x\"");
+    assert_eq!(
+        code(&e.send().await.unwrap_err().into_service_error()),
+        "AccessDenied"
+    );
+    let e = writer
+        .put_object()
+        .bucket("cdel")
+        .key("a")
+        .if_match("\"x\"");
+    assert_eq!(
+        code(&e.send().await.unwrap_err().into_service_error()),
+        "AccessDenied"
+    );
+    let e = writer
+        .put_object()
+        .bucket("cdel")
+        .key("new")
+        .if_none_match("*");
+    e.send().await.unwrap();
+    s3.head_object()
+        .bucket("cdel")
+        .key("a")
+        .send()
+        .await
+        .unwrap();
 }

@@ -319,8 +319,10 @@ impl Model {
                 },
                 owner: match principal.kind {
                     PrincipalKind::Root | PrincipalKind::User => principal.owner,
+                    // A parent always exists (U5 deletes its keys with it); were it missing,
+                    // its keys would write as nobody, not as root.
                     PrincipalKind::Sts | PrincipalKind::ServiceAccount => {
-                        user.map(|(_, o)| *o).unwrap_or_default()
+                        user.map_or(Owner::NOBODY, |(_, o)| *o)
                     }
                 },
             })

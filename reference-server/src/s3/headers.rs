@@ -11,15 +11,18 @@ use crate::store::ObjectMeta;
 /// Largest total size of user metadata (names + values), as S3.
 pub const MAX_USER_META: usize = 2048;
 
+/// One storage class is kept; as MinIO, the two it answers as standard are taken, any other
+/// refused rather than silently stored as standard.
+pub fn check_storage_class(headers: &HeaderMap) -> S3Result<()> {
+    match headers.get("x-amz-storage-class").map(|v| v.as_bytes()) {
+        None | Some(b"STANDARD" | b"REDUCED_REDUNDANCY") => Ok(()),
+        Some(_) => Err(S3Error::new(S3ErrorCode::InvalidStorageClass)),
+    }
+}
+
 /// Reads the stored metadata a PUT (or CreateMultipartUpload, or a REPLACE copy) carries.
 pub fn meta_from_headers(headers: &HeaderMap) -> S3Result<ObjectMeta> {
-    // One storage class is kept; as MinIO, the two it answers as standard are taken, any
-    // other refused rather than silently stored as standard.
-    if let Some(class) = headers.get("x-amz-storage-class") {
-        if !matches!(class.as_bytes(), b"STANDARD" | b"REDUCED_REDUNDANCY") {
-            return Err(S3Error::new(S3ErrorCode::InvalidStorageClass));
-        }
-    }
+    check_storage_class(headers)?;
     let get = |name: &str| {
         headers
             .get(name)

@@ -76,6 +76,8 @@ pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let state = ctx.state.clone();
     let (b, k) = (bucket.clone(), key.clone());
     let precondition = super::objects::write_precondition(ctx)?;
+    // Before the parts are assembled, then again as the object is placed.
+    super::objects::precondition_now(ctx, &precondition)?;
     let meta = super::offload(move || {
         let store = &state.store;
         let by = Completion {

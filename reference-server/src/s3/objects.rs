@@ -19,16 +19,7 @@ pub async fn put_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     validate_key(&key)?;
     ctx.state.store.bucket_meta(&bucket)?;
     let precondition = write_precondition(ctx)?;
-    // Answered before the body is read when it already fails; checked again as the write
-    // takes effect.
-    if precondition != Precondition::NONE {
-        let current = match ctx.state.store.object_meta(&bucket, &key) {
-            Ok(meta) => Some(meta),
-            Err(e) if e.code == S3ErrorCode::NoSuchKey => None,
-            Err(e) => return Err(e),
-        };
-        precondition.check(current.as_ref(), &key)?;
-    }
+    precondition_now(ctx, &precondition)?;
     let mut meta = meta_from_headers(&ctx.parts.headers)?;
     let mut body = ctx.body(MAX_PUT_SIZE)?;
     let mut tmp = ctx.state.store.temp_object().await?;
@@ -77,8 +68,13 @@ fn resolve_range(header: &str, size: u64) -> S3Result<Option<(u64, u64)>> {
         digits.then(|| s.parse::<u64>().unwrap_or(u64::MAX))
     };
     let (a, b) = (a.trim(), b.trim());
+    // Compared as the numbers they are, however long.
+    let after = |x: &str, y: &str| {
+        let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+        (x.len(), x) > (y.len(), y)
+    };
     let range = match (number(a), number(b)) {
-        (Some(start), Some(end)) if start <= end => (start, end.min(size.saturating_sub(1))),
+        (Some(start), Some(end)) if !after(a, b) => (start, end.min(size.saturating_sub(1))),
         (Some(start), None) if b.is_empty() => (start, size.saturating_sub(1)),
         (None, Some(n)) if a.is_empty() => {
             if n == 0 {
@@ -160,24 +156,28 @@ pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
         set_header(&mut resp, "etag", &format!("\"{}\"", meta.etag));
         return Ok(resp);
     }
-    let range = match (part, ctx.header("range")) {
-        (Some(n), _) => part_range(&meta, n)?,
+    // (start, length) of what is asked for, if not the whole object.
+    let slice = match (part, ctx.header("range")) {
+        (Some(n), _) => Some(part_slice(&meta, n)?),
         // RFC 7233 §4.4: a 416 names the current length.
         (None, Some(r)) => resolve_range(r, meta.size)
-            .map_err(|e| e.header("content-range", format!("bytes */{}", meta.size)))?,
+            .map_err(|e| e.header("content-range", format!("bytes */{}", meta.size)))?
+            .map(|(s, e)| (s, e - s + 1)),
         (None, None) => None,
     };
+    let (status, start, len) = match slice {
+        Some((s, len)) if len > 0 => (StatusCode::PARTIAL_CONTENT, s, len),
+        // An empty part: no range names it.
+        Some((s, _)) => (StatusCode::OK, s, 0),
+        None => (StatusCode::OK, 0, meta.size),
+    };
     // The stored checksum is the whole object's: sent only with the whole object.
-    let whole = range.is_none_or(|(s, e)| s == 0 && e + 1 == meta.size);
-    let with_checksum = whole
+    let with_checksum = start == 0
+        && len == meta.size
         && ctx.header("range").is_none()
         && ctx
             .header("x-amz-checksum-mode")
             .is_some_and(|m| m.eq_ignore_ascii_case("enabled"));
-    let (status, start, len) = match range {
-        Some((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e - s + 1),
-        None => (StatusCode::OK, 0, meta.size),
-    };
     let body = if let Some(file) = file.filter(|_| len > 0) {
         let mut file = tokio::fs::File::from_std(file);
         file.seek(std::io::SeekFrom::Start(start))
@@ -192,20 +192,15 @@ pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     object_headers(&mut resp, &meta, &ctx.query, with_checksum);
-    if part.is_some() && !meta.parts.is_empty() {
-        set_header(
-            &mut resp,
-            "x-amz-mp-parts-count",
-            &meta.parts.len().to_string(),
-        );
+    let parts = stored_parts(&meta);
+    if part.is_some() && !parts.is_empty() {
+        set_header(&mut resp, "x-amz-mp-parts-count", &parts.len().to_string());
     }
     set_header(&mut resp, "content-length", &len.to_string());
-    if let Some((s, e)) = range {
-        set_header(
-            &mut resp,
-            "content-range",
-            &format!("bytes {s}-{e}/{}", meta.size),
-        );
+    if status == StatusCode::PARTIAL_CONTENT {
+        let end = start + len - 1;
+        let range = format!("bytes {start}-{end}/{}", meta.size);
+        set_header(&mut resp, "content-range", &range);
     }
     Ok(resp)
 }
@@ -222,6 +217,7 @@ pub async fn delete_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         absent: false,
         etag_in: ctx.header("if-match").map(str::to_owned),
     };
+    authorize_etag_check(ctx, &precondition, &bucket, &key)?;
     super::offload(move || state.store.delete_object(&bucket, &key, &precondition)).await?;
     Ok(http_util::empty(StatusCode::NO_CONTENT))
 }
@@ -253,10 +249,36 @@ pub(super) fn write_precondition(ctx: &Ctx) -> S3Result<Precondition> {
             ))
         }
     };
-    Ok(Precondition {
+    let precondition = Precondition {
         absent,
         etag_in: ctx.header("if-match").map(str::to_owned),
-    })
+    };
+    authorize_etag_check(ctx, &precondition, ctx.bucket(), ctx.key())?;
+    Ok(precondition)
+}
+
+/// An `If-Match` tells whether the object exists and what its ETag is: as AWS, it also needs
+/// `s3:GetObject` on the key (E7: authorisation before existence).
+fn authorize_etag_check(ctx: &Ctx, p: &Precondition, bucket: &str, key: &str) -> S3Result<()> {
+    match p.etag_in {
+        Some(_) => ctx.authorize(Action::GetObject, &format!("{bucket}/{key}")),
+        None => Ok(()),
+    }
+}
+
+/// Checks `precondition` against the key's object as it is now, so a write that already
+/// fails it is answered before its body is read or its parts assembled; the store checks it
+/// again as the write takes effect.
+pub(super) fn precondition_now(ctx: &Ctx, precondition: &Precondition) -> S3Result<()> {
+    if *precondition == Precondition::NONE {
+        return Ok(());
+    }
+    let current = match ctx.state.store.object_meta(ctx.bucket(), ctx.key()) {
+        Ok(meta) => Some(meta),
+        Err(e) if e.code == S3ErrorCode::NoSuchKey => None,
+        Err(e) => return Err(e),
+    };
+    precondition.check(current.as_ref(), ctx.key())
 }
 
 /// `partNumber` on GetObject and HeadObject: 1 to 10000, digits only, else 400.
@@ -271,23 +293,31 @@ fn part_number(part: Option<&str>) -> S3Result<Option<u32>> {
     }
 }
 
-/// The bytes (first, last) of part `n`, as S3 serves `?partNumber=N` (206 with their
-/// `Content-Range`). An object completed from a multipart upload has the parts it was
-/// assembled from; any other is one part, the whole object (the AWS transfer managers and
-/// the CRT start every download with `partNumber=1`). A part beyond the last is 416
-/// `InvalidPartNumber`; an empty part is served as an empty 200 (no range names it).
-fn part_range(meta: &ObjectMeta, n: u32) -> S3Result<Option<(u64, u64)>> {
-    let n = n as usize;
-    let (start, len) = if meta.parts.is_empty() {
-        (0, if n == 1 { meta.size } else { u64::MAX })
+/// (start, length) of part `n`, as S3 serves `?partNumber=N` (206 with its `Content-Range`).
+/// An object completed from a multipart upload has the parts it was assembled from; any
+/// other is one part, the whole object (the AWS transfer managers and the CRT start every
+/// download with `partNumber=1`). A part beyond the last is 416 `InvalidPartNumber`.
+fn part_slice(meta: &ObjectMeta, n: u32) -> S3Result<(u64, u64)> {
+    let parts = stored_parts(meta);
+    let i = n as usize - 1;
+    match (parts.get(i), parts.is_empty()) {
+        (Some(&len), _) => Ok((parts[..i].iter().sum(), len)),
+        (None, true) if i == 0 => Ok((0, meta.size)),
+        (None, _) => Err(S3Error::new(S3ErrorCode::InvalidPartNumber)),
+    }
+}
+
+/// The part sizes of an object completed from a multipart upload, trusted only when they add
+/// up to its size (so no offset overflows or runs past the data); otherwise none: one part.
+fn stored_parts(meta: &ObjectMeta) -> &[u64] {
+    let total = meta
+        .parts
+        .iter()
+        .try_fold(0u64, |sum, &p| sum.checked_add(p));
+    if total == Some(meta.size) {
+        &meta.parts
     } else {
-        let start = meta.parts.iter().take(n - 1).sum();
-        (start, meta.parts.get(n - 1).copied().unwrap_or(u64::MAX))
-    };
-    match len {
-        u64::MAX => Err(S3Error::new(S3ErrorCode::InvalidPartNumber)),
-        0 => Ok(None),
-        len => Ok(Some((start, start + len - 1))),
+        &[]
     }
 }
 
@@ -340,25 +370,28 @@ pub async fn delete_objects(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         });
     }
     // Authorised here, deleted off the reactor (see `delete_object`).
-    let checked: Vec<(xml::ObjectToDelete, S3Result<()>)> = objects
+    let checked: Vec<(xml::ObjectToDelete, Precondition, S3Result<()>)> = objects
         .into_iter()
         .map(|o| {
+            // An `<ETag>` makes it a conditional delete of that key (as `If-Match`).
+            let precondition = Precondition {
+                absent: false,
+                etag_in: o.etag.clone(),
+            };
             let allowed = validate_key(&o.key)
                 .and_then(|()| ctx.authorize(Action::DeleteObject, &format!("{bucket}/{}", o.key)))
+                .and_then(|()| authorize_etag_check(ctx, &precondition, &bucket, &o.key))
                 .and_then(|()| check_version_id(o.version_id.as_deref()));
-            (o, allowed)
+            (o, precondition, allowed)
         })
         .collect();
     let state = ctx.state.clone();
     let outcomes = super::offload(move || {
         Ok(checked
             .into_iter()
-            .map(|(o, allowed)| {
-                let done = allowed.and_then(|()| {
-                    state
-                        .store
-                        .delete_object(&bucket, &o.key, &Precondition::NONE)
-                });
+            .map(|(o, precondition, allowed)| {
+                let done = allowed
+                    .and_then(|()| state.store.delete_object(&bucket, &o.key, &precondition));
                 (o, done)
             })
             .collect::<Vec<_>>())
@@ -420,6 +453,8 @@ fn copy_source_version(raw: &str) -> Option<String> {
 pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     // CopyObject takes no body, but one sent is held to its declared hash (V2).
     ctx.small_body().await?;
+    // Whatever the metadata directive (see `meta_from_headers`).
+    super::headers::check_storage_class(&ctx.parts.headers)?;
     let source = ctx.header("x-amz-copy-source").unwrap_or("");
     let (src_bucket, src_key) = parse_copy_source(source)?;
     validate_key(&src_key)?;
@@ -537,6 +572,30 @@ pub async fn delete_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
 mod tests {
     use super::*;
 
+    /// Part sizes are trusted only when they add up to the object's size: none overflows an
+    /// offset or runs past the data.
+    #[test]
+    fn parts_that_do_not_add_up_make_one_part() {
+        let meta = |size, parts: &[u64]| ObjectMeta {
+            size,
+            parts: parts.to_vec(),
+            ..ObjectMeta::default()
+        };
+        let three = meta(12, &[5, 0, 7]);
+        assert_eq!(part_slice(&three, 1).unwrap(), (0, 5));
+        assert_eq!(part_slice(&three, 2).unwrap(), (5, 0));
+        assert_eq!(part_slice(&three, 3).unwrap(), (5, 7));
+        assert_eq!(
+            part_slice(&three, 4).unwrap_err().code,
+            S3ErrorCode::InvalidPartNumber
+        );
+        for bad in [meta(12, &[u64::MAX, 13]), meta(12, &[5, 8]), meta(12, &[5])] {
+            assert!(stored_parts(&bad).is_empty(), "{:?}", bad.parts);
+            assert_eq!(part_slice(&bad, 1).unwrap(), (0, 12));
+            assert!(part_slice(&bad, 2).is_err());
+        }
+    }
+
     #[test]
     fn ranges_resolve_as_s3_does() {
         assert_eq!(resolve_range("bytes=0-9", 100).unwrap(), Some((0, 9)));
@@ -556,6 +615,10 @@ mod tests {
         assert_eq!(resolve_range("bytes=0-1,4-5", 100).unwrap(), None);
         assert_eq!(resolve_range("items=0-1", 100).unwrap(), None);
         assert_eq!(resolve_range("bytes=+1-2", 100).unwrap(), None);
+        // Both past u64, last before first: ignored, as any such range.
+        let (first, last) = ("18446744073709551617", "018446744073709551616");
+        let spec = format!("bytes={first}-{last}");
+        assert_eq!(resolve_range(&spec, 100).unwrap(), None);
         // Positions past u64: a start beyond any object, an end or suffix past its end.
         assert_eq!(
             resolve_range("bytes=99999999999999999999-", 100)

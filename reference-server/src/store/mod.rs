@@ -53,6 +53,11 @@ pub struct Owner {
 
 impl Owner {
     pub const ROOT: Owner = Owner { uid: 0, gid: 0 };
+    /// The conventional `nobody:nogroup`: anonymous writes (X2).
+    pub const NOBODY: Owner = Owner {
+        uid: 65534,
+        gid: 65534,
+    };
 }
 
 const KEY_LOCKS: usize = 64;
