@@ -248,6 +248,31 @@ async fn a_clock_moved_on_a_remote_target_is_reported_and_explains_the_next_pref
     server.shutdown().await;
 }
 
+/// Regression: a target file declaring `clock = true` for a server without a test clock ran
+/// the clock scenarios, which failed and blamed the server for five SPEC rules (exit 1). It
+/// is a wrong setup: the preflight asks the clock to move by 0 s and stops the run (exit 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clock_the_target_cannot_move_stops_the_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = server(dir.path()).await;
+    let (key, secret) = (server.root_access_key(), server.root_secret_key());
+    let file = profile(
+        dir.path(),
+        "clock.toml",
+        server.endpoint(),
+        key,
+        secret,
+        "us-east-1",
+    );
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("[capabilities]\nclock = true\n");
+    std::fs::write(&file, text).unwrap();
+    let o = run(&file, &dir.path().join("reports")).await;
+    let path = file.display().to_string();
+    stopped_early(&o, &[&path, "`clock = true`", "--test-clock"]);
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_that_is_not_s3_stops_the_run() {
     let dir = tempfile::tempdir().expect("temp dir");

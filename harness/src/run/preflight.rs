@@ -36,12 +36,18 @@ pub enum Problem {
     Credentials(String),
     /// Something answered, but not as S3 does.
     NotS3(String),
+    /// The target file declares a capability the target refuses (`clock = true` for a server
+    /// without a test clock): a wrong setup, which scenarios would report as broken rules.
+    Capability(String),
 }
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Problem::Unreachable(m) | Problem::Credentials(m) | Problem::NotS3(m) => f.write_str(m),
+            Problem::Unreachable(m)
+            | Problem::Credentials(m)
+            | Problem::NotS3(m)
+            | Problem::Capability(m) => f.write_str(m),
         }
     }
 }
@@ -129,7 +135,28 @@ pub async fn check_from(
             "{endpoint} does not answer Keygate's admin API as expected: {e}"
         ))),
         Err(TargetError::Unsupported(_) | TargetError::Local(_)) => Ok(()),
+    }?;
+    check_clock(target, source).await
+}
+
+/// A target declaring `clock = true` must move its clock: asked to move it by 0 seconds, a
+/// server started without a test clock refuses, which the clock scenarios would otherwise
+/// report as broken SPEC rules.
+async fn check_clock(target: &dyn Target, source: &Source) -> Result<(), Problem> {
+    if !target.info().capabilities.clock {
+        return Ok(());
     }
+    let refused = match target.advance_clock(0).await {
+        Ok(()) | Err(TargetError::Unsupported(_)) => return Ok(()),
+        Err(TargetError::Rejected { code, message, .. }) => format!("{code}: {message}"),
+        Err(e) => e.to_string(),
+    };
+    Err(Problem::Capability(format!(
+        "{} declares `clock = true` under [capabilities], but the target refused to move its \
+         clock ({refused}): start the server with --test-clock, or set `clock = false` (the \
+         scenarios that move the clock are then skipped)",
+        source.file
+    )))
 }
 
 async fn list_buckets(
