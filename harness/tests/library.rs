@@ -131,6 +131,54 @@ fn counts_that_cannot_add_up_and_endless_sleeps_are_refused() {
     assert_eq!(e[0].path, "steps[0].millis");
 }
 
+/// Regression: values no run can survive passed `validate`; a 99999999999999-byte `size`
+/// then aborted the run (exit 134, no report), and a negative `advance_clock` was blamed
+/// on the target. Each is refused naming its key; blank areas and tags too.
+#[test]
+fn values_no_run_survives_and_blank_names_are_refused() {
+    let at = |text: &str| -> Vec<String> {
+        errors(&format!("{HEAD}{text}"))
+            .iter()
+            .map(|e| e.path.clone())
+            .collect()
+    };
+    let list = "[[steps]]\nop = \"list_buckets\"\n";
+    let put = "[[steps]]\nop = \"put_object\"\nbucket = \"b\"\nkey = \"k\"\n";
+    let setup = "[setup]\nbuckets = [\"b\"]\n";
+    assert_eq!(
+        at(&format!("{setup}{put}size = 99999999999999\n")),
+        ["steps[0].size"]
+    );
+    assert_eq!(
+        at(&format!(
+            "{setup}[[setup.objects]]\nbucket = \"b\"\nkey = \"k\"\nsize = 99999999999999\n\
+             {list}"
+        )),
+        ["setup.objects[0].size"]
+    );
+    assert_eq!(
+        at(&format!(
+            "{list}parallel = 200000\nexpect_counts = {{ ok = 200000 }}\n"
+        )),
+        ["steps[0].parallel"]
+    );
+    let clock = "[[steps]]\nop = \"advance_clock\"\n";
+    assert_eq!(
+        at(&format!("{clock}seconds = -100\n")),
+        ["steps[0].seconds"]
+    );
+    // The largest of each still passes.
+    let ok = format!(
+        "{HEAD}{setup}{put}size = 268435456\n{list}parallel = 4096\n\
+         expect_counts = {{ ok = 4096 }}\n{clock}seconds = 315360000\n"
+    );
+    scenario::parse(Path::new("scenarios/x/ok.toml"), &ok).expect("at the limits");
+    let blank = HEAD.replace("area = \"s3\"", "area = \"\"\ntags = [\"\", \" x\"]");
+    let e = errors(&format!("{blank}{list}"));
+    let paths: Vec<_> = e.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["area", "tags[0]", "tags[1]"]);
+}
+
 #[test]
 fn identities_must_be_defined() {
     let e = errors(&format!(

@@ -186,6 +186,18 @@ pub fn validate(file: &Path, def: &ScenarioFile) -> Result<Vec<(String, String)>
     if def.rules.is_empty() {
         c.err("rules", "expected at least one SPEC rule id");
     }
+    // Reports group by area, and `--tags` selects by tag: a blank one could not be named.
+    if def.area.trim().is_empty() {
+        c.err("area", "expected an area name (s3, sigv4, users, ...)");
+    }
+    for (i, t) in def.tags.iter().enumerate() {
+        if t.trim().is_empty() || t.trim() != t {
+            c.err(
+                format!("tags[{i}]"),
+                "expected a tag without surrounding blanks",
+            );
+        }
+    }
     for (i, r) in def.rules.iter().enumerate() {
         if !crate::report::rules::is_rule_id(r) {
             c.err(
@@ -302,6 +314,24 @@ fn check_cells(c: &mut Checker<'_>, path: String, cells: &[String], want: usize)
 
 /// The longest `sleep` step.
 const MAX_SLEEP_MS: u64 = 600_000;
+/// The largest generated body (`size`): bodies are built in memory, once per copy.
+const MAX_SIZE: usize = 256 * 1024 * 1024;
+/// The most copies of a `parallel` step: each is a task with its own body and client.
+const MAX_PARALLEL: usize = 4096;
+/// The furthest one `advance_clock` step moves the clock: ten years.
+const MAX_ADVANCE_S: i64 = 10 * 365 * 86_400;
+/// The longest padded policy document (`pad_to`).
+const MAX_PAD: usize = 1024 * 1024;
+
+/// A generated body's `size` within [`MAX_SIZE`].
+fn check_size(c: &mut Checker<'_>, path: String, size: Option<usize>) {
+    if size.is_some_and(|n| n > MAX_SIZE) {
+        c.err(
+            path,
+            format!("at most {MAX_SIZE} bytes (256 MiB): bodies are built in memory"),
+        );
+    }
+}
 
 fn setup(c: &mut Checker<'_>, def: &ScenarioFile) -> Vec<(String, String)> {
     let mut documents = Vec::new();
@@ -348,7 +378,9 @@ fn setup(c: &mut Checker<'_>, def: &ScenarioFile) -> Vec<(String, String)> {
                 }
             }
             if let Some(n) = p.pad_to {
-                if doc.trim_end().len() > n || !doc.trim_end().ends_with('}') {
+                if n > MAX_PAD {
+                    c.err(format!("{path}.pad_to"), format!("at most {MAX_PAD} bytes"));
+                } else if doc.trim_end().len() > n || !doc.trim_end().ends_with('}') {
                     c.err(
                         format!("{path}.pad_to"),
                         format!("the document must end in `}}` and be at most {n} bytes"),
@@ -386,6 +418,7 @@ fn setup(c: &mut Checker<'_>, def: &ScenarioFile) -> Vec<(String, String)> {
         }
     }
     for (i, o) in def.setup.objects.iter().enumerate() {
+        check_size(c, format!("setup.objects[{i}].size"), o.size);
         if o.body.is_some() && o.size.is_some() {
             c.err(
                 format!("setup.objects[{i}]"),
@@ -477,8 +510,21 @@ fn check_step(c: &mut Checker<'_>, path: &str, step: &Step) {
             "`parallel` and `expect_counts` go together",
         );
     }
-    if step.parallel == Some(0) {
-        c.err(format!("{path}.parallel"), "expected at least 1");
+    if step.parallel == Some(0) || step.parallel.is_some_and(|n| n > MAX_PARALLEL) {
+        c.err(
+            format!("{path}.parallel"),
+            format!("expected 1..={MAX_PARALLEL}"),
+        );
+    }
+    check_size(c, format!("{path}.size"), step.size);
+    if step
+        .seconds
+        .is_some_and(|s| !(0..=MAX_ADVANCE_S).contains(&s))
+    {
+        c.err(
+            format!("{path}.seconds"),
+            format!("expected 0..={MAX_ADVANCE_S} (ten years): a clock only moves forward"),
+        );
     }
     // Every copy has exactly one outcome: counts that do not add up can never match.
     if let (Some(n), Some(counts)) = (step.parallel, &step.expect_counts) {
