@@ -1,7 +1,7 @@
 //! The console summary printed at the end of a run: totals, a per-area table, the failures
 //! and errors with their first mismatch (a known failure marked so, with why), the unexpected
-//! passes, how many scenarios did not run and why, each fault
-//! scenario's ledger, and where the reports were written.
+//! passes, how many scenarios did not run and why, each fault scenario's ledger, the
+//! warnings (what cleanup could not remove), and where the reports were written.
 
 use super::{known, RunReport, Totals, Verdict};
 use std::collections::BTreeMap;
@@ -97,6 +97,13 @@ pub fn summary(report: &RunReport) -> String {
             let _ = writeln!(s, "  faults {} ({}): {f}", r.id, r.verdict.as_str());
         }
     }
+    // What cleanup left on the target may fail the next run (a scenario that counts users
+    // assumes there are no others): said here, not only in report.json.
+    for r in &report.scenarios {
+        for w in &r.warnings {
+            let _ = writeln!(s, "  WARNING {}: {}", r.id, plain(w));
+        }
+    }
     // A rule counts as verified only when every scenario naming it passed; the same counts
     // as `rule_totals` and each rule's `status` in report.json.
     let _ = writeln!(s, "{}", report.rule_totals);
@@ -158,6 +165,19 @@ mod tests {
         assert!(
             s.contains("  FAIL a [U1]: got  [2Jgarbage   more\n"),
             "{s:?}"
+        );
+    }
+
+    /// Regression: what cleanup left on a target was only in report.json, so a run whose
+    /// leftovers would fail the next one read as clean.
+    #[test]
+    fn cleanup_warnings_are_printed() {
+        let mut r = result("users-limit", Verdict::Pass);
+        r.warnings = vec!["delete user u418: transport: no answer\u{7}".into()];
+        let s = summary(&crate::report::fixtures::report(vec![r]));
+        assert!(
+            s.contains("\n  WARNING users-limit: delete user u418: transport: no answer \n"),
+            "{s}"
         );
     }
 

@@ -218,12 +218,26 @@ async fn provision(ctx: &Ctx<'_>) -> Result<(), String> {
 async fn cleanup(ctx: &Ctx<'_>) -> Vec<String> {
     let mut warnings = Vec::new();
     let t = ctx.target;
-    for user in ctx.users() {
-        if let Err(e) = t.delete_user(&user).await {
-            if !matches!(&e, crate::target::TargetError::Rejected { code, .. } if code == "NoSuchEntity" || code == "NoSuchUser" || code == "InvalidArgument")
-            {
+    let users = ctx.users();
+    for (i, user) in users.iter().enumerate() {
+        match t.delete_user(user).await {
+            Ok(()) => {}
+            Err(crate::target::TargetError::Rejected { code, .. })
+                if code == "NoSuchEntity" || code == "NoSuchUser" || code == "InvalidArgument" => {}
+            // A target that stopped answering would cost a timeout per user: the rest are
+            // named, not tried.
+            Err(e @ crate::target::TargetError::Transport(_)) => {
                 warnings.push(format!("delete user {user}: {e}"));
+                warnings.push(format!(
+                    "cleanup stopped, the target no longer answering; left on it: users [{}], \
+                     policies [{}], buckets [{}]",
+                    users[i + 1..].join(", "),
+                    ctx.policies().join(", "),
+                    ctx.buckets().join(", ")
+                ));
+                return warnings;
             }
+            Err(e) => warnings.push(format!("delete user {user}: {e}")),
         }
     }
     for policy in ctx.policies() {
