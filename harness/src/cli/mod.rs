@@ -65,6 +65,10 @@ Exit codes:
     name = "keygate",
     version,
     about = "Conformance runner: does an S3 service get identity and access right?",
+    long_about = "Conformance runner: does an S3 service get identity and access right?\n\n\
+        Without a command, `keygate` is `keygate run` with its defaults: the whole library \
+        against the reference server, in-process (`keygate run --help` says where the library \
+        and the reports are).",
     after_help = EXIT_CODES
 )]
 pub struct Cli {
@@ -168,14 +172,16 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
     /// Where reports go: each run's report.json, junit.xml and report.html in <DIR>/<run id>/,
-    /// copied to <DIR>/latest/.
+    /// copied to <DIR>/latest/. Default: ./reports where ./scenarios exists, else the
+    /// reports directory beside the library shipped with this build (as shown).
     #[arg(long, default_value_os_t = default_reports())]
     pub report_dir: PathBuf,
     /// Stop scheduling after the first failure or error; the scenarios never started are
     /// reported as not run.
     #[arg(long)]
     pub fail_fast: bool,
-    /// The scenario library.
+    /// The scenario library. Default: ./scenarios where it exists, else the library shipped
+    /// with this build (as shown).
     #[arg(long, default_value_os_t = default_scenarios())]
     pub scenarios: PathBuf,
     /// Scenarios the target is known to fail, each with why (TOML: `version = 1` and a
