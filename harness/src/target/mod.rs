@@ -411,11 +411,28 @@ pub(crate) fn check_endpoint(file: &Path, endpoint: &str) -> anyhow::Result<()> 
     if rest.trim_end_matches('/').is_empty() {
         return Err(at("endpoint names no host".into()));
     }
-    match endpoint.parse::<::http::Uri>() {
-        Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => Ok(()),
-        Ok(_) => Err(at("endpoint names no host".into())),
-        Err(e) => Err(at(format!("not a URL: {e}"))),
+    let uri = match endpoint.parse::<::http::Uri>() {
+        Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => uri,
+        Ok(_) => return Err(at("endpoint names no host".into())),
+        Err(e) => return Err(at(format!("not a URL: {e}"))),
+    };
+    // Read from the text: `http::Uri` takes any digits for a port.
+    let port = uri.authority().and_then(|a| {
+        let s = a.as_str();
+        let after_host = s.rfind(']').map_or(s, |i| &s[i + 1..]);
+        after_host.rsplit_once(':').map(|(_, port)| port)
+    });
+    if port.is_some_and(|p| !p.parse::<u16>().is_ok_and(|p| p > 0)) {
+        return Err(at("the port must be 1 to 65535".into()));
     }
+    // Requests and the admin API are addressed from the root: a path or query here would be
+    // glued into every URL.
+    if !uri.path().trim_end_matches('/').is_empty() || uri.query().is_some() {
+        return Err(at(
+            "expected scheme://host[:port] only: a path or query is not supported".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A region is part of every signature: an empty one would pass the file check and then fail
@@ -533,8 +550,13 @@ mod tests {
             ("https:///", "endpoint names no host"),
             ("http://:9000", "at `endpoint`"),
             ("http://host name", "not a URL"),
+            // A probe's: each passed, then failed the run as an unreachable target.
+            ("http://127.0.0.1:99999", "the port must be 1 to 65535"),
+            ("http://127.0.0.1:0", "the port must be 1 to 65535"),
+            ("http://127.0.0.1:9000?x=1", "a path or query is not supported"),
+            ("http://127.0.0.1:9000/some/prefix", "a path or query is not supported"),
         ] {
-            let e = check_endpoint(f, bad).unwrap_err().to_string();
+            let e = check_endpoint(f, bad).expect_err(bad).to_string();
             assert!(e.starts_with("targets/x.toml: at `endpoint`: "), "{e}");
             assert!(e.contains(why) && e.contains(&format!("`{bad}`")), "{e}");
         }
