@@ -47,8 +47,8 @@ pub fn render(report: &RunReport) -> String {
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Keygate report {id}</title><style>{CSS}</style></head><body>\
 <h1>Keygate conformance report</h1><p>Run <code>{id}</code>, started {start}, {dur:.1} s. Target: {kind} at <code>{ep}</code> over <b>{transport}</b>, \
 region {region}, profile <b>{profile}</b>.</p>\
-<p><span class=\"pass\">{p} passed</span> · <span class=\"fail\">{f} failed</span> · <span class=\"error\">{e} errors</span> · \
-<span class=\"skip\">{sk} skipped</span> · <span class=\"not_run\">{nr} not run</span></p>",
+<p><span class=\"pass\">{p} passed</span> · <span class=\"fail\">{f} failed{known}</span> · <span class=\"error\">{e} errors</span> · \
+<span class=\"skip\">{sk} skipped</span> · <span class=\"not_run\">{nr} not run</span>{unexpected}</p>",
         id = esc(&report.run_id),
         start = esc(&report.started_at),
         dur = report.duration_ms as f64 / 1000.0,
@@ -62,6 +62,16 @@ region {region}, profile <b>{profile}</b>.</p>\
         e = t.error,
         sk = t.skip,
         nr = t.not_run,
+        // As the console's closing line: known failures do not fail the run, unexpected
+        // passes do.
+        known = match t.known_failures {
+            0 => String::new(),
+            n => format!(" ({n} known)"),
+        },
+        unexpected = match t.unexpected_passes {
+            0 => String::new(),
+            n => format!(" · <span class=\"fail\">{n} unexpectedly passed</span>"),
+        },
     );
 
     if report.target.clock_advanced_s != 0 {
@@ -250,6 +260,12 @@ mod tests {
             html.contains(
                 "<span class=\"pass\">pass</span> <span class=\"fail\">but listed as a known failure (T-b): delete its line</span>"
             ),
+            "{html}"
+        );
+        // The header counts them as the console's closing line does.
+        assert!(
+            html.contains("<span class=\"fail\">1 failed (1 known)</span>")
+                && html.contains("<span class=\"fail\">1 unexpectedly passed</span>"),
             "{html}"
         );
     }
