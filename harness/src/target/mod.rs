@@ -553,8 +553,14 @@ mod tests {
             // A probe's: each passed, then failed the run as an unreachable target.
             ("http://127.0.0.1:99999", "the port must be 1 to 65535"),
             ("http://127.0.0.1:0", "the port must be 1 to 65535"),
-            ("http://127.0.0.1:9000?x=1", "a path or query is not supported"),
-            ("http://127.0.0.1:9000/some/prefix", "a path or query is not supported"),
+            (
+                "http://127.0.0.1:9000?x=1",
+                "a path or query is not supported",
+            ),
+            (
+                "http://127.0.0.1:9000/some/prefix",
+                "a path or query is not supported",
+            ),
         ] {
             let e = check_endpoint(f, bad).expect_err(bad).to_string();
             assert!(e.starts_with("targets/x.toml: at `endpoint`: "), "{e}");
