@@ -147,6 +147,12 @@ async fn a_planted_slowdown_in_the_null_target_fails_the_regression_gate() {
         "the gate passed a 3 ms CPU burn per request: {:?}",
         slow.summary
     );
+    // The failed gate is in the report, with its reason, not only on the console.
+    let gate = slow.gate.as_ref().expect("the gate is recorded");
+    assert_eq!(gate.verdict, "fail", "{gate:?}");
+    let result = slow.result.as_ref().expect("the result is recorded");
+    assert_eq!(result.exit_code, 1);
+    assert_eq!(Some(&result.failures[0]), gate.reason.as_ref());
     // The null target has no per-operation metrics: no per-transaction CPU is made up.
     assert!(slow.runs[0].cpu_attribution.is_none());
     assert!(slow.runs[0]
@@ -222,6 +228,8 @@ fn recorded(plan: &str, requests: u64) -> load::report::LoadReport {
         summary: load::report::summarize(&runs),
         runs,
         ratios: None,
+        gate: None,
+        result: None,
     }
 }
 

@@ -190,10 +190,21 @@ async fn a_remote_attack_removes_its_users_policies_and_filled_bucket() {
         &server,
         "region = \"ap-south-2\"",
     );
-    // Custom policies, STS, service accounts, and PUTs that add objects to the bucket.
-    let (report, code) = load::run(&args(&file, "hot-path.toml", &dir.path().join("r")))
-        .await
-        .expect("the attack runs");
+    // Custom policies, STS, service accounts, and PUTs that add objects to the bucket. Pinning
+    // left on: it cannot apply to a remote target, and the report says so.
+    let mut a = args(&file, "hot-path.toml", &dir.path().join("r"));
+    a.no_pin = false;
+    let (report, code) = load::run(&a).await.expect("the attack runs");
+    assert_eq!(
+        report.settings["pin"], "not applicable (no target spawned here)",
+        "{}",
+        report.settings
+    );
+    assert!(
+        report.settings.get("target_worker_threads").is_none(),
+        "{}",
+        report.settings
+    );
     assert_eq!(
         code, 0,
         "unexpected outcomes: {:?}",

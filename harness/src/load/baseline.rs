@@ -160,6 +160,8 @@ mod tests {
             runs: Vec::new(),
             summary: [("server".to_owned(), Default::default())].into(),
             ratios: None,
+            gate: None,
+            result: None,
         }
     }
 

@@ -1,4 +1,7 @@
-//! The console summary of a load report (also `summary.txt` and the top of `load.html`).
+//! The console summary of a load report (also `summary.txt` and the top of `load.html`): the
+//! runs, the medians, the gate on a baseline (its file, threshold, every comparison and the
+//! verdict) and the result with every reason the run failed, so a failed run's report files
+//! say why without the console.
 
 use super::report::LoadReport;
 
@@ -131,6 +134,15 @@ pub fn console(report: &LoadReport) -> String {
             _ => "target / compared".to_owned(),
         };
         let _ = writeln!(o, "ratios ({what}): {r}");
+    }
+    if let Some(g) = &report.gate {
+        let _ = write!(o, "\n{}", g.text());
+    }
+    if let Some(r) = &report.result {
+        let _ = writeln!(o, "\nresult: {} (exit {})", r.verdict, r.exit_code);
+        for f in &r.failures {
+            let _ = writeln!(o, "  - {f}");
+        }
     }
     o
 }

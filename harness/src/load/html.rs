@@ -1,6 +1,7 @@
 //! `load.html`: one self-contained page per load report, plots as inline SVG (no script, no
 //! external asset): latency by percentile (log-scaled "nines" axis, from each run's merged
-//! HDR histogram) and throughput per second of the steady window, one line per run.
+//! HDR histogram) and throughput per second of the steady window, one line per run. A run's
+//! result (and why it failed) and its gate on a baseline head the page.
 
 use super::report::{decode, LoadReport};
 use std::fmt::Write;
@@ -119,6 +120,42 @@ fn cpu_table(report: &LoadReport) -> String {
     o
 }
 
+/// The run's result (and its gate) at the top of the page: a failed run says so, and why,
+/// before any figure.
+fn verdict(report: &LoadReport) -> String {
+    let Some(r) = &report.result else {
+        return String::new();
+    };
+    let colour = if r.failures.is_empty() {
+        "#2ca02c"
+    } else {
+        "#d62728"
+    };
+    let mut o = format!(
+        "<p style=\"color:{colour}\"><b>{} (exit {})</b></p>",
+        esc(&r.verdict),
+        r.exit_code
+    );
+    if !r.failures.is_empty() {
+        o.push_str("<ul>");
+        for f in &r.failures {
+            let _ = write!(o, "<li>{}</li>", esc(f));
+        }
+        o.push_str("</ul>");
+    }
+    if let Some(g) = &report.gate {
+        let _ = write!(
+            o,
+            "<p>Gated on baseline <code>{}</code> (run {}), max regression {}%: {}</p>",
+            esc(&g.baseline),
+            esc(&g.baseline_run_id),
+            super::report::percent(g.max_regression),
+            esc(&g.verdict)
+        );
+    }
+    o
+}
+
 pub fn render(report: &LoadReport) -> String {
     let mut latency = Vec::new();
     let mut throughput = Vec::new();
@@ -146,10 +183,11 @@ pub fn render(report: &LoadReport) -> String {
     let mut o = String::new();
     let _ = write!(
         o,
-        "<!doctype html><meta charset=utf-8><title>keygate load {}</title><body style=\"font-family:sans-serif\"><h2>keygate load: plan {} ({})</h2><pre>{}</pre>",
+        "<!doctype html><meta charset=utf-8><title>keygate load {}</title><body style=\"font-family:sans-serif\"><h2>keygate load: plan {} ({})</h2>{}<pre>{}</pre>",
         esc(&report.run_id),
         esc(&report.plan),
         esc(&report.run_id),
+        verdict(report),
         esc(&super::report::console(report))
     );
     o.push_str(&cpu_table(report));

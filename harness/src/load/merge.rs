@@ -1,5 +1,5 @@
 //! `keygate report merge DIR...`: one report from the shards of a plan run by
-//! `keygate load --worker I/N` on several machines (or the repeats of several invocations).
+//! `keygate load --worker I/N` on several machines at the same time.
 //!
 //! Shards run at the same time against one target, so per target: HDR histograms are added
 //! (exactly: they were serialized losslessly), counts and per-second throughput are summed,
@@ -8,10 +8,13 @@
 //! target's CPU is not visible to the workers).
 //!
 //! The set is checked first (exit 2 from the command line): all of one plan, no report given
-//! twice (a run id seen twice, the same directory or a copy), and, for the shards of a
-//! `--worker I/N` run, every index from 0 to N-1 exactly once, all of the same N; a shard
+//! twice (a run id seen twice, the same directory or a copy), every report a shard of a
+//! `--worker I/N` run, every index from 0 to N-1 exactly once, all of the same N, and all run
+//! with the same settings (steady phase, warm-up, users, rate, repeats, targets); a shard
 //! given twice would double the throughput, a missing one understate it. Reports without
-//! `--worker` (separate invocations) merge as they are, but not mixed with shards.
+//! `--worker` are refused: they are separate runs, most likely not simultaneous, and adding
+//! their throughputs would report a load that never happened (compare them with
+//! `--baseline` instead). A merged report is no shard either.
 
 use super::report::{self, decode, encode, LoadReport, RunResult, TxResult};
 use std::collections::BTreeMap;
@@ -98,6 +101,16 @@ fn worker_of(r: &LoadReport) -> Option<(u64, u64)> {
     Some((w.get("index")?.as_u64()?, w.get("of")?.as_u64()?))
 }
 
+/// Settings every shard of one run was started with (as `load.json` records them).
+const SAME_IN_EVERY_SHARD: [&str; 6] = [
+    "duration_s",
+    "warmup_s",
+    "users",
+    "rate",
+    "repeat",
+    "targets",
+];
+
 /// Refuse a set of reports that does not add up to one run (see the module header).
 fn check_set(dirs: &[PathBuf], shards: &[LoadReport]) -> anyhow::Result<()> {
     let name = |i: usize| dirs[i].display().to_string();
@@ -123,7 +136,18 @@ fn check_set(dirs: &[PathBuf], shards: &[LoadReport]) -> anyhow::Result<()> {
     }
     let workers: Vec<Option<(u64, u64)>> = shards.iter().map(worker_of).collect();
     let Some(first) = workers.iter().position(Option::is_some) else {
-        return Ok(());
+        let what = if shards[0].settings.get("merged_from").is_some() {
+            "is a merged report, not a shard"
+        } else {
+            "is not a shard (it was run without --worker)"
+        };
+        anyhow::bail!(
+            "{} {what}: `report merge` adds up the shards of one run made with `--worker I/N` \
+             (N generators started together against one target); separate runs added up would \
+             report a load that never happened. Run the shards with `keygate load --worker I/N \
+             --report-dir DIR` and merge DIR/*, or compare separate runs with `--baseline`",
+            name(0)
+        );
     };
     let (_, n) = workers[first].unwrap_or_default();
     let mut by_index: BTreeMap<u64, usize> = BTreeMap::new();
@@ -148,6 +172,26 @@ fn check_set(dirs: &[PathBuf], shards: &[LoadReport]) -> anyhow::Result<()> {
                 "shard {index}/{n} is given twice: {} and {}",
                 name(j),
                 name(i)
+            );
+        }
+    }
+    for (i, s) in shards.iter().enumerate() {
+        if let Some(differ) = SAME_IN_EVERY_SHARD
+            .iter()
+            .find(|k| s.settings.get(**k) != shards[first].settings.get(**k))
+        {
+            let show = |r: &LoadReport| {
+                r.settings
+                    .get(*differ)
+                    .map_or("not recorded".to_owned(), |v| v.to_string())
+            };
+            anyhow::bail!(
+                "{} was run with {differ} {} but {} with {differ} {}: the shards of one run \
+                 share their settings; merge the shards of one --worker run",
+                name(i),
+                show(s),
+                name(first),
+                show(&shards[first])
             );
         }
     }
@@ -205,6 +249,8 @@ pub fn merge(dirs: &[PathBuf], report_dir: &Path) -> anyhow::Result<(LoadReport,
         summary: report::summarize(&runs),
         runs,
         ratios: None,
+        gate: None,
+        result: None,
     };
     let dir = report_dir.join(&run_id);
     std::fs::create_dir_all(&dir)?;

@@ -9,11 +9,16 @@
 //! (server CPU per transaction type from both, `server_cpu`), remove what provisioning created
 //! on a remote target (`teardown`), then stop a spawned target. `--compare null` alternates
 //! target and ceiling; `--repeat N` repeats and judges medians; `--baseline` gates on them
-//! (`baseline`: another plan's is refused, other settings named in a warning). All traffic is
+//! (`baseline`: another plan's is refused, other settings named in a warning). The gate (its
+//! file, threshold, each comparison and the verdict) and the result, with every reason the
+//! run failed, are written into `load.json`, `summary.txt` and `load.html`, so a failed run's
+//! artifacts say why without its console. All traffic is
 //! to 127.0.0.1 (or the profile's endpoint); every attack is bounded by its duration (goose's
 //! run time) and 10 s per request.
 //!
-//! Everything given is checked before any target starts (exit 2): the plan, the numbers, the
+//! Everything given is checked before any target starts (exit 2): the plan (its values capped,
+//! `plan`), the numbers (`--max-regression` from 0% to below 100%), options that cannot apply
+//! (`--target-workers` with no target spawned here), the
 //! `--target` / `--compare` profiles (remote ones only), `--report-dir` (created and written to
 //! once, as `run` checks it) and the `--baseline` file.
 //!
@@ -31,6 +36,7 @@
 //! without cleanup leaves names the next run does not collide with.
 
 pub mod affinity;
+mod args;
 pub mod attack;
 pub mod baseline;
 pub mod console;
@@ -47,6 +53,9 @@ pub mod server_cpu;
 pub mod setup;
 pub mod sign;
 pub mod teardown;
+
+use args::{check_max_regression, parse_percent, parse_rate, parse_worker};
+pub use args::{parse_duration, DEFAULT_MAX_REGRESSION};
 
 use self::affinity::Pinning;
 use self::once::{attack_once, How};
@@ -70,6 +79,16 @@ pub struct LoadArgs {
     /// policies) is removed after each attack, also when it fails or is interrupted.
     #[arg(long)]
     pub target: Option<String>,
+    /// The load plan: a TOML file naming the identities to provision (users, STS sessions,
+    /// service accounts, `count` of each), the `[[objects]]` to pre-create and a weighted mix
+    /// of `[[transactions]]`. Shipped plans are in `scenarios/load/` (auth-only, auth-denied,
+    /// hot-path, sts-refresh, revocation-storm; the default is hot-path.toml, from
+    /// ./scenarios if there is one, else the library shipped with this build). Values are
+    /// capped so a plan cannot exhaust the machine: at most 100 000 objects in all, 64 MiB
+    /// per object and 1 GiB in all, 16 MiB per PUT body, 1 000 copies of an identity,
+    /// 1 000 000 keys and a weight of 1 000 per transaction; a GET or HEAD that expects `ok`
+    /// must read keys its `[[objects]]` entry creates. A plan that breaks a rule is refused
+    /// (exit 2) naming the file and the key.
     #[arg(long, default_value_os_t = crate::cli::default_scenarios().join("load/hot-path.toml"))]
     pub plan: PathBuf,
     /// Steady phase (e.g. `30s`, `1500ms`, `2m`); at least 1 s.
@@ -90,6 +109,11 @@ pub struct LoadArgs {
     /// Warm-up, excluded from every figure.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub warmup: Duration,
+    /// Where the report goes: each run writes `<DIR>/<run id>/` with `load.json` (settings,
+    /// every run's figures and HDR histograms, the gate on --baseline and the result with
+    /// every reason the run failed), `summary.txt` (what the console shows) and `load.html`
+    /// (plots). Created if missing and checked before any attack (exit 2 if it cannot be
+    /// written). Default: ./reports when ./scenarios exists, else the workspace's reports/.
     #[arg(long, default_value_os_t = crate::cli::default_reports())]
     pub report_dir: PathBuf,
     /// Also run the same plan against `null` (or a remote profile), alternating, and report
@@ -103,8 +127,12 @@ pub struct LoadArgs {
     /// settings it was recorded with that differ from this run's).
     #[arg(long)]
     pub baseline: Option<PathBuf>,
-    /// Largest accepted regression of a median (throughput down, CPU per request up); only
-    /// with --baseline. Default: 10%.
+    /// Largest accepted regression of a median, in per cent of the baseline's figure: a
+    /// throughput lower, or a CPU per request higher, by more than this fails the run (exit
+    /// 1). `10%` and `10` are the same; 0.1 is 0.1%. One threshold holds for both figures, so
+    /// it must be from 0% to below 100%: a throughput cannot drop by more than 100%, and a
+    /// threshold of 100% or more could never fail on it (while CPU per request may grow
+    /// without bound). Only with --baseline. Default: 10%.
     #[arg(long, value_parser = parse_percent)]
     pub max_regression: Option<f64>,
     /// Run shard I of N (0-based) of a distributed run: identities and bucket are made unique
@@ -116,60 +144,15 @@ pub struct LoadArgs {
     /// runs on the last one with one runtime worker thread and the generator on the others).
     #[arg(long)]
     pub no_pin: bool,
-    /// Runtime worker threads of a pinned target (default: one per CPU it is given); at
-    /// least 1.
+    /// Runtime worker threads of a target spawned here (server, null), pinned or not
+    /// (`TOKIO_WORKER_THREADS`); default: pinned, one per CPU it is given, unpinned, tokio's
+    /// own (one per CPU of the machine). At least 1. Refused when no target is spawned here
+    /// (only remote profiles): their threads are their own.
     #[arg(long, value_name = "N")]
     pub target_workers: Option<usize>,
     /// Test only: the null target burns this many µs of CPU per request.
     #[arg(long, default_value_t = 0, hide = true)]
     pub null_spin_us: u64,
-}
-
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (n, unit) = s
-        .find(|c: char| !c.is_ascii_digit())
-        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
-    let n: u64 = n.parse().map_err(|_| format!("not a duration: {s}"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        _ => return Err(format!("unknown unit in {s} (ms, s, m)")),
-    };
-    (d <= MAX_DURATION)
-        .then_some(d)
-        .ok_or_else(|| format!("{s} is longer than an hour"))
-}
-
-fn parse_rate(s: &str) -> Result<u64, String> {
-    match s.trim_end_matches("/s").parse() {
-        Ok(r) if r > 0 => Ok(r),
-        _ => Err(format!("not a rate: {s} (e.g. 500/s)")),
-    }
-}
-
-fn parse_worker(s: &str) -> Result<(usize, usize), String> {
-    let (i, n) = s.split_once('/').ok_or_else(|| format!("not I/N: {s}"))?;
-    let (i, n): (usize, usize) = (
-        i.parse().map_err(|_| format!("not I/N: {s}"))?,
-        n.parse().map_err(|_| format!("not I/N: {s}"))?,
-    );
-    if i < n {
-        Ok((i, n))
-    } else {
-        Err(format!("worker index {i} is not below {n} (0-based)"))
-    }
-}
-
-/// `--max-regression` when none is given.
-pub const DEFAULT_MAX_REGRESSION: f64 = 0.10;
-
-fn parse_percent(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .trim_end_matches('%')
-        .parse()
-        .map_err(|_| format!("not a percentage: {s}"))?;
-    Ok(v / 100.0)
 }
 
 /// Which target one attack runs on.
@@ -231,6 +214,13 @@ fn targets_of(args: &LoadArgs) -> Vec<Which> {
         targets.push(Which::parse(Some(c)));
     }
     targets
+}
+
+/// Whether any target of this run is spawned here (server, null), not remote.
+fn spawns_target(args: &LoadArgs) -> bool {
+    targets_of(args)
+        .iter()
+        .any(|w| !matches!(w, Which::Remote(_)))
 }
 
 /// What `load` prints on the first SIGINT or SIGTERM, after the signal's name.
@@ -341,10 +331,24 @@ fn check_args(args: &LoadArgs, users: usize) -> anyhow::Result<()> {
             args.duration, MIN_STEADY
         )));
     }
-    if let (Some(m), None) = (args.max_regression, &args.baseline) {
+    if let Some(m) = args.max_regression {
+        check_max_regression(m).map_err(|e| bad(format!("--max-regression {e}")))?;
+        if args.baseline.is_none() {
+            return Err(bad(format!(
+                "--max-regression {}% needs --baseline FILE: without a baseline nothing is gated",
+                report::percent(m)
+            )));
+        }
+    }
+    if let Some(n) = args.target_workers.filter(|_| !spawns_target(args)) {
         return Err(bad(format!(
-            "--max-regression {:.0}% needs --baseline FILE: without a baseline nothing is gated",
-            m * 100.0
+            "--target-workers {n} sets the runtime worker threads of a target spawned here \
+             (server, null), but no target is spawned here: {} a remote profile, whose threads \
+             are its own; drop --target-workers",
+            match &args.compare {
+                Some(_) => "--target and --compare are",
+                None => "--target is",
+            }
         )));
     }
     if let Some(c) = &args.compare {
@@ -386,14 +390,15 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
         .unwrap_or_else(|| args.rate.map_or(8, open_loop::default_users));
     check_args(args, users)?;
     // Applies to targets spawned here only (a remote target's CPUs are not ours to choose).
-    let pin = if args.no_pin {
+    let spawned = spawns_target(args);
+    let pin = if args.no_pin || !spawned {
         None
     } else {
         Pinning::split().map(|p| p.with_workers(args.target_workers))
     };
     let targets = targets_of(args);
     let labels = labels(&targets);
-    let settings = serde_json::json!({
+    let mut settings = serde_json::json!({
         "users": users, "duration_s": args.duration.as_secs_f64(),
         "warmup_s": args.warmup.as_secs_f64(), "repeat": args.repeat,
         "load": match args.rate {
@@ -407,12 +412,21 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
                 "target_worker_threads": p.workers(),
                 "applies_to": "spawned targets (server, null)",
             }),
+            None if !spawned => "not applicable (no target spawned here)".into(),
             None if args.no_pin => "off (--no-pin)".into(),
             None => "off (fewer than 2 CPUs)".into(),
         },
         "targets": labels,
         "worker": args.worker.map(|(i, n)| serde_json::json!({"index": i, "of": n})),
     });
+    if spawned {
+        // What the spawned targets were given (`TOKIO_WORKER_THREADS`), pinned or not.
+        settings["target_worker_threads"] = match (&pin, args.target_workers) {
+            (Some(p), _) => p.workers().into(),
+            (None, Some(n)) => n.into(),
+            (None, None) => "tokio's default (one per CPU of the machine)".into(),
+        };
+    }
     let build = if cfg!(debug_assertions) {
         "debug"
     } else {
@@ -426,7 +440,7 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
             if !differ.is_empty() {
                 eprintln!("{}", baseline::warning(b, &differ));
             }
-            Some((b, base))
+            Some((b, base, differ))
         }
         None => None,
     };
@@ -449,6 +463,7 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
             let how = How {
                 users,
                 pin: pin.as_ref(),
+                workers: args.target_workers,
             };
             if let Some(signal) = interrupt.received() {
                 return Err(Interrupted(signal).into());
@@ -472,7 +487,7 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
         })
     });
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let report = LoadReport {
+    let mut report = LoadReport {
         version: report::LOAD_REPORT_VERSION,
         run_id: run_id.clone(),
         plan: plan.id.clone(),
@@ -485,7 +500,28 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
         runs,
         summary,
         ratios,
+        gate: None,
+        result: None,
     };
+    // Every reason the run fails, on stderr now and in every report file.
+    let mut failures = failures_of(&report);
+    if failures.iter().any(|f| f.starts_with(UNEXPECTED)) {
+        eprintln!("unexpected outcomes: see the `unexpected` column");
+    }
+    for f in failures.iter().filter(|f| !f.starts_with(UNEXPECTED)) {
+        eprintln!("{f}");
+    }
+    if let Some((b, base, differ)) = baseline {
+        let gate = report::judge(&report, (b, &base), max_regression, differ);
+        if let Some(why) = &gate.reason {
+            eprintln!("{why}");
+            failures.push(why.clone());
+        }
+        report.gate = Some(gate);
+    }
+    let result = report::Outcome::of(failures, crate::cli::EXIT_FAIL);
+    let code = result.exit_code;
+    report.result = Some(result);
     let dir = args.report_dir.join(&run_id);
     write_report(&dir, &report).map_err(|e| {
         BadInput(anyhow::anyhow!(
@@ -493,40 +529,44 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
             dir.display()
         ))
     })?;
-    let mut code = 0;
-    if report
+    crate::cli::out(&format!("wrote {}\n", dir.join("load.json").display()));
+    Ok((report, code))
+}
+
+/// How [`failures_of`] starts the reason for unexpected outcomes.
+const UNEXPECTED: &str = "unexpected outcomes";
+
+/// The reasons a run failed that its figures show (the gate is judged apart): answers the
+/// plan does not expect, by target and transaction, and an open-loop schedule not kept.
+fn failures_of(report: &LoadReport) -> Vec<String> {
+    let mut failures = Vec::new();
+    let unexpected: Vec<String> = report
         .runs
         .iter()
-        .any(|r| r.transactions.iter().any(|t| t.unexpected > 0))
-    {
-        eprintln!("unexpected outcomes: see the `unexpected` column");
-        code = crate::cli::EXIT_FAIL;
+        .flat_map(|r| {
+            r.transactions
+                .iter()
+                .filter(|t| t.unexpected > 0)
+                .map(move |t| format!("[{}] {} {}", r.target, t.name, t.unexpected))
+        })
+        .collect();
+    if !unexpected.is_empty() {
+        failures.push(format!(
+            "{UNEXPECTED} (answers the plan does not expect; see the `unexpected` column): {}",
+            unexpected.join(", ")
+        ));
     }
     for r in &report.runs {
         if let Some(o) = r.open_loop.as_ref().filter(|o| !o.kept_schedule) {
-            eprintln!(
+            failures.push(format!(
                 "[{}] the generator did not keep the {}/s schedule: {}",
                 r.target,
                 o.rate,
                 o.problems.join("; ")
-            );
-            code = crate::cli::EXIT_FAIL;
+            ));
         }
     }
-    if let Some((b, base)) = &baseline {
-        let (text, bad) = report::gate(&report, base, max_regression);
-        crate::cli::out(&format!(
-            "baseline {} (max regression {:.0}%):\n{text}\n",
-            b.display(),
-            max_regression * 100.0
-        ));
-        if !bad.is_empty() {
-            eprintln!("regression beyond the threshold: {}", bad.join(", "));
-            code = crate::cli::EXIT_FAIL;
-        }
-    }
-    crate::cli::out(&format!("wrote {}\n", dir.join("load.json").display()));
-    Ok((report, code))
+    failures
 }
 
 fn write_report(dir: &Path, report: &LoadReport) -> anyhow::Result<()> {
@@ -540,6 +580,140 @@ fn write_report(dir: &Path, report: &LoadReport) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_reason_a_run_failed_is_in_its_summary_and_page() {
+        let run = report::RunResult {
+            target: "server".into(),
+            transactions: vec![
+                report::TxResult {
+                    name: "get-small".into(),
+                    unexpected: 3,
+                    ..Default::default()
+                },
+                report::TxResult {
+                    name: "head-small".into(),
+                    ..Default::default()
+                },
+            ],
+            open_loop: Some(open_loop::OpenLoopResult {
+                rate: 5000,
+                kept_schedule: false,
+                problems: vec!["2.0% of slots waited over 1 ms".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut r = LoadReport {
+            version: report::LOAD_REPORT_VERSION,
+            run_id: "load-1-x".into(),
+            plan: "p".into(),
+            settings: serde_json::json!({}),
+            machine: serde_json::json!({}),
+            summary: report::summarize(std::slice::from_ref(&run)),
+            runs: vec![run],
+            ratios: None,
+            gate: None,
+            result: None,
+        };
+        let failures = failures_of(&r);
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(
+            failures[0].starts_with("unexpected outcomes")
+                && failures[0].ends_with("[server] get-small 3"),
+            "{failures:?}"
+        );
+        assert_eq!(
+            failures[1],
+            "[server] the generator did not keep the 5000/s schedule: 2.0% of slots waited over 1 ms"
+        );
+        r.result = Some(report::Outcome::of(failures.clone(), 1));
+        let summary = report::console(&r);
+        let page = html::render(&r);
+        for f in &failures {
+            assert!(summary.contains(&format!("  - {f}")), "{summary}");
+            assert!(page.contains(&html_escape(f)), "{page}");
+        }
+        assert!(summary.contains("result: FAILED (exit 1)"), "{summary}");
+        assert!(page.contains("<b>FAILED (exit 1)</b>"), "{page}");
+    }
+
+    fn html_escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    }
+
+    #[test]
+    fn recorded_settings_say_what_applied() {
+        let remote = |p: &str| LoadArgs {
+            target: Some(p.into()),
+            ..test_args()
+        };
+        assert!(spawns_target(&test_args()));
+        assert!(!spawns_target(&remote("a.toml")));
+        assert!(spawns_target(&LoadArgs {
+            compare: Some("null".into()),
+            ..remote("a.toml")
+        }));
+        let e = check_args(
+            &LoadArgs {
+                target_workers: Some(7),
+                ..remote("/nonexistent/a.toml")
+            },
+            1,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("--target-workers 7") && e.contains("--target is a remote"),
+            "{e}"
+        );
+        for (m, said) in [
+            (1.5, "could never fail"),
+            (1.0, "could never fail"),
+            (-0.05, "must be at least 0%"),
+            (f64::NAN, "must be at least 0%"),
+        ] {
+            let e = check_args(
+                &LoadArgs {
+                    max_regression: Some(m),
+                    baseline: Some("b.json".into()),
+                    ..test_args()
+                },
+                1,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.starts_with("--max-regression ") && e.contains(said),
+                "{m}: {e}"
+            );
+        }
+        let near = |s: &str, v: f64| parse_percent(s).is_ok_and(|p| (p - v).abs() < 1e-12);
+        assert!(near("0.1", 0.001) && near("0.05%", 0.0005) && near("10%", 0.1));
+        assert!(parse_percent("99.99%").is_ok());
+    }
+
+    fn test_args() -> LoadArgs {
+        LoadArgs {
+            target: None,
+            plan: "p.toml".into(),
+            duration: Duration::from_secs(1),
+            users: None,
+            rate: None,
+            warmup: Duration::ZERO,
+            report_dir: "r".into(),
+            compare: None,
+            repeat: 1,
+            baseline: None,
+            max_regression: None,
+            worker: None,
+            no_pin: false,
+            target_workers: None,
+            null_spin_us: 0,
+        }
+    }
 
     #[test]
     fn two_remote_profiles_are_told_apart_by_name_else_by_path() {

@@ -49,6 +49,9 @@ async fn sample(pid: Option<u32>, http: &HttpClient, endpoint: &str) -> Sample {
 pub(super) struct How<'a> {
     pub(super) users: usize,
     pub(super) pin: Option<&'a Pinning>,
+    /// `--target-workers`: a spawned target's runtime worker threads when it is not pinned
+    /// (a pinning carries its own).
+    pub(super) workers: Option<usize>,
 }
 
 /// Pins the generator while alive; gives its threads their CPUs back when dropped.
@@ -84,10 +87,11 @@ struct Opened {
 }
 
 /// Start (spawned targets) or open and preflight (remote ones) the target of one attack.
-async fn open(args: &LoadArgs, which: &Which, pin: Option<&Pinning>) -> anyhow::Result<Opened> {
+async fn open(args: &LoadArgs, which: &Which, how: How<'_>) -> anyhow::Result<Opened> {
+    let (pin, workers) = (how.pin, how.workers);
     Ok(match which {
         Which::Server => {
-            let s = procs::spawn_server(pin).await?;
+            let s = procs::spawn_server(pin, workers).await?;
             let admin = setup::admin_target(&s.endpoint, &s.root)?;
             Opened {
                 endpoint: s.endpoint.clone(),
@@ -97,7 +101,7 @@ async fn open(args: &LoadArgs, which: &Which, pin: Option<&Pinning>) -> anyhow::
             }
         }
         Which::Null => {
-            let s = procs::spawn_null(args.null_spin_us, pin).await?;
+            let s = procs::spawn_null(args.null_spin_us, pin, workers).await?;
             Opened {
                 endpoint: s.endpoint.clone(),
                 http: HttpClient::new()?,
@@ -134,7 +138,7 @@ pub(super) async fn attack_once(
         },
         ..how
     };
-    let opened = unless_interrupted(interrupt, open(args, which, how.pin)).await??;
+    let opened = unless_interrupted(interrupt, open(args, which, how)).await??;
     let mut created = setup::Created::default();
     let provisioned = unless_interrupted(
         interrupt,

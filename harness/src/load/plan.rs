@@ -5,12 +5,60 @@
 //! pre-create and a weighted mix of transactions. Policy documents may use `{{bucket}}` (the
 //! plan's bucket, made unique per run); IAM variables such as `${aws:username}` pass through.
 //! Errors name the file and the key path (`serde_path_to_error`).
+//!
+//! Values are checked before anything starts (exit 2), so that no plan makes the generator
+//! allocate absurdly or provision for hours: every `count` at least 1; at most
+//! [`MAX_OBJECTS`] objects in all (each `[[objects]]` entry's `count` summed),
+//! [`MAX_OBJECT_SIZE`] per object and [`MAX_OBJECT_BYTES`] in all; a PUT body (`size` of a
+//! transaction, allocated per request) at most [`MAX_PUT_SIZE`]; at most
+//! [`MAX_IDENTITY_COUNT`] copies of an identity, [`MAX_KEYS`] keys and a weight of
+//! [`MAX_WEIGHT`] per transaction. A GET or HEAD that expects `ok` and reads a key under an
+//! `[[objects]]` prefix must read keys that entry creates (`one/0` with `count = 0` would be
+//! a plan that fails by construction).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::Path;
 
 pub const PLAN_VERSION: u32 = 1;
+
+/// Objects pre-created, all `[[objects]]` entries together (each is one signed PUT).
+pub const MAX_OBJECTS: usize = 100_000;
+/// One pre-created object's `size` (its body is held in memory while provisioning).
+pub const MAX_OBJECT_SIZE: usize = 64 << 20;
+/// All pre-created objects' bytes together.
+pub const MAX_OBJECT_BYTES: usize = 1 << 30;
+/// A PutObject transaction's body `size` (allocated for every request, by every user).
+pub const MAX_PUT_SIZE: usize = 16 << 20;
+/// Copies of one identity (each is provisioned: a user, an AssumeRole, a service account).
+pub const MAX_IDENTITY_COUNT: usize = 1_000;
+/// A transaction's `keys`.
+pub const MAX_KEYS: usize = 1_000_000;
+/// A transaction's `weight` (goose expands the mix by weight).
+pub const MAX_WEIGHT: usize = 1_000;
+
+/// `n` bytes as the caps are written (`64 MiB`), else as a number.
+fn bytes(n: usize) -> String {
+    match n {
+        n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{} GiB", n >> 30),
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// `Err` naming `at` and `key` when `value` is above `max`.
+fn at_most(at: &str, key: &str, value: usize, max: usize, unit: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        value <= max,
+        "{at}: `{key}` {value} is above the cap of {max}{unit}",
+        unit = if unit.is_empty() {
+            String::new()
+        } else {
+            format!(" ({unit})")
+        }
+    );
+    Ok(())
+}
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -179,7 +227,8 @@ fn validate(plan: &Plan) -> anyhow::Result<()> {
     for (i, id) in plan.identities.iter().enumerate() {
         let at = format!("identities[{i}] ({})", id.name);
         anyhow::ensure!(names.insert(id.name.as_str()), "{at}: duplicate name");
-        anyhow::ensure!(id.count >= 1, "{at}: count must be at least 1");
+        anyhow::ensure!(id.count >= 1, "{at}: `count` must be at least 1");
+        at_most(&at, "count", id.count, MAX_IDENTITY_COUNT, "")?;
         match id.kind {
             IdentityKind::User => {
                 anyhow::ensure!(id.parent.is_none(), "{at}: a user has no parent")
@@ -214,17 +263,88 @@ fn validate(plan: &Plan) -> anyhow::Result<()> {
         anyhow::ensure!(user, "revoke.identity must name a user entry");
         anyhow::ensure!(r.at > 0.0 && r.at < 1.0, "revoke.at must be in (0, 1)");
     }
+    let (mut objects, mut object_bytes) = (0usize, 0usize);
+    for (i, o) in plan.objects.iter().enumerate() {
+        let at = format!("objects[{i}] ({})", o.prefix);
+        anyhow::ensure!(o.count >= 1, "{at}: `count` must be at least 1");
+        at_most(&at, "count", o.count, MAX_OBJECTS, "objects")?;
+        at_most(
+            &at,
+            "size",
+            o.size,
+            MAX_OBJECT_SIZE,
+            &format!("{} per object", bytes(MAX_OBJECT_SIZE)),
+        )?;
+        objects += o.count;
+        object_bytes = object_bytes.saturating_add(o.count.saturating_mul(o.size));
+        anyhow::ensure!(
+            objects <= MAX_OBJECTS,
+            "{at}: `count` brings the objects to {objects}, above the cap of {MAX_OBJECTS} in all"
+        );
+        anyhow::ensure!(
+            object_bytes <= MAX_OBJECT_BYTES,
+            "{at}: `count` × `size` brings the objects to {object_bytes} bytes, above the cap of \
+             {} in all",
+            bytes(MAX_OBJECT_BYTES)
+        );
+    }
     anyhow::ensure!(!plan.transactions.is_empty(), "no transactions");
     for (i, tx) in plan.transactions.iter().enumerate() {
         let at = format!("transactions[{i}] ({})", tx.name);
-        anyhow::ensure!(tx.weight >= 1, "{at}: weight must be at least 1");
-        anyhow::ensure!(tx.keys >= 1, "{at}: keys must be at least 1");
+        anyhow::ensure!(tx.weight >= 1, "{at}: `weight` must be at least 1");
+        at_most(&at, "weight", tx.weight, MAX_WEIGHT, "")?;
+        anyhow::ensure!(tx.keys >= 1, "{at}: `keys` must be at least 1");
+        at_most(&at, "keys", tx.keys, MAX_KEYS, "")?;
+        at_most(
+            &at,
+            "size",
+            tx.size,
+            MAX_PUT_SIZE,
+            &format!("{} per PUT body", bytes(MAX_PUT_SIZE)),
+        )?;
         anyhow::ensure!(!tx.as_.is_empty(), "{at}: `as` names no identity");
         for a in &tx.as_ {
             anyhow::ensure!(names.contains(a.as_str()), "{at}: unknown identity {a}");
         }
         let needs_key = matches!(tx.op, Op::GetObject | Op::HeadObject | Op::PutObject);
         anyhow::ensure!(!needs_key || !tx.key.is_empty(), "{at}: `key` is required");
+        if matches!(tx.op, Op::GetObject | Op::HeadObject) && tx.expect == "ok" {
+            reads_created_keys(&at, tx, &plan.objects)?;
+        }
+    }
+    Ok(())
+}
+
+/// A GET or HEAD expecting `ok`: every key it reads under an `[[objects]]` prefix is one that
+/// entry creates. Keys naming the user (`{u}`, `{user}`) are written by the run itself and
+/// not checked, nor keys under no `[[objects]]` prefix.
+fn reads_created_keys(at: &str, tx: &TxDef, objects: &[ObjectsDef]) -> anyhow::Result<()> {
+    if tx.key.contains("{u}") || tx.key.contains("{user}") {
+        return Ok(());
+    }
+    let keys = if tx.key.contains("{i}") { tx.keys } else { 1 };
+    for i in 0..keys {
+        let key = tx.key.replace("{i}", &i.to_string());
+        // The longest prefix the key is under names the entry meant.
+        let under = objects
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| key.starts_with(&o.prefix))
+            .max_by_key(|(_, o)| o.prefix.len());
+        let Some((j, o)) = under else {
+            continue;
+        };
+        let created = key[o.prefix.len()..]
+            .parse::<usize>()
+            .is_ok_and(|n| n < o.count && key[o.prefix.len()..] == n.to_string());
+        anyhow::ensure!(
+            created,
+            "{at}: reads `{key}`, which objects[{j}] does not create (it creates `{p}0` to \
+             `{p}{last}`, `count` {count}), so every answer would be NoSuchKey",
+            p = o.prefix,
+            last = o.count.saturating_sub(1),
+            count = o.count
+        );
     }
     Ok(())
 }
@@ -251,5 +371,89 @@ mod tests {
         let user_refreshes = "version = 1\nid = \"x\"\ntitle = \"t\"\n[[identities]]\nname = \"u\"\nkind = \"user\"\nrefresh_within = 900\n[[transactions]]\nname = \"a\"\nop = \"head_object\"\nweight = 1\nas = [\"u\"]\nkey = \"k\"\n";
         let e = parse(user_refreshes).unwrap_err().to_string();
         assert!(e.contains("identities[0] (u)") && e.contains("STS"), "{e}");
+    }
+
+    /// A plan of one user `u` (`identity` lines added), one `[[objects]]` entry and one
+    /// transaction (`tx` lines added).
+    fn plan(identity: &str, objects: &str, tx: &str) -> anyhow::Result<Plan> {
+        parse(&format!(
+            "version = 1\nid = \"x\"\ntitle = \"t\"\n[[identities]]\nname = \"u\"\nkind = \"user\"\n\
+             {identity}\n[[objects]]\nprefix = \"o/\"\n{objects}\n[[transactions]]\nname = \"a\"\n\
+             as = [\"u\"]\n{tx}\n"
+        ))
+    }
+
+    #[test]
+    fn absurd_values_are_refused_naming_the_key_and_the_cap() {
+        let objects = "count = 4\nsize = 16";
+        let get = "op = \"get_object\"\nweight = 1\nkey = \"o/{i}\"\nkeys = 4";
+        plan("", objects, get).unwrap();
+        let refused = |identity: &str, objects: &str, tx: &str, said: &str| {
+            let e = plan(identity, objects, tx).unwrap_err().to_string();
+            assert!(e.contains(said), "want `{said}` in: {e}");
+        };
+        refused(
+            "count = 1001",
+            objects,
+            get,
+            "identities[0] (u): `count` 1001 is above the cap of 1000",
+        );
+        refused(
+            "",
+            "count = 4\nsize = 67108865",
+            get,
+            "objects[0] (o/): `size` 67108865 is above the cap of 67108864 (64 MiB per object)",
+        );
+        refused(
+            "",
+            "count = 100001\nsize = 0",
+            get,
+            "objects[0] (o/): `count` 100001 is above the cap of 100000",
+        );
+        refused(
+            "",
+            "count = 20\nsize = 67108864",
+            get,
+            "above the cap of 1 GiB in all",
+        );
+        refused(
+            "",
+            "count = 0\nsize = 0",
+            get,
+            "objects[0] (o/): `count` must be at least 1",
+        );
+        refused("", objects, "op = \"put_object\"\nweight = 1\nkey = \"p/{i}\"\nsize = 16777217", "transactions[0] (a): `size` 16777217 is above the cap of 16777216 (16 MiB per PUT body)");
+        refused(
+            "",
+            objects,
+            "op = \"head_object\"\nweight = 1001\nkey = \"o/0\"",
+            "`weight` 1001 is above the cap of 1000",
+        );
+        refused(
+            "",
+            objects,
+            "op = \"head_object\"\nweight = 1\nkey = \"p/{i}\"\nkeys = 1000001",
+            "`keys` 1000001 is above the cap of 1000000",
+        );
+        refused("", objects, "op = \"get_object\"\nweight = 1\nkey = \"o/{i}\"\nkeys = 5", "transactions[0] (a): reads `o/4`, which objects[0] does not create (it creates `o/0` to `o/3`, `count` 4)");
+        // Keys outside every prefix, per user, or expected to fail are not checked.
+        plan(
+            "",
+            objects,
+            "op = \"get_object\"\nweight = 1\nkey = \"p/{i}\"\nkeys = 9",
+        )
+        .unwrap();
+        plan(
+            "",
+            objects,
+            "op = \"get_object\"\nweight = 1\nkey = \"o/{u}\"",
+        )
+        .unwrap();
+        plan(
+            "",
+            objects,
+            "op = \"get_object\"\nweight = 1\nkey = \"o/9\"\nexpect = \"NoSuchKey\"",
+        )
+        .unwrap();
     }
 }

@@ -5,7 +5,8 @@
 //! apart from the generator's; the null target is `keygate null-server` (this binary, or
 //! `KEYGATE_BIN`). Both listen on 127.0.0.1 only, on a port picked here, in a temporary data
 //! directory; both are killed (by their own pid) when the handle drops. With a [`Pinning`]
-//! the target starts on its CPUs with one runtime worker per CPU.
+//! the target starts on its CPUs with one runtime worker per CPU (or `--target-workers`);
+//! unpinned, with `--target-workers` threads when given, tokio's default otherwise.
 
 use super::affinity::Pinning;
 use super::attack::OPS;
@@ -76,19 +77,30 @@ fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
-fn start(mut cmd: Command, bin: &Path, pin: Option<&Pinning>) -> anyhow::Result<Child> {
+/// Spawns a target: pinned (with the pinning's worker threads), or not, with `workers`
+/// runtime worker threads when given (tokio's default otherwise).
+fn start(
+    mut cmd: Command,
+    bin: &Path,
+    pin: Option<&Pinning>,
+    workers: Option<usize>,
+) -> anyhow::Result<Child> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    match pin {
-        Some(p) => p.spawn_target(cmd),
-        None => cmd.spawn(),
+    match (pin, workers) {
+        (Some(p), _) => p.spawn_target(cmd),
+        (None, Some(n)) => cmd.env("TOKIO_WORKER_THREADS", n.to_string()).spawn(),
+        (None, None) => cmd.spawn(),
     }
     .map_err(|e| anyhow::anyhow!("starting {}: {e}", bin.display()))
 }
 
 /// Starts the reference server as its own process.
-pub async fn spawn_server(pin: Option<&Pinning>) -> anyhow::Result<Spawned> {
+pub async fn spawn_server(
+    pin: Option<&Pinning>,
+    workers: Option<usize>,
+) -> anyhow::Result<Spawned> {
     let bin = sibling("keygate-server", "KEYGATE_SERVER_BIN")?;
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
@@ -108,7 +120,7 @@ pub async fn spawn_server(pin: Option<&Pinning>) -> anyhow::Result<Spawned> {
     if !running_as_root() {
         cmd.arg("--no-posix-ownership");
     }
-    let child = start(cmd, &bin, pin)?;
+    let child = start(cmd, &bin, pin, workers)?;
     let s = Spawned {
         child,
         endpoint: format!("http://127.0.0.1:{port}"),
@@ -120,7 +132,11 @@ pub async fn spawn_server(pin: Option<&Pinning>) -> anyhow::Result<Spawned> {
 }
 
 /// Starts `keygate null-server` (optionally burning `spin_us` of CPU per request).
-pub async fn spawn_null(spin_us: u64, pin: Option<&Pinning>) -> anyhow::Result<Spawned> {
+pub async fn spawn_null(
+    spin_us: u64,
+    pin: Option<&Pinning>,
+    workers: Option<usize>,
+) -> anyhow::Result<Spawned> {
     let bin = sibling("keygate", "KEYGATE_BIN")?;
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
@@ -130,7 +146,7 @@ pub async fn spawn_null(spin_us: u64, pin: Option<&Pinning>) -> anyhow::Result<S
         .arg(format!("127.0.0.1:{port}"))
         .arg("--spin-us")
         .arg(spin_us.to_string());
-    let child = start(cmd, &bin, pin)?;
+    let child = start(cmd, &bin, pin, workers)?;
     let s = Spawned {
         child,
         endpoint: format!("http://127.0.0.1:{port}"),
@@ -260,6 +276,26 @@ pub fn stage_means(a: &str, b: &str) -> BTreeMap<String, StageResult> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_unpinned_target_gets_the_worker_threads_asked_for_and_else_tokios_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("env");
+        for (workers, want) in [(Some(3), "3"), (None, "unset")] {
+            let mut cmd = super::Command::new("sh");
+            cmd.args([
+                "-c",
+                &format!(
+                    "echo \"${{TOKIO_WORKER_THREADS-unset}}\" > {}",
+                    file.display()
+                ),
+            ])
+            .env_remove("TOKIO_WORKER_THREADS");
+            let mut child = super::start(cmd, super::Path::new("sh"), None, workers).unwrap();
+            child.wait().unwrap();
+            assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), want);
+        }
+    }
+
     #[test]
     fn cpu_of_this_process_is_readable_and_series_parse() {
         assert!(super::cpu_us(std::process::id()).is_some());

@@ -154,7 +154,120 @@ pub struct LoadReport {
     pub summary: BTreeMap<String, Summary>,
     /// `--compare`: the first target's figures over the second's (CPU per request, throughput).
     pub ratios: Option<serde_json::Value>,
+    /// `--baseline`: what the run was gated on, each comparison and the verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Gate>,
+    /// How the run came out: its exit code and every reason it failed (a merged report has
+    /// none: its shards' own reports say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Outcome>,
 }
+
+/// `--baseline FILE --max-regression P`, as recorded in `load.json` (and shown in
+/// `summary.txt` and `load.html`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Gate {
+    /// The baseline file as given.
+    pub baseline: String,
+    /// The baseline's own run id.
+    pub baseline_run_id: String,
+    /// The threshold as a fraction (0.1 = 10%) ...
+    pub max_regression: f64,
+    /// ... and in per cent, as `--max-regression` takes it.
+    pub max_regression_percent: f64,
+    /// The settings the baseline was recorded with that differ from this run's (each also
+    /// named in a warning when the run started).
+    #[serde(default)]
+    pub settings_differ: Vec<String>,
+    pub comparisons: Vec<Comparison>,
+    /// `pass` or `fail`.
+    pub verdict: String,
+    /// Why it failed; `None` when it passed.
+    pub reason: Option<String>,
+}
+
+/// One median of this run against the baseline's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Comparison {
+    pub target: String,
+    /// `throughput_rps` (lower is worse) or `server_cpu_us_per_request` (higher is worse).
+    pub metric: String,
+    pub now: Option<f64>,
+    pub baseline: Option<f64>,
+    /// (now − baseline) / baseline, in per cent; `None` when not compared.
+    pub change_percent: Option<f64>,
+    /// `ok`, `REGRESSION`, or why it was not compared.
+    pub verdict: String,
+}
+
+impl Comparison {
+    fn regressed(&self) -> bool {
+        self.verdict == "REGRESSION" || self.verdict == NOT_IN_BASELINE
+    }
+
+    /// How the console and the reports show it.
+    fn line(&self) -> String {
+        let what = self.line_metric();
+        match (self.now, self.baseline, self.change_percent) {
+            (Some(n), Some(b), Some(c)) => format!(
+                "{} {what}: {} vs baseline {} ({c:+.1}%) {}",
+                self.target,
+                figure(n),
+                figure(b),
+                self.verdict
+            ),
+            _ => format!("{} {what}: {}", self.target, self.verdict),
+        }
+    }
+}
+
+/// How a run came out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Outcome {
+    pub exit_code: u8,
+    /// `passed` or `FAILED`.
+    pub verdict: String,
+    /// Every reason the run failed, one sentence each (empty when it passed).
+    pub failures: Vec<String>,
+}
+
+impl Outcome {
+    pub fn of(failures: Vec<String>, fail_code: u8) -> Outcome {
+        Outcome {
+            exit_code: if failures.is_empty() { 0 } else { fail_code },
+            verdict: if failures.is_empty() {
+                "passed"
+            } else {
+                "FAILED"
+            }
+            .to_owned(),
+            failures,
+        }
+    }
+}
+
+/// A figure with enough digits to tell it from zero (`0.001`, `12.3`, `34637.0`).
+fn figure(v: f64) -> String {
+    if v != 0.0 && v.abs() < 1.0 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// A fraction in per cent with the digits it was given (0.0005 → `0.05`, 0.1 → `10`), at most
+/// four decimals.
+pub fn percent(fraction: f64) -> String {
+    let s = format!("{:.4}", fraction * 100.0);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+const NOT_IN_BASELINE: &str = "not in the baseline";
 
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
@@ -192,54 +305,161 @@ pub fn summarize(runs: &[RunResult]) -> BTreeMap<String, Summary> {
         .collect()
 }
 
-/// Compares this run's medians with a baseline's; returns the regressions found.
-pub fn gate(report: &LoadReport, baseline: &LoadReport, max: f64) -> (String, Vec<String>) {
-    use std::fmt::Write;
-    let mut text = String::new();
-    let mut bad = Vec::new();
+/// Compares this run's medians with a baseline's, one [`Comparison`] per target and metric.
+pub fn compare(report: &LoadReport, baseline: &LoadReport, max: f64) -> Vec<Comparison> {
+    let mut out = Vec::new();
     for (t, now) in &report.summary {
         let Some(base) = baseline.summary.get(t) else {
             // `baseline::comparable` refuses such a baseline before the run; should one get
             // here, a target compared with nothing is no pass.
-            let _ = writeln!(text, "  {t}: not in the baseline");
-            bad.push(format!("{t} not in the baseline"));
+            out.push(Comparison {
+                target: t.clone(),
+                metric: "throughput_rps".into(),
+                now: Some(now.throughput_rps),
+                verdict: NOT_IN_BASELINE.into(),
+                ..Comparison::default()
+            });
             continue;
         };
-        let mut check = |what: &str, new: f64, old: f64, higher_is_worse: bool| {
+        let check = |metric: &str, new: f64, old: f64, higher_is_worse: bool| {
             if old <= 0.0 {
-                return;
+                return Comparison {
+                    target: t.clone(),
+                    metric: metric.into(),
+                    now: Some(new),
+                    baseline: Some(old),
+                    change_percent: None,
+                    verdict: "not compared (the baseline's figure is 0)".into(),
+                };
             }
             let change = (new - old) / old;
             let worse = if higher_is_worse { change } else { -change };
-            let verdict = if worse > max { "REGRESSION" } else { "ok" };
-            let _ = writeln!(
-                text,
-                "  {t} {what}: {new:.1} vs baseline {old:.1} ({:+.1}%) {verdict}",
-                change * 100.0
-            );
-            if worse > max {
-                bad.push(format!("{t} {what} {:+.1}%", change * 100.0));
+            Comparison {
+                target: t.clone(),
+                metric: metric.into(),
+                now: Some(new),
+                baseline: Some(old),
+                change_percent: Some(change * 100.0),
+                verdict: if worse > max { "REGRESSION" } else { "ok" }.into(),
             }
         };
-        check(
-            "throughput req/s",
+        out.push(check(
+            "throughput_rps",
             now.throughput_rps,
             base.throughput_rps,
             false,
-        );
+        ));
         if let (Some(n), Some(b)) = (
             now.server_cpu_us_per_request,
             base.server_cpu_us_per_request,
         ) {
-            check("CPU µs/req", n, b, true);
+            out.push(check("server_cpu_us_per_request", n, b, true));
         }
     }
+    out
+}
+
+/// The comparisons that fail the gate, one phrase each.
+fn regressions(comparisons: &[Comparison]) -> Vec<String> {
+    comparisons
+        .iter()
+        .filter(|c| c.regressed())
+        .map(|c| match c.change_percent {
+            Some(p) => format!("{} {} {p:+.1}%", c.target, c.line_metric()),
+            None => format!("{} {}", c.target, c.verdict),
+        })
+        .collect()
+}
+
+/// The gate of this run on `baseline` (read from `file`): comparisons, verdict and reason.
+pub fn judge(
+    report: &LoadReport,
+    (file, baseline): (&std::path::Path, &LoadReport),
+    max: f64,
+    settings_differ: Vec<String>,
+) -> Gate {
+    let comparisons = compare(report, baseline, max);
+    let bad = regressions(&comparisons);
+    Gate {
+        baseline: file.display().to_string(),
+        baseline_run_id: baseline.run_id.clone(),
+        max_regression: max,
+        max_regression_percent: (max * 100.0 * 1e6).round() / 1e6,
+        settings_differ,
+        comparisons,
+        verdict: if bad.is_empty() { "pass" } else { "fail" }.into(),
+        reason: (!bad.is_empty()).then(|| {
+            format!(
+                "regression beyond the threshold of {}%: {}",
+                percent(max),
+                bad.join(", ")
+            )
+        }),
+    }
+}
+
+impl Comparison {
+    fn line_metric(&self) -> &str {
+        match self.metric.as_str() {
+            "throughput_rps" => "throughput req/s",
+            "server_cpu_us_per_request" => "CPU µs/req",
+            m => m,
+        }
+    }
+}
+
+impl Gate {
+    /// The gate as the console and `summary.txt` show it.
+    pub fn text(&self) -> String {
+        use std::fmt::Write;
+        let mut o = format!(
+            "baseline {} (run {}, max regression {}%): {}\n",
+            self.baseline,
+            self.baseline_run_id,
+            percent(self.max_regression),
+            if self.verdict == "pass" {
+                "passed"
+            } else {
+                "FAILED"
+            }
+        );
+        for c in &self.comparisons {
+            let _ = writeln!(o, "  {}", c.line());
+        }
+        if !self.settings_differ.is_empty() {
+            let _ = writeln!(
+                o,
+                "  recorded with other settings: {}",
+                self.settings_differ.join("; ")
+            );
+        }
+        o
+    }
+}
+
+/// Compares this run's medians with a baseline's: (the comparisons as text, the regressions).
+pub fn gate(report: &LoadReport, baseline: &LoadReport, max: f64) -> (String, Vec<String>) {
+    let comparisons = compare(report, baseline, max);
+    let text = comparisons
+        .iter()
+        .map(|c| format!("  {}\n", c.line()))
+        .collect();
+    let bad = regressions(&comparisons);
     (text, bad)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thresholds_show_the_digits_given() {
+        assert_eq!(percent(0.001), "0.1");
+        assert_eq!(percent(0.0005), "0.05");
+        assert_eq!(percent(0.1), "10");
+        assert_eq!(percent(0.0), "0");
+        assert_eq!(percent(0.125), "12.5");
+    }
 
     #[test]
     fn histograms_round_trip_and_merge() {
@@ -275,6 +495,8 @@ mod tests {
             summary: summarize(&runs),
             runs,
             ratios: None,
+            gate: None,
+            result: None,
         };
         let base = report(vec![run("server", 1000.0, 50.0)]);
         // One noisy run of three does not fail the gate (medians).

@@ -1,0 +1,391 @@
+//! `keygate load` and `keygate report merge` as a user runs them: a failed gate is recorded
+//! with its reasons in every report file (not only on the console), `--max-regression` is
+//! shown as given and refused where it could never trip, options that cannot apply are refused
+//! and the recorded settings are the ones that applied, plans with absurd values are refused
+//! before anything starts, the help teaches `--plan` and `--report-dir`, and `report merge`
+//! refuses runs that are not shards of one `--worker` run.
+//!
+//! Deterministic: the only attacks are on the null target, gated on a baseline whose
+//! throughput (10¹² req/s) no machine reaches, so the gate fails whatever the machine's speed.
+
+use std::path::{Path, PathBuf};
+
+/// `keygate ARGS`: (exit code, stdout, stderr).
+fn keygate(args: &[&str]) -> (Option<i32>, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_keygate"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("keygate runs");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn plan_file(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/load")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// `keygate load --plan PLAN` with a short run on 1 user, unpinned, and `extra` arguments.
+fn load(plan: &str, reports: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    let mut args = vec![
+        "load",
+        "--plan",
+        plan,
+        "--duration",
+        "1s",
+        "--warmup",
+        "0s",
+        "--users",
+        "1",
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    keygate(&args)
+}
+
+/// A `load.json` of `plan` in which `target` did 10¹² req/s at 0.001 µs CPU per request.
+fn unbeatable_baseline(file: &Path, plan: &str, target: &str) {
+    let json = serde_json::json!({
+        "version": 1,
+        "run_id": "load-1-abcdef",
+        "plan": plan,
+        "settings": {"users": 1, "duration_s": 1.0, "warmup_s": 0.0, "repeat": 1, "rate": null,
+                     "targets": [target]},
+        "machine": {"generator_build": if cfg!(debug_assertions) { "debug" } else { "release" }},
+        "runs": [],
+        "summary": {target: {"runs": 1, "throughput_rps": 1e12,
+                             "server_cpu_us_per_request": 0.001, "p50_us": 1.0, "p99_us": 1.0}},
+        "ratios": null,
+    });
+    std::fs::write(file, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+}
+
+/// The one run directory under `reports`.
+fn run_dir(reports: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(reports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+#[test]
+fn a_failed_gate_is_recorded_with_its_reasons_in_every_report_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    unbeatable_baseline(&base, "auth-only", "null");
+    let reports = dir.path().join("reports");
+    let (code, out, err) = load(
+        &plan_file("auth-only.toml"),
+        &reports,
+        &[
+            "--target",
+            "null",
+            "--no-pin",
+            "--baseline",
+            base.to_str().unwrap(),
+            "--max-regression",
+            "0.05",
+        ],
+    );
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(err.contains("regression beyond the threshold"), "{err}");
+    // The threshold as given: 0.05 means 0.05%, not "0%".
+    assert!(out.contains("max regression 0.05%"), "{out}");
+    let run = run_dir(&reports);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("load.json")).unwrap()).unwrap();
+    let gate = &json["gate"];
+    assert_eq!(gate["baseline"], base.display().to_string(), "{gate}");
+    assert_eq!(gate["baseline_run_id"], "load-1-abcdef", "{gate}");
+    assert_eq!(gate["max_regression_percent"], 0.05, "{gate}");
+    assert_eq!(gate["verdict"], "fail", "{gate}");
+    let throughput = gate["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["target"] == "null" && c["metric"] == "throughput_rps")
+        .unwrap_or_else(|| panic!("no throughput comparison: {gate}"));
+    assert_eq!(throughput["baseline"], 1e12, "{throughput}");
+    assert_eq!(throughput["verdict"], "REGRESSION", "{throughput}");
+    assert!(
+        gate["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("null throughput")),
+        "{gate}"
+    );
+    assert_eq!(json["result"]["exit_code"], 1, "{json}");
+    let reasons = json["result"]["failures"].as_array().unwrap();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("regression beyond")),
+        "{reasons:?}"
+    );
+    let summary = std::fs::read_to_string(run.join("summary.txt")).unwrap();
+    let html = std::fs::read_to_string(run.join("load.html")).unwrap();
+    for (name, text) in [("summary.txt", &summary), ("load.html", &html)] {
+        for said in [
+            base.display().to_string(),
+            "max regression 0.05%".to_owned(),
+            "REGRESSION".to_owned(),
+            "FAILED (exit 1)".to_owned(),
+            "regression beyond the threshold".to_owned(),
+        ] {
+            assert!(
+                text.contains(&said),
+                "{name} does not say `{said}`:\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn max_regression_is_refused_where_it_could_never_trip_or_is_no_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.json");
+    unbeatable_baseline(&base, "auth-only", "null");
+    let plan = plan_file("auth-only.toml");
+    for (given, said) in [
+        ("150%", "a throughput cannot drop by more than 100%"),
+        ("1000%", "a throughput cannot drop by more than 100%"),
+        ("100%", "a throughput cannot drop by more than 100%"),
+        ("-5%", "must be at least 0%"),
+        ("nan", "not a percentage"),
+        ("inf%", "not a percentage"),
+    ] {
+        let (code, out, err) = load(
+            &plan,
+            &dir.path().join("reports"),
+            &[
+                "--target",
+                "null",
+                "--baseline",
+                base.to_str().unwrap(),
+                &format!("--max-regression={given}"),
+            ],
+        );
+        assert_eq!(code, Some(2), "{given}: {out}{err}");
+        assert!(err.contains(said), "{given}: {err}");
+    }
+    assert!(!dir.path().join("reports").exists(), "a refused run wrote");
+    let (_, help, _) = keygate(&["load", "--help"]);
+    assert!(
+        help.contains("below 100%") && help.contains("0.1 is 0.1%"),
+        "{help}"
+    );
+}
+
+#[test]
+fn target_workers_is_refused_where_no_target_is_spawned_and_recorded_where_it_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    // A remote profile: its worker threads are not ours to set (refused before the preflight,
+    // so the closed port is never contacted).
+    let profile = dir.path().join("remote.toml");
+    std::fs::write(
+        &profile,
+        "version = 1\nkind = \"remote\"\nendpoint = \"http://127.0.0.1:9\"\n\
+         root_access_key = \"k\"\nroot_secret_key = \"s\"\n",
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+    let (code, _, err) = load(
+        &plan_file("auth-only.toml"),
+        &reports,
+        &[
+            "--target",
+            profile.to_str().unwrap(),
+            "--target-workers",
+            "7",
+        ],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--target-workers 7") && err.contains("no target is spawned here"),
+        "{err}"
+    );
+    assert!(!reports.exists());
+
+    // Unpinned, the spawned target still gets the threads asked for, and the report says so.
+    let (code, out, err) = load(
+        &plan_file("auth-only.toml"),
+        &reports,
+        &["--target", "null", "--no-pin", "--target-workers", "3"],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir(&reports).join("load.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["settings"]["pin"], "off (--no-pin)", "{json}");
+    assert_eq!(json["settings"]["target_worker_threads"], 3, "{json}");
+}
+
+/// A plan with one `[[objects]]` entry (`objects`) and a HEAD of `key`.
+fn plan_with(dir: &Path, objects: &str, key: &str) -> PathBuf {
+    let file = dir.join("plan.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "version = 1\nid = \"p\"\ntitle = \"t\"\n[[identities]]\nname = \"u\"\nkind = \"user\"\n\
+             policy = \"readwrite\"\n[[objects]]\nprefix = \"one/\"\n{objects}\n[[transactions]]\n\
+             name = \"head\"\nop = \"head_object\"\nweight = 1\nas = [\"u\"]\nkey = \"{key}\"\n"
+        ),
+    )
+    .unwrap();
+    file
+}
+
+#[test]
+fn plans_with_absurd_or_inconsistent_values_are_refused_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    for (objects, key, said) in [
+        (
+            "count = 1\nsize = 99999999999999",
+            "one/0",
+            "objects[0] (one/): `size` 99999999999999 is above",
+        ),
+        (
+            "count = 100000000\nsize = 0",
+            "one/0",
+            "objects[0] (one/): `count` 100000000 is above",
+        ),
+        (
+            "count = 0\nsize = 0",
+            "one/0",
+            "objects[0] (one/): `count` must be at least 1",
+        ),
+        (
+            "count = 2\nsize = 0",
+            "one/2",
+            "transactions[0] (head): reads `one/2`, which objects[0] does not create",
+        ),
+    ] {
+        let plan = plan_with(dir.path(), objects, key);
+        let (code, _, err) = load(plan.to_str().unwrap(), &reports, &["--target", "null"]);
+        assert_eq!(code, Some(2), "{objects}: {err}");
+        assert!(
+            err.contains(&plan.display().to_string()) && err.contains(said),
+            "{objects}: {err}"
+        );
+    }
+    assert!(!reports.exists(), "a refused plan was run");
+}
+
+#[test]
+fn the_help_teaches_plan_and_report_dir() {
+    let (code, help, _) = keygate(&["load", "--help"]);
+    assert_eq!(code, Some(0));
+    let entry = |flag: &str| -> String {
+        let start = help
+            .find(&format!("  {flag} "))
+            .unwrap_or_else(|| panic!("no {flag}: {help}"));
+        let rest = &help[start..];
+        let end = rest[2..].find("\n  -").map_or(rest.len(), |e| e + 2);
+        rest[..end].to_owned()
+    };
+    let plan = entry("--plan");
+    for said in ["scenarios/load", "hot-path.toml", "[[objects]]"] {
+        assert!(plan.contains(said), "--plan does not say `{said}`:\n{plan}");
+    }
+    let dir = entry("--report-dir");
+    for said in [
+        "<run id>",
+        "load.json",
+        "summary.txt",
+        "load.html",
+        "reports",
+    ] {
+        assert!(
+            dir.contains(said),
+            "--report-dir does not say `{said}`:\n{dir}"
+        );
+    }
+}
+
+/// A `load.json` of plan `auth-only` (run `id`, `worker` as its settings record it) in
+/// `dir/id/`; returns the directory.
+fn recorded(dir: &Path, id: &str, worker: serde_json::Value) -> PathBuf {
+    let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+    h.record(100).unwrap();
+    let hist = keygate::load::report::encode(&h);
+    let json = serde_json::json!({
+        "version": 1, "run_id": id, "plan": "auth-only",
+        "settings": {"users": 2, "duration_s": 1.0, "warmup_s": 0.0, "repeat": 1, "rate": null,
+                     "targets": ["null"], "worker": worker},
+        "machine": {"generator_build": "debug"},
+        "runs": [{"target": "null", "steady_seconds": 1.0, "requests": 1, "throughput_rps": 1.0,
+                  "server_cpu_us_per_request": null, "generator_cpu_us_per_request": null,
+                  "latency_us": {"p50": 100, "p90": 100, "p99": 100, "p999": 100, "max": 100,
+                                 "mean": 100.0},
+                  "histogram": hist, "transactions": [], "sent_by_operation": {},
+                  "server_counted": null, "stages": null, "coordinated_omission": null}],
+        "summary": {"null": {"runs": 1, "throughput_rps": 1.0, "server_cpu_us_per_request": null,
+                             "p50_us": 100.0, "p99_us": 100.0}},
+        "ratios": null,
+    });
+    let d = dir.join(id);
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("load.json"), serde_json::to_vec(&json).unwrap()).unwrap();
+    d
+}
+
+#[test]
+fn merge_refuses_runs_that_are_not_shards_of_one_worker_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = recorded(dir.path(), "load-1-aaaaaa", serde_json::Value::Null);
+    let b = recorded(dir.path(), "load-2-bbbbbb", serde_json::Value::Null);
+    let out = dir.path().join("merged");
+    let (code, _, err) = keygate(&[
+        "report",
+        "merge",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--report-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{} is not a shard", a.display()))
+            && err.contains("--worker I/N")
+            && err.contains("separate runs"),
+        "{err}"
+    );
+    // Shards whose settings differ are not one run either.
+    let s0 = recorded(
+        dir.path(),
+        "load-3-cccccc-w0of2",
+        serde_json::json!({"index": 0, "of": 2}),
+    );
+    let s1 = recorded(
+        dir.path(),
+        "load-4-dddddd-w1of2",
+        serde_json::json!({"index": 1, "of": 2}),
+    );
+    let mut j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s1.join("load.json")).unwrap()).unwrap();
+    j["settings"]["users"] = 8.into();
+    std::fs::write(s1.join("load.json"), serde_json::to_vec(&j).unwrap()).unwrap();
+    let (code, _, err) = keygate(&[
+        "report",
+        "merge",
+        s0.to_str().unwrap(),
+        s1.to_str().unwrap(),
+        "--report-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("users 2") && err.contains("users 8"), "{err}");
+    assert!(!out.exists(), "a refused merge wrote a report");
+}
