@@ -503,6 +503,7 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let state = ctx.state.clone();
     let headers = ctx.parts.headers.clone();
     let precondition = write_precondition(ctx)?;
+    precondition_now(ctx, &precondition)?;
     let meta = super::offload(move || {
         state.store.copy_object(
             &src_bucket,
