@@ -286,3 +286,42 @@ async fn conditional_deletes_in_delete_objects_and_their_authorisation() {
         .await
         .unwrap();
 }
+
+/// Regression: a write asking for server-side encryption or an Object Lock retention was
+/// stored as a plain object without a word. Encryption of any kind is 501 (objects are plain
+/// files; MinIO answers so without a KMS); a retention or legal hold is 400, as S3 answers it
+/// on a bucket without Object Lock. Nothing is stored.
+#[tokio::test]
+async fn encryption_and_object_lock_requests_are_refused() {
+    use aws_sdk_s3::types::{ObjectLockMode, ServerSideEncryption};
+    let t = TestServer::start().await;
+    let s3 = t.root_s3();
+    t.bucket("kept-plain").await;
+    let put = || s3.put_object().bucket("kept-plain").key("k");
+    for sse in [ServerSideEncryption::Aes256, ServerSideEncryption::AwsKms] {
+        let e = put().server_side_encryption(sse).send().await.unwrap_err();
+        assert_eq!(code(&e.into_service_error()), "NotImplemented");
+    }
+    let create = s3.create_multipart_upload().bucket("kept-plain").key("k");
+    let e = create
+        .sse_customer_algorithm("AES256")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status_code(&e), 501);
+    let e = put()
+        .object_lock_mode(ObjectLockMode::Governance)
+        .object_lock_retain_until_date(aws_sdk_s3::primitives::DateTime::from_secs(4_000_000_000))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "InvalidRequest");
+    let listed = s3
+        .list_objects_v2()
+        .bucket("kept-plain")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.key_count(), Some(0));
+    put().send().await.unwrap();
+}

@@ -11,18 +11,35 @@ use crate::store::ObjectMeta;
 /// Largest total size of user metadata (names + values), as S3.
 pub const MAX_USER_META: usize = 2048;
 
-/// One storage class is kept; as MinIO, the two it answers as standard are taken, any other
-/// refused rather than silently stored as standard.
-pub fn check_storage_class(headers: &HeaderMap) -> S3Result<()> {
+/// What a write asks of how its object is kept, refused when it cannot be honoured rather
+/// than silently dropped. One storage class is kept: as MinIO, the two it answers as standard
+/// are taken, any other is `InvalidStorageClass`. Objects are plain files: server-side
+/// encryption of any kind (SSE-S3, SSE-KMS, SSE-C) is 501, as MinIO answers it without a KMS.
+/// No bucket has Object Lock: a retention or legal hold is 400, as S3 answers it there.
+pub fn check_write_headers(headers: &HeaderMap) -> S3Result<()> {
     match headers.get("x-amz-storage-class").map(|v| v.as_bytes()) {
-        None | Some(b"STANDARD" | b"REDUCED_REDUNDANCY") => Ok(()),
-        Some(_) => Err(S3Error::new(S3ErrorCode::InvalidStorageClass)),
+        None | Some(b"STANDARD" | b"REDUCED_REDUNDANCY") => {}
+        Some(_) => return Err(S3Error::new(S3ErrorCode::InvalidStorageClass)),
     }
+    let names = || headers.keys().map(|k| k.as_str());
+    if let Some(sse) = names().find(|k| k.starts_with("x-amz-server-side-encryption")) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            format!("Server-side encryption is not supported ({sse})."),
+        ));
+    }
+    if names().any(|k| k.starts_with("x-amz-object-lock-")) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "Bucket is missing Object Lock Configuration",
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the stored metadata a PUT (or CreateMultipartUpload, or a REPLACE copy) carries.
 pub fn meta_from_headers(headers: &HeaderMap) -> S3Result<ObjectMeta> {
-    check_storage_class(headers)?;
+    check_write_headers(headers)?;
     let get = |name: &str| {
         headers
             .get(name)

@@ -454,7 +454,7 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     // CopyObject takes no body, but one sent is held to its declared hash (V2).
     ctx.small_body().await?;
     // Whatever the metadata directive (see `meta_from_headers`).
-    super::headers::check_storage_class(&ctx.parts.headers)?;
+    super::headers::check_write_headers(&ctx.parts.headers)?;
     let source = ctx.header("x-amz-copy-source").unwrap_or("");
     let (src_bucket, src_key) = parse_copy_source(source)?;
     validate_key(&src_key)?;
