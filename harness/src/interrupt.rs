@@ -93,14 +93,14 @@ impl Interrupt {
         let (tx, rx) = watch::channel(None);
         tokio::spawn(async move {
             let first = next(&mut int, &mut term).await;
-            eprintln!(
+            say!(
                 "\nkeygate: {} received: {notice} ({} again exits at once, without cleanup)",
                 first.name(),
                 first.name()
             );
             let _ = tx.send(Some(first));
             let second = next(&mut int, &mut term).await;
-            eprintln!(
+            say!(
                 "keygate: {} received again: exiting now, without cleanup",
                 second.name()
             );

@@ -220,7 +220,7 @@ pub fn default_scenarios() -> PathBuf {
 /// (`run` names its library in the line it starts with.)
 fn note_library(library: &Path) {
     if !Path::new("scenarios").is_dir() && library == workspace_root().join("scenarios") {
-        eprintln!(
+        say!(
             "keygate: no ./scenarios here: using the library shipped with this build, {} \
              (--scenarios DIR to choose)",
             library.display()
@@ -245,7 +245,7 @@ pub fn out(text: &str) -> bool {
         Ok(()) => true,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => false,
         Err(e) => {
-            eprintln!("error: writing to stdout: {e}");
+            say!("error: writing to stdout: {e}");
             false
         }
     }
@@ -253,9 +253,9 @@ pub fn out(text: &str) -> bool {
 
 fn print_errors(errors: &[LoadError]) {
     for e in errors {
-        eprintln!("error: {e}");
+        say!("error: {e}");
     }
-    eprintln!("{} scenario file error(s)", errors.len());
+    say!("{} scenario file error(s)", errors.len());
 }
 
 /// Load the library (files or directories).
@@ -300,7 +300,7 @@ pub async fn main(cli: Cli) -> ExitCode {
                 Ok(s) if s.is_empty() => {
                     let names: Vec<String> =
                         paths.iter().map(|p| p.display().to_string()).collect();
-                    eprintln!("error: no scenarios in {}", names.join(", "));
+                    say!("error: no scenarios in {}", names.join(", "));
                     EXIT_USAGE
                 }
                 Ok(s) => {
@@ -330,7 +330,7 @@ pub async fn main(cli: Cli) -> ExitCode {
                     EXIT_PASS
                 }
                 Err(e) => {
-                    eprintln!("error: {e:#}");
+                    say!("error: {e:#}");
                     EXIT_USAGE
                 }
             }
@@ -339,7 +339,7 @@ pub async fn main(cli: Cli) -> ExitCode {
             match crate::load::null::serve(listen, spin_us).await {
                 Ok(()) => EXIT_PASS,
                 Err(e) => {
-                    eprintln!("error: {e:#}");
+                    say!("error: {e:#}");
                     EXIT_TARGET
                 }
             }
@@ -361,7 +361,7 @@ fn select(library: &Path, choice: &Select) -> Result<(Vec<Scenario>, Option<rege
         .map(regex::Regex::new)
         .transpose()
         .map_err(|e| {
-            eprintln!("error: --filter: {e}");
+            say!("error: --filter: {e}");
             EXIT_USAGE
         })?;
     runner::check_selection(
@@ -372,7 +372,7 @@ fn select(library: &Path, choice: &Select) -> Result<(Vec<Scenario>, Option<rege
         filter.as_ref(),
     )
     .map_err(|e| {
-        eprintln!("error: {e}");
+        say!("error: {e}");
         EXIT_USAGE
     })?;
     Ok((scenarios, filter))

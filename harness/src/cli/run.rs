@@ -58,7 +58,7 @@ const RUN_NOTICE: &str = "stopping: no further scenario starts, the running ones
 pub async fn run(args: RunArgs) -> u8 {
     // From here on SIGINT and SIGTERM end the run through the same teardown as its end.
     let interrupt = Interrupt::listen(RUN_NOTICE).unwrap_or_else(|e| {
-        eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}): an interrupt will skip cleanup");
+        say!("warning: cannot catch SIGINT/SIGTERM ({e}): an interrupt will skip cleanup");
         Interrupt::never()
     });
     let (scenarios, filter) = match select(&args.scenarios, &args.select) {
@@ -66,27 +66,27 @@ pub async fn run(args: RunArgs) -> u8 {
         Err(code) => return code,
     };
     if args.jobs == 0 {
-        eprintln!("error: --jobs must be at least 1");
+        say!("error: --jobs must be at least 1");
         return EXIT_USAGE;
     }
     if let Some(file) = &args.target {
         if let Err(e) = target::check(file) {
-            eprintln!("error: target: {e:#}");
+            say!("error: target: {e:#}");
             return EXIT_USAGE;
         }
     }
     if let Some(file) = &args.known_failures {
         if let Err(e) = KnownFailures::load(file, &scenarios) {
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
             return EXIT_USAGE;
         }
     }
     if let Err(e) = report::prepare_run_dir(&args.report_dir) {
-        eprintln!("error: {e:#}");
+        say!("error: {e:#}");
         return EXIT_USAGE;
     }
     if let Some(signal) = interrupt.received() {
-        eprintln!(
+        say!(
             "keygate: interrupted by {} before the target started",
             signal.name()
         );
@@ -97,7 +97,7 @@ pub async fn run(args: RunArgs) -> u8 {
     let target = match open_target(&args).await {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: target: {e:#}");
+            say!("error: target: {e:#}");
             return interrupt.received().map_or(EXIT_TARGET, |s| s.exit_code());
         }
     };
@@ -105,7 +105,7 @@ pub async fn run(args: RunArgs) -> u8 {
     target.shutdown().await;
     match interrupt.received() {
         Some(signal) => {
-            eprintln!(
+            say!(
                 "keygate: interrupted by {}: {}; exit {}",
                 signal.name(),
                 released(&target.info().kind),
@@ -170,7 +170,7 @@ pub async fn run_on_until(
         p = preflight => p,
     };
     if let Err(problem) = preflight {
-        eprintln!("error: target {}: {problem}", source.file);
+        say!("error: target {}: {problem}", source.file);
         return EXIT_TARGET;
     }
     let started = time::OffsetDateTime::now_utc();
@@ -187,7 +187,7 @@ pub async fn run_on_until(
         Some(file) => match KnownFailures::load(file, scenarios) {
             Ok(k) => Some(k),
             Err(e) => {
-                eprintln!("error: {e:#}");
+                say!("error: {e:#}");
                 return EXIT_USAGE;
             }
         },
@@ -203,7 +203,7 @@ pub async fn run_on_until(
         interrupt: interrupt.clone(),
         known: known.clone(),
     };
-    eprintln!(
+    say!(
         "keygate: {} target at {} (profile {}, transport {}), run {run_id}, library {}",
         info.kind,
         info.endpoint,
@@ -212,12 +212,12 @@ pub async fn run_on_until(
         args.scenarios.display()
     );
     if let Some(ca) = target.tls_trust().ca_file() {
-        eprintln!("keygate: trusting only the CA in {}", ca.display());
+        say!("keygate: trusting only the CA in {}", ca.display());
     }
     let mut results = match runner::run_all(target, scenarios, &plan, &nonce).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
             return EXIT_TARGET;
         }
     };
@@ -245,7 +245,7 @@ pub async fn run_on_until(
     let report = RunReport::new(meta, results, &rules);
     super::out(&report::console::summary(&report));
     if let Some(warning) = clock_warning(&report, &source.file) {
-        eprintln!("{warning}");
+        say!("{warning}");
     }
     let code = match report::write_all(&args.report_dir, &report) {
         Ok(dir) => {
@@ -253,7 +253,7 @@ pub async fn run_on_until(
             exit_code(&report)
         }
         Err(e) => {
-            eprintln!(
+            say!(
                 "error: writing reports to {}: {e:#}",
                 args.report_dir.display()
             );
@@ -262,7 +262,7 @@ pub async fn run_on_until(
     };
     match interrupt.received() {
         Some(signal) => {
-            eprintln!(
+            say!(
                 "keygate: interrupted by {}: {} of {} selected scenario(s) did not run",
                 signal.name(),
                 report.totals.not_run,

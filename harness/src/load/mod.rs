@@ -234,14 +234,14 @@ pub async fn main(args: LoadArgs) -> u8 {
     // until an attack starts, SIGINT still stop the run cleanly.
     let interrupt = Interrupt::listen_before_goose(LOAD_NOTICE)
         .or_else(|e| {
-            eprintln!(
+            say!(
                 "warning: cannot claim SIGINT before goose ({e}): a Ctrl-C during an attack is \
                  goose's (a second one exits 1 without cleanup)"
             );
             Interrupt::listen(LOAD_NOTICE)
         })
         .unwrap_or_else(|e| {
-            eprintln!("warning: cannot catch SIGINT/SIGTERM ({e}): an interrupt will skip cleanup");
+            say!("warning: cannot catch SIGINT/SIGTERM ({e}): an interrupt will skip cleanup");
             Interrupt::never()
         });
     match run_until(&args, &interrupt).await {
@@ -261,7 +261,7 @@ pub async fn main(args: LoadArgs) -> u8 {
             if remote {
                 done.push("what it created on the remote target is removed");
             }
-            eprintln!(
+            say!(
                 "keygate: load {e}: {}, no report written; exit {}",
                 done.join(", "),
                 signal.exit_code()
@@ -269,11 +269,11 @@ pub async fn main(args: LoadArgs) -> u8 {
             signal.exit_code()
         }
         Err(e) if e.is::<BadInput>() => {
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
             crate::cli::EXIT_USAGE
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            say!("error: {e:#}");
             crate::cli::EXIT_TARGET
         }
     }
@@ -438,7 +438,7 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
             let differ =
                 baseline::comparable(b, &base, &plan.id, &settings, build).map_err(BadInput)?;
             if !differ.is_empty() {
-                eprintln!("{}", baseline::warning(b, &differ));
+                say!("{}", baseline::warning(b, &differ));
             }
             Some((b, base, differ))
         }
@@ -506,15 +506,15 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
     // Every reason the run fails, on stderr now and in every report file.
     let mut failures = failures_of(&report);
     if failures.iter().any(|f| f.starts_with(UNEXPECTED)) {
-        eprintln!("unexpected outcomes: see the `unexpected` column");
+        say!("unexpected outcomes: see the `unexpected` column");
     }
     for f in failures.iter().filter(|f| !f.starts_with(UNEXPECTED)) {
-        eprintln!("{f}");
+        say!("{f}");
     }
     if let Some((b, base, differ)) = baseline {
         let gate = report::judge(&report, (b, &base), max_regression, differ);
         if let Some(why) = &gate.reason {
-            eprintln!("{why}");
+            say!("{why}");
             failures.push(why.clone());
         }
         report.gate = Some(gate);

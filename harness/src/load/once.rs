@@ -156,9 +156,9 @@ pub(super) async fn attack_once(
     if let (Which::Remote(_), Some(admin)) = (which, &opened.admin) {
         if !created.is_empty() {
             let removed = teardown::remove(admin, &created).await;
-            eprintln!("{}", removed.summary(&opened.endpoint));
+            say!("{}", removed.summary(&opened.endpoint));
             for p in &removed.problems {
-                eprintln!("warning: teardown: {p}");
+                say!("warning: teardown: {p}");
             }
         }
     }

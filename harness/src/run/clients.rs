@@ -75,7 +75,7 @@ pub fn sts_client(target: &dyn Target, who: &Credentials) -> aws_sdk_sts::Client
 /// certificate verification, visibly, as transport errors.
 fn sdk_http_client(target: &dyn Target) -> Option<SharedHttpClient> {
     target.tls_trust().sdk_http_client().unwrap_or_else(|e| {
-        eprintln!("warning: {e:#}");
+        say!("warning: {e:#}");
         None
     })
 }

@@ -325,7 +325,7 @@ impl Progress {
             }
             Progress::Lines { total, done } => {
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                eprintln!("{}", progress_line(n, *total, r));
+                say!("{}", progress_line(n, *total, r));
             }
             Progress::Off => {}
         }

@@ -199,7 +199,7 @@ fn ensure_image(file: &Path, p: &ContainerProfile) -> anyhow::Result<()> {
     };
     let dir = file.parent().unwrap_or(Path::new("."));
     let script = dir.join(build);
-    eprintln!(
+    say!(
         "keygate: image {name} missing: running {}",
         script.display()
     );

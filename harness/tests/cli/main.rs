@@ -563,3 +563,19 @@ fn the_shipped_remote_profile_loads() {
     // Moving a vendor's clock is opt-in: the file documents what `true` does.
     assert!(!p.capabilities.expect("[capabilities]").clock());
 }
+
+/// Regression: with stderr closed or full (`2>&1 | head -3`, `2>/dev/full`), the first
+/// message panicked (exit 101) instead of the command's own exit code.
+#[test]
+fn a_stderr_that_cannot_be_written_keeps_the_exit_code() {
+    let Ok(full) = std::fs::File::create("/dev/full") else {
+        eprintln!("skipped: no /dev/full here");
+        return;
+    };
+    let o = Command::new(env!("CARGO_BIN_EXE_keygate"))
+        .args(["validate", "/no/such/scenarios"])
+        .stderr(full)
+        .output()
+        .expect("keygate runs");
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+}
