@@ -7,7 +7,7 @@
 //! region = "us-east-1"
 //! root_access_key_env = "KEYGATE_ROOT_ACCESS_KEY"   # or root_access_key = "..."
 //! root_secret_key_env = "KEYGATE_ROOT_SECRET_KEY"   # or root_secret_key = "..."
-//! posix_root = "/srv/keygate/data"                  # optional: enables owner checks
+//! posix_root = "/srv/keygate/data"                  # optional: owner checks (relative: to this file)
 //! ca_file = "ca.pem"                                # optional, https only: trust only this CA
 //! profile = "reference"                             # reference | minio | aws
 //! [capabilities]                                    # optional, these are the defaults
@@ -103,7 +103,8 @@ fn default_profile() -> Profile {
 
 /// Read and check a profile file; errors name the file and key path.
 pub fn load_profile(file: &Path) -> anyhow::Result<TargetProfile> {
-    let p = read_profile(file)?;
+    let mut p = read_profile(file)?;
+    p.posix_root = super::resolve_posix_root(file, p.posix_root.take());
     super::check_posix_root(file, p.posix_root.as_deref())?;
     Ok(p)
 }

@@ -274,6 +274,39 @@ fn a_posix_root_that_is_not_a_directory_is_refused_naming_key_and_path() {
     }
 }
 
+/// Regression: a relative `posix_root` was read from the current directory, while `ca_file`
+/// is read from the profile's: both are relative to the profile file now.
+#[test]
+fn a_relative_posix_root_is_relative_to_the_profile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = library(tmp.path());
+    let profiles = tmp.path().join("profiles");
+    std::fs::create_dir_all(profiles.join("data")).unwrap();
+    for (kind, extra) in [("remote", ""), ("command", "[commands]\n")] {
+        let f = profiles.join(format!("{kind}.toml"));
+        let write = |root: &str| {
+            let text = format!(
+                "version = 1\nkind = \"{kind}\"\nendpoint = \"http://127.0.0.1:1\"\n\
+                 root_access_key = \"a\"\nroot_secret_key = \"b\"\n\
+                 posix_root = \"{root}\"\n{extra}"
+            );
+            std::fs::write(&f, text).unwrap();
+        };
+        write("missing");
+        let o = run(&s, &["--target", f.to_str().unwrap()]);
+        let resolved = profiles.join("missing");
+        refused(
+            &o,
+            &format!("at `posix_root`: `{}` does not exist", resolved.display()),
+        );
+        // `data` beside the profile (not in this directory) passes the file check: the run
+        // then finds no server at the endpoint (exit 3).
+        write("data");
+        let o = run(&s, &["--target", f.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(3), "{kind}: {}", stderr(&o));
+    }
+}
+
 /// A root key variable that is set but empty is refused like an unset one.
 #[test]
 fn an_empty_root_key_variable_is_refused() {

@@ -181,7 +181,8 @@ fn check_outputs(
 
 /// Read and check a command profile; errors name the file and key path.
 pub fn load_profile(file: &Path) -> anyhow::Result<CommandProfile> {
-    let p: CommandProfile = crate::target::parse_profile(file)?;
+    let mut p: CommandProfile = crate::target::parse_profile(file)?;
+    p.posix_root = crate::target::resolve_posix_root(file, p.posix_root.take());
     check_loaded(file, &p)?;
     Ok(p)
 }
