@@ -184,11 +184,13 @@ async fn a_remote_attack_removes_its_users_policies_and_filled_bucket() {
     let _one = ONE_ATTACK.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let server = server(dir.path(), |c| c.region = "ap-south-2".into()).await;
+    // A profile shared with `run` may say `clock = true` for a server without a test clock:
+    // load never moves the clock, so its preflight does not ask (it stopped the attack, exit 3).
     let file = profile(
         dir.path(),
         "vendor.toml",
         &server,
-        "region = \"ap-south-2\"",
+        "region = \"ap-south-2\"\n[capabilities]\nclock = true",
     );
     // Custom policies, STS, service accounts, and PUTs that add objects to the bucket. Pinning
     // left on: it cannot apply to a remote target, and the report says so.

@@ -459,14 +459,14 @@ pub(crate) fn check_at_least_one(file: &Path, key: &str, value: u64) -> anyhow::
     Ok(())
 }
 
-/// A `posix_root` must be an existing directory on this host: owner checks stat files below
-/// it, and a wrong path would otherwise fail every such scenario as if the target broke a rule.
 /// A profile's `posix_root`, relative to the profile file's directory as `ca_file` is (an
 /// absolute path as it is).
 pub(crate) fn resolve_posix_root(file: &Path, root: Option<PathBuf>) -> Option<PathBuf> {
     root.map(|r| file.parent().unwrap_or(Path::new("")).join(r))
 }
 
+/// A `posix_root` must be an existing directory on this host: owner checks stat files below
+/// it, and a wrong path would otherwise fail every such scenario as if the target broke a rule.
 pub(crate) fn check_posix_root(file: &Path, root: Option<&Path>) -> anyhow::Result<()> {
     let Some(root) = root else {
         return Ok(());

@@ -174,10 +174,14 @@ pub fn open(file: &Path, profile_override: Option<Profile>) -> anyhow::Result<Ad
 
 /// [`open`] for `keygate load`, which never reads the files behind objects: `posix_root` is
 /// neither checked nor used, since a load generator (a shard on another host, say) need not
-/// see the server's data directory that `run`'s POSIX scenarios read.
+/// see the server's data directory that `run`'s POSIX scenarios read. Nor does load move the
+/// clock: `clock` is off, so its preflight does not ask the target to.
 pub fn open_without_posix(file: &Path) -> anyhow::Result<AdminTarget> {
     let mut p = read_profile(file)?;
     p.posix_root = None;
+    if let Some(caps) = &mut p.capabilities {
+        caps.clock = Some(false);
+    }
     adapter(file, p, None)
 }
 
