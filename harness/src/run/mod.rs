@@ -219,29 +219,35 @@ async fn cleanup(ctx: &Ctx<'_>) -> Vec<String> {
     let mut warnings = Vec::new();
     let t = ctx.target;
     let users = ctx.users();
+    let mut admin_down = false;
     for (i, user) in users.iter().enumerate() {
         match t.delete_user(user).await {
             Ok(()) => {}
             Err(crate::target::TargetError::Rejected { code, .. })
                 if code == "NoSuchEntity" || code == "NoSuchUser" || code == "InvalidArgument" => {}
-            // A target that stopped answering would cost a timeout per user: the rest are
-            // named, not tried.
             Err(e @ crate::target::TargetError::Transport(_)) => {
                 warnings.push(format!("delete user {user}: {e}"));
-                warnings.push(format!(
-                    "cleanup stopped, the target no longer answering; left on it: users [{}], \
-                     policies [{}], buckets [{}]",
-                    users[i + 1..].join(", "),
-                    ctx.policies().join(", "),
-                    ctx.buckets().join(", ")
-                ));
-                return warnings;
+                // One failure may be a blip. A target that also fails a cheap read of its
+                // admin API has stopped answering it, and every further try would wait out a
+                // timeout: the rest are named, not tried (the buckets still are, over S3).
+                if t.check_admin().await.is_err() {
+                    warnings.push(format!(
+                        "the target's admin API no longer answers; not deleted: users [{}], \
+                         policies [{}]",
+                        users[i + 1..].join(", "),
+                        ctx.policies().join(", ")
+                    ));
+                    admin_down = true;
+                    break;
+                }
             }
             Err(e) => warnings.push(format!("delete user {user}: {e}")),
         }
     }
-    for policy in ctx.policies() {
-        let _ = t.delete_policy(&policy).await;
+    if !admin_down {
+        for policy in ctx.policies() {
+            let _ = t.delete_policy(&policy).await;
+        }
     }
     let Ok(root) = ctx.s3("root") else {
         return warnings;
