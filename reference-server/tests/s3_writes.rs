@@ -325,3 +325,21 @@ async fn encryption_and_object_lock_requests_are_refused() {
     assert_eq!(listed.key_count(), Some(0));
     put().send().await.unwrap();
 }
+
+/// No object is encrypted, so a read with SSE-C keys has nothing to decrypt: 400
+/// `InvalidRequest`, as S3 answers for an object not written with them (it was served
+/// plain, as if the keys had been used).
+#[tokio::test]
+async fn a_read_with_customer_keys_is_refused() {
+    let t = TestServer::start().await;
+    t.bucket("plain").await;
+    t.object("plain", "k", b"plain").await;
+    for method in ["GET", "HEAD"] {
+        let call = Call::s3(method, "/plain/k")
+            .header("x-amz-server-side-encryption-customer-algorithm", "AES256");
+        let got = t.send(&Keys::root(), call).await;
+        assert_eq!(got.status, 400, "{method} {got:?}");
+    }
+    let got = t.send(&Keys::root(), Call::s3("GET", "/plain/k")).await;
+    assert_eq!(got.body, b"plain");
+}

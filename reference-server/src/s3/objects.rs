@@ -134,6 +134,20 @@ fn conditions<'h>(
 }
 
 pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
+    // No object is encrypted (see `check_write_headers`): SSE-C keys have nothing to decrypt,
+    // which S3 answers so for an object not written with them.
+    let sse_c = "x-amz-server-side-encryption-customer-";
+    if ctx
+        .parts
+        .headers
+        .keys()
+        .any(|k| k.as_str().starts_with(sse_c))
+    {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "The encryption parameters are not applicable to this object.",
+        ));
+    }
     let part = part_number(ctx.query.get("partNumber"))?;
     if part.is_some() && ctx.header("range").is_some() {
         return Err(S3Error::with_message(
