@@ -9,6 +9,10 @@
 //! `cargo test --workspace` builds it (`cargo build -p keygate-server` otherwise).
 
 use keygate::load::{self, LoadArgs};
+
+#[path = "support/keygate_cli.rs"]
+mod keygate_cli;
+use keygate_cli::{plan_file, short_load};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -272,46 +276,11 @@ fn merge_refuses_a_shard_twice_a_missing_shard_and_the_same_report_twice() {
     assert_eq!(merged.runs[0].requests, 20);
 }
 
-/// `keygate ARGS`, off the async runtime; (exit code, stderr).
-fn keygate(args: &[&str]) -> (Option<i32>, String) {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_keygate"))
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("keygate runs");
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn plan_file(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios/load")
-        .join(name)
-        .display()
-        .to_string()
-}
-
 /// `keygate load --target null` with a short run and `extra` arguments.
 fn load_null(reports: &std::path::Path, extra: &[&str]) -> (Option<i32>, String) {
-    let plan = plan_file("auth-only.toml");
-    let mut args = vec![
-        "load",
-        "--plan",
-        &plan,
-        "--duration",
-        "1s",
-        "--warmup",
-        "0s",
-        "--users",
-        "1",
-        "--no-pin",
-        "--report-dir",
-        reports.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    keygate(&args)
+    let extra = [&["--no-pin"], extra].concat();
+    let (code, _, err) = short_load(&plan_file("auth-only.toml"), reports, &extra);
+    (code, err)
 }
 
 #[test]

@@ -10,46 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
-/// `keygate ARGS`: (exit code, stdout, stderr).
-fn keygate(args: &[&str]) -> (Option<i32>, String, String) {
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_keygate"))
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("keygate runs");
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn plan_file(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../scenarios/load")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-/// `keygate load --plan PLAN` with a short run on 1 user, unpinned, and `extra` arguments.
-fn load(plan: &str, reports: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
-    let mut args = vec![
-        "load",
-        "--plan",
-        plan,
-        "--duration",
-        "1s",
-        "--warmup",
-        "0s",
-        "--users",
-        "1",
-        "--report-dir",
-        reports.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    keygate(&args)
-}
+#[path = "support/keygate_cli.rs"]
+mod keygate_cli;
+use keygate_cli::{keygate, plan_file, short_load};
 
 /// A `load.json` of `plan` in which `target` did 10¹² req/s at 0.001 µs CPU per request.
 fn unbeatable_baseline(file: &Path, plan: &str, target: &str) {
@@ -85,7 +48,7 @@ fn a_failed_gate_is_recorded_with_its_reasons_in_every_report_file() {
     let base = dir.path().join("base.json");
     unbeatable_baseline(&base, "auth-only", "null");
     let reports = dir.path().join("reports");
-    let (code, out, err) = load(
+    let (code, out, err) = short_load(
         &plan_file("auth-only.toml"),
         &reports,
         &[
@@ -164,7 +127,7 @@ fn max_regression_is_refused_where_it_could_never_trip_or_is_no_number() {
         ("nan", "not a percentage"),
         ("inf%", "not a percentage"),
     ] {
-        let (code, out, err) = load(
+        let (code, out, err) = short_load(
             &plan,
             &dir.path().join("reports"),
             &[
@@ -199,7 +162,7 @@ fn target_workers_is_refused_where_no_target_is_spawned_and_recorded_where_it_ap
     )
     .unwrap();
     let reports = dir.path().join("reports");
-    let (code, _, err) = load(
+    let (code, _, err) = short_load(
         &plan_file("auth-only.toml"),
         &reports,
         &[
@@ -217,7 +180,7 @@ fn target_workers_is_refused_where_no_target_is_spawned_and_recorded_where_it_ap
     assert!(!reports.exists());
 
     // Unpinned, the spawned target still gets the threads asked for, and the report says so.
-    let (code, out, err) = load(
+    let (code, out, err) = short_load(
         &plan_file("auth-only.toml"),
         &reports,
         &["--target", "null", "--no-pin", "--target-workers", "3"],
@@ -273,7 +236,7 @@ fn plans_with_absurd_or_inconsistent_values_are_refused_naming_file_and_key() {
         ),
     ] {
         let plan = plan_with(dir.path(), objects, key);
-        let (code, _, err) = load(plan.to_str().unwrap(), &reports, &["--target", "null"]);
+        let (code, _, err) = short_load(plan.to_str().unwrap(), &reports, &["--target", "null"]);
         assert_eq!(code, Some(2), "{objects}: {err}");
         assert!(
             err.contains(&plan.display().to_string()) && err.contains(said),
