@@ -153,8 +153,15 @@ async fn conditional_writes_and_deletes() {
     let e = complete.clone().if_match(wrong).send().await;
     assert_eq!(status_code(&e.unwrap_err()), 412);
     assert_eq!(read("k").await, b"second");
-    complete.if_match(&etag).send().await.unwrap();
+    complete.clone().if_match(&etag).send().await.unwrap();
     assert_eq!(read("k").await, b"third");
+    // The upload is gone: `NoSuchUpload`, whatever the condition would say of the key.
+    for e in [
+        complete.clone().if_none_match("*").send().await,
+        complete.clone().if_match(wrong).send().await,
+    ] {
+        assert_eq!(failed(e), "NoSuchUpload");
+    }
 
     let delete = s3.delete_object().bucket("cond").key("copy");
     let e = delete.clone().if_match(wrong).send().await;
@@ -284,6 +291,45 @@ async fn conditional_deletes_in_delete_objects_and_their_authorisation() {
         .send()
         .await
         .unwrap();
+    // Regression: `If-Match: *` asks only whether the object exists, which a delete may ask
+    // without `s3:GetObject` (S3's conditional-delete guide); it needed it here.
+    let any = writer.delete_object().bucket("cdel").key("a").if_match("*");
+    any.clone().send().await.unwrap();
+    assert_eq!(status_code(&any.send().await.unwrap_err()), 404);
+    let delete = Delete::builder().objects(object("new", "*")).build();
+    let out = writer
+        .delete_objects()
+        .bucket("cdel")
+        .delete(delete.unwrap());
+    let out = out.send().await.unwrap();
+    assert_eq!(out.deleted().len(), 1, "{:?}", out.errors());
+    let head = s3.head_object().bucket("cdel").key("new").send().await;
+    assert_eq!(status_code(&head.unwrap_err()), 404);
+}
+
+/// Regression: a condition header whose value is not ASCII was taken for no header, so the
+/// delete or write went ahead unconditionally (and a GET's `If-Match` was not checked). No
+/// ETag can match such a value: 412, or 501 for an `If-None-Match` on a write, and the
+/// object stays as it was.
+#[tokio::test]
+async fn a_condition_no_etag_can_meet_fails() {
+    let t = TestServer::start().await;
+    let root = Keys::root();
+    t.bucket("odd").await;
+    t.object("odd", "k", b"kept").await;
+    let odd = "\"caf\u{e9}\"";
+    for (method, name, status) in [
+        ("DELETE", "if-match", 412),
+        ("PUT", "if-match", 412),
+        ("GET", "if-match", 412),
+        ("PUT", "if-none-match", 501),
+    ] {
+        let call = Call::s3(method, "/odd/k").header(name, odd).body("new");
+        let got = t.send(&root, call).await;
+        assert_eq!(got.status, status, "{method} {name}: {got:?}");
+    }
+    let got = t.send(&root, Call::s3("GET", "/odd/k")).await;
+    assert_eq!(got.body, b"kept");
 }
 
 /// Regression: a write asking for server-side encryption or an Object Lock retention was
@@ -323,6 +369,18 @@ async fn encryption_and_object_lock_requests_are_refused() {
         .unwrap();
     assert_eq!(listed.key_count(), Some(0));
     put().send().await.unwrap();
+
+    // Regression: a bucket asked for with Object Lock was created without it.
+    let create = || s3.create_bucket().bucket("worm");
+    let e = create().object_lock_enabled_for_bucket(true).send().await;
+    assert_eq!(status_code(&e.unwrap_err()), 501);
+    let head = s3.head_bucket().bucket("worm").send().await;
+    assert_eq!(status_code(&head.unwrap_err()), 404);
+    create()
+        .object_lock_enabled_for_bucket(false)
+        .send()
+        .await
+        .unwrap();
 }
 
 /// No object is encrypted, so a read with SSE-C keys has nothing to decrypt: 400
@@ -341,4 +399,22 @@ async fn a_read_with_customer_keys_is_refused() {
     }
     let got = t.send(&Keys::root(), Call::s3("GET", "/plain/k")).await;
     assert_eq!(got.body, b"plain");
+    // The object is looked up first: a missing one is 404 (the keys were refused first).
+    let call = Call::s3("GET", "/plain/missing")
+        .header("x-amz-server-side-encryption-customer-algorithm", "AES256");
+    t.send(&Keys::root(), call)
+        .await
+        .expect_error(404, "NoSuchKey");
+    // Regression: a copy with SSE-C keys for its source copied the plain object.
+    let call = Call::s3("PUT", "/plain/copy")
+        .header("x-amz-copy-source", "/plain/k")
+        .header(
+            "x-amz-copy-source-server-side-encryption-customer-algorithm",
+            "AES256",
+        );
+    t.send(&Keys::root(), call)
+        .await
+        .expect_error(400, "InvalidRequest");
+    let got = t.send(&Keys::root(), Call::s3("GET", "/plain/copy")).await;
+    got.expect_error(404, "NoSuchKey");
 }

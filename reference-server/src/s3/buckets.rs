@@ -45,6 +45,14 @@ pub async fn list_buckets(ctx: &mut Ctx) -> S3Result<Response<Body>> {
 
 pub async fn create_bucket(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let bucket = ctx.bucket().to_owned();
+    // A client asking for WORM storage is told it cannot have it, not given a plain bucket.
+    let lock = ctx.parts.headers.get("x-amz-bucket-object-lock-enabled");
+    if !lock.is_none_or(|v| v.as_bytes().trim_ascii().eq_ignore_ascii_case(b"false")) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            "A header you provided implies functionality that is not implemented: Object Lock",
+        ));
+    }
     let body = ctx.small_body().await?;
     if !body.is_empty() {
         // A bucket lives in this server's region: another one named here is refused, as S3

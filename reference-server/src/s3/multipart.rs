@@ -8,6 +8,7 @@ use super::xml::{self, XmlWriter};
 use super::Ctx;
 use crate::http_util::{self, set_header, Body};
 use crate::store::multipart::{Completion, MAX_PART_NUMBER, MAX_PART_SIZE};
+use crate::store::Precondition;
 
 fn upload_id(ctx: &Ctx) -> String {
     ctx.query.get("uploadId").unwrap_or_default().to_owned()
@@ -76,8 +77,12 @@ pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let state = ctx.state.clone();
     let (b, k) = (bucket.clone(), key.clone());
     let precondition = super::objects::write_precondition(ctx)?;
-    // Before the parts are assembled, then again as the object is placed.
-    super::objects::precondition_now(ctx, &precondition)?;
+    // Before the parts are assembled, then again as the object is placed; but a missing
+    // upload is `NoSuchUpload` whatever the key holds.
+    if precondition != Precondition::NONE {
+        ctx.state.store.upload(&bucket, &key, &id)?;
+        super::objects::precondition_now(ctx, &precondition)?;
+    }
     let meta = super::offload(move || {
         let store = &state.store;
         let by = Completion {

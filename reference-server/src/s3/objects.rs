@@ -1,8 +1,9 @@
 //! Object operations: put, get/head (ranges, conditions), delete, batch delete, copy, tagging.
 
-use http::{Response, StatusCode};
+use http::{HeaderMap, Response, StatusCode};
 use http_body_util::BodyExt;
 use keygate_policy::Action;
+use std::borrow::Cow;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::error::{S3Error, S3ErrorCode, S3Result};
@@ -93,7 +94,19 @@ fn resolve_range(header: &str, size: u64) -> S3Result<Option<(u64, u64)>> {
 /// Evaluates If-Match / If-None-Match / If-(Un)Modified-Since: `Some(status)` to answer
 /// without the object.
 fn preconditions(ctx: &Ctx, meta: &ObjectMeta) -> Option<StatusCode> {
-    conditions(|name| ctx.header(name), "if-", meta)
+    conditions(
+        |name| condition_header(&ctx.parts.headers, name),
+        "if-",
+        meta,
+    )
+}
+
+/// A condition header's value, bytes outside ASCII replaced (not the header dropped, as
+/// `Ctx::header` would): a condition no ETag can meet then fails rather than goes unchecked.
+pub(super) fn condition_header<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, str>> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
 }
 
 /// The four conditions under `prefix` (`if-` for GET and HEAD, `x-amz-copy-source-if-` for
@@ -101,7 +114,7 @@ fn preconditions(ctx: &Ctx, meta: &ObjectMeta) -> Option<StatusCode> {
 /// condition. `Some(412)` when a match or unmodified condition fails, `Some(304)` when a
 /// none-match or modified one does.
 fn conditions<'h>(
-    header: impl Fn(&str) -> Option<&'h str>,
+    header: impl Fn(&str) -> Option<Cow<'h, str>>,
     prefix: &str,
     meta: &ObjectMeta,
 ) -> Option<StatusCode> {
@@ -113,19 +126,19 @@ fn conditions<'h>(
     };
     let modified = meta.modified_ms / 1000;
     if let Some(v) = get("match") {
-        if !etag_matches(v) {
+        if !etag_matches(&v) {
             return Some(StatusCode::PRECONDITION_FAILED);
         }
-    } else if let Some(t) = get("unmodified-since").and_then(parse_http_date) {
+    } else if let Some(t) = get("unmodified-since").and_then(|t| parse_http_date(&t)) {
         if modified > t {
             return Some(StatusCode::PRECONDITION_FAILED);
         }
     }
     if let Some(v) = get("none-match") {
-        if etag_matches(v) {
+        if etag_matches(&v) {
             return Some(StatusCode::NOT_MODIFIED);
         }
-    } else if let Some(t) = get("modified-since").and_then(parse_http_date) {
+    } else if let Some(t) = get("modified-since").and_then(|t| parse_http_date(&t)) {
         if modified <= t {
             return Some(StatusCode::NOT_MODIFIED);
         }
@@ -134,20 +147,6 @@ fn conditions<'h>(
 }
 
 pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
-    // No object is encrypted (see `check_write_headers`): SSE-C keys have nothing to decrypt,
-    // which S3 answers so for an object not written with them.
-    let sse_c = "x-amz-server-side-encryption-customer-";
-    if ctx
-        .parts
-        .headers
-        .keys()
-        .any(|k| k.as_str().starts_with(sse_c))
-    {
-        return Err(S3Error::with_message(
-            S3ErrorCode::InvalidRequest,
-            "The encryption parameters are not applicable to this object.",
-        ));
-    }
     let part = part_number(ctx.query.get("partNumber"))?;
     if part.is_some() && ctx.header("range").is_some() {
         return Err(S3Error::with_message(
@@ -162,6 +161,7 @@ pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
         let reader = ctx.state.store.open_object(ctx.bucket(), ctx.key())?;
         (Some(reader.file), reader.meta)
     };
+    refuse_sse_c(&ctx.parts.headers, "x-amz-server-side-encryption-customer-")?;
     if let Some(status) = preconditions(ctx, &meta) {
         if status == StatusCode::PRECONDITION_FAILED {
             return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
@@ -219,6 +219,19 @@ pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
     Ok(resp)
 }
 
+/// No object is encrypted (see `check_write_headers`): SSE-C keys (headers under `prefix`)
+/// have nothing to decrypt, which S3 answers so for an object that exists but was not written
+/// with them.
+fn refuse_sse_c(headers: &HeaderMap, prefix: &str) -> S3Result<()> {
+    if headers.keys().any(|k| k.as_str().starts_with(prefix)) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "The encryption parameters are not applicable to this object.",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn delete_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let (state, bucket, key) = (
         ctx.state.clone(),
@@ -229,9 +242,9 @@ pub async fn delete_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     // `If-Match` only: S3 takes no `If-None-Match` on a delete.
     let precondition = Precondition {
         absent: false,
-        etag_in: ctx.header("if-match").map(str::to_owned),
+        etag_in: condition_header(&ctx.parts.headers, "if-match").map(Cow::into_owned),
     };
-    authorize_etag_check(ctx, &precondition, &bucket, &key)?;
+    authorize_etag_check(ctx, &precondition, &bucket, &key, Conditional::Delete)?;
     super::offload(move || state.store.delete_object(&bucket, &key, &precondition)).await?;
     Ok(http_util::empty(StatusCode::NO_CONTENT))
 }
@@ -252,9 +265,9 @@ pub(super) fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
 /// CompleteMultipartUpload), as S3 takes them; S3 implements no other `If-None-Match` on a
 /// write (501).
 pub(super) fn write_precondition(ctx: &Ctx) -> S3Result<Precondition> {
-    let absent = match ctx.header("if-none-match").map(str::trim) {
+    let absent = match condition_header(&ctx.parts.headers, "if-none-match").as_deref() {
         None => false,
-        Some("*") => true,
+        Some(v) if v.trim() == "*" => true,
         Some(_) => {
             return Err(S3Error::with_message(
                 S3ErrorCode::NotImplemented,
@@ -265,16 +278,39 @@ pub(super) fn write_precondition(ctx: &Ctx) -> S3Result<Precondition> {
     };
     let precondition = Precondition {
         absent,
-        etag_in: ctx.header("if-match").map(str::to_owned),
+        etag_in: condition_header(&ctx.parts.headers, "if-match").map(Cow::into_owned),
     };
-    authorize_etag_check(ctx, &precondition, ctx.bucket(), ctx.key())?;
+    authorize_etag_check(
+        ctx,
+        &precondition,
+        ctx.bucket(),
+        ctx.key(),
+        Conditional::Write,
+    )?;
     Ok(precondition)
 }
 
+/// Which operation an `If-Match` comes with, for [`authorize_etag_check`].
+#[derive(Clone, Copy, PartialEq)]
+enum Conditional {
+    Write,
+    Delete,
+}
+
 /// An `If-Match` tells whether the object exists and what its ETag is: as AWS, it also needs
-/// `s3:GetObject` on the key (E7: authorisation before existence).
-fn authorize_etag_check(ctx: &Ctx, p: &Precondition, bucket: &str, key: &str) -> S3Result<()> {
-    match p.etag_in {
+/// `s3:GetObject` on the key (E7: authorisation before existence). A delete's `If-Match: *`
+/// only asks whether the object exists, which S3 lets `s3:DeleteObject` alone ask (its
+/// conditional-delete guide requires `s3:GetObject` "with a specific ETag value"); for writes
+/// S3 documents no such exception.
+fn authorize_etag_check(
+    ctx: &Ctx,
+    p: &Precondition,
+    bucket: &str,
+    key: &str,
+    op: Conditional,
+) -> S3Result<()> {
+    match &p.etag_in {
+        Some(list) if op == Conditional::Delete && Precondition::is_any(list) => Ok(()),
         Some(_) => ctx.authorize(Action::GetObject, &format!("{bucket}/{key}")),
         None => Ok(()),
     }
@@ -394,7 +430,9 @@ pub async fn delete_objects(ctx: &mut Ctx) -> S3Result<Response<Body>> {
             };
             let allowed = validate_key(&o.key)
                 .and_then(|()| ctx.authorize(Action::DeleteObject, &format!("{bucket}/{}", o.key)))
-                .and_then(|()| authorize_etag_check(ctx, &precondition, &bucket, &o.key))
+                .and_then(|()| {
+                    authorize_etag_check(ctx, &precondition, &bucket, &o.key, Conditional::Delete)
+                })
                 .and_then(|()| check_version_id(o.version_id.as_deref()));
             (o, precondition, allowed)
         })
@@ -527,7 +565,11 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
             |src| {
                 // The source's conditions, against the very source copied: any failing one
                 // is 412 for a copy, the modified conditions included (S3).
-                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+                refuse_sse_c(
+                    &headers,
+                    "x-amz-copy-source-server-side-encryption-customer-",
+                )?;
+                let header = |name: &str| condition_header(&headers, name);
                 if conditions(header, "x-amz-copy-source-if-", src).is_some() {
                     return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
                 }

@@ -83,6 +83,16 @@ impl Precondition {
         etag_in: None,
     };
 
+    /// The ETags of an `If-Match` list, quotes removed (`*` for any).
+    fn etags(list: &str) -> impl Iterator<Item = &str> {
+        list.split(',').map(|t| t.trim().trim_matches('"'))
+    }
+
+    /// Whether an `If-Match` list is `*` alone: it asks only whether the object exists.
+    pub fn is_any(list: &str) -> bool {
+        Self::etags(list).all(|t| t == "*")
+    }
+
     /// Whether `current` (`None`: no object) meets it: 412 `PreconditionFailed` if not, 404
     /// `NoSuchKey` for an `If-Match` on no object.
     pub fn check(&self, current: Option<&ObjectMeta>, key: &str) -> S3Result<()> {
@@ -95,10 +105,7 @@ impl Precondition {
         let Some(meta) = current else {
             return Err(S3Error::new(S3ErrorCode::NoSuchKey).key(key));
         };
-        let matches = list
-            .split(',')
-            .map(|t| t.trim().trim_matches('"'))
-            .any(|t| t == "*" || t == meta.etag);
+        let matches = Self::etags(list).any(|t| t == "*" || t == meta.etag);
         if !matches {
             return Err(S3Error::new(S3ErrorCode::PreconditionFailed).key(key));
         }
