@@ -102,10 +102,10 @@ impl Caller {
     }
 
     /// Who owns the files this caller writes (X1, X2): the key's owner as authenticated;
-    /// anonymous writes (a bucket policy's) 65534:65534.
-    pub fn owner(&self) -> Owner {
+    /// anonymous writes (a bucket policy's) `anonymous`, the configured owner.
+    pub fn owner(&self, anonymous: Owner) -> Owner {
         match self {
-            Caller::Anonymous => Owner::NOBODY,
+            Caller::Anonymous => anonymous,
             Caller::Signed { key, .. } => key.owner,
         }
     }

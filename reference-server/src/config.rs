@@ -29,6 +29,9 @@ pub struct ServerConfig {
     pub connection_limits: crate::conn::ConnLimits,
     /// Identity limits (defaults: the contract's).
     pub limits: crate::iam::Limits,
+    /// Owner of what anonymous requests (a bucket policy's) write (SPEC X2; default
+    /// 65534:65534).
+    pub anonymous_owner: crate::store::Owner,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -49,6 +52,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("tls", &self.tls)
             .field("connection_limits", &self.connection_limits)
             .field("limits", &self.limits)
+            .field("anonymous_owner", &self.anonymous_owner)
             .finish()
     }
 }
@@ -70,6 +74,7 @@ impl ServerConfig {
             tls: None,
             connection_limits: crate::conn::ConnLimits::default(),
             limits: crate::iam::Limits::default(),
+            anonymous_owner: crate::store::Owner::NOBODY,
         }
     }
 }

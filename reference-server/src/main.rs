@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use keygate_server::store::Owner;
 use keygate_server::{ConnLimits, Server, ServerConfig, TlsConfig};
 
 /// No `Debug`: the arguments hold the root secret and passwords.
@@ -54,6 +55,9 @@ enum Command {
         /// Do not chown written files to the writer's uid/gid (needed when not running as root).
         #[arg(long)]
         no_posix_ownership: bool,
+        /// Owner of the files anonymous requests (allowed by a bucket policy) write.
+        #[arg(long, value_name = "UID:GID", default_value = "65534:65534")]
+        anonymous_owner: Owner,
         /// Let the admin API move the server clock forward (for conformance runs; loopback only).
         #[arg(long)]
         test_clock: bool,
@@ -168,6 +172,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             region,
             domain,
             no_posix_ownership,
+            anonymous_owner,
             test_clock,
             tls_cert,
             tls_key,
@@ -194,6 +199,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 region,
                 domain,
                 posix_ownership: !no_posix_ownership,
+                anonymous_owner,
                 test_clock,
                 root_access_key,
                 root_secret_key,

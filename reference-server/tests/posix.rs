@@ -249,3 +249,34 @@ async fn x2_x3_a_write_in_flight_keeps_the_owner_it_was_authenticated_with() {
     assert_eq!(stat(&t, "bkt/sa"), dir(BOB));
     assert_eq!(stat(&t, "bkt/bob/obj"), file(BOB));
 }
+
+/// X2: anonymous writes (a bucket policy's) take the configured owner (`--anonymous-owner`;
+/// 65534:65534 by default, which `scenarios/posix/anonymous-write.toml` checks).
+#[tokio::test]
+async fn x2_anonymous_writes_take_the_configured_owner() {
+    require_root!();
+    const ANON: (u32, u32) = (4001, 4002);
+    let t = TestServer::start_with(|c| {
+        c.anonymous_owner = keygate_server::store::Owner {
+            uid: ANON.0,
+            gid: ANON.1,
+        }
+    })
+    .await;
+    t.bucket("drop").await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",
+        "Action":"s3:PutObject","Resource":"arn:aws:s3:::drop/*"}]}"#;
+    let put = t
+        .root_s3()
+        .put_bucket_policy()
+        .bucket("drop")
+        .policy(policy);
+    put.send().await.unwrap();
+    let host = vec![("host".to_owned(), t.server.addr().to_string())];
+    let got = t
+        .send_unsigned("PUT", "/drop/anon/f", &host, b"x".to_vec())
+        .await;
+    assert_eq!(got.status, 200, "{got:?}");
+    assert_eq!(stat(&t, "drop/anon/f"), file(ANON));
+    assert_eq!(stat(&t, "drop/anon"), dir(ANON));
+}

@@ -103,9 +103,10 @@ impl Ctx {
         Ok(body.collect(MAX_XML_BODY).await?.0)
     }
 
-    /// Owner of what this request writes (X1, X2: anonymous writes get 65534:65534).
+    /// Owner of what this request writes (X1, X2: anonymous writes get the configured owner,
+    /// 65534:65534 by default).
     pub fn owner(&self) -> Owner {
-        self.caller.owner()
+        self.caller.owner(self.state.config.anonymous_owner)
     }
 
     /// Authorises `action` on `resource` for this caller (used for CopyObject's source and

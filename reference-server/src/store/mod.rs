@@ -60,6 +60,28 @@ impl Owner {
     };
 }
 
+/// `UID:GID`, two decimal numbers (as `chown` takes them, names aside).
+impl std::str::FromStr for Owner {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Owner, String> {
+        let number = |n: &str| {
+            let digits = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+            digits.then(|| n.parse::<u32>().ok()).flatten()
+        };
+        s.split_once(':')
+            .and_then(|(uid, gid)| {
+                Some(Owner {
+                    uid: number(uid)?,
+                    gid: number(gid)?,
+                })
+            })
+            .ok_or_else(|| {
+                format!("{s:?} is not UID:GID (two numbers below 2^32, e.g. 65534:65534)")
+            })
+    }
+}
+
 const KEY_LOCKS: usize = 64;
 
 /// The lock of `locks` that `id` hashes to (a poisoned lock is taken all the same: what it

@@ -467,3 +467,36 @@ async fn concurrent_uploads_of_one_part_keep_its_bytes_and_etag_together() {
         assert_eq!(done.size, 2000);
     }
 }
+
+#[test]
+fn owners_parse_as_uid_colon_gid() {
+    let owner = |s: &str| s.parse::<Owner>();
+    assert_eq!(
+        owner("1001:1002"),
+        Ok(Owner {
+            uid: 1001,
+            gid: 1002
+        })
+    );
+    assert_eq!(
+        owner("0:4294967295"),
+        Ok(Owner {
+            uid: 0,
+            gid: u32::MAX
+        })
+    );
+    for bad in [
+        "",
+        "1",
+        "1:",
+        ":2",
+        "1:x",
+        "+1:2",
+        "1: 2",
+        "1:2:3",
+        "4294967296:0",
+        "-1:2",
+    ] {
+        assert!(owner(bad).is_err(), "{bad:?} parsed");
+    }
+}
