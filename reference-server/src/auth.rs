@@ -84,10 +84,15 @@ impl Caller {
                 {
                     now.clone()
                 }
-                // The owner stays the one the request was authenticated with (X3, U5).
+                // The owner stays the one the request was authenticated with (X3, U5). A key
+                // now holding another secret is not the credential the request was signed
+                // with (its user deleted and added again, or its password changed): it has
+                // no policy, as a deleted key has none.
                 _ => Arc::new(KeyEntry {
                     credential: key.credential.clone(),
-                    policy: now.and_then(|k| k.policy.clone()),
+                    policy: now
+                        .filter(|k| same_secret(&k.credential.secret, &key.credential.secret))
+                        .and_then(|k| k.policy.clone()),
                     owner: key.owner,
                 }),
             };
@@ -191,6 +196,11 @@ const EMPTY_SHA256: [u8; 32] = [
 
 /// Methods whose handlers never read a body (no S3 operation takes one with them), so a
 /// declared payload hash would go unchecked there.
+/// Two secrets compared in constant time.
+fn same_secret(a: &keygate_sigv4::SecretKey, b: &keygate_sigv4::SecretKey) -> bool {
+    keygate_sigv4::ct_eq_bytes(a.expose().as_bytes(), b.expose().as_bytes())
+}
+
 fn reads_no_body(method: &http::Method) -> bool {
     matches!(
         *method,

@@ -774,6 +774,18 @@ mod tests {
         ids.delete_user("alice").unwrap();
         caller.refresh_policy(&state);
         assert!(!decide_for(&caller));
+        // Another alice, with another password: not the credential the request was signed
+        // with, so her policy is not its policy.
+        ids.add_user("alice", "Password2", 0, 0, 0).unwrap();
+        ids.attach("readwrite", "alice").unwrap();
+        caller.refresh_policy(&state);
+        assert!(!decide_for(&caller));
+        // With the same password she is the same credential.
+        ids.delete_user("alice").unwrap();
+        ids.add_user("alice", "Password1", 0, 0, 0).unwrap();
+        ids.attach("readwrite", "alice").unwrap();
+        caller.refresh_policy(&state);
+        assert!(decide_for(&caller));
     }
 
     #[test]
