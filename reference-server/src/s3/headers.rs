@@ -125,6 +125,8 @@ pub fn object_headers(
     if with_checksum {
         if let Some((name, value)) = &meta.checksum {
             set_header(resp, name, value);
+            let kind = meta.checksum_type.as_deref().unwrap_or("FULL_OBJECT");
+            set_header(resp, "x-amz-checksum-type", kind);
         }
     }
     // Response-header overrides (commonly used with presigned URLs).

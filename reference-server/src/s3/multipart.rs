@@ -5,10 +5,13 @@ use http::{Response, StatusCode};
 use super::error::{S3Error, S3ErrorCode, S3Result};
 use super::headers::meta_from_headers;
 use super::xml::{self, XmlWriter};
-use super::Ctx;
+use super::{Ctx, MAX_XML_BODY};
 use crate::http_util::{self, set_header, Body};
-use crate::store::multipart::{Completion, MAX_PART_NUMBER, MAX_PART_SIZE};
+use crate::store::multipart::{
+    checksum_type_name, ClaimedChecksum, Completion, UploadChecksum, MAX_PART_NUMBER, MAX_PART_SIZE,
+};
 use crate::store::Precondition;
+use keygate_sigv4::{ChecksumAlgorithm, Checksummer};
 
 fn upload_id(ctx: &Ctx) -> String {
     ctx.query.get("uploadId").unwrap_or_default().to_owned()
@@ -18,20 +21,100 @@ pub async fn create(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     // CreateMultipartUpload takes no body, but one sent is held to its declared hash (V2).
     ctx.small_body().await?;
     let template = meta_from_headers(&ctx.parts.headers)?;
+    let checksum = upload_checksum(ctx)?;
     let now = ctx.state.clock.now_ms();
     let (state, bucket, key) = (
         ctx.state.clone(),
         ctx.bucket().to_owned(),
         ctx.key().to_owned(),
     );
+    let kept = checksum.clone();
     // Off the reactor: it fsyncs and takes the bucket's directory lock.
-    let id =
-        super::offload(move || state.store.create_upload(&bucket, &key, template, now)).await?;
+    let id = super::offload(move || {
+        state
+            .store
+            .create_upload(&bucket, &key, template, kept, now)
+    })
+    .await?;
     let mut w = XmlWriter::new("InitiateMultipartUploadResult");
     w.elem("Bucket", ctx.bucket())
         .elem("Key", ctx.key())
         .elem("UploadId", &id);
-    Ok(http_util::xml(StatusCode::OK, w.finish()))
+    let mut resp = http_util::xml(StatusCode::OK, w.finish());
+    if let Some(c) = &checksum {
+        set_header(&mut resp, "x-amz-checksum-algorithm", &c.algorithm);
+        set_header(&mut resp, "x-amz-checksum-type", c.type_name());
+    }
+    Ok(resp)
+}
+
+/// A header's value, bytes outside ASCII replaced: a value that is not ASCII is no valid one,
+/// and is refused as such rather than taken for an absent header.
+fn header_lossy<'h>(ctx: &'h Ctx, name: &str) -> Option<std::borrow::Cow<'h, str>> {
+    let value = ctx.parts.headers.get(name)?;
+    Some(String::from_utf8_lossy(value.as_bytes()))
+}
+
+/// `x-amz-checksum-type`: `Some(true)` for `FULL_OBJECT`, `Some(false)` for `COMPOSITE`.
+fn checksum_type(ctx: &Ctx) -> S3Result<Option<bool>> {
+    match header_lossy(ctx, "x-amz-checksum-type")
+        .as_deref()
+        .map(str::trim)
+    {
+        None => Ok(None),
+        Some(t) if t.eq_ignore_ascii_case("FULL_OBJECT") => Ok(Some(true)),
+        Some(t) if t.eq_ignore_ascii_case("COMPOSITE") => Ok(Some(false)),
+        Some(_) => Err(invalid_request(
+            "Value for x-amz-checksum-type header is invalid.".to_owned(),
+        )),
+    }
+}
+
+fn invalid_request(message: String) -> S3Error {
+    S3Error::with_message(S3ErrorCode::InvalidRequest, message)
+}
+
+/// The checksum CreateMultipartUpload asks the object to get (`x-amz-checksum-algorithm`,
+/// `x-amz-checksum-type`), as S3 takes them: a type needs an algorithm; the type defaults to
+/// `FULL_OBJECT` for CRC-64/NVME (which has no other) and `COMPOSITE` for the rest;
+/// `FULL_OBJECT` takes CRCs only.
+fn upload_checksum(ctx: &Ctx) -> S3Result<Option<UploadChecksum>> {
+    let algorithm = match header_lossy(ctx, "x-amz-checksum-algorithm") {
+        None => None,
+        Some(name) => Some(ChecksumAlgorithm::from_name(&name).ok_or_else(|| {
+            invalid_request(
+                "Checksum algorithm provided is unsupported. Please try again with any of the \
+                 valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"
+                    .to_owned(),
+            )
+        })?),
+    };
+    let Some(alg) = algorithm else {
+        return match checksum_type(ctx)? {
+            None => Ok(None),
+            Some(_) => Err(invalid_request(
+                "The x-amz-checksum-type header can only be used with the \
+                 x-amz-checksum-algorithm header."
+                    .to_owned(),
+            )),
+        };
+    };
+    let full_object = checksum_type(ctx)?.unwrap_or(alg == ChecksumAlgorithm::Crc64Nvme);
+    let allowed = match full_object {
+        true => alg.is_crc(),
+        false => alg != ChecksumAlgorithm::Crc64Nvme,
+    };
+    if !allowed {
+        return Err(invalid_request(format!(
+            "The {} checksum type cannot be used with the {} checksum algorithm.",
+            checksum_type_name(full_object),
+            alg.name()
+        )));
+    }
+    Ok(Some(UploadChecksum {
+        algorithm: alg.name().to_owned(),
+        full_object,
+    }))
 }
 
 pub async fn upload_part(ctx: &mut Ctx) -> S3Result<Response<Body>> {
@@ -48,27 +131,79 @@ pub async fn upload_part(ctx: &mut Ctx) -> S3Result<Response<Body>> {
             )
         })?;
     let id = upload_id(ctx);
-    ctx.state.store.upload(ctx.bucket(), ctx.key(), &id)?;
+    let upload = ctx.state.store.upload(ctx.bucket(), ctx.key(), &id)?;
+    // An upload with a checksum algorithm gets every part's checksum in it, computed here when
+    // the client sent none.
+    let algorithm = upload.checksum.as_ref().and_then(UploadChecksum::algorithm);
+    let mut computed = algorithm.map(Checksummer::new);
     let mut body = ctx.body(MAX_PART_SIZE)?;
     let mut tmp = ctx.state.store.temp_object().await?;
     while let Some(chunk) = body.next().await? {
+        if let Some(h) = &mut computed {
+            h.update(&chunk);
+        }
         tmp.write(&chunk).await?;
     }
     let finished = body.finish()?;
+    let checksum = match (algorithm, finished.checksum) {
+        (Some(want), Some((sent, _))) if sent != want => {
+            return Err(invalid_request(format!(
+            "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+            want.name().to_ascii_lowercase(),
+            sent.name().to_ascii_lowercase()
+        )))
+        }
+        (_, Some((sent, value))) => Some((sent, value)),
+        (Some(want), None) => computed.map(|h| (want, h.finish())),
+        (None, None) => None,
+    };
+    let checksum = checksum.map(|(alg, v)| (alg.header_name().to_owned(), v));
     let md5 = tmp.finish().await?;
     let now = ctx.state.clock.now_ms();
     let state = ctx.state.clone();
-    let part = super::offload(move || state.store.put_part(&id, number, tmp, md5, now)).await?;
+    let part =
+        super::offload(move || state.store.put_part(&id, number, tmp, md5, checksum, now)).await?;
     let mut resp = http_util::empty(StatusCode::OK);
     set_header(&mut resp, "etag", &format!("\"{}\"", part.etag));
-    if let Some((alg, value)) = finished.checksum {
-        set_header(&mut resp, alg.header_name(), &value);
+    if let Some((name, value)) = &part.checksum {
+        set_header(&mut resp, name, value);
     }
     Ok(resp)
 }
 
+/// What CompleteMultipartUpload's `x-amz-checksum-*` headers say of the object (they are not
+/// the request body's checksum). A composite value may carry its `-<parts>` suffix.
+fn claimed_checksum(ctx: &Ctx) -> S3Result<ClaimedChecksum> {
+    let mut value = None;
+    for alg in ChecksumAlgorithm::ALL {
+        let Some(v) = header_lossy(ctx, alg.header_name()) else {
+            continue;
+        };
+        if value.is_some() {
+            return Err(invalid_request(
+                "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+                    .to_owned(),
+            ));
+        }
+        let digest = v.trim().split('-').next().unwrap_or_default();
+        if alg.decode(digest).is_none() {
+            return Err(invalid_request(format!(
+                "Value for {} header is invalid.",
+                alg.header_name()
+            )));
+        }
+        value = Some((alg, v.trim().to_owned()));
+    }
+    Ok(ClaimedChecksum {
+        value,
+        full_object: checksum_type(ctx)?,
+    })
+}
+
 pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
-    let body = ctx.small_body().await?;
+    let claimed = claimed_checksum(ctx)?;
+    let body = ctx.body(MAX_XML_BODY as u64)?.without_header_checksum();
+    let body = body.collect(MAX_XML_BODY).await?.0;
     let parts = xml::parse_complete(&body)?;
     let id = upload_id(ctx);
     let (bucket, key) = (ctx.bucket().to_owned(), ctx.key().to_owned());
@@ -89,6 +224,7 @@ pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
             owner,
             now_ms: now,
             precondition: &precondition,
+            claimed: &claimed,
         };
         store.complete_upload(&b, &k, &id, &parts, by)
     })
@@ -98,6 +234,13 @@ pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         .elem("Bucket", &bucket)
         .elem("Key", &key)
         .elem("ETag", &format!("\"{}\"", meta.etag));
+    if let Some((name, value)) = &meta.checksum {
+        if let Some(alg) = ChecksumAlgorithm::from_header_name(name) {
+            w.elem(&format!("Checksum{}", alg.name()), value);
+            let kind = meta.checksum_type.as_deref().unwrap_or("FULL_OBJECT");
+            w.elem("ChecksumType", kind);
+        }
+    }
     Ok(http_util::xml(StatusCode::OK, w.finish()))
 }
 
@@ -127,7 +270,7 @@ fn bounded(ctx: &Ctx, name: &str, default: usize) -> S3Result<usize> {
 
 pub async fn list_parts(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let id = upload_id(ctx);
-    ctx.state.store.upload(ctx.bucket(), ctx.key(), &id)?;
+    let upload = ctx.state.store.upload(ctx.bucket(), ctx.key(), &id)?;
     let max = bounded(ctx, "max-parts", 1000)?;
     let marker = match ctx.query.get("part-number-marker") {
         None => 0,
@@ -157,13 +300,23 @@ pub async fn list_parts(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     w.elem("MaxParts", &max.to_string())
         .elem("IsTruncated", if truncated { "true" } else { "false" });
     w.elem("StorageClass", "STANDARD");
+    if let Some(c) = &upload.checksum {
+        w.elem("ChecksumAlgorithm", &c.algorithm)
+            .elem("ChecksumType", c.type_name());
+    }
     for p in parts.iter().take(max) {
         w.open("Part")
             .elem("PartNumber", &p.number.to_string())
             .elem("LastModified", &xml::timestamp(p.modified_ms))
             .elem("ETag", &format!("\"{}\"", p.etag))
-            .elem("Size", &p.size.to_string())
-            .close();
+            .elem("Size", &p.size.to_string());
+        let checksum = p.checksum.as_ref().and_then(|(name, value)| {
+            ChecksumAlgorithm::from_header_name(name).map(|alg| (alg, value))
+        });
+        if let Some((alg, value)) = checksum {
+            w.elem(&format!("Checksum{}", alg.name()), value);
+        }
+        w.close();
     }
     Ok(http_util::xml(StatusCode::OK, w.finish()))
 }

@@ -36,6 +36,7 @@ pub async fn put_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     meta.checksum = finished
         .checksum
         .map(|(alg, v)| (alg.header_name().to_owned(), v));
+    meta.checksum_type = meta.checksum.as_ref().map(|_| "FULL_OBJECT".to_owned());
     // fsyncs and renames: off the worker thread, which serves other requests meanwhile.
     let (state, staged) = (ctx.state.clone(), meta.clone());
     super::offload(move || {
@@ -583,7 +584,11 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
                 if let Some(tags) = new_tags {
                     meta.tags = tags;
                 }
-                meta.checksum = None;
+                // The same bytes: a whole-object checksum still holds; a composite one
+                // describes parts the copy does not have.
+                let whole = src.checksum_type.as_deref() != Some("COMPOSITE");
+                meta.checksum = src.checksum.clone().filter(|_| whole);
+                meta.checksum_type = src.checksum_type.clone().filter(|_| whole);
                 meta.modified_ms = now_ms;
                 meta.owner = owner;
                 Ok(meta)

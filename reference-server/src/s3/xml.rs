@@ -7,6 +7,8 @@
 use serde::Deserialize;
 
 use super::error::{S3Error, S3ErrorCode, S3Result};
+use crate::store::multipart::RequestedPart;
+use keygate_sigv4::ChecksumAlgorithm;
 
 pub const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
@@ -273,15 +275,44 @@ struct CompletePartXml {
     part_number: u32,
     #[serde(rename = "ETag")]
     etag: String,
+    #[serde(rename = "ChecksumCRC32")]
+    crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C")]
+    crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME")]
+    crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1")]
+    sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256")]
+    sha256: Option<String>,
 }
 
-/// The CompleteMultipartUpload request: (part number, ETag) in the order given.
-pub fn parse_complete(body: &[u8]) -> S3Result<Vec<(u32, String)>> {
+/// The CompleteMultipartUpload request: its parts in the order given, each with the checksum
+/// it names (at most one: more is 400 `InvalidRequest`).
+pub fn parse_complete(body: &[u8]) -> S3Result<Vec<RequestedPart>> {
     let c: CompleteXml = parse(body, "CompleteMultipartUpload")?;
-    Ok(c.part
+    c.part
         .into_iter()
-        .map(|p| (p.part_number, p.etag))
-        .collect())
+        .map(|p| {
+            let named = [p.crc32, p.crc32c, p.crc64nvme, p.sha1, p.sha256];
+            let mut checksums = ChecksumAlgorithm::ALL
+                .into_iter()
+                .zip(named)
+                .filter_map(|(alg, v)| Some((alg.header_name().to_owned(), v?)));
+            let checksum = checksums.next();
+            if checksums.next().is_some() {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    "A part may name one checksum.",
+                ));
+            }
+            Ok(RequestedPart {
+                number: p.part_number,
+                etag: p.etag,
+                checksum,
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -454,7 +485,13 @@ mod tests {
             br#"<CompleteMultipartUpload><Part><ETag>"x"</ETag><PartNumber>1</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part></CompleteMultipartUpload>"#,
         )
         .unwrap();
-        assert_eq!(parts, [(1, "\"x\"".to_owned())]);
+        let crc = Some(("x-amz-checksum-crc32".to_owned(), "AAAAAA==".to_owned()));
+        let expected = RequestedPart {
+            number: 1,
+            etag: "\"x\"".to_owned(),
+            checksum: crc,
+        };
+        assert_eq!(parts, [expected]);
         let tags = parse_tagging(
             b"<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>",
             10,

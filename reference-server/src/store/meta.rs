@@ -45,6 +45,10 @@ pub struct ObjectMeta {
     /// Additional checksum: (algorithm header name, base64 value), e.g. `x-amz-checksum-crc32`.
     #[serde(default)]
     pub checksum: Option<(String, String)>,
+    /// `FULL_OBJECT` or `COMPOSITE` (`x-amz-checksum-type`), when there is a checksum;
+    /// absent in metadata written before the field existed (then a whole object's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
     pub owner: Owner,
     /// Sizes of the parts a multipart upload assembled the object from, in part order; empty
     /// for an object not uploaded in parts. GetObject and HeadObject `?partNumber=N` serve them.

@@ -15,9 +15,10 @@
 //! or aborted is refused with `NoSuchUpload` instead of landing in a removed directory.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::PathBuf;
 
+use keygate_sigv4::{ChecksumAlgorithm, Checksummer};
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,49 @@ pub struct Upload {
     pub initiated_ms: i64,
     /// The metadata the completed object gets (ETag, size and owner are set at completion).
     pub template: ObjectMeta,
+    /// The checksum the object gets, as CreateMultipartUpload asked (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<UploadChecksum>,
+}
+
+/// How an upload's object checksum is made (S3 "Checking object integrity"): over the whole
+/// object (`FULL_OBJECT`, CRCs only), or over the parts' checksums (`COMPOSITE`, spelled
+/// `<base64>-<parts>`). Every part stored gets its checksum in the algorithm, computed here
+/// when the client sent none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadChecksum {
+    /// S3's name of the algorithm, e.g. `CRC32`.
+    pub algorithm: String,
+    pub full_object: bool,
+}
+
+impl UploadChecksum {
+    pub fn algorithm(&self) -> Option<ChecksumAlgorithm> {
+        ChecksumAlgorithm::from_name(&self.algorithm)
+    }
+
+    /// `FULL_OBJECT` or `COMPOSITE`, as `x-amz-checksum-type` spells it.
+    pub fn type_name(&self) -> &'static str {
+        checksum_type_name(self.full_object)
+    }
+}
+
+/// `FULL_OBJECT` or `COMPOSITE`.
+pub fn checksum_type_name(full_object: bool) -> &'static str {
+    if full_object {
+        "FULL_OBJECT"
+    } else {
+        "COMPOSITE"
+    }
+}
+
+/// A part as CompleteMultipartUpload lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestedPart {
+    pub number: u32,
+    pub etag: String,
+    /// The checksum the client says the part has: (header name, base64 value).
+    pub checksum: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,6 +92,9 @@ pub struct Part {
     /// parts had names of their own (their data is `part-NNNNN`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// The part's checksum, verified or computed here: (header name, base64 value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<(String, String)>,
 }
 
 impl Part {
@@ -76,6 +123,7 @@ impl Store {
         bucket: &str,
         key: &str,
         template: ObjectMeta,
+        checksum: Option<UploadChecksum>,
         now_ms: i64,
     ) -> S3Result<String> {
         super::keys::validate_key(key)?;
@@ -88,6 +136,7 @@ impl Store {
             key: key.to_owned(),
             initiated_ms: now_ms,
             template,
+            checksum,
         };
         let bytes = serde_json::to_vec(&upload).map_err(S3Error::internal)?;
         // Written (and fsynced) under another name, then made visible under the bucket's
@@ -136,6 +185,7 @@ impl Store {
         number: u32,
         tmp: TempObject,
         md5: [u8; 16],
+        checksum: Option<(String, String)>,
         now_ms: i64,
     ) -> S3Result<Part> {
         let dir = self.upload_dir(upload_id)?;
@@ -145,6 +195,7 @@ impl Store {
             size: tmp.size(),
             modified_ms: now_ms,
             file: Some(format!("part-{number:05}-{}", random_name())),
+            checksum,
         };
         let bytes = serde_json::to_vec(&part).map_err(S3Error::internal)?;
         let record = dir.join(format!("part-{number:05}.json"));
@@ -190,13 +241,14 @@ impl Store {
         bucket: &str,
         key: &str,
         upload_id: &str,
-        requested: &[(u32, String)],
+        requested: &[RequestedPart],
         by: Completion<'_>,
     ) -> S3Result<ObjectMeta> {
         let Completion {
             owner,
             now_ms,
             precondition,
+            claimed,
         } = by;
         let _guard = self.lock_upload(upload_id);
         let upload = self.upload(bucket, key, upload_id)?;
@@ -207,29 +259,50 @@ impl Store {
                 "You must specify at least one part.",
             ));
         }
-        if requested.windows(2).any(|w| w[0].0 >= w[1].0) {
+        if requested.windows(2).any(|w| w[0].number >= w[1].number) {
             return Err(S3Error::new(S3ErrorCode::InvalidPartOrder));
         }
+        claimed.check_against(upload.checksum.as_ref())?;
         let stored = self.list_parts(upload_id)?;
         let mut chosen = Vec::with_capacity(requested.len());
-        for (i, (number, etag)) in requested.iter().enumerate() {
-            let etag = etag.trim_matches('"');
+        for (i, wanted) in requested.iter().enumerate() {
+            let etag = wanted.etag.trim_matches('"');
+            // A checksum listed for the part must be the one it was stored with.
+            let same_checksum = |p: &Part| match (&wanted.checksum, &p.checksum) {
+                (None, _) => true,
+                (Some((name, value)), Some((n, v))) => name == n && value.trim() == v,
+                (Some(_), None) => false,
+            };
             let part = stored
                 .iter()
-                .find(|p| p.number == *number && p.etag == etag)
+                .find(|p| p.number == wanted.number && p.etag == etag && same_checksum(p))
                 .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidPart))?;
             if i + 1 < requested.len() && part.size < MIN_PART_SIZE {
                 return Err(S3Error::new(S3ErrorCode::EntityTooSmall));
             }
             chosen.push(part.clone());
         }
+        let algorithm = upload.checksum.as_ref().and_then(UploadChecksum::algorithm);
+        let full_object = upload.checksum.as_ref().is_some_and(|c| c.full_object);
+        let mut whole = algorithm.filter(|_| full_object).map(Checksummer::new);
         let tmp_path = self.tmp_dir().join(random_name());
         let assembled = (|| -> io::Result<u64> {
             let mut out = fs::File::create(&tmp_path)?;
             let mut total = 0;
+            let mut buf = vec![0; 256 * 1024];
             for part in &chosen {
                 let mut src = fs::File::open(dir.join(part.data_file()))?;
-                total += io::copy(&mut src, &mut out)?;
+                loop {
+                    let n = src.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    out.write_all(&buf[..n])?;
+                    if let Some(h) = &mut whole {
+                        h.update(&buf[..n]);
+                    }
+                    total += n as u64;
+                }
             }
             out.flush()?;
             out.sync_all()?;
@@ -243,6 +316,16 @@ impl Store {
             }
         };
         let tmp = TempObject::adopt(tmp_path, size);
+        let checksum = match (algorithm, whole) {
+            (_, Some(h)) => Some(h.finish()),
+            (Some(alg), None) => composite_checksum(alg, &chosen),
+            (None, None) => None,
+        };
+        // Checked before the object is placed: a mismatch leaves the upload as it was.
+        if let Err(e) = claimed.check_value(checksum.as_deref()) {
+            drop(tmp);
+            return Err(e);
+        }
         let mut md5s = Md5::new();
         for part in &chosen {
             md5s.update(hex::decode(&part.etag).map_err(S3Error::internal)?);
@@ -253,6 +336,13 @@ impl Store {
         meta.parts = chosen.iter().map(|p| p.size).collect();
         meta.modified_ms = now_ms;
         meta.owner = owner;
+        meta.checksum = algorithm
+            .zip(checksum)
+            .map(|(alg, value)| (alg.header_name().to_owned(), value));
+        meta.checksum_type = meta
+            .checksum
+            .as_ref()
+            .map(|_| checksum_type_name(full_object).to_owned());
         // A failed condition leaves the upload in place, to be completed or aborted.
         self.commit(tmp, bucket, key, &meta, precondition)?;
         let _ = fs::remove_dir_all(&dir);
@@ -316,11 +406,86 @@ fn new_upload_id(now_ms: i64) -> String {
     }
 }
 
-/// Who completes an upload (the new object's owner, X4), when, and on what condition of the
-/// key's current object.
+/// Who completes an upload (the new object's owner, X4), when, on what condition of the
+/// key's current object, and what the client says of the object's checksum.
 #[derive(Debug)]
 pub struct Completion<'a> {
     pub owner: Owner,
     pub now_ms: i64,
     pub precondition: &'a Precondition,
+    pub claimed: &'a ClaimedChecksum,
+}
+
+/// What CompleteMultipartUpload's headers say of the object's checksum: its value
+/// (`x-amz-checksum-<algorithm>`) and type (`x-amz-checksum-type`), each optional.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ClaimedChecksum {
+    pub value: Option<(ChecksumAlgorithm, String)>,
+    pub full_object: Option<bool>,
+}
+
+impl ClaimedChecksum {
+    pub const NONE: ClaimedChecksum = ClaimedChecksum {
+        value: None,
+        full_object: None,
+    };
+
+    /// Whether the claim names the upload's algorithm and type (400 `InvalidRequest` if not).
+    fn check_against(&self, upload: Option<&UploadChecksum>) -> S3Result<()> {
+        let invalid = |m: String| Err(S3Error::with_message(S3ErrorCode::InvalidRequest, m));
+        let created = upload.map_or("no checksum".to_owned(), |c| {
+            format!("the {} {} checksum", c.type_name(), c.algorithm)
+        });
+        if let Some((alg, _)) = &self.value {
+            if upload.and_then(UploadChecksum::algorithm) != Some(*alg) {
+                return invalid(format!(
+                    "The upload was created using {created}; the complete request names {}.",
+                    alg.name()
+                ));
+            }
+        }
+        if let Some(full) = self.full_object {
+            if upload.map(|c| c.full_object) != Some(full) {
+                return invalid(format!(
+                    "The upload was created using {created}; the complete request names the {} type.",
+                    checksum_type_name(full)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the claimed value is the object's checksum (400 `BadDigest` if not). A
+    /// composite value may be sent with or without its `-<parts>` suffix.
+    fn check_value(&self, computed: Option<&str>) -> S3Result<()> {
+        let Some((alg, claimed)) = &self.value else {
+            return Ok(());
+        };
+        let bare = |v: &str| v.trim().split('-').next().unwrap_or_default().to_owned();
+        if computed.map(bare) != Some(bare(claimed)) {
+            return Err(S3Error::with_message(
+                S3ErrorCode::BadDigest,
+                format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    alg.header_name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A `COMPOSITE` checksum: the algorithm over the concatenated digests of the parts, then
+/// `-<parts>`; `None` if a part has no checksum in the algorithm (parts stored before the
+/// server kept them).
+fn composite_checksum(alg: ChecksumAlgorithm, parts: &[Part]) -> Option<String> {
+    let mut h = Checksummer::new(alg);
+    for part in parts {
+        let (name, value) = part.checksum.as_ref()?;
+        if name != alg.header_name() {
+            return None;
+        }
+        h.update(&alg.decode(value)?);
+    }
+    Some(format!("{}-{}", h.finish(), parts.len()))
 }

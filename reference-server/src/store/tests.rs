@@ -17,7 +17,17 @@ const ROOT_NOW: multipart::Completion<'static> = multipart::Completion {
     owner: Owner::ROOT,
     now_ms: 0,
     precondition: &Precondition::NONE,
+    claimed: &multipart::ClaimedChecksum::NONE,
 };
+
+/// Part `number` with `etag` as CompleteMultipartUpload lists it, without a checksum.
+fn requested(number: u32, etag: &str) -> multipart::RequestedPart {
+    multipart::RequestedPart {
+        number,
+        etag: etag.to_owned(),
+        checksum: None,
+    }
+}
 
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -404,19 +414,19 @@ async fn a_part_landing_after_its_upload_ended_is_no_such_upload() {
     let (dir, store) = store();
     for complete in [false, true] {
         let id = store
-            .create_upload("bkt", "k", ObjectMeta::default(), 0)
+            .create_upload("bkt", "k", ObjectMeta::default(), None, 0)
             .unwrap();
         let (tmp, md5) = part(&store, b"first").await;
-        let first = store.put_part(&id, 1, tmp, md5, 0).unwrap();
+        let first = store.put_part(&id, 1, tmp, md5, None, 0).unwrap();
         let (late, late_md5) = part(&store, b"late").await;
         if complete {
             store
-                .complete_upload("bkt", "k", &id, &[(1, first.etag)], ROOT_NOW)
+                .complete_upload("bkt", "k", &id, &[requested(1, &first.etag)], ROOT_NOW)
                 .unwrap();
         } else {
             store.abort_upload("bkt", "k", &id).unwrap();
         }
-        let err = store.put_part(&id, 2, late, late_md5, 0).unwrap_err();
+        let err = store.put_part(&id, 2, late, late_md5, None, 0).unwrap_err();
         assert_eq!(err.code, S3ErrorCode::NoSuchUpload, "complete: {complete}");
         assert!(!dir.path().join(".keygate/multipart").join(&id).exists());
     }
@@ -434,14 +444,14 @@ async fn concurrent_uploads_of_one_part_keep_its_bytes_and_etag_together() {
     let store = Arc::new(store);
     for round in 0..40 {
         let id = store
-            .create_upload("bkt", "k", ObjectMeta::default(), 0)
+            .create_upload("bkt", "k", ObjectMeta::default(), None, 0)
             .unwrap();
         let mut uploads = Vec::new();
         for fill in [b'A', b'B', b'C'] {
             let (store, id) = (store.clone(), id.clone());
             uploads.push(tokio::spawn(async move {
                 let (tmp, md5) = part(&store, &[fill; 2000]).await;
-                tokio::task::spawn_blocking(move || store.put_part(&id, 1, tmp, md5, 0))
+                tokio::task::spawn_blocking(move || store.put_part(&id, 1, tmp, md5, None, 0))
                     .await
                     .unwrap()
                     .unwrap();
@@ -454,7 +464,7 @@ async fn concurrent_uploads_of_one_part_keep_its_bytes_and_etag_together() {
         assert_eq!(parts.len(), 1);
         let etag = parts[0].etag.clone();
         let done = store
-            .complete_upload("bkt", "k", &id, &[(1, etag.clone())], ROOT_NOW)
+            .complete_upload("bkt", "k", &id, &[requested(1, &etag)], ROOT_NOW)
             .unwrap();
         let mut bytes = Vec::new();
         store

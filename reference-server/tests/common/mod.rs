@@ -619,6 +619,23 @@ impl TestServer {
     }
 }
 
+/// IEEE CRC-32 (the `x-amz-checksum-crc32` algorithm), bit by bit: written out here so that
+/// expected checksums never come from the server's code.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
 /// The `Content-MD5` header value of `body` (base64 of its MD5), which DeleteObjects requires.
 pub fn content_md5(body: &[u8]) -> String {
     use base64::Engine as _;

@@ -32,7 +32,7 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 use base64::Engine as _;
-use common::{TestServer, ROOT_AK, ROOT_SK};
+use common::{crc32, TestServer, ROOT_AK, ROOT_SK};
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

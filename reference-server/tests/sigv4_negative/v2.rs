@@ -142,22 +142,6 @@ async fn v2_tampered_chunk_signature_is_signature_does_not_match() {
     assert_error(&get_plain(&t, "/kv2/tampered").await, 404, "NoSuchKey");
 }
 
-/// IEEE CRC-32 (the `x-amz-checksum-crc32` algorithm), bit by bit.
-pub(crate) fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 pub(crate) fn unsigned_trailer_put(
     t: &TestServer,
     target: &str,

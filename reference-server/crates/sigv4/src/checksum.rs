@@ -44,6 +44,49 @@ impl ChecksumAlgorithm {
             .find(|a| a.header_name().eq_ignore_ascii_case(name.trim()))
     }
 
+    /// The algorithm S3 names `name` (`CRC32`, `CRC32C`, `CRC64NVME`, `SHA1`, `SHA256`; any
+    /// case), as `x-amz-checksum-algorithm` and `x-amz-sdk-checksum-algorithm` name it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// S3's name, e.g. `CRC32`; the XML element of a value is `Checksum` + this.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChecksumAlgorithm::Crc32 => "CRC32",
+            ChecksumAlgorithm::Crc32c => "CRC32C",
+            ChecksumAlgorithm::Crc64Nvme => "CRC64NVME",
+            ChecksumAlgorithm::Sha1 => "SHA1",
+            ChecksumAlgorithm::Sha256 => "SHA256",
+        }
+    }
+
+    /// Bytes in a digest.
+    pub fn digest_len(self) -> usize {
+        match self {
+            ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c => 4,
+            ChecksumAlgorithm::Crc64Nvme => 8,
+            ChecksumAlgorithm::Sha1 => 20,
+            ChecksumAlgorithm::Sha256 => 32,
+        }
+    }
+
+    /// A CRC, whose checksum of a whole object can be made from its parts' (S3's
+    /// `FULL_OBJECT` checksums of multipart uploads take only these).
+    pub fn is_crc(self) -> bool {
+        !matches!(self, ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256)
+    }
+
+    /// The digest a checksum value (base64) spells, if it is one of this algorithm's.
+    pub fn decode(self, value: &str) -> Option<Vec<u8>> {
+        STANDARD
+            .decode(value.trim())
+            .ok()
+            .filter(|d| d.len() == self.digest_len())
+    }
+
     /// The lowercase header name, e.g. `x-amz-checksum-crc32`.
     pub fn header_name(self) -> &'static str {
         match self {
@@ -166,6 +209,26 @@ mod tests {
         assert_eq!(
             sum(ChecksumAlgorithm::Crc64Nvme, b"123456789"),
             STANDARD.encode(0xAE8B_1486_0A79_9888u64.to_be_bytes())
+        );
+    }
+
+    #[test]
+    fn names_and_digest_lengths() {
+        for a in ChecksumAlgorithm::ALL {
+            assert_eq!(ChecksumAlgorithm::from_name(a.name()), Some(a));
+            let value = sum(a, b"abc");
+            assert_eq!(a.decode(&value).map(|d| d.len()), Some(a.digest_len()));
+        }
+        assert_eq!(
+            ChecksumAlgorithm::from_name("crc64nvme"),
+            Some(ChecksumAlgorithm::Crc64Nvme)
+        );
+        assert_eq!(ChecksumAlgorithm::from_name("MD5"), None);
+        assert_eq!(ChecksumAlgorithm::Crc32.decode("!!!!"), None);
+        assert_eq!(ChecksumAlgorithm::Crc32.decode("AAA="), None);
+        assert_eq!(
+            ChecksumAlgorithm::Crc32.decode("AAAAAA=="),
+            Some(vec![0; 4])
         );
     }
 
