@@ -28,6 +28,13 @@ case "$1 $2" in
     printf '{"access_key":"SAKEY","secret_key":"SASECRET"}\n' ;;
   "fail "*)
     echo "An error occurred (NoSuchEntity) when calling X: nope" >&2; exit 254 ;;
+  "crash "*)
+    echo "boom: the CLI broke" >&2; exit 3 ;;
+  "leak "*)
+    printf 'Secret-Key: LEAKED1\nAKIAEXAMPLE\twJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n' ;
+    echo "error: Broken: no" >&2; exit 1 ;;
+  "slow "*)
+    sleep 30 & echo $! > "$FAKE_LOG.child"; sleep 30 ;;
 esac
 exit 0
 "#;
@@ -218,6 +225,94 @@ policy_remove = "CLI fail policy {policy}"
         t.advance_clock(60).await,
         Err(TargetError::Unsupported("clock"))
     ));
+}
+
+/// Regression: a command that failed without an error code the profile can read came back
+/// as an answer with the code `CommandFailed`, so a broken CLI (or a profile without
+/// `error_code`) made a correct server FAIL scenarios. It is an error of the run instead.
+#[tokio::test]
+async fn a_failure_without_a_readable_code_is_an_error_not_an_answer() {
+    let f = fake(r#"user_delete = "CLI crash {name}""#, "");
+    let t = open(&f).await;
+    match t.delete_user("x").await {
+        Err(TargetError::Transport(m)) => {
+            assert!(m.contains("boom: the CLI broke"), "{m}");
+            assert!(m.contains("`error_code`"), "{m}");
+        }
+        other => panic!("expected an error of the run, got {other:?}"),
+    }
+}
+
+/// Regression: a command's output was quoted in errors (and so in every report) as it was,
+/// with the secrets of the identities it made. Credentials are redacted; the rest stays.
+#[tokio::test]
+async fn secrets_in_command_output_are_redacted() {
+    let f = fake(
+        r#"
+user_delete = "CLI leak {name}"
+assume_role = { run = "CLI sts assume-role", regex = '(?m)^AccessKey: (?P<access_key>\S+)(?P<secret_key>)(?P<session_token>)' }
+"#,
+        "",
+    );
+    let t = open(&f).await;
+    let shown = match t.delete_user("x").await {
+        Err(TargetError::Rejected {
+            code,
+            message,
+            body,
+            ..
+        }) => {
+            assert_eq!(code, "Broken");
+            format!("{message}\n{body}")
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    };
+    for secret in ["LEAKED1", "wJalrXUtnFEMI"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+    assert!(shown.contains("AKIAEXAMPLE"), "{shown}");
+    let root = Credentials::new("root", "rootsecret");
+    let role = RoleRequest {
+        duration_seconds: None,
+        session_policy: None,
+    };
+    match t.assume_role(&root, &role).await {
+        Err(TargetError::Transport(m)) => {
+            assert!(
+                m.contains("does not match") && m.contains("Access-Key: STSKEY1"),
+                "{m}"
+            );
+            assert!(!m.contains("STSSECRET1") && !m.contains("tok.en.1"), "{m}");
+        }
+        other => panic!("expected an error of the run, got {other:?}"),
+    }
+}
+
+/// Regression: a command that timed out was killed, but not the processes it had started
+/// (a wrapper script's), which ran on. Its whole process group is killed.
+#[tokio::test]
+async fn a_timed_out_command_leaves_no_process_behind() {
+    let f = fake(r#"user_delete = "CLI slow {name}""#, "timeout_seconds = 1");
+    let t = open(&f).await;
+    let e = t.delete_user("x").await;
+    assert!(
+        matches!(&e, Err(TargetError::Transport(m)) if m.contains("did not finish")),
+        "{e:?}"
+    );
+    let child = std::fs::read_to_string(format!("{}.child", f.log.display())).unwrap();
+    let stat = format!("/proc/{}/stat", child.trim());
+    // Gone, or a zombie waiting for a parent that does not reap (PID 1 in a container).
+    let alive = || {
+        std::fs::read_to_string(&stat)
+            .ok()
+            .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_owned()))
+            .is_some_and(|r| !r.starts_with('Z'))
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alive() && std::time::Instant::now() < until {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!alive(), "the command's child {} still runs", child.trim());
 }
 
 #[tokio::test]

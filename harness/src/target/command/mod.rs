@@ -46,7 +46,11 @@
 //!
 //! Security: secrets reach the commands as arguments or environment (as the vendors' CLIs
 //! take them), so they are visible to other local users through `/proc`; run vendor CLIs only
-//! on machines you trust. Failure reports carry the command's output, never its arguments.
+//! on machines you trust. Failure reports carry the command's output (credentials redacted:
+//! `run::redact_output`), never its arguments. A failure whose output gives no code through
+//! `error_code` is a `Transport` error (an error of the run), not a `Rejected` answer: no
+//! scenario can judge a code it was never told. Commands run in their own process group,
+//! killed whole on a timeout or when the run stops waiting.
 
 mod compile;
 mod de;

@@ -106,12 +106,21 @@ impl CommandTarget {
             .acquire()
             .await
             .map_err(|e| TargetError::Transport(format!("{action}: {e}")))?;
+        // Its own process group, killed whole if the command times out or the run stops
+        // waiting for it: a vendor CLI that is a wrapper script leaves no children behind.
         let mut cmd = tokio::process::Command::new(&argv[0]);
         cmd.args(&argv[1..])
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
             .kill_on_drop(true);
-        let out = tokio::time::timeout(self.timeout, cmd.output())
+        let child = cmd.spawn().map_err(|e| {
+            TargetError::Transport(format!("{action}: cannot run `{}`: {e}", argv[0]))
+        })?;
+        let mut group = GroupKill(child.id());
+        let out = tokio::time::timeout(self.timeout, child.wait_with_output())
             .await
             .map_err(|_| {
                 TargetError::Transport(format!(
@@ -122,35 +131,45 @@ impl CommandTarget {
             .map_err(|e| {
                 TargetError::Transport(format!("{action}: cannot run `{}`: {e}", argv[0]))
             })?;
+        group.0 = None;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         if out.status.success() {
             return Ok(stdout);
         }
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let code = self
-            .error_code
-            .as_ref()
-            .and_then(|re| {
-                [&stderr, &stdout]
-                    .iter()
-                    .find_map(|t| re.captures(t)?.name("code").map(|m| m.as_str().to_owned()))
-            })
-            .unwrap_or_else(|| "CommandFailed".into());
         let message = stderr
             .lines()
             .chain(stdout.lines())
             .find(|l| !l.trim().is_empty())
             .unwrap_or_default()
-            .trim()
-            .to_owned();
+            .trim();
+        let message = format!(
+            "{action}: `{}` exited with {}: {}",
+            argv[0],
+            out.status,
+            redact_output(message)
+        );
+        let code = self.error_code.as_ref().and_then(|re| {
+            [&stderr, &stdout]
+                .iter()
+                .find_map(|t| re.captures(t)?.name("code").map(|m| m.as_str().to_owned()))
+        });
+        // Without a code the failure says nothing a scenario can judge (the target refusing,
+        // or the command itself broken): an error of the run, not a verdict on the target.
+        let Some(code) = code else {
+            let why = match &self.error_code {
+                None => "the profile has no `error_code` to read it with".to_owned(),
+                Some(re) => format!("`error_code` (`{re}`) matches nothing in its output"),
+            };
+            return Err(TargetError::Transport(format!(
+                "{message} (no error code: {why})"
+            )));
+        };
         Err(TargetError::Rejected {
             status: None,
             code,
-            message: format!(
-                "{action}: `{}` exited with {}: {message}",
-                argv[0], out.status
-            ),
-            body: crate::run::outcome::excerpt(&format!("{stderr}{stdout}")),
+            message,
+            body: crate::run::outcome::excerpt(&redact_output(&format!("{stderr}{stdout}"))),
         })
     }
 
@@ -165,7 +184,7 @@ impl CommandTarget {
             let v: serde_json::Value = serde_json::from_str(stdout).map_err(|e| {
                 TargetError::Transport(format!(
                     "{action}: output is not JSON ({e}): {}",
-                    crate::run::outcome::excerpt(stdout)
+                    crate::run::outcome::excerpt(&redact_output(stdout))
                 ))
             })?;
             for (k, ptr) in &a.json {
@@ -184,7 +203,7 @@ impl CommandTarget {
             let caps = re.captures(stdout).ok_or_else(|| {
                 TargetError::Transport(format!(
                     "{action}: output does not match `{re}`: {}",
-                    crate::run::outcome::excerpt(stdout)
+                    crate::run::outcome::excerpt(&redact_output(stdout))
                 ))
             })?;
             for name in re.capture_names().flatten() {
@@ -208,5 +227,82 @@ impl CommandTarget {
             .and_then(|()| f.flush())
             .map_err(|e| TargetError::Transport(format!("policy file: {e}")))?;
         Ok(f)
+    }
+}
+
+/// Kills a command's process group when dropped armed (`Some(pgid)`): on a timeout, or when
+/// the run stops waiting (an interrupt). `kill` of a group needs no `unsafe` through `sh`.
+struct GroupKill(Option<u32>);
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            let _ = std::process::Command::new("sh")
+                .args(["-c", &format!("kill -s KILL -- -{pgid} 2>/dev/null")])
+                .stdin(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// A command's output as errors and reports show it: what looks like a credential replaced.
+/// Output may hold the secrets of the identities it made (`Secret-Key: …`, an STS answer in
+/// JSON or XML, an access key pair as text columns), and reports print only access keys: the
+/// value after a short name with `secret`, `token` or `password` in it (`Secret-Key: …`,
+/// `AWS_SESSION_TOKEN=…`; not a sentence's colon), the credential fields of JSON and XML
+/// answers, and any run of 40 or more base64 characters mixing upper and lower case and
+/// digits (an AWS secret key is 40; session tokens are longer; paths and hex digests are not
+/// mixed so) are redacted.
+pub(crate) fn redact_output(text: &str) -> String {
+    use std::sync::OnceLock;
+    static NAMED: OnceLock<regex::Regex> = OnceLock::new();
+    static LONG: OnceLock<regex::Regex> = OnceLock::new();
+    let named = NAMED.get_or_init(|| {
+        regex::Regex::new(
+            r#"(?im)^([ \t]*"?[\w .-]{0,30}(?:secret|token|password)[\w .-]{0,30}"?[ \t]*[:=][ \t]*)\S[^\n]*"#,
+        )
+        .expect("valid regex")
+    });
+    let long =
+        LONG.get_or_init(|| regex::Regex::new(r"[A-Za-z0-9+/=_.-]{40,}").expect("valid regex"));
+    let text = crate::run::outcome::redact_body(text);
+    let text = named.replace_all(&text, "$1** redacted **");
+    long.replace_all(&text, |m: &regex::Captures| {
+        let run = &m[0];
+        let mixed = run.bytes().any(|b| b.is_ascii_uppercase())
+            && run.bytes().any(|b| b.is_ascii_lowercase())
+            && run.bytes().any(|b| b.is_ascii_digit());
+        if mixed {
+            "** redacted **".to_owned()
+        } else {
+            run.to_owned()
+        }
+    })
+    .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_output;
+
+    #[test]
+    fn credentials_go_and_the_rest_of_the_output_stays() {
+        let out = "Access-Key: AK1\nSecret-Key: s3cr3t\n  AWS_SESSION_TOKEN=KG1.abc\n\
+                   \"SecretAccessKey\": \"json-secret\"\n\
+                   CREDENTIALS\tAKIAX\twJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
+        let r = redact_output(out);
+        for secret in ["s3cr3t", "KG1.abc", "json-secret", "wJalrXUtnFEMI"] {
+            assert!(!r.contains(secret), "{secret} in {r}");
+        }
+        assert!(r.contains("Access-Key: AK1") && r.contains("AKIAX"), "{r}");
+        let kept = [
+            "An error occurred (InvalidClientTokenId) when calling X: The security token is invalid.",
+            "/usr/local/lib/vendor-cli/some/rather/long/path/to/bin/vendor-admin",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "error: PolicyTooLarge: the policy is 2049 bytes; at most 2048",
+        ];
+        for line in kept {
+            assert_eq!(redact_output(line), line);
+        }
     }
 }
