@@ -7,7 +7,8 @@
 //! running, rid of what the run created on it), writes what it can report, and
 //! exits with 128 + the signal's number: [`Signal::exit_code`], 130 for SIGINT, 143 for
 //! SIGTERM, apart from every other exit code. A second signal exits at once with that code,
-//! without cleanup, for when the cleanup itself hangs.
+//! without cleanup, for when the cleanup itself hangs; the same signal again within a second
+//! is not a second one (`timeout` and process-group kills deliver one signal twice).
 //!
 //! Invariant: [`Interrupt::listen`] replaces both signals' default action (terminate) for the
 //! rest of the process, so it is called only by commands that then watch the value. Code that
@@ -99,7 +100,15 @@ impl Interrupt {
                 first.name()
             );
             let _ = tx.send(Some(first));
-            let second = next(&mut int, &mut term).await;
+            let at = tokio::time::Instant::now();
+            // The same signal again within a second is the first one delivered twice (as
+            // `timeout` does, to the process and then to its group), not a second request.
+            let second = loop {
+                let s = next(&mut int, &mut term).await;
+                if s != first || at.elapsed() >= REPEAT_WINDOW {
+                    break s;
+                }
+            };
             say!(
                 "keygate: {} received again: exiting now, without cleanup",
                 second.name()
@@ -127,6 +136,9 @@ impl Interrupt {
         std::future::pending().await
     }
 }
+
+/// How soon the same signal again counts as the first one delivered twice.
+const REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where SIGINT arrives from: tokio's signal stream, or the `ctrlc` crate's handler thread.
 enum Sigint {

@@ -93,6 +93,18 @@ pub fn is_known(r: &ScenarioResult) -> bool {
     r.verdict == Verdict::Fail && r.known_failure.is_some()
 }
 
+/// How consoles name a result: `KNOWN FAIL` and `UNEXPECTED PASS` for the listed ones, else
+/// the verdict (`PASS`, `FAIL`, ...), so the progress lines and the summary agree.
+pub fn label(r: &ScenarioResult) -> String {
+    if is_known(r) {
+        "KNOWN FAIL".to_owned()
+    } else if is_unexpected_pass(r) {
+        "UNEXPECTED PASS".to_owned()
+    } else {
+        r.verdict.as_str().to_uppercase()
+    }
+}
+
 /// A pass that is on the list: the list is out of date.
 pub fn is_unexpected_pass(r: &ScenarioResult) -> bool {
     r.verdict == Verdict::Pass && r.known_failure.is_some()
