@@ -12,16 +12,26 @@ pub fn console(report: &LoadReport) -> String {
     let _ = writeln!(o, "keygate load: plan {} ({})", report.plan, report.run_id);
     let _ = writeln!(o, "settings: {}", report.settings);
     let _ = writeln!(o, "machine:  {}", report.machine);
-    for r in &report.runs {
-        let cpu = r
-            .server_cpu_us_per_request
-            .map_or("n/a".into(), |c| format!("{c:.1}"));
-        let gen = r
-            .generator_cpu_us_per_request
-            .map_or("n/a".into(), |c| format!("{c:.1}"));
+    if report.machine["generator_build"] == "debug" {
         let _ = writeln!(
             o,
-            "\n[{}] {} requests in {:.1} s = {:.0} req/s | server CPU {cpu} µs/req | generator CPU {gen} µs/req",
+            "warning:  this keygate is a debug build: its own CPU per request and the load it \
+             can generate are not representative (cargo build --release -p keygate)"
+        );
+    }
+    for r in &report.runs {
+        // A remote target's process is not this machine's to read.
+        let cpu = r
+            .server_cpu_us_per_request
+            .map_or("not measured (not a local process)".into(), |c| {
+                format!("{c:.1} µs/req")
+            });
+        let gen = r
+            .generator_cpu_us_per_request
+            .map_or("not measured".into(), |c| format!("{c:.1} µs/req"));
+        let _ = writeln!(
+            o,
+            "\n[{}] {} requests in {:.1} s = {:.0} req/s | server CPU {cpu} | generator CPU {gen}",
             r.target, r.requests, r.steady_seconds, r.throughput_rps
         );
         if let (Some(s), Some(g)) = (
@@ -113,11 +123,11 @@ pub fn console(report: &LoadReport) -> String {
     for (t, s) in &report.summary {
         let _ = writeln!(
             o,
-            "  {t:<7} runs={} throughput {:.0} req/s, server CPU {} µs/req, p50 {:.0} µs, p99 {:.0} µs",
+            "  {t:<7} runs={} throughput {:.0} req/s, server CPU {}, p50 {:.0} µs, p99 {:.0} µs",
             s.runs,
             s.throughput_rps,
             s.server_cpu_us_per_request
-                .map_or("n/a".into(), |c| format!("{c:.1}")),
+                .map_or("not measured".into(), |c| format!("{c:.1} µs/req")),
             s.p50_us,
             s.p99_us
         );

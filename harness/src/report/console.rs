@@ -50,7 +50,15 @@ pub fn summary(report: &RunReport) -> String {
             Some(why) if known::is_known(r) => {
                 ("KNOWN FAIL".to_owned(), format!(" (known: {why})"))
             }
-            _ => (r.verdict.as_str().to_uppercase(), String::new()),
+            // Listed, but an error is not a verdict a list can accept: say so, or the
+            // listed entry looks ignored.
+            Some(_) => (
+                r.verdict.as_str().to_uppercase(),
+                " (listed as a known failure, but an error is never accepted: the run could \
+                 not judge it)"
+                    .to_owned(),
+            ),
+            None => (r.verdict.as_str().to_uppercase(), String::new()),
         };
         let _ = writeln!(
             s,
@@ -192,12 +200,17 @@ mod tests {
             listed("a", Verdict::Fail),
             listed("b", Verdict::Pass),
             result("c", Verdict::Fail),
+            listed("d", Verdict::Error),
         ]);
         report.known_failures = Some("known.toml".into());
         let s = summary(&report);
         assert!(
             s.contains("\n  KNOWN FAIL a [U1]: why a (known: VENDOR-a)\n")
                 && s.contains("\n  FAIL c [U1]: why c\n")
+                && s.contains(
+                    "\n  ERROR d [U1]: why d (listed as a known failure, but an error is never \
+                     accepted: the run could not judge it)\n"
+                )
                 && s.contains(
                     "\n  UNEXPECTED PASS b [U1]: listed in known.toml as a known failure \
                      (VENDOR-b), it passes now: delete its line\n"
@@ -206,7 +219,7 @@ mod tests {
         );
         assert_eq!(
             s.lines().last(),
-            Some("1 passed, 2 failed (1 known), 0 errors, 0 skipped, 1 unexpectedly passed"),
+            Some("1 passed, 2 failed (1 known), 1 errors, 0 skipped, 1 unexpectedly passed"),
             "{s}"
         );
     }
