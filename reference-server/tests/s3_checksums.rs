@@ -122,8 +122,11 @@ async fn a_full_object_checksum_is_the_whole_objects() {
 }
 
 /// A `COMPOSITE` SHA-256 upload: each part keeps its checksum (ListParts shows it), a part
-/// listed in Complete with another checksum than it was stored with is `InvalidPart`, and the
-/// object's checksum is SHA-256 over the parts' digests, `-2`.
+/// listed in Complete with another checksum than it was stored with is `InvalidPart`, one
+/// listed without a checksum or with another algorithm's is `InvalidRequest` (as S3), and the
+/// object's checksum is SHA-256 over the parts' digests, `-2`, which Complete's
+/// `x-amz-checksum-sha256` may name with its suffix. A part stored before the server kept
+/// checksums (its record without one) is checked against its data.
 #[tokio::test]
 async fn a_composite_checksum_is_over_the_parts_checksums() {
     let t = TestServer::start().await;
@@ -173,8 +176,30 @@ async fn a_composite_checksum_is_over_the_parts_checksums() {
     // Asking for another type than the upload's is refused.
     let e = complete(completed.clone()).checksum_type(ChecksumType::FullObject);
     assert_eq!(failed(e.send().await), "InvalidRequest");
-    let done = complete(completed).send().await.unwrap();
+    let bare = |p: &CompletedPart| {
+        let part = CompletedPart::builder().part_number(p.part_number().unwrap());
+        part.e_tag(p.e_tag().unwrap())
+    };
+    let unlisted: Vec<_> = completed.iter().map(|p| bare(p).build()).collect();
+    assert_eq!(failed(complete(unlisted).send().await), "InvalidRequest");
+    let crc: Vec<_> = completed
+        .iter()
+        .map(|p| bare(p).checksum_crc32("AAAAAA==").build())
+        .collect();
+    assert_eq!(failed(complete(crc).send().await), "InvalidRequest");
+
+    // Part 1's record as a server before part checksums wrote it.
+    let record = t
+        .server
+        .data_dir()
+        .join(format!(".keygate/multipart/{id}/part-00001.json"));
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert!(json.as_object_mut().unwrap().remove("checksum").is_some());
+    std::fs::write(&record, json.to_string()).unwrap();
     let expected = format!("{}-2", b64(&Sha256::digest(&digests)));
+    let done = complete(completed).checksum_sha256(&expected).send().await;
+    let done = done.unwrap();
     assert_eq!(done.checksum_sha256(), Some(expected.as_str()));
     let head = s3.head_object().bucket("cks").key("comp");
     let head = head.checksum_mode(ChecksumMode::Enabled).send().await;

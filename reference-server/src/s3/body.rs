@@ -55,6 +55,19 @@ impl RequestBody {
         verified: Option<&Verified>,
         limit: u64,
     ) -> S3Result<RequestBody> {
+        Self::with_checksum_headers(source, headers, verified, limit, true)
+    }
+
+    /// [`RequestBody::new`], with `x-amz-checksum-*` headers taken as the body's checksum or
+    /// not (`false`: for a request whose checksum headers are about something else:
+    /// CompleteMultipartUpload's name the object's).
+    pub fn with_checksum_headers(
+        source: Source,
+        headers: &HeaderMap,
+        verified: Option<&Verified>,
+        limit: u64,
+        checksum_headers: bool,
+    ) -> S3Result<RequestBody> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         // An anonymous request's declared payload is checked as a signed one's would be (a
         // hex hash against the body, an unsigned aws-chunked body decoded), so what it stores
@@ -115,7 +128,7 @@ impl RequestBody {
         }
         let content_md5 = header("content-md5").map(|v| (Md5::new(), v.to_owned()));
         let mut checksum = None;
-        for (name, value) in headers {
+        for (name, value) in headers.iter().filter(|_| checksum_headers) {
             if let Some(alg) = ChecksumAlgorithm::from_header_name(name.as_str()) {
                 // As S3: one checksum per request, never one checked and another ignored.
                 if checksum.is_some() {
@@ -199,13 +212,6 @@ impl RequestBody {
             }
             return Ok(Some(data));
         }
-    }
-
-    /// Leaves an `x-amz-checksum-*` header unchecked against the body: for a request whose
-    /// checksum headers are about something else (CompleteMultipartUpload's name the object's).
-    pub fn without_header_checksum(mut self) -> RequestBody {
-        self.checksum = None;
-        self
     }
 
     /// Verifies every claim about the payload once it has been read to the end.

@@ -81,6 +81,14 @@ impl Ctx {
         RequestBody::new(source, &self.parts.headers, self.caller.verified(), limit)
     }
 
+    /// The request body, its `x-amz-checksum-*` headers not taken as its checksum (they name
+    /// CompleteMultipartUpload's object's).
+    pub fn body_without_checksum_headers(&mut self, limit: u64) -> S3Result<RequestBody> {
+        let source = self.source.take().unwrap_or(Source::Empty);
+        let (headers, verified) = (&self.parts.headers, self.caller.verified());
+        RequestBody::with_checksum_headers(source, headers, verified, limit, false)
+    }
+
     /// For PutObject and UploadPart: the body's length must be declared, by `Content-Length`
     /// or chunked framing; without either a request has no body, and AWS answers 411
     /// `MissingContentLength` rather than store an empty object.

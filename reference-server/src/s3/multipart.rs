@@ -202,7 +202,7 @@ fn claimed_checksum(ctx: &Ctx) -> S3Result<ClaimedChecksum> {
 
 pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let claimed = claimed_checksum(ctx)?;
-    let body = ctx.body(MAX_XML_BODY as u64)?.without_header_checksum();
+    let body = ctx.body_without_checksum_headers(MAX_XML_BODY as u64)?;
     let body = body.collect(MAX_XML_BODY).await?.0;
     let parts = xml::parse_complete(&body)?;
     let id = upload_id(ctx);

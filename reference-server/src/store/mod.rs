@@ -60,14 +60,18 @@ impl Owner {
     };
 }
 
-/// `UID:GID`, two decimal numbers (as `chown` takes them, names aside).
+/// `UID:GID`, two decimal numbers below 2^32 − 1 (as `chown` takes them, names aside; to
+/// `chown`, 4294967295 is −1, "leave unchanged").
 impl std::str::FromStr for Owner {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Owner, String> {
         let number = |n: &str| {
             let digits = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
-            digits.then(|| n.parse::<u32>().ok()).flatten()
+            digits
+                .then(|| n.parse::<u32>().ok())
+                .flatten()
+                .filter(|&id| id != u32::MAX)
         };
         s.split_once(':')
             .and_then(|(uid, gid)| {
@@ -77,7 +81,7 @@ impl std::str::FromStr for Owner {
                 })
             })
             .ok_or_else(|| {
-                format!("{s:?} is not UID:GID (two numbers below 2^32, e.g. 65534:65534)")
+                format!("{s:?} is not UID:GID (two numbers below 4294967295, e.g. 65534:65534)")
             })
     }
 }

@@ -263,27 +263,39 @@ impl Store {
             return Err(S3Error::new(S3ErrorCode::InvalidPartOrder));
         }
         claimed.check_against(upload.checksum.as_ref())?;
+        let algorithm = upload.checksum.as_ref().and_then(UploadChecksum::algorithm);
+        let full_object = upload.checksum.as_ref().is_some_and(|c| c.full_object);
         let stored = self.list_parts(upload_id)?;
         let mut chosen = Vec::with_capacity(requested.len());
         for (i, wanted) in requested.iter().enumerate() {
+            check_listed_checksum(wanted, upload.checksum.as_ref())?;
             let etag = wanted.etag.trim_matches('"');
+            let mut part = stored
+                .iter()
+                .find(|p| p.number == wanted.number && p.etag == etag)
+                .cloned()
+                .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidPart))?;
+            // A part stored before the server kept checksums gets its checksum now, in the
+            // algorithm the upload or the listing names, so that it is checked as any other.
+            let wanted_alg = wanted.checksum.as_ref().map(|(name, _)| name.as_str());
+            let needed = wanted_alg.or(algorithm.map(ChecksumAlgorithm::header_name));
+            if let (None, Some(name)) = (&part.checksum, needed) {
+                part.checksum = self.part_checksum(&dir, &part, name)?;
+            }
             // A checksum listed for the part must be the one it was stored with.
-            let same_checksum = |p: &Part| match (&wanted.checksum, &p.checksum) {
+            let same = match (&wanted.checksum, &part.checksum) {
                 (None, _) => true,
                 (Some((name, value)), Some((n, v))) => name == n && value.trim() == v,
                 (Some(_), None) => false,
             };
-            let part = stored
-                .iter()
-                .find(|p| p.number == wanted.number && p.etag == etag && same_checksum(p))
-                .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidPart))?;
+            if !same {
+                return Err(S3Error::new(S3ErrorCode::InvalidPart));
+            }
             if i + 1 < requested.len() && part.size < MIN_PART_SIZE {
                 return Err(S3Error::new(S3ErrorCode::EntityTooSmall));
             }
-            chosen.push(part.clone());
+            chosen.push(part);
         }
-        let algorithm = upload.checksum.as_ref().and_then(UploadChecksum::algorithm);
-        let full_object = upload.checksum.as_ref().is_some_and(|c| c.full_object);
         let mut whole = algorithm.filter(|_| full_object).map(Checksummer::new);
         let tmp_path = self.tmp_dir().join(random_name());
         let assembled = (|| -> io::Result<u64> {
@@ -347,6 +359,29 @@ impl Store {
         self.commit(tmp, bucket, key, &meta, precondition)?;
         let _ = fs::remove_dir_all(&dir);
         Ok(meta)
+    }
+
+    /// The checksum (header name `name`) of a stored part's data.
+    fn part_checksum(
+        &self,
+        dir: &std::path::Path,
+        part: &Part,
+        name: &str,
+    ) -> S3Result<Option<(String, String)>> {
+        let Some(alg) = ChecksumAlgorithm::from_header_name(name) else {
+            return Ok(None);
+        };
+        let mut h = Checksummer::new(alg);
+        let mut src = fs::File::open(dir.join(part.data_file())).map_err(S3Error::internal)?;
+        let mut buf = vec![0; 256 * 1024];
+        loop {
+            let n = src.read(&mut buf).map_err(S3Error::internal)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        Ok(Some((name.to_owned(), h.finish())))
     }
 
     pub fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<()> {
@@ -472,6 +507,32 @@ impl ClaimedChecksum {
             ));
         }
         Ok(())
+    }
+}
+
+/// A part as Complete lists it, against the upload's checksum (400 `InvalidRequest`, as S3):
+/// a checksum in another algorithm than the upload's; none for a part of a `COMPOSITE` upload,
+/// whose object checksum is made of the parts' as the client knows them.
+fn check_listed_checksum(wanted: &RequestedPart, upload: Option<&UploadChecksum>) -> S3Result<()> {
+    let Some(upload) = upload else {
+        return Ok(());
+    };
+    let invalid = |m: String| Err(S3Error::with_message(S3ErrorCode::InvalidRequest, m));
+    let alg = upload.algorithm.to_ascii_lowercase();
+    match &wanted.checksum {
+        None if !upload.full_object => invalid(format!(
+            "The upload was created using a {alg} checksum. The complete request must include \
+             the checksum for each part. It was missing for part {} in the request.",
+            wanted.number
+        )),
+        Some((name, _)) if upload.algorithm().map(ChecksumAlgorithm::header_name) != Some(name) => {
+            invalid(format!(
+                "Checksum Type mismatch occurred, expected checksum Type: {alg}, actual checksum \
+                 Type: {}",
+                name.trim_start_matches("x-amz-checksum-")
+            ))
+        }
+        _ => Ok(()),
     }
 }
 

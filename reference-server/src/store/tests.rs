@@ -489,13 +489,15 @@ fn owners_parse_as_uid_colon_gid() {
         })
     );
     assert_eq!(
-        owner("0:4294967295"),
+        owner("0:4294967294"),
         Ok(Owner {
             uid: 0,
-            gid: u32::MAX
+            gid: u32::MAX - 1
         })
     );
+    // 4294967295 is -1 to chown: "leave unchanged", not an owner.
     for bad in [
+        "0:4294967295",
         "",
         "1",
         "1:",
