@@ -95,7 +95,8 @@ impl Interrupt {
         tokio::spawn(async move {
             let first = next(&mut int, &mut term).await;
             say!(
-                "\nkeygate: {} received: {notice} ({} again exits at once, without cleanup)",
+                "\nkeygate: {} received: {notice} ({} again, a second or more later, exits at \
+                 once, without cleanup)",
                 first.name(),
                 first.name()
             );
@@ -113,6 +114,7 @@ impl Interrupt {
                 "keygate: {} received again: exiting now, without cleanup",
                 second.name()
             );
+            crate::target::command::kill_running_commands();
             std::process::exit(i32::from(second.exit_code()));
         });
         Ok(Self(Some(rx)))

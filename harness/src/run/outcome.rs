@@ -150,8 +150,8 @@ fn redact_header(name: &str, value: &str) -> String {
 }
 
 /// A response body as reports keep it: the values of credential fields an answer can carry
-/// (STS's `<SecretAccessKey>` and `<SessionToken>`, the admin API's JSON secrets and
-/// passwords) replaced, so a report never holds a live secret; everything else as it was.
+/// (STS's `<SecretAccessKey>` and `<SessionToken>`, any JSON field whose name says secret,
+/// token or password) replaced, so a report never holds a live secret; everything else as it was.
 pub fn redact_body(body: &str) -> String {
     use std::sync::OnceLock;
     static XML: OnceLock<regex::Regex> = OnceLock::new();
@@ -160,10 +160,8 @@ pub fn redact_body(body: &str) -> String {
         regex::Regex::new(r"<(SecretAccessKey|SessionToken)>[^<]*").expect("valid regex")
     });
     let json = JSON.get_or_init(|| {
-        regex::Regex::new(
-            r#"(?i)"(secret_?(?:access_?)?key|session_?token|password)"(\s*:\s*)"[^"]*""#,
-        )
-        .expect("valid regex")
+        regex::Regex::new(r#"(?i)"([^"]*(?:secret|token|password)[^"]*)"(\s*:\s*)"[^"]*""#)
+            .expect("valid regex")
     });
     let body = xml.replace_all(body, "<$1>** redacted **");
     json.replace_all(&body, r#""$1"$2"** redacted **""#)

@@ -59,6 +59,7 @@ mod template;
 
 use compile::compile_all;
 pub use compile::{check, load_profile};
+pub use run::kill_running_commands;
 pub use template::split_words;
 
 use super::remote::{secret, CapabilitiesDef};
