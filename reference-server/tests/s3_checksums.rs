@@ -101,6 +101,13 @@ async fn a_full_object_checksum_is_the_whole_objects() {
     let wrong = b64(&crc32(b"something else").to_be_bytes());
     let e = complete.clone().checksum_crc32(wrong).send().await;
     assert_eq!(failed(e), "BadDigest");
+    // A whole-object checksum has no part count.
+    let e = complete.clone().checksum_crc32(format!("{expected}-2"));
+    assert_eq!(failed(e.send().await), "BadDigest");
+    let size = parts().iter().map(Vec::len).sum::<usize>() as i64;
+    let e = complete.clone().mpu_object_size(size + 1).send().await;
+    assert_eq!(failed(e), "InvalidRequest");
+    let complete = complete.mpu_object_size(size);
     let done = complete.checksum_crc32(&expected).send().await.unwrap();
     assert_eq!(done.checksum_crc32(), Some(expected.as_str()));
     assert_eq!(done.checksum_type(), Some(&ChecksumType::FullObject));
@@ -115,7 +122,9 @@ async fn a_full_object_checksum_is_the_whole_objects() {
         .bucket("cks")
         .key("copy")
         .copy_source("cks/full");
-    copy.send().await.unwrap();
+    let copied = copy.send().await.unwrap();
+    let result = copied.copy_object_result().unwrap();
+    assert_eq!(result.checksum_crc32(), Some(expected.as_str()));
     let head = s3.head_object().bucket("cks").key("copy");
     let head = head.checksum_mode(ChecksumMode::Enabled).send().await;
     assert_eq!(head.unwrap().checksum_crc32(), Some(expected.as_str()));
@@ -166,6 +175,14 @@ async fn a_composite_checksum_is_over_the_parts_checksums() {
                     .build(),
             )
     };
+    let uploads = s3.list_multipart_uploads().bucket("cks").send().await;
+    let uploads = uploads.unwrap();
+    let listed: Vec<_> = uploads
+        .uploads()
+        .iter()
+        .map(|u| u.checksum_algorithm())
+        .collect();
+    assert_eq!(listed, [Some(&ChecksumAlgorithm::Sha256)]);
     let mut tampered = completed.clone();
     tampered[1] = CompletedPart::builder()
         .part_number(2)
@@ -198,6 +215,9 @@ async fn a_composite_checksum_is_over_the_parts_checksums() {
     assert!(json.as_object_mut().unwrap().remove("checksum").is_some());
     std::fs::write(&record, json.to_string()).unwrap();
     let expected = format!("{}-2", b64(&Sha256::digest(&digests)));
+    let wrong_count = expected.replace("-2", "-3");
+    let e = complete(completed.clone()).checksum_sha256(wrong_count);
+    assert_eq!(failed(e.send().await), "BadDigest");
     let done = complete(completed).checksum_sha256(&expected).send().await;
     let done = done.unwrap();
     assert_eq!(done.checksum_sha256(), Some(expected.as_str()));

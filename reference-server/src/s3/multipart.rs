@@ -8,7 +8,7 @@ use super::xml::{self, XmlWriter};
 use super::{Ctx, MAX_XML_BODY};
 use crate::http_util::{self, set_header, Body};
 use crate::store::multipart::{
-    checksum_type_name, ClaimedChecksum, Completion, UploadChecksum, MAX_PART_NUMBER, MAX_PART_SIZE,
+    checksum_type_name, Completion, ObjectClaims, UploadChecksum, MAX_PART_NUMBER, MAX_PART_SIZE,
 };
 use crate::store::Precondition;
 use keygate_sigv4::{ChecksumAlgorithm, Checksummer};
@@ -171,9 +171,10 @@ pub async fn upload_part(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     Ok(resp)
 }
 
-/// What CompleteMultipartUpload's `x-amz-checksum-*` headers say of the object (they are not
-/// the request body's checksum). A composite value may carry its `-<parts>` suffix.
-fn claimed_checksum(ctx: &Ctx) -> S3Result<ClaimedChecksum> {
+/// What CompleteMultipartUpload's headers say of the object: `x-amz-checksum-*` (not the
+/// request body's checksum; a composite value may carry its `-<parts>` suffix),
+/// `x-amz-checksum-type`, `x-amz-mp-object-size`.
+fn object_claims(ctx: &Ctx) -> S3Result<ObjectClaims> {
     let mut value = None;
     for alg in ChecksumAlgorithm::ALL {
         let Some(v) = header_lossy(ctx, alg.header_name()) else {
@@ -194,14 +195,24 @@ fn claimed_checksum(ctx: &Ctx) -> S3Result<ClaimedChecksum> {
         }
         value = Some((alg, v.trim().to_owned()));
     }
-    Ok(ClaimedChecksum {
+    let size = match header_lossy(ctx, "x-amz-mp-object-size") {
+        None => None,
+        Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+            S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "x-amz-mp-object-size must be a non-negative integer.",
+            )
+        })?),
+    };
+    Ok(ObjectClaims {
         value,
         full_object: checksum_type(ctx)?,
+        size,
     })
 }
 
 pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
-    let claimed = claimed_checksum(ctx)?;
+    let claimed = object_claims(ctx)?;
     let body = ctx.body_without_checksum_headers(MAX_XML_BODY as u64)?;
     let body = body.collect(MAX_XML_BODY).await?.0;
     let parts = xml::parse_complete(&body)?;
@@ -234,13 +245,7 @@ pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         .elem("Bucket", &bucket)
         .elem("Key", &key)
         .elem("ETag", &format!("\"{}\"", meta.etag));
-    if let Some((name, value)) = &meta.checksum {
-        if let Some(alg) = ChecksumAlgorithm::from_header_name(name) {
-            w.elem(&format!("Checksum{}", alg.name()), value);
-            let kind = meta.checksum_type.as_deref().unwrap_or("FULL_OBJECT");
-            w.elem("ChecksumType", kind);
-        }
-    }
+    xml::checksum_elements(&mut w, &meta);
     Ok(http_util::xml(StatusCode::OK, w.finish()))
 }
 
@@ -348,13 +353,13 @@ pub async fn list_uploads(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let uploads = ctx.state.store.list_uploads(ctx.bucket())?;
     let start = match (key_marker.as_str(), id_marker.as_str()) {
         ("", _) => 0,
-        (km, "") => uploads.partition_point(|(k, _, _)| k.as_str() <= km),
-        (km, im) => uploads.partition_point(|(k, i, _)| (k.as_str(), i.as_str()) <= (km, im)),
+        (km, "") => uploads.partition_point(|(k, ..)| k.as_str() <= km),
+        (km, im) => uploads.partition_point(|(k, i, ..)| (k.as_str(), i.as_str()) <= (km, im)),
     };
     let (mut listed, mut prefixes) = (Vec::new(), Vec::<String>::new());
     let mut truncated = false;
     let mut next: Option<(String, String)> = None;
-    for (key, id, initiated) in &uploads[start..] {
+    for (key, id, initiated, checksum) in &uploads[start..] {
         if !key.starts_with(&prefix) {
             continue;
         }
@@ -382,7 +387,7 @@ pub async fn list_uploads(ctx: &mut Ctx) -> S3Result<Response<Body>> {
             }
             None => {
                 next = Some((key.clone(), id.clone()));
-                listed.push((key, id, *initiated));
+                listed.push((key, id, *initiated, checksum));
             }
         }
     }
@@ -400,13 +405,17 @@ pub async fn list_uploads(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     }
     w.elem("MaxUploads", &max.to_string());
     w.elem("IsTruncated", if truncated { "true" } else { "false" });
-    for (key, id, initiated) in listed {
+    for (key, id, initiated, checksum) in listed {
         w.open("Upload")
             .elem("Key", &enc(key))
             .elem("UploadId", id)
             .elem("Initiated", &xml::timestamp(initiated))
-            .elem("StorageClass", "STANDARD")
-            .close();
+            .elem("StorageClass", "STANDARD");
+        if let Some(c) = checksum {
+            w.elem("ChecksumAlgorithm", &c.algorithm)
+                .elem("ChecksumType", c.type_name());
+        }
+        w.close();
     }
     for cp in &prefixes {
         w.open("CommonPrefixes").elem("Prefix", &enc(cp)).close();

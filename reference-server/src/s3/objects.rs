@@ -600,6 +600,7 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let mut w = XmlWriter::new("CopyObjectResult");
     w.elem("LastModified", &xml::timestamp(meta.modified_ms))
         .elem("ETag", &format!("\"{}\"", meta.etag));
+    xml::checksum_elements(&mut w, &meta);
     Ok(http_util::xml(StatusCode::OK, w.finish()))
 }
 

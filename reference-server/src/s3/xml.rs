@@ -256,6 +256,19 @@ struct BucketConfigurationXml {
     location_constraint: Option<String>,
 }
 
+/// An object's checksum as a result document names it (`<ChecksumCRC32>…</ChecksumCRC32>
+/// <ChecksumType>…</ChecksumType>`), if it has one.
+pub fn checksum_elements(w: &mut XmlWriter, meta: &crate::store::ObjectMeta) {
+    let Some((name, value)) = &meta.checksum else {
+        return;
+    };
+    if let Some(alg) = ChecksumAlgorithm::from_header_name(name) {
+        w.elem(&format!("Checksum{}", alg.name()), value);
+        let kind = meta.checksum_type.as_deref().unwrap_or("FULL_OBJECT");
+        w.elem("ChecksumType", kind);
+    }
+}
+
 /// The region a CreateBucket body asks for (`None`: no constraint, or an empty one).
 pub fn parse_bucket_configuration(body: &[u8]) -> S3Result<Option<String>> {
     let c: BucketConfigurationXml = parse(body, "CreateBucketConfiguration")?;

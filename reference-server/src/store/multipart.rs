@@ -73,6 +73,9 @@ pub fn checksum_type_name(full_object: bool) -> &'static str {
     }
 }
 
+/// An upload as ListMultipartUploads shows it: key, upload id, initiation (Unix ms), checksum.
+pub type ListedUpload = (String, String, i64, Option<UploadChecksum>);
+
 /// A part as CompleteMultipartUpload lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestedPart {
@@ -334,7 +337,10 @@ impl Store {
             (None, None) => None,
         };
         // Checked before the object is placed: a mismatch leaves the upload as it was.
-        if let Err(e) = claimed.check_value(checksum.as_deref()) {
+        let checked = claimed
+            .check_size(size)
+            .and_then(|()| claimed.check_value(checksum.as_deref()));
+        if let Err(e) = checked {
             drop(tmp);
             return Err(e);
         }
@@ -390,9 +396,9 @@ impl Store {
         fs::remove_dir_all(self.upload_dir(upload_id)?).map_err(S3Error::internal)
     }
 
-    /// Uploads in progress in `bucket`: (key, upload id, initiated ms), sorted by key, then
-    /// by id, which is the order they were created in (see [`new_upload_id`]).
-    pub fn list_uploads(&self, bucket: &str) -> S3Result<Vec<(String, String, i64)>> {
+    /// Uploads in progress in `bucket`: (key, upload id, initiated ms, checksum), sorted by
+    /// key, then by id, which is the order they were created in (see [`new_upload_id`]).
+    pub fn list_uploads(&self, bucket: &str) -> S3Result<Vec<ListedUpload>> {
         self.require_bucket(bucket)?;
         let mut out = Vec::new();
         for entry in fs::read_dir(self.sys.join("multipart")).map_err(S3Error::internal)? {
@@ -405,10 +411,11 @@ impl Store {
                 continue;
             };
             if upload.bucket == bucket {
-                out.push((upload.key, id, upload.initiated_ms));
+                out.push((upload.key, id, upload.initiated_ms, upload.checksum));
             }
         }
-        out.sort();
+        // Ids are unique: (key, id) orders them all.
+        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         Ok(out)
     }
 
@@ -448,21 +455,24 @@ pub struct Completion<'a> {
     pub owner: Owner,
     pub now_ms: i64,
     pub precondition: &'a Precondition,
-    pub claimed: &'a ClaimedChecksum,
+    pub claimed: &'a ObjectClaims,
 }
 
-/// What CompleteMultipartUpload's headers say of the object's checksum: its value
-/// (`x-amz-checksum-<algorithm>`) and type (`x-amz-checksum-type`), each optional.
+/// What CompleteMultipartUpload's headers say of the object: its checksum's value
+/// (`x-amz-checksum-<algorithm>`) and type (`x-amz-checksum-type`), and its size
+/// (`x-amz-mp-object-size`), each optional.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct ClaimedChecksum {
+pub struct ObjectClaims {
     pub value: Option<(ChecksumAlgorithm, String)>,
     pub full_object: Option<bool>,
+    pub size: Option<u64>,
 }
 
-impl ClaimedChecksum {
-    pub const NONE: ClaimedChecksum = ClaimedChecksum {
+impl ObjectClaims {
+    pub const NONE: ObjectClaims = ObjectClaims {
         value: None,
         full_object: None,
+        size: None,
     };
 
     /// Whether the claim names the upload's algorithm and type (400 `InvalidRequest` if not).
@@ -490,14 +500,31 @@ impl ClaimedChecksum {
         Ok(())
     }
 
-    /// Whether the claimed value is the object's checksum (400 `BadDigest` if not). A
-    /// composite value may be sent with or without its `-<parts>` suffix.
+    /// Whether the claimed size is the object's (400 `InvalidRequest` if not, as S3).
+    fn check_size(&self, size: u64) -> S3Result<()> {
+        match self.size {
+            Some(claimed) if claimed != size => Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                format!(
+                    "The x-amz-mp-object-size ({claimed}) does not match the size of the \
+                     completed object ({size})."
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the claimed value is the object's checksum (400 `BadDigest` if not): exactly,
+    /// or a composite one without its `-<parts>` suffix.
     fn check_value(&self, computed: Option<&str>) -> S3Result<()> {
         let Some((alg, claimed)) = &self.value else {
             return Ok(());
         };
-        let bare = |v: &str| v.trim().split('-').next().unwrap_or_default().to_owned();
-        if computed.map(bare) != Some(bare(claimed)) {
+        let claimed = claimed.trim();
+        let same = computed.is_some_and(|c| {
+            c == claimed || c.split_once('-').is_some_and(|(bare, _)| bare == claimed)
+        });
+        if !same {
             return Err(S3Error::with_message(
                 S3ErrorCode::BadDigest,
                 format!(

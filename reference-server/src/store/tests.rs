@@ -17,7 +17,7 @@ const ROOT_NOW: multipart::Completion<'static> = multipart::Completion {
     owner: Owner::ROOT,
     now_ms: 0,
     precondition: &Precondition::NONE,
-    claimed: &multipart::ClaimedChecksum::NONE,
+    claimed: &multipart::ObjectClaims::NONE,
 };
 
 /// Part `number` with `etag` as CompleteMultipartUpload lists it, without a checksum.
