@@ -369,6 +369,12 @@ async fn encryption_and_object_lock_requests_are_refused() {
         .unwrap();
     assert_eq!(listed.key_count(), Some(0));
     put().send().await.unwrap();
+    // A copy asking for encryption too.
+    let copy = s3.copy_object().bucket("kept-plain").key("copy");
+    let copy = copy.copy_source("kept-plain/k");
+    let e = copy.server_side_encryption(ServerSideEncryption::Aes256);
+    let e = e.send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "NotImplemented");
 
     // Regression: a bucket asked for with Object Lock was created without it.
     let create = || s3.create_bucket().bucket("worm");
