@@ -134,7 +134,8 @@ async fn a_full_object_checksum_is_the_whole_objects() {
 /// listed in Complete with another checksum than it was stored with is `InvalidPart`, one
 /// listed without a checksum or with another algorithm's is `InvalidRequest` (as S3), and the
 /// object's checksum is SHA-256 over the parts' digests, `-2`, which Complete's
-/// `x-amz-checksum-sha256` may name with its suffix. A part stored before the server kept
+/// `x-amz-checksum-sha256` may name with its suffix; a `?partNumber` read answers the part's
+/// own checksum. A part stored before the server kept
 /// checksums (its record without one) is checked against its data.
 #[tokio::test]
 async fn a_composite_checksum_is_over_the_parts_checksums() {
@@ -226,6 +227,17 @@ async fn a_composite_checksum_is_over_the_parts_checksums() {
     let head = head.unwrap();
     assert_eq!(head.checksum_sha256(), Some(expected.as_str()));
     assert_eq!(head.checksum_type(), Some(&ChecksumType::Composite));
+    // A part read answers the part's own checksum (the SDK checks the body against it).
+    for (n, data) in parts().iter().enumerate() {
+        let get = s3.get_object().bucket("cks").key("comp");
+        let get = get
+            .part_number(n as i32 + 1)
+            .checksum_mode(ChecksumMode::Enabled);
+        let got = get.send().await.unwrap();
+        assert_eq!(got.checksum_sha256(), Some(sha(data).as_str()), "part {n}");
+        let body = got.body.collect().await.unwrap().into_bytes();
+        assert_eq!(body.as_ref(), data.as_slice());
+    }
 }
 
 /// What S3 refuses of multipart checksums: a type without an algorithm, `FULL_OBJECT` with a

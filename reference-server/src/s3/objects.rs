@@ -186,13 +186,17 @@ pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
         Some((s, _)) => (StatusCode::OK, s, 0),
         None => (StatusCode::OK, 0, meta.size),
     };
-    // The stored checksum is the whole object's: sent only with the whole object.
+    // The stored checksum is the whole object's: sent only with the whole object, never for
+    // a part of a multipart object (one of a composite upload has its own, below); an object
+    // not uploaded in parts is its own part 1.
+    let checksum_mode = ctx
+        .header("x-amz-checksum-mode")
+        .is_some_and(|m| m.eq_ignore_ascii_case("enabled"));
     let with_checksum = start == 0
         && len == meta.size
+        && (part.is_none() || stored_parts(&meta).is_empty())
         && ctx.header("range").is_none()
-        && ctx
-            .header("x-amz-checksum-mode")
-            .is_some_and(|m| m.eq_ignore_ascii_case("enabled"));
+        && checksum_mode;
     let body = if let Some(file) = file.filter(|_| len > 0) {
         let mut file = tokio::fs::File::from_std(file);
         file.seek(std::io::SeekFrom::Start(start))
@@ -210,6 +214,16 @@ pub async fn get_object(ctx: &mut Ctx, head: bool) -> S3Result<Response<Body>> {
     let parts = stored_parts(&meta);
     if part.is_some() && !parts.is_empty() {
         set_header(&mut resp, "x-amz-mp-parts-count", &parts.len().to_string());
+    }
+    if let (Some(n), true) = (part, checksum_mode) {
+        let own = meta
+            .part_checksums
+            .get(n as usize - 1)
+            .filter(|_| meta.part_checksums.len() == parts.len());
+        if let (Some(value), Some((name, _))) = (own, &meta.checksum) {
+            set_header(&mut resp, name, value);
+            set_header(&mut resp, "x-amz-checksum-type", "COMPOSITE");
+        }
     }
     set_header(&mut resp, "content-length", &len.to_string());
     if status == StatusCode::PARTIAL_CONTENT {

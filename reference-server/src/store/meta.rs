@@ -54,6 +54,11 @@ pub struct ObjectMeta {
     /// for an object not uploaded in parts. GetObject and HeadObject `?partNumber=N` serve them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<u64>,
+    /// The parts' checksums (base64, in the object checksum's algorithm, in part order) of an
+    /// object with a `COMPOSITE` checksum: what a `?partNumber=N` read with checksum mode
+    /// answers. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub part_checksums: Vec<String>,
     /// The inode of the data file this metadata describes, set by `commit`. Metadata whose
     /// inode is not the data file's (a file replaced by other means than S3) is not used.
     /// Absent in metadata written before the field existed: then it is trusted.

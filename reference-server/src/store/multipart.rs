@@ -361,6 +361,15 @@ impl Store {
             .checksum
             .as_ref()
             .map(|_| checksum_type_name(full_object).to_owned());
+        // A composite checksum is made of the parts' own, which their reads answer.
+        meta.part_checksums = match (&meta.checksum, full_object) {
+            (Some(_), false) => chosen
+                .iter()
+                .map(|p| p.checksum.as_ref().map(|(_, v)| v.clone()))
+                .collect::<Option<Vec<_>>>()
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         // A failed condition leaves the upload in place, to be completed or aborted.
         self.commit(tmp, bucket, key, &meta, precondition)?;
         let _ = fs::remove_dir_all(&dir);

@@ -624,6 +624,7 @@ impl Store {
         meta.size = size;
         // A copy is written whole: one part, whatever the source was uploaded in.
         meta.parts = Vec::new();
+        meta.part_checksums = Vec::new();
         self.commit(tmp, dst_bucket, dst_key, &meta, precondition)?;
         Ok(meta)
     }
