@@ -8,6 +8,14 @@ use super::xml;
 use crate::http_util::{set_header, Body};
 use crate::store::ObjectMeta;
 
+/// A header's value with bytes outside ASCII replaced, where `Ctx::header` would drop the
+/// header: for values that must not go unchecked for being odd (a condition no ETag can meet
+/// then fails; a checksum setting that is not ASCII is refused as invalid).
+pub fn lossy<'h>(headers: &'h HeaderMap, name: &str) -> Option<std::borrow::Cow<'h, str>> {
+    let value = headers.get(name)?;
+    Some(String::from_utf8_lossy(value.as_bytes()))
+}
+
 /// Largest total size of user metadata (names + values), as S3.
 pub const MAX_USER_META: usize = 2048;
 

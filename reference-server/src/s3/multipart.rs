@@ -3,7 +3,7 @@
 use http::{Response, StatusCode};
 
 use super::error::{S3Error, S3ErrorCode, S3Result};
-use super::headers::meta_from_headers;
+use super::headers::{lossy, meta_from_headers};
 use super::xml::{self, XmlWriter};
 use super::{Ctx, MAX_XML_BODY};
 use crate::http_util::{self, set_header, Body};
@@ -48,11 +48,9 @@ pub async fn create(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     Ok(resp)
 }
 
-/// A header's value, bytes outside ASCII replaced: a value that is not ASCII is no valid one,
-/// and is refused as such rather than taken for an absent header.
+/// A header's value, not ASCII kept as an invalid value (see [`lossy`]).
 fn header_lossy<'h>(ctx: &'h Ctx, name: &str) -> Option<std::borrow::Cow<'h, str>> {
-    let value = ctx.parts.headers.get(name)?;
-    Some(String::from_utf8_lossy(value.as_bytes()))
+    lossy(&ctx.parts.headers, name)
 }
 
 /// `x-amz-checksum-type`: `Some(true)` for `FULL_OBJECT`, `Some(false)` for `COMPOSITE`.

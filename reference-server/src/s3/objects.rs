@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::error::{S3Error, S3ErrorCode, S3Result};
-use super::headers::{meta_from_headers, object_headers, parse_http_date, parse_tag_query};
+use super::headers::{lossy, meta_from_headers, object_headers, parse_http_date, parse_tag_query};
 use super::xml::{self, XmlWriter};
 use super::{Ctx, MAX_PUT_SIZE};
 use crate::http_util::{self, set_header, Body};
@@ -95,19 +95,7 @@ fn resolve_range(header: &str, size: u64) -> S3Result<Option<(u64, u64)>> {
 /// Evaluates If-Match / If-None-Match / If-(Un)Modified-Since: `Some(status)` to answer
 /// without the object.
 fn preconditions(ctx: &Ctx, meta: &ObjectMeta) -> Option<StatusCode> {
-    conditions(
-        |name| condition_header(&ctx.parts.headers, name),
-        "if-",
-        meta,
-    )
-}
-
-/// A condition header's value, bytes outside ASCII replaced (not the header dropped, as
-/// `Ctx::header` would): a condition no ETag can meet then fails rather than goes unchecked.
-pub(super) fn condition_header<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, str>> {
-    headers
-        .get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+    conditions(|name| lossy(&ctx.parts.headers, name), "if-", meta)
 }
 
 /// The four conditions under `prefix` (`if-` for GET and HEAD, `x-amz-copy-source-if-` for
@@ -257,7 +245,7 @@ pub async fn delete_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     // `If-Match` only: S3 takes no `If-None-Match` on a delete.
     let precondition = Precondition {
         absent: false,
-        etag_in: condition_header(&ctx.parts.headers, "if-match").map(Cow::into_owned),
+        etag_in: lossy(&ctx.parts.headers, "if-match").map(Cow::into_owned),
     };
     authorize_etag_check(ctx, &precondition, &bucket, &key, Conditional::Delete)?;
     super::offload(move || state.store.delete_object(&bucket, &key, &precondition)).await?;
@@ -280,7 +268,7 @@ pub(super) fn check_version_id(version_id: Option<&str>) -> S3Result<()> {
 /// CompleteMultipartUpload), as S3 takes them; S3 implements no other `If-None-Match` on a
 /// write (501).
 pub(super) fn write_precondition(ctx: &Ctx) -> S3Result<Precondition> {
-    let absent = match condition_header(&ctx.parts.headers, "if-none-match").as_deref() {
+    let absent = match lossy(&ctx.parts.headers, "if-none-match").as_deref() {
         None => false,
         Some(v) if v.trim() == "*" => true,
         Some(_) => {
@@ -293,7 +281,7 @@ pub(super) fn write_precondition(ctx: &Ctx) -> S3Result<Precondition> {
     };
     let precondition = Precondition {
         absent,
-        etag_in: condition_header(&ctx.parts.headers, "if-match").map(Cow::into_owned),
+        etag_in: lossy(&ctx.parts.headers, "if-match").map(Cow::into_owned),
     };
     authorize_etag_check(
         ctx,
@@ -584,7 +572,7 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
                     &headers,
                     "x-amz-copy-source-server-side-encryption-customer-",
                 )?;
-                let header = |name: &str| condition_header(&headers, name);
+                let header = |name: &str| lossy(&headers, name);
                 if conditions(header, "x-amz-copy-source-if-", src).is_some() {
                     return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
                 }

@@ -304,20 +304,13 @@ impl Store {
         let assembled = (|| -> io::Result<u64> {
             let mut out = fs::File::create(&tmp_path)?;
             let mut total = 0;
-            let mut buf = vec![0; 256 * 1024];
             for part in &chosen {
-                let mut src = fs::File::open(dir.join(part.data_file()))?;
-                loop {
-                    let n = src.read(&mut buf)?;
-                    if n == 0 {
-                        break;
-                    }
-                    out.write_all(&buf[..n])?;
+                total += each_chunk(&dir.join(part.data_file()), |chunk| {
                     if let Some(h) = &mut whole {
-                        h.update(&buf[..n]);
+                        h.update(chunk);
                     }
-                    total += n as u64;
-                }
+                    out.write_all(chunk)
+                })?;
             }
             out.flush()?;
             out.sync_all()?;
@@ -387,15 +380,11 @@ impl Store {
             return Ok(None);
         };
         let mut h = Checksummer::new(alg);
-        let mut src = fs::File::open(dir.join(part.data_file())).map_err(S3Error::internal)?;
-        let mut buf = vec![0; 256 * 1024];
-        loop {
-            let n = src.read(&mut buf).map_err(S3Error::internal)?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-        }
+        each_chunk(&dir.join(part.data_file()), |chunk| {
+            h.update(chunk);
+            Ok(())
+        })
+        .map_err(S3Error::internal)?;
         Ok(Some((name.to_owned(), h.finish())))
     }
 
@@ -430,6 +419,24 @@ impl Store {
 
     pub(super) fn has_uploads(&self, bucket: &str) -> S3Result<bool> {
         Ok(!self.list_uploads(bucket)?.is_empty())
+    }
+}
+
+/// Reads the file at `path` in chunks, handing each to `f`; returns the bytes read.
+fn each_chunk(
+    path: &std::path::Path,
+    mut f: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<u64> {
+    let mut src = fs::File::open(path)?;
+    let mut buf = vec![0; 256 * 1024];
+    let mut total = 0;
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        f(&buf[..n])?;
+        total += n as u64;
     }
 }
 
