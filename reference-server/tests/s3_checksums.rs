@@ -1,8 +1,9 @@
 //! Checksums of multipart uploads (S3 "Checking object integrity"): the algorithm and type
 //! CreateMultipartUpload names, each part's checksum, and the object's, `FULL_OBJECT` (over
 //! the whole object) or `COMPOSITE` (over the parts' digests, `-<parts>`), through the real
-//! `aws-sdk-s3` against the server in-process. Expected values are computed here, with a CRC
-//! written out below and the `sha2` crate, not with the server's code.
+//! `aws-sdk-s3` against the server in-process; and the checksum a copy computes. Expected
+//! values are computed here, with a CRC written out below and the `sha2` crate, not with the
+//! server's code.
 
 mod common;
 
@@ -59,6 +60,19 @@ async fn upload_parts(
         });
     }
     completed.into_iter().map(|p| p.build()).collect()
+}
+
+/// Starts an upload of `cks/key` with SHA-256 checksums (`COMPOSITE`, S3's default type for
+/// a SHA) and returns its id.
+async fn sha256_upload(s3: &aws_sdk_s3::Client, key: &str) -> String {
+    let create = s3.create_multipart_upload().bucket("cks").key(key);
+    let created = create
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.checksum_type(), Some(&ChecksumType::Composite));
+    created.upload_id().unwrap().to_owned()
 }
 
 /// A `FULL_OBJECT` CRC32 upload: the object's checksum is the CRC of its bytes; Complete's
@@ -142,16 +156,7 @@ async fn a_composite_checksum_is_over_the_parts_checksums() {
     let t = TestServer::start().await;
     let s3 = t.root_s3();
     t.bucket("cks").await;
-    let created = s3
-        .create_multipart_upload()
-        .bucket("cks")
-        .key("comp")
-        .checksum_algorithm(ChecksumAlgorithm::Sha256)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.checksum_type(), Some(&ChecksumType::Composite));
-    let id = created.upload_id().unwrap();
+    let id = &sha256_upload(&s3, "comp").await;
     let sha = |data: &[u8]| b64(&Sha256::digest(data));
     let completed = upload_parts(&s3, ("comp", id), ChecksumAlgorithm::Sha256, sha).await;
     let digests: Vec<u8> = parts().iter().flat_map(Sha256::digest).collect();
@@ -238,6 +243,59 @@ async fn a_composite_checksum_is_over_the_parts_checksums() {
         let body = got.body.collect().await.unwrap().into_bytes();
         assert_eq!(body.as_ref(), data.as_slice());
     }
+}
+
+/// A copy's checksum (S3's CopyObject `x-amz-checksum-algorithm`): computed over the bytes
+/// in the algorithm asked for, else the source's; a source's composite checksum becomes its
+/// algorithm's whole-object checksum (regression: a copy asked for a checksum got none, and a
+/// composite source's copy lost its checksum); an unknown algorithm is `InvalidRequest`.
+#[tokio::test]
+async fn a_copy_gets_the_checksum_it_asks_for() {
+    let t = TestServer::start().await;
+    let s3 = t.root_s3();
+    t.bucket("cks").await;
+    let data = b"bytes copied with a checksum".to_vec();
+    // Written without any checksum (the SDK would send its default CRC32).
+    let put = Call::s3("PUT", "/cks/plain").body(data.clone());
+    t.send(&Keys::root(), put).await.ok();
+    let copy = |from: &str, to: &str| {
+        let copy = s3.copy_object().bucket("cks").key(to);
+        copy.copy_source(format!("cks/{from}"))
+    };
+    let sha = b64(&Sha256::digest(&data));
+    let asked = copy("plain", "sha").checksum_algorithm(ChecksumAlgorithm::Sha256);
+    let out = asked.send().await.unwrap();
+    let result = out.copy_object_result().unwrap();
+    assert_eq!(result.checksum_sha256(), Some(sha.as_str()));
+    assert_eq!(result.checksum_type(), Some(&ChecksumType::FullObject));
+    let crc = b64(&crc32(&data).to_be_bytes());
+    let other = copy("sha", "crc").checksum_algorithm(ChecksumAlgorithm::Crc32);
+    let out = other.send().await.unwrap();
+    let result = out.copy_object_result().unwrap();
+    assert_eq!(
+        (result.checksum_crc32(), result.checksum_sha256()),
+        (Some(crc.as_str()), None)
+    );
+    let head = s3.head_object().bucket("cks").key("crc");
+    let head = head.checksum_mode(ChecksumMode::Enabled).send().await;
+    let head = head.unwrap();
+    assert_eq!(head.checksum_crc32(), Some(crc.as_str()));
+    assert_eq!(head.checksum_type(), Some(&ChecksumType::FullObject));
+    let unknown = copy("plain", "x").checksum_algorithm(ChecksumAlgorithm::from("MD5"));
+    assert_eq!(failed(unknown.send().await), "InvalidRequest");
+
+    let id = &sha256_upload(&s3, "comp").await;
+    let part_sha = |part: &[u8]| b64(&Sha256::digest(part));
+    let completed = upload_parts(&s3, ("comp", id), ChecksumAlgorithm::Sha256, part_sha).await;
+    let upload = CompletedMultipartUpload::builder().set_parts(Some(completed));
+    let complete = s3.complete_multipart_upload().bucket("cks").key("comp");
+    let complete = complete.upload_id(id).multipart_upload(upload.build());
+    complete.send().await.unwrap();
+    let out = copy("comp", "whole").send().await.unwrap();
+    let result = out.copy_object_result().unwrap();
+    let whole = b64(&Sha256::digest(parts().concat()));
+    assert_eq!(result.checksum_sha256(), Some(whole.as_str()));
+    assert_eq!(result.checksum_type(), Some(&ChecksumType::FullObject));
 }
 
 /// What S3 refuses of multipart checksums: a type without an algorithm, `FULL_OBJECT` with a

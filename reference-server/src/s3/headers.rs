@@ -1,6 +1,7 @@
 //! Object metadata in and out of HTTP headers.
 
 use http::{HeaderMap, Response};
+use keygate_sigv4::ChecksumAlgorithm;
 
 use super::error::{S3Error, S3ErrorCode, S3Result};
 use super::query::Query;
@@ -14,6 +15,22 @@ use crate::store::ObjectMeta;
 pub fn lossy<'h>(headers: &'h HeaderMap, name: &str) -> Option<std::borrow::Cow<'h, str>> {
     let value = headers.get(name)?;
     Some(String::from_utf8_lossy(value.as_bytes()))
+}
+
+/// The algorithm `x-amz-checksum-algorithm` asks a new object's checksum to be computed in
+/// (CreateMultipartUpload, CopyObject); a name S3 does not know is 400 `InvalidRequest`.
+pub fn checksum_algorithm(headers: &HeaderMap) -> S3Result<Option<ChecksumAlgorithm>> {
+    let Some(name) = lossy(headers, "x-amz-checksum-algorithm") else {
+        return Ok(None);
+    };
+    match ChecksumAlgorithm::from_name(&name) {
+        Some(alg) => Ok(Some(alg)),
+        None => Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "Checksum algorithm provided is unsupported. Please try again with any of the valid \
+             types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
+        )),
+    }
 }
 
 /// Largest total size of user metadata (names + values), as S3.

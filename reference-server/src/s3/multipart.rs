@@ -77,17 +77,7 @@ fn invalid_request(message: String) -> S3Error {
 /// `FULL_OBJECT` for CRC-64/NVME (which has no other) and `COMPOSITE` for the rest;
 /// `FULL_OBJECT` takes CRCs only.
 fn upload_checksum(ctx: &Ctx) -> S3Result<Option<UploadChecksum>> {
-    let algorithm = match header_lossy(ctx, "x-amz-checksum-algorithm") {
-        None => None,
-        Some(name) => Some(ChecksumAlgorithm::from_name(&name).ok_or_else(|| {
-            invalid_request(
-                "Checksum algorithm provided is unsupported. Please try again with any of the \
-                 valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"
-                    .to_owned(),
-            )
-        })?),
-    };
-    let Some(alg) = algorithm else {
+    let Some(alg) = super::headers::checksum_algorithm(&ctx.parts.headers)? else {
         return match checksum_type(ctx)? {
             None => Ok(None),
             Some(_) => Err(invalid_request(

@@ -3,6 +3,7 @@
 use http::{HeaderMap, Response, StatusCode};
 use http_body_util::BodyExt;
 use keygate_policy::Action;
+use keygate_sigv4::ChecksumAlgorithm;
 use std::borrow::Cow;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -548,6 +549,7 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     } else {
         None
     };
+    let asked = super::headers::checksum_algorithm(&ctx.parts.headers)?;
     let new_tags = match (replace_tags, ctx.header("x-amz-tagging")) {
         (true, Some(t)) => Some(parse_tag_query(t)?),
         (true, None) => Some(Vec::new()),
@@ -586,14 +588,11 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
                 if let Some(tags) = new_tags {
                     meta.tags = tags;
                 }
-                // The same bytes: a whole-object checksum still holds; a composite one
-                // describes parts the copy does not have.
-                let whole = src.checksum_type.as_deref() != Some("COMPOSITE");
-                meta.checksum = src.checksum.clone().filter(|_| whole);
-                meta.checksum_type = src.checksum_type.clone().filter(|_| whole);
+                meta.checksum = src.checksum.clone();
+                meta.checksum_type = src.checksum_type.clone();
                 meta.modified_ms = now_ms;
                 meta.owner = owner;
-                Ok(meta)
+                Ok((meta, copy_checksum(asked, src)))
             },
             &precondition,
         )
@@ -604,6 +603,23 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         .elem("ETag", &format!("\"{}\"", meta.etag));
     xml::checksum_elements(&mut w, &meta);
     Ok(http_util::xml(StatusCode::OK, w.finish()))
+}
+
+/// The checksum a copy computes over the bytes it copies: in the algorithm the request asks
+/// for (`x-amz-checksum-algorithm`), else in the source's, as S3 does. Not computed when the
+/// source's whole-object checksum is already in that algorithm (the same bytes: it still
+/// holds, and the copy keeps it). A source's composite checksum describes parts the copy does
+/// not have: its algorithm's whole-object checksum is computed instead.
+fn copy_checksum(asked: Option<ChecksumAlgorithm>, src: &ObjectMeta) -> Option<ChecksumAlgorithm> {
+    let held = src
+        .checksum
+        .as_ref()
+        .and_then(|(name, _)| ChecksumAlgorithm::from_header_name(name));
+    let whole = src.checksum_type.as_deref() != Some("COMPOSITE");
+    match asked.or(held) {
+        Some(alg) if whole && Some(alg) == held => None,
+        wanted => wanted,
+    }
 }
 
 pub async fn get_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {

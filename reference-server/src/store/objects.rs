@@ -6,6 +6,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use keygate_sigv4::{ChecksumAlgorithm, Checksummer};
 use md5::{Digest, Md5};
 use tokio::io::AsyncWriteExt;
 
@@ -579,20 +580,22 @@ fn sync_dir(dir: &Path) {
 impl Store {
     /// Copies `src_bucket/src_key` to `dst_bucket/dst_key` (blocking; call off the reactor).
     /// `make_meta` receives the source's metadata, read with the bytes about to be copied, and
-    /// returns the destination's (without ETag and size, which the copy sets), or an error
-    /// that ends the copy before any byte is written.
+    /// returns the destination's (without ETag and size, which the copy sets) with the
+    /// algorithm of a checksum to compute over the bytes copied (the object's whole-object
+    /// checksum then), or an error that ends the copy before any byte is written.
     pub fn copy_object(
         &self,
         src_bucket: &str,
         src_key: &str,
         dst_bucket: &str,
         dst_key: &str,
-        make_meta: impl FnOnce(&ObjectMeta) -> S3Result<ObjectMeta>,
+        make_meta: impl FnOnce(&ObjectMeta) -> S3Result<(ObjectMeta, Option<ChecksumAlgorithm>)>,
         precondition: &Precondition,
     ) -> S3Result<ObjectMeta> {
         let mut src = self.open_object(src_bucket, src_key)?;
         self.require_bucket(dst_bucket)?;
-        let mut meta = make_meta(&src.meta)?;
+        let (mut meta, checksum) = make_meta(&src.meta)?;
+        let mut checksummer = checksum.map(Checksummer::new);
         let path = self.tmp_dir().join(random_name());
         let written = (|| -> io::Result<(u64, [u8; 16])> {
             use std::io::{Read, Write};
@@ -606,6 +609,9 @@ impl Store {
                     break;
                 }
                 md5.update(&buf[..n]);
+                if let Some(c) = &mut checksummer {
+                    c.update(&buf[..n]);
+                }
                 out.write_all(&buf[..n])?;
                 total += n as u64;
             }
@@ -622,6 +628,11 @@ impl Store {
         let tmp = TempObject::adopt(path, size);
         meta.etag = hex::encode(md5);
         meta.size = size;
+        if let Some(c) = checksummer {
+            let name = c.algorithm().header_name().to_owned();
+            meta.checksum = Some((name, c.finish()));
+            meta.checksum_type = Some("FULL_OBJECT".to_owned());
+        }
         // A copy is written whole: one part, whatever the source was uploaded in.
         meta.parts = Vec::new();
         meta.part_checksums = Vec::new();
