@@ -34,6 +34,9 @@ pub(super) fn scenario(dir: &Path, id: &str, rules: &str, body: &str) {
 
 pub(super) const LIST: &str = "[[steps]]\nop = \"list_buckets\"\n";
 
+/// A step sleeping far longer than any test waits: the scenario runs until interrupted.
+const SLEEP_LONG: &str = "[[steps]]\nop = \"sleep\"\nmillis = 600000\n";
+
 pub(super) fn report_json(reports: &Path) -> Value {
     let text = std::fs::read(reports.join("latest/report.json")).expect("report.json written");
     serde_json::from_slice(&text).unwrap()
@@ -234,6 +237,14 @@ impl Watched {
         Self::spawn(&args, tmpdir)
     }
 
+    /// [`Self::run_one_at_a_time`] against the target profile `profile`, reports and temporary
+    /// files under `dir`.
+    fn on_target(dir: &Path, lib: &Path, profile: &Path) -> Self {
+        let (reports, tmpdir) = (dir.join("reports"), dir.join("tmp"));
+        let target = ["--target", profile.to_str().unwrap()];
+        Self::run_one_at_a_time(lib, &reports, &tmpdir, &target)
+    }
+
     fn spawn(args: &[&str], tmpdir: &Path) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_keygate"))
             .args(args)
@@ -343,7 +354,7 @@ fn interrupted_run(signal: &str, name: &str, code: i32, repeats: usize) {
         &lib,
         "int-b-slow",
         "\"U2\"",
-        "[setup]\nbuckets = [\"held\"]\n[[steps]]\nop = \"sleep\"\nmillis = 600000\n",
+        &format!("[setup]\nbuckets = [\"held\"]\n{SLEEP_LONG}"),
     );
     scenario(&lib, "int-c-never", "\"U1\"", LIST);
     let (reports, tmpdir) = (tmp.path().join("reports"), tmp.path().join("tmp"));
@@ -429,6 +440,28 @@ fn interrupted_run(signal: &str, name: &str, code: i32, repeats: usize) {
     );
 }
 
+/// The reference server in-process, on a data directory under `dir`, with the runtime it
+/// runs on.
+#[cfg(feature = "embedded")]
+fn embedded_server(dir: &Path) -> (tokio::runtime::Runtime, keygate_server::RunningServer) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = keygate_server::ServerConfig::new(dir.join("data"));
+    let server = rt.block_on(keygate_server::Server::start(config));
+    (rt, server.expect("server starts"))
+}
+
+/// A target profile's `version`, `endpoint` and root keys for `server` (TOML lines; `kind`
+/// may come before them).
+#[cfg(feature = "embedded")]
+fn profile_head(server: &keygate_server::RunningServer) -> String {
+    format!(
+        "version = 1\nendpoint = \"{}\"\nroot_access_key = \"{}\"\nroot_secret_key = \"{}\"\n",
+        server.endpoint(),
+        server.root_access_key(),
+        server.root_secret_key()
+    )
+}
+
 /// On a target the harness did not start (a remote server), an interrupt cleans up what the
 /// run created and says so; it never claims to have shut the vendor's server down, and the
 /// server keeps answering.
@@ -436,35 +469,19 @@ fn interrupted_run(signal: &str, name: &str, code: i32, repeats: usize) {
 #[test]
 fn sigterm_on_a_remote_target_cleans_up_without_claiming_to_stop_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let server = rt
-        .block_on(keygate_server::Server::start(
-            keygate_server::ServerConfig::new(tmp.path().join("data")),
-        ))
-        .expect("server starts");
+    let (rt, server) = embedded_server(tmp.path());
     let profile = tmp.path().join("remote.toml");
-    std::fs::write(
-        &profile,
-        format!(
-            "version = 1\nkind = \"remote\"\nendpoint = \"{}\"\n\
-             root_access_key = \"{}\"\nroot_secret_key = \"{}\"\n",
-            server.endpoint(),
-            server.root_access_key(),
-            server.root_secret_key()
-        ),
-    )
-    .unwrap();
+    let text = format!("kind = \"remote\"\n{}", profile_head(&server));
+    std::fs::write(&profile, text).unwrap();
     let lib = tmp.path().join("scenarios");
     scenario(&lib, "rint-a-quick", "\"U1\"", LIST);
     scenario(
         &lib,
         "rint-b-slow",
         "\"U2\"",
-        "[setup]\nbuckets = [\"held\"]\n[[steps]]\nop = \"sleep\"\nmillis = 600000\n",
+        &format!("[setup]\nbuckets = [\"held\"]\n{SLEEP_LONG}"),
     );
-    let (reports, tmpdir) = (tmp.path().join("reports"), tmp.path().join("tmp"));
-    let target = ["--target", profile.to_str().unwrap()];
-    let mut child = Watched::run_one_at_a_time(&lib, &reports, &tmpdir, &target);
+    let mut child = Watched::on_target(tmp.path(), &lib, &profile);
     let first = child.line("[1/2] ");
     assert!(first.starts_with("[1/2] PASS rint-a-quick"), "{first}");
     send("TERM", child.child.id());
@@ -623,4 +640,91 @@ fn sigterm_during_load_stops_the_spawned_target_and_removes_its_directory() {
         !reports.exists() || entries(&reports, "").is_empty(),
         "a report was written"
     );
+}
+
+/// A vendor CLI whose `user delete` hangs, with a child of its own: what a second signal must
+/// not leave behind.
+#[cfg(feature = "embedded")]
+const HANGING_DELETE: &str = r#"#!/bin/sh
+echo "$*" >> "$FAKE_LOG"
+case "$1 $2" in
+  "user delete") sleep 600 & echo $! > "$FAKE_LOG.child"; wait ;;
+esac
+exit 0
+"#;
+
+/// A second signal exits at once, and the vendor commands running then (here the cleanup's
+/// `user delete`, which runs in its own process group) are killed with their children rather
+/// than left running after `keygate` is gone.
+#[cfg(feature = "embedded")]
+#[test]
+fn a_second_signal_kills_the_commands_still_running() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let (rt, server) = embedded_server(tmp.path());
+    let cli = tmp.path().join("vendor-cli");
+    std::fs::write(&cli, HANGING_DELETE).unwrap();
+    std::fs::set_permissions(&cli, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = tmp.path().join("calls.log");
+    let profile = tmp.path().join("vendor.toml");
+    std::fs::write(
+        &profile,
+        format!(
+            "kind = \"command\"\n{}[env]\nFAKE_LOG = \"{}\"\n[commands]\n\
+             user_add = \"{cli} user add {{name}}\"\nuser_delete = \"{cli} user delete {{name}}\"\n",
+            profile_head(&server),
+            log.display(),
+            cli = cli.display(),
+        ),
+    )
+    .unwrap();
+    let lib = tmp.path().join("scenarios");
+    scenario(
+        &lib,
+        "rint-held",
+        "\"U1\"",
+        &format!("[[setup.users]]\nname = \"held\"\n{SLEEP_LONG}"),
+    );
+    let mut child = Watched::on_target(tmp.path(), &lib, &profile);
+    let calls = || std::fs::read_to_string(&log).unwrap_or_default();
+    child.until("the scenario's user was added", |_| {
+        calls().contains("user add ")
+    });
+    send("TERM", child.child.id());
+    let first = Instant::now();
+    let child_file = PathBuf::from(format!("{}.child", log.display()));
+    child.until("the cleanup's user delete started", |_| {
+        std::fs::read_to_string(&child_file).is_ok_and(|s| !s.trim().is_empty())
+    });
+    // Later than the window in which a repeat counts as the same interrupt.
+    std::thread::sleep(Duration::from_millis(1500).saturating_sub(first.elapsed()));
+    send("TERM", child.child.id());
+    let (status, out, err) = child.finish();
+    assert_eq!(
+        status.code(),
+        Some(143),
+        "{status}\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    assert!(err.contains("received again: exiting now"), "{err}");
+    let pid = std::fs::read_to_string(&child_file).unwrap();
+    let stat = format!("/proc/{}/stat", pid.trim());
+    // Gone, or a zombie waiting for a parent that does not reap (PID 1 in a container).
+    let alive = || {
+        std::fs::read_to_string(&stat)
+            .ok()
+            .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_owned()))
+            .is_some_and(|r| !r.starts_with('Z'))
+    };
+    let until = Instant::now() + Duration::from_secs(10);
+    while alive() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if alive() {
+        let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+        panic!(
+            "the cleanup command's child {} outlived keygate",
+            pid.trim()
+        );
+    }
+    rt.block_on(server.shutdown());
 }
