@@ -299,3 +299,48 @@ async fn multipart_upload_listing_pages_and_rolls_up() {
     }
     assert_eq!(seen, ["ab", "abc"]);
 }
+
+/// S3 takes a CompleteMultipartUpload listing all of 10 000 parts with their checksums
+/// (boto3 lists every part's checksum of a `COMPOSITE` upload). Regression: the general 1 MiB
+/// limit on XML bodies refused such a list from about 6 300 SHA-256 parts as `EntityTooLarge`,
+/// so large uploads could not be completed; here the list is read (its parts were never
+/// uploaded: `InvalidPart`), and a list too big for any upload is `MaxMessageLengthExceeded`.
+#[tokio::test]
+async fn complete_reads_a_list_of_ten_thousand_checksummed_parts() {
+    let t = TestServer::start().await;
+    let s3 = t.root_s3();
+    t.bucket("mpu").await;
+    let created = s3.create_multipart_upload().bucket("mpu").key("big");
+    let created = created.checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256);
+    let id = created
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_owned();
+    let part = |n: u32| {
+        format!(
+            "<Part><PartNumber>{n}</PartNumber><ETag>\"{:032x}\"</ETag>\
+             <ChecksumSHA256>{}</ChecksumSHA256></Part>",
+            n,
+            "A".repeat(43) + "="
+        )
+    };
+    let list = |parts: std::ops::RangeInclusive<u32>, padding: usize| {
+        let parts: String = parts.map(part).collect();
+        let spaces = " ".repeat(padding);
+        format!("<CompleteMultipartUpload>{parts}{spaces}</CompleteMultipartUpload>")
+    };
+    let complete = |body: String| {
+        let target = format!("/mpu/big?uploadId={id}");
+        common::Call::s3("POST", target).body(body)
+    };
+    let body = list(1..=10_000, 0);
+    assert!(body.len() > 1024 * 1024, "{} bytes", body.len());
+    let got = t.send(&common::Keys::root(), complete(body)).await;
+    got.expect_error(400, "InvalidPart");
+    let huge = list(1..=1, 5 * 1024 * 1024);
+    let got = t.send(&common::Keys::root(), complete(huge)).await;
+    got.expect_error(400, "MaxMessageLengthExceeded");
+}

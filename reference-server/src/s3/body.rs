@@ -255,11 +255,9 @@ impl RequestBody {
     pub async fn collect(mut self, max: usize) -> S3Result<(Bytes, Finished)> {
         let mut buf = Vec::new();
         while let Some(chunk) = self.next().await? {
+            // As a declared length over the limit is refused (`new`).
             if buf.len() + chunk.len() > max {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::InvalidRequest,
-                    "Request body too large.",
-                ));
+                return Err(S3Error::new(S3ErrorCode::EntityTooLarge));
             }
             buf.extend_from_slice(&chunk);
         }

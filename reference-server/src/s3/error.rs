@@ -40,6 +40,7 @@ pub enum S3ErrorCode {
     KeyTooLongError,
     MalformedPolicy,
     MalformedXML,
+    MaxMessageLengthExceeded,
     MetadataTooLarge,
     MethodNotAllowed,
     MissingContentLength,
@@ -71,6 +72,7 @@ impl S3ErrorCode {
             Self::BucketNotEmpty => "BucketNotEmpty",
             Self::EntityTooLarge => "EntityTooLarge",
             Self::EntityTooSmall => "EntityTooSmall",
+            Self::MaxMessageLengthExceeded => "MaxMessageLengthExceeded",
             Self::ExpiredToken => "ExpiredToken",
             Self::IllegalLocationConstraintException => "IllegalLocationConstraintException",
             Self::IncompleteBody => "IncompleteBody",
@@ -133,6 +135,7 @@ impl S3ErrorCode {
             | Self::InvalidURI
             | Self::KeyTooLongError
             | Self::MalformedPolicy
+            | Self::MaxMessageLengthExceeded
             | Self::MalformedXML
             | Self::MetadataTooLarge
             | Self::RequestTimeout
@@ -174,6 +177,7 @@ impl S3ErrorCode {
             Self::BucketNotEmpty => "The bucket you tried to delete is not empty.",
             Self::EntityTooLarge => "Your proposed upload exceeds the maximum allowed object size.",
             Self::EntityTooSmall => "Your proposed upload is smaller than the minimum allowed object size.",
+            Self::MaxMessageLengthExceeded => "Your request was too big.",
             Self::ExpiredToken => "The provided token has expired.",
             Self::IllegalLocationConstraintException => "The location constraint is incompatible with this endpoint's region.",
             Self::IncompleteBody => "You did not provide the number of bytes specified by the Content-Length HTTP header.",

@@ -41,6 +41,18 @@ pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// Largest XML request body we read into memory.
 pub const MAX_XML_BODY: usize = 1024 * 1024;
 
+/// A request body of at most `limit` bytes (an XML or JSON request, not an object) read
+/// whole; a larger one is 400 `MaxMessageLengthExceeded`, as S3 answers such a request, not
+/// an object's `EntityTooLarge`.
+pub async fn read_small(body: S3Result<RequestBody>, limit: usize) -> S3Result<bytes::Bytes> {
+    let too_big = |e: S3Error| match e.code {
+        S3ErrorCode::EntityTooLarge => S3Error::new(S3ErrorCode::MaxMessageLengthExceeded),
+        _ => e,
+    };
+    let body = body.map_err(too_big)?;
+    Ok(body.collect(limit).await.map_err(too_big)?.0)
+}
+
 /// Everything a handler needs about one authenticated, routed request.
 #[derive(Debug)]
 pub struct Ctx {
@@ -102,13 +114,12 @@ impl Ctx {
         Err(S3Error::new(S3ErrorCode::MissingContentLength))
     }
 
-    /// A small body (XML, JSON), read and checked.
+    /// A small body (XML, JSON), read and checked; see [`read_small`].
     pub async fn small_body(&mut self) -> S3Result<bytes::Bytes> {
         if let Some(read) = self.read_early.take() {
             return read;
         }
-        let body = self.body(MAX_XML_BODY as u64)?;
-        Ok(body.collect(MAX_XML_BODY).await?.0)
+        read_small(self.body(MAX_XML_BODY as u64), MAX_XML_BODY).await
     }
 
     /// Owner of what this request writes (X1, X2: anonymous writes get the configured owner,
