@@ -194,13 +194,13 @@ const EMPTY_SHA256: [u8; 32] = [
     0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
 ];
 
-/// Methods whose handlers never read a body (no S3 operation takes one with them), so a
-/// declared payload hash would go unchecked there.
 /// Two secrets compared in constant time.
 fn same_secret(a: &keygate_sigv4::SecretKey, b: &keygate_sigv4::SecretKey) -> bool {
     keygate_sigv4::ct_eq_bytes(a.expose().as_bytes(), b.expose().as_bytes())
 }
 
+/// Methods whose handlers never read a body (no S3 operation takes one with them), so a
+/// declared payload hash would go unchecked there.
 fn reads_no_body(method: &http::Method) -> bool {
     matches!(
         *method,

@@ -645,6 +645,11 @@ async fn large_streamed_body_uses_aws_chunked_with_crc_trailer() {
         put.checksum_crc32().is_some(),
         "the SDK's default CRC32 checksum is verified and echoed"
     );
+    // With its type, always FULL_OBJECT for a PutObject.
+    assert_eq!(
+        put.checksum_type(),
+        Some(&aws_sdk_s3::types::ChecksumType::FullObject)
+    );
     let got = s3
         .get_object()
         .bucket("large")

@@ -50,6 +50,8 @@ pub async fn put_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     set_header(&mut resp, "etag", &format!("\"{}\"", meta.etag));
     if let Some((name, value)) = &meta.checksum {
         set_header(&mut resp, name, value);
+        // Always this type for a PutObject (S3's `PutObjectOutput`).
+        set_header(&mut resp, "x-amz-checksum-type", "FULL_OBJECT");
     }
     Ok(resp)
 }

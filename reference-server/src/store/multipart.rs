@@ -278,8 +278,9 @@ impl Store {
                 .find(|p| p.number == wanted.number && p.etag == etag)
                 .cloned()
                 .ok_or_else(|| S3Error::new(S3ErrorCode::InvalidPart))?;
-            // A part stored before the server kept checksums gets its checksum now, in the
-            // algorithm the upload or the listing names, so that it is checked as any other.
+            // A part stored without a checksum (by a server before part checksums, or in an
+            // upload without an algorithm) gets one now, in the algorithm the listing or the
+            // upload names, so that it is checked as any other: a second read of that part.
             let wanted_alg = wanted.checksum.as_ref().map(|(name, _)| name.as_str());
             let needed = wanted_alg.or(algorithm.map(ChecksumAlgorithm::header_name));
             if let (None, Some(name)) = (&part.checksum, needed) {
@@ -491,7 +492,8 @@ impl ObjectClaims {
         size: None,
     };
 
-    /// Whether the claim names the upload's algorithm and type (400 `InvalidRequest` if not).
+    /// Whether the claim names the upload's algorithm (400 `InvalidRequest` if not) and type
+    /// (400 `BadDigest`).
     fn check_against(&self, upload: Option<&UploadChecksum>) -> S3Result<()> {
         let invalid = |m: String| Err(S3Error::with_message(S3ErrorCode::InvalidRequest, m));
         let created = upload.map_or("no checksum".to_owned(), |c| {
@@ -505,12 +507,14 @@ impl ObjectClaims {
                 ));
             }
         }
+        // Another type than the upload's: `BadDigest`, as S3's CompleteMultipartUpload
+        // documents for `x-amz-checksum-type`.
         if let Some(full) = self.full_object {
             if upload.map(|c| c.full_object) != Some(full) {
-                return invalid(format!(
+                return Err(S3Error::with_message(S3ErrorCode::BadDigest, format!(
                     "The upload was created using {created}; the complete request names the {} type.",
                     checksum_type_name(full)
-                ));
+                )));
             }
         }
         Ok(())
