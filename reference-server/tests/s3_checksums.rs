@@ -337,6 +337,15 @@ async fn checksum_settings_s3_refuses() {
         .send()
         .await;
     assert_eq!(failed(e), "InvalidRequest");
+    // Refused for its algorithm before its value is checked (it was `BadDigest`, after the
+    // whole body was read).
+    let id = out.upload_id().unwrap();
+    let wrong_sha = b64(&Sha256::digest(b"not the part"));
+    let call = Call::s3("PUT", format!("/cks/k?partNumber=1&uploadId={id}"))
+        .header("x-amz-checksum-sha256", &wrong_sha)
+        .body("part");
+    let got = t.send(&Keys::root(), call).await;
+    got.expect_error(400, "InvalidRequest");
 
     for value in ["!!!!", "AAA="] {
         let call = Call::s3("PUT", "/cks/bad")

@@ -34,6 +34,8 @@ pub struct RequestBody {
     sha256: Option<(Sha256, [u8; 32])>,
     content_md5: Option<(Md5, String)>,
     checksum: Option<(Checksummer, ChecksumAlgorithm, String)>,
+    /// The algorithm of the checksum the body comes with (a header or a declared trailer).
+    declared: Option<ChecksumAlgorithm>,
     expected_len: Option<u64>,
     received: u64,
     limit: u64,
@@ -79,8 +81,7 @@ impl RequestBody {
             )
             .map_err(from_auth)?,
         };
-        let mut decoder = None;
-        let mut sha256 = None;
+        let (mut decoder, mut sha256, mut trailer_alg) = (None, None, None);
         let expected_len = if mode.is_streaming() {
             let trailer = match header("x-amz-trailer") {
                 Some(name) => Some(ChecksumAlgorithm::from_header_name(name.trim()).ok_or_else(
@@ -93,6 +94,7 @@ impl RequestBody {
                 )?),
                 None => None,
             };
+            trailer_alg = trailer;
             let decoded_len = match header("x-amz-decoded-content-length").map(str::parse::<u64>) {
                 Some(Ok(n)) => n,
                 Some(Err(_)) => {
@@ -152,16 +154,25 @@ impl RequestBody {
                 checksum = Some((Checksummer::new(alg), alg, value.trim().to_owned()));
             }
         }
+        let declared = checksum.as_ref().map(|(_, alg, _)| *alg).or(trailer_alg);
         Ok(RequestBody {
             source,
             decoder,
             sha256,
             content_md5,
             checksum,
+            declared,
             expected_len,
             received: 0,
             limit,
         })
+    }
+
+    /// The algorithm of the checksum the body declares it comes with (an `x-amz-checksum-*`
+    /// header or the `x-amz-trailer` it names), known before a byte is read; [`Self::finish`]
+    /// verifies it.
+    pub fn declared_checksum(&self) -> Option<ChecksumAlgorithm> {
+        self.declared
     }
 
     /// The next piece of payload, or `None` at the end.

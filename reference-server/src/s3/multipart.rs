@@ -8,7 +8,8 @@ use super::xml::{self, XmlWriter};
 use super::Ctx;
 use crate::http_util::{self, set_header, Body};
 use crate::store::multipart::{
-    checksum_type_name, Completion, ObjectClaims, UploadChecksum, MAX_PART_NUMBER, MAX_PART_SIZE,
+    checksum_mismatch, checksum_type_name, Completion, ObjectClaims, UploadChecksum,
+    MAX_PART_NUMBER, MAX_PART_SIZE,
 };
 use crate::store::Precondition;
 use keygate_sigv4::{ChecksumAlgorithm, Checksummer};
@@ -120,11 +121,19 @@ pub async fn upload_part(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         })?;
     let id = upload_id(ctx);
     let upload = ctx.state.store.upload(ctx.bucket(), ctx.key(), &id)?;
-    // An upload with a checksum algorithm gets every part's checksum in it, computed here when
-    // the client sent none.
+    // An upload with a checksum algorithm gets every part's checksum in it: the one the part
+    // comes with (verified as the body is read), else computed here. One in another
+    // algorithm is refused before the body is read.
     let algorithm = upload.checksum.as_ref().and_then(UploadChecksum::algorithm);
-    let mut computed = algorithm.map(Checksummer::new);
     let mut body = ctx.body(MAX_PART_SIZE)?;
+    let sent = body.declared_checksum();
+    if let (Some(want), Some(sent)) = (algorithm, sent) {
+        if sent != want {
+            let name = |a: ChecksumAlgorithm| a.name().to_ascii_lowercase();
+            return Err(checksum_mismatch(&name(want), &name(sent)));
+        }
+    }
+    let mut computed = algorithm.filter(|_| sent.is_none()).map(Checksummer::new);
     let mut tmp = ctx.state.store.temp_object().await?;
     while let Some(chunk) = body.next().await? {
         if let Some(h) = &mut computed {
@@ -133,16 +142,9 @@ pub async fn upload_part(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         tmp.write(&chunk).await?;
     }
     let finished = body.finish()?;
-    let checksum = match (algorithm, finished.checksum) {
-        (Some(want), Some((sent, _))) if sent != want => {
-            return Err(invalid_request(format!(
-            "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
-            want.name().to_ascii_lowercase(),
-            sent.name().to_ascii_lowercase()
-        )))
-        }
-        (_, Some((sent, value))) => Some((sent, value)),
-        (Some(want), None) => computed.map(|h| (want, h.finish())),
+    let checksum = match (finished.checksum, computed) {
+        (Some(sent), _) => Some(sent),
+        (None, Some(h)) => Some((h.algorithm(), h.finish())),
         (None, None) => None,
     };
     let checksum = checksum.map(|(alg, v)| (alg.header_name().to_owned(), v));

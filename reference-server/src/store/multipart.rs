@@ -573,14 +573,25 @@ fn check_listed_checksum(wanted: &RequestedPart, upload: Option<&UploadChecksum>
             wanted.number
         )),
         Some((name, _)) if upload.algorithm().map(ChecksumAlgorithm::header_name) != Some(name) => {
-            invalid(format!(
-                "Checksum Type mismatch occurred, expected checksum Type: {alg}, actual checksum \
-                 Type: {}",
-                name.trim_start_matches("x-amz-checksum-")
+            Err(checksum_mismatch(
+                &alg,
+                name.trim_start_matches("x-amz-checksum-"),
             ))
         }
         _ => Ok(()),
     }
+}
+
+/// A part's checksum in another algorithm than its upload's (`expected`; both lowercase):
+/// 400 `InvalidRequest` with S3's message, at UploadPart and at Complete.
+pub fn checksum_mismatch(expected: &str, actual: &str) -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::InvalidRequest,
+        format!(
+            "Checksum Type mismatch occurred, expected checksum Type: {expected}, actual \
+             checksum Type: {actual}"
+        ),
+    )
 }
 
 /// A `COMPOSITE` checksum: the algorithm over the concatenated digests of the parts, then
