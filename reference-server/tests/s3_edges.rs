@@ -676,3 +676,52 @@ async fn an_empty_part_is_served_empty() {
     assert_eq!(one.status, 206);
     assert_eq!(one.headers["content-length"], (5 * 1024 * 1024).to_string());
 }
+
+/// Keys the files behind objects cannot hold (`dir/`, `a//b`, a `.` segment) are refused for
+/// a write, but a read answers them as missing (404) and a delete as done (204), as S3 answers
+/// a key it does not hold. Regression: all were 400, so clients probing for a folder marker
+/// (`HEAD dir/`: s3fs, Hadoop's S3A) failed hard instead of reading "not found". A key that
+/// would escape the bucket stays 400 for every request (X5).
+#[tokio::test]
+async fn keys_no_file_can_hold_read_as_missing() {
+    let t = TestServer::start().await;
+    let s3 = t.root_s3();
+    t.bucket("keys").await;
+    let put = s3.put_object().bucket("keys").key("dir/").send().await;
+    assert_eq!(invalid(put.unwrap_err()).0, "InvalidArgument");
+    for key in ["dir/", "a//b", "a/./b"] {
+        let head = s3.head_object().bucket("keys").key(key).send().await;
+        assert_eq!(status_code(&head.unwrap_err()), 404, "HEAD {key}");
+        let get = s3.get_object().bucket("keys").key(key).send().await;
+        let e = get.unwrap_err().into_service_error();
+        assert_eq!(code(&e), "NoSuchKey", "GET {key}");
+        let tags = s3.get_object_tagging().bucket("keys").key(key).send().await;
+        assert_eq!(code(&tags.unwrap_err()), "NoSuchKey", "tagging {key}");
+        s3.delete_object()
+            .bucket("keys")
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        let copy = s3.copy_object().bucket("keys").key("copy");
+        let copy = copy.copy_source(format!("keys/{key}")).send().await;
+        assert_eq!(code(&copy.unwrap_err()), "NoSuchKey", "copy of {key}");
+    }
+    let object = ObjectIdentifier::builder().key("dir/").build().unwrap();
+    let delete = Delete::builder().objects(object).build().unwrap();
+    let out = s3
+        .delete_objects()
+        .bucket("keys")
+        .delete(delete)
+        .send()
+        .await;
+    let out = out.unwrap();
+    assert_eq!((out.deleted().len(), out.errors().len()), (1, 0));
+    // Still refused whatever the request: a key out of the bucket, and a missing bucket first.
+    let get = Call::s3("GET", "/keys/a/../b");
+    t.send(&Keys::root(), get)
+        .await
+        .expect_error(400, "InvalidArgument");
+    let head = s3.get_object().bucket("nobucket").key("dir/").send().await;
+    assert_eq!(code(&head.unwrap_err()), "NoSuchBucket");
+}

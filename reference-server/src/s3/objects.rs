@@ -12,7 +12,7 @@ use super::headers::{lossy, meta_from_headers, object_headers, parse_http_date, 
 use super::xml::{self, XmlWriter};
 use super::{Ctx, MAX_PUT_SIZE};
 use crate::http_util::{self, set_header, Body};
-use crate::store::keys::validate_key;
+use crate::store::keys::{readable_key, validate_key};
 use crate::store::{ObjectMeta, Precondition};
 
 pub async fn put_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
@@ -434,8 +434,8 @@ pub async fn delete_objects(ctx: &mut Ctx) -> S3Result<Response<Body>> {
                 absent: false,
                 etag_in: o.etag.clone(),
             };
-            let allowed = validate_key(&o.key)
-                .and_then(|()| ctx.authorize(Action::DeleteObject, &format!("{bucket}/{}", o.key)))
+            let allowed = readable_key(&o.key)
+                .and_then(|_| ctx.authorize(Action::DeleteObject, &format!("{bucket}/{}", o.key)))
                 .and_then(|()| {
                     authorize_etag_check(ctx, &precondition, &bucket, &o.key, Conditional::Delete)
                 })
@@ -515,7 +515,7 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     super::headers::check_write_headers(&ctx.parts.headers)?;
     let source = ctx.header("x-amz-copy-source").unwrap_or("");
     let (src_bucket, src_key) = parse_copy_source(source)?;
-    validate_key(&src_key)?;
+    readable_key(&src_key)?;
     ctx.authorize(Action::GetObject, &format!("{src_bucket}/{src_key}"))?;
     check_version_id(copy_source_version(source).as_deref())?;
     let (bucket, key) = (ctx.bucket().to_owned(), ctx.key().to_owned());

@@ -56,37 +56,70 @@ pub fn validate_new_bucket(name: &str) -> S3Result<()> {
     Ok(())
 }
 
-/// Checks an object key against SPEC X5.
+/// Checks an object key against SPEC X5: refused as a write's key, for the reasons
+/// [`readable_key`] tells apart.
 pub fn validate_key(key: &str) -> S3Result<()> {
-    let refuse =
-        |why: &'static str| Err(S3Error::with_message(S3ErrorCode::InvalidArgument, why).key(key));
+    match key_fault(key) {
+        None => Ok(()),
+        Some(Fault::Refused(e) | Fault::Unstorable(e)) => Err(e),
+    }
+}
+
+/// Whether `key` may name a stored object, for a read or a delete: an error for a key refused
+/// whatever the request (empty, over 1024 bytes, or one that would escape the bucket: NUL, a
+/// leading `/`, a `..` segment: X5); `false` for one the filesystem layout cannot hold (an
+/// empty segment, as in `dir/` or `a//b`, a `.` segment, a segment over 255 bytes), which no
+/// write can have stored: a read answers it as a missing key (404) and a delete as done (204),
+/// as S3 answers a key it does not hold, rather than 400 to a client probing for a folder.
+pub fn readable_key(key: &str) -> S3Result<bool> {
+    match key_fault(key) {
+        None => Ok(true),
+        Some(Fault::Unstorable(_)) => Ok(false),
+        Some(Fault::Refused(e)) => Err(e),
+    }
+}
+
+/// Why a key cannot be stored.
+enum Fault {
+    /// Never a key here (X5): 400 for any request.
+    Refused(S3Error),
+    /// A key S3 could hold but the files behind objects cannot: 400 for a write.
+    Unstorable(S3Error),
+}
+
+fn key_fault(key: &str) -> Option<Fault> {
+    let invalid =
+        |why: &'static str| S3Error::with_message(S3ErrorCode::InvalidArgument, why).key(key);
     if key.is_empty() {
-        return refuse("Object key must not be empty.");
+        return Some(Fault::Refused(invalid("Object key must not be empty.")));
     }
     if key.len() > MAX_KEY_BYTES {
-        return Err(S3Error::new(S3ErrorCode::KeyTooLongError).key(key));
+        return Some(Fault::Refused(
+            S3Error::new(S3ErrorCode::KeyTooLongError).key(key),
+        ));
     }
     if key.contains('\0') {
-        return refuse("Object key must not contain NUL.");
+        return Some(Fault::Refused(invalid("Object key must not contain NUL.")));
     }
     if key.starts_with('/') {
-        return refuse("Object key must not start with '/'.");
+        return Some(Fault::Refused(invalid(
+            "Object key must not start with '/'.",
+        )));
     }
-    for segment in key.split('/') {
-        match segment {
-            "" => {
-                return refuse(
-                    "Object key must not contain empty path segments ('//' or a trailing '/').",
-                )
-            }
-            "." | ".." => return refuse("Object key must not contain '.' or '..' path segments."),
-            s if s.len() > MAX_SEGMENT_BYTES => {
-                return refuse("Object key path segments must be at most 255 bytes.")
-            }
-            _ => {}
+    if key.split('/').any(|s| s == "..") {
+        return Some(Fault::Refused(invalid(
+            "Object key must not contain '.' or '..' path segments.",
+        )));
+    }
+    let why = key.split('/').find_map(|segment| match segment {
+        "" => Some("Object key must not contain empty path segments ('//' or a trailing '/')."),
+        "." => Some("Object key must not contain '.' or '..' path segments."),
+        s if s.len() > MAX_SEGMENT_BYTES => {
+            Some("Object key path segments must be at most 255 bytes.")
         }
-    }
-    Ok(())
+        _ => None,
+    })?;
+    Some(Fault::Unstorable(invalid(why)))
 }
 
 /// Validates `key` and returns its path under `bucket_dir`.

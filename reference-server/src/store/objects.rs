@@ -306,10 +306,12 @@ impl Store {
     ) -> S3Result<(Option<fs::File>, Arc<ObjectMeta>)> {
         let no_such_key = || S3Error::new(S3ErrorCode::NoSuchKey).bucket(bucket).key(key);
         // Unvalidated names are never turned into a path before the bucket check.
-        let path = match keys::validate_bucket(bucket)
-            .and_then(|()| object_path(&self.bucket_dir(bucket), key))
-        {
-            Ok(path) => path,
+        let path = match keys::validate_bucket(bucket).and_then(|()| keys::readable_key(key)) {
+            Ok(true) => object_path(&self.bucket_dir(bucket), key)?,
+            Ok(false) => {
+                self.require_bucket(bucket)?;
+                return Err(no_such_key());
+            }
             Err(e) => {
                 self.require_bucket(bucket)?;
                 return Err(e);
@@ -343,9 +345,12 @@ impl Store {
         f: impl FnOnce(&mut ObjectMeta),
     ) -> S3Result<ObjectMeta> {
         self.require_bucket(bucket)?;
+        let no_such_key = || S3Error::new(S3ErrorCode::NoSuchKey).bucket(bucket).key(key);
+        if !keys::readable_key(key)? {
+            return Err(no_such_key());
+        }
         let path = object_path(&self.bucket_dir(bucket), key)?;
         let meta_path = self.meta_path(bucket, key)?;
-        let no_such_key = || S3Error::new(S3ErrorCode::NoSuchKey).bucket(bucket).key(key);
         let _guard = self.lock_key(bucket, key);
         let (_, _, mut meta) = read_pair(&path, &meta_path, false).ok_or_else(no_such_key)??;
         f(&mut meta);
@@ -367,6 +372,10 @@ impl Store {
         precondition: &Precondition,
     ) -> S3Result<()> {
         self.require_bucket(bucket)?;
+        if !keys::readable_key(key)? {
+            // Held by no object: as a delete of a missing key.
+            return precondition.check(None, key);
+        }
         let bucket_dir = self.bucket_dir(bucket);
         let path = object_path(&bucket_dir, key)?;
         let meta_path = self.meta_path(bucket, key)?;
