@@ -157,6 +157,13 @@ async fn assume_role(
             .iter()
             .cloned(),
     );
+    // One value per parameter: with two, which one is acted on would be this server's
+    // choice, and a proxy or an audit log reading the other would see another request.
+    if let Some(name) = repeated_name(&params) {
+        return Err(StsError::invalid(format!(
+            "The parameter {name} is given more than once."
+        )));
+    }
     let get = |name: &str| {
         params
             .iter()
@@ -255,4 +262,13 @@ async fn assume_role(
         rid = escape(request_id),
     );
     Ok(http_util::xml(StatusCode::OK, body))
+}
+
+/// The first parameter name given more than once, in the body and the query together.
+fn repeated_name(params: &[(String, String)]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::new();
+    params
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .find(|k| !seen.insert(*k))
 }

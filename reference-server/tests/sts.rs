@@ -289,9 +289,13 @@ async fn s5_malformed_requests_and_bad_signatures() {
             "MissingParameter",
         );
     }
+    // A parameter given twice is refused, whichever copy is valid (regression: the first was
+    // acted on, so an invalid second copy, or a second Action, went unnoticed).
     for form in [
         "Action=GetCallerIdentity&Version=2011-06-15",
         "Action=AssumeRoleWithWebIdentity&Version=2011-06-15",
+        "Action=AssumeRole&Version=2011-06-15&DurationSeconds=900&DurationSeconds=abc",
+        "Action=AssumeRole&Version=2011-06-15&Action=GetCallerIdentity",
     ] {
         sts_error(
             &t.send(&alice, Call::sts(form)).await,
