@@ -21,7 +21,8 @@ use keygate_server::{ConnLimits, Server, ServerConfig, TlsConfig};
     long_about = "Keygate's reference S3 + IAM + STS server (WEKA/MinIO semantics).\n\n\
         `serve` runs the server; `user`, `policy`, `sts` and `service-account` manage a running \
         one over its admin API and STS (--endpoint or KEYGATE_ENDPOINT, default \
-        http://127.0.0.1:9000). On failure they exit 1 and print one line: error: <Code>: <Message>.\n\n\
+        http://127.0.0.1:9000). On failure they exit 1 and print one line: error: <Code>: \
+        <Message>; a usage error (an argument missing or malformed) exits 2 with the usage.\n\n\
         Example:\n  \
         export KEYGATE_ROOT_ACCESS_KEY=admin KEYGATE_ROOT_SECRET_KEY='Admin-secret1'\n  \
         keygate-server user add alice --password 'Alice-secret1'\n  \

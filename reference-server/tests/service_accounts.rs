@@ -177,6 +177,12 @@ async fn a3_embedded_policy_is_validated() {
         .await
         .expect_error(status, code);
     }
+    // The document as a JSON object (MinIO's shape): refused, saying how to send it.
+    let object = json!({"policy": {"Version": "2012-10-17", "Statement": []}});
+    let got = t.admin_as(&alice, "POST", "service-accounts", object.to_string());
+    let got = got.await;
+    got.expect_error(400, "InvalidArgument");
+    assert!(got.text().contains("as a JSON string"), "{}", got.text());
     assert!(listed(&t, &alice).await.is_empty());
 }
 

@@ -23,8 +23,23 @@ fn calling_user(req: &AdminRequest) -> AdminResult<String> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewAccount {
-    #[serde(default)]
+    /// The policy document's text, as submitted (its size is P2's): a JSON string, so that
+    /// the 2048 bytes are the bytes the user wrote, not a re-serialisation of them.
+    #[serde(default, deserialize_with = "document_text")]
     policy: Option<String>,
+}
+
+/// A policy given as a JSON string; a JSON object (as MinIO's API takes it) is refused with
+/// how to send it instead of serde's "invalid type: map".
+fn document_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None => Ok(None),
+        Some(serde_json::Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(serde::de::Error::custom(
+            "\"policy\" is the policy document's text as a JSON string, e.g. \
+             {\"policy\": \"{\\\"Version\\\":\\\"2012-10-17\\\",...}\"}",
+        )),
+    }
 }
 
 pub fn add(req: &AdminRequest) -> AdminResult<Response<Body>> {

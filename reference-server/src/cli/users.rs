@@ -32,9 +32,10 @@ pub enum UserCommand {
     /// Create an S3 user: its name is its access key, its password its secret key
     ///
     /// The user can do nothing until a policy is attached (`keygate-server policy attach`).
-    /// Names are 3..64 characters without `=` or `,`; passwords at least 8 characters with an
-    /// upper-case letter, a lower-case letter and a digit or special character. Objects the
-    /// user writes are owned by its POSIX uid/gid (default 0:0).
+    /// Names are 3..64 printable ASCII characters without spaces, `=` or `,`; passwords at
+    /// least 8 characters (at most 128 bytes) with an upper-case letter, a lower-case letter
+    /// and a digit or special character. Objects the user writes are owned by its POSIX
+    /// uid/gid (default 0:0).
     ///
     /// Example:
     ///   keygate-server user add alice --password 'Alice-secret1' --posix-uid 1000 --posix-gid 1000
