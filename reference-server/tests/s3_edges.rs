@@ -725,3 +725,39 @@ async fn keys_no_file_can_hold_read_as_missing() {
     let head = s3.get_object().bucket("nobucket").key("dir/").send().await;
     assert_eq!(code(&head.unwrap_err()), "NoSuchBucket");
 }
+
+/// ListBuckets' `prefix`, `max-buckets`, `continuation-token` and `bucket-region` (S3 added
+/// them in 2024; SDKs expose them). Regression: they were ignored, so a caller filtering by
+/// prefix got every bucket.
+#[tokio::test]
+async fn list_buckets_pages_and_filters() {
+    let t = TestServer::start().await;
+    let s3 = t.root_s3();
+    for name in ["lb-b1", "lb-a3", "lb-a1", "lb-a2"] {
+        t.bucket(name).await;
+    }
+    let names = |out: &aws_sdk_s3::operation::list_buckets::ListBucketsOutput| {
+        let names = out.buckets().iter().filter_map(|b| b.name());
+        names.map(str::to_owned).collect::<Vec<_>>()
+    };
+    let first = s3.list_buckets().prefix("lb-a").max_buckets(2).send().await;
+    let first = first.unwrap();
+    assert_eq!(names(&first), ["lb-a1", "lb-a2"]);
+    assert_eq!(first.prefix(), Some("lb-a"));
+    let token = first.continuation_token().expect("a next page").to_owned();
+    let second = s3.list_buckets().prefix("lb-a").max_buckets(2);
+    let second = second.continuation_token(token).send().await.unwrap();
+    assert_eq!(names(&second), ["lb-a3"]);
+    assert_eq!(second.continuation_token(), None);
+    let all = s3.list_buckets().send().await.unwrap();
+    assert_eq!(names(&all), ["lb-a1", "lb-a2", "lb-a3", "lb-b1"]);
+    assert_eq!(all.buckets()[0].bucket_region(), Some("us-east-1"));
+    let elsewhere = s3.list_buckets().bucket_region("eu-west-1").send().await;
+    assert!(names(&elsewhere.unwrap()).is_empty());
+    for bad in [0, 10_001] {
+        let e = s3.list_buckets().max_buckets(bad).send().await.unwrap_err();
+        assert_eq!(invalid(e).0, "InvalidArgument", "max-buckets {bad}");
+    }
+    let e = s3.list_buckets().continuation_token("!!").send().await;
+    assert_eq!(invalid(e.unwrap_err()).0, "InvalidArgument");
+}

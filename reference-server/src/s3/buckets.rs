@@ -22,6 +22,8 @@ pub async fn list_buckets(ctx: &mut Ctx) -> S3Result<Response<Body>> {
             return Err(S3Error::new(S3ErrorCode::AccessDenied));
         }
     }
+    let page = BucketPage::from_query(&ctx.query, &ctx.state.config.region)?;
+    let next = page.apply(&mut buckets);
     let owner = ctx
         .caller
         .principal()
@@ -37,10 +39,74 @@ pub async fn list_buckets(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         w.open("Bucket")
             .elem("Name", name)
             .elem("CreationDate", &xml::timestamp(created * 1000))
+            .elem("BucketRegion", &ctx.state.config.region)
             .close();
     }
     w.close();
+    if let Some(last) = next {
+        w.elem("ContinuationToken", &super::listing::encode_token(&last));
+    }
+    if let Some(prefix) = &page.prefix {
+        w.elem("Prefix", prefix);
+    }
     Ok(http_util::xml(StatusCode::OK, w.finish()))
+}
+
+/// What a ListBuckets asks of the listing (S3's parameters, added in 2024): names starting
+/// with `prefix`, after the continuation token's, at most `max-buckets` (1..=10000) of them,
+/// and none when `bucket-region` names another region than the server's one.
+#[derive(Debug)]
+struct BucketPage {
+    prefix: Option<String>,
+    after: Option<String>,
+    max: Option<usize>,
+    other_region: bool,
+}
+
+impl BucketPage {
+    fn from_query(q: &super::query::Query, region: &str) -> S3Result<BucketPage> {
+        let max = match q.get("max-buckets") {
+            None => None,
+            Some(v) => Some(
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=10_000).contains(n))
+                    .ok_or_else(|| {
+                        S3Error::with_message(
+                            S3ErrorCode::InvalidArgument,
+                            "max-buckets must be an integer from 1 to 10000.",
+                        )
+                    })?,
+            ),
+        };
+        let after = q
+            .get("continuation-token")
+            .map(super::listing::decode_token)
+            .transpose()?;
+        Ok(BucketPage {
+            prefix: q.get("prefix").map(str::to_owned),
+            after,
+            max,
+            other_region: q.get("bucket-region").is_some_and(|r| r != region),
+        })
+    }
+
+    /// Keeps this page of `buckets` (sorted by name); returns the last name kept when more
+    /// follow, for the next page's token.
+    fn apply(&self, buckets: &mut Vec<(String, i64)>) -> Option<String> {
+        buckets.sort_by(|a, b| a.0.cmp(&b.0));
+        buckets.retain(|(name, _)| {
+            !self.other_region
+                && self.prefix.as_deref().is_none_or(|p| name.starts_with(p))
+                && self.after.as_deref().is_none_or(|a| name.as_str() > a)
+        });
+        let max = self.max?;
+        if buckets.len() <= max {
+            return None;
+        }
+        buckets.truncate(max);
+        buckets.last().map(|(name, _)| name.clone())
+    }
 }
 
 pub async fn create_bucket(ctx: &mut Ctx) -> S3Result<Response<Body>> {

@@ -138,13 +138,13 @@ pub async fn list_objects(ctx: &mut Ctx, v2: bool) -> S3Result<Response<Body>> {
     Ok(http_util::xml(StatusCode::OK, w.finish()))
 }
 
-fn encode_token(last: &str) -> String {
+pub(super) fn encode_token(last: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(last.as_bytes())
 }
 
 /// The key a continuation token goes on after. We never hand out an empty one, so an empty
 /// token is as incorrect as garbage (not "from the start", which would drop `start-after`).
-fn decode_token(token: &str) -> S3Result<String> {
+pub(super) fn decode_token(token: &str) -> S3Result<String> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
         .ok()
