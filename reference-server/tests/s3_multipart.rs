@@ -205,6 +205,28 @@ async fn multipart_upload_listing_pages_and_rolls_up() {
     // Key order; within a key, the order they were started in.
     expected.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(seen, expected);
+    // A page of none is not truncated: no marker would lead past it (regression: it was,
+    // and a paginator asked for the same empty page again).
+    let none = s3.list_multipart_uploads().bucket("mpl").max_uploads(0);
+    let none = none.send().await.unwrap();
+    assert_eq!(
+        (none.uploads().len(), none.is_truncated()),
+        (0, Some(false))
+    );
+    let (key, id) = &started[0];
+    let part = s3
+        .upload_part()
+        .bucket("mpl")
+        .key(key)
+        .upload_id(id)
+        .part_number(1);
+    part.body(ByteStream::from_static(b"p"))
+        .send()
+        .await
+        .unwrap();
+    let parts = s3.list_parts().bucket("mpl").key(key).upload_id(id);
+    let parts = parts.max_parts(0).send().await.unwrap();
+    assert_eq!(parts.is_truncated(), Some(false));
 
     let rolled = s3
         .list_multipart_uploads()

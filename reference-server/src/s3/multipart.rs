@@ -289,7 +289,9 @@ pub async fn list_parts(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         .into_iter()
         .filter(|p| p.number > marker)
         .collect();
-    let truncated = parts.len() > max;
+    // A page of none (`max-parts=0`) is not truncated, as ListObjectsV2's `max-keys=0`: with
+    // no marker to go on from, "truncated" would send a paginator round the same page forever.
+    let truncated = max > 0 && parts.len() > max;
     let mut w = XmlWriter::new("ListPartsResult");
     w.elem("Bucket", ctx.bucket())
         .elem("Key", ctx.key())
@@ -373,7 +375,8 @@ pub async fn list_uploads(ctx: &mut Ctx) -> S3Result<Response<Body>> {
             continue;
         }
         if listed.len() + prefixes.len() >= max {
-            truncated = true;
+            // Not for a page of none (`max-uploads=0`; see `list_parts`).
+            truncated = max > 0;
             break;
         }
         match common {
