@@ -177,7 +177,7 @@ pub enum OpLabel {
     Unrouted,
 }
 
-const OP_NAMES: [&str; 32] = [
+const OP_NAMES: [&str; 33] = [
     "ListBuckets",
     "CreateBucket",
     "HeadBucket",
@@ -200,6 +200,7 @@ const OP_NAMES: [&str; 32] = [
     "DeleteObject",
     "CreateMultipartUpload",
     "UploadPart",
+    "UploadPartCopy",
     "CompleteMultipartUpload",
     "AbortMultipartUpload",
     "ListParts",
@@ -240,17 +241,18 @@ impl OpLabel {
                 DeleteObject => 19,
                 CreateMultipartUpload => 20,
                 UploadPart => 21,
-                CompleteMultipartUpload => 22,
-                AbortMultipartUpload => 23,
-                ListParts => 24,
-                GetObjectTagging => 25,
-                PutObjectTagging => 26,
-                DeleteObjectTagging => 27,
-                NotImplemented(_) => 28,
+                UploadPartCopy => 22,
+                CompleteMultipartUpload => 23,
+                AbortMultipartUpload => 24,
+                ListParts => 25,
+                GetObjectTagging => 26,
+                PutObjectTagging => 27,
+                DeleteObjectTagging => 28,
+                NotImplemented(_) => 29,
             },
-            OpLabel::Admin => 29,
-            OpLabel::Sts => 30,
-            OpLabel::Unrouted => 31,
+            OpLabel::Admin => 30,
+            OpLabel::Sts => 31,
+            OpLabel::Unrouted => 32,
         }
     }
 }

@@ -6,7 +6,7 @@ mod common;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use common::TestServer;
 use md5::{Digest, Md5};
 
@@ -322,6 +322,17 @@ async fn multipart_upload_listing_pages_and_rolls_up() {
     assert_eq!(seen, ["ab", "abc"]);
 }
 
+/// Starts an upload of `bucket/key` with checksums in `alg`; its id.
+async fn start_upload(
+    s3: &aws_sdk_s3::Client,
+    (bucket, key): (&str, &str),
+    alg: ChecksumAlgorithm,
+) -> String {
+    let created = s3.create_multipart_upload().bucket(bucket).key(key);
+    let created = created.checksum_algorithm(alg).send().await.unwrap();
+    created.upload_id().unwrap().to_owned()
+}
+
 /// S3 takes a CompleteMultipartUpload listing all of 10 000 parts with their checksums
 /// (boto3 lists every part's checksum of a `COMPOSITE` upload). Regression: the general 1 MiB
 /// limit on XML bodies refused such a list from about 6 300 SHA-256 parts as `EntityTooLarge`,
@@ -332,15 +343,7 @@ async fn complete_reads_a_list_of_ten_thousand_checksummed_parts() {
     let t = TestServer::start().await;
     let s3 = t.root_s3();
     t.bucket("mpu").await;
-    let created = s3.create_multipart_upload().bucket("mpu").key("big");
-    let created = created.checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256);
-    let id = created
-        .send()
-        .await
-        .unwrap()
-        .upload_id()
-        .unwrap()
-        .to_owned();
+    let id = start_upload(&s3, ("mpu", "big"), ChecksumAlgorithm::Sha256).await;
     let part = |n: u32| {
         format!(
             "<Part><PartNumber>{n}</PartNumber><ETag>\"{:032x}\"</ETag>\
@@ -365,4 +368,82 @@ async fn complete_reads_a_list_of_ten_thousand_checksummed_parts() {
     let huge = list(1..=1, 5 * 1024 * 1024);
     let got = t.send(&common::Keys::root(), complete(huge)).await;
     got.expect_error(400, "MaxMessageLengthExceeded");
+}
+
+/// UploadPartCopy: parts made of an object's bytes, a range each, as the aws CLI copies an
+/// object over 8 MB from one key to another (regression: 501, so `aws s3 cp s3://… s3://…`
+/// failed for such objects). Each part's ETag is its bytes' MD5 and its checksum the upload's
+/// algorithm over them; the source's conditions and a range outside it are refused.
+#[tokio::test]
+async fn upload_part_copy_builds_parts_from_ranges() {
+    let t = TestServer::start().await;
+    let s3 = t.root_s3();
+    t.bucket("mpc").await;
+    let data: Vec<u8> = (0..6 * 1024 * 1024).map(|i| (i % 253) as u8).collect();
+    let put = s3
+        .put_object()
+        .bucket("mpc")
+        .key("src")
+        .body(data.clone().into());
+    let etag = put.send().await.unwrap().e_tag().unwrap().to_owned();
+    let id = start_upload(&s3, ("mpc", "dst"), ChecksumAlgorithm::Crc32).await;
+    let copy = |n: i32, range: &str| {
+        let copy = s3
+            .upload_part_copy()
+            .bucket("mpc")
+            .key("dst")
+            .upload_id(&id);
+        copy.part_number(n)
+            .copy_source("mpc/src")
+            .copy_source_range(range)
+    };
+    let split = 5 * 1024 * 1024;
+    let mut parts = Vec::new();
+    for (n, (first, last)) in [(0, split - 1), (split, data.len() - 1)]
+        .into_iter()
+        .enumerate()
+    {
+        let n = n as i32 + 1;
+        let range = format!("bytes={first}-{last}");
+        let out = copy(n, &range)
+            .copy_source_if_match(&etag)
+            .send()
+            .await
+            .unwrap();
+        let result = out.copy_part_result().unwrap();
+        let bytes = &data[first..=last];
+        let md5 = format!("\"{}\"", hex::encode(Md5::digest(bytes)));
+        assert_eq!(result.e_tag(), Some(md5.as_str()), "part {n}");
+        let crc = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            common::crc32(bytes).to_be_bytes(),
+        );
+        assert_eq!(result.checksum_crc32(), Some(crc.as_str()), "part {n}");
+        let part = CompletedPart::builder().part_number(n).e_tag(md5);
+        parts.push(part.checksum_crc32(crc).build());
+    }
+    let past = format!("bytes=0-{}", data.len());
+    let e = copy(3, &past).send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "InvalidArgument");
+    let e = copy(3, "bytes=0-9")
+        .copy_source_if_match("\"0\"")
+        .send()
+        .await;
+    assert_eq!(
+        code(&e.unwrap_err().into_service_error()),
+        "PreconditionFailed"
+    );
+    let upload = CompletedMultipartUpload::builder().set_parts(Some(parts));
+    let complete = s3.complete_multipart_upload().bucket("mpc").key("dst");
+    let complete = complete.upload_id(&id).multipart_upload(upload.build());
+    complete.send().await.unwrap();
+    let got = s3
+        .get_object()
+        .bucket("mpc")
+        .key("dst")
+        .send()
+        .await
+        .unwrap();
+    let got = got.body.collect().await.unwrap().into_bytes();
+    assert!(got.as_ref() == data.as_slice(), "the copy's bytes");
 }

@@ -373,6 +373,7 @@ async fn handle(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         DeleteObjectTagging => objects::delete_tagging(ctx).await,
         CreateMultipartUpload => multipart::create(ctx).await,
         UploadPart => multipart::upload_part(ctx).await,
+        UploadPartCopy => multipart::upload_part_copy(ctx).await,
         CompleteMultipartUpload => multipart::complete(ctx).await,
         AbortMultipartUpload => multipart::abort(ctx).await,
         ListParts => multipart::list_parts(ctx).await,

@@ -11,7 +11,7 @@ use crate::store::multipart::{
     checksum_mismatch, checksum_type_name, Completion, ObjectClaims, UploadChecksum,
     MAX_PART_NUMBER, MAX_PART_SIZE,
 };
-use crate::store::Precondition;
+use crate::store::{ObjectMeta, Precondition};
 use keygate_sigv4::{ChecksumAlgorithm, Checksummer};
 
 fn upload_id(ctx: &Ctx) -> String {
@@ -106,10 +106,9 @@ fn upload_checksum(ctx: &Ctx) -> S3Result<Option<UploadChecksum>> {
     }))
 }
 
-pub async fn upload_part(ctx: &mut Ctx) -> S3Result<Response<Body>> {
-    ctx.require_length()?;
-    let number = ctx
-        .query
+/// The request's `partNumber`, 1..=10000.
+fn part_number(ctx: &Ctx) -> S3Result<u32> {
+    ctx.query
         .get("partNumber")
         .and_then(|n| n.parse::<u32>().ok())
         .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
@@ -118,7 +117,12 @@ pub async fn upload_part(ctx: &mut Ctx) -> S3Result<Response<Body>> {
                 S3ErrorCode::InvalidArgument,
                 "Part number must be an integer between 1 and 10000, inclusive.",
             )
-        })?;
+        })
+}
+
+pub async fn upload_part(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    ctx.require_length()?;
+    let number = part_number(ctx)?;
     let id = upload_id(ctx);
     let upload = ctx.state.store.upload(ctx.bucket(), ctx.key(), &id)?;
     // An upload with a checksum algorithm gets every part's checksum in it: the one the part
@@ -159,6 +163,91 @@ pub async fn upload_part(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         set_header(&mut resp, name, value);
     }
     Ok(resp)
+}
+
+/// UploadPartCopy: a part made of an object's bytes, all of them or the
+/// `x-amz-copy-source-range` (`bytes=first-last`) asked for, read under the source's
+/// conditions (`x-amz-copy-source-if-*`) as CopyObject reads them; `s3:GetObject` on the
+/// source besides the route's `s3:PutObject`. The part gets the upload's checksum, computed
+/// over the bytes copied.
+pub async fn upload_part_copy(ctx: &mut Ctx) -> S3Result<Response<Body>> {
+    // No body, but one sent is held to its declared hash (V2), as CopyObject's.
+    ctx.small_body().await?;
+    let number = part_number(ctx)?;
+    let (src_bucket, src_key) = super::objects::copy_source(ctx)?;
+    let range = match header_lossy(ctx, "x-amz-copy-source-range") {
+        None => None,
+        Some(v) => Some(copy_source_range(&v)?),
+    };
+    let id = upload_id(ctx);
+    let upload = ctx.state.store.upload(ctx.bucket(), ctx.key(), &id)?;
+    let algorithm = upload.checksum.as_ref().and_then(UploadChecksum::algorithm);
+    let (state, headers) = (ctx.state.clone(), ctx.parts.headers.clone());
+    let now = ctx.state.clock.now_ms();
+    let part = super::offload(move || {
+        let mut checksum = algorithm.map(Checksummer::new);
+        let source_checks = |src: &ObjectMeta| {
+            super::objects::check_copy_source(&headers, src)?;
+            resolve_copy_range(range, src.size)
+        };
+        let (tmp, md5) = state.store.copy_part_source(
+            &src_bucket,
+            &src_key,
+            source_checks,
+            checksum.as_mut(),
+        )?;
+        let checksum = checksum.map(|c| (c.algorithm().header_name().to_owned(), c.finish()));
+        state.store.put_part(&id, number, tmp, md5, checksum, now)
+    })
+    .await?;
+    let mut w = XmlWriter::new("CopyPartResult");
+    w.elem("LastModified", &xml::timestamp(part.modified_ms))
+        .elem("ETag", &format!("\"{}\"", part.etag));
+    xml::part_checksum_element(&mut w, part.checksum.as_ref());
+    Ok(http_util::xml(StatusCode::OK, w.finish()))
+}
+
+/// `x-amz-copy-source-range`: `bytes=first-last`, both given, first <= last.
+fn copy_source_range(v: &str) -> S3Result<(u64, u64)> {
+    let range = v.trim().strip_prefix("bytes=").and_then(|r| {
+        let (first, last) = r.split_once('-')?;
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(first) || !digits(last) {
+            return None;
+        }
+        Some((first.parse::<u64>().ok()?, last.parse::<u64>().ok()?))
+    });
+    range.filter(|(first, last)| first <= last).ok_or_else(|| {
+        S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first \
+             and last are the zero-based offsets of the first and last bytes to copy",
+        )
+    })
+}
+
+/// The bytes of a source of `size` bytes a part copies: the range asked for, which must lie
+/// within the object, else all of it, which must fit in a part (5 GiB).
+fn resolve_copy_range(range: Option<(u64, u64)>, size: u64) -> S3Result<Option<(u64, u64)>> {
+    match range {
+        Some((_, last)) if last >= size => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            format!("Range specified is not valid for source object of size: {size}"),
+        )),
+        Some((first, last)) if last - first + 1 > MAX_PART_SIZE => Err(too_large_source()),
+        None if size > MAX_PART_SIZE => Err(too_large_source()),
+        range => Ok(range),
+    }
+}
+
+fn too_large_source() -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::InvalidRequest,
+        format!(
+            "The specified copy source is larger than the maximum allowable size for a copy \
+             source: {MAX_PART_SIZE}"
+        ),
+    )
 }
 
 /// What CompleteMultipartUpload's headers say of the object: `x-amz-checksum-*` (not the
@@ -313,12 +402,7 @@ pub async fn list_parts(ctx: &mut Ctx) -> S3Result<Response<Body>> {
             .elem("LastModified", &xml::timestamp(p.modified_ms))
             .elem("ETag", &format!("\"{}\"", p.etag))
             .elem("Size", &p.size.to_string());
-        let checksum = p.checksum.as_ref().and_then(|(name, value)| {
-            ChecksumAlgorithm::from_header_name(name).map(|alg| (alg, value))
-        });
-        if let Some((alg, value)) = checksum {
-            w.elem(&format!("Checksum{}", alg.name()), value);
-        }
+        xml::part_checksum_element(&mut w, p.checksum.as_ref());
         w.close();
     }
     Ok(http_util::xml(StatusCode::OK, w.finish()))

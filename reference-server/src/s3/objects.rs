@@ -500,6 +500,33 @@ pub(crate) fn parse_copy_source(raw: &str) -> S3Result<(String, String)> {
     }
 }
 
+/// The source a copy names (CopyObject, UploadPartCopy) in `x-amz-copy-source`: its bucket
+/// and key, authorised (`s3:GetObject`, besides the route's own action) and its version id
+/// checked.
+pub(super) fn copy_source(ctx: &Ctx) -> S3Result<(String, String)> {
+    let source = ctx.header("x-amz-copy-source").unwrap_or("");
+    let (src_bucket, src_key) = parse_copy_source(source)?;
+    readable_key(&src_key)?;
+    ctx.authorize(Action::GetObject, &format!("{src_bucket}/{src_key}"))?;
+    check_version_id(copy_source_version(source).as_deref())?;
+    Ok((src_bucket, src_key))
+}
+
+/// What a copy requires of its source as read: no SSE-C keys for it, and its conditions
+/// (`x-amz-copy-source-if-*`) against the very source copied: any failing one is 412 for a
+/// copy, the modified conditions included (S3).
+pub(super) fn check_copy_source(headers: &HeaderMap, src: &ObjectMeta) -> S3Result<()> {
+    refuse_sse_c(
+        headers,
+        "x-amz-copy-source-server-side-encryption-customer-",
+    )?;
+    let header = |name: &str| lossy(headers, name);
+    if conditions(header, "x-amz-copy-source-if-", src).is_some() {
+        return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
+    }
+    Ok(())
+}
+
 /// The `versionId` of an `x-amz-copy-source` header, if it names one.
 fn copy_source_version(raw: &str) -> Option<String> {
     let (_, query) = raw.split_once('?')?;
@@ -513,11 +540,7 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     ctx.small_body().await?;
     // Whatever the metadata directive (see `meta_from_headers`).
     super::headers::check_write_headers(&ctx.parts.headers)?;
-    let source = ctx.header("x-amz-copy-source").unwrap_or("");
-    let (src_bucket, src_key) = parse_copy_source(source)?;
-    readable_key(&src_key)?;
-    ctx.authorize(Action::GetObject, &format!("{src_bucket}/{src_key}"))?;
-    check_version_id(copy_source_version(source).as_deref())?;
+    let (src_bucket, src_key) = copy_source(ctx)?;
     let (bucket, key) = (ctx.bucket().to_owned(), ctx.key().to_owned());
     validate_key(&key)?;
     let replace_meta = match ctx.header("x-amz-metadata-directive") {
@@ -570,16 +593,7 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
             &bucket,
             &key,
             |src| {
-                // The source's conditions, against the very source copied: any failing one
-                // is 412 for a copy, the modified conditions included (S3).
-                refuse_sse_c(
-                    &headers,
-                    "x-amz-copy-source-server-side-encryption-customer-",
-                )?;
-                let header = |name: &str| lossy(&headers, name);
-                if conditions(header, "x-amz-copy-source-if-", src).is_some() {
-                    return Err(S3Error::new(S3ErrorCode::PreconditionFailed));
-                }
+                check_copy_source(&headers, src)?;
                 let mut meta = match new_meta {
                     Some(mut m) => {
                         m.tags = src.tags.clone();

@@ -269,6 +269,16 @@ pub fn checksum_elements(w: &mut XmlWriter, meta: &crate::store::ObjectMeta) {
     }
 }
 
+/// A part's checksum as its `Checksum<ALGORITHM>` element (ListParts, CopyPartResult).
+pub fn part_checksum_element(w: &mut XmlWriter, checksum: Option<&(String, String)>) {
+    let checksum = checksum.and_then(|(name, value)| {
+        ChecksumAlgorithm::from_header_name(name).map(|alg| (alg, value))
+    });
+    if let Some((alg, value)) = checksum {
+        w.elem(&format!("Checksum{}", alg.name()), value);
+    }
+}
+
 /// The region a CreateBucket body asks for (`None`: no constraint, or an empty one).
 pub fn parse_bucket_configuration(body: &[u8]) -> S3Result<Option<String>> {
     let c: BucketConfigurationXml = parse(body, "CreateBucketConfiguration")?;

@@ -605,36 +605,8 @@ impl Store {
         self.require_bucket(dst_bucket)?;
         let (mut meta, checksum) = make_meta(&src.meta)?;
         let mut checksummer = checksum.map(Checksummer::new);
-        let path = self.tmp_dir().join(random_name());
-        let written = (|| -> io::Result<(u64, [u8; 16])> {
-            use std::io::{Read, Write};
-            let mut out = fs::File::create(&path)?;
-            let mut md5 = Md5::new();
-            let mut buf = vec![0u8; 256 * 1024];
-            let mut total = 0u64;
-            loop {
-                let n = src.file.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                md5.update(&buf[..n]);
-                if let Some(c) = &mut checksummer {
-                    c.update(&buf[..n]);
-                }
-                out.write_all(&buf[..n])?;
-                total += n as u64;
-            }
-            out.sync_all()?;
-            Ok((total, md5.finalize().into()))
-        })();
-        let (size, md5) = match written {
-            Ok(w) => w,
-            Err(e) => {
-                let _ = fs::remove_file(&path);
-                return Err(S3Error::internal(e));
-            }
-        };
-        let tmp = TempObject::adopt(path, size);
+        let (tmp, md5) = self.copy_to_temp(&mut src.file, None, checksummer.as_mut())?;
+        let size = tmp.size();
         meta.etag = hex::encode(md5);
         meta.size = size;
         if let Some(c) = checksummer {
@@ -647,5 +619,70 @@ impl Store {
         meta.part_checksums = Vec::new();
         self.commit(tmp, dst_bucket, dst_key, &meta, precondition)?;
         Ok(meta)
+    }
+
+    /// Copies `range` (`start..=end`; `None`: all that is left) of `src`, from its current
+    /// position, into a new temp file, fsynced: its MD5, and the bytes fed to `checksum`
+    /// (blocking).
+    fn copy_to_temp(
+        &self,
+        src: &mut fs::File,
+        range: Option<(u64, u64)>,
+        mut checksum: Option<&mut Checksummer>,
+    ) -> S3Result<(TempObject, [u8; 16])> {
+        use std::io::{Read, Seek, SeekFrom, Write};
+        let path = self.tmp_dir().join(random_name());
+        let written = (|| -> io::Result<(u64, [u8; 16])> {
+            let mut out = fs::File::create(&path)?;
+            let mut md5 = Md5::new();
+            let mut left = match range {
+                Some((start, end)) => {
+                    src.seek(SeekFrom::Start(start))?;
+                    end - start + 1
+                }
+                None => u64::MAX,
+            };
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut total = 0u64;
+            while left > 0 {
+                let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let n = src.read(&mut buf[..want])?;
+                if n == 0 {
+                    break;
+                }
+                md5.update(&buf[..n]);
+                if let Some(c) = checksum.as_deref_mut() {
+                    c.update(&buf[..n]);
+                }
+                out.write_all(&buf[..n])?;
+                total += n as u64;
+                left -= n as u64;
+            }
+            out.sync_all()?;
+            Ok((total, md5.finalize().into()))
+        })();
+        match written {
+            Ok((size, md5)) => Ok((TempObject::adopt(path, size), md5)),
+            Err(e) => {
+                let _ = fs::remove_file(&path);
+                Err(S3Error::internal(e))
+            }
+        }
+    }
+
+    /// Copies bytes of `src_bucket/src_key` into a temp file for a part (UploadPartCopy;
+    /// blocking): `range` of the object, resolved against its size by `check`, which receives
+    /// the source's metadata, read with the bytes about to be copied, and may refuse the copy
+    /// (its conditions) before a byte is written. Returns the temp file and its MD5.
+    pub fn copy_part_source(
+        &self,
+        src_bucket: &str,
+        src_key: &str,
+        check: impl FnOnce(&ObjectMeta) -> S3Result<Option<(u64, u64)>>,
+        checksum: Option<&mut Checksummer>,
+    ) -> S3Result<(TempObject, [u8; 16])> {
+        let mut src = self.open_object(src_bucket, src_key)?;
+        let range = check(&src.meta)?;
+        self.copy_to_temp(&mut src.file, range, checksum)
     }
 }

@@ -188,6 +188,11 @@ def cli_checks():
     dst = os.path.join(WORK, "cli-20mib.out")
     aws("s3", "cp", "s3://cli/up/20mib.bin", dst)
     check("aws s3 cp 20 MiB up and down (multipart)", sha256_file(src) == sha256_file(dst))
+    # Between two S3 locations, over the 8 MiB threshold: UploadPartCopy, part by part.
+    aws("s3", "cp", "s3://cli/up/20mib.bin", "s3://cli/copied/20mib.bin")
+    copied = os.path.join(WORK, "cli-20mib.copied")
+    aws("s3", "cp", "s3://cli/copied/20mib.bin", copied)
+    check("aws s3 cp 20 MiB S3 to S3 (UploadPartCopy)", sha256_file(src) == sha256_file(copied))
 
     small = os.path.join(WORK, "small.txt")
     with open(small, "wb") as f:

@@ -45,6 +45,10 @@ pub enum Operation {
     DeleteObject,
     CreateMultipartUpload,
     UploadPart,
+    /// UploadPart with `x-amz-copy-source` (the aws CLI's and s3transfer's copy of an object
+    /// over 8 MB): authorised as UploadPart, and its handler checks `s3:GetObject` on the
+    /// source, as CopyObject's does.
+    UploadPartCopy,
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
@@ -56,8 +60,8 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// The IAM action the operation is authorised as (SPEC E5). CopyObject's second check
-    /// (`s3:GetObject` on the source) is made by its handler.
+    /// The IAM action the operation is authorised as (SPEC E5). CopyObject's and
+    /// UploadPartCopy's second check (`s3:GetObject` on the source) is made by their handlers.
     pub fn action(self) -> Action {
         use Operation::*;
         match self {
@@ -77,6 +81,7 @@ impl Operation {
             | CopyObject
             | CreateMultipartUpload
             | UploadPart
+            | UploadPartCopy
             | CompleteMultipartUpload => Action::PutObject,
             GetObject | HeadObject => Action::GetObject,
             AbortMultipartUpload => Action::AbortMultipartUpload,
@@ -515,7 +520,7 @@ fn object_op(m: &str, q: &Query, copy_source: bool) -> S3Result<Operation> {
         "PUT" if q.has("tagging") => PutObjectTagging,
         "PUT" if q.has("uploadId") && q.has("partNumber") => {
             if copy_source {
-                NotImplemented(Action::PutObject)
+                UploadPartCopy
             } else {
                 UploadPart
             }

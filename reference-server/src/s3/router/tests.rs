@@ -223,6 +223,15 @@ fn e5_routing_table() {
             "b/k",
         ),
         (
+            "PUT",
+            "/b/k",
+            "partNumber=1&uploadId=x",
+            true,
+            UploadPartCopy,
+            Action::PutObject,
+            "b/k",
+        ),
+        (
             "POST",
             "/b/k",
             "uploadId=x",
