@@ -379,11 +379,11 @@ pub fn xml_bodies(data: &[u8]) {
         assert!(!keys.is_empty() && keys.len() <= 1000);
     }
     let _ = xml::parse_complete(data);
-    if let Ok(tags) = xml::parse_tagging(data, 10) {
+    if let Ok(tags) = xml::parse_tagging(data, xml::Tagged::Object) {
         assert!(tags.len() <= 10);
         let _ = xml::tagging(&tags);
     }
-    let _ = xml::parse_tagging(data, 50);
+    let _ = xml::parse_tagging(data, xml::Tagged::Bucket);
 }
 
 /// Object key to path: whatever the key, an accepted one resolves strictly inside the bucket

@@ -188,7 +188,7 @@ pub async fn get_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
 
 pub async fn put_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let body = ctx.small_body().await?;
-    let tags = xml::parse_tagging(&body, 50)?;
+    let tags = xml::parse_tagging(&body, xml::Tagged::Bucket)?;
     let store = &ctx.state.store;
     let mut meta = store.bucket_meta(ctx.bucket())?;
     meta.tags = Some(tags);

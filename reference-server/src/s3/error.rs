@@ -16,6 +16,7 @@ pub enum S3ErrorCode {
     AuthorizationHeaderMalformed,
     AuthorizationQueryParametersError,
     BadDigest,
+    BadRequest,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
     EntityTooLarge,
@@ -68,6 +69,7 @@ impl S3ErrorCode {
             Self::AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
             Self::AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
             Self::BadDigest => "BadDigest",
+            Self::BadRequest => "BadRequest",
             Self::BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
             Self::BucketNotEmpty => "BucketNotEmpty",
             Self::EntityTooLarge => "EntityTooLarge",
@@ -119,6 +121,7 @@ impl S3ErrorCode {
             Self::AuthorizationHeaderMalformed
             | Self::AuthorizationQueryParametersError
             | Self::BadDigest
+            | Self::BadRequest
             | Self::EntityTooSmall
             | Self::EntityTooLarge
             | Self::ExpiredToken
@@ -173,6 +176,7 @@ impl S3ErrorCode {
                 "Error parsing the X-Amz-Credential parameter or another presigned query parameter."
             }
             Self::BadDigest => "The Content-MD5 or checksum you specified did not match what we received.",
+            Self::BadRequest => "Bad Request",
             Self::BucketAlreadyOwnedByYou => "Your previous request to create the named bucket succeeded and you already own it.",
             Self::BucketNotEmpty => "The bucket you tried to delete is not empty.",
             Self::EntityTooLarge => "Your proposed upload exceeds the maximum allowed object size.",

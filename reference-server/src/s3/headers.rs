@@ -111,7 +111,7 @@ pub fn meta_from_headers(headers: &HeaderMap) -> S3Result<ObjectMeta> {
 /// Tags given as a URL query string (`x-amz-tagging: k1=v1&k2=v2`).
 pub fn parse_tag_query(raw: &str) -> S3Result<Vec<(String, String)>> {
     let tags = Query::parse(raw).pairs().to_vec();
-    xml::validate_tags(&tags, 10)?;
+    xml::validate_tags(&tags, xml::Tagged::Object)?;
     Ok(tags)
 }
 

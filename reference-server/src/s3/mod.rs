@@ -308,7 +308,7 @@ async fn dispatch(
         ctx.body_tags = read
             .as_ref()
             .ok()
-            .and_then(|b| xml::parse_tagging(b, 10).ok());
+            .and_then(|b| xml::parse_tagging(b, xml::Tagged::Object).ok());
         ctx.read_early = Some(read);
         // Reading waited; the policy is read again after it (S7), as for buffered bodies.
         let state = ctx.state.clone();

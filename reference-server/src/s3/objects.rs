@@ -645,7 +645,7 @@ pub async fn get_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
 
 pub async fn put_tagging(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let body = ctx.small_body().await?;
-    let tags = xml::parse_tagging(&body, 10)?;
+    let tags = xml::parse_tagging(&body, xml::Tagged::Object)?;
     let (state, bucket, key) = (
         ctx.state.clone(),
         ctx.bucket().to_owned(),

@@ -361,7 +361,14 @@ struct TagXml {
 
 /// A Tagging document, validated as S3 does: object tags at most 10, bucket tags at most 50,
 /// keys 1..=128 and values 0..=256 characters, keys unique.
-pub fn parse_tagging(body: &[u8], max_tags: usize) -> S3Result<Vec<(String, String)>> {
+/// What a tag set is for: S3 allows 10 tags on an object, 50 on a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tagged {
+    Object,
+    Bucket,
+}
+
+pub fn parse_tagging(body: &[u8], of: Tagged) -> S3Result<Vec<(String, String)>> {
     let t: TaggingXml = parse(body, "Tagging")?;
     let tags: Vec<(String, String)> = t
         .tag_set
@@ -369,21 +376,22 @@ pub fn parse_tagging(body: &[u8], max_tags: usize) -> S3Result<Vec<(String, Stri
         .into_iter()
         .map(|t| (t.key, t.value))
         .collect();
-    validate_tags(&tags, max_tags)?;
+    validate_tags(&tags, of)?;
     Ok(tags)
 }
 
 /// S3's tag rules (AWS "User-defined tag restrictions"): keys of 1 to 128 and values of up to
 /// 256 characters, each made of letters, digits, spaces and `+ - = . _ : / @`; keys unique and
 /// not in the reserved `aws:` namespace. A broken rule is `InvalidTag`; too many tags is
-/// `InvalidArgument` (S3 names the limit).
-pub fn validate_tags(tags: &[(String, String)], max_tags: usize) -> S3Result<()> {
+/// `BadRequest` with S3's message naming the limit.
+pub fn validate_tags(tags: &[(String, String)], of: Tagged) -> S3Result<()> {
     let invalid = |m: &'static str| Err(S3Error::with_message(S3ErrorCode::InvalidTag, m));
-    if tags.len() > max_tags {
-        return Err(S3Error::with_message(
-            S3ErrorCode::InvalidArgument,
-            format!("At most {max_tags} tags are allowed."),
-        ));
+    let (limit, too_many) = match of {
+        Tagged::Object => (10, "Object tags cannot be greater than 10"),
+        Tagged::Bucket => (50, "Bucket tag count cannot be greater than 50"),
+    };
+    if tags.len() > limit {
+        return Err(S3Error::with_message(S3ErrorCode::BadRequest, too_many));
     }
     let allowed = |s: &str| {
         s.chars()
@@ -425,7 +433,7 @@ mod tests {
         let tagging = |tags: &str| {
             parse_tagging(
                 format!("<Tagging><TagSet>{tags}</TagSet></Tagging>").as_bytes(),
-                10,
+                Tagged::Object,
             )
         };
         let tag = |k: &str, v: &str| format!("<Tag><Key>{k}</Key><Value>{v}</Value></Tag>");
@@ -444,7 +452,7 @@ mod tests {
             (tag(&"k".repeat(129), "v"), S3ErrorCode::InvalidTag),
             (tag("k", &"v".repeat(257)), S3ErrorCode::InvalidTag),
             (tag("k", "1") + &tag("k", "2"), S3ErrorCode::InvalidTag),
-            (tag("k", "v").repeat(11), S3ErrorCode::InvalidArgument),
+            (tag("k", "v").repeat(11), S3ErrorCode::BadRequest),
             (
                 "<Tag><Key>k</Key></Tag>".to_owned(),
                 S3ErrorCode::MalformedXML,
@@ -452,13 +460,29 @@ mod tests {
         ] {
             assert_eq!(tagging(&bad).unwrap_err().code, code, "{bad}");
         }
+        // S3's limits and messages: 10 tags on an object, 50 on a bucket.
+        let many = |n: usize| {
+            let tags: String = (0..n).map(|i| tag(&format!("k{i}"), "v")).collect();
+            format!("<Tagging><TagSet>{tags}</TagSet></Tagging>")
+        };
+        assert!(parse_tagging(many(50).as_bytes(), Tagged::Bucket).is_ok());
+        let e = parse_tagging(many(51).as_bytes(), Tagged::Bucket).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_ref()),
+            (
+                S3ErrorCode::BadRequest,
+                "Bucket tag count cannot be greater than 50"
+            )
+        );
+        let e = tagging(&tag("k", "v").repeat(11)).unwrap_err();
+        assert_eq!(e.message, "Object tags cannot be greater than 10");
         for (body, root) in [
             ("<Foo><Object><Key>a</Key></Object></Foo>", "Delete"),
             ("<Tags><TagSet/></Tags>", "Tagging"),
         ] {
             let err = match root {
                 "Delete" => parse_delete(body.as_bytes()).unwrap_err(),
-                _ => parse_tagging(body.as_bytes(), 10).unwrap_err(),
+                _ => parse_tagging(body.as_bytes(), Tagged::Object).unwrap_err(),
             };
             assert_eq!(err.code, S3ErrorCode::MalformedXML, "{body}");
         }
@@ -517,7 +541,7 @@ mod tests {
         assert_eq!(parts, [expected]);
         let tags = parse_tagging(
             b"<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>",
-            10,
+            Tagged::Object,
         )
         .unwrap();
         assert_eq!(tags, [("k".to_owned(), "v".to_owned())]);
@@ -529,7 +553,7 @@ mod tests {
             b"<Tagging/>",
         ] {
             assert!(
-                parse_delete(bad).is_err() && parse_tagging(bad, 10).is_err(),
+                parse_delete(bad).is_err() && parse_tagging(bad, Tagged::Object).is_err(),
                 "{bad:?}"
             );
         }
@@ -543,7 +567,9 @@ mod tests {
         assert!(
             parse_delete(b"<Delete><Object><Key>a<!doctype b>c</Key></Object></Delete>").is_err()
         );
-        assert!(parse_tagging(b"<!DOCTYPE t><Tagging><TagSet/></Tagging>", 10).is_err());
+        assert!(
+            parse_tagging(b"<!DOCTYPE t><Tagging><TagSet/></Tagging>", Tagged::Object).is_err()
+        );
     }
 
     #[test]
