@@ -534,3 +534,34 @@ async fn p6_readding_replaces_the_document_for_users_sts_and_service_accounts() 
         );
     }
 }
+
+/// S7 for copies: the source's `s3:GetObject` is judged after the request's body arrived,
+/// with the policy as it is then. Regression: CopyObject and UploadPartCopy judged it with
+/// the policy read before the body, so a copy whose body was still coming when the source
+/// was taken away from its user still copied the source.
+#[tokio::test]
+async fn p6_a_copy_in_flight_is_judged_by_the_policy_after_its_body() {
+    let t = TestServer::start().await;
+    for bucket in ["src", "dst"] {
+        t.bucket(bucket).await;
+    }
+    t.object("src", "obj", b"the source").await;
+    let both = allow(&["s3:PutObject", "s3:GetObject"], &["arn:aws:s3:::*"]);
+    let dst_only = allow(&["s3:PutObject"], &["arn:aws:s3:::dst/*"]);
+    t.put_policy("copier", &both).await;
+    let bob = t.user_with("bob", "copier").await;
+    let upload = t
+        .s3_as(&bob)
+        .create_multipart_upload()
+        .bucket("dst")
+        .key("part");
+    let id = upload.send().await.unwrap().upload_id().unwrap().to_owned();
+    let source = [("x-amz-copy-source", "src/obj")];
+    let part_copy = format!("/dst/part?partNumber=1&uploadId={id}");
+    for target in ["/dst/copy", part_copy.as_str()] {
+        t.put_policy("copier", &both).await;
+        let copy = common::InFlight::start(&t, &bob, target, &source).await;
+        t.put_policy("copier", &dst_only).await;
+        assert_eq!(copy.finish().await, 403, "{target}");
+    }
+}

@@ -754,6 +754,17 @@ async fn list_buckets_pages_and_filters() {
     assert_eq!(all.buckets()[0].bucket_region(), Some("us-east-1"));
     let elsewhere = s3.list_buckets().bucket_region("eu-west-1").send().await;
     assert!(names(&elsewhere.unwrap()).is_empty());
+    let empty = s3
+        .list_buckets()
+        .continuation_token("")
+        .prefix("lb-b")
+        .send()
+        .await;
+    assert_eq!(
+        names(&empty.unwrap()),
+        ["lb-b1"],
+        "an empty token: the first page"
+    );
     for bad in [0, 10_001] {
         let e = s3.list_buckets().max_buckets(bad).send().await.unwrap_err();
         assert_eq!(invalid(e).0, "InvalidArgument", "max-buckets {bad}");

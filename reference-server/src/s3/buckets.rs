@@ -52,6 +52,9 @@ pub async fn list_buckets(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     Ok(http_util::xml(StatusCode::OK, w.finish()))
 }
 
+/// Largest ListBuckets page, and the page size when the request pages without naming one.
+const MAX_BUCKETS_PAGE: usize = 10_000;
+
 /// What a ListBuckets asks of the listing (S3's parameters, added in 2024): names starting
 /// with `prefix`, after the continuation token's, at most `max-buckets` (1..=10000) of them,
 /// and none when `bucket-region` names another region than the server's one.
@@ -68,9 +71,10 @@ impl BucketPage {
         let max = match q.get("max-buckets") {
             None => None,
             Some(v) => Some(
-                v.parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=10_000).contains(n))
+                Some(v)
+                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .filter(|n| (1..=MAX_BUCKETS_PAGE).contains(n))
                     .ok_or_else(|| {
                         S3Error::with_message(
                             S3ErrorCode::InvalidArgument,
@@ -79,14 +83,18 @@ impl BucketPage {
                     })?,
             ),
         };
-        let after = q
-            .get("continuation-token")
-            .map(super::listing::decode_token)
-            .transpose()?;
+        // An empty token is the first page (S3 allows a token of length 0).
+        let token = q.get("continuation-token").filter(|t| !t.is_empty());
+        let after = token.map(super::listing::decode_token).transpose()?;
+        let paged = ["prefix", "continuation-token", "bucket-region"]
+            .iter()
+            .any(|p| q.get(p).is_some());
         Ok(BucketPage {
             prefix: q.get("prefix").map(str::to_owned),
             after,
-            max,
+            // With any of the new parameters S3 pages by 10 000 unless told otherwise; a
+            // plain ListBuckets lists every bucket, as it always did.
+            max: max.or(paged.then_some(MAX_BUCKETS_PAGE)),
             other_region: q.get("bucket-region").is_some_and(|r| r != region),
         })
     }
@@ -240,4 +248,30 @@ pub async fn delete_policy(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     meta.policy = None;
     store.write_bucket_meta(ctx.bucket(), &meta)?;
     Ok(http_util::empty(StatusCode::NO_CONTENT))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::s3::query::Query;
+
+    /// With a paging parameter and no `max-buckets`, a page is S3's default 10 000 with a
+    /// token for the rest; a plain ListBuckets lists all; `+1` is no number of buckets.
+    #[test]
+    fn bucket_pages_default_to_ten_thousand_when_paging() {
+        let all: Vec<(String, i64)> = (0..10_001).map(|i| (format!("b{i:05}"), 0)).collect();
+        let page = |query: &str| {
+            let page = BucketPage::from_query(&Query::parse(query), "us-east-1").unwrap();
+            let mut buckets = all.clone();
+            let next = page.apply(&mut buckets);
+            (buckets.len(), next)
+        };
+        assert_eq!(page("prefix=b"), (10_000, Some("b09999".to_owned())));
+        assert_eq!(page(""), (10_001, None));
+        assert_eq!(page("max-buckets=2"), (2, Some("b00001".to_owned())));
+        for bad in ["max-buckets=%2B1", "max-buckets=0", "max-buckets="] {
+            let e = BucketPage::from_query(&Query::parse(bad), "us-east-1").unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::InvalidArgument, "{bad}");
+        }
+    }
 }

@@ -114,12 +114,18 @@ impl Ctx {
         Err(S3Error::new(S3ErrorCode::MissingContentLength))
     }
 
-    /// A small body (XML, JSON), read and checked; see [`read_small`].
+    /// A small body (XML, JSON), read and checked; see [`read_small`]. Reading waited on the
+    /// client: the caller's policy is read again after it (S7), so that whatever the handler
+    /// authorises from here on (DeleteObjects' keys, a copy's source) is judged by the policy
+    /// as it is now, as for a body buffered before authentication.
     pub async fn small_body(&mut self) -> S3Result<bytes::Bytes> {
         if let Some(read) = self.read_early.take() {
             return read;
         }
-        read_small(self.body(MAX_XML_BODY as u64), MAX_XML_BODY).await
+        let read = read_small(self.body(MAX_XML_BODY as u64), MAX_XML_BODY).await;
+        let state = self.state.clone();
+        self.caller.refresh_policy(&state);
+        read
     }
 
     /// Owner of what this request writes (X1, X2: anonymous writes get the configured owner,
@@ -310,9 +316,6 @@ async fn dispatch(
             .ok()
             .and_then(|b| xml::parse_tagging(b, xml::Tagged::Object).ok());
         ctx.read_early = Some(read);
-        // Reading waited; the policy is read again after it (S7), as for buffered bodies.
-        let state = ctx.state.clone();
-        ctx.caller.refresh_policy(&state);
     }
     let t1 = Instant::now();
     let authorized = crate::authz::authorize(

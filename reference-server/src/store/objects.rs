@@ -621,8 +621,8 @@ impl Store {
         Ok(meta)
     }
 
-    /// Copies `range` (`start..=end`; `None`: all that is left) of `src`, from its current
-    /// position, into a new temp file, fsynced: its MD5, and the bytes fed to `checksum`
+    /// Copies `range` (`start..=end`, offsets in `src`; `None`: all from its current position
+    /// on) of `src` into a new temp file, fsynced: its MD5, and the bytes fed to `checksum`
     /// (blocking).
     fn copy_to_temp(
         &self,
