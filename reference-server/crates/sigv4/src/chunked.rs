@@ -293,6 +293,11 @@ impl ChunkDecoder {
                 None => (ext, &[][..]),
             };
             if name.trim_ascii() == b"chunk-signature" {
+                // One signature a chunk: with two, which one was checked would be this
+                // decoder's choice, not the signer's.
+                if self.chunk_sig.is_some() {
+                    return Err(malformed("a chunk header names two chunk signatures"));
+                }
                 let sig = Signature::from_hex(value.trim_ascii())
                     .ok_or(AuthError::SignatureDoesNotMatch)?;
                 self.chunk_sig = Some(sig);

@@ -120,6 +120,20 @@ fn s3_streaming_example_tampering_is_caught() {
             "signature at {at}"
         );
     }
+    // A chunk header naming a bogus signature before the right one (regression: the last
+    // was checked, so anything could stand before it): refused as malformed.
+    let first_header_end = ex.body.windows(2).position(|w| w == b"\r\n").unwrap();
+    let mut body = ex.body.clone();
+    let bogus = format!(";chunk-signature={}", "0".repeat(64));
+    let size_end = body.iter().position(|&b| b == b';').unwrap();
+    assert!(size_end < first_header_end);
+    body.splice(size_end..size_end, bogus.bytes());
+    let (_, r) = decode(v.chunk_decoder(None).unwrap(), &body, 4096);
+    assert_eq!(
+        r.unwrap_err().code(),
+        "InvalidRequest",
+        "two chunk signatures"
+    );
     // A data byte in the first and in the second chunk.
     for at in [200, 65_700] {
         let mut body = ex.body.clone();
