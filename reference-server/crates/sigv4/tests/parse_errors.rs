@@ -140,6 +140,28 @@ fn session_tokens_travel_in_header_or_query() {
         .unwrap();
     assert_eq!(p.session_token(), Some("tok/en+="));
     p.verify(&secret(), &SigningKeyCache::new(4), None).unwrap();
+    // A presigned URL with a signed x-amz-security-token header as well: the same token is no
+    // conflict; another is refused (regression: the query's was used, the header's ignored).
+    for (header, ok) in [("tok/en+=", true), ("other", false)] {
+        let headers = hdrs(&[
+            ("host", "bucket.s3.amazonaws.com"),
+            ("x-amz-security-token", header),
+        ]);
+        let signed = "host;x-amz-security-token";
+        let url = signer.presign(
+            "GET",
+            "/bucket/key",
+            &headers,
+            60,
+            signed,
+            "UNSIGNED-PAYLOAD",
+        );
+        let got = outcome(&Req::new("GET", &url, &headers), NOW);
+        match ok {
+            true => got.unwrap(),
+            false => assert_eq!(got.unwrap_err().code(), "AuthorizationQueryParametersError"),
+        }
+    }
 }
 
 #[test]

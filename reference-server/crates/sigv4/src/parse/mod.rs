@@ -437,6 +437,17 @@ fn parse_query<'a>(
         ),
     };
     let session_token = match (h.token, q.token) {
+        (Some(header), Some(t)) => {
+            // Two tokens: which one the credential is judged by must not be this parser's
+            // choice. The same one twice is no conflict.
+            let t = t.decode().ok_or(bad("X-Amz-Security-Token is not UTF-8"))?;
+            if header != t.as_bytes() {
+                return Err(bad(
+                    "X-Amz-Security-Token and the x-amz-security-token header differ",
+                ));
+            }
+            Some(t)
+        }
         (_, Some(t)) => Some(t.decode().ok_or(bad("X-Amz-Security-Token is not UTF-8"))?),
         (Some(t), None) => Some(Cow::Borrowed(
             std::str::from_utf8(t).map_err(|_| bad("x-amz-security-token is not UTF-8"))?,
