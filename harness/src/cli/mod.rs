@@ -185,9 +185,10 @@ pub struct RunArgs {
     #[arg(long, default_value_os_t = default_scenarios())]
     pub scenarios: PathBuf,
     /// Scenarios the target is known to fail, each with why (TOML: `version = 1` and a
-    /// `[known_failures]` table of id = "reason"): they still show as failed, but do not fail
-    /// the run; a listed scenario that passes does, so the list cannot go stale. A run with
-    /// failures writes such a file, known-failures.toml, beside its reports.
+    /// `[known_failures]` table of id = "reason", or id = { reason = "...", steps =
+    /// ["steps[2]", ...] } to accept only those steps' failures): they still show as failed,
+    /// but do not fail the run; a listed scenario that passes, or fails in a step not listed,
+    /// does. A run with failures writes such a file, known-failures.toml, beside its reports.
     #[arg(long, value_name = "FILE")]
     pub known_failures: Option<PathBuf>,
     /// No progress output (a bar on a terminal; otherwise one line per finished scenario).

@@ -475,18 +475,10 @@ mod tests {
 
     fn step(verdict: Verdict, request: &str, response: &str) -> crate::report::StepResult {
         crate::report::StepResult {
-            origin: "steps[1]".into(),
-            name: None,
-            op: "get_object".into(),
-            as_: "alice".into(),
-            verdict,
-            expected: "403 AccessDenied".into(),
-            actual: "200".into(),
             mismatches: vec!["status: expected 403, got 200".into()],
             request: request.into(),
             response: response.into(),
-            duration_ms: 1,
-            transport_error: false,
+            ..crate::report::fixtures::step("steps[1]", verdict)
         }
     }
 

@@ -5,26 +5,31 @@
 //! version = 1
 //!
 //! [known_failures]
+//! # Only these steps of the scenario may fail (their `origin`s, as reports name them):
+//! policy-predefined-matrix = { reason = "VENDOR-7: writeonly may list", steps = ["matrix[0].cases[4] as writer"] }
+//! # Any failure of the scenario (a reason alone):
 //! sts-revoked-on-user-delete = "VENDOR-123: revocation reaches the gateways within 5 s"
 //! ```
 //!
 //! A listed scenario that fails is a known failure: still `fail` in every report (its rule is
 //! still failed, its steps still say why), marked `known_failure` with the reason, and no
 //! longer a reason for exit 1; JUnit shows it as skipped, with the failure in its message, so a
-//! dashboard agrees with the exit code. A listed scenario that passes is an unexpected pass and
-//! fails the run (exit 1), naming the file to edit: the list only ever shrinks by someone
-//! deleting a line, so it never hides a regression in a scenario that was fixed. A listed
-//! scenario that is skipped, errors or does not run is none of these. Ids that are not in the
-//! library are refused before anything runs (exit 2): a renamed scenario would otherwise drop
-//! out of the list silently.
+//! dashboard agrees with the exit code. With `steps`, only a failure of those steps is known: a
+//! failure of any other step of the scenario (one scenario can hold dozens of checks) fails the
+//! run as any new failure does, its reason saying which step broke beyond the list. A listed
+//! scenario that passes is an unexpected pass and fails the run (exit 1), naming the file to
+//! edit: the list only ever shrinks by someone deleting a line, so it never hides a regression
+//! in a scenario that was fixed. A listed scenario that is skipped, errors or does not run is
+//! none of these. Ids that are not in the library are refused before anything runs (exit 2): a
+//! renamed scenario would otherwise drop out of the list silently.
 //!
 //! Every run that has failures writes `known-failures.toml` beside its reports, listing them
-//! in this format with their failure reasons, as a start for such a file.
+//! in this format with their failure reasons and failing steps, as a start for such a file.
 
 use super::{RunReport, ScenarioResult, Verdict};
 use crate::scenario::Scenario;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The file each run with failures writes beside its reports.
@@ -36,15 +41,22 @@ pub const TEMPLATE: &str = "known-failures.toml";
 struct File {
     version: u32,
     #[serde(default)]
-    known_failures: BTreeMap<String, String>,
+    known_failures: BTreeMap<String, toml::Value>,
+}
+
+/// One listed scenario: why it fails, and the steps it may fail (`None`: any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    pub reason: String,
+    pub steps: Option<BTreeSet<String>>,
 }
 
 /// A checked `--known-failures` file.
 #[derive(Debug, Clone)]
 pub struct KnownFailures {
     pub file: PathBuf,
-    /// Scenario id → why it fails.
-    pub ids: BTreeMap<String, String>,
+    /// Scenario id → why it fails, and where.
+    pub ids: BTreeMap<String, Known>,
 }
 
 impl KnownFailures {
@@ -59,7 +71,8 @@ impl KnownFailures {
         if f.version != 1 {
             return Err(at("version", format!("expected 1, found {}", f.version)));
         }
-        for (id, why) in &f.known_failures {
+        let mut ids = BTreeMap::new();
+        for (id, entry) in f.known_failures {
             let key = format!("known_failures.{id}");
             if !library.iter().any(|s| s.id() == id) {
                 return Err(at(
@@ -67,25 +80,102 @@ impl KnownFailures {
                     "no scenario with this id in the library (`keygate list` shows them)".into(),
                 ));
             }
-            if why.trim().is_empty() {
-                return Err(at(
-                    &key,
-                    "empty: say why it fails (a ticket, a reason)".into(),
-                ));
-            }
+            let known =
+                read_entry(entry).map_err(|(sub, what)| at(&format!("{key}{sub}"), what))?;
+            ids.insert(id, known);
         }
         Ok(Self {
             file: file.to_owned(),
-            ids: f.known_failures,
+            ids,
         })
     }
 
-    /// Mark the listed scenarios among `results`.
+    /// Mark the listed scenarios among `results`. A failure of a step the entry does not
+    /// list is no known failure: its reason then says so.
     pub fn apply(&self, results: &mut [ScenarioResult]) {
         for r in results {
-            r.known_failure = self.ids.get(&r.id).cloned();
+            r.known_failure = None;
+            let Some(known) = self.ids.get(&r.id) else {
+                continue;
+            };
+            if let (Verdict::Fail, Some(steps)) = (r.verdict, &known.steps) {
+                let failed = r.steps.iter().filter(|s| s.verdict == Verdict::Fail);
+                let mut beyond = failed.clone().filter(|s| !steps.contains(&s.origin));
+                match (beyond.next(), failed.count()) {
+                    (Some(step), _) => {
+                        let why = step.mismatches.first().map_or("", String::as_str);
+                        r.reason = Some(format!(
+                            "{} failed, beyond the steps listed as known failures ({}): {why}",
+                            step.origin, known.reason
+                        ));
+                        continue;
+                    }
+                    // Failed, but in no step (a fault scenario's losses): not what is listed.
+                    (None, 0) => continue,
+                    (None, _) => {}
+                }
+            }
+            r.known_failure = Some(known.reason.clone());
         }
     }
+}
+
+/// A `[known_failures]` value: a reason, or `{ reason, steps }`. Errors: the sub-key at fault
+/// (empty for the entry itself) and what is wrong.
+fn read_entry(entry: toml::Value) -> Result<Known, (String, String)> {
+    let reason = |v: Option<&toml::Value>, sub: &str| match v {
+        Some(toml::Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(toml::Value::String(_)) => Err((
+            sub.to_owned(),
+            "empty: say why it fails (a ticket, a reason)".to_owned(),
+        )),
+        _ => Err((sub.to_owned(), "expected a reason (a string)".to_owned())),
+    };
+    let toml::Value::Table(t) = entry else {
+        return Ok(Known {
+            reason: reason(Some(&entry), "").map_err(|(k, w)| {
+                let shape =
+                    "a reason, or a table { reason = \"...\", steps = [\"steps[2]\", ...] }";
+                (
+                    k,
+                    if w.starts_with("empty") {
+                        w
+                    } else {
+                        format!("expected {shape}")
+                    },
+                )
+            })?,
+            steps: None,
+        });
+    };
+    if let Some(other) = t.keys().find(|k| !matches!(k.as_str(), "reason" | "steps")) {
+        return Err((
+            format!(".{other}"),
+            "unknown key (allowed: `reason`, `steps`)".to_owned(),
+        ));
+    }
+    let reason = reason(t.get("reason"), ".reason")?;
+    let steps = match t.get("steps") {
+        None => None,
+        Some(toml::Value::Array(list)) if !list.is_empty() => Some(
+            list.iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<BTreeSet<String>>>()
+                .ok_or((
+                    ".steps".to_owned(),
+                    "expected step origins (strings)".to_owned(),
+                ))?,
+        ),
+        Some(_) => {
+            return Err((
+                ".steps".to_owned(),
+                "expected a non-empty list of step origins, as reports name them (`steps[2]`, \
+                 `matrix[0].cases[1] as alice`)"
+                    .to_owned(),
+            ))
+        }
+    };
+    Ok(Known { reason, steps })
 }
 
 /// A failure that is on the list.
@@ -123,15 +213,26 @@ pub fn template(report: &RunReport) -> Option<String> {
     }
     let mut s = format!(
         "# The scenarios run {} failed, as a `keygate run --known-failures FILE` list: a\n\
-         # listed scenario that fails no longer fails the run, one that passes does. Replace\n\
-         # each reason with why it fails (a ticket), and delete the lines you mean to fix.\n\
+         # listed scenario that fails in the steps listed no longer fails the run; one that\n\
+         # passes does. Replace each reason with why it fails (a ticket), and delete the lines\n\
+         # you mean to fix.\n\
          version = 1\n\n[known_failures]\n",
         report.run_id
     );
     for r in failed {
         let why = r.reason.as_deref().unwrap_or("failed");
-        let why = why.lines().next().unwrap_or_default();
-        s.push_str(&format!("{} = {}\n", toml_key(&r.id), toml_string(why)));
+        let why = toml_string(why.lines().next().unwrap_or_default());
+        let steps: Vec<String> = r
+            .steps
+            .iter()
+            .filter(|s| s.verdict == Verdict::Fail)
+            .map(|s| toml_string(&s.origin))
+            .collect();
+        let entry = match steps.is_empty() {
+            true => why,
+            false => format!("{{ reason = {why}, steps = [{}] }}", steps.join(", ")),
+        };
+        s.push_str(&format!("{} = {entry}\n", toml_key(&r.id)));
     }
     Some(s)
 }
@@ -192,7 +293,19 @@ mod tests {
             ),
             (
                 "version = 1\n[known_failures]\nknown-one = 3\n",
-                "at `known_failures.known-one`",
+                "at `known_failures.known-one`: expected a reason, or a table",
+            ),
+            (
+                "version = 1\n[known_failures]\nknown-one = { reason = \"x\", step = [] }\n",
+                "at `known_failures.known-one.step`: unknown key",
+            ),
+            (
+                "version = 1\n[known_failures]\nknown-one = { steps = [\"steps[0]\"] }\n",
+                "at `known_failures.known-one.reason`: expected a reason",
+            ),
+            (
+                "version = 1\n[known_failures]\nknown-one = { reason = \"x\", steps = [] }\n",
+                "at `known_failures.known-one.steps`: expected a non-empty list",
             ),
         ];
         for (text, said) in cases {
@@ -226,23 +339,64 @@ mod tests {
         assert!(is_unexpected_pass(&results[0]) && !is_known(&results[0]));
     }
 
+    /// Regression: a scenario listed for one failing check hid every other failure in it
+    /// (a matrix of dozens of checks): with `steps`, only those steps' failures are known.
+    #[test]
+    fn listed_steps_are_the_only_known_failures_of_a_scenario() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(
+            dir.path(),
+            "version = 1\n[known_failures]\n\
+             known-one = { reason = \"VENDOR-1\", steps = [\"steps[0]\"] }\n",
+        );
+        let known = KnownFailures::load(&file, &library(dir.path())).unwrap();
+        let failing = |steps: &[(&str, Verdict)]| {
+            let mut r = fixtures::result("known-one", &["U1"], Verdict::Fail);
+            r.steps = steps.iter().map(|(o, v)| fixtures::step(o, *v)).collect();
+            let mut results = [r];
+            known.apply(&mut results);
+            let [r] = results;
+            r
+        };
+        let listed = failing(&[("steps[0]", Verdict::Fail), ("steps[1]", Verdict::Pass)]);
+        assert!(is_known(&listed), "{listed:?}");
+        let beyond = failing(&[("steps[0]", Verdict::Fail), ("steps[1]", Verdict::Fail)]);
+        assert!(!is_known(&beyond) && beyond.known_failure.is_none());
+        let why = beyond.reason.unwrap();
+        assert!(
+            why.starts_with(
+                "steps[1] failed, beyond the steps listed as known failures (VENDOR-1)"
+            ),
+            "{why}"
+        );
+        // Failed in no step (a fault scenario's losses): not the listed failure either.
+        assert!(!is_known(&failing(&[("steps[0]", Verdict::Pass)])));
+    }
+
     #[test]
     fn the_template_lists_the_failures_and_reads_back() {
         let dir = tempfile::tempdir().unwrap();
         let mut failed = fixtures::result("known-one", &["U1"], Verdict::Fail);
         failed.reason = Some("step 1: expected \"ok\"\nsecond line".into());
+        failed.steps = vec![
+            fixtures::step("steps[0]", Verdict::Pass),
+            fixtures::step("steps[1]", Verdict::Fail),
+        ];
         let report = fixtures::report(vec![
             failed,
             fixtures::result("passed", &["U1"], Verdict::Pass),
         ]);
         let text = template(&report).expect("one failure");
         assert!(
-            text.contains("known-one = 'step 1: expected \"ok\"'\n") && !text.contains("passed"),
+            text.contains(
+                "known-one = { reason = 'step 1: expected \"ok\"', steps = [\"steps[1]\"] }\n"
+            ) && !text.contains("passed"),
             "{text}"
         );
         let file = write(dir.path(), &text);
         let known = KnownFailures::load(&file, &library(dir.path())).unwrap();
-        assert_eq!(known.ids.len(), 1);
+        let steps = BTreeSet::from(["steps[1]".to_owned()]);
+        assert_eq!(known.ids["known-one"].steps, Some(steps));
         assert!(template(&fixtures::report(Vec::new())).is_none());
     }
 }

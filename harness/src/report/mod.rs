@@ -334,6 +334,24 @@ pub(crate) mod fixtures {
         RunReport::new(meta, scenarios, &[])
     }
 
+    /// A step's result at `origin`, for reporters' tests: a 403 expected, 200 got when failed.
+    pub(crate) fn step(origin: &str, verdict: super::Verdict) -> super::StepResult {
+        super::StepResult {
+            origin: origin.into(),
+            name: None,
+            op: "get_object".into(),
+            as_: "alice".into(),
+            verdict,
+            expected: "403 AccessDenied".into(),
+            actual: "200".into(),
+            mismatches: vec![format!("{origin}: status: expected 403, got 200")],
+            request: String::new(),
+            response: String::new(),
+            duration_ms: 1,
+            transport_error: false,
+        }
+    }
+
     /// A scenario's result, for reporters' tests: `rules` covered, "why <id>" as its reason.
     pub(crate) fn result(id: &str, rules: &[&str], verdict: super::Verdict) -> ScenarioResult {
         ScenarioResult {
