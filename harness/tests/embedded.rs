@@ -66,3 +66,43 @@ const KNOWN_SERVER_BUGS: &[(&str, &str)] = &[
     // DeleteObjects refused whole instead of per key) and users-key-characters (U1, `/` in
     // user names refused).
 ];
+
+/// Regression: `users-limit` counts users from none, so on a target already holding a user
+/// (a vendor's staging system, or one an interrupted run left) it failed a correct server's
+/// U7. It is skipped instead, saying how many users the target holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_limit_scenario_skips_a_target_that_holds_users() {
+    use keygate::target::{NewUser, Target};
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/users/limit.toml");
+    let scenarios = cli::load_paths(&[lib]).expect("the scenario validates");
+    let target = keygate::target::embedded::start(None)
+        .await
+        .expect("server starts");
+    let held = NewUser {
+        name: "someone-else".into(),
+        password: "Someone-else1".into(),
+        uid: None,
+        gid: None,
+    };
+    target.create_user(&held).await.expect("a user is added");
+    assert_eq!(target.count_users().await.unwrap(), Some(1));
+    let reports = tempfile::tempdir().unwrap();
+    let args = RunArgs {
+        report_dir: reports.path().to_owned(),
+        no_progress: true,
+        ..Default::default()
+    };
+    let code = cli::run_on(&target, &scenarios, &args, None).await;
+    target.shutdown().await;
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reports.path().join("latest/report.json")).unwrap())
+            .unwrap();
+    let r = &json["scenarios"][0];
+    assert_eq!(
+        (r["id"].as_str(), r["verdict"].as_str()),
+        (Some("users-limit"), Some("skip"))
+    );
+    let why = r["reason"].as_str().unwrap();
+    assert!(why.contains("holds 1 S3 user(s) already"), "{why}");
+    assert_eq!(code, cli::EXIT_PASS);
+}

@@ -224,9 +224,27 @@ struct Env<'a> {
 }
 
 impl Env<'_> {
+    /// Why a scenario that needs a target without S3 users cannot run now (`empty_of_users`):
+    /// the target holds some. A target that cannot say runs it as written.
+    async fn held_users(&self, s: &Scenario) -> Option<String> {
+        if !s.def.empty_of_users {
+            return None;
+        }
+        match self.target.count_users().await {
+            Ok(Some(n)) if n > 0 => Some(format!(
+                "the target holds {n} S3 user(s) already: this scenario counts users against \
+                 the limit from none (delete them, or run it against an empty target)"
+            )),
+            _ => None,
+        }
+    }
+
     async fn one(&self, i: usize, s: &Scenario) -> (usize, ScenarioResult) {
         if let Some(reason) = self.stopped() {
             return (i, not_run(s, reason));
+        }
+        if let Some(reason) = self.held_users(s).await {
+            return (i, skipped(s, reason));
         }
         self.bar.started(s.id());
         let mut r = run_scenario(

@@ -42,6 +42,12 @@ pub struct ScenarioFile {
     /// not protect them).
     #[serde(default)]
     pub exclusive: bool,
+    /// The scenario counts users against the target's limit, so it needs a target holding no
+    /// S3 users when it starts: on one that holds some (a vendor's staging system, or users
+    /// an earlier cleanup could not remove) it is skipped saying how many, rather than failed;
+    /// on a target that cannot list its users it runs as written.
+    #[serde(default)]
+    pub empty_of_users: bool,
     /// Skip the whole scenario under these profiles, with the reason.
     #[serde(default)]
     pub skip_profiles: BTreeMap<Profile, String>,

@@ -170,6 +170,11 @@ impl Target for AdminTarget {
             .map(drop)
     }
 
+    async fn count_users(&self) -> Result<Option<usize>, TargetError> {
+        let listed = self.root_call(http::Method::GET, "/users", None).await?;
+        Ok(listed["users"].as_array().map(Vec::len))
+    }
+
     async fn create_user(&self, user: &NewUser) -> Result<Credentials, TargetError> {
         let mut body = json!({"name": user.name, "password": user.password});
         if let Some(uid) = user.uid {

@@ -250,6 +250,12 @@ pub trait Target: Send + Sync + fmt::Debug {
         Ok(())
     }
 
+    /// How many S3 users the target holds now, for scenarios that count users against a
+    /// limit (`empty_of_users`); `None` when the adapter cannot list them. Default: `None`.
+    async fn count_users(&self) -> Result<Option<usize>, TargetError> {
+        Ok(None)
+    }
+
     /// Stop whatever the adapter started. Called once, after the run.
     async fn shutdown(&self) {}
 

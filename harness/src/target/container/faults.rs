@@ -179,6 +179,10 @@ impl Target for ContainerTarget {
         self.admin.check_admin().await
     }
 
+    async fn count_users(&self) -> Result<Option<usize>, TargetError> {
+        self.admin.count_users().await
+    }
+
     async fn stat(&self, relative: &Path) -> Result<FileOwner, TargetError> {
         self.admin.stat(relative).await
     }
