@@ -106,3 +106,40 @@ async fn the_user_limit_scenario_skips_a_target_that_holds_users() {
     assert!(why.contains("holds 1 S3 user(s) already"), "{why}");
     assert_eq!(code, cli::EXIT_PASS);
 }
+
+/// Regression: a user a scenario made under a literal name (`={{prefix}}-a/b`, which the
+/// name mapping does not hold) was deleted only by the scenario's own last step, so a
+/// scenario stopped before it (a failure, an interrupt) left the user, with its policy, on
+/// the target. Cleanup deletes what a step created under a literal name too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_deletes_users_created_under_literal_names() {
+    use keygate::target::Target;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("users")).unwrap();
+    std::fs::write(
+        dir.path().join("users/literal.toml"),
+        "version = 1\nid = \"literal-left\"\ntitle = \"t\"\narea = \"users\"\nrules = [\"U1\"]\n\
+         [[steps]]\nop = \"create_user\"\nuser = \"={{prefix}}-lit\"\npolicy = \"readwrite\"\n\
+         [[steps]]\nop = \"list_buckets\"\nas = \"={{prefix}}-lit\"\n\
+         expect = { status = 403 }\n",
+    )
+    .unwrap();
+    let scenarios = cli::load_paths(&[dir.path().to_owned()]).expect("the scenario validates");
+    let target = keygate::target::embedded::start(None)
+        .await
+        .expect("server starts");
+    let args = RunArgs {
+        report_dir: dir.path().join("reports"),
+        no_progress: true,
+        ..Default::default()
+    };
+    // The second step fails (readwrite may list buckets): the scenario stops there.
+    let code = cli::run_on(&target, &scenarios, &args, None).await;
+    assert_eq!(code, cli::EXIT_FAIL);
+    assert_eq!(
+        target.count_users().await.unwrap(),
+        Some(0),
+        "no user left behind"
+    );
+    target.shutdown().await;
+}

@@ -32,6 +32,10 @@ pub struct Ctx<'a> {
     pub prefix: String,
     identities: Mutex<HashMap<String, Credentials>>,
     users: Mutex<BTreeMap<String, String>>,
+    /// Users made under a literal (`=`) name, which the mapping above does not hold: cleaned
+    /// up too, should the scenario not delete them itself (it stopped early). Only those a
+    /// step created: a literal name may be one the target held before, never to be deleted.
+    literal_users: Mutex<BTreeSet<String>>,
     policies: Mutex<BTreeMap<String, String>>,
     /// Service accounts: logical name -> (parent logical user, access key).
     accounts: Mutex<BTreeMap<String, (String, String)>>,
@@ -67,6 +71,7 @@ impl<'a> Ctx<'a> {
             prefix,
             identities: Mutex::default(),
             users: Mutex::default(),
+            literal_users: Mutex::default(),
             policies: Mutex::default(),
             accounts: Mutex::default(),
             uploads: Mutex::default(),
@@ -107,8 +112,21 @@ impl<'a> Ctx<'a> {
             .clone()
     }
 
+    /// Notes that a step created user `real` (named `logical` in the file).
+    pub fn created_user(&self, logical: &str, real: &str) {
+        if logical.starts_with('=') {
+            lock(&self.literal_users).insert(real.to_owned());
+        }
+    }
+
+    /// Every user to clean up: the mapped names, and the literal ones a step created.
     pub fn users(&self) -> Vec<String> {
-        lock(&self.users).values().cloned().collect()
+        let mapped = lock(&self.users).values().cloned().collect::<Vec<_>>();
+        let literal = lock(&self.literal_users)
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>();
+        mapped.into_iter().chain(literal).collect()
     }
 
     /// The real policy name: pre-defined names stay as they are.

@@ -116,6 +116,7 @@ async fn once(
             };
             let r = t.create_user(&new).await;
             if let Ok(creds) = &r {
+                ctx.created_user(logical, &name);
                 ctx.set_identity(logical, creds.clone());
                 if let Some(p) = &step.policy {
                     return done(t.attach_policy(&name, &ctx.policy(p)).await);
