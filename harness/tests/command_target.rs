@@ -408,3 +408,73 @@ fn shipped_command_profiles_load() {
     }
     assert!(n >= 3, "weka, mc and moto profiles: found {n}");
 }
+
+/// On a target that lets a scenario overwrite or remove a pre-defined policy (SPEC P1 refuses
+/// it), cleanup puts the policy back and says so. Regression: `policy-predefined-immutable`
+/// against moto left `readwrite` as Deny-all and `readonly` removed, for every later user.
+#[cfg(feature = "embedded")]
+#[tokio::test]
+async fn a_changed_predefined_policy_is_restored_and_reported() {
+    let f = fake(
+        r#"
+policy_add = "CLI s3 policy add {policy} {policy_file}"
+policy_remove = "CLI s3 policy remove {policy}"
+"#,
+        "",
+    );
+    // The run's preflight needs an S3 endpoint and its root keys: the reference server's.
+    let dir = tempfile::tempdir().unwrap();
+    let config = keygate_server::ServerConfig::new(dir.path().join("data"));
+    let server = keygate_server::Server::start(config).await.unwrap();
+    let profile = std::fs::read_to_string(&f.profile).unwrap();
+    let profile = profile
+        .replace("http://127.0.0.1:1", server.endpoint())
+        .replace("\"root\"", &format!("\"{}\"", server.root_access_key()))
+        .replace(
+            "\"rootsecret\"",
+            &format!("\"{}\"", server.root_secret_key()),
+        );
+    std::fs::write(&f.profile, profile).unwrap();
+    let t = open(&f).await;
+    std::fs::create_dir_all(dir.path().join("lib/policy")).unwrap();
+    std::fs::write(
+        dir.path().join("lib/policy/change.toml"),
+        "version = 1\nid = \"change-predefined\"\ntitle = \"t\"\narea = \"policy\"\n\
+         rules = [\"P1\"]\n\
+         [[steps]]\nop = \"put_policy\"\npolicy = \"readwrite\"\n\
+         document = '{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Deny\",\"Action\":\"s3:*\",\"Resource\":\"*\"}]}'\n\
+         expect = { status = 400, code = \"InvalidArgument\" }\n",
+    )
+    .unwrap();
+    let scenarios = keygate::cli::load_paths(&[dir.path().join("lib")]).unwrap();
+    let args = keygate::cli::RunArgs {
+        report_dir: dir.path().join("reports"),
+        no_progress: true,
+        ..Default::default()
+    };
+    let code = keygate::cli::run_on(&t, &scenarios, &args, None).await;
+    assert_eq!(code, keygate::cli::EXIT_FAIL, "the target broke P1");
+    let log = calls(&f);
+    let adds: Vec<&String> = log.iter().filter(|l| l.starts_with("file: ")).collect();
+    assert_eq!(adds.len(), 2, "{log:?}");
+    assert!(
+        adds[0].contains("Deny"),
+        "the scenario's overwrite: {log:?}"
+    );
+    let weka = keygate::target::weka_predefined("readwrite").unwrap();
+    assert_eq!(
+        adds[1].as_str(),
+        format!("file: {weka}"),
+        "restored: {log:?}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("reports/latest/report.json")).unwrap(),
+    )
+    .unwrap();
+    let warnings = report["scenarios"][0]["warnings"].to_string();
+    assert!(
+        warnings.contains("pre-defined policy `readwrite`") && warnings.contains("restored"),
+        "{warnings}"
+    );
+    server.shutdown().await;
+}

@@ -36,6 +36,9 @@ pub struct Ctx<'a> {
     /// up too, should the scenario not delete them itself (it stopped early). Only those a
     /// step created: a literal name may be one the target held before, never to be deleted.
     literal_users: Mutex<BTreeSet<String>>,
+    /// Pre-defined policies a step changed or removed, on a target that let it (SPEC P1
+    /// refuses it): restored by cleanup, which says so.
+    changed_predefined: Mutex<BTreeSet<String>>,
     policies: Mutex<BTreeMap<String, String>>,
     /// Service accounts: logical name -> (parent logical user, access key).
     accounts: Mutex<BTreeMap<String, (String, String)>>,
@@ -72,6 +75,7 @@ impl<'a> Ctx<'a> {
             identities: Mutex::default(),
             users: Mutex::default(),
             literal_users: Mutex::default(),
+            changed_predefined: Mutex::default(),
             policies: Mutex::default(),
             accounts: Mutex::default(),
             uploads: Mutex::default(),
@@ -117,6 +121,19 @@ impl<'a> Ctx<'a> {
         if logical.starts_with('=') {
             lock(&self.literal_users).insert(real.to_owned());
         }
+    }
+
+    /// Notes a step's change (`put_policy`, `delete_policy`) of policy `real`: one that
+    /// went through on a pre-defined policy is restored by cleanup.
+    pub fn note_policy_change(&self, real: &str, done: bool) {
+        if done && crate::scenario::validate::PREDEFINED_POLICIES.contains(&real) {
+            lock(&self.changed_predefined).insert(real.to_owned());
+        }
+    }
+
+    /// The pre-defined policies a step changed or removed.
+    pub fn changed_predefined(&self) -> Vec<String> {
+        lock(&self.changed_predefined).iter().cloned().collect()
     }
 
     /// Every user to clean up: the mapped names, and the literal ones a step created.

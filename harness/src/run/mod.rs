@@ -214,6 +214,20 @@ async fn provision(ctx: &Ctx<'_>) -> Result<(), String> {
     Ok(())
 }
 
+/// Puts back pre-defined policy `name`, which a step changed or removed on a target that let
+/// it (every other scenario and the target's own users rely on it); what happened, for the
+/// warnings.
+async fn restore_predefined(t: &dyn crate::target::Target, name: &str) -> String {
+    let changed = format!("the target let this scenario change or remove pre-defined policy `{name}` (SPEC P1 refuses it)");
+    let Some(doc) = t.predefined_document(name) else {
+        return format!("{changed}; no document to restore it with: restore it by hand");
+    };
+    match t.put_policy(name, &doc).await {
+        Ok(()) => format!("{changed}; restored to its pre-defined document"),
+        Err(e) => format!("{changed}; restoring it failed ({e}): restore it by hand"),
+    }
+}
+
 /// Remove what the scenario created; problems become warnings.
 async fn cleanup(ctx: &Ctx<'_>) -> Vec<String> {
     let mut warnings = Vec::new();
@@ -247,6 +261,9 @@ async fn cleanup(ctx: &Ctx<'_>) -> Vec<String> {
     if !admin_down {
         for policy in ctx.policies() {
             let _ = t.delete_policy(&policy).await;
+        }
+        for name in ctx.changed_predefined() {
+            warnings.push(restore_predefined(t, &name).await);
         }
     }
     let Ok(root) = ctx.s3("root") else {

@@ -166,12 +166,17 @@ async fn once(
                 Some(d) => ctx.expand(d),
                 None => ctx.document(logical).unwrap_or_default(),
             };
-            done(t.put_policy(&ctx.policy(logical), &doc).await)
+            let name = ctx.policy(logical);
+            let r = t.put_policy(&name, &doc).await;
+            ctx.note_policy_change(&name, r.is_ok());
+            done(r)
         }
-        Op::DeletePolicy => done(
-            t.delete_policy(&ctx.policy(step.policy.as_deref().unwrap_or_default()))
-                .await,
-        ),
+        Op::DeletePolicy => {
+            let name = ctx.policy(step.policy.as_deref().unwrap_or_default());
+            let r = t.delete_policy(&name).await;
+            ctx.note_policy_change(&name, r.is_ok());
+            done(r)
+        }
         Op::AdvanceClock => done(t.advance_clock(step.seconds.unwrap_or(0)).await),
         Op::Sleep => {
             tokio::time::sleep(Duration::from_millis(step.millis.unwrap_or(0))).await;

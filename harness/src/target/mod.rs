@@ -117,6 +117,22 @@ pub struct NewUser {
     pub gid: Option<u32>,
 }
 
+/// WEKA's pre-defined policy documents (SPEC "Pre-defined documents").
+pub fn weka_predefined(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "readonly" => {
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:ListAllMyBuckets","s3:ListBucket","s3:ListBucketMultipartUploads","s3:ListMultipartUploadParts","s3:GetBucketLocation","s3:GetBucketPolicy","s3:GetBucketTagging","s3:GetObject"],"Resource":["arn:aws:s3:::*"]}]}"#
+        }
+        "writeonly" => {
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::*"]}]}"#
+        }
+        "readwrite" => {
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::*"]}]}"#
+        }
+        _ => return None,
+    })
+}
+
 /// Changes to a user; `None` fields stay as they are.
 #[derive(Debug, Clone, Default)]
 pub struct UserUpdate {
@@ -248,6 +264,13 @@ pub trait Target: Send + Sync + fmt::Debug {
     /// that wrong root keys fail the run at once. Default: nothing to ask.
     async fn check_admin(&self) -> Result<(), TargetError> {
         Ok(())
+    }
+
+    /// The document of pre-defined policy `name` as this target should hold it, to restore
+    /// one a scenario changed on a target that let it (SPEC P1 refuses such changes). Default:
+    /// WEKA's document, as SPEC gives it.
+    fn predefined_document(&self, name: &str) -> Option<String> {
+        weka_predefined(name).map(str::to_owned)
     }
 
     /// How many S3 users the target holds now, for scenarios that count users against a

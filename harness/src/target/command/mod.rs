@@ -278,6 +278,8 @@ pub struct CommandTarget {
     env: BTreeMap<String, String>,
     actions: HashMap<String, Action>,
     users: Mutex<HashMap<String, UserState>>,
+    /// The profile's `[predefined_policies]`: what a changed one is restored to.
+    predefined: BTreeMap<String, String>,
 }
 
 type Vars = HashMap<&'static str, String>;
@@ -350,6 +352,7 @@ pub async fn open(file: &Path, profile_override: Option<Profile>) -> anyhow::Res
         env: p.env,
         actions,
         users: Mutex::new(HashMap::new()),
+        predefined: p.predefined_policies.clone(),
     };
     for (name, doc) in &p.predefined_policies {
         target
@@ -374,6 +377,13 @@ fn field(fields: &Fields, action: &str, name: &str) -> Result<String, TargetErro
 impl Target for CommandTarget {
     fn supports_action(&self, action: &str) -> bool {
         self.actions.contains_key(action)
+    }
+
+    fn predefined_document(&self, name: &str) -> Option<String> {
+        match self.predefined.get(name) {
+            Some(doc) => Some(doc.clone()),
+            None => super::weka_predefined(name).map(str::to_owned),
+        }
     }
 
     fn info(&self) -> TargetInfo {
