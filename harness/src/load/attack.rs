@@ -48,15 +48,17 @@ fn op_slot(op: Op) -> usize {
     }
 }
 
-/// Per-transaction results of the steady window.
+/// Per-transaction results of the steady window (and the unexpected outcomes of every phase).
 #[derive(Debug)]
 pub struct TxStats {
     pub hist: Histogram<u64>,
     pub ok: u64,
     /// Answered 403 (the server counts these as `denied`).
     pub denied: u64,
-    /// Outcomes other than the expected one.
+    /// Outcomes other than the expected one, in every phase (warm-up included): the gate.
     pub unexpected: u64,
+    /// Of `unexpected`, those in the steady window, where `count` is taken.
+    pub unexpected_measured: u64,
     /// Non-2xx answers by S3 error code (`HTTP_<status>` when there is no body).
     pub errors: BTreeMap<String, u64>,
 }
@@ -68,6 +70,7 @@ impl TxStats {
             ok: 0,
             denied: 0,
             unexpected: 0,
+            unexpected_measured: 0,
             errors: BTreeMap::new(),
         }
     }
@@ -285,6 +288,7 @@ fn record(sh: &Shared, slot: usize, started: Instant, a: &Answer, expect: &str, 
     }
     if !ok {
         st.unexpected += 1;
+        st.unexpected_measured += 1;
     }
 }
 

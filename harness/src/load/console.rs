@@ -49,6 +49,11 @@ pub fn console(report: &LoadReport) -> String {
             "  latency µs: p50 {} p90 {} p99 {} p99.9 {} max {}",
             l.p50, l.p90, l.p99, l.p999, l.max
         );
+        let _ = writeln!(
+            o,
+            "  (n and latency: the measured window; unexpected: in it / in every phase, \
+             warm-up included, which gates)"
+        );
         for t in &r.transactions {
             let errs: Vec<String> = t.errors.iter().map(|(c, n)| format!("{c}={n}")).collect();
             let cpu = t.server_cpu.as_ref().map_or(String::new(), |c| {
@@ -59,11 +64,12 @@ pub fn console(report: &LoadReport) -> String {
             });
             let _ = writeln!(
                 o,
-                "  {:<28} n={:<7} ok={:<7} unexpected={:<5} p50={:<6} p99={:<6} {cpu}{}",
+                "  {:<28} n={:<7} ok={:<7} unexpected={:<13} p50={:<6} p99={:<6} {cpu}{}",
                 t.name,
                 t.count,
                 t.ok,
-                t.unexpected,
+                // Of n, then in every phase (warm-up included), which is what gates.
+                format!("{}/{}", t.unexpected_measured, t.unexpected),
                 t.latency_us.p50,
                 t.latency_us.p99,
                 errs.join(" ")

@@ -89,6 +89,7 @@ fn add_tx(into: &mut TxResult, t: &TxResult) -> anyhow::Result<()> {
     into.denied += t.denied;
     into.server_cpu = None;
     into.unexpected += t.unexpected;
+    into.unexpected_measured += t.unexpected_measured;
     for (c, n) in &t.errors {
         *into.errors.entry(c.clone()).or_default() += n;
     }

@@ -588,7 +588,9 @@ mod tests {
             transactions: vec![
                 report::TxResult {
                     name: "get-small".into(),
+                    count: 2,
                     unexpected: 3,
+                    unexpected_measured: 2,
                     ..Default::default()
                 },
                 report::TxResult {
@@ -635,6 +637,13 @@ mod tests {
             assert!(page.contains(&html_escape(f)), "{page}");
         }
         assert!(summary.contains("result: FAILED (exit 1)"), "{summary}");
+        // Regression: "n=2 unexpected=3" read as more wrong answers than requests; the
+        // unexpected column says which are among the measured n and which are in all phases.
+        assert!(
+            summary.contains("n=2       ok=0       unexpected=2/3 ")
+                && summary.contains("unexpected: in it / in every phase"),
+            "{summary}"
+        );
         assert!(page.contains("<b>FAILED (exit 1)</b>"), "{page}");
     }
 

@@ -57,7 +57,11 @@ pub struct TxResult {
     /// Answered 403.
     #[serde(default)]
     pub denied: u64,
+    /// Outcomes the plan does not expect, in every phase (warm-up included): what gates.
     pub unexpected: u64,
+    /// Of `unexpected`, those among the `count` requests of the steady window.
+    #[serde(default)]
+    pub unexpected_measured: u64,
     pub errors: BTreeMap<String, u64>,
     /// Microseconds.
     pub latency_us: Latency,
