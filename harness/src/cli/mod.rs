@@ -55,7 +55,8 @@ Exit codes:
        lists passed (load: unexpected outcomes or a regression)
   2    usage error, or a scenario, target or plan file that does not validate
   3    the target could not be started or reached, is not S3, refused the root keys or
-       region, or provisioning failed
+       region, or scenarios ended in error (provisioning failed, no usable answer) and none
+       failed: the run proves nothing
   130  interrupted by SIGINT (Ctrl-C); 143 by SIGTERM. The target is shut down and
        `run` writes its reports, listing the scenarios that did not run; a second signal
        exits at once, without cleanup";
