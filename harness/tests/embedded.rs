@@ -87,16 +87,9 @@ async fn the_user_limit_scenario_skips_a_target_that_holds_users() {
     target.create_user(&held).await.expect("a user is added");
     assert_eq!(target.count_users().await.unwrap(), Some(1));
     let reports = tempfile::tempdir().unwrap();
-    let args = RunArgs {
-        report_dir: reports.path().to_owned(),
-        no_progress: true,
-        ..Default::default()
-    };
-    let code = cli::run_on(&target, &scenarios, &args, None).await;
+    let code = cli::run_on(&target, &scenarios, &quiet_into(reports.path()), None).await;
     target.shutdown().await;
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(reports.path().join("latest/report.json")).unwrap())
-            .unwrap();
+    let json = latest_report(reports.path());
     let r = &json["scenarios"][0];
     assert_eq!(
         (r["id"].as_str(), r["verdict"].as_str()),
@@ -128,12 +121,8 @@ async fn cleanup_deletes_users_created_under_literal_names() {
     let target = keygate::target::embedded::start(None)
         .await
         .expect("server starts");
-    let args = RunArgs {
-        report_dir: dir.path().join("reports"),
-        no_progress: true,
-        ..Default::default()
-    };
     // The second step fails (readwrite may list buckets): the scenario stops there.
+    let args = quiet_into(&dir.path().join("reports"));
     let code = cli::run_on(&target, &scenarios, &args, None).await;
     assert_eq!(code, cli::EXIT_FAIL);
     assert_eq!(
@@ -142,4 +131,45 @@ async fn cleanup_deletes_users_created_under_literal_names() {
         "no user left behind"
     );
     target.shutdown().await;
+}
+
+/// Reports name an unsigned raw request's caller `anonymous`, not the identity that would
+/// have signed it (regression: "raw as root: expected 403, got 200" for a request sent
+/// without any authentication sent a vendor looking at the root's rights).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_request_is_reported_as_anonymous() {
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/sigv4/header-auth.toml");
+    let scenarios = cli::load_paths(&[lib]).expect("the scenario validates");
+    let target = keygate::target::embedded::start(None)
+        .await
+        .expect("server starts");
+    let reports = tempfile::tempdir().unwrap();
+    let code = cli::run_on(&target, &scenarios, &quiet_into(reports.path()), None).await;
+    assert_eq!(code, cli::EXIT_PASS);
+    keygate::target::Target::shutdown(&target).await;
+    let json = latest_report(reports.path());
+    let steps = json["scenarios"][0]["steps"].as_array().unwrap();
+    let callers: Vec<(&str, &str)> = steps
+        .iter()
+        .map(|s| (s["origin"].as_str().unwrap(), s["as"].as_str().unwrap()))
+        .collect();
+    let unsigned = callers
+        .iter()
+        .filter(|(_, who)| *who == "anonymous")
+        .count();
+    assert_eq!(unsigned, 1, "{callers:?}");
+}
+
+/// Run settings for a test: reports into `dir`, no progress output.
+fn quiet_into(dir: &Path) -> RunArgs {
+    RunArgs {
+        report_dir: dir.to_owned(),
+        no_progress: true,
+        ..Default::default()
+    }
+}
+
+/// The `report.json` of the latest run reported into `dir`.
+fn latest_report(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("latest/report.json")).unwrap()).unwrap()
 }

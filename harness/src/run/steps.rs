@@ -232,12 +232,23 @@ pub async fn run_step(
 ) -> StepResult {
     let step = &planned.step;
     let who = step.as_.clone().unwrap_or_else(|| "root".into());
+    // A raw request sent without authentication is nobody's, whoever would have signed it.
+    let unsigned = step.request.as_ref().is_some_and(|r| {
+        r.sign == crate::scenario::model::SignMode::None
+            || r.mutations
+                .contains(&crate::scenario::model::Mutation::NoAuth)
+    });
+    let shown = if unsigned {
+        "anonymous".to_owned()
+    } else {
+        who.clone()
+    };
     let started = Instant::now();
     let mut result = StepResult {
         origin: planned.origin.clone(),
         name: step.name.clone(),
         op: step.op.map(|o| o.name()).unwrap_or_default(),
-        as_: who.clone(),
+        as_: shown,
         verdict: Verdict::Pass,
         expected: String::new(),
         actual: String::new(),
