@@ -133,11 +133,11 @@ async fn cleanup_deletes_users_created_under_literal_names() {
     target.shutdown().await;
 }
 
-/// Reports name an unsigned raw request's caller `anonymous`, not the identity that would
+/// Reports name an unsigned raw request's caller `unsigned`, not the identity that would
 /// have signed it (regression: "raw as root: expected 403, got 200" for a request sent
 /// without any authentication sent a vendor looking at the root's rights).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unsigned_request_is_reported_as_anonymous() {
+async fn an_unsigned_request_is_reported_as_unsigned() {
     let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/sigv4/header-auth.toml");
     let scenarios = cli::load_paths(&[lib]).expect("the scenario validates");
     let target = keygate::target::embedded::start(None)
@@ -153,10 +153,7 @@ async fn an_unsigned_request_is_reported_as_anonymous() {
         .iter()
         .map(|s| (s["origin"].as_str().unwrap(), s["as"].as_str().unwrap()))
         .collect();
-    let unsigned = callers
-        .iter()
-        .filter(|(_, who)| *who == "anonymous")
-        .count();
+    let unsigned = callers.iter().filter(|(_, who)| *who == "unsigned").count();
     assert_eq!(unsigned, 1, "{callers:?}");
 }
 

@@ -3,11 +3,12 @@
 //! Exit codes (documented contract for CI gates):
 //! 0 every selected scenario passed or was skipped with a reason;
 //! 1 at least one scenario failed (the target broke a rule), not counting the failures a
-//!   `--known-failures` file lists, or a scenario that file lists passed (the list is stale);
+//!   `--known-failures` file lists (in the steps it lists), or a scenario or step that file
+//!   lists passed (the list is stale);
 //! 2 usage error or a scenario / target file that does not validate;
 //! 3 the target could not be started or reached, refused the root keys or region, or is not
-//!   S3 (the preflight, before any scenario), or provisioning failed (no failure, but
-//!   scenarios in error: the run proves nothing);
+//!   S3 (the preflight, before any scenario), or scenarios ended in error (provisioning
+//!   failed, no usable answer) and none failed: what they check is unproven;
 //! 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM (a CI timeout): the run stopped early,
 //!   whatever the scenarios that ran found. `run` starts no further scenario, abandons the
 //!   running ones (their cleanup still runs), stops what it started (the in-process server,
@@ -51,12 +52,12 @@ pub const EXIT_TARGET: u8 = 3;
 const EXIT_CODES: &str = "\
 Exit codes:
   0    every selected scenario passed or was skipped with a reason
-  1    at least one scenario failed, apart from those --known-failures lists, or one it
-       lists passed (load: unexpected outcomes or a regression)
+  1    at least one scenario failed, apart from those --known-failures lists (in the steps
+       it lists), or one it lists passed (load: unexpected outcomes or a regression)
   2    usage error, or a scenario, target or plan file that does not validate
   3    the target could not be started or reached, is not S3, refused the root keys or
        region, or scenarios ended in error (provisioning failed, no usable answer) and none
-       failed: the run proves nothing
+       failed: what they check is unproven
   130  interrupted by SIGINT (Ctrl-C); 143 by SIGTERM. The target is shut down and
        `run` writes its reports, listing the scenarios that did not run; a second signal
        exits at once, without cleanup";

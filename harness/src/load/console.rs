@@ -69,7 +69,11 @@ pub fn console(report: &LoadReport) -> String {
                 t.count,
                 t.ok,
                 // Of n, then in every phase (warm-up included), which is what gates.
-                format!("{}/{}", t.unexpected_measured, t.unexpected),
+                format!(
+                    "{}/{}",
+                    t.unexpected_measured.map_or("?".into(), |n| n.to_string()),
+                    t.unexpected
+                ),
                 t.latency_us.p50,
                 t.latency_us.p99,
                 errs.join(" ")

@@ -89,7 +89,11 @@ fn add_tx(into: &mut TxResult, t: &TxResult) -> anyhow::Result<()> {
     into.denied += t.denied;
     into.server_cpu = None;
     into.unexpected += t.unexpected;
-    into.unexpected_measured += t.unexpected_measured;
+    // Unknown in a shard recorded before it was kept: unknown in the sum.
+    into.unexpected_measured = into
+        .unexpected_measured
+        .zip(t.unexpected_measured)
+        .map(|(a, b)| a + b);
     for (c, n) in &t.errors {
         *into.errors.entry(c.clone()).or_default() += n;
     }

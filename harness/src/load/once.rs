@@ -323,7 +323,7 @@ async fn attack(
             ok: st.ok,
             denied: st.denied,
             unexpected: st.unexpected,
-            unexpected_measured: st.unexpected_measured,
+            unexpected_measured: Some(st.unexpected_measured),
             errors: st.errors.clone(),
             latency_us: report::Latency::of(&st.hist),
             histogram: report::encode(&st.hist),

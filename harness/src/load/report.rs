@@ -59,9 +59,10 @@ pub struct TxResult {
     pub denied: u64,
     /// Outcomes the plan does not expect, in every phase (warm-up included): what gates.
     pub unexpected: u64,
-    /// Of `unexpected`, those among the `count` requests of the steady window.
-    #[serde(default)]
-    pub unexpected_measured: u64,
+    /// Of `unexpected`, those among the `count` requests of the steady window (`None` in a
+    /// report recorded before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unexpected_measured: Option<u64>,
     pub errors: BTreeMap<String, u64>,
     /// Microseconds.
     pub latency_us: Latency,

@@ -6,9 +6,9 @@
 //!
 //! [known_failures]
 //! # Only these steps of the scenario may fail (their `origin`s, as reports name them):
-//! policy-predefined-matrix = { reason = "VENDOR-7: writeonly may list", steps = ["matrix[0].cases[4] as writer"] }
+//! policy-predefined-matrix = { reason = "VENDOR-7: writeonly may list", steps = ["matrix[1].cases[5] as wo"] }
 //! # Any failure of the scenario (a reason alone):
-//! sts-revoked-on-user-delete = "VENDOR-123: revocation reaches the gateways within 5 s"
+//! users-delete-cascades = "VENDOR-123: revocation reaches the gateways within 5 s"
 //! ```
 //!
 //! A listed scenario that fails is a known failure: still `fail` in every report (its rule is
@@ -74,14 +74,31 @@ impl KnownFailures {
         let mut ids = BTreeMap::new();
         for (id, entry) in f.known_failures {
             let key = format!("known_failures.{id}");
-            if !library.iter().any(|s| s.id() == id) {
+            let Some(scenario) = library.iter().find(|s| s.id() == id) else {
                 return Err(at(
                     &key,
                     "no scenario with this id in the library (`keygate list` shows them)".into(),
                 ));
-            }
+            };
             let known =
                 read_entry(entry).map_err(|(sub, what)| at(&format!("{key}{sub}"), what))?;
+            // A step the scenario does not have would match nothing, ever.
+            let origins: BTreeSet<&str> =
+                scenario.steps.iter().map(|s| s.origin.as_str()).collect();
+            if let Some(bad) = known
+                .steps
+                .iter()
+                .flatten()
+                .find(|o| !origins.contains(o.as_str()))
+            {
+                return Err(at(
+                    &format!("{key}.steps"),
+                    format!(
+                        "`{bad}` is no step of {id} (its steps: {})",
+                        origins.into_iter().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
             ids.insert(id, known);
         }
         Ok(Self {
@@ -99,25 +116,52 @@ impl KnownFailures {
                 continue;
             };
             if let (Verdict::Fail, Some(steps)) = (r.verdict, &known.steps) {
-                let failed = r.steps.iter().filter(|s| s.verdict == Verdict::Fail);
-                let mut beyond = failed.clone().filter(|s| !steps.contains(&s.origin));
-                match (beyond.next(), failed.count()) {
-                    (Some(step), _) => {
-                        let why = step.mismatches.first().map_or("", String::as_str);
-                        r.reason = Some(format!(
-                            "{} failed, beyond the steps listed as known failures ({}): {why}",
-                            step.origin, known.reason
-                        ));
-                        continue;
-                    }
-                    // Failed, but in no step (a fault scenario's losses): not what is listed.
-                    (None, 0) => continue,
-                    (None, _) => {}
+                if let Some(why) = beyond_the_list(r, steps, &known.reason) {
+                    r.reason = Some(why);
+                    continue;
                 }
             }
             r.known_failure = Some(known.reason.clone());
         }
     }
+}
+
+/// Why a failed scenario listed with `steps` is not the known failure: a step not listed that
+/// failed or ended in error (after which the rest did not run), a listed step that passes now
+/// (the list outlived that bug), or no failed step at all. `None`: exactly listed steps failed.
+fn beyond_the_list(r: &ScenarioResult, steps: &BTreeSet<String>, reason: &str) -> Option<String> {
+    let listed = |o: &String| steps.contains(o);
+    if let Some(s) = r
+        .steps
+        .iter()
+        .find(|s| s.verdict != Verdict::Pass && !listed(&s.origin))
+    {
+        let why = s.mismatches.first().map_or("", String::as_str);
+        let what = match s.verdict {
+            Verdict::Fail => "failed",
+            _ => "ended in error",
+        };
+        return Some(format!(
+            "{} {what}, beyond the steps listed as known failures ({reason}): {why}",
+            s.origin
+        ));
+    }
+    if let Some(s) = r
+        .steps
+        .iter()
+        .find(|s| s.verdict == Verdict::Pass && listed(&s.origin))
+    {
+        return Some(format!(
+            "{} passes now, though listed as a known failure ({reason}): remove it from the list",
+            s.origin
+        ));
+    }
+    if !r.steps.iter().any(|s| s.verdict == Verdict::Fail) {
+        return Some(format!(
+            "failed in none of the steps listed as known failures ({reason})"
+        ));
+    }
+    None
 }
 
 /// A `[known_failures]` value: a reason, or `{ reason, steps }`. Errors: the sub-key at fault
@@ -307,6 +351,12 @@ mod tests {
                 "version = 1\n[known_failures]\nknown-one = { reason = \"x\", steps = [] }\n",
                 "at `known_failures.known-one.steps`: expected a non-empty list",
             ),
+            (
+                "version = 1\n[known_failures]\n\
+                 known-one = { reason = \"x\", steps = [\"steps[1]\"] }\n",
+                "at `known_failures.known-one.steps`: `steps[1]` is no step of known-one (its \
+                 steps: steps[0])",
+            ),
         ];
         for (text, said) in cases {
             let file = write(dir.path(), text);
@@ -360,6 +410,11 @@ mod tests {
         };
         let listed = failing(&[("steps[0]", Verdict::Fail), ("steps[1]", Verdict::Pass)]);
         assert!(is_known(&listed), "{listed:?}");
+        // A step not listed that ended in error (the rest then did not run): not known.
+        let errored = failing(&[("steps[0]", Verdict::Fail), ("steps[1]", Verdict::Error)]);
+        assert!(!is_known(&errored));
+        let why = errored.reason.unwrap();
+        assert!(why.starts_with("steps[1] ended in error, beyond"), "{why}");
         let beyond = failing(&[("steps[0]", Verdict::Fail), ("steps[1]", Verdict::Fail)]);
         assert!(!is_known(&beyond) && beyond.known_failure.is_none());
         let why = beyond.reason.unwrap();
@@ -370,7 +425,17 @@ mod tests {
             "{why}"
         );
         // Failed in no step (a fault scenario's losses): not the listed failure either.
-        assert!(!is_known(&failing(&[("steps[0]", Verdict::Pass)])));
+        assert!(!is_known(&failing(&[("steps[1]", Verdict::Pass)])));
+        // A listed step that passes now: the list outlived it.
+        let stale = failing(&[("steps[0]", Verdict::Pass), ("steps[1]", Verdict::Fail)]);
+        assert!(!is_known(&stale));
+        let why = stale.reason.unwrap();
+        assert!(
+            why.starts_with("steps[1] failed") || why.contains("passes now"),
+            "{why}"
+        );
+        let stale = failing(&[("steps[0]", Verdict::Pass)]);
+        assert!(stale.reason.unwrap().contains("steps[0] passes now"));
     }
 
     #[test]
@@ -379,8 +444,8 @@ mod tests {
         let mut failed = fixtures::result("known-one", &["U1"], Verdict::Fail);
         failed.reason = Some("step 1: expected \"ok\"\nsecond line".into());
         failed.steps = vec![
-            fixtures::step("steps[0]", Verdict::Pass),
-            fixtures::step("steps[1]", Verdict::Fail),
+            fixtures::step("steps[0]", Verdict::Fail),
+            fixtures::step("matrix[0].cases[0] as a", Verdict::Pass),
         ];
         let report = fixtures::report(vec![
             failed,
@@ -389,13 +454,13 @@ mod tests {
         let text = template(&report).expect("one failure");
         assert!(
             text.contains(
-                "known-one = { reason = 'step 1: expected \"ok\"', steps = [\"steps[1]\"] }\n"
+                "known-one = { reason = 'step 1: expected \"ok\"', steps = [\"steps[0]\"] }\n"
             ) && !text.contains("passed"),
             "{text}"
         );
         let file = write(dir.path(), &text);
         let known = KnownFailures::load(&file, &library(dir.path())).unwrap();
-        let steps = BTreeSet::from(["steps[1]".to_owned()]);
+        let steps = BTreeSet::from(["steps[0]".to_owned()]);
         assert_eq!(known.ids["known-one"].steps, Some(steps));
         assert!(template(&fixtures::report(Vec::new())).is_none());
     }

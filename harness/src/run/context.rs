@@ -116,9 +116,12 @@ impl<'a> Ctx<'a> {
             .clone()
     }
 
-    /// Notes that a step created user `real` (named `logical` in the file).
+    /// Notes that a step created user `real` (named `logical` in the file). A literal name is
+    /// kept for cleanup only when it holds this run's prefix (`={{prefix}}-…`): on a target
+    /// where adding an existing user updates it, a plain literal may name a user the target
+    /// held before the run, which cleanup must not delete.
     pub fn created_user(&self, logical: &str, real: &str) {
-        if logical.starts_with('=') {
+        if logical.starts_with('=') && real.contains(&self.prefix) {
             lock(&self.literal_users).insert(real.to_owned());
         }
     }

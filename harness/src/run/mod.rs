@@ -247,9 +247,10 @@ async fn cleanup(ctx: &Ctx<'_>) -> Vec<String> {
                 if t.check_admin().await.is_err() {
                     warnings.push(format!(
                         "the target's admin API no longer answers; not deleted: users [{}], \
-                         policies [{}]",
+                         policies [{}]; not restored: pre-defined policies [{}]",
                         users[i + 1..].join(", "),
-                        ctx.policies().join(", ")
+                        ctx.policies().join(", "),
+                        ctx.changed_predefined().join(", ")
                     ));
                     admin_down = true;
                     break;

@@ -244,7 +244,9 @@ impl Env<'_> {
             return (i, not_run(s, reason));
         }
         if let Some(reason) = self.held_users(s).await {
-            return (i, skipped(s, reason));
+            let r = skipped(s, reason);
+            self.bar.finished(&r);
+            return (i, r);
         }
         self.bar.started(s.id());
         let mut r = run_scenario(

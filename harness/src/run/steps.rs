@@ -232,14 +232,15 @@ pub async fn run_step(
 ) -> StepResult {
     let step = &planned.step;
     let who = step.as_.clone().unwrap_or_else(|| "root".into());
-    // A raw request sent without authentication is nobody's, whoever would have signed it.
+    // A raw request sent without a signature: not the signer's, whoever would have signed it
+    // (it may still carry a hand-written header or a session token).
     let unsigned = step.request.as_ref().is_some_and(|r| {
         r.sign == crate::scenario::model::SignMode::None
             || r.mutations
                 .contains(&crate::scenario::model::Mutation::NoAuth)
     });
     let shown = if unsigned {
-        "anonymous".to_owned()
+        "unsigned".to_owned()
     } else {
         who.clone()
     };

@@ -268,9 +268,11 @@ pub trait Target: Send + Sync + fmt::Debug {
 
     /// The document of pre-defined policy `name` as this target should hold it, to restore
     /// one a scenario changed on a target that let it (SPEC P1 refuses such changes). Default:
-    /// WEKA's document, as SPEC gives it.
+    /// WEKA's document, as SPEC gives it, for the `reference` profile; none for the others
+    /// (MinIO's `readonly` differs, AWS has no such policies).
     fn predefined_document(&self, name: &str) -> Option<String> {
-        weka_predefined(name).map(str::to_owned)
+        let weka = self.info().profile == crate::scenario::Profile::Reference;
+        weka_predefined(name).filter(|_| weka).map(str::to_owned)
     }
 
     /// How many S3 users the target holds now, for scenarios that count users against a

@@ -380,9 +380,12 @@ impl Target for CommandTarget {
     }
 
     fn predefined_document(&self, name: &str) -> Option<String> {
+        let weka = self.info.profile == crate::scenario::Profile::Reference;
         match self.predefined.get(name) {
             Some(doc) => Some(doc.clone()),
-            None => super::weka_predefined(name).map(str::to_owned),
+            None => super::weka_predefined(name)
+                .filter(|_| weka)
+                .map(str::to_owned),
         }
     }
 
