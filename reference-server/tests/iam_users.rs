@@ -333,6 +333,11 @@ async fn user_api_duplicate_missing_and_non_admin_callers() {
     t.admin("DELETE", "users/nobody", "")
         .await
         .expect_error(404, "NoSuchEntity");
+    // An empty name segment is no call (it was NoSuchEntity for a user called "").
+    for path in ["users/", "users//policy", "policies/"] {
+        let got = t.admin("GET", path, "").await;
+        got.expect_error(404, "NotFound");
+    }
     // Only the admin manages users and policies, whatever policy a user holds.
     for (method, path) in [
         ("GET", "users"),

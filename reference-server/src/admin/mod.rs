@@ -250,6 +250,10 @@ async fn dispatch(
 fn route(req: &AdminRequest, segments: &[String]) -> AdminResult<Response<Body>> {
     let method = req.parts.method.as_str();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    // `users/` or `users//policy` names no user: no call, not a user called "".
+    if segs.iter().any(|s| s.is_empty()) {
+        return Err(AdminError::not_found());
+    }
     match (method, segs.as_slice()) {
         ("POST", ["users"]) => users::add(req),
         ("GET", ["users"]) => users::list(req),
