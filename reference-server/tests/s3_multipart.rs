@@ -447,3 +447,57 @@ async fn upload_part_copy_builds_parts_from_ranges() {
     let got = got.body.collect().await.unwrap().into_bytes();
     assert!(got.as_ref() == data.as_slice(), "the copy's bytes");
 }
+
+/// A completion repeated (a client retrying after it lost the first answer) answers as the
+/// first did while the object it made is still the key's, as S3 does. Regression: it was
+/// `NoSuchUpload`, so a retry after a dropped answer failed an upload that had succeeded.
+/// Once the key holds another object, or for another key, the upload is gone.
+#[tokio::test]
+async fn a_repeated_completion_answers_as_the_first() {
+    let t = TestServer::start().await;
+    let s3 = t.root_s3();
+    t.bucket("mpr").await;
+    let id = start_upload(&s3, ("mpr", "k"), ChecksumAlgorithm::Crc32).await;
+    let part = s3
+        .upload_part()
+        .bucket("mpr")
+        .key("k")
+        .upload_id(&id)
+        .part_number(1);
+    let out = part
+        .body(ByteStream::from_static(b"one part"))
+        .send()
+        .await
+        .unwrap();
+    let listed = CompletedPart::builder()
+        .part_number(1)
+        .e_tag(out.e_tag().unwrap())
+        .checksum_crc32(out.checksum_crc32().unwrap())
+        .build();
+    let complete = |key: &str| {
+        let upload = CompletedMultipartUpload::builder().parts(listed.clone());
+        let complete = s3.complete_multipart_upload().bucket("mpr").key(key);
+        complete.upload_id(&id).multipart_upload(upload.build())
+    };
+    let first = complete("k").send().await.unwrap();
+    let again = complete("k").send().await.unwrap();
+    assert_eq!(again.e_tag(), first.e_tag());
+    assert_eq!(again.checksum_crc32(), first.checksum_crc32());
+    // A copy of the object is another object: not this upload's.
+    let copy = s3
+        .copy_object()
+        .bucket("mpr")
+        .key("copy")
+        .copy_source("mpr/k");
+    copy.send().await.unwrap();
+    let e = complete("copy").send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "NoSuchUpload");
+    let put = s3
+        .put_object()
+        .bucket("mpr")
+        .key("k")
+        .body(ByteStream::from_static(b"new"));
+    put.send().await.unwrap();
+    let e = complete("k").send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "NoSuchUpload");
+}

@@ -314,7 +314,8 @@ pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         ctx.state.store.upload(&bucket, &key, &id)?;
         super::objects::precondition_now(ctx, &precondition)?;
     }
-    let meta = super::offload(move || {
+    let replay = (id.clone(), precondition == Precondition::NONE);
+    let done = super::offload(move || {
         let store = &state.store;
         let by = Completion {
             owner,
@@ -324,7 +325,20 @@ pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
         };
         store.complete_upload(&b, &k, &id, &parts, by)
     })
-    .await?;
+    .await;
+    let meta = match done {
+        // The same completion again (a client retrying after a lost answer): the object it
+        // made is still the key's, so it answers as the first did, as S3 does. Not for a
+        // conditional one, whose condition the object now stands in the way of.
+        Err(e) if e.code == S3ErrorCode::NoSuchUpload && replay.1 => ctx
+            .state
+            .store
+            .object_meta(&bucket, &key)
+            .ok()
+            .filter(|m| m.upload_id.as_deref() == Some(replay.0.as_str()))
+            .ok_or(e)?,
+        done => done?,
+    };
     let mut w = XmlWriter::new("CompleteMultipartUploadResult");
     w.elem("Location", &format!("/{bucket}/{key}"))
         .elem("Bucket", &bucket)

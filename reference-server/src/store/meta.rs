@@ -68,4 +68,9 @@ pub struct ObjectMeta {
     /// record (`.keygate/pending/`) to find the object it belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<(String, String)>,
+    /// The multipart upload this object was completed from, so that the same completion
+    /// repeated (a client retrying after a lost answer) answers as the first did. Cleared by
+    /// anything that writes the object anew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
 }

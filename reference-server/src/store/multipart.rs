@@ -348,6 +348,7 @@ impl Store {
         meta.parts = chosen.iter().map(|p| p.size).collect();
         meta.modified_ms = now_ms;
         meta.owner = owner;
+        meta.upload_id = Some(upload_id.to_owned());
         meta.checksum = algorithm
             .zip(checksum)
             .map(|(alg, value)| (alg.header_name().to_owned(), value));

@@ -617,6 +617,7 @@ impl Store {
         // A copy is written whole: one part, whatever the source was uploaded in.
         meta.parts = Vec::new();
         meta.part_checksums = Vec::new();
+        meta.upload_id = None;
         self.commit(tmp, dst_bucket, dst_key, &meta, precondition)?;
         Ok(meta)
     }
