@@ -483,6 +483,9 @@ async fn a_repeated_completion_answers_as_the_first() {
     let again = complete("k").send().await.unwrap();
     assert_eq!(again.e_tag(), first.e_tag());
     assert_eq!(again.checksum_crc32(), first.checksum_crc32());
+    // A request that is not that completion (another size claimed) is not answered from it.
+    let e = complete("k").mpu_object_size(1).send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "NoSuchUpload");
     // A copy of the object is another object: not this upload's.
     let copy = s3
         .copy_object()

@@ -153,12 +153,28 @@ async fn conditional_writes_and_deletes() {
     let e = complete.clone().if_match(wrong).send().await;
     assert_eq!(status_code(&e.unwrap_err()), 412);
     assert_eq!(read("k").await, b"second");
-    complete.clone().if_match(&etag).send().await.unwrap();
+    let done = complete.clone().if_match(&etag).send().await.unwrap();
     assert_eq!(read("k").await, b"third");
-    // The upload is gone: `NoSuchUpload`, whatever the condition would say of the key.
-    for e in [
+    // The same completion repeated (its answer lost) answers as it did: its condition held
+    // when it took effect, and is not judged again against the object it made.
+    for again in [
         complete.clone().if_none_match("*").send().await,
         complete.clone().if_match(wrong).send().await,
+    ] {
+        assert_eq!(again.unwrap().e_tag(), done.e_tag());
+    }
+    // Another part list for the gone upload is no repeat: `NoSuchUpload`, whatever the
+    // condition would say of the key.
+    let other = aws_sdk_s3::types::CompletedPart::builder()
+        .part_number(1)
+        .e_tag("\"00000000000000000000000000000000\"")
+        .build();
+    let other = aws_sdk_s3::types::CompletedMultipartUpload::builder().parts(other);
+    let other = complete.clone().multipart_upload(other.build());
+    for e in [
+        other.clone().if_none_match("*").send().await,
+        other.clone().if_match(wrong).send().await,
+        other.send().await,
     ] {
         assert_eq!(failed(e), "NoSuchUpload");
     }

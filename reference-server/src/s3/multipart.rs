@@ -8,7 +8,7 @@ use super::xml::{self, XmlWriter};
 use super::Ctx;
 use crate::http_util::{self, set_header, Body};
 use crate::store::multipart::{
-    checksum_mismatch, checksum_type_name, Completion, ObjectClaims, UploadChecksum,
+    checksum_mismatch, checksum_type_name, made_by, Completion, ObjectClaims, UploadChecksum,
     MAX_PART_NUMBER, MAX_PART_SIZE,
 };
 use crate::store::{ObjectMeta, Precondition};
@@ -308,44 +308,54 @@ pub async fn complete(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     let state = ctx.state.clone();
     let (b, k) = (bucket.clone(), key.clone());
     let precondition = super::objects::write_precondition(ctx)?;
+    // The same completion again (a client retrying after a lost answer), once the upload is
+    // gone: answered as the first was while the key holds the object that very request made,
+    // as S3 does; its conditions held when it took effect, and are not judged again.
+    let repeated = |e: S3Error, ctx: &Ctx, listed: &[_], claimed: &ObjectClaims| {
+        if e.code != S3ErrorCode::NoSuchUpload {
+            return Err(e);
+        }
+        let meta = ctx.state.store.object_meta(&bucket, &key).ok();
+        meta.filter(|m| made_by(m, &id, listed, claimed)).ok_or(e)
+    };
     // Before the parts are assembled, then again as the object is placed; but a missing
-    // upload is `NoSuchUpload` whatever the key holds.
+    // upload is `NoSuchUpload` (unless this is its completion repeated) whatever the key
+    // holds.
     if precondition != Precondition::NONE {
-        ctx.state.store.upload(&bucket, &key, &id)?;
+        if let Err(e) = ctx.state.store.upload(&bucket, &key, &id) {
+            let meta = repeated(e, ctx, &parts, &claimed)?;
+            return Ok(completed(&bucket, &key, &meta));
+        }
         super::objects::precondition_now(ctx, &precondition)?;
     }
-    let replay = (id.clone(), precondition == Precondition::NONE);
+    let (listed, claims, upload) = (parts.clone(), claimed.clone(), id.clone());
     let done = super::offload(move || {
         let store = &state.store;
         let by = Completion {
             owner,
             now_ms: now,
             precondition: &precondition,
-            claimed: &claimed,
+            claimed: &claims,
         };
-        store.complete_upload(&b, &k, &id, &parts, by)
+        store.complete_upload(&b, &k, &upload, &listed, by)
     })
     .await;
     let meta = match done {
-        // The same completion again (a client retrying after a lost answer): the object it
-        // made is still the key's, so it answers as the first did, as S3 does. Not for a
-        // conditional one, whose condition the object now stands in the way of.
-        Err(e) if e.code == S3ErrorCode::NoSuchUpload && replay.1 => ctx
-            .state
-            .store
-            .object_meta(&bucket, &key)
-            .ok()
-            .filter(|m| m.upload_id.as_deref() == Some(replay.0.as_str()))
-            .ok_or(e)?,
-        done => done?,
+        Err(e) => repeated(e, ctx, &parts, &claimed)?,
+        Ok(meta) => meta,
     };
+    Ok(completed(&bucket, &key, &meta))
+}
+
+/// CompleteMultipartUpload's answer for the object `meta` describes.
+fn completed(bucket: &str, key: &str, meta: &ObjectMeta) -> Response<Body> {
     let mut w = XmlWriter::new("CompleteMultipartUploadResult");
     w.elem("Location", &format!("/{bucket}/{key}"))
-        .elem("Bucket", &bucket)
-        .elem("Key", &key)
+        .elem("Bucket", bucket)
+        .elem("Key", key)
         .elem("ETag", &format!("\"{}\"", meta.etag));
-    xml::checksum_elements(&mut w, &meta);
-    Ok(http_util::xml(StatusCode::OK, w.finish()))
+    xml::checksum_elements(&mut w, meta);
+    http_util::xml(StatusCode::OK, w.finish())
 }
 
 pub async fn abort(ctx: &mut Ctx) -> S3Result<Response<Body>> {

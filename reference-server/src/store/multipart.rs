@@ -479,7 +479,7 @@ pub struct Completion<'a> {
 /// What CompleteMultipartUpload's headers say of the object: its checksum's value
 /// (`x-amz-checksum-<algorithm>`) and type (`x-amz-checksum-type`), and its size
 /// (`x-amz-mp-object-size`), each optional.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObjectClaims {
     pub value: Option<(ChecksumAlgorithm, String)>,
     pub full_object: Option<bool>,
@@ -556,6 +556,32 @@ impl ObjectClaims {
         }
         Ok(())
     }
+}
+
+/// Whether a completion (the parts it lists, what its headers claim) is the one that made the
+/// object `meta` describes: the object records upload `upload_id`, its ETag is the listed
+/// parts' (the same parts in the same order), and the claimed size and checksum hold. A
+/// completion repeated after the upload is gone is answered from such an object.
+pub fn made_by(
+    meta: &ObjectMeta,
+    upload_id: &str,
+    listed: &[RequestedPart],
+    claimed: &ObjectClaims,
+) -> bool {
+    let etag = || {
+        let mut md5s = Md5::new();
+        for p in listed {
+            let md5 = hex::decode(p.etag.trim().trim_matches('"')).ok()?;
+            md5s.update(<[u8; 16]>::try_from(md5).ok()?);
+        }
+        Some(format!("{}-{}", hex::encode(md5s.finalize()), listed.len()))
+    };
+    meta.upload_id.as_deref() == Some(upload_id)
+        && etag().as_deref() == Some(meta.etag.as_str())
+        && claimed.check_size(meta.size).is_ok()
+        && claimed
+            .check_value(meta.checksum.as_ref().map(|(_, v)| v.as_str()))
+            .is_ok()
 }
 
 /// A part as Complete lists it, against the upload's checksum (400 `InvalidRequest`, as S3):
