@@ -5,6 +5,9 @@
 //! carry the CLI's error code, that state (a user's generated key, its attached policy) reaches
 //! later commands, and that a missing action is reported as unsupported, never as success.
 
+#[path = "support/procs.rs"]
+mod procs;
+
 use keygate::target::command;
 use keygate::target::{Credentials, NewUser, RoleRequest, Target, TargetError, UserUpdate};
 use std::path::{Path, PathBuf};
@@ -300,19 +303,8 @@ async fn a_timed_out_command_leaves_no_process_behind() {
         "{e:?}"
     );
     let child = std::fs::read_to_string(format!("{}.child", f.log.display())).unwrap();
-    let stat = format!("/proc/{}/stat", child.trim());
-    // Gone, or a zombie waiting for a parent that does not reap (PID 1 in a container).
-    let alive = || {
-        std::fs::read_to_string(&stat)
-            .ok()
-            .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_owned()))
-            .is_some_and(|r| !r.starts_with('Z'))
-    };
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while alive() && std::time::Instant::now() < until {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(!alive(), "the command's child {} still runs", child.trim());
+    let stopped = procs::stops_within(&child, std::time::Duration::from_secs(10));
+    assert!(stopped, "the command's child {} still runs", child.trim());
 }
 
 #[tokio::test]

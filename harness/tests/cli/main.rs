@@ -5,6 +5,8 @@
 //! `--known-failures`.
 
 mod known;
+#[path = "../support/procs.rs"]
+mod procs;
 mod stopping;
 
 use std::path::{Path, PathBuf};

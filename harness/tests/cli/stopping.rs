@@ -11,7 +11,7 @@
 //! slow scenario sleeps far longer than any test would wait. The only deadlines bound a hung
 //! child, which fails the test.
 
-use super::{run, stderr};
+use super::{procs, run, stderr};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -707,19 +707,7 @@ fn a_second_signal_kills_the_commands_still_running() {
     );
     assert!(err.contains("received again: exiting now"), "{err}");
     let pid = std::fs::read_to_string(&child_file).unwrap();
-    let stat = format!("/proc/{}/stat", pid.trim());
-    // Gone, or a zombie waiting for a parent that does not reap (PID 1 in a container).
-    let alive = || {
-        std::fs::read_to_string(&stat)
-            .ok()
-            .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_owned()))
-            .is_some_and(|r| !r.starts_with('Z'))
-    };
-    let until = Instant::now() + Duration::from_secs(10);
-    while alive() && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if alive() {
+    if !procs::stops_within(&pid, Duration::from_secs(10)) {
         let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
         panic!(
             "the cleanup command's child {} outlived keygate",

@@ -1,0 +1,21 @@
+//! Processes seen through `/proc`, for the tests that check no child outlives what started it.
+
+use std::time::{Duration, Instant};
+
+/// Whether process `pid` is still running: gone, or a zombie waiting for a parent that does
+/// not reap (PID 1 in a container), is not running.
+pub fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+        .ok()
+        .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_owned()))
+        .is_some_and(|r| !r.starts_with('Z'))
+}
+
+/// Waits up to `limit` for `pid` to stop running; whether it did.
+pub fn stops_within(pid: &str, limit: Duration) -> bool {
+    let until = Instant::now() + limit;
+    while running(pid) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    !running(pid)
+}
