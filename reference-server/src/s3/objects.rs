@@ -12,13 +12,13 @@ use super::headers::{lossy, meta_from_headers, object_headers, parse_http_date, 
 use super::xml::{self, XmlWriter};
 use super::{Ctx, MAX_PUT_SIZE};
 use crate::http_util::{self, set_header, Body};
-use crate::store::keys::{readable_key, validate_key};
+use crate::store::keys::{readable_key, validate_put_key};
 use crate::store::{ObjectMeta, Precondition};
 
 pub async fn put_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     ctx.require_length()?;
     let (bucket, key) = (ctx.bucket().to_owned(), ctx.key().to_owned());
-    validate_key(&key)?;
+    validate_put_key(&key)?;
     ctx.state.store.bucket_meta(&bucket)?;
     let precondition = write_precondition(ctx)?;
     precondition_now(ctx, &precondition)?;
@@ -541,7 +541,7 @@ pub async fn copy_object(ctx: &mut Ctx) -> S3Result<Response<Body>> {
     super::headers::check_write_headers(&ctx.parts.headers)?;
     let (src_bucket, src_key) = copy_source(ctx)?;
     let (bucket, key) = (ctx.bucket().to_owned(), ctx.key().to_owned());
-    validate_key(&key)?;
+    validate_put_key(&key)?;
     let replace_meta = match ctx.header("x-amz-metadata-directive") {
         None | Some("COPY") => false,
         Some("REPLACE") => true,

@@ -65,13 +65,36 @@ pub fn validate_key(key: &str) -> S3Result<()> {
     }
 }
 
+/// The directory a folder marker names: `dir` for a key `dir/` (or `a/b` for `a/b/`) whose
+/// part before the trailing `/` is a key [`validate_key`] accepts. A marker is stored as that
+/// directory (see `Store`), so it can be created by PutObject and CopyObject only, and only
+/// empty: S3 clients make them to show folders (the S3 console's "Create folder", s3fs
+/// `mkdir`, Hadoop S3A, rclone). `None` for every other key (`a//`, `./`, `/`).
+pub fn marker_dir(key: &str) -> Option<&str> {
+    let dir = key.strip_suffix('/')?;
+    key_fault(dir).is_none().then_some(dir)
+}
+
+/// [`validate_key`] for a PutObject or CopyObject destination, which may also be a folder
+/// marker ([`marker_dir`]).
+pub fn validate_put_key(key: &str) -> S3Result<()> {
+    match marker_dir(key) {
+        Some(_) => Ok(()),
+        None => validate_key(key),
+    }
+}
+
 /// Whether `key` may name a stored object, for a read or a delete: an error for a key refused
 /// whatever the request (empty, over 1024 bytes, or one that would escape the bucket: NUL, a
-/// leading `/`, a `..` segment: X5); `false` for one the filesystem layout cannot hold (an
-/// empty segment, as in `dir/` or `a//b`, a `.` segment, a segment over 255 bytes), which no
+/// leading `/`, a `..` segment: X5); `true` for a folder marker ([`marker_dir`]); `false` for
+/// one the filesystem layout cannot hold (an empty segment, as in `a//b` or `a//`, a `.`
+/// segment, a segment over 255 bytes), which no
 /// write can have stored: a read answers it as a missing key (404) and a delete as done (204),
 /// as S3 answers a key it does not hold, rather than 400 to a client probing for a folder.
 pub fn readable_key(key: &str) -> S3Result<bool> {
+    if marker_dir(key).is_some() {
+        return Ok(true);
+    }
     match key_fault(key) {
         None => Ok(true),
         Some(Fault::Unstorable(_)) => Ok(false),

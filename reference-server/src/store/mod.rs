@@ -5,6 +5,9 @@
 //! - `<data>/.keygate/buckets/<bucket>.json`: bucket metadata (creation time, tags, policy);
 //! - `<data>/.keygate/meta/<bucket>/<key>`: object metadata (JSON) (ETag, content type, user
 //!   metadata, tags, checksum), never inside the object file;
+//! - `<data>/.keygate/markers/<bucket>/<hash>`: folder markers' metadata (keys ending in `/`,
+//!   stored as the directory they name: see `markers`), and `<data>/.keygate/empty`, the
+//!   empty file their bytes are read from;
 //! - `<data>/.keygate/tmp/`: temp files, on the same filesystem so `rename` is atomic;
 //! - `<data>/.keygate/pending/<inode>`: an object's metadata staged while its data file is
 //!   renamed into place (crash recovery promotes or removes what a crash left);
@@ -24,6 +27,7 @@
 //! when ownership is on (X1–X3). Temp files are never visible as objects.
 
 pub mod keys;
+mod markers;
 mod meta;
 mod meta_cache;
 pub mod multipart;
@@ -126,9 +130,11 @@ impl Store {
     /// to the writer; the caller checks beforehand that the process may do so.
     pub fn open(root: &Path, ownership: bool) -> io::Result<Store> {
         let sys = root.join(".keygate");
-        for dir in ["buckets", "meta", "tmp", "multipart", "pending"] {
+        for dir in ["buckets", "meta", "markers", "tmp", "multipart", "pending"] {
             fs::create_dir_all(sys.join(dir))?;
         }
+        // What a folder marker's bytes are read from: nothing.
+        fs::File::create(sys.join("empty"))?;
         // Leftover temp files from a crash are never objects: clear them.
         for entry in fs::read_dir(sys.join("tmp"))? {
             let _ = fs::remove_file(entry?.path());
@@ -246,7 +252,7 @@ impl Store {
         let _dirs = self.dirs_exclusive(bucket);
         let dir = self.bucket_dir(bucket);
         match fs::DirBuilder::new().mode(0o755).create(&dir) {
-            Ok(()) => {}
+            Ok(()) => self.drop_markers(bucket),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 return Err(S3Error::new(S3ErrorCode::BucketAlreadyOwnedByYou).bucket(bucket));
             }
@@ -300,6 +306,7 @@ impl Store {
         fs::remove_file(self.bucket_meta_path(bucket)).map_err(S3Error::internal)?;
         self.meta_cache.clear();
         let _ = fs::remove_dir_all(self.sys.join("meta").join(bucket));
+        self.drop_markers(bucket);
         Ok(())
     }
 

@@ -201,6 +201,9 @@ impl Store {
         precondition: &Precondition,
     ) -> S3Result<()> {
         self.require_bucket(bucket)?;
+        if let Some(dir) = keys::marker_dir(key) {
+            return self.commit_marker(tmp, bucket, key, dir, meta, precondition);
+        }
         let bucket_dir = self.bucket_dir(bucket);
         let dest = object_path(&bucket_dir, key)?;
         let meta_path = self.meta_path(bucket, key)?;
@@ -277,6 +280,12 @@ impl Store {
     /// Opens `bucket/key` with its metadata (GET, CopyObject's source).
     pub fn open_object(&self, bucket: &str, key: &str) -> S3Result<ObjectReader> {
         let (file, meta) = self.lookup(bucket, key, true)?;
+        let file = match file {
+            None if keys::marker_dir(key).is_some() => {
+                Some(fs::File::open(self.empty_file()).map_err(S3Error::internal)?)
+            }
+            file => file,
+        };
         let file = file.ok_or_else(|| S3Error::internal("object looked up without its file"))?;
         Ok(ObjectReader { file, meta })
     }
@@ -305,6 +314,11 @@ impl Store {
         open: bool,
     ) -> S3Result<(Option<fs::File>, Arc<ObjectMeta>)> {
         let no_such_key = || S3Error::new(S3ErrorCode::NoSuchKey).bucket(bucket).key(key);
+        if let Some(dir) = keys::marker_dir(key) {
+            keys::validate_bucket(bucket).and_then(|()| self.require_bucket(bucket))?;
+            let meta = self.marker(bucket, key, dir)?.ok_or_else(no_such_key)?;
+            return Ok((None, Arc::new(meta)));
+        }
         // Unvalidated names are never turned into a path before the bucket check.
         let path = match keys::validate_bucket(bucket).and_then(|()| keys::readable_key(key)) {
             Ok(true) => object_path(&self.bucket_dir(bucket), key)?,
@@ -349,6 +363,9 @@ impl Store {
         if !keys::readable_key(key)? {
             return Err(no_such_key());
         }
+        if let Some(dir) = keys::marker_dir(key) {
+            return self.update_marker(bucket, key, dir, f);
+        }
         let path = object_path(&self.bucket_dir(bucket), key)?;
         let meta_path = self.meta_path(bucket, key)?;
         let _guard = self.lock_key(bucket, key);
@@ -376,6 +393,9 @@ impl Store {
             // Held by no object: as a delete of a missing key.
             return precondition.check(None, key);
         }
+        if let Some(dir) = keys::marker_dir(key) {
+            return self.delete_marker(bucket, key, dir, precondition);
+        }
         let bucket_dir = self.bucket_dir(bucket);
         let path = object_path(&bucket_dir, key)?;
         let meta_path = self.meta_path(bucket, key)?;
@@ -396,7 +416,7 @@ impl Store {
         // A key without `/` has no directory of its own to remove.
         if key.contains('/') {
             let _dirs = self.dirs_exclusive(bucket);
-            remove_empty_parents(&path, &bucket_dir);
+            self.remove_emptied_dirs(bucket, &path);
             remove_empty_parents(&meta_path, &self.sys.join("meta").join(bucket));
         }
         Ok(())
@@ -415,13 +435,17 @@ impl Store {
         // A prefix is only a filter: when the directory it names could not hold a key (a NUL,
         // an empty, `.` or `..` segment, a segment or a path too long: X5), nothing matches,
         // and no path is built from it.
+        let marked = |rel: &str| self.is_marked(bucket, rel);
         if walk_from.is_empty() {
-            collect_keys(&bucket_dir, walk_from, &mut keys).map_err(S3Error::internal)?;
+            collect_keys(&bucket_dir, walk_from, &marked, &mut keys).map_err(S3Error::internal)?;
         } else if let Ok(start_dir) = object_path(&bucket_dir, walk_from) {
-            collect_keys(&start_dir, walk_from, &mut keys).map_err(S3Error::internal)?;
+            if start_dir.is_dir() && marked(walk_from) {
+                keys.push(format!("{walk_from}/"));
+            }
+            collect_keys(&start_dir, walk_from, &marked, &mut keys).map_err(S3Error::internal)?;
         }
         // Files placed by other means under names no key can have are not objects.
-        keys.retain(|k| k.starts_with(q.prefix.as_str()) && keys::validate_key(k).is_ok());
+        keys.retain(|k| k.starts_with(q.prefix.as_str()) && keys::validate_put_key(k).is_ok());
         keys.sort_unstable();
 
         let mut page = ListPage::default();
@@ -530,7 +554,14 @@ fn synthesized_meta(stat: &fs::Metadata) -> ObjectMeta {
     }
 }
 
-fn collect_keys(dir: &Path, rel: &str, out: &mut Vec<String>) -> io::Result<()> {
+/// The keys under `dir` (whose key prefix is `rel`), in no order: its files, and its
+/// directories' keys with a `/` for those `marked` says are folder markers.
+fn collect_keys(
+    dir: &Path,
+    rel: &str,
+    marked: &dyn Fn(&str) -> bool,
+    out: &mut Vec<String>,
+) -> io::Result<()> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if is_missing(&e) => return Ok(()),
@@ -553,7 +584,10 @@ fn collect_keys(dir: &Path, rel: &str, out: &mut Vec<String>) -> io::Result<()> 
             Err(e) => return Err(e),
         };
         if ft.is_dir() {
-            collect_keys(&entry.path(), &key, out)?;
+            if marked(&key) {
+                out.push(format!("{key}/"));
+            }
+            collect_keys(&entry.path(), &key, marked, out)?;
         } else if ft.is_file() {
             out.push(key);
         }
