@@ -92,7 +92,9 @@ pub fn decide(ctx: &AuthzRequest<'_>, action: Action, resource: &str) -> S3Resul
                         action,
                         resource,
                         username: &p.username,
-                        userid: &p.access_key,
+                        // As MinIO: the user's name, the parent's for STS credentials and
+                        // service accounts (spec-notes 36/37), like `aws:username` (E10).
+                        userid: &p.username,
                         principal_type,
                         values,
                         profile: PROFILE,

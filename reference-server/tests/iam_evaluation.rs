@@ -178,6 +178,41 @@ async fn e10_username_home_folder_with_prefix_condition() {
     assert_eq!(list(sa, Some("alice/")).await, "AccessDenied");
 }
 
+/// `aws:userid`, as a variable and as a condition key, is the user's name for STS credentials
+/// and service accounts too (spec-notes 36/37: MinIO's `userid = username`, the parent user
+/// for temporary and service-account credentials). Regression: it was their own access key,
+/// so `home/${aws:userid}/*` refused a user's STS credentials and service accounts her folder.
+#[tokio::test]
+async fn e10_userid_is_the_parent_user_for_sts_and_service_accounts() {
+    let t = TestServer::start().await;
+    t.bucket("ids").await;
+    let doc = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:PutObject",
+         "Resource": "arn:aws:s3:::ids/${aws:userid}/*"},
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::ids/*",
+         "Condition": {"StringEquals": {"aws:userid": "alice"}}}
+    ]});
+    t.put_policy("by-id", &doc.to_string()).await;
+    let alice = t.user_with("alice", "by-id").await;
+    let bob = t.user_with("bob", "by-id").await;
+    t.object("ids", "shared", b"x").await;
+    let sts = t.assume_role(&alice, None).await;
+    let sa = t.add_service_account(&alice, None).await;
+    for (who, keys) in [
+        ("alice", &alice),
+        ("her STS", &sts),
+        ("her service account", &sa),
+    ] {
+        let s3 = t.s3_as(keys);
+        assert_eq!(try_put(&s3, "ids", "alice/x").await, "ok", "{who}");
+        assert_eq!(try_put(&s3, "ids", "bob/x").await, "AccessDenied", "{who}");
+        assert_eq!(try_get(&s3, "ids", "shared").await, "ok", "{who}");
+    }
+    let b = t.s3_as(&bob);
+    assert_eq!(try_get(&b, "ids", "shared").await, "AccessDenied");
+    assert_eq!(try_put(&b, "ids", "bob/x").await, "ok");
+}
+
 #[tokio::test]
 async fn e5_delete_objects_reports_denied_keys_per_key() {
     let t = TestServer::start().await;
