@@ -45,14 +45,23 @@ fn e9_missing_key_false_for_positive_operators_true_for_not_forms() {
             *expected,
             "{op} with a missing key"
         );
-        if *op != "Null" {
-            let p = when(&format!(r#"{{"{op}IfExists":{{"s3:max-keys":{value}}}}}"#));
-            assert!(
-                list().on(&p).is_allowed(),
-                "{op}IfExists with a missing key"
-            );
-        }
+        // Every operator, `Null` too: E8 gives each the suffix, E9 makes it true on a missing
+        // key (AWS refuses `NullIfExists`). Regression: `NullIfExists` was plain `Null`.
+        let p = when(&format!(r#"{{"{op}IfExists":{{"s3:max-keys":{value}}}}}"#));
+        assert!(
+            list().on(&p).is_allowed(),
+            "{op}IfExists with a missing key"
+        );
     }
+}
+
+#[test]
+fn e9_null_if_exists_is_null_on_a_present_key() {
+    let present = || list().set(ConditionKey::MaxKeys, "5");
+    let absent_wanted = when(r#"{"NullIfExists":{"s3:max-keys":"true"}}"#);
+    let present_wanted = when(r#"{"NullIfExists":{"s3:max-keys":"false"}}"#);
+    assert!(!present().on(&absent_wanted).is_allowed());
+    assert!(present().on(&present_wanted).is_allowed());
 }
 
 #[test]

@@ -319,7 +319,9 @@ impl Entry {
     pub(crate) fn holds(&self, ctx: &RequestContext<'_>, vars: &Vars<'_>) -> bool {
         let found = self.lookup(ctx);
         if let Test::Null(t) = &self.test {
-            return t.holds(found.is_some());
+            // `NullIfExists` too holds on a missing key, as every `…IfExists` (E8 gives each
+            // operator the suffix, E9 its meaning; AWS refuses this one).
+            return (self.if_exists && found.is_none()) || t.holds(found.is_some());
         }
         let Some(found) = found else {
             return self.if_exists
