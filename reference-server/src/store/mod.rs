@@ -19,10 +19,13 @@
 //! bytes with old metadata. Pairs read that way are cached in memory (`meta_cache`), keyed by
 //! the data file's stamp (inode, size, times); a later reader whose `stat` shows the same stamp
 //! reuses the metadata without the lock, and every write invalidates after it is on disk.
-//! A delete removes the directories its key leaves empty (in the data and the metadata tree)
-//! under its bucket's directory lock taken exclusively; writes create directories and rename
-//! into them under the same lock taken shared, so no directory vanishes between a write's
-//! creating it and its rename (and a bucket deleted meanwhile is `NoSuchBucket`).
+//! A delete removes the object's two files and the directories its key leaves empty (in the
+//! data and the metadata tree) under its bucket's directory lock taken exclusively; writes
+//! create directories and rename into them under the same lock taken shared, so no directory
+//! vanishes between a write's creating it and its rename (and a bucket deleted meanwhile is
+//! `NoSuchBucket`), and no write finds a key's data file gone but its metadata file still
+//! standing where its own directory must go. A file and a directory of one name that two
+//! writes race to make: the loser is 409, never 500.
 //! Files and implicitly created directories get the writer's uid/gid
 //! when ownership is on (X1–X3). Temp files are never visible as objects.
 

@@ -233,7 +233,13 @@ impl Store {
             .and_then(|()| self.create_dirs(&bucket_dir, parent, meta.owner))
             .and_then(|()| match dest.is_dir() {
                 true => Err(S3Error::new(S3ErrorCode::ObjectExistsAsDirectory)),
-                false => fs::rename(tmp.path(), &dest).map_err(S3Error::internal),
+                // A write below the key (same lock, shared) may make the directory meanwhile.
+                false => fs::rename(tmp.path(), &dest).map_err(|e| match e.kind() {
+                    io::ErrorKind::IsADirectory => {
+                        S3Error::new(S3ErrorCode::ObjectExistsAsDirectory)
+                    }
+                    _ => S3Error::internal(e),
+                }),
             });
         if let Err(e) = placed {
             drop(dirs);
@@ -379,9 +385,8 @@ impl Store {
     }
 
     /// Deletes `bucket/key`; a missing key is not an error (S3 answers 204 either way).
-    /// Directories left empty by the delete are removed up to the bucket directory, under
-    /// the bucket's directory lock (exclusive; after the key's lock is released, so the
-    /// directory lock stays innermost).
+    /// Its two files, and the directories that leaves empty up to the bucket directory, are
+    /// removed under the key's lock and, inside it, the bucket's directory lock (exclusive).
     pub fn delete_object(
         &self,
         bucket: &str,
@@ -396,26 +401,27 @@ impl Store {
         if let Some(dir) = keys::marker_dir(key) {
             return self.delete_marker(bucket, key, dir, precondition);
         }
-        let bucket_dir = self.bucket_dir(bucket);
-        let path = object_path(&bucket_dir, key)?;
+        let path = object_path(&self.bucket_dir(bucket), key)?;
         let meta_path = self.meta_path(bucket, key)?;
-        {
-            let _guard = self.lock_key(bucket, key);
-            precondition.check_at(&path, &meta_path, key)?;
-            if path.is_dir() {
-                return Ok(());
-            }
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if is_missing(&e) => {}
-                Err(e) => return Err(S3Error::internal(e)),
-            }
-            let _ = fs::remove_file(&meta_path);
-            self.meta_cache.invalidate(&path);
+        let _guard = self.lock_key(bucket, key);
+        precondition.check_at(&path, &meta_path, key)?;
+        if path.is_dir() {
+            return Ok(());
         }
+        // Both files go under the directory lock, exclusive: a write below the key (which
+        // takes it shared) never finds the data file gone and its metadata file still there,
+        // blocking the directory of that name it makes in the metadata tree.
+        let _dirs = self.dirs_exclusive(bucket);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            // A directory by now (made before the lock was ours): no object was there.
+            Err(e) if is_missing(&e) || e.kind() == io::ErrorKind::IsADirectory => {}
+            Err(e) => return Err(S3Error::internal(e)),
+        }
+        let _ = fs::remove_file(&meta_path);
+        self.meta_cache.invalidate(&path);
         // A key without `/` has no directory of its own to remove.
         if key.contains('/') {
-            let _dirs = self.dirs_exclusive(bucket);
             self.remove_emptied_dirs(bucket, &path);
             remove_empty_parents(&meta_path, &self.sys.join("meta").join(bucket));
         }

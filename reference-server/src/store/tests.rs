@@ -325,6 +325,52 @@ async fn writes_land_while_sibling_deletes_empty_their_directory() {
     );
 }
 
+/// A file and a directory of one name raced for by writes and deletes of `x`, `x/child` and
+/// the folder marker `x/`: the loser of each race is 409 (`ObjectExistsAsDirectory`,
+/// `ParentIsObject`), never an internal error. Regression (a probe): a write renaming over a
+/// directory made a moment before, a delete finding a directory where its file was, and a
+/// write below `x` finding `x`'s metadata file still there after its data file went, were 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn a_file_and_a_directory_of_one_name_race_without_internal_errors() {
+    let (_dir, store) = store();
+    let store = Arc::new(store);
+    let mut racers = Vec::new();
+    for key in ["x", "x/child", "x/"] {
+        let store = store.clone();
+        racers.push(tokio::spawn(async move {
+            let mut internal = Vec::new();
+            for _ in 0..400 {
+                let body: &[u8] = if key.ends_with('/') { b"" } else { b"data" };
+                let (tmp, md5) = part(&store, body).await;
+                let meta = ObjectMeta {
+                    etag: hex::encode(md5),
+                    size: body.len() as u64,
+                    ..ObjectMeta::default()
+                };
+                let wrote = store.commit(tmp, "bkt", key, &meta, &Precondition::NONE);
+                let deleted = store.delete_object("bkt", key, &Precondition::NONE);
+                for e in [wrote.err(), deleted.err()].into_iter().flatten() {
+                    match e.code {
+                        S3ErrorCode::ObjectExistsAsDirectory | S3ErrorCode::ParentIsObject => {}
+                        _ => internal.push(format!("{key}: {:?}", e.code)),
+                    }
+                }
+            }
+            internal
+        }));
+    }
+    let mut internal = Vec::new();
+    for r in racers {
+        internal.extend(r.await.unwrap());
+    }
+    assert!(
+        internal.is_empty(),
+        "{} failures other than a conflict: {:?}",
+        internal.len(),
+        &internal[..internal.len().min(5)]
+    );
+}
+
 /// A bucket whose directory is gone but whose metadata is not (a crash between DeleteBucket's
 /// two removals) can still be deleted, instead of answering 500 forever.
 #[tokio::test]
