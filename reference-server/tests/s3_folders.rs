@@ -276,7 +276,9 @@ async fn markers_are_written_only_empty_and_never_over_an_object() {
         .key("p/")
         .send()
         .await;
-    assert_eq!(code(&mpu.unwrap_err()), "InvalidArgument");
+    let e = mpu.unwrap_err();
+    assert_eq!(code(&e), "InvalidArgument");
+    assert!(e.message().unwrap_or("").contains("folder marker"), "{e:?}");
 }
 
 #[tokio::test]

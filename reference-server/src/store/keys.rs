@@ -57,8 +57,16 @@ pub fn validate_new_bucket(name: &str) -> S3Result<()> {
 }
 
 /// Checks an object key against SPEC X5: refused as a write's key, for the reasons
-/// [`readable_key`] tells apart.
+/// [`readable_key`] tells apart; a folder marker too, which only PutObject and CopyObject
+/// write ([`validate_put_key`]).
 pub fn validate_key(key: &str) -> S3Result<()> {
+    if marker_dir(key).is_some() {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "A key ending in '/' is a folder marker: only PutObject and CopyObject write one, empty.",
+        )
+        .key(key));
+    }
     match key_fault(key) {
         None => Ok(()),
         Some(Fault::Refused(e) | Fault::Unstorable(e)) => Err(e),
@@ -135,7 +143,7 @@ fn key_fault(key: &str) -> Option<Fault> {
         )));
     }
     let why = key.split('/').find_map(|segment| match segment {
-        "" => Some("Object key must not contain empty path segments ('//' or a trailing '/')."),
+        "" => Some("Object key must not contain empty path segments ('//')."),
         "." => Some("Object key must not contain '.' or '..' path segments."),
         s if s.len() > MAX_SEGMENT_BYTES => {
             Some("Object key path segments must be at most 255 bytes.")
