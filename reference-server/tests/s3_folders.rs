@@ -9,7 +9,7 @@ mod common;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Tag, Tagging};
-use common::{is_root, TestServer};
+use common::{is_root, Call, Keys, TestServer};
 
 const EMPTY_MD5: &str = "\"d41d8cd98f00b204e9800998ecf8427e\"";
 
@@ -368,6 +368,17 @@ async fn a_marker_directory_is_owned_by_its_writer() {
     assert_eq!(owner("fold-o/mine"), (1101, 1201));
     assert_eq!(owner("fold-o/mine/deep"), (1101, 1201));
     assert_eq!(owner("fold-o/roots"), (0, 0));
+}
+
+/// A marker key in a bucket that is not there (or could not be: an invalid name) is answered
+/// as any key there: `NoSuchBucket`. Regression (review): an invalid name was 400 for a marker.
+#[tokio::test]
+async fn a_marker_in_a_missing_bucket_is_no_such_bucket() {
+    let t = TestServer::start().await;
+    for path in ["/Not_A_Bucket/dir/", "/Not_A_Bucket/file", "/nobucket/dir/"] {
+        let got = t.send(&Keys::root(), Call::s3("GET", path)).await;
+        got.expect_error(404, "NoSuchBucket");
+    }
 }
 
 /// Markers survive a restart (their records are on disk, not in memory).

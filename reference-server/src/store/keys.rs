@@ -4,7 +4,8 @@
 //! its bucket directory. Keys are split on `/` into path segments; `.` and `..` segments, empty
 //! segments (a leading `/`, `//`, or a trailing `/`), NUL bytes, keys over 1024 bytes and
 //! segments over 255 bytes are refused before any path is built, so no input can resolve
-//! outside the bucket directory. Bucket names follow S3's rules, which also keep them clear of
+//! outside the bucket directory. A folder marker's key ([`marker_dir`]) is one such key with a
+//! `/` added (1024 bytes in all at most): its path is that key's. Bucket names follow S3's rules, which also keep them clear of
 //! the server's own `.keygate` directory (a bucket name cannot start with a dot).
 
 use std::path::{Path, PathBuf};
@@ -80,7 +81,7 @@ pub fn validate_key(key: &str) -> S3Result<()> {
 /// `mkdir`, Hadoop S3A, rclone). `None` for every other key (`a//`, `./`, `/`).
 pub fn marker_dir(key: &str) -> Option<&str> {
     let dir = key.strip_suffix('/')?;
-    key_fault(dir).is_none().then_some(dir)
+    (key.len() <= MAX_KEY_BYTES && key_fault(dir).is_none()).then_some(dir)
 }
 
 /// [`validate_key`] for a PutObject or CopyObject destination, which may also be a folder
@@ -233,6 +234,32 @@ mod tests {
         );
         assert!(validate_key(&"k".repeat(256)).is_err());
         assert!(validate_key(&format!("{}/{}", "k".repeat(255), "k".repeat(255))).is_ok());
+    }
+
+    #[test]
+    fn folder_markers_are_valid_keys_with_a_slash_added() {
+        assert_eq!(marker_dir("dir/"), Some("dir"));
+        assert_eq!(marker_dir("a/b/"), Some("a/b"));
+        let longest = format!("{}/", "k/".repeat(511) + "k");
+        assert_eq!(longest.len(), MAX_KEY_BYTES);
+        assert!(marker_dir(&longest).is_some() && validate_put_key(&longest).is_ok());
+        // 1025 bytes: too long, although the key without its `/` is not.
+        let over = format!("{}/", "k".repeat(254) + &"/k".repeat(385));
+        assert_eq!(over.len(), MAX_KEY_BYTES + 1);
+        assert_eq!(marker_dir(&over), None);
+        assert_eq!(
+            validate_put_key(&over).unwrap_err().code,
+            S3ErrorCode::KeyTooLongError
+        );
+        assert_eq!(marker_dir("dir"), None);
+        for not_marker in ["a//", "./", "/", "//", "../", "a/../", "x\0/"] {
+            assert_eq!(marker_dir(not_marker), None, "{not_marker:?}");
+            assert!(validate_put_key(not_marker).is_err(), "{not_marker:?}");
+        }
+        // Only PutObject and CopyObject write one: every other write refuses it, saying why.
+        let e = validate_key("dir/").unwrap_err();
+        assert!(e.message.contains("folder marker"), "{}", e.message);
+        assert!(readable_key("dir/").unwrap());
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! file and a directory at once, and every file name is some key's segment, so none can be
 //! set aside inside the tree. The record holds its `(bucket, key)`.
 //!
-//! Invariants: a marker exists when its record does and its directory is a directory (a record
-//! left beside a file of that name, placed by other means, is not a marker). A marked directory
+//! Invariants: a marker exists when its record does and names the inode of the directory
+//! standing under its name (a record left by a directory removed by other means, or beside a
+//! file of that name, is not a marker). A marked directory
 //! is not removed when the last key under it is deleted; deleting the marker removes the
 //! directory if it is then empty, with the parents that leaves empty and unmarked. Records are
 //! written under the key's lock, and beside directory creation under the bucket's directory
@@ -18,11 +19,13 @@
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use super::keys::object_path;
+use super::objects::is_missing;
 use super::{ObjectMeta, Precondition, Store, TempObject};
 use crate::s3::error::{S3Error, S3ErrorCode, S3Result};
 
@@ -48,22 +51,35 @@ impl Store {
         key: &str,
         dir: &str,
     ) -> S3Result<Option<ObjectMeta>> {
-        if !object_path(&self.bucket_dir(bucket), dir)?.is_dir() {
-            return Ok(None);
-        }
+        self.record(bucket, key, &object_path(&self.bucket_dir(bucket), dir)?)
+    }
+
+    /// The record of marker `key` if it is the record of the directory at `path` as it stands:
+    /// a record names its directory's inode, so one whose directory went by other means (a
+    /// POSIX user's `rmdir`, a crash) never marks a directory made later under the name.
+    fn record(&self, bucket: &str, key: &str, path: &Path) -> S3Result<Option<ObjectMeta>> {
+        let ino = match fs::metadata(path) {
+            Ok(stat) if stat.is_dir() => stat.ino(),
+            Ok(_) => return Ok(None),
+            Err(e) if is_missing(&e) => return Ok(None),
+            Err(e) => return Err(S3Error::internal(e)),
+        };
         match fs::read(self.marker_path(bucket, key)) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(S3Error::internal),
+            Ok(bytes) => {
+                let meta: ObjectMeta = serde_json::from_slice(&bytes).map_err(S3Error::internal)?;
+                Ok((meta.inode == Some(ino)).then_some(meta))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(S3Error::internal(e)),
         }
     }
 
-    /// Whether directory `rel` of `bucket` (a key without its trailing `/`) holds a marker's
-    /// record. Listings and removals of emptied directories ask this of each directory.
+    /// Whether directory `rel` of `bucket` (a key without its trailing `/`) holds a marker.
+    /// Listings and removals of emptied directories ask this of each directory (an error
+    /// reading the record reads as no marker).
     pub(super) fn is_marked(&self, bucket: &str, rel: &str) -> bool {
-        self.marker_path(bucket, &format!("{rel}/")).is_file()
+        let path = self.bucket_dir(bucket).join(rel);
+        matches!(self.record(bucket, &format!("{rel}/"), &path), Ok(Some(_)))
     }
 
     /// Stores marker `key` (directory `dir`) with `meta`: the counterpart of
@@ -88,20 +104,24 @@ impl Store {
         drop(tmp);
         let bucket_dir = self.bucket_dir(bucket);
         let path = object_path(&bucket_dir, dir)?;
-        let record = ObjectMeta {
-            inode: None,
-            object: Some((bucket.to_owned(), key.to_owned())),
-            ..meta.clone()
-        };
-        let bytes = serde_json::to_vec(&record).map_err(S3Error::internal)?;
         let _guard = self.lock_key(bucket, key);
         precondition.check(self.marker(bucket, key, dir)?.as_ref(), key)?;
-        // The directory and the record under the directory lock (shared): a delete of the
-        // last key below cannot remove the directory between the two.
+        // The directory and the record naming its inode under the directory lock (shared): a
+        // delete of the last key below cannot remove the directory between the two. (The
+        // record's fsync too, which holds up deletes in the bucket that long: markers are
+        // rare, and the record cannot be written before the directory is there.)
         let _dirs = self.dirs_shared(bucket);
         self.require_bucket(bucket)
             .and_then(|()| self.create_dirs(&bucket_dir, &path, meta.owner))
-            .and_then(|()| self.write_atomic(&self.marker_path(bucket, key), &bytes))
+            .and_then(|()| {
+                let record = ObjectMeta {
+                    inode: Some(fs::metadata(&path).map_err(S3Error::internal)?.ino()),
+                    object: Some((bucket.to_owned(), key.to_owned())),
+                    ..meta.clone()
+                };
+                let bytes = serde_json::to_vec(&record).map_err(S3Error::internal)?;
+                self.write_atomic(&self.marker_path(bucket, key), &bytes)
+            })
             .map_err(|e| e.key(key))
     }
 

@@ -25,7 +25,8 @@
 //! vanishes between a write's creating it and its rename (and a bucket deleted meanwhile is
 //! `NoSuchBucket`), and no write finds a key's data file gone but its metadata file still
 //! standing where its own directory must go. A file and a directory of one name that two
-//! writes race to make: the loser is 409, never 500.
+//! writes race to make: the loser is 409, not 500 (unless a crash left a metadata file
+//! without its data file where a directory must go).
 //! Files and implicitly created directories get the writer's uid/gid
 //! when ownership is on (X1–X3). Temp files are never visible as objects.
 
@@ -122,7 +123,8 @@ pub struct Store {
     /// `key_locks`, so completion can take a key's lock inside its upload's.
     upload_locks: Vec<Mutex<()>>,
     /// One per bucket name's hash: shared by writes while they create directories and
-    /// rename into them, exclusive while a delete removes emptied directories (see above).
+    /// rename into them, exclusive while a delete removes an object's files and the
+    /// directories that leaves empty (see above).
     /// Always the innermost lock: taken inside a key's or an upload's, never the reverse.
     dir_locks: Vec<RwLock<()>>,
     meta_cache: meta_cache::MetaCache,

@@ -321,7 +321,9 @@ impl Store {
     ) -> S3Result<(Option<fs::File>, Arc<ObjectMeta>)> {
         let no_such_key = || S3Error::new(S3ErrorCode::NoSuchKey).bucket(bucket).key(key);
         if let Some(dir) = keys::marker_dir(key) {
-            keys::validate_bucket(bucket).and_then(|()| self.require_bucket(bucket))?;
+            // As below: a missing bucket is `NoSuchBucket` whatever its name.
+            self.require_bucket(bucket)?;
+            keys::validate_bucket(bucket)?;
             let meta = self.marker(bucket, key, dir)?.ok_or_else(no_such_key)?;
             return Ok((None, Arc::new(meta)));
         }
@@ -539,7 +541,7 @@ fn read_pair(
     Some(meta.map(|meta| (file, stat, meta)))
 }
 
-fn is_missing(e: &io::Error) -> bool {
+pub(super) fn is_missing(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::NotFound | io::ErrorKind::NotADirectory

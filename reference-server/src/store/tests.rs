@@ -371,6 +371,49 @@ async fn a_file_and_a_directory_of_one_name_race_without_internal_errors() {
     );
 }
 
+/// A marker's record never marks a directory made later under its name: not after its
+/// directory was removed by other means (a POSIX user's `rmdir`: X1 puts the files on a shared
+/// filesystem), nor after a crash inside DeleteBucket left the records of a deleted bucket.
+/// Regression (review): the record alone made the marker, so `HEAD a/` answered 200 with the
+/// old metadata again once a write below `a` made the directory anew, and the directory was
+/// then kept as marked when that write's key was deleted.
+#[tokio::test]
+async fn a_stale_marker_record_marks_no_new_directory() {
+    let (dir, store) = store();
+    let bucket_dir = dir.path().join("bkt");
+    let is_marker = |store: &Store| store.head_object("bkt", "a/").is_ok();
+    put(&store, "a/", b"").await;
+    assert!(is_marker(&store));
+    std::fs::remove_dir(bucket_dir.join("a")).unwrap();
+    assert!(!is_marker(&store));
+    put(&store, "a/b", b"x").await;
+    assert!(!is_marker(&store), "the old record came back");
+    let all = ListQuery {
+        max_keys: 1000,
+        ..ListQuery::default()
+    };
+    let listed = store.list_objects("bkt", &all).unwrap();
+    let keys: Vec<_> = listed.objects.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, ["a/b"]);
+    store
+        .delete_object("bkt", "a/b", &Precondition::NONE)
+        .unwrap();
+    assert!(!bucket_dir.join("a").exists(), "kept as if marked");
+
+    // A crash inside DeleteBucket after its removals but before the records'.
+    put(&store, "c/", b"").await;
+    std::fs::remove_dir(bucket_dir.join("c")).unwrap();
+    std::fs::remove_dir(&bucket_dir).unwrap();
+    std::fs::remove_file(dir.path().join(".keygate/buckets/bkt.json")).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    store.create_bucket("bkt", Owner::ROOT, now).unwrap();
+    put(&store, "c/d", b"x").await;
+    assert!(
+        store.head_object("bkt", "c/").is_err(),
+        "a deleted bucket's marker"
+    );
+}
+
 /// A bucket whose directory is gone but whose metadata is not (a crash between DeleteBucket's
 /// two removals) can still be deleted, instead of answering 500 forever.
 #[tokio::test]
