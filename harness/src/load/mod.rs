@@ -87,7 +87,8 @@ pub struct LoadArgs {
     /// capped so a plan cannot exhaust the machine: at most 100 000 objects in all, 64 MiB
     /// per object and 1 GiB in all, 16 MiB per PUT body, 1 000 copies of an identity,
     /// 1 000 000 keys and a weight of 1 000 per transaction; a GET or HEAD that expects `ok`
-    /// must read keys its `[[objects]]` entry creates. A plan that breaks a rule is refused
+    /// must read keys its `[[objects]]` entry creates or a PUT of the plan writes (the same
+    /// `key`), unless they name the user (`{user}`). A plan that breaks a rule is refused
     /// (exit 2) naming the file and the key.
     #[arg(long, default_value_os_t = crate::cli::default_scenarios().join("load/hot-path.toml"))]
     pub plan: PathBuf,

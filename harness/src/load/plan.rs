@@ -14,7 +14,7 @@
 //! [`MAX_IDENTITY_COUNT`] copies of an identity, [`MAX_KEYS`] keys and a weight of
 //! [`MAX_WEIGHT`] per transaction. A GET or HEAD that expects `ok` and reads a key under an
 //! `[[objects]]` prefix must read keys that entry creates (`one/0` with `count = 0` would be
-//! a plan that fails by construction).
+//! a plan that fails by construction), and one under no prefix a key a PUT of the plan writes.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -309,7 +309,7 @@ fn validate(plan: &Plan) -> anyhow::Result<()> {
         let needs_key = matches!(tx.op, Op::GetObject | Op::HeadObject | Op::PutObject);
         anyhow::ensure!(!needs_key || !tx.key.is_empty(), "{at}: `key` is required");
         if matches!(tx.op, Op::GetObject | Op::HeadObject) && tx.expect == "ok" {
-            reads_created_keys(&at, tx, &plan.objects)?;
+            reads_created_keys(&at, tx, plan)?;
         }
     }
     Ok(())
@@ -317,11 +317,18 @@ fn validate(plan: &Plan) -> anyhow::Result<()> {
 
 /// A GET or HEAD expecting `ok`: every key it reads under an `[[objects]]` prefix is one that
 /// entry creates. Keys naming the user (`{u}`, `{user}`) are written by the run itself and
-/// not checked, nor keys under no `[[objects]]` prefix.
-fn reads_created_keys(at: &str, tx: &TxDef, objects: &[ObjectsDef]) -> anyhow::Result<()> {
+/// not checked; a key under no `[[objects]]` prefix must be one a PUT of the plan writes (the
+/// same `key`), else every answer would be NoSuchKey.
+fn reads_created_keys(at: &str, tx: &TxDef, plan: &Plan) -> anyhow::Result<()> {
     if tx.key.contains("{u}") || tx.key.contains("{user}") {
         return Ok(());
     }
+    let objects = &plan.objects;
+    let written = |key: &str| {
+        plan.transactions
+            .iter()
+            .any(|w| w.op == Op::PutObject && w.key == key)
+    };
     let keys = if tx.key.contains("{i}") { tx.keys } else { 1 };
     for i in 0..keys {
         let key = tx.key.replace("{i}", &i.to_string());
@@ -332,6 +339,13 @@ fn reads_created_keys(at: &str, tx: &TxDef, objects: &[ObjectsDef]) -> anyhow::R
             .filter(|(_, o)| key.starts_with(&o.prefix))
             .max_by_key(|(_, o)| o.prefix.len());
         let Some((j, o)) = under else {
+            anyhow::ensure!(
+                written(&tx.key),
+                "{at}: reads `{key}`, which no `[[objects]]` entry creates (no `prefix` it \
+                 starts with) and no `put_object` transaction of the plan writes (none has \
+                 `key = {k:?}`), so every answer would be NoSuchKey",
+                k = tx.key
+            );
             continue;
         };
         let created = key[o.prefix.len()..]
@@ -436,13 +450,18 @@ mod tests {
             "`keys` 1000001 is above the cap of 1000000",
         );
         refused("", objects, "op = \"get_object\"\nweight = 1\nkey = \"o/{i}\"\nkeys = 5", "transactions[0] (a): reads `o/4`, which objects[0] does not create (it creates `o/0` to `o/3`, `count` 4)");
-        // Keys outside every prefix, per user, or expected to fail are not checked.
-        plan(
+        // Keys outside every prefix that no PUT of the plan writes would never be there.
+        refused(
             "",
             objects,
             "op = \"get_object\"\nweight = 1\nkey = \"p/{i}\"\nkeys = 9",
-        )
-        .unwrap();
+            "transactions[0] (a): reads `p/0`, which no `[[objects]]` entry creates",
+        );
+        // Those a PUT of the plan writes, per user, or expected to fail are not checked.
+        let put_then_get = "op = \"get_object\"\nweight = 1\nkey = \"p/{i}\"\nkeys = 9\n\n\
+            [[transactions]]\nname = \"w\"\nas = [\"u\"]\nop = \"put_object\"\nweight = 1\n\
+            key = \"p/{i}\"\nkeys = 9";
+        plan("", objects, put_then_get).unwrap();
         plan(
             "",
             objects,
