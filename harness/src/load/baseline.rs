@@ -3,15 +3,18 @@
 //!
 //! A baseline of another plan measures other requests: it is refused before anything starts
 //! (exit 2), naming both plans. A baseline of the same plan recorded with other settings
-//! (steady phase, warm-up, open-loop rate, users, repeats, the generator's build profile) is
+//! (steady phase, warm-up, open-loop rate, users, repeats, pinning, the spawned target's
+//! worker threads, the generator's build profile) is
 //! accepted, since a vendor may mean it, but a warning names every difference: a debug
 //! generator against a release baseline, or 2 users against 8, is a regression by
 //! construction.
 //!
 //! Refused too (exit 2), since the gate would pass or fail on nothing: a baseline that did not
 //! measure every target this run measures (a `null` baseline for a remote run would leave
-//! nothing compared, and the gate green), and a baseline merged from several shards, whose
-//! throughput is the sum of several generators against one run's.
+//! nothing compared, and the gate green), one whose throughput or server CPU figure for such a
+//! target is 0 or less (a run too short for the CPU clock's 10 ms ticks records 0 µs), and a
+//! baseline merged from several shards, whose throughput is the sum of several generators
+//! against one run's.
 
 use super::report::LoadReport;
 use serde_json::Value;
@@ -26,13 +29,23 @@ pub fn read(file: &Path) -> anyhow::Result<LoadReport> {
 }
 
 /// The settings compared, as `load.json` records them: (key, what to call it, unit).
-const COMPARED: [(&str, &str, &str); 5] = [
+const COMPARED: [(&str, &str, &str); 6] = [
     ("duration_s", "duration", " s"),
     ("warmup_s", "warmup", " s"),
     ("rate", "rate", "/s"),
     ("users", "users", ""),
     ("repeat", "repeat", ""),
+    ("target_worker_threads", "target worker threads", ""),
 ];
+
+/// Whether a run was pinned, as one phrase: `pin` records the CPUs as well, which differ
+/// between machines and say nothing a comparison needs.
+fn pinning(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::Object(_)) => "pinned".to_owned(),
+        other => show(other, "pin", ""),
+    }
+}
 
 fn show(v: Option<&Value>, key: &str, unit: &str) -> String {
     match v {
@@ -105,6 +118,25 @@ pub fn comparable(
             missing.join(", ")
         );
     }
+    // A figure of 0 (a run too short for the CPU clock's ticks), a negative or a missing
+    // one would leave its metric compared with nothing, and the gate green.
+    for t in &ours {
+        let s = &base.summary[*t];
+        let figures = [
+            ("throughput_rps", Some(s.throughput_rps)),
+            ("server_cpu_us_per_request", s.server_cpu_us_per_request),
+        ];
+        for (field, value) in figures {
+            if let Some(v) = value.filter(|v| !(v.is_finite() && *v > 0.0)) {
+                anyhow::bail!(
+                    "--baseline {}: its `summary.{t}.{field}` is {v}: a baseline must have \
+                     measured it (above 0), or the gate would compare it with nothing; record \
+                     a longer run",
+                    file.display()
+                );
+            }
+        }
+    }
     let theirs = if base.settings.get("shards").is_some() {
         first_shard(&base.settings, "shards")
     } else {
@@ -124,6 +156,10 @@ pub fn comparable(
                 show(b, key, unit)
             ));
         }
+    }
+    let (a, b) = (pinning(theirs.get("pin")), pinning(settings.get("pin")));
+    if a != b {
+        differ.push(format!("pinning {a} there, {b} here"));
     }
     let their_build = first_shard(&base.machine, "").get("generator_build");
     if their_build.and_then(Value::as_str) != Some(build) {
@@ -158,10 +194,21 @@ mod tests {
             settings,
             machine: json!({"generator_build": build}),
             runs: Vec::new(),
-            summary: [("server".to_owned(), Default::default())].into(),
+            summary: [("server".to_owned(), measured())].into(),
             ratios: None,
             gate: None,
             result: None,
+        }
+    }
+
+    /// A target's summary with figures to compare.
+    fn measured() -> super::super::report::Summary {
+        super::super::report::Summary {
+            runs: 3,
+            throughput_rps: 30_000.0,
+            server_cpu_us_per_request: Some(24.0),
+            p50_us: 200.0,
+            p99_us: 700.0,
         }
     }
 
@@ -264,7 +311,7 @@ mod tests {
     #[test]
     fn a_baseline_without_this_runs_targets_is_refused() {
         let mut base = report("p", settings(30.0, 8, None), "release");
-        base.summary = [("null".to_owned(), Default::default())].into();
+        base.summary = [("null".to_owned(), measured())].into();
         let mut ours = settings(30.0, 8, None);
         ours["targets"] = json!(["remote", "null"]);
         let e = comparable(Path::new("b.json"), &base, "p", &ours, "release")
@@ -276,6 +323,69 @@ mod tests {
                         compared with nothing"
             ),
             "{e}"
+        );
+    }
+
+    /// Regression (a probe): a baseline whose throughput or CPU was 0 (a run too short for
+    /// the CPU clock's ticks) or negative was taken, and its metric then "not compared": the
+    /// gate passed on nothing.
+    #[test]
+    fn a_baseline_that_measured_nothing_is_refused_naming_the_figure() {
+        let ours = settings(30.0, 8, None);
+        for (throughput, cpu, field) in [
+            (0.0, Some(24.0), "summary.server.throughput_rps` is 0"),
+            (-100.0, Some(24.0), "summary.server.throughput_rps` is -100"),
+            (
+                30_000.0,
+                Some(0.0),
+                "summary.server.server_cpu_us_per_request` is 0",
+            ),
+            (
+                30_000.0,
+                Some(f64::NAN),
+                "server_cpu_us_per_request` is NaN",
+            ),
+        ] {
+            let mut base = report("p", settings(30.0, 8, None), "release");
+            let s = base.summary.get_mut("server").unwrap();
+            (s.throughput_rps, s.server_cpu_us_per_request) = (throughput, cpu);
+            let e = comparable(Path::new("b.json"), &base, "p", &ours, "release")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("b.json") && e.contains(field), "{e}");
+        }
+        // A target without a CPU figure (a remote one) has none to refuse.
+        let mut base = report("p", settings(30.0, 8, None), "release");
+        base.summary
+            .get_mut("server")
+            .unwrap()
+            .server_cpu_us_per_request = None;
+        comparable(Path::new("b.json"), &base, "p", &ours, "release").unwrap();
+    }
+
+    /// Regression (a probe): pinning and the target's worker threads, which change the CPU
+    /// figures, went unnamed when they differed.
+    #[test]
+    fn pinning_and_target_workers_are_named_when_they_differ() {
+        let mut there = settings(30.0, 8, None);
+        there["pin"] =
+            json!({"target_cpus": [1], "generator_cpus": [0], "target_worker_threads": 1});
+        there["target_worker_threads"] = json!(1);
+        let base = report("p", there.clone(), "release");
+        let mut other_cpus = there.clone();
+        other_cpus["pin"]["target_cpus"] = json!([3]);
+        let same = comparable(Path::new("b.json"), &base, "p", &other_cpus, "release").unwrap();
+        assert!(same.is_empty(), "{same:?}");
+        let mut here = settings(30.0, 8, None);
+        here["pin"] = json!("off (--no-pin)");
+        here["target_worker_threads"] = json!("tokio's default (one per CPU of the machine)");
+        let differ = comparable(Path::new("b.json"), &base, "p", &here, "release").unwrap();
+        assert_eq!(
+            differ,
+            [
+                "target worker threads 1 there, tokio's default (one per CPU of the machine) here",
+                "pinning pinned there, off (--no-pin) here",
+            ]
         );
     }
 }
