@@ -3,7 +3,9 @@
 //! slowdown in the null target makes the regression gate fail. Then what `load` and `report
 //! merge` refuse before any attack (exit 2, naming the flag, file or shard): a report
 //! directory that cannot be written, `--max-regression` without a baseline, `--target-workers
-//! 0`, a profile of another kind, a baseline of another plan, a shard given twice or missing.
+//! 0`, a profile of another kind, a baseline of another plan, a shard given twice or missing;
+//! and what ends a run early with exit 3: a `--compare` target that does not answer (before
+//! any attack), a spawned target that dies during its attack.
 //!
 //! Needs the `keygate-server` binary next to the test executable's directory, as
 //! `cargo test --workspace` builds it (`cargo build -p keygate-server` otherwise).
@@ -12,7 +14,7 @@ use keygate::load::{self, LoadArgs};
 
 #[path = "support/keygate_cli.rs"]
 mod keygate_cli;
-use keygate_cli::{plan_file, short_load};
+use keygate_cli::{keygate, plan_file, short_load};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -339,6 +341,21 @@ fn a_command_profile_and_an_unreadable_compare_are_refused_naming_their_flag() {
     );
 }
 
+/// A remote profile in `dir` whose endpoint refuses connections (a port just freed), and
+/// that endpoint.
+fn closed_profile(dir: &std::path::Path) -> (PathBuf, String) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let profile = dir.join("closed.toml");
+    std::fs::write(
+        &profile,
+        format!("version = 1\nkind = \"remote\"\nendpoint = \"{endpoint}\"\nroot_access_key = \"k\"\nroot_secret_key = \"s\"\n"),
+    )
+    .unwrap();
+    (profile, endpoint)
+}
+
 #[test]
 fn a_baseline_of_another_plan_is_refused_and_other_settings_are_named() {
     let dir = tempfile::tempdir().unwrap();
@@ -368,15 +385,7 @@ fn a_baseline_of_another_plan_is_refused_and_other_settings_are_named() {
     };
     recorded.machine["generator_build"] = there.into();
     std::fs::write(&base, serde_json::to_vec(&recorded).unwrap()).unwrap();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
-    let profile = dir.path().join("closed.toml");
-    std::fs::write(
-        &profile,
-        format!("version = 1\nkind = \"remote\"\nendpoint = \"{endpoint}\"\nroot_access_key = \"k\"\nroot_secret_key = \"s\"\n"),
-    )
-    .unwrap();
+    let (profile, endpoint) = closed_profile(dir.path());
     let (code, err) = load_null(
         &reports,
         &[
@@ -403,4 +412,115 @@ fn a_baseline_of_another_plan_is_refused_and_other_settings_are_named() {
         "{warning}"
     );
     assert!(err.contains(&format!("{endpoint} unreachable")), "{err}");
+}
+
+/// The processes `pid`'s threads started, by pid.
+fn children(pid: u32) -> Vec<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
+/// A spawned target that dies during the attack ends the run at once with exit 3, saying so,
+/// and no report. Regression (a probe): the run went on to its end, counted the refused
+/// connections as requests (throughput, latency and CPU per request from them) and exited 1
+/// for "unexpected outcomes", so a gate read a crashed server as a fast one.
+#[test]
+fn a_spawned_target_that_dies_ends_the_run_with_exit_3_and_no_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    let plan = plan_file("auth-only.toml");
+    let load = std::process::Command::new(env!("CARGO_BIN_EXE_keygate"))
+        .args([
+            "load",
+            "--plan",
+            &plan,
+            "--duration",
+            "60s",
+            "--warmup",
+            "0s",
+        ])
+        .args(["--users", "2", "--no-pin", "--report-dir"])
+        .arg(&reports)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let server = loop {
+        match children(load.id()).first() {
+            Some(&pid) => break pid,
+            None if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            None => panic!("no target spawned"),
+        }
+    };
+    // Provisioned and under attack by then (the ramp is 1 s).
+    std::thread::sleep(Duration::from_secs(3));
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &server.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let out = load.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("the server target this run spawned")
+            && err.contains("exited during the attack (signal: 9"),
+        "{err}"
+    );
+    // Well before the 60 s the run asked for: it stopped when the target died.
+    assert!(started.elapsed() < Duration::from_secs(30), "{err}");
+    let written = std::fs::read_dir(&reports).into_iter().flatten().flatten();
+    assert_eq!(
+        written.filter(|e| e.path().is_dir()).count(),
+        0,
+        "a report was written"
+    );
+}
+
+/// A `--compare` target that does not answer ends the run before any attack (exit 3, naming
+/// its profile). Regression (a probe): the first target was attacked in full first, and the
+/// run then failed without a report, its minutes spent for nothing.
+#[test]
+fn an_unreachable_compare_target_is_found_before_any_attack() {
+    let dir = tempfile::tempdir().unwrap();
+    let (profile, _) = closed_profile(dir.path());
+    let started = std::time::Instant::now();
+    let (plan, reports) = (plan_file("auth-only.toml"), dir.path().join("reports"));
+    let (code, _, err) = keygate(&[
+        "load",
+        "--plan",
+        &plan,
+        "--duration",
+        "60s",
+        "--warmup",
+        "0s",
+        "--report-dir",
+        reports.to_str().unwrap(),
+        "--target",
+        "null",
+        "--compare",
+        profile.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains(profile.to_str().unwrap()) && err.contains("unreachable"),
+        "{err}"
+    );
+    // The null target's 60 s attack would come first otherwise.
+    assert!(started.elapsed() < Duration::from_secs(30), "{err}");
 }

@@ -456,6 +456,15 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
         "load-{}-{nonce}{shard}",
         time::OffsetDateTime::now_utc().unix_timestamp(),
     );
+    // Every remote target answers before any is attacked: a `--compare` profile that does
+    // not would otherwise end the run after the first attack, its figures unreported.
+    if targets.len() > 1 {
+        for w in &targets {
+            if let Which::Remote(file) = w {
+                unless_interrupted(interrupt, remote::open(file)).await??;
+            }
+        }
+    }
     let mut runs = Vec::new();
     for r in 0..args.repeat {
         for (k, (w, label)) in targets.iter().zip(&labels).enumerate() {

@@ -138,14 +138,14 @@ pub(super) async fn attack_once(
         },
         ..how
     };
-    let opened = unless_interrupted(interrupt, open(args, which, how)).await??;
+    let mut opened = unless_interrupted(interrupt, open(args, which, how)).await??;
     let mut created = setup::Created::default();
     let provisioned = unless_interrupted(
         interrupt,
         setup::provision(plan, opened.admin.as_deref(), tag, &mut created),
     )
     .await;
-    let result = match provisioned {
+    let mut result = match provisioned {
         Ok(Ok(prov)) => attack(args, plan, (which, label), &opened, prov, how, interrupt).await,
         Ok(Err(e)) => Err(e.context(format!(
             "provisioning plan `{}` on {}",
@@ -153,6 +153,17 @@ pub(super) async fn attack_once(
         ))),
         Err(interrupted) => Err(interrupted.into()),
     };
+    // A spawned target that died on the way measured nothing after it did: its requests
+    // failed fast, which would read as throughput (exit 3, as a target that cannot be used).
+    if let Some(status) = opened.spawned.as_mut().and_then(procs::Spawned::exited) {
+        if !result.as_ref().is_err_and(|e| e.is::<Interrupted>()) {
+            result = Err(anyhow::anyhow!(
+                "the {label} target this run spawned ({}) exited during the attack ({status}): \
+                 its figures are not a measurement",
+                opened.endpoint
+            ));
+        }
+    }
     if let (Which::Remote(_), Some(admin)) = (which, &opened.admin) {
         if !created.is_empty() {
             let removed = teardown::remove(admin, &created).await;
@@ -247,26 +258,44 @@ async fn attack(
     let goose = {
         let attack = attack::execute(shared.clone(), &settings);
         tokio::pin!(attack);
+        // Goose's killswitch stops its users. Pulled again until the attack ends, since
+        // goose clears it when an attack starts.
+        let stop = |why: &'static str| async move {
+            loop {
+                goose::trigger_killswitch(why);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        let died = async {
+            match pid {
+                Some(pid) => procs::ends(pid).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             signal = interrupt.wait() => {
-                // Goose's killswitch stops its users. Pulled again until the attack ends,
-                // since goose clears it when an attack starts.
-                let stop = async {
-                    loop {
-                        goose::trigger_killswitch(signal.name());
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                };
                 let _ = tokio::time::timeout(STOP_GRACE, async {
                     tokio::select! {
                         _ = &mut attack => {}
-                        () = stop => {}
+                        () = stop(signal.name()) => {}
                     }
                 })
                 .await;
                 drop(pinned);
                 return Err(Interrupted(signal).into());
+            }
+            () = died => {
+                // Every request from here on fails at once: stop, rather than report them.
+                let _ = tokio::time::timeout(STOP_GRACE, async {
+                    tokio::select! {
+                        _ = &mut attack => {}
+                        () = stop("the target exited") => {}
+                    }
+                })
+                .await;
+                drop(pinned);
+                anyhow::bail!("the target exited during the attack");
             }
             g = &mut attack => g,
         }

@@ -37,6 +37,11 @@ impl Spawned {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// How the process ended, if it has (a crash, a kill by someone else).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
 }
 
 /// Finds a sibling binary of the running executable (tests run from `target/debug/deps`).
@@ -172,6 +177,26 @@ async fn wait_ready(port: u16) -> anyhow::Result<()> {
 }
 
 /// User + system CPU time of a process, in microseconds (`/proc/<pid>/stat`, 100 Hz ticks).
+/// Whether process `pid` has ended: gone, or a zombie its parent (this process, which reaps
+/// a spawned target only when its handle drops) has not reaped yet.
+pub fn ended(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()
+                .map(|r| r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+/// Resolves once process `pid` has ended (polled every 100 ms).
+pub async fn ends(pid: u32) {
+    while !ended(pid) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 pub fn cpu_us(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];
