@@ -352,3 +352,98 @@ fn merge_refuses_runs_that_are_not_shards_of_one_worker_run() {
     assert!(err.contains("users 2") && err.contains("users 8"), "{err}");
     assert!(!out.exists(), "a refused merge wrote a report");
 }
+
+/// Shard `index` of 2 (run `id`) of plan `auth-only` on `null` in `dir/id/`, with one attack
+/// per `(throughput, steady window)`: the repeats of one `--repeat` run.
+fn shard(dir: &Path, id: &str, index: u64, attacks: &[(f64, (u64, u64))]) -> PathBuf {
+    let d = recorded(dir, id, serde_json::json!({"index": index, "of": 2}));
+    let file = d.join("load.json");
+    let mut j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let one = j["runs"][0].clone();
+    j["settings"]["repeat"] = attacks.len().into();
+    j["runs"] = attacks
+        .iter()
+        .map(|(rps, window)| {
+            let mut run = one.clone();
+            run["throughput_rps"] = (*rps).into();
+            run["steady_window_unix_ms"] = serde_json::json!([window.0, window.1]);
+            run["coordinated_omission"] = serde_json::json!({"actual_requests": 9,
+                "synthetic_requests": 1, "synthetic_percentage": 10.0, "events": 1});
+            run
+        })
+        .collect();
+    std::fs::write(&file, serde_json::to_vec(&j).unwrap()).unwrap();
+    d
+}
+
+/// Regressions (a probe): the repeats of a `--repeat` run were all added into one attack per
+/// target (two repeats of two shards: four times a shard's throughput), shards run one after
+/// the other were added as if together, and the merged report had no result and the
+/// coordinated-omission counts of one shard only.
+#[test]
+fn merge_adds_shards_attack_by_attack_and_refuses_shards_that_ran_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("merged");
+    let merge = |a: &Path, b: &Path| {
+        keygate(&[
+            "report",
+            "merge",
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+            "--report-dir",
+            out.to_str().unwrap(),
+        ])
+    };
+    // Two repeats; shard 1 started 100 ms after shard 0.
+    let s0 = shard(
+        dir.path(),
+        "load-5-eeeeee-w0of2",
+        0,
+        &[(10.0, (1_000, 2_000)), (20.0, (3_000, 4_000))],
+    );
+    let s1 = shard(
+        dir.path(),
+        "load-5-ffffff-w1of2",
+        1,
+        &[(1.0, (1_100, 2_100)), (2.0, (3_100, 4_100))],
+    );
+    let (code, stdout, err) = merge(&s0, &s1);
+    assert_eq!(code, Some(0), "{err}");
+    let written = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("wrote "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let merged: keygate::load::report::LoadReport =
+        serde_json::from_str(&std::fs::read_to_string(written).unwrap()).unwrap();
+    let rps: Vec<f64> = merged.runs.iter().map(|r| r.throughput_rps).collect();
+    assert_eq!(rps, [11.0, 22.0]);
+    assert_eq!(merged.summary["null"].throughput_rps, 16.5);
+    let co = merged.runs[0].coordinated_omission.as_ref().unwrap();
+    assert_eq!(
+        (co.actual_requests, co.synthetic_requests, co.events),
+        (18, 2, 2)
+    );
+    assert_eq!(merged.runs[0].steady_window_unix_ms, Some((1_000, 2_100)));
+    assert_eq!(merged.settings["steady_overlap"], 0.9);
+    assert_eq!(merged.result.as_ref().unwrap().verdict, "passed");
+    let summary = std::fs::read_to_string(Path::new(written).with_file_name("summary.txt"));
+    assert!(summary.unwrap().ends_with("result: passed (exit 0)\n"));
+
+    // Shard 1 run after shard 0 (its second attack 5 s later): refused, naming both.
+    let late = shard(
+        dir.path(),
+        "load-6-aaaaaa-w1of2",
+        1,
+        &[(1.0, (1_100, 2_100)), (2.0, (8_000, 9_000))],
+    );
+    let (code, _, err) = merge(&s0, &late);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("did not run at the same time")
+            && err.contains("attack 2")
+            && err.contains(s0.to_str().unwrap())
+            && err.contains(late.to_str().unwrap()),
+        "{err}"
+    );
+}

@@ -330,7 +330,8 @@ pub async fn main(cli: Cli) -> ExitCode {
                 Ok((merged, dir)) => {
                     let _ = out(&crate::load::report::console(&merged))
                         && out(&format!("wrote {}\n", dir.join("load.json").display()));
-                    EXIT_PASS
+                    // As the shards' own runs would: 1 when an answer was unexpected.
+                    merged.result.map_or(EXIT_PASS, |r| r.exit_code)
                 }
                 Err(e) => {
                     say!("error: {e:#}");

@@ -1,17 +1,23 @@
 //! `keygate report merge DIR...`: one report from the shards of a plan run by
 //! `keygate load --worker I/N` on several machines at the same time.
 //!
-//! Shards run at the same time against one target, so per target: HDR histograms are added
-//! (exactly: they were serialized losslessly), counts and per-second throughput are summed,
-//! the steady window is the longest shard's. CPU per request (also per transaction type) and
+//! Shards run at the same time against one target, so attack by attack (the i-th attack of
+//! every shard is the same repeat on the same target; repeats stay apart, for the medians):
+//! HDR histograms are added (exactly: they were serialized losslessly), counts, per-second
+//! throughput and coordinated-omission counts are summed, the steady window spans the shards'.
+//! The merged report gets its own result (1 when an answer was unexpected, as `load` exits),
+//! which `report merge` exits with. CPU per request (also per transaction type) and
 //! the open-loop schedule figures are only kept when a single shard measured them (a remote
 //! target's CPU is not visible to the workers).
 //!
 //! The set is checked first (exit 2 from the command line): all of one plan, no report given
 //! twice (a run id seen twice, the same directory or a copy), every report a shard of a
 //! `--worker I/N` run, every index from 0 to N-1 exactly once, all of the same N, and all run
-//! with the same settings (steady phase, warm-up, users, rate, repeats, targets); a shard
-//! given twice would double the throughput, a missing one understate it. Reports without
+//! with the same settings (steady phase, warm-up, users, rate, repeats, targets), and each
+//! attack's steady windows (on the shards' clocks) shared for at least half of the shortest
+//! (a run recorded before windows were kept is not checked); a shard given twice would double
+//! the throughput, a missing one understate it, and shards run one after the other report a
+//! load that never happened. Reports without
 //! `--worker` are refused: they are separate runs, most likely not simultaneous, and adding
 //! their throughputs would report a load that never happened (compare them with
 //! `--baseline` instead). A merged report is no shard either.
@@ -58,6 +64,29 @@ fn add_runs(into: &mut RunResult, r: &RunResult) -> anyhow::Result<()> {
     into.server_operations = None;
     into.cpu_attribution = None;
     into.open_loop = None;
+    into.coordinated_omission = match (&into.coordinated_omission, &r.coordinated_omission) {
+        (Some(a), Some(b)) => {
+            let (actual, synthetic) = (
+                a.actual_requests + b.actual_requests,
+                a.synthetic_requests + b.synthetic_requests,
+            );
+            Some(report::CoResult {
+                actual_requests: actual,
+                synthetic_requests: synthetic,
+                synthetic_percentage: if actual + synthetic == 0 {
+                    0.0
+                } else {
+                    (synthetic as f64 * 100.0 / (actual + synthetic) as f64) as f32
+                },
+                events: a.events + b.events,
+            })
+        }
+        _ => None,
+    };
+    into.steady_window_unix_ms = into
+        .steady_window_unix_ms
+        .zip(r.steady_window_unix_ms)
+        .map(|((a0, a1), (b0, b1))| (a0.min(b0), a1.max(b1)));
     for (op, n) in &r.sent_by_operation {
         *into.sent_by_operation.entry(op.clone()).or_default() += n;
     }
@@ -217,24 +246,86 @@ fn check_set(dirs: &[PathBuf], shards: &[LoadReport]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The least share of the shortest steady window that every shard's window must share with
+/// the others': shards started by a scheduler within seconds of each other pass, shards run
+/// one after the other do not.
+const MIN_OVERLAP: f64 = 0.5;
+
+/// The share of the shortest steady window all shards ran in at once (`None`: a shard recorded
+/// no window, as reports made before windows were kept); `Err` when it is below
+/// [`MIN_OVERLAP`] for any attack.
+fn check_overlap(dirs: &[PathBuf], shards: &[LoadReport]) -> anyhow::Result<Option<f64>> {
+    let mut least: Option<f64> = None;
+    for i in 0..shards[0].runs.len() {
+        let windows: Option<Vec<(u64, u64)>> = shards
+            .iter()
+            .map(|s| s.runs.get(i).and_then(|r| r.steady_window_unix_ms))
+            .collect();
+        let Some(windows) = windows else {
+            return Ok(None);
+        };
+        let start = windows.iter().map(|w| w.0).max().unwrap_or(0);
+        let end = windows.iter().map(|w| w.1).min().unwrap_or(0);
+        let shortest = windows
+            .iter()
+            .map(|w| w.1.saturating_sub(w.0))
+            .min()
+            .unwrap_or(0);
+        let share = end.saturating_sub(start) as f64 / shortest.max(1) as f64;
+        if share < MIN_OVERLAP {
+            let (a, b) = (
+                windows.iter().position(|w| w.0 == start).unwrap_or(0),
+                windows.iter().position(|w| w.1 == end).unwrap_or(0),
+            );
+            anyhow::bail!(
+                "the shards did not run at the same time: attack {} of {} began at {} (Unix \
+                 ms) and that of {} ended at {}, {:.0}% of a steady window together (at least \
+                 {:.0}% is needed); their sum would report a load that never happened. Start \
+                 the shards together (one srun, one Indexed Job), or compare separate runs \
+                 with --baseline",
+                i + 1,
+                dirs[a].display(),
+                start,
+                dirs[b].display(),
+                end,
+                share * 100.0,
+                MIN_OVERLAP * 100.0
+            );
+        }
+        least = Some(least.map_or(share, |l: f64| l.min(share)));
+    }
+    Ok(least)
+}
+
 /// Merges the shards in `dirs` into `report_dir/<merged id>/`; returns the merged report.
 pub fn merge(dirs: &[PathBuf], report_dir: &Path) -> anyhow::Result<(LoadReport, PathBuf)> {
     anyhow::ensure!(!dirs.is_empty(), "nothing to merge");
     let shards: Vec<LoadReport> = dirs.iter().map(|d| read(d)).collect::<Result<_, _>>()?;
     check_set(dirs, &shards)?;
+    let overlap = check_overlap(dirs, &shards)?;
     let plan = shards[0].plan.clone();
-    let mut by_target: BTreeMap<String, RunResult> = BTreeMap::new();
-    for s in &shards {
-        for r in &s.runs {
-            match by_target.get_mut(&r.target) {
-                Some(m) => add_runs(m, r)?,
-                None => {
-                    by_target.insert(r.target.clone(), r.clone());
-                }
-            }
+    // The i-th attack of every shard is the same repeat on the same target (the shards share
+    // `repeat` and `targets`, and attack in that order): those ran together and add up; the
+    // repeats stay apart, for the medians.
+    let mut runs: Vec<RunResult> = shards[0].runs.clone();
+    for s in &shards[1..] {
+        anyhow::ensure!(
+            s.runs.len() == runs.len(),
+            "the shards recorded different numbers of attacks ({} and {}): merge the shards of \
+             one --worker run",
+            runs.len(),
+            s.runs.len()
+        );
+        for (m, r) in runs.iter_mut().zip(&s.runs) {
+            anyhow::ensure!(
+                m.target == r.target,
+                "the shards attacked in another order ({} against {})",
+                m.target,
+                r.target
+            );
+            add_runs(m, r)?;
         }
     }
-    let runs: Vec<RunResult> = by_target.into_values().collect();
     // A random tag, not the pid: two merges in one second (in containers, all pid 1) must not
     // write into one directory.
     let run_id = format!(
@@ -242,13 +333,14 @@ pub fn merge(dirs: &[PathBuf], report_dir: &Path) -> anyhow::Result<(LoadReport,
         time::OffsetDateTime::now_utc().unix_timestamp(),
         rand::random::<u32>() & 0xff_ffff
     );
-    let merged = LoadReport {
+    let mut merged = LoadReport {
         version: report::LOAD_REPORT_VERSION,
         run_id: run_id.clone(),
         plan,
         settings: serde_json::json!({
             "merged_from": shards.iter().map(|s| s.run_id.clone()).collect::<Vec<_>>(),
             "shards": shards.iter().map(|s| s.settings.clone()).collect::<Vec<_>>(),
+            "steady_overlap": overlap,
         }),
         machine: serde_json::json!(shards.iter().map(|s| s.machine.clone()).collect::<Vec<_>>()),
         summary: report::summarize(&runs),
@@ -257,10 +349,11 @@ pub fn merge(dirs: &[PathBuf], report_dir: &Path) -> anyhow::Result<(LoadReport,
         gate: None,
         result: None,
     };
+    merged.result = Some(report::Outcome::of(
+        super::failures_of(&merged),
+        crate::cli::EXIT_FAIL,
+    ));
     let dir = report_dir.join(&run_id);
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("load.json"), serde_json::to_vec_pretty(&merged)?)?;
-    std::fs::write(dir.join("summary.txt"), report::console(&merged))?;
-    std::fs::write(dir.join("load.html"), super::html::render(&merged))?;
+    super::write_report(&dir, &merged)?;
     Ok((merged, dir))
 }

@@ -548,7 +548,7 @@ const UNEXPECTED: &str = "unexpected outcomes";
 
 /// The reasons a run failed that its figures show (the gate is judged apart): answers the
 /// plan does not expect, by target and transaction, and an open-loop schedule not kept.
-fn failures_of(report: &LoadReport) -> Vec<String> {
+pub(super) fn failures_of(report: &LoadReport) -> Vec<String> {
     let mut failures = Vec::new();
     let unexpected: Vec<String> = report
         .runs
@@ -579,7 +579,7 @@ fn failures_of(report: &LoadReport) -> Vec<String> {
     failures
 }
 
-fn write_report(dir: &Path, report: &LoadReport) -> anyhow::Result<()> {
+pub(super) fn write_report(dir: &Path, report: &LoadReport) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("load.json"), serde_json::to_vec_pretty(report)?)?;
     std::fs::write(dir.join("summary.txt"), report::console(report))?;

@@ -360,6 +360,13 @@ async fn attack(
         });
     }
     let secs = (b.at - a.at).as_secs_f64().max(1e-3);
+    // The window on the wall clock: shards on other machines compare theirs with it.
+    let unix_ms = |at: Instant| {
+        let now = (Instant::now(), std::time::SystemTime::now());
+        let wall = now.1 - now.0.saturating_duration_since(at);
+        wall.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    };
     let per_req = |x: Option<u64>, y: Option<u64>| match (x, y) {
         (Some(x), Some(y)) if requests > 0 => Some(y.saturating_sub(x) as f64 / requests as f64),
         _ => None,
@@ -407,6 +414,7 @@ async fn attack(
         // Open loop corrects coordinated omission itself (goose's backfill is off).
         coordinated_omission: co.filter(|_| args.rate.is_none()),
         revocation,
+        steady_window_unix_ms: Some((unix_ms(a.at), unix_ms(b.at))),
         per_second: shared
             .per_second
             .iter()

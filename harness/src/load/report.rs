@@ -136,6 +136,11 @@ pub struct RunResult {
     /// Requests started in each second of the steady window.
     #[serde(default)]
     pub per_second: Vec<u64>,
+    /// The steady window on this machine's clock (Unix milliseconds, start and end), so that
+    /// `report merge` can tell shards that ran at the same time from ones that did not.
+    /// Absent in reports recorded before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_window_unix_ms: Option<(u64, u64)>,
 }
 
 /// Medians over the repeats of one target.
