@@ -291,6 +291,20 @@ fn validate(plan: &Plan) -> anyhow::Result<()> {
     anyhow::ensure!(!plan.transactions.is_empty(), "no transactions");
     for (i, tx) in plan.transactions.iter().enumerate() {
         let at = format!("transactions[{i}] ({})", tx.name);
+        // The report's rows and the server's CPU per transaction go by name.
+        if let Some(j) = plan.transactions[..i]
+            .iter()
+            .position(|t| t.name == tx.name)
+        {
+            anyhow::bail!("{at}: `name` {:?} is also transactions[{j}]'s", tx.name);
+        }
+        anyhow::ensure!(
+            expect_shape(&tx.expect),
+            "{at}: `expect` {:?} is no outcome: `ok` (a 2xx answer), an S3 error code \
+             (`AccessDenied`, `NoSuchKey`), or an HTTP status (`404`) for answers without a \
+             body (HEAD)",
+            tx.expect
+        );
         anyhow::ensure!(tx.weight >= 1, "{at}: `weight` must be at least 1");
         at_most(&at, "weight", tx.weight, MAX_WEIGHT, "")?;
         anyhow::ensure!(tx.keys >= 1, "{at}: `keys` must be at least 1");
@@ -313,6 +327,20 @@ fn validate(plan: &Plan) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `expect` can name an outcome: `ok`, an error code as S3 spells them (a capital,
+/// then letters and digits), an HTTP status (`404`, or `HTTP_404` as reports show it).
+fn expect_shape(expect: &str) -> bool {
+    let status = |s: &str| s.len() == 3 && s.parse::<u16>().is_ok_and(|n| (100..600).contains(&n));
+    expect == "ok"
+        || status(expect)
+        || expect.strip_prefix("HTTP_").is_some_and(status)
+        || expect
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase())
+            && expect.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 /// A GET or HEAD expecting `ok`: every key it reads under an `[[objects]]` prefix is one that
@@ -450,6 +478,30 @@ mod tests {
             "`keys` 1000001 is above the cap of 1000000",
         );
         refused("", objects, "op = \"get_object\"\nweight = 1\nkey = \"o/{i}\"\nkeys = 5", "transactions[0] (a): reads `o/4`, which objects[0] does not create (it creates `o/0` to `o/3`, `count` 4)");
+        for bad in ["accessdenied", "403 Forbidden", "", "HTTP_999", "transport"] {
+            refused(
+                "",
+                objects,
+                &format!("op = \"head_object\"\nweight = 1\nkey = \"o/0\"\nexpect = {bad:?}"),
+                "transactions[0] (a): `expect`",
+            );
+        }
+        for good in ["AccessDenied", "404", "HTTP_404", "XKeygateParentIsObject"] {
+            plan(
+                "",
+                objects,
+                &format!("op = \"head_object\"\nweight = 1\nkey = \"o/0\"\nexpect = {good:?}"),
+            )
+            .unwrap();
+        }
+        let twice = "op = \"head_object\"\nweight = 1\nkey = \"o/0\"\n\n[[transactions]]\n\
+            name = \"a\"\nas = [\"u\"]\nop = \"head_object\"\nweight = 1\nkey = \"o/1\"";
+        refused(
+            "",
+            objects,
+            twice,
+            "transactions[1] (a): `name` \"a\" is also transactions[0]'s",
+        );
         // Keys outside every prefix that no PUT of the plan writes would never be there.
         refused(
             "",
