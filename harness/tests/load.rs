@@ -54,6 +54,9 @@ async fn the_server_counts_exactly_what_the_load_report_claims() {
     assert_eq!(code, 0, "unexpected outcomes or regression");
     let run = &report.runs[0];
     assert_eq!(run.target, "server");
+    // One count per second begun of the 1.5 s steady window, every request in one.
+    assert_eq!(run.per_second.len(), 2, "{:?}", run.per_second);
+    assert_eq!(run.per_second.iter().sum::<u64>(), run.requests);
     assert!(run.requests > 20, "too few requests: {}", run.requests);
     let counted = run.server_counted.as_ref().expect("the server has metrics");
     assert_eq!(&run.sent_by_operation, counted);

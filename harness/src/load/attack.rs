@@ -122,7 +122,7 @@ impl Shared {
             check_expect: true,
             revoked_users: Vec::new(),
             revocation: Mutex::new(None),
-            per_second: (0..=(until - from).as_secs())
+            per_second: (0..seconds_begun(until - from))
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             next_user: AtomicU64::new(0),
@@ -227,6 +227,13 @@ async fn send(
             body: format!("transport: {e}"),
         }),
     }
+}
+
+/// How many seconds of a steady window of `d` begin in it: one count each in `per_second`,
+/// and none after its end (a 2 s window had a third, always empty, and the page's throughput
+/// plot fell to 0 there).
+fn seconds_begun(d: Duration) -> usize {
+    d.as_secs_f64().ceil() as usize
 }
 
 fn classify(a: &Answer) -> String {
@@ -597,6 +604,13 @@ mod tests {
         Answer {
             status,
             body: format!("<ErrorResponse><Error><Code>{code}</Code></Error></ErrorResponse>"),
+        }
+    }
+
+    #[test]
+    fn a_steady_window_counts_the_seconds_begun_in_it() {
+        for (ms, n) in [(1_000, 1), (1_500, 2), (2_000, 2), (30_000, 30)] {
+            assert_eq!(seconds_begun(Duration::from_millis(ms)), n, "{ms} ms");
         }
     }
 

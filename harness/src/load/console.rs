@@ -116,7 +116,11 @@ pub fn console(report: &LoadReport) -> String {
                 .iter()
                 .map(|(s, v)| format!("{s} {:.1} µs", v.mean_us))
                 .collect();
-            let _ = writeln!(o, "  server stages (mean): {}", parts.join(", "));
+            let _ = writeln!(
+                o,
+                "  server stages (mean wall time, waits included): {}",
+                parts.join(", ")
+            );
         }
         if let Some(rv) = &r.revocation {
             let _ = writeln!(o, "  revocation: {rv}");
