@@ -141,6 +141,20 @@ fn max_regression_is_refused_where_it_could_never_trip_or_is_no_number() {
         assert_eq!(code, Some(2), "{given}: {out}{err}");
         assert!(err.contains(said), "{given}: {err}");
     }
+    // A negative value given as the next argument reaches the same check (clap took `-5`
+    // for an option before).
+    let (code, _, err) = short_load(
+        &plan,
+        &dir.path().join("reports"),
+        &[
+            "--baseline",
+            base.to_str().unwrap(),
+            "--max-regression",
+            "-5",
+        ],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("must be at least 0%"), "{err}");
     assert!(!dir.path().join("reports").exists(), "a refused run wrote");
     let (_, help, _) = keygate(&["load", "--help"]);
     assert!(

@@ -21,9 +21,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub(super) fn parse_rate(s: &str) -> Result<u64, String> {
-    match s.trim_end_matches("/s").parse() {
-        Ok(r) if r > 0 => Ok(r),
-        _ => Err(format!("not a rate: {s} (e.g. 500/s)")),
+    match s.trim_end_matches("/s").parse::<i128>() {
+        Ok(r) if r > 0 => u64::try_from(r).map_err(|_| format!("{s} is too high a rate")),
+        Ok(_) => Err(format!("{s}: the rate must be above 0 requests per second")),
+        Err(_) => Err(format!("not a rate: {s} (e.g. 500/s)")),
     }
 }
 
@@ -33,10 +34,12 @@ pub(super) fn parse_worker(s: &str) -> Result<(usize, usize), String> {
         i.parse().map_err(|_| format!("not I/N: {s}"))?,
         n.parse().map_err(|_| format!("not I/N: {s}"))?,
     );
-    if i < n {
-        Ok((i, n))
-    } else {
-        Err(format!("worker index {i} is not below {n} (0-based)"))
+    match (i, n) {
+        (_, 0) => Err(format!("{s}: N, the number of shards, must be at least 1")),
+        (i, n) if i < n => Ok((i, n)),
+        (i, n) => Err(format!(
+            "{s}: worker index {i} is not below {n} (shards are numbered 0 to N-1)"
+        )),
     }
 }
 
@@ -74,4 +77,29 @@ pub(super) fn check_max_regression(fraction: f64) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each refusal says what is wrong with the value (a probe found "not a rate" for `0/s`
+    /// and "index 0 is not below 0" for `0/0`).
+    #[test]
+    fn rates_and_shards_are_refused_saying_why() {
+        assert_eq!(parse_rate("500/s"), Ok(500));
+        assert!(parse_rate("0/s").unwrap_err().contains("must be above 0"));
+        assert!(parse_rate("-5/s").unwrap_err().contains("must be above 0"));
+        assert!(parse_rate("abc").unwrap_err().contains("not a rate"));
+        assert_eq!(parse_worker("1/2"), Ok((1, 2)));
+        assert!(parse_worker("0/0")
+            .unwrap_err()
+            .contains("must be at least 1"));
+        assert!(parse_worker("2/2").unwrap_err().contains("0 to N-1"));
+        assert!(parse_max("-5").contains("must be at least 0%"));
+    }
+
+    fn parse_max(s: &str) -> String {
+        parse_percent(s).unwrap_err()
+    }
 }

@@ -354,6 +354,7 @@ pub fn merge(dirs: &[PathBuf], report_dir: &Path) -> anyhow::Result<(LoadReport,
         crate::cli::EXIT_FAIL,
     ));
     let dir = report_dir.join(&run_id);
-    super::write_report(&dir, &merged)?;
+    super::write_report(&dir, &merged)
+        .map_err(|e| anyhow::anyhow!("writing the merged report to {}: {e:#}", dir.display()))?;
     Ok((merged, dir))
 }

@@ -105,7 +105,7 @@ pub struct LoadArgs {
     /// as fewer requests. The report says how late the generator itself was, and the run
     /// fails when it could not keep the schedule (too few users or too little CPU). Without
     /// --rate the users are a closed loop: each sends its next request when answered.
-    #[arg(long, value_parser = parse_rate)]
+    #[arg(long, value_parser = parse_rate, allow_hyphen_values = true)]
     pub rate: Option<u64>,
     /// Warm-up, excluded from every figure.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
@@ -134,7 +134,7 @@ pub struct LoadArgs {
     /// it must be from 0% to below 100%: a throughput cannot drop by more than 100%, and a
     /// threshold of 100% or more could never fail on it (while CPU per request may grow
     /// without bound). Only with --baseline. Default: 10%.
-    #[arg(long, value_parser = parse_percent)]
+    #[arg(long, value_parser = parse_percent, allow_hyphen_values = true)]
     pub max_regression: Option<f64>,
     /// Run shard I of N (0-based) of a distributed run: identities and bucket are made unique
     /// per shard; `keygate report merge` combines the shards' `load.json`. Each shard runs
@@ -328,8 +328,10 @@ fn check_args(args: &LoadArgs, users: usize) -> anyhow::Result<()> {
     }
     if args.duration < MIN_STEADY {
         return Err(bad(format!(
-            "--duration {:?} is too short: the steady phase must be at least {:?} to measure anything",
-            args.duration, MIN_STEADY
+            "--duration {} s is too short: the steady phase must be at least {} s to measure \
+             anything",
+            args.duration.as_secs_f64(),
+            MIN_STEADY.as_secs_f64()
         )));
     }
     if let Some(m) = args.max_regression {

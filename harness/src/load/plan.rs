@@ -239,7 +239,10 @@ fn validate(plan: &Plan) -> anyhow::Result<()> {
                     .identities
                     .iter()
                     .any(|p| p.name == parent && p.kind == IdentityKind::User);
-                anyhow::ensure!(ok, "{at}: `parent` must name a user entry");
+                anyhow::ensure!(
+                    ok,
+                    "{at}: `parent` {parent:?} must name a `kind = \"user\"` entry of `identities`"
+                );
                 if let Some(p) = &id.policy {
                     anyhow::ensure!(policies.contains(p.as_str()), "{at}: unknown policy {p}");
                 }

@@ -194,12 +194,17 @@ async fn list_buckets(
 
 /// A hint for the TLS failures whose messages do not say what is wrong: an `https://` endpoint
 /// whose server speaks plain HTTP (rustls: "corrupt message of type InvalidContentType"), and
-/// the reverse.
+/// one whose certificate no trusted CA signed ("UnknownIssuer": the profile's `ca_file`).
 fn tls_hint(endpoint: &str, error: &str) -> &'static str {
     if endpoint.starts_with("https://")
         && (error.contains("InvalidContentType") || error.contains("corrupt message"))
     {
         " (the server answered in plain HTTP: is the endpoint http://?)"
+    } else if endpoint.starts_with("https://")
+        && (error.contains("UnknownIssuer") || error.contains("invalid peer certificate"))
+    {
+        " (its certificate is signed by a CA this machine does not trust: set `ca_file` in \
+         the target profile to that CA's PEM)"
     } else {
         ""
     }
@@ -337,6 +342,15 @@ mod tests {
         );
         assert_eq!(super::tls_hint(&format!("http://{addr}"), &e), "");
         task.abort();
+    }
+
+    /// A certificate no trusted CA signed names the profile key that fixes it (a probe saw
+    /// only rustls's "UnknownIssuer").
+    #[test]
+    fn an_unknown_issuer_points_at_ca_file() {
+        let e = "client error (Connect): invalid peer certificate: UnknownIssuer";
+        assert!(super::tls_hint("https://s3.example:9000", e).contains("`ca_file`"));
+        assert_eq!(super::tls_hint("http://s3.example:9000", e), "");
     }
 
     use super::*;
