@@ -417,6 +417,21 @@ fn a_baseline_of_another_plan_is_refused_and_other_settings_are_named() {
     assert!(err.contains(&format!("{endpoint} unreachable")), "{err}");
 }
 
+/// `keygate load` started with `args` and `more`, reports in `reports`, its output piped.
+fn spawn_load(reports: &std::path::Path, args: &[&str], more: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_keygate"))
+        .arg("load")
+        .args(args)
+        .args(more)
+        .arg("--report-dir")
+        .arg(reports)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// The processes `pid`'s threads started, by pid.
 fn children(pid: u32) -> Vec<u32> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -442,23 +457,11 @@ fn a_spawned_target_that_dies_ends_the_run_with_exit_3_and_no_report() {
     let dir = tempfile::tempdir().unwrap();
     let reports = dir.path().join("reports");
     let plan = plan_file("auth-only.toml");
-    let load = std::process::Command::new(env!("CARGO_BIN_EXE_keygate"))
-        .args([
-            "load",
-            "--plan",
-            &plan,
-            "--duration",
-            "60s",
-            "--warmup",
-            "0s",
-        ])
-        .args(["--users", "2", "--no-pin", "--report-dir"])
-        .arg(&reports)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let load = spawn_load(
+        &reports,
+        &["--plan", &plan, "--duration", "60s", "--warmup", "0s"],
+        &["--users", "2", "--no-pin"],
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let server = loop {
         match children(load.id()).first() {
@@ -526,4 +529,59 @@ fn an_unreachable_compare_target_is_found_before_any_attack() {
     );
     // The null target's 60 s attack would come first otherwise.
     assert!(started.elapsed() < Duration::from_secs(30), "{err}");
+}
+
+/// An interrupt after some attacks finished writes their report, marked interrupted and
+/// gated by nothing, and says where (exit 130 for SIGINT). Regression (a probe): nothing was
+/// written, so a CI job stopped at its time limit lost the repeats it had measured.
+#[test]
+fn an_interrupt_keeps_the_attacks_that_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    let plan = plan_file("auth-only.toml");
+    let load = spawn_load(
+        &reports,
+        &["--plan", &plan, "--target", "null", "--repeat", "5"],
+        &["--duration", "1s", "--warmup", "0s", "--users", "1"],
+    );
+    // Each attack spawns its own null target: a second one means the first attack is over.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut first = None;
+    loop {
+        match (first, children(load.id()).first().copied()) {
+            (None, Some(pid)) => first = Some(pid),
+            (Some(a), Some(b)) if a != b => break,
+            _ => {}
+        }
+        assert!(std::time::Instant::now() < deadline, "no second attack");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &load.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = load.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    let file = err
+        .split("the report of the ")
+        .nth(1)
+        .and_then(|r| r.split(" is ").nth(1))
+        .and_then(|r| r.split(';').next())
+        .unwrap_or_else(|| panic!("no report named: {err}"));
+    let report: load::report::LoadReport =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let done = report.runs.len();
+    assert!((1..5).contains(&done), "{done} attacks in {file}");
+    let result = report.result.unwrap();
+    assert_eq!(
+        (result.verdict.as_str(), result.exit_code),
+        ("INTERRUPTED", 130)
+    );
+    assert!(
+        result.failures[0].contains(&format!("after {done} of 5 attacks")),
+        "{result:?}"
+    );
+    assert!(report.gate.is_none());
 }

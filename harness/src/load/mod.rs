@@ -26,9 +26,11 @@
 //! through goose's killswitch; goose's own Ctrl-C handler, which would exit 1 on a second
 //! Ctrl-C, is kept out by [`Interrupt::listen_before_goose`]). What provisioning created on a
 //! remote target is removed, as after a failed attack, a spawned target is killed (its
-//! handle's `Drop`) and its temporary directory removed; the command exits 130 / 143 and
-//! writes no report (a cut attack measures nothing). A second signal exits at once with the
-//! same code, without cleanup.
+//! handle's `Drop`) and its temporary directory removed; the command exits 130 / 143. The
+//! attack cut short measures nothing and is left out; the attacks that finished before it (of
+//! `--repeat` or `--compare`) are written as a report marked `INTERRUPTED` and judged by no
+//! gate, and the closing line names it (none is written when no attack finished). A second
+//! signal exits at once with the same code, without cleanup.
 //!
 //! What load creates on a target is named after the shard, the repeat, the target's place and
 //! a random tag drawn once per invocation (also in the run id): two generators never share a
@@ -250,8 +252,13 @@ pub async fn main(args: LoadArgs) -> u8 {
             crate::cli::out(&report::console(&report));
             code
         }
-        Err(e) if e.is::<Interrupted>() => {
-            let signal = e.downcast_ref::<Interrupted>().map_or(Signal::Int, |i| i.0);
+        Err(e) if e.is::<Interrupted>() || e.is::<PartialReport>() => {
+            let partial = e.downcast_ref::<PartialReport>();
+            let signal = match (e.downcast_ref::<Interrupted>(), partial) {
+                (Some(i), _) => i.0,
+                (None, Some(p)) => p.signal,
+                (None, None) => Signal::Int,
+            };
             let targets = targets_of(&args);
             let remote = targets.iter().any(|w| matches!(w, Which::Remote(_)));
             let spawned = targets.iter().any(|w| !matches!(w, Which::Remote(_)));
@@ -262,8 +269,16 @@ pub async fn main(args: LoadArgs) -> u8 {
             if remote {
                 done.push("what it created on the remote target is removed");
             }
+            let written = match partial {
+                Some(p) => format!(
+                    "the report of the {} attacks that finished is {}",
+                    p.done,
+                    p.file.display()
+                ),
+                None => "no report written".to_owned(),
+            };
             say!(
-                "keygate: load {e}: {}, no report written; exit {}",
+                "keygate: load {e}: {}, {written}; exit {}",
                 done.join(", "),
                 signal.exit_code()
             );
@@ -467,6 +482,10 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
             }
         }
     }
+    let attacks = args.repeat * targets.len();
+    let report_of = |runs: Vec<report::RunResult>| {
+        assemble((&run_id, &plan.id, build), settings.clone(), &labels, runs)
+    };
     let mut runs = Vec::new();
     for r in 0..args.repeat {
         for (k, (w, label)) in targets.iter().zip(&labels).enumerate() {
@@ -477,44 +496,27 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
                 pin: pin.as_ref(),
                 workers: args.target_workers,
             };
-            if let Some(signal) = interrupt.received() {
-                return Err(Interrupted(signal).into());
+            let attacked = match interrupt.received() {
+                Some(signal) => Err(Interrupted(signal).into()),
+                None => attack_once(args, &plan, (w, label), &tag, how, interrupt).await,
+            };
+            match attacked {
+                Ok(run) => runs.push(run),
+                Err(e) => {
+                    let signal = e.downcast_ref::<Interrupted>().map(|i| i.0);
+                    return Err(match signal {
+                        Some(signal) => partial(args, signal, report_of(runs), attacks),
+                        None => e,
+                    });
+                }
             }
-            runs.push(attack_once(args, &plan, (w, label), &tag, how, interrupt).await?);
         }
     }
-    // Interrupted after the last attack: no report either.
+    // Interrupted after the last attack: the report says so.
     if let Some(signal) = interrupt.received() {
-        return Err(Interrupted(signal).into());
+        return Err(partial(args, signal, report_of(runs), attacks));
     }
-    let summary = report::summarize(&runs);
-    let ratios = (targets.len() == 2).then(|| {
-        let (a, b) = (&summary[&labels[0]], &summary[&labels[1]]);
-        serde_json::json!({
-            "server_cpu_per_request": match (a.server_cpu_us_per_request, b.server_cpu_us_per_request) {
-                (Some(x), Some(y)) if y > 0.0 => Some(x / y),
-                _ => None,
-            },
-            "throughput": if b.throughput_rps > 0.0 { a.throughput_rps / b.throughput_rps } else { 0.0 },
-        })
-    });
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let mut report = LoadReport {
-        version: report::LOAD_REPORT_VERSION,
-        run_id: run_id.clone(),
-        plan: plan.id.clone(),
-        settings,
-        machine: serde_json::json!({
-            "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
-            "generator_build": build,
-            "loadavg_at_end": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
-        }),
-        runs,
-        summary,
-        ratios,
-        gate: None,
-        result: None,
-    };
+    let mut report = report_of(runs);
     // Every reason the run fails, on stderr now and in every report file.
     let mut failures = failures_of(&report);
     if failures.iter().any(|f| f.starts_with(UNEXPECTED)) {
@@ -544,6 +546,110 @@ pub async fn run_until(args: &LoadArgs, interrupt: &Interrupt) -> anyhow::Result
     crate::cli::out(&format!("wrote {}\n", dir.join("load.json").display()));
     Ok((report, code))
 }
+
+/// The report of `runs` (the attacks made so far), before its result and gate are judged.
+fn assemble(
+    (run_id, plan, build): (&str, &str, &str),
+    settings: serde_json::Value,
+    labels: &[String],
+    runs: Vec<report::RunResult>,
+) -> LoadReport {
+    let summary = report::summarize(&runs);
+    // Both targets measured (an interrupted run may have measured one).
+    let ratios = match labels {
+        [a, b] => summary.get(a).zip(summary.get(b)).map(|(a, b)| {
+            serde_json::json!({
+                "server_cpu_per_request": match (a.server_cpu_us_per_request, b.server_cpu_us_per_request) {
+                    (Some(x), Some(y)) if y > 0.0 => Some(x / y),
+                    _ => None,
+                },
+                "throughput": if b.throughput_rps > 0.0 { a.throughput_rps / b.throughput_rps } else { 0.0 },
+            })
+        }),
+        _ => None,
+    };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    LoadReport {
+        version: report::LOAD_REPORT_VERSION,
+        run_id: run_id.to_owned(),
+        plan: plan.to_owned(),
+        settings,
+        machine: serde_json::json!({
+            "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+            "generator_build": build,
+            "loadavg_at_end": load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        }),
+        runs,
+        summary,
+        ratios,
+        gate: None,
+        result: None,
+    }
+}
+
+/// A run stopped by `signal` after the attacks in `report` (of `attacks`): when some finished,
+/// their report is written, marked interrupted and judged by nothing (no gate), so that a CI
+/// job stopped at its time limit keeps what it measured. The error to end the run with.
+fn partial(
+    args: &LoadArgs,
+    signal: Signal,
+    mut report: LoadReport,
+    attacks: usize,
+) -> anyhow::Error {
+    let done = report.runs.len();
+    if done == 0 {
+        return Interrupted(signal).into();
+    }
+    report.result = Some(report::Outcome {
+        exit_code: signal.exit_code(),
+        verdict: "INTERRUPTED".into(),
+        failures: vec![format!(
+            "interrupted by {} after {done} of {attacks} attacks: this report holds those, \
+             judged by no gate",
+            signal.name()
+        )],
+    });
+    let dir = args.report_dir.join(&report.run_id);
+    match write_report(&dir, &report) {
+        Ok(()) => PartialReport {
+            signal,
+            file: dir.join("load.json"),
+            done,
+            attacks,
+        }
+        .into(),
+        Err(e) => {
+            say!(
+                "warning: writing the partial report to {}: {e:#}",
+                dir.display()
+            );
+            Interrupted(signal).into()
+        }
+    }
+}
+
+/// An interrupted run whose finished attacks were written to `file`.
+#[derive(Debug)]
+pub struct PartialReport {
+    pub signal: Signal,
+    pub file: PathBuf,
+    pub done: usize,
+    pub attacks: usize,
+}
+
+impl std::fmt::Display for PartialReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "interrupted by {} after {} of {} attacks",
+            self.signal.name(),
+            self.done,
+            self.attacks
+        )
+    }
+}
+
+impl std::error::Error for PartialReport {}
 
 /// How [`failures_of`] starts the reason for unexpected outcomes.
 const UNEXPECTED: &str = "unexpected outcomes";
