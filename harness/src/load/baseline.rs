@@ -9,7 +9,9 @@
 //! generator against a release baseline, or 2 users against 8, is a regression by
 //! construction.
 //!
-//! Refused too (exit 2), since the gate would pass or fail on nothing: a baseline that did not
+//! A baseline whose own run failed or was interrupted is named in the same warning; one of
+//! another `load.json` version is refused. Refused too (exit 2), since the gate would pass or
+//! fail on nothing: a baseline that did not
 //! measure every target this run measures (a `null` baseline for a remote run would leave
 //! nothing compared, and the gate green), one whose throughput or server CPU figure for such a
 //! target is 0 or less (a run too short for the CPU clock's 10 ms ticks records 0 µs), and a
@@ -24,8 +26,16 @@ use std::path::Path;
 pub fn read(file: &Path) -> anyhow::Result<LoadReport> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| anyhow::anyhow!("--baseline {}: cannot read: {e}", file.display()))?;
-    serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("--baseline {}: not a load.json: {e}", file.display()))
+    let base: LoadReport = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("--baseline {}: not a load.json: {e}", file.display()))?;
+    anyhow::ensure!(
+        base.version == super::report::LOAD_REPORT_VERSION,
+        "--baseline {}: load.json version {} (this keygate writes and reads {})",
+        file.display(),
+        base.version,
+        super::report::LOAD_REPORT_VERSION
+    );
+    Ok(base)
 }
 
 /// The settings compared, as `load.json` records them: (key, what to call it, unit).
@@ -160,6 +170,17 @@ pub fn comparable(
     let (a, b) = (pinning(theirs.get("pin")), pinning(settings.get("pin")));
     if a != b {
         differ.push(format!("pinning {a} there, {b} here"));
+    }
+    // A baseline whose own run failed or was cut short is still figures, but say so.
+    if let Some(r) = base.result.as_ref().filter(|r| r.exit_code != 0) {
+        differ.push(format!(
+            "its own run ended {} (exit {}{})",
+            r.verdict,
+            r.exit_code,
+            r.failures
+                .first()
+                .map_or(String::new(), |f| format!(": {f}"))
+        ));
     }
     let their_build = first_shard(&base.machine, "").get("generator_build");
     if their_build.and_then(Value::as_str) != Some(build) {
@@ -387,5 +408,28 @@ mod tests {
                 "pinning pinned there, off (--no-pin) here",
             ]
         );
+    }
+
+    /// Regression (a probe): a baseline whose own run FAILED (or was interrupted) was used
+    /// without a word, and one of another format version was read as this one.
+    #[test]
+    fn a_failed_baseline_is_named_and_another_version_refused() {
+        let mut base = report("p", settings(30.0, 8, None), "release");
+        base.result = Some(super::super::report::Outcome::of(
+            vec!["unexpected outcomes: server head-one 12/900".into()],
+            1,
+        ));
+        let ours = settings(30.0, 8, None);
+        let differ = comparable(Path::new("b.json"), &base, "p", &ours, "release").unwrap();
+        assert_eq!(
+            differ,
+            ["its own run ended FAILED (exit 1: unexpected outcomes: server head-one 12/900)"]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("b.json");
+        base.version = 99;
+        std::fs::write(&file, serde_json::to_vec(&base).unwrap()).unwrap();
+        let e = read(&file).unwrap_err().to_string();
+        assert!(e.contains("b.json") && e.contains("version 99"), "{e}");
     }
 }
