@@ -557,14 +557,18 @@ fn assemble(
     let summary = report::summarize(&runs);
     // Both targets measured (an interrupted run may have measured one).
     let ratios = match labels {
-        [a, b] => summary.get(a).zip(summary.get(b)).map(|(a, b)| {
-            serde_json::json!({
+        [la, lb] => summary.get(la).zip(summary.get(lb)).map(|(a, b)| {
+            let mut ratios = serde_json::json!({
                 "server_cpu_per_request": match (a.server_cpu_us_per_request, b.server_cpu_us_per_request) {
                     (Some(x), Some(y)) if y > 0.0 => Some(x / y),
                     _ => None,
                 },
                 "throughput": if b.throughput_rps > 0.0 { a.throughput_rps / b.throughput_rps } else { 0.0 },
-            })
+            });
+            if let Some(note) = unlike_mixes(&runs, la, lb) {
+                ratios["note"] = note.into();
+            }
+            ratios
         }),
         _ => None,
     };
@@ -585,6 +589,45 @@ fn assemble(
         gate: None,
         result: None,
     }
+}
+
+/// When the two targets were sent different operations (the null target is not sent what
+/// needs an identity service, such as AssumeRole), a note saying so: their ratios then compare
+/// unlike mixes of requests.
+fn unlike_mixes(runs: &[report::RunResult], a: &str, b: &str) -> Option<String> {
+    let ops = |t: &str| {
+        let mut sent: std::collections::BTreeMap<&str, u64> = Default::default();
+        for r in runs.iter().filter(|r| r.target == t) {
+            for (op, n) in r.sent_by_operation.iter().filter(|(_, n)| **n > 0) {
+                *sent.entry(op.as_str()).or_default() += n;
+            }
+        }
+        sent
+    };
+    let (x, y) = (ops(a), ops(b));
+    let only = |p: &std::collections::BTreeMap<&str, u64>,
+                q: &std::collections::BTreeMap<&str, u64>| {
+        p.iter()
+            .filter(|(op, _)| !q.contains_key(*op))
+            .map(|(op, n)| format!("{op} ({n})"))
+            .collect::<Vec<_>>()
+    };
+    let (only_a, only_b) = (only(&x, &y), only(&y, &x));
+    if only_a.is_empty() && only_b.is_empty() {
+        return None;
+    }
+    let sent = |t: &str, ops: &[String]| match ops {
+        [] => None,
+        ops => Some(format!("only {t} was sent {}", ops.join(", "))),
+    };
+    let parts: Vec<String> = [sent(a, &only_a), sent(b, &only_b)]
+        .into_iter()
+        .flatten()
+        .collect();
+    Some(format!(
+        "{}: these ratios compare unlike mixes of requests",
+        parts.join("; ")
+    ))
 }
 
 /// A run stopped by `signal` after the attacks in `report` (of `attacks`): when some finished,
@@ -698,6 +741,31 @@ pub(super) fn write_report(dir: &Path, report: &LoadReport) -> anyhow::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (a probe): sts-refresh against `--compare null` printed ratios of 12.9×
+    /// CPU and 0.25× throughput without a word that half the server's requests (AssumeRole)
+    /// were never sent to the null target.
+    #[test]
+    fn ratios_of_unlike_mixes_say_so() {
+        let run = |target: &str, ops: &[(&str, u64)]| report::RunResult {
+            target: target.into(),
+            sent_by_operation: ops.iter().map(|(o, n)| ((*o).to_owned(), *n)).collect(),
+            ..Default::default()
+        };
+        let runs = [
+            run("server", &[("HeadObject", 660), ("Sts", 660)]),
+            run("null", &[("HeadObject", 1300), ("Sts", 0)]),
+        ];
+        assert_eq!(
+            unlike_mixes(&runs, "server", "null").as_deref(),
+            Some("only server was sent Sts (660): these ratios compare unlike mixes of requests")
+        );
+        let same = [
+            run("server", &[("HeadObject", 5)]),
+            run("null", &[("HeadObject", 9)]),
+        ];
+        assert_eq!(unlike_mixes(&same, "server", "null"), None);
+    }
 
     #[test]
     fn every_reason_a_run_failed_is_in_its_summary_and_page() {
