@@ -110,19 +110,31 @@ impl Store {
         // delete of the last key below cannot remove the directory between the two. (The
         // record's fsync too, which holds up deletes in the bucket that long: markers are
         // rare, and the record cannot be written before the directory is there.)
-        let _dirs = self.dirs_shared(bucket);
-        self.require_bucket(bucket)
-            .and_then(|()| self.create_dirs(&bucket_dir, &path, meta.owner))
-            .and_then(|()| {
+        let dirs = self.dirs_shared(bucket);
+        self.require_bucket(bucket)?;
+        self.create_dirs(&bucket_dir, &path, meta.owner)
+            .map_err(|e| e.key(key))?;
+        let recorded = fs::metadata(&path)
+            .map_err(S3Error::internal)
+            .and_then(|stat| {
                 let record = ObjectMeta {
-                    inode: Some(fs::metadata(&path).map_err(S3Error::internal)?.ino()),
+                    inode: Some(stat.ino()),
                     object: Some((bucket.to_owned(), key.to_owned())),
                     ..meta.clone()
                 };
-                let bytes = serde_json::to_vec(&record).map_err(S3Error::internal)?;
-                self.write_atomic(&self.marker_path(bucket, key), &bytes)
+                serde_json::to_vec(&record).map_err(S3Error::internal)
             })
-            .map_err(|e| e.key(key))
+            .and_then(|bytes| self.write_atomic(&self.marker_path(bucket, key), &bytes));
+        if recorded.is_err() {
+            // No record (a full disk, say): the directories made for it would stand unlisted
+            // and keep the bucket from being deleted. Removed as a delete removes them.
+            drop(dirs);
+            let _dirs = self.dirs_exclusive(bucket);
+            if !self.is_marked(bucket, dir) && fs::remove_dir(&path).is_ok() {
+                self.remove_emptied_dirs(bucket, &path);
+            }
+        }
+        recorded.map_err(|e| e.key(key))
     }
 
     /// Replaces the metadata of marker `key` (tagging).

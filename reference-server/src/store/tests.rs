@@ -414,6 +414,32 @@ async fn a_stale_marker_record_marks_no_new_directory() {
     );
 }
 
+/// A marker whose record cannot be written leaves none of the directories made for it (they
+/// would stand unlisted and keep the bucket from being deleted). Regression (review).
+#[tokio::test]
+async fn a_marker_that_cannot_be_recorded_leaves_no_directory() {
+    let (dir, store) = store();
+    let records = dir.path().join(".keygate/markers/bkt");
+    let _ = std::fs::remove_dir_all(&records);
+    // A file where the bucket's records go: every record write fails.
+    std::fs::write(&records, b"").unwrap();
+    let (tmp, md5) = part(&store, b"").await;
+    let meta = ObjectMeta {
+        etag: hex::encode(md5),
+        ..ObjectMeta::default()
+    };
+    let e = store
+        .commit(tmp, "bkt", "x/y/", &meta, &Precondition::NONE)
+        .unwrap_err();
+    assert_eq!(e.code, S3ErrorCode::InternalError);
+    assert!(
+        !dir.path().join("bkt/x").exists(),
+        "directories left behind"
+    );
+    std::fs::remove_file(&records).unwrap();
+    store.delete_bucket("bkt").unwrap();
+}
+
 /// A bucket whose directory is gone but whose metadata is not (a crash between DeleteBucket's
 /// two removals) can still be deleted, instead of answering 500 forever.
 #[tokio::test]
