@@ -444,6 +444,41 @@ fn merge_adds_shards_attack_by_attack_and_refuses_shards_that_ran_apart() {
     let summary = std::fs::read_to_string(Path::new(written).with_file_name("summary.txt"));
     assert!(summary.unwrap().ends_with("result: passed (exit 0)\n"));
 
+    // A shard whose own run was interrupted, or whose answers were unexpected: the merge
+    // fails (exit 1), saying which and why.
+    let mut j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s1.join("load.json")).unwrap()).unwrap();
+    let why =
+        "interrupted by SIGTERM after 2 of 3 attacks: this report holds those, judged by no gate";
+    j["result"] =
+        serde_json::json!({"exit_code": 143, "verdict": "INTERRUPTED", "failures": [why]});
+    std::fs::write(s1.join("load.json"), serde_json::to_vec(&j).unwrap()).unwrap();
+    let (code, stdout, err) = merge(&s0, &s1);
+    assert_eq!(code, Some(1), "{stdout}{err}");
+    assert!(
+        stdout.contains(&format!("shard {}: {why}", s1.display())),
+        "{stdout}"
+    );
+    j["result"] = serde_json::Value::Null;
+    j["runs"][0]["transactions"] = serde_json::json!([{"name": "head-one", "count": 1, "ok": 0,
+        "denied": 0, "unexpected": 1, "errors": {"NoSuchKey": 1}, "histogram": j["runs"][0]["histogram"],
+        "latency_us": j["runs"][0]["latency_us"]}]);
+    std::fs::write(s1.join("load.json"), serde_json::to_vec(&j).unwrap()).unwrap();
+    let (code, stdout, err) = merge(&s0, &s1);
+    assert_eq!(code, Some(1), "{stdout}{err}");
+    assert!(stdout.contains("unexpected outcomes"), "{stdout}");
+
+    // Shards that ran together for a third of a window: merged, with a warning.
+    let skewed = shard(
+        dir.path(),
+        "load-7-bbbbbb-w1of2",
+        1,
+        &[(1.0, (1_700, 2_700)), (2.0, (3_700, 4_700))],
+    );
+    let (code, _, err) = merge(&s0, &skewed);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("ran together for only 30%"), "{err}");
+
     // Shard 1 run after shard 0 (its second attack 5 s later): refused, naming both.
     let late = shard(
         dir.path(),

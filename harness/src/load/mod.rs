@@ -89,8 +89,8 @@ pub struct LoadArgs {
     /// capped so a plan cannot exhaust the machine: at most 100 000 objects in all, 64 MiB
     /// per object and 1 GiB in all, 16 MiB per PUT body, 1 000 copies of an identity,
     /// 1 000 000 keys and a weight of 1 000 per transaction; a GET or HEAD that expects `ok`
-    /// must read keys its `[[objects]]` entry creates or a PUT of the plan writes (the same
-    /// `key`), unless they name the user (`{user}`). A plan that breaks a rule is refused
+    /// must read keys an `[[objects]]` entry creates, unless they name the user (`{user}`). A
+    /// plan that breaks a rule is refused
     /// (exit 2) naming the file and the key.
     #[arg(long, default_value_os_t = crate::cli::default_scenarios().join("load/hot-path.toml"))]
     pub plan: PathBuf,
@@ -228,7 +228,7 @@ fn spawns_target(args: &LoadArgs) -> bool {
 
 /// What `load` prints on the first SIGINT or SIGTERM, after the signal's name.
 const LOAD_NOTICE: &str = "stopping the attack, removing what it created on a remote target and \
-    stopping a target it spawned; no report is written";
+    stopping a target it spawned; the attacks that finished are reported";
 
 /// `keygate load`; returns the exit code (0 ok, 1 regression or unexpected outcomes, 2 usage,
 /// 3 target, 130 / 143 interrupted).
@@ -695,7 +695,7 @@ impl std::fmt::Display for PartialReport {
 impl std::error::Error for PartialReport {}
 
 /// How [`failures_of`] starts the reason for unexpected outcomes.
-const UNEXPECTED: &str = "unexpected outcomes";
+pub(super) const UNEXPECTED: &str = "unexpected outcomes";
 
 /// The reasons a run failed that its figures show (the gate is judged apart): answers the
 /// plan does not expect, by target and transaction, and an open-loop schedule not kept.

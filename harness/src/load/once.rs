@@ -155,8 +155,11 @@ pub(super) async fn attack_once(
     };
     // A spawned target that died on the way measured nothing after it did: its requests
     // failed fast, which would read as throughput (exit 3, as a target that cannot be used).
+    // Unless this run was interrupted: a Ctrl-C reaches the target too (one process group).
     if let Some(status) = opened.spawned.as_mut().and_then(procs::Spawned::exited) {
-        if !result.as_ref().is_err_and(|e| e.is::<Interrupted>()) {
+        if let Some(signal) = interrupt.received() {
+            result = Err(Interrupted(signal).into());
+        } else if !result.as_ref().is_err_and(|e| e.is::<Interrupted>()) {
             result = Err(anyhow::anyhow!(
                 "the {label} target this run spawned ({}) exited during the attack ({status}): \
                  its figures are not a measurement",
@@ -295,6 +298,10 @@ async fn attack(
                 })
                 .await;
                 drop(pinned);
+                // A Ctrl-C reaches the target too (one process group): then it is the reason.
+                if let Some(signal) = interrupt.received() {
+                    return Err(Interrupted(signal).into());
+                }
                 anyhow::bail!("the target exited during the attack");
             }
             g = &mut attack => g,

@@ -14,7 +14,8 @@
 //! [`MAX_IDENTITY_COUNT`] copies of an identity, [`MAX_KEYS`] keys and a weight of
 //! [`MAX_WEIGHT`] per transaction. A GET or HEAD that expects `ok` and reads a key under an
 //! `[[objects]]` prefix must read keys that entry creates (`one/0` with `count = 0` would be
-//! a plan that fails by construction), and one under no prefix a key a PUT of the plan writes.
+//! a plan that fails by construction), and one under no prefix is refused (a PUT of the plan
+//! has not written it when the first GETs come).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -302,11 +303,16 @@ fn validate(plan: &Plan) -> anyhow::Result<()> {
             anyhow::bail!("{at}: `name` {:?} is also transactions[{j}]'s", tx.name);
         }
         anyhow::ensure!(
-            expect_shape(&tx.expect),
-            "{at}: `expect` {:?} is no outcome: `ok` (a 2xx answer), an S3 error code \
-             (`AccessDenied`, `NoSuchKey`), or an HTTP status (`404`) for answers without a \
-             body (HEAD)",
-            tx.expect
+            expect_shape(&tx.expect, tx.op == Op::HeadObject),
+            "{at}: `expect` {:?} is no outcome {}: `ok` (any 2xx answer), an S3 error code \
+             (`AccessDenied`, `NoSuchKey`; not for HEAD, whose errors have no body) or an \
+             HTTP error status (`404`, `403`)",
+            tx.expect,
+            if tx.op == Op::HeadObject {
+                "a HEAD can have"
+            } else {
+                "it can have"
+            }
         );
         anyhow::ensure!(tx.weight >= 1, "{at}: `weight` must be at least 1");
         at_most(&at, "weight", tx.weight, MAX_WEIGHT, "")?;
@@ -332,34 +338,32 @@ fn validate(plan: &Plan) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether `expect` can name an outcome: `ok`, an error code as S3 spells them (a capital,
-/// then letters and digits), an HTTP status (`404`, or `HTTP_404` as reports show it).
-fn expect_shape(expect: &str) -> bool {
-    let status = |s: &str| s.len() == 3 && s.parse::<u16>().is_ok_and(|n| (100..600).contains(&n));
+/// Whether `expect` can name an outcome: `ok`, an error status (`404`, or `HTTP_404` as
+/// reports show it; a 2xx answer is `ok`, never its status), or, but for a HEAD (whose errors
+/// have no body to carry one), an error code as S3 spells them (a capital, then letters and
+/// digits).
+fn expect_shape(expect: &str, head: bool) -> bool {
+    let status = |s: &str| s.len() == 3 && s.parse::<u16>().is_ok_and(|n| (300..600).contains(&n));
     expect == "ok"
         || status(expect)
         || expect.strip_prefix("HTTP_").is_some_and(status)
-        || expect
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_uppercase())
+        || !head
+            && expect
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_uppercase())
             && expect.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
-/// A GET or HEAD expecting `ok`: every key it reads under an `[[objects]]` prefix is one that
-/// entry creates. Keys naming the user (`{u}`, `{user}`) are written by the run itself and
-/// not checked; a key under no `[[objects]]` prefix must be one a PUT of the plan writes (the
-/// same `key`), else every answer would be NoSuchKey.
+/// A GET or HEAD expecting `ok`: every key it reads is one an `[[objects]]` entry creates.
+/// Keys naming the user (`{u}`, `{user}`) are not checked. A key a PUT of the plan writes is
+/// no exception: the users start together, so its first GETs come before its first PUT (in
+/// the warm-up, whose unexpected answers count too) and answer NoSuchKey.
 fn reads_created_keys(at: &str, tx: &TxDef, plan: &Plan) -> anyhow::Result<()> {
     if tx.key.contains("{u}") || tx.key.contains("{user}") {
         return Ok(());
     }
     let objects = &plan.objects;
-    let written = |key: &str| {
-        plan.transactions
-            .iter()
-            .any(|w| w.op == Op::PutObject && w.key == key)
-    };
     let keys = if tx.key.contains("{i}") { tx.keys } else { 1 };
     for i in 0..keys {
         let key = tx.key.replace("{i}", &i.to_string());
@@ -370,14 +374,11 @@ fn reads_created_keys(at: &str, tx: &TxDef, plan: &Plan) -> anyhow::Result<()> {
             .filter(|(_, o)| key.starts_with(&o.prefix))
             .max_by_key(|(_, o)| o.prefix.len());
         let Some((j, o)) = under else {
-            anyhow::ensure!(
-                written(&tx.key),
+            anyhow::bail!(
                 "{at}: reads `{key}`, which no `[[objects]]` entry creates (no `prefix` it \
-                 starts with) and no `put_object` transaction of the plan writes (none has \
-                 `key = {k:?}`), so every answer would be NoSuchKey",
-                k = tx.key
+                 starts with), so its answers would be NoSuchKey (a PUT of the plan cannot be \
+                 relied on to have written it first)"
             );
-            continue;
         };
         let created = key[o.prefix.len()..]
             .parse::<usize>()
@@ -481,7 +482,15 @@ mod tests {
             "`keys` 1000001 is above the cap of 1000000",
         );
         refused("", objects, "op = \"get_object\"\nweight = 1\nkey = \"o/{i}\"\nkeys = 5", "transactions[0] (a): reads `o/4`, which objects[0] does not create (it creates `o/0` to `o/3`, `count` 4)");
-        for bad in ["accessdenied", "403 Forbidden", "", "HTTP_999", "transport"] {
+        for bad in [
+            "accessdenied",
+            "403 Forbidden",
+            "",
+            "HTTP_999",
+            "transport",
+            "200",
+            "HTTP_204",
+        ] {
             refused(
                 "",
                 objects,
@@ -493,10 +502,16 @@ mod tests {
             plan(
                 "",
                 objects,
-                &format!("op = \"head_object\"\nweight = 1\nkey = \"o/0\"\nexpect = {good:?}"),
+                &format!("op = \"get_object\"\nweight = 1\nkey = \"o/0\"\nexpect = {good:?}"),
             )
             .unwrap();
         }
+        // A HEAD's errors have no body: a code can never be its answer, a status can.
+        let head = |expect: &str| {
+            format!("op = \"head_object\"\nweight = 1\nkey = \"o/0\"\nexpect = {expect:?}")
+        };
+        refused("", objects, &head("AccessDenied"), "a HEAD can have");
+        plan("", objects, &head("403")).unwrap();
         let twice = "op = \"head_object\"\nweight = 1\nkey = \"o/0\"\n\n[[transactions]]\n\
             name = \"a\"\nas = [\"u\"]\nop = \"head_object\"\nweight = 1\nkey = \"o/1\"";
         refused(
@@ -512,11 +527,17 @@ mod tests {
             "op = \"get_object\"\nweight = 1\nkey = \"p/{i}\"\nkeys = 9",
             "transactions[0] (a): reads `p/0`, which no `[[objects]]` entry creates",
         );
-        // Those a PUT of the plan writes, per user, or expected to fail are not checked.
+        // Not even when a PUT of the plan writes them: the first GETs come before it.
         let put_then_get = "op = \"get_object\"\nweight = 1\nkey = \"p/{i}\"\nkeys = 9\n\n\
             [[transactions]]\nname = \"w\"\nas = [\"u\"]\nop = \"put_object\"\nweight = 1\n\
             key = \"p/{i}\"\nkeys = 9";
-        plan("", objects, put_then_get).unwrap();
+        refused(
+            "",
+            objects,
+            put_then_get,
+            "a PUT of the plan cannot be relied on",
+        );
+        // Per user, or expected to fail, they are not checked.
         plan(
             "",
             objects,

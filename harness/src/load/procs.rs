@@ -176,18 +176,17 @@ async fn wait_ready(port: u16) -> anyhow::Result<()> {
     anyhow::bail!("the target on 127.0.0.1:{port} did not accept connections within 20 s")
 }
 
-/// User + system CPU time of a process, in microseconds (`/proc/<pid>/stat`, 100 Hz ticks).
 /// Whether process `pid` has ended: gone, or a zombie its parent (this process, which reaps
-/// a spawned target only when its handle drops) has not reaped yet.
+/// a spawned target only when its handle drops) has not reaped yet. A `/proc` file that cannot
+/// be read for another reason (no file descriptor left) says nothing: not ended.
 pub fn ended(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit(')')
-                .next()
-                .map(|r| r.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true)
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => s
+            .rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z')),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 /// Resolves once process `pid` has ended (polled every 100 ms).
@@ -197,6 +196,7 @@ pub async fn ends(pid: u32) {
     }
 }
 
+/// User + system CPU time of a process, in microseconds (`/proc/<pid>/stat`, 100 Hz ticks).
 pub fn cpu_us(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 2..];

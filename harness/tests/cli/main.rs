@@ -492,7 +492,7 @@ fn bad_load_inputs_are_bad_input() {
         ),
         (
             vec!["load", "--plan", plan, "--duration", "999ms"],
-            "at least 1s",
+            "must be at least 1 s",
         ),
         (
             vec![
