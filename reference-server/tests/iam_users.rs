@@ -338,6 +338,22 @@ async fn user_api_duplicate_missing_and_non_admin_callers() {
         let got = t.admin("GET", path, "").await;
         got.expect_error(404, "NotFound");
     }
+    // A known path with a method it does not take is 405 with the methods it takes (it was
+    // 404, as if the path did not exist); an unknown path stays 404.
+    for (method, path, allow) in [
+        ("PUT", "users", "GET, POST"),
+        ("POST", "users/alice", "GET, PATCH, DELETE"),
+        ("GET", "users/alice/policy", "PUT, DELETE"),
+        ("POST", "policies/readonly", "GET, PUT, DELETE"),
+        ("PUT", "service-accounts/AKEY", "GET, DELETE"),
+    ] {
+        let got = t.admin(method, path, "").await;
+        got.expect_error(405, "MethodNotAllowed");
+        assert_eq!(got.headers["allow"], allow, "{method} {path}");
+    }
+    t.admin("GET", "nothing-here", "")
+        .await
+        .expect_error(404, "NotFound");
     // Only the admin manages users and policies, whatever policy a user holds.
     for (method, path) in [
         ("GET", "users"),

@@ -2,8 +2,10 @@
 //!
 //! Requests are SigV4-signed (service `s3`) like any S3 request and authenticated by the same
 //! code. Users, policies and the test clock are the admin's (root keys); service accounts are
-//! each S3 user's own. Errors are `{"Code","Message","RequestId"}` with the SPEC's codes;
-//! bucket names cannot start with `_`, so the prefix never shadows a bucket.
+//! each S3 user's own. Errors are `{"Code","Message","RequestId"}` with the SPEC's codes (an
+//! unknown path: 404 `NotFound`; a path of the table with a method it does not take: 405
+//! `MethodNotAllowed` and `Allow`); bucket names cannot start with `_`, so the prefix never
+//! shadows a bucket.
 //!
 //! | method | path | body | answer |
 //! |---|---|---|---|
@@ -49,6 +51,8 @@ pub struct AdminError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// The methods a path takes, for a 405's `Allow` header.
+    pub allow: Option<&'static str>,
 }
 
 impl From<IamError> for AdminError {
@@ -57,6 +61,7 @@ impl From<IamError> for AdminError {
             status: e.code.http_status(),
             code: e.code.as_str(),
             message: e.message,
+            allow: None,
         }
     }
 }
@@ -67,6 +72,7 @@ impl From<S3Error> for AdminError {
             status: e.code.http_status(),
             code: e.code.as_str(),
             message: e.message.into_owned(),
+            allow: None,
         }
     }
 }
@@ -81,6 +87,17 @@ impl AdminError {
             status: 404,
             code: "NotFound",
             message: "No such admin API call.".into(),
+            allow: None,
+        }
+    }
+
+    /// A known path with a method it does not take (RFC 9110 §15.5.6: 405 with `Allow`).
+    fn method_not_allowed(method: &str, allow: &'static str) -> AdminError {
+        AdminError {
+            status: 405,
+            code: "MethodNotAllowed",
+            message: format!("This admin API path does not take {method}; it takes {allow}."),
+            allow: Some(allow),
         }
     }
 }
@@ -136,11 +153,15 @@ pub async fn serve(
         Err(e) => {
             let status =
                 StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            http_util::with_body(
+            let mut resp = http_util::with_body(
                 status,
                 "application/json",
                 json!({"Code": e.code, "Message": e.message, "RequestId": request_id}).to_string(),
-            )
+            );
+            if let Some(allow) = e.allow {
+                http_util::set_header(&mut resp, "allow", allow);
+            }
+            resp
         }
     }
 }
@@ -271,8 +292,25 @@ fn route(req: &AdminRequest, segments: &[String]) -> AdminResult<Response<Body>>
         ("GET", ["service-accounts"]) => service_accounts::list(req),
         ("GET", ["service-accounts", key]) => service_accounts::show(req, key),
         ("DELETE", ["service-accounts", key]) => service_accounts::remove(req, key),
-        _ => Err(AdminError::not_found()),
+        (method, path) => Err(match allowed(path) {
+            Some(allow) => AdminError::method_not_allowed(method, allow),
+            None => AdminError::not_found(),
+        }),
     }
+}
+
+/// The methods an admin API path takes (the table in this module's header), if it is one.
+fn allowed(path: &[&str]) -> Option<&'static str> {
+    Some(match path {
+        ["users"] | ["service-accounts"] => "GET, POST",
+        ["users", _] => "GET, PATCH, DELETE",
+        ["users", _, "policy"] => "PUT, DELETE",
+        ["policies"] => "GET",
+        ["policies", _] => "GET, PUT, DELETE",
+        ["clock", "advance"] => "POST",
+        ["service-accounts", _] => "GET, DELETE",
+        _ => return None,
+    })
 }
 
 /// A JSON answer.
