@@ -5,10 +5,9 @@ use std::time::{Duration, Instant};
 /// Whether process `pid` is still running: gone, or a zombie waiting for a parent that does
 /// not reap (PID 1 in a container), is not running.
 pub fn running(pid: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
-        .ok()
-        .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().to_owned()))
-        .is_some_and(|r| !r.starts_with('Z'))
+    pid.trim()
+        .parse()
+        .is_ok_and(|pid| !keygate::load::procs::ended(pid))
 }
 
 /// Waits up to `limit` for `pid` to stop running; whether it did.

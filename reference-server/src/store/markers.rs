@@ -130,9 +130,7 @@ impl Store {
             // and keep the bucket from being deleted. Removed as a delete removes them.
             drop(dirs);
             let _dirs = self.dirs_exclusive(bucket);
-            if !self.is_marked(bucket, dir) && fs::remove_dir(&path).is_ok() {
-                self.remove_emptied_dirs(bucket, &path);
-            }
+            self.remove_unmarked_dir(bucket, dir, &path);
         }
         recorded.map_err(|e| e.key(key))
     }
@@ -175,12 +173,17 @@ impl Store {
             }
         }
         let _dirs = self.dirs_exclusive(bucket);
-        // Unless the marker was made again meanwhile (its record is written under this lock,
-        // shared): its directory is then its own again.
-        if !self.is_marked(bucket, dir) && fs::remove_dir(&path).is_ok() {
-            self.remove_emptied_dirs(bucket, &path);
-        }
+        self.remove_unmarked_dir(bucket, dir, &path);
         Ok(())
+    }
+
+    /// Removes directory `dir` of `bucket` (at `path`) if it is empty and marks nothing, and
+    /// the directories that leaves empty above it. Unless a marker was made there meanwhile:
+    /// its record is written under the directory lock, which the caller holds exclusively.
+    fn remove_unmarked_dir(&self, bucket: &str, dir: &str, path: &Path) {
+        if !self.is_marked(bucket, dir) && fs::remove_dir(path).is_ok() {
+            self.remove_emptied_dirs(bucket, path);
+        }
     }
 
     /// Removes the directories above `path` (in `bucket`'s data tree) that are empty and not
